@@ -1,0 +1,118 @@
+"""Admin screens for branches and staff, scoped to the branches the signed-in user may see."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from apps.clinic.commands import BRANCH_BOUND_ROLES, branch_create, staff_create
+from apps.clinic.models import Branch, Role, User
+from apps.clinic.scoping import scope_to_branches, staff_of
+
+
+class BranchScopedAdmin(admin.ModelAdmin):
+    """Shows only rows of branches the user may see; `branch_field` names the row's branch."""
+
+    branch_field = "branch"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return scope_to_branches(
+            super().get_queryset(request), staff_of(request), self.branch_field
+        )
+
+
+@admin.register(Branch)
+class BranchAdmin(BranchScopedAdmin):
+    branch_field = "pk"
+    list_display = ["name", "city", "timezone", "created"]
+    search_fields = ["name", "city"]
+    readonly_fields = ["created"]
+
+    def save_model(
+        self, request: HttpRequest, obj: Branch, form: forms.ModelForm, change: bool
+    ) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = branch_create(
+            actor=staff_of(request), name=obj.name, city=obj.city, timezone=obj.timezone
+        )
+        obj.pk = created.pk
+
+
+class StaffAddForm(forms.ModelForm):
+    password = forms.CharField(widget=forms.PasswordInput, strip=False)
+
+    class Meta:
+        model = User
+        fields = ["name", "email", "role", "branches"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.OWNER]  # type: ignore[attr-defined]
+
+    def clean_email(self) -> str:
+        return User.objects.normalize_email(self.cleaned_data["email"]).lower()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("role") in BRANCH_BOUND_ROLES and not cleaned.get("branches"):
+            self.add_error("branches", "Give this role at least one branch.")
+        if password := cleaned.get("password"):
+            candidate = User(email=cleaned.get("email", ""), name=cleaned.get("name", ""))
+            try:
+                validate_password(password, candidate)
+            except ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned
+
+
+@admin.register(User)
+class StaffAdmin(BranchScopedAdmin):
+    branch_field = "branches"
+    list_display = ["email", "name", "role", "is_active", "date_joined"]
+    list_filter = ["role", "is_active", "branches"]
+    search_fields = ["email", "name"]
+    filter_horizontal = ["branches"]
+    fields = ["name", "email", "role", "branches", "is_active", "last_login", "date_joined"]
+    readonly_fields = ["email", "role", "last_login", "date_joined"]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is None:
+            kwargs["form"] = StaffAddForm
+            kwargs["fields"] = ["name", "email", "password", "role", "branches"]
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["name", "email", "password", "role", "branches"]
+        return self.fields
+
+    def save_model(
+        self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool
+    ) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = staff_create(
+            actor=staff_of(request),
+            name=form.cleaned_data["name"],
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password"],
+            role=form.cleaned_data["role"],
+            branches=list(form.cleaned_data["branches"]),
+        )
+        obj.pk = created.pk
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if change:
+            super().save_related(request, form, formsets, change)

@@ -1,0 +1,80 @@
+"""The organisation inside a tenant: branches and the staff who work in them."""
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+from apps.core.timezones import validate_timezone
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    MANAGER = "manager", "Manager"
+    BRANCH_MANAGER = "branch_manager", "Branch manager"
+    RECEPTIONIST = "receptionist", "Receptionist"
+    DOCTOR = "doctor", "Doctor"
+
+
+# Roles that see every branch of the tenant; every other role sees only its own branches.
+WHOLE_TENANT_ROLES = frozenset({Role.OWNER, Role.MANAGER})
+
+
+class Branch(models.Model):
+    name = models.CharField(max_length=120)
+    city = models.CharField(max_length=120, blank=True)
+    # IANA name; the tenant's timezone when none was given.
+    timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "branches"
+        constraints = [models.UniqueConstraint(fields=["name"], name="branch_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserManager(BaseUserManager["User"]):
+    def get_by_natural_key(self, username: str | None) -> "User":
+        return self.get(email__iexact=username)
+
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> "User":
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: Any) -> "User":
+        fields.update(is_staff=True, is_superuser=True, role=Role.OWNER)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A staff member of one tenant; signs in with their email."""
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=150)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    branches = models.ManyToManyField(Branch, blank=True, related_name="staff")
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="May sign in to the admin.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[UserManager] = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def sees_all_branches(self) -> bool:
+        return self.role in WHOLE_TENANT_ROLES

@@ -1,0 +1,60 @@
+"""The one domain error type that commands raise; `apps.core.api` maps it to HTTP."""
+
+from collections.abc import Mapping, Sequence
+
+
+class DomainError(Exception):
+    """A command refused its input or the current state forbids it."""
+
+    status_code = 409
+    code = "conflict"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict[str, object]:
+        if self.field:
+            return {self.field: [self.message]}
+        return {"detail": self.message}
+
+
+class InvalidInput(DomainError):
+    """Input that no state of the system would accept (400)."""
+
+    status_code = 400
+    code = "invalid"
+
+    def __init__(
+        self,
+        message: str = "Invalid input.",
+        *,
+        field: str | None = None,
+        errors: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.errors = {key: list(value) for key, value in (errors or {}).items()}
+
+    def as_dict(self) -> dict[str, object]:
+        if self.errors:
+            return dict(self.errors)
+        return super().as_dict()
+
+
+class NotFound(DomainError):
+    """Unknown, or outside the caller's reach: the two are indistinguishable (404)."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class PermissionDenied(DomainError):
+    """The caller's role may never do this (403)."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    """Valid input that the current state refuses: slot taken, transition not allowed (409)."""

@@ -1,0 +1,44 @@
+"""Public schema: one row per clinic, chain or hospital, and its host names."""
+
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Tenant(TenantMixin):
+    class Kind(models.TextChoices):
+        CLINIC = "clinic", "Clinic"
+        CHAIN = "chain", "Clinic chain"
+        HOSPITAL = "hospital", "Hospital OPD"
+
+    class Plan(models.TextChoices):
+        TRIAL = "trial", "Trial"
+        STANDARD = "standard", "Standard"
+        ENTERPRISE = "enterprise", "Enterprise"
+
+    slug = models.SlugField(max_length=31, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Data residency: a later phase routes a tenant to its region's database.
+    region = models.CharField(max_length=16, default="in")
+    timezone = models.CharField(max_length=64, default="Asia/Kolkata")
+    currency = models.CharField(max_length=3, default="INR")
+    plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.TRIAL)
+    created = models.DateTimeField(auto_now_add=True)
+
+    # The schema is made inside the onboarding transaction; a failure rolls it back whole.
+    auto_create_schema = True
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Domain(DomainMixin):
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain

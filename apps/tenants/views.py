@@ -1,0 +1,50 @@
+"""The public site: sign-up as an HTML form and as an API."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.errors import InvalidInput
+from apps.tenants.commands import tenant_onboard
+from apps.tenants.forms import SignupForm
+from apps.tenants.serializers import OnboardedSerializer, OnboardingSerializer
+
+
+class OnboardingApi(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def post(self, request: Request) -> Response:
+        serializer = OnboardingSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        onboarded = tenant_onboard(**serializer.validated_data)
+        body = OnboardedSerializer({"slug": onboarded.tenant.slug, "domain": onboarded.domain})
+        return Response(body.data, status=status.HTTP_201_CREATED)
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            onboarded = tenant_onboard(**form.cleaned_data)
+        except InvalidInput as exc:
+            for field, messages in exc.as_dict().items():
+                for message in messages:  # type: ignore[attr-defined]
+                    form.add_error(field if field in form.fields else None, message)
+        else:
+            port = request.get_port()
+            login_url = f"{request.scheme}://{onboarded.domain}"
+            if port not in ("80", "443"):
+                login_url += f":{port}"
+            return render(
+                request,
+                "tenants/signup_done.html",
+                {"tenant": onboarded.tenant, "login_url": f"{login_url}/login/"},
+            )
+    return render(
+        request, "tenants/signup.html", {"form": form}, status=400 if form.errors else 200
+    )

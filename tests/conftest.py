@@ -1,0 +1,110 @@
+"""Fixtures shared by the whole suite.
+
+Tenant schemas are made once per session (by the real onboarding command, cloning the
+template schema); each test runs inside a transaction that is rolled back, so what a test
+writes in a tenant's schema disappears with it.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+from django_tenants.utils import schema_context
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from apps.clinic.models import Branch, User
+from apps.tenants.commands import tenant_onboard
+from apps.tenants.models import Tenant
+from apps.tenants.schemas import ensure_template_schema
+
+OWNER_PASSWORD = "correct-horse-battery-9"
+
+
+class HostClient(APIClient):
+    """A test client bound to one host; leaves the connection's schema as it found it."""
+
+    def __init__(self, host: str, **defaults: Any) -> None:
+        super().__init__(HTTP_HOST=host, **defaults)
+
+    def request(self, **kwargs: Any) -> Any:
+        previous = connection.tenant
+        try:
+            return super().request(**kwargs)
+        finally:
+            connection.set_tenant(previous)
+
+
+def _onboard(slug: str, kind: str = "clinic") -> Tenant:
+    existing = Tenant.objects.filter(slug=slug).first()
+    if existing:
+        return existing
+    return tenant_onboard(
+        clinic_name=f"{slug.title()} Clinic",
+        slug=slug,
+        kind=kind,
+        owner_name=f"{slug.title()} Owner",
+        owner_email=f"owner@{slug}.example.com",
+        owner_password=OWNER_PASSWORD,
+    ).tenant
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, Tenant]]:
+    with django_db_blocker.unblock():
+        ensure_template_schema()
+        yield {"acme": _onboard("acme", "chain"), "globex": _onboard("globex")}
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    # New passwords hash fast; the session's onboarded owners keep their argon2 hashes.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+    ]
+
+
+@pytest.fixture
+def tenant(django_db_setup: dict[str, Tenant], db: None) -> Iterator[Tenant]:
+    """The main test tenant ("acme", a chain); the test body runs in its schema."""
+    acme = django_db_setup["acme"]
+    with schema_context(acme.schema_name):
+        yield acme
+
+
+@pytest.fixture
+def other_tenant(django_db_setup: dict[str, Tenant], db: None) -> Tenant:
+    """A second tenant ("globex") for isolation tests."""
+    return django_db_setup["globex"]
+
+
+@pytest.fixture
+def main_branch(tenant: Tenant) -> Branch:
+    return Branch.objects.get(name="Main branch")
+
+
+@pytest.fixture
+def owner(tenant: Tenant) -> User:
+    return User.objects.get(email=f"owner@{tenant.slug}.example.com")
+
+
+@pytest.fixture
+def api(tenant: Tenant) -> HostClient:
+    """Anonymous API client on the main tenant's host."""
+    return HostClient(f"{tenant.slug}.localhost")
+
+
+@pytest.fixture
+def public_api(db: None) -> HostClient:
+    return HostClient("localhost")
+
+
+def client_for(user: User, tenant: Tenant) -> HostClient:
+    """An API client on `tenant`'s host, signed in with `user`'s token."""
+    with schema_context(tenant.schema_name):
+        token, _ = Token.objects.get_or_create(user=user)
+    client = HostClient(f"{tenant.slug}.localhost")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
