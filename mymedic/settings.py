@@ -55,6 +55,7 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "apps.core",
     "apps.clinic",
@@ -66,7 +67,10 @@ TENANT_APPS = [
     "django.contrib.admin",
     "django.contrib.messages",
     "rest_framework.authtoken",
+    "apps.core",
+    "apps.eventstore",
     "apps.clinic",
+    "apps.scheduling",
     "apps.reception",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -88,6 +92,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.eventstore.context.RequestOriginMiddleware",
+    "apps.core.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -4,9 +4,18 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from apps.clinic.permissions import ManagersOnly
+from apps.eventstore.api import EventListApi
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/reception/"), name="home"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("apps.clinic.urls")),
+    path("api/v1/", include("apps.scheduling.urls")),
+    path(
+        "api/v1/events/",
+        EventListApi.as_view(permission_classes=[ManagersOnly]),
+        name="api-events",
+    ),
     path("", include("apps.reception.urls")),
 ]

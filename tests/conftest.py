@@ -5,6 +5,7 @@ template schema); each test runs inside a transaction that is rolled back, so wh
 writes in a tenant's schema disappears with it.
 """
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -108,3 +109,20 @@ def client_for(user: User, tenant: Tenant) -> HostClient:
     client = HostClient(f"{tenant.slug}.localhost")
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
+
+
+@pytest.fixture(scope="module")
+def committed_tenant(
+    django_db_setup: dict[str, Tenant], django_db_blocker: Any
+) -> Iterator[Tenant]:
+    """A tenant whose data is really committed, for tests that run several connections.
+
+    Tests using it must not use `db` (its transaction would hide their writes from the
+    other connections); they unblock the database themselves and clean up after.
+    """
+    slug = f"committed-{uuid.uuid4().hex[:8]}"
+    with django_db_blocker.unblock():
+        tenant = _onboard(slug)
+        yield tenant
+        connection.set_schema_to_public()
+        tenant.delete(force_drop=True)

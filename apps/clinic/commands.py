@@ -1,26 +1,22 @@
 """Write commands for branches and staff. Every caller (API, admin, onboarding) uses these."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apps.clinic.access import require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
-from apps.core.errors import InvalidInput, PermissionDenied
+from apps.core.errors import InvalidInput
 from apps.core.timezones import timezone_problem
+from apps.eventstore.store import command
 
 # Roles whose work happens in particular branches: they must be given at least one.
 BRANCH_BOUND_ROLES = frozenset({Role.BRANCH_MANAGER, Role.RECEPTIONIST, Role.DOCTOR})
 
 
-def require_role(actor: User | None, roles: Iterable[str]) -> None:
-    """`actor` None is the system itself (onboarding, seeding), which may do anything."""
-    if actor is not None and actor.role not in roles:
-        raise PermissionDenied("Your role does not allow this.")
-
-
-@transaction.atomic
+@command
 def branch_create(*, actor: User | None, name: str, city: str = "", timezone: str) -> Branch:
     require_role(actor, WHOLE_TENANT_ROLES)
     name = name.strip()
@@ -30,7 +26,10 @@ def branch_create(*, actor: User | None, name: str, city: str = "", timezone: st
         raise InvalidInput(problem, field="timezone")
     if Branch.objects.filter(name__iexact=name).exists():
         raise InvalidInput("A branch with this name already exists.", field="name")
-    return Branch.objects.create(name=name, city=city.strip(), timezone=timezone)
+    branch = Branch(name=name, city=city.strip(), timezone=timezone)
+    branch.record("BranchOpened", {"timezone": timezone}, actor=actor)
+    branch.save()
+    return branch
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from apps.core.timezones import validate_timezone
+from apps.eventstore.models import EventSourcedModel
 
 
 class Role(models.TextChoices):
@@ -21,7 +22,9 @@ class Role(models.TextChoices):
 WHOLE_TENANT_ROLES = frozenset({Role.OWNER, Role.MANAGER})
 
 
-class Branch(models.Model):
+class Branch(EventSourcedModel):
+    stream_type = "branch"
+
     name = models.CharField(max_length=120)
     city = models.CharField(max_length=120, blank=True)
     # IANA name; the tenant's timezone when none was given.
@@ -35,6 +38,9 @@ class Branch(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def event_branch_id(self) -> int | None:
+        return self.pk
 
 
 class UserManager(BaseUserManager["User"]):

@@ -1,18 +1,27 @@
+from typing import Any
+
 import factory
 from factory.django import DjangoModelFactory
 
+from apps.clinic.commands import branch_create
 from apps.clinic.models import Branch, Role, User
 
 STAFF_PASSWORD = "staff-password-2026"
 
 
-class BranchFactory(DjangoModelFactory):
+class BranchFactory(factory.Factory):
+    """Branches are event-sourced: made through the command, as the product makes them."""
+
     class Meta:
         model = Branch
 
     name = factory.Sequence(lambda n: f"Branch {n}")
     city = "Pune"
     timezone = "Asia/Kolkata"
+
+    @classmethod
+    def _create(cls, model_class: type[Branch], **kwargs: Any) -> Branch:
+        return branch_create(actor=None, **kwargs)
 
 
 class UserFactory(DjangoModelFactory):

@@ -1,3 +1,4 @@
+from django.db import connection
 from django_tenants.utils import schema_context
 
 from apps.clinic.models import Branch, Role, User
@@ -49,7 +50,9 @@ def test_a_branch_of_another_tenant_is_a_404(
     owner: User, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     with schema_context(other_tenant.schema_name):
-        foreign = BranchFactory(id=987654, name="Globex only")
+        with connection.cursor() as cursor:  # an id that no acme branch has
+            cursor.execute("SELECT setval(pg_get_serial_sequence('clinic_branch', 'id'), 987653)")
+        foreign = BranchFactory(name="Globex only")
         foreign_owner = User.objects.get(role=Role.OWNER)
 
     assert (

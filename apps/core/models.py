@@ -1,0 +1,23 @@
+"""Idempotency records: the first response to each `Idempotency-Key`, kept for replay."""
+
+from django.db import models
+
+
+class IdempotencyRecord(models.Model):
+    # Whose key it is: a hash of the caller's credentials, so keys of two callers never meet.
+    scope = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    body = models.BinaryField(null=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_scope_key"),
+        ]
+        indexes = [models.Index(fields=["created"], name="idempotency_created")]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.status_code}"

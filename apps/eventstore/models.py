@@ -1,0 +1,179 @@
+"""The append-only event log of a tenant, and the model base whose saves append to it.
+
+Ordering: every append first takes a transaction-scoped advisory lock for the tenant's
+schema, so positions are handed out and committed in the same order. A reader that has seen
+position N can never later find a committed event below N (see `store.append_lock`).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, Self
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, models, transaction
+
+from apps.core.errors import Conflict
+from apps.eventstore.context import current_origin
+from apps.eventstore.locks import append_lock
+
+
+class Actor(Protocol):
+    """Who runs a command: a staff user, a patient, or None for the system."""
+
+    pk: Any
+    role: str
+
+
+class AppendOnlyError(Exception):
+    """Events and event-sourced rows change only through a save that appends an event."""
+
+
+class Event(models.Model):
+    position = models.BigAutoField(primary_key=True)
+    stream = models.CharField(max_length=80)
+    version = models.PositiveIntegerField()
+    type = models.CharField(max_length=80)
+    schema_version = models.PositiveSmallIntegerField(default=1)
+    # Ids, times, amounts and codes only: never a patient's name, phone or birth date.
+    data = models.JSONField(encoder=DjangoJSONEncoder)
+    metadata = models.JSONField(encoder=DjangoJSONEncoder)
+    occurred_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "version"], name="event_stream_version"),
+        ]
+        indexes = [models.Index(fields=["type", "position"], name="event_type_position")]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.type} {self.stream}@{self.version}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("Events are never changed once appended.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Events are never deleted.")
+
+
+class EventSourcedQuerySet(models.QuerySet):
+    """Blocks the bulk writes that would change rows without appending events."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError(f"{self.model.__name__} rows change only through commands.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError(f"{self.model.__name__} rows are never deleted.")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        raise AppendOnlyError(f"{self.model.__name__} rows change only through commands.")
+
+    def bulk_create(self, *args: Any, **kwargs: Any) -> list[Any]:
+        raise AppendOnlyError(f"{self.model.__name__} rows are created only through commands.")
+
+    def update_or_create(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError(f"{self.model.__name__} rows change only through commands.")
+
+
+@dataclass
+class PendingEvent:
+    type: str
+    data: dict[str, Any]
+    actor: Actor | None
+    branch_id: int | None
+    schema_version: int = 1
+    extra_metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class EventSourcedModel(models.Model):
+    """A model whose every save appends exactly one domain event, in the same transaction.
+
+    Call `record(...)` and then `save()`; a save with nothing recorded is refused, and so
+    are `delete()` and bulk `update()`/`delete()` on the manager.
+    """
+
+    version = models.PositiveIntegerField(default=0, editable=False)
+
+    stream_type: ClassVar[str]
+    objects = EventSourcedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        pending: PendingEvent | None = getattr(self, "_pending_event", None)
+        if pending is None:
+            raise AppendOnlyError(
+                f"{type(self).__name__}.save() needs an event: call record() first."
+            )
+        with transaction.atomic():
+            append_lock()
+            self.version += 1
+            super().save(*args, **kwargs)
+            try:
+                with transaction.atomic():
+                    self.last_event = Event.objects.create(
+                        stream=self.stream,
+                        version=self.version,
+                        type=pending.type,
+                        schema_version=pending.schema_version,
+                        data={"id": self.pk, **pending.data},
+                        metadata=_metadata(pending, pending.branch_id or self.event_branch_id()),
+                    )
+            except IntegrityError as exc:
+                # Optimistic concurrency: another save took this version of the stream first.
+                self.version -= 1
+                raise Conflict("This was changed meanwhile; reload it and try again.") from exc
+        del self._pending_event
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError(f"{type(self).__name__} rows are never deleted.")
+
+    def event_branch_id(self) -> int | None:
+        """The branch an event of this row belongs to, for metadata and branch channels."""
+        return getattr(self, "branch_id", None)
+
+    def record(
+        self,
+        event_type: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        actor: Actor | None,
+        branch_id: int | None = None,
+        schema_version: int = 1,
+    ) -> Self:
+        self._pending_event = PendingEvent(
+            type=event_type,
+            data=dict(data or {}),
+            actor=actor,
+            branch_id=branch_id,
+            schema_version=schema_version,
+        )
+        return self
+
+    @property
+    def stream(self) -> str:
+        return f"{self.stream_type}-{self.pk}"
+
+    @property
+    def position(self) -> int:
+        """Event-log position of the last change this instance saved."""
+        return self.last_event.position
+
+    def history(self) -> models.QuerySet[Event]:
+        return Event.objects.filter(stream=self.stream).order_by("version")
+
+
+def _metadata(pending: PendingEvent, branch_id: int | None) -> dict[str, Any]:
+    origin = current_origin()
+    return {
+        "actor_id": pending.actor.pk if pending.actor else None,
+        "actor_role": pending.actor.role if pending.actor else "system",
+        "branch_id": branch_id,
+        "request_id": origin.request_id,
+        "correlation_id": origin.correlation_id,
+        "causation_id": origin.causation_id,
+        **pending.extra_metadata,
+    }

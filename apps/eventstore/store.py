@@ -1,0 +1,35 @@
+"""Write commands over the event log: the command decorator and the log's head."""
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from django.db import transaction
+
+from apps.eventstore.locks import append_lock
+from apps.eventstore.models import Event
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def command(func: Callable[P, R]) -> Callable[P, R]:
+    """A write command: one transaction that takes the tenant's append lock first.
+
+    Taking it before any row lock keeps lock order the same in every command (no deadlock
+    between a command waiting for the append lock and one waiting for its rows).
+    """
+
+    @functools.wraps(func)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with transaction.atomic():
+            append_lock()
+            return func(*args, **kwargs)
+
+    return run
+
+
+def head_position() -> int:
+    """The latest committed position in this tenant's log (0 when empty)."""
+    last = Event.objects.order_by("-position").values_list("position", flat=True).first()
+    return last or 0

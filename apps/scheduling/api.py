@@ -1,0 +1,299 @@
+"""Scheduling API: one thin view per operation (parse, call a command or selector, serialize)."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.clinic.models import Branch, User
+from apps.clinic.permissions import STAFF_ROLES, roles
+from apps.clinic.scoping import staff_of, visible_branches
+from apps.scheduling import commands
+from apps.scheduling.commands import DOCTOR_ADMINS, FRONT_DESK
+from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling.phones import normalize_phone
+from apps.scheduling.selectors import (
+    appointments_for,
+    doctors_for,
+    get_visible,
+    on_local_date,
+    patients_for,
+)
+from apps.scheduling.serializers import (
+    AppointmentCommandResultSerializer,
+    AppointmentDetailSerializer,
+    AppointmentFilterSerializer,
+    AppointmentSerializer,
+    BookSerializer,
+    CancelSerializer,
+    ClosureSerializer,
+    DoctorSerializer,
+    LeaveSerializer,
+    PatientSerializer,
+    SlotQuerySerializer,
+    StartSerializer,
+    local_iso,
+)
+from apps.scheduling.slots import free_slots
+
+StaffReadDoctorAdminsWrite = roles(read=STAFF_ROLES, write=DOCTOR_ADMINS)
+StaffReadFrontDeskWrite = roles(read=STAFF_ROLES, write=FRONT_DESK)
+FrontDeskOnly = roles(read=FRONT_DESK, write=FRONT_DESK)
+
+
+def command_result(appointment: Appointment, code: int = status.HTTP_200_OK) -> Response:
+    data = AppointmentCommandResultSerializer(appointment).data
+    return Response(data, status=code)
+
+
+class DoctorListApi(generics.ListCreateAPIView):
+    serializer_class = DoctorSerializer
+    permission_classes = [StaffReadDoctorAdminsWrite]
+
+    def get_queryset(self) -> QuerySet[Doctor]:
+        doctors = doctors_for(staff_of(self.request))
+        branch = self.request.query_params.get("branch")
+        if branch is not None:
+            doctors = doctors.filter(branch_id=branch) if branch.isdigit() else doctors.none()
+        return doctors
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        actor = staff_of(request)
+        branch = get_visible(visible_branches(actor), data["branch_id"], "Branch")
+        user = None
+        if data.get("user_id") is not None:
+            user = get_visible(User.objects.all(), data["user_id"], "Staff member")
+        doctor = commands.doctor_add(
+            actor=actor,
+            branch=branch,
+            name=data["name"],
+            specialty=data["specialty"],
+            slot_minutes=data["slot_minutes"],
+            consultation_fee=data["consultation_fee"],
+            weekly_hours=[dict(item) for item in data["weekly_hours"]],
+            user=user,
+        )
+        body = {**DoctorSerializer(doctor).data, "position": doctor.position}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class DoctorDetailApi(generics.RetrieveAPIView):
+    serializer_class = DoctorSerializer
+
+    def get_queryset(self) -> QuerySet[Doctor]:
+        return doctors_for(staff_of(self.request))
+
+
+class DoctorSlotsApi(APIView):
+    def get(self, request: Request, pk: int) -> Response:
+        doctor = get_visible(doctors_for(staff_of(request)), pk, "Doctor")
+        query = SlotQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        zone = doctor.branch.timezone
+        return Response(
+            [
+                {"start": local_iso(slot.start, zone), "end": local_iso(slot.end, zone)}
+                for slot in free_slots(doctor, query.validated_data["date"])
+            ]
+        )
+
+
+class DoctorLeaveApi(APIView):
+    permission_classes = [roles(read=DOCTOR_ADMINS, write=DOCTOR_ADMINS)]
+
+    def post(self, request: Request, pk: int) -> Response:
+        actor = staff_of(request)
+        doctor = get_visible(doctors_for(actor), pk, "Doctor")
+        serializer = LeaveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        leave = commands.doctor_leave_grant(actor=actor, doctor=doctor, **serializer.validated_data)
+        body = {
+            "id": leave.pk,
+            "doctor": doctor.pk,
+            **serializer.data,
+            "position": leave.position,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class BranchClosureApi(APIView):
+    permission_classes = [roles(read=DOCTOR_ADMINS, write=DOCTOR_ADMINS)]
+
+    def post(self, request: Request, pk: int) -> Response:
+        actor = staff_of(request)
+        branch: Branch = get_visible(visible_branches(actor), pk, "Branch")
+        serializer = ClosureSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        closure = commands.branch_closure_add(
+            actor=actor,
+            branch=branch,
+            day=serializer.validated_data["date"],
+            reason=serializer.validated_data["reason"],
+        )
+        body = {
+            "id": closure.pk,
+            "branch": branch.pk,
+            **serializer.data,
+            "position": closure.position,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class PatientListApi(generics.ListCreateAPIView):
+    serializer_class = PatientSerializer
+    permission_classes = [StaffReadFrontDeskWrite]
+
+    def get_queryset(self) -> QuerySet[Patient]:
+        patients = patients_for(staff_of(self.request))
+        phone = self.request.query_params.get("phone")
+        if phone is not None:
+            patients = patients.filter(phone=normalize_phone(phone))
+        return patients
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        actor = staff_of(request)
+        branch = None
+        if data.get("registered_branch_id") is not None:
+            branch = get_visible(visible_branches(actor), data["registered_branch_id"], "Branch")
+        patient = commands.patient_register(
+            actor=actor,
+            name=data["name"],
+            phone=data["phone"],
+            date_of_birth=data.get("date_of_birth"),
+            branch=branch,
+        )
+        body = {**PatientSerializer(patient).data, "position": patient.position}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class PatientDetailApi(generics.RetrieveAPIView):
+    serializer_class = PatientSerializer
+
+    def get_queryset(self) -> QuerySet[Patient]:
+        return patients_for(staff_of(self.request))
+
+
+class AppointmentListApi(generics.ListCreateAPIView):
+    serializer_class = AppointmentSerializer
+    permission_classes = [StaffReadFrontDeskWrite]
+
+    def get_queryset(self) -> QuerySet[Appointment]:
+        user = staff_of(self.request)
+        filters = AppointmentFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        wanted = filters.validated_data
+        appointments = appointments_for(user)
+        if "date" in wanted:
+            appointments = on_local_date(appointments, user, wanted["date"])
+        for name in ("doctor", "branch", "patient", "status"):
+            if name in wanted:
+                field = name if name == "status" else f"{name}_id"
+                appointments = appointments.filter(**{field: wanted[name]})
+        return appointments
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = BookSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        actor = staff_of(request)
+        appointment = commands.appointment_book(
+            actor=actor,
+            doctor=get_visible(doctors_for(actor), data["doctor"], "Doctor"),
+            patient=get_visible(patients_for(actor), data["patient"], "Patient"),
+            start=data["start"],
+        )
+        return command_result(appointment, status.HTTP_201_CREATED)
+
+
+class AppointmentDetailApi(generics.RetrieveAPIView):
+    serializer_class = AppointmentDetailSerializer
+
+    def get_queryset(self) -> QuerySet[Appointment]:
+        return appointments_for(staff_of(self.request))
+
+
+class AppointmentCommandApi(APIView):
+    """Base of the transition endpoints: finds the appointment within the caller's reach."""
+
+    def appointment(self, request: Request, pk: int) -> Appointment:
+        return get_visible(appointments_for(staff_of(request)), pk, "Appointment")
+
+
+class AppointmentCancelApi(AppointmentCommandApi):
+    permission_classes = [FrontDeskOnly]
+
+    def post(self, request: Request, pk: int) -> Response:
+        appointment = self.appointment(request, pk)
+        serializer = CancelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return command_result(
+            commands.appointment_cancel(
+                actor=staff_of(request),
+                appointment=appointment,
+                reason=serializer.validated_data["reason"],
+            )
+        )
+
+
+class AppointmentRescheduleApi(AppointmentCommandApi):
+    permission_classes = [FrontDeskOnly]
+
+    def post(self, request: Request, pk: int) -> Response:
+        appointment = self.appointment(request, pk)
+        serializer = StartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return command_result(
+            commands.appointment_reschedule(
+                actor=staff_of(request),
+                appointment=appointment,
+                start=serializer.validated_data["start"],
+            )
+        )
+
+
+class AppointmentFollowUpApi(AppointmentCommandApi):
+    permission_classes = [FrontDeskOnly]
+
+    def post(self, request: Request, pk: int) -> Response:
+        appointment = self.appointment(request, pk)
+        serializer = StartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        follow_up = commands.appointment_follow_up(
+            actor=staff_of(request),
+            appointment=appointment,
+            start=serializer.validated_data["start"],
+        )
+        return command_result(follow_up, status.HTTP_201_CREATED)
+
+
+class AppointmentCheckInApi(AppointmentCommandApi):
+    def post(self, request: Request, pk: int) -> Response:
+        appointment = self.appointment(request, pk)
+        return command_result(
+            commands.appointment_check_in(actor=staff_of(request), appointment=appointment)
+        )
+
+
+class AppointmentCompleteApi(AppointmentCommandApi):
+    def post(self, request: Request, pk: int) -> Response:
+        appointment = self.appointment(request, pk)
+        return command_result(
+            commands.appointment_complete(actor=staff_of(request), appointment=appointment)
+        )
+
+
+class AppointmentNoShowApi(AppointmentCommandApi):
+    def post(self, request: Request, pk: int) -> Response:
+        appointment = self.appointment(request, pk)
+        return command_result(
+            commands.appointment_mark_no_show(actor=staff_of(request), appointment=appointment)
+        )

@@ -1,0 +1,364 @@
+"""Scheduling commands: every change to doctors, patients and appointments goes through here.
+
+Each command runs in one transaction that takes the tenant's append lock first, re-checks
+role, branch and business rules, and appends its event by saving an event-sourced model.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.clinic.access import require_branch, require_role
+from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
+from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.eventstore.store import command
+from apps.scheduling.hours import normalize_weekly_hours
+from apps.scheduling.models import Appointment, BranchClosure, Doctor, DoctorLeave, Patient
+from apps.scheduling.phones import normalize_phone
+from apps.scheduling.slots import branch_zone, local_date, slot_grid
+
+DOCTOR_ADMINS = WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
+FRONT_DESK = DOCTOR_ADMINS | {Role.RECEPTIONIST}
+VISIT_STAFF = FRONT_DESK | {Role.DOCTOR}
+
+MAX_FEE = Decimal("1000000.00")
+
+
+def _validate_fee(fee: Decimal) -> Decimal:
+    if not isinstance(fee, Decimal) or not fee.is_finite() or fee < 0 or fee >= MAX_FEE:
+        raise InvalidInput("Give a fee from 0 to 999999.99.", field="consultation_fee")
+    return fee.quantize(Decimal("0.01"))
+
+
+@command
+def doctor_add(
+    *,
+    actor: User | None,
+    branch: Branch,
+    name: str,
+    specialty: str,
+    slot_minutes: int,
+    consultation_fee: Decimal,
+    weekly_hours: list[dict[str, Any]],
+    user: User | None = None,
+) -> Doctor:
+    require_role(actor, DOCTOR_ADMINS)
+    require_branch(actor, branch.pk, "Branch not found.")
+    if not name.strip():
+        raise InvalidInput("A doctor needs a name.", field="name")
+    if not 5 <= slot_minutes <= 240:
+        raise InvalidInput("Slots last 5 to 240 minutes.", field="slot_minutes")
+    if user is not None:
+        if user.role != Role.DOCTOR:
+            raise InvalidInput("Link a staff member whose role is doctor.", field="user")
+        if Doctor.objects.filter(user=user).exists():
+            raise InvalidInput("This staff member is already linked to a doctor.", field="user")
+    doctor = Doctor(
+        branch=branch,
+        user=user,
+        name=name.strip(),
+        specialty=specialty.strip(),
+        slot_minutes=slot_minutes,
+        consultation_fee=_validate_fee(consultation_fee),
+        weekly_hours=normalize_weekly_hours(weekly_hours),
+    )
+    doctor.record(
+        "DoctorAdded",
+        {
+            "branch_id": branch.pk,
+            "user_id": user.pk if user else None,
+            "slot_minutes": doctor.slot_minutes,
+            "consultation_fee": str(doctor.consultation_fee),
+            "weekly_hours": doctor.weekly_hours,
+        },
+        actor=actor,
+    )
+    doctor.save()
+    return doctor
+
+
+@command
+def doctor_leave_grant(
+    *, actor: User | None, doctor: Doctor, start_date: date, end_date: date, reason: str = ""
+) -> DoctorLeave:
+    """Leave blocks new bookings on those days; existing ones stay for reception to move."""
+    require_role(actor, DOCTOR_ADMINS)
+    require_branch(actor, doctor.branch_id, "Doctor not found.")
+    if end_date < start_date:
+        raise InvalidInput("Leave ends on or after the day it starts.", field="end_date")
+    leave = DoctorLeave(doctor=doctor, start_date=start_date, end_date=end_date, reason=reason)
+    leave.record(
+        "DoctorLeaveGranted",
+        {"doctor_id": doctor.pk, "start_date": start_date, "end_date": end_date},
+        actor=actor,
+    )
+    leave.save()
+    return leave
+
+
+@command
+def branch_closure_add(
+    *, actor: User | None, branch: Branch, day: date, reason: str = ""
+) -> BranchClosure:
+    require_role(actor, DOCTOR_ADMINS)
+    require_branch(actor, branch.pk, "Branch not found.")
+    if BranchClosure.objects.filter(branch=branch, date=day).exists():
+        raise Conflict("The branch is already closed that day.")
+    closure = BranchClosure(branch=branch, date=day, reason=reason)
+    closure.record("BranchClosed", {"branch_id": branch.pk, "date": day}, actor=actor)
+    closure.save()
+    return closure
+
+
+@command
+def patient_register(
+    *,
+    actor: User | None,
+    name: str,
+    phone: str,
+    date_of_birth: date | None = None,
+    branch: Branch | None = None,
+) -> Patient:
+    require_role(actor, FRONT_DESK)
+    if branch is not None:
+        require_branch(actor, branch.pk, "Branch not found.")
+    if not name.strip():
+        raise InvalidInput("A patient needs a name.", field="name")
+    if date_of_birth is not None and not date(1900, 1, 1) <= date_of_birth <= timezone.now().date():
+        raise InvalidInput("Date of birth must be a real past date.", field="date_of_birth")
+    patient = Patient(
+        name=name.strip(),
+        phone=normalize_phone(phone),
+        date_of_birth=date_of_birth,
+        registered_branch=branch,
+    )
+    # No PHI in events: the patient's name, phone and birth date stay in the row.
+    patient.record("PatientRegistered", {"branch_id": branch.pk if branch else None}, actor=actor)
+    patient.save()
+    return patient
+
+
+def _locked(appointment: Appointment) -> Appointment:
+    return (
+        Appointment.objects.select_for_update()
+        .select_related("doctor__branch")
+        .get(pk=appointment.pk)
+    )
+
+
+def _require_visit_access(actor: User | None, appointment: Appointment) -> None:
+    require_branch(actor, appointment.branch_id, "Appointment not found.")
+    if actor is not None and actor.role == Role.DOCTOR and appointment.doctor.user_id != actor.pk:
+        raise NotFound("Appointment not found.")
+
+
+def _check_slot(
+    doctor: Doctor, start: datetime, now: datetime, ignoring: Appointment | None = None
+) -> datetime:
+    """The end of the free slot that starts at `start`, or a 409 saying why it is not free."""
+    if timezone.is_naive(start):
+        start = timezone.make_aware(start, branch_zone(doctor))
+    if start <= now:
+        raise Conflict("This time has already passed.")
+    day = local_date(start, branch_zone(doctor))
+    slot = next((s for s in slot_grid(doctor, day) if s.start == start), None)
+    if slot is None:
+        raise Conflict("The doctor has no slot starting at this time.")
+    clash = Appointment.objects.filter(
+        doctor=doctor, status__in=Appointment.HOLDING, start__lt=slot.end, end__gt=slot.start
+    )
+    if ignoring is not None:
+        clash = clash.exclude(pk=ignoring.pk)
+    if clash.exists():
+        raise Conflict("This slot is already taken.")
+    return slot.end
+
+
+def _save_holding_time(appointment: Appointment) -> None:
+    """Saves, turning the database's no-overlap refusal (a concurrent booking) into a 409."""
+    try:
+        with transaction.atomic():
+            appointment.save()
+    except IntegrityError as exc:
+        if "appointment_no_overlap" in str(exc):
+            raise Conflict("This slot is already taken.") from exc
+        raise
+
+
+def _book(
+    *,
+    actor: User | None,
+    doctor: Doctor,
+    patient: Patient,
+    start: datetime,
+    follow_up_of: Appointment | None,
+    now: datetime | None,
+) -> Appointment:
+    require_role(actor, FRONT_DESK)
+    require_branch(actor, doctor.branch_id, "Doctor not found.")
+    if not doctor.active:
+        raise Conflict("This doctor is not taking appointments.")
+    now = now or timezone.now()
+    if timezone.is_naive(start):
+        start = timezone.make_aware(start, branch_zone(doctor))
+    end = _check_slot(doctor, start, now)
+    appointment = Appointment(
+        doctor=doctor,
+        patient=patient,
+        branch_id=doctor.branch_id,
+        start=start,
+        end=end,
+        follow_up_of=follow_up_of,
+    )
+    appointment.record(
+        "AppointmentBooked",
+        appointment.event_data(follow_up_of=follow_up_of.pk if follow_up_of else None),
+        actor=actor,
+    )
+    _save_holding_time(appointment)
+    return appointment
+
+
+@command
+def appointment_book(
+    *,
+    actor: User | None,
+    doctor: Doctor,
+    patient: Patient,
+    start: datetime,
+    now: datetime | None = None,
+) -> Appointment:
+    return _book(
+        actor=actor, doctor=doctor, patient=patient, start=start, follow_up_of=None, now=now
+    )
+
+
+@command
+def appointment_follow_up(
+    *, actor: User | None, appointment: Appointment, start: datetime, now: datetime | None = None
+) -> Appointment:
+    """A new appointment with the same doctor and patient, linked to a completed visit."""
+    original = _locked(appointment)
+    _require_visit_access(actor, original)
+    if original.status != Appointment.Status.COMPLETED:
+        raise Conflict("A follow-up is booked only after a completed visit.")
+    return _book(
+        actor=actor,
+        doctor=original.doctor,
+        patient=original.patient,
+        start=start,
+        follow_up_of=original,
+        now=now,
+    )
+
+
+@command
+def appointment_reschedule(
+    *, actor: User | None, appointment: Appointment, start: datetime, now: datetime | None = None
+) -> Appointment:
+    """Moves a booked appointment to another free slot of its doctor; same id, history kept."""
+    appointment = _locked(appointment)
+    _require_visit_access(actor, appointment)
+    require_role(actor, FRONT_DESK)
+    if appointment.status != Appointment.Status.BOOKED:
+        raise Conflict(f"A {appointment.get_status_display().lower()} appointment cannot move.")
+    now = now or timezone.now()
+    if timezone.is_naive(start):
+        start = timezone.make_aware(start, branch_zone(appointment.doctor))
+    previous = (appointment.start, appointment.end)
+    appointment.end = _check_slot(appointment.doctor, start, now, ignoring=appointment)
+    appointment.start = start
+    appointment.record(
+        "AppointmentRescheduled",
+        appointment.event_data(
+            previous_start=previous[0].isoformat(), previous_end=previous[1].isoformat()
+        ),
+        actor=actor,
+    )
+    _save_holding_time(appointment)
+    return appointment
+
+
+@command
+def appointment_cancel(
+    *, actor: User | None, appointment: Appointment, reason: str, now: datetime | None = None
+) -> Appointment:
+    appointment = _locked(appointment)
+    _require_visit_access(actor, appointment)
+    require_role(actor, FRONT_DESK)
+    if appointment.status != Appointment.Status.BOOKED:
+        raise Conflict(
+            f"A {appointment.get_status_display().lower()} appointment cannot be cancelled."
+        )
+    if (now or timezone.now()) >= appointment.start:
+        raise Conflict("An appointment can be cancelled only before it starts.")
+    appointment.status = Appointment.Status.CANCELLED
+    appointment.cancel_reason = reason.strip()[:200]
+    # The reason is free text and may name the patient's condition: it stays in the row.
+    appointment.record("AppointmentCancelled", appointment.event_data(), actor=actor)
+    appointment.save()
+    return appointment
+
+
+def _transition(
+    *,
+    actor: User | None,
+    appointment: Appointment,
+    source: str,
+    target: str,
+    event_type: str,
+    on_its_date: bool,
+    now: datetime | None,
+) -> Appointment:
+    appointment = _locked(appointment)
+    _require_visit_access(actor, appointment)
+    require_role(actor, VISIT_STAFF)
+    if appointment.status != source:
+        raise Conflict(
+            f"A {appointment.get_status_display().lower()} appointment cannot become "
+            f"{Appointment.Status(target).label.lower()}."
+        )
+    if on_its_date:
+        zone = branch_zone(appointment.doctor)
+        if local_date(now or timezone.now(), zone) != local_date(appointment.start, zone):
+            raise Conflict("This can be done only on the day of the appointment.")
+    appointment.status = target
+    appointment.record(event_type, appointment.event_data(), actor=actor)
+    appointment.save()
+    return appointment
+
+
+@command
+def appointment_check_in(
+    *, actor: User | None, appointment: Appointment, now: datetime | None = None
+) -> Appointment:
+    return _transition(
+        actor=actor, appointment=appointment, source=Appointment.Status.BOOKED,
+        target=Appointment.Status.CHECKED_IN, event_type="AppointmentCheckedIn",
+        on_its_date=True, now=now,
+    )  # fmt: skip
+
+
+@command
+def appointment_complete(
+    *, actor: User | None, appointment: Appointment, now: datetime | None = None
+) -> Appointment:
+    return _transition(
+        actor=actor, appointment=appointment, source=Appointment.Status.CHECKED_IN,
+        target=Appointment.Status.COMPLETED, event_type="AppointmentCompleted",
+        on_its_date=False, now=now,
+    )  # fmt: skip
+
+
+@command
+def appointment_mark_no_show(
+    *, actor: User | None, appointment: Appointment, now: datetime | None = None
+) -> Appointment:
+    return _transition(
+        actor=actor, appointment=appointment, source=Appointment.Status.BOOKED,
+        target=Appointment.Status.NO_SHOW, event_type="AppointmentMarkedNoShow",
+        on_its_date=True, now=now,
+    )  # fmt: skip

@@ -1,0 +1,57 @@
+"""Read queries of scheduling, already narrowed to what the caller may see."""
+
+from datetime import date, datetime, time, timedelta
+from functools import reduce
+from operator import or_
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from django.db.models import Model, Q, QuerySet
+
+from apps.clinic.models import Role, User
+from apps.clinic.scoping import scope_to_branches, visible_branches
+from apps.core.errors import NotFound
+from apps.scheduling.models import Appointment, Doctor, Patient
+
+M = TypeVar("M", bound=Model)
+
+
+def doctors_for(user: User) -> QuerySet[Doctor]:
+    return scope_to_branches(Doctor.objects.select_related("branch"), user)
+
+
+def appointments_for(user: User) -> QuerySet[Appointment]:
+    appointments = scope_to_branches(Appointment.objects.select_related("branch", "doctor"), user)
+    if user.role == Role.DOCTOR:
+        appointments = appointments.filter(doctor__user=user)
+    return appointments
+
+
+def patients_for(user: User) -> QuerySet[Patient]:
+    """A chain shares its patients; a doctor sees only those booked with them."""
+    if user.role == Role.DOCTOR:
+        return Patient.objects.filter(appointments__doctor__user=user).distinct()
+    return Patient.objects.all()
+
+
+def on_local_date(
+    appointments: QuerySet[Appointment], user: User, day: date
+) -> QuerySet[Appointment]:
+    """Appointments starting on `day` as each branch's own calendar has it."""
+    zones = set(visible_branches(user).values_list("timezone", flat=True))
+    if not zones:
+        return appointments.none()
+    windows = []
+    for zone_name in zones:
+        zone = ZoneInfo(zone_name)
+        start = datetime.combine(day, time(), tzinfo=zone)
+        end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+        windows.append(Q(branch__timezone=zone_name, start__gte=start, start__lt=end))
+    return appointments.filter(reduce(or_, windows))
+
+
+def get_visible(queryset: QuerySet[M], pk: int, what: str) -> M:
+    found = queryset.filter(pk=pk).first()
+    if found is None:
+        raise NotFound(f"{what} not found.")
+    return found

@@ -1,0 +1,153 @@
+"""Request parsing and response shapes of the scheduling API. Serializers never save."""
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rest_framework import serializers
+
+from apps.scheduling.models import Appointment, Doctor, Patient
+
+
+def local_iso(instant: datetime, zone_name: str) -> str:
+    """An instant as ISO 8601 with the branch's offset, e.g. 2026-12-01T09:00:00+05:30."""
+    return instant.astimezone(ZoneInfo(zone_name)).isoformat()
+
+
+class InstantField(serializers.DateTimeField):
+    """ISO 8601 instant; one without an offset is read later in the branch's time zone."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if not isinstance(value, str):
+            self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss]±hh:mm")
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss]±hh:mm")
+
+
+class WeeklyHoursItemSerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(min_value=0, max_value=6)
+    start = serializers.RegexField(r"^\d{2}:\d{2}$")
+    end = serializers.RegexField(r"^\d{2}:\d{2}$")
+
+
+class DoctorSerializer(serializers.ModelSerializer):
+    weekly_hours = WeeklyHoursItemSerializer(many=True)
+    consultation_fee = serializers.DecimalField(
+        max_digits=10, decimal_places=2, min_value=0, coerce_to_string=True
+    )
+    slot_minutes = serializers.IntegerField(min_value=5, max_value=240)
+    branch = serializers.IntegerField(source="branch_id")
+    user = serializers.IntegerField(source="user_id", required=False, allow_null=True)
+
+    class Meta:
+        model = Doctor
+        fields = [
+            "id", "name", "branch", "specialty", "slot_minutes", "consultation_fee",
+            "weekly_hours", "user", "active",
+        ]  # fmt: skip
+        read_only_fields = ["active"]
+
+
+class LeaveSerializer(serializers.Serializer):
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class ClosureSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class SlotQuerySerializer(serializers.Serializer):
+    date = serializers.DateField()
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    phone = serializers.CharField(max_length=32)
+    branch = serializers.IntegerField(
+        source="registered_branch_id", required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Patient
+        fields = ["id", "name", "phone", "date_of_birth", "branch", "created"]
+        read_only_fields = ["created"]
+
+
+class AppointmentSerializer(serializers.ModelSerializer):
+    start = serializers.SerializerMethodField()
+    end = serializers.SerializerMethodField()
+    doctor = serializers.IntegerField(source="doctor_id")
+    patient = serializers.IntegerField(source="patient_id")
+    branch = serializers.IntegerField(source="branch_id")
+    follow_up_of = serializers.IntegerField(source="follow_up_of_id", allow_null=True)
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "id", "doctor", "patient", "branch", "start", "end", "status", "cancel_reason",
+            "follow_up_of",
+        ]  # fmt: skip
+
+    def _zone(self, appointment: Appointment) -> str:
+        return appointment.branch.timezone
+
+    def get_start(self, appointment: Appointment) -> str:
+        return local_iso(appointment.start, self._zone(appointment))
+
+    def get_end(self, appointment: Appointment) -> str:
+        return local_iso(appointment.end, self._zone(appointment))
+
+
+class AppointmentCommandResultSerializer(AppointmentSerializer):
+    """An appointment as a command returns it: with the event-log position of the change."""
+
+    position = serializers.IntegerField()
+
+    class Meta(AppointmentSerializer.Meta):
+        fields = [*AppointmentSerializer.Meta.fields, "position"]
+
+
+class AppointmentDetailSerializer(AppointmentSerializer):
+    history = serializers.SerializerMethodField()
+
+    class Meta(AppointmentSerializer.Meta):
+        fields = [*AppointmentSerializer.Meta.fields, "history"]
+
+    def get_history(self, appointment: Appointment) -> list[dict[str, Any]]:
+        zone = self._zone(appointment)
+        return [
+            {
+                "position": event.position,
+                "type": event.type,
+                "version": event.version,
+                "occurred_at": local_iso(event.occurred_at, zone),
+                "data": event.data,
+            }
+            for event in appointment.history()
+        ]
+
+
+class BookSerializer(serializers.Serializer):
+    doctor = serializers.IntegerField(min_value=1)
+    patient = serializers.IntegerField(min_value=1)
+    start = InstantField()
+
+
+class StartSerializer(serializers.Serializer):
+    start = InstantField()
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
+
+
+class AppointmentFilterSerializer(serializers.Serializer):
+    date = serializers.DateField(required=False)
+    doctor = serializers.IntegerField(required=False, min_value=1)
+    branch = serializers.IntegerField(required=False, min_value=1)
+    patient = serializers.IntegerField(required=False, min_value=1)
+    status = serializers.ChoiceField(choices=Appointment.Status.choices, required=False)

@@ -1,0 +1,93 @@
+"""Free-slot computation: a doctor's grid for a day, minus leave, closures and bookings.
+
+All arithmetic is on UTC instants, so a slot always lasts its real length, also across a
+daylight-saving change; dates are the branch's local dates.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.scheduling.hours import day_intervals
+from apps.scheduling.models import Appointment, BranchClosure, Doctor, DoctorLeave
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: datetime
+    end: datetime
+
+
+def branch_zone(doctor: Doctor) -> ZoneInfo:
+    return ZoneInfo(doctor.branch.timezone)
+
+
+def local_date(instant: datetime, zone: ZoneInfo) -> date:
+    return instant.astimezone(zone).date()
+
+
+def is_day_off(doctor: Doctor, day: date) -> bool:
+    on_leave = DoctorLeave.objects.filter(
+        doctor=doctor, start_date__lte=day, end_date__gte=day
+    ).exists()
+    return on_leave or BranchClosure.objects.filter(branch_id=doctor.branch_id, date=day).exists()
+
+
+def slot_grid(doctor: Doctor, day: date) -> list[Slot]:
+    """Every slot of the doctor's working hours on `day`, booked or not."""
+    if not doctor.active or is_day_off(doctor, day):
+        return []
+    length = timedelta(minutes=doctor.slot_minutes)
+    slots = []
+    for start, end in day_intervals(doctor.weekly_hours, day, branch_zone(doctor)):
+        cursor = start
+        while cursor + length <= end:
+            slots.append(Slot(cursor, cursor + length))
+            cursor += length
+    return slots
+
+
+def free_slots(
+    doctor: Doctor,
+    day: date,
+    *,
+    now: datetime | None = None,
+    ignoring: Appointment | None = None,
+) -> list[Slot]:
+    """Slots of `day` that have not started yet and overlap no appointment holding time."""
+    now = now or timezone.now()
+    grid = [slot for slot in slot_grid(doctor, day) if slot.start > now]
+    if not grid:
+        return []
+    taken = Appointment.objects.filter(
+        doctor=doctor,
+        status__in=Appointment.HOLDING,
+        start__lt=grid[-1].end,
+        end__gt=grid[0].start,
+    )
+    if ignoring is not None:
+        taken = taken.filter(~Q(pk=ignoring.pk))
+    busy = list(taken.values_list("start", "end"))
+    return [
+        slot
+        for slot in grid
+        if not any(start < slot.end and slot.start < end for start, end in busy)
+    ]
+
+
+def bookable_slot(
+    doctor: Doctor,
+    start: datetime,
+    *,
+    now: datetime | None = None,
+    ignoring: Appointment | None = None,
+) -> Slot | None:
+    """The free slot that begins exactly at `start`, or None."""
+    day = local_date(start, branch_zone(doctor))
+    for slot in free_slots(doctor, day, now=now, ignoring=ignoring):
+        if slot.start == start:
+            return slot
+    return None

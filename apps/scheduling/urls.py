@@ -1,0 +1,21 @@
+from django.urls import path
+
+from apps.scheduling import api
+
+urlpatterns = [
+    path("doctors/", api.DoctorListApi.as_view(), name="api-doctors"),
+    path("doctors/<int:pk>/", api.DoctorDetailApi.as_view(), name="api-doctor"),
+    path("doctors/<int:pk>/slots/", api.DoctorSlotsApi.as_view(), name="api-doctor-slots"),
+    path("doctors/<int:pk>/leave/", api.DoctorLeaveApi.as_view(), name="api-doctor-leave"),
+    path("branches/<int:pk>/closures/", api.BranchClosureApi.as_view(), name="api-closures"),
+    path("patients/", api.PatientListApi.as_view(), name="api-patients"),
+    path("patients/<int:pk>/", api.PatientDetailApi.as_view(), name="api-patient"),
+    path("appointments/", api.AppointmentListApi.as_view(), name="api-appointments"),
+    path("appointments/<int:pk>/", api.AppointmentDetailApi.as_view(), name="api-appointment"),
+    path("appointments/<int:pk>/cancel/", api.AppointmentCancelApi.as_view()),
+    path("appointments/<int:pk>/reschedule/", api.AppointmentRescheduleApi.as_view()),
+    path("appointments/<int:pk>/check-in/", api.AppointmentCheckInApi.as_view()),
+    path("appointments/<int:pk>/complete/", api.AppointmentCompleteApi.as_view()),
+    path("appointments/<int:pk>/no-show/", api.AppointmentNoShowApi.as_view()),
+    path("appointments/<int:pk>/follow-up/", api.AppointmentFollowUpApi.as_view()),
+]

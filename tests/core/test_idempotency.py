@@ -1,0 +1,92 @@
+"""Idempotency-Key on every POST: same key and body replay, another body is a 422."""
+
+from typing import Any
+
+from apps.clinic.models import Branch, User
+from apps.core.models import IdempotencyRecord
+from apps.eventstore.models import Event
+from apps.tenants.models import Tenant
+from tests.conftest import HostClient, client_for
+
+
+def post(client: HostClient, body: dict[str, Any], key: str) -> Any:
+    return client.post("/api/v1/branches/", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_a_retry_with_the_same_key_and_body_replays_without_a_second_effect(
+    owner: User, tenant: Tenant
+) -> None:
+    client = client_for(owner, tenant)
+    events_before = Event.objects.count()
+
+    first = post(client, {"name": "Juhu"}, "key-1")
+    retry = post(client, {"name": "Juhu"}, "key-1")
+
+    assert first.status_code == retry.status_code == 201
+    assert first.json() == retry.json()
+    assert retry["Idempotent-Replayed"] == "true"
+    assert Branch.objects.filter(name="Juhu").count() == 1
+    assert Event.objects.count() == events_before + 1
+
+
+def test_the_same_key_with_another_body_is_a_422(owner: User, tenant: Tenant) -> None:
+    client = client_for(owner, tenant)
+    post(client, {"name": "Juhu"}, "key-2")
+
+    response = post(client, {"name": "Colaba"}, "key-2")
+
+    assert response.status_code == 422
+    assert not Branch.objects.filter(name="Colaba").exists()
+
+
+def test_different_keys_are_different_requests(owner: User, tenant: Tenant) -> None:
+    client = client_for(owner, tenant)
+
+    post(client, {"name": "Versova"}, "key-3")
+    second = post(client, {"name": "Versova"}, "key-4")
+
+    assert second.status_code == 400  # the name is taken now
+
+
+def test_an_error_response_is_replayed_too(owner: User, tenant: Tenant) -> None:
+    client = client_for(owner, tenant)
+
+    first = post(client, {"name": ""}, "key-5")
+    retry = post(client, {"name": ""}, "key-5")
+
+    assert first.status_code == retry.status_code == 400
+    assert retry["Idempotent-Replayed"] == "true"
+
+
+def test_keys_of_different_callers_never_meet(owner: User, tenant: Tenant) -> None:
+    from tests.clinic.factories import UserFactory
+
+    manager = UserFactory(role="manager")
+    post(client_for(owner, tenant), {"name": "Owner's"}, "shared-key")
+
+    response = post(client_for(manager, tenant), {"name": "Manager's"}, "shared-key")
+
+    assert response.status_code == 201
+
+
+def test_an_oversized_key_is_a_400(owner: User, tenant: Tenant) -> None:
+    response = post(client_for(owner, tenant), {"name": "Long"}, "k" * 300)
+
+    assert response.status_code == 400
+    assert not Branch.objects.filter(name="Long").exists()
+
+
+def test_onboarding_is_idempotent_on_the_public_host(public_api: HostClient) -> None:
+    body = {
+        "clinic_name": "Retry Clinic", "slug": "retryclinic", "kind": "clinic",
+        "owner_name": "Ira", "owner_email": "ira@example.com",
+        "owner_password": "a-long-unusual-passphrase",
+    }  # fmt: skip
+
+    first = public_api.post("/api/v1/onboarding/", body, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    retry = public_api.post("/api/v1/onboarding/", body, format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == {"slug": "retryclinic", "domain": "retryclinic.localhost"}
+    assert Tenant.objects.filter(slug="retryclinic").count() == 1
+    assert IdempotencyRecord.objects.filter(key="k").count() == 1
