@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# Local machine setup and services for MyMedic. Usage: scripts/local.sh COMMAND
+#   system | venv | services-start | services-stop [postgres] [redis] | env
+#   setup | run | test [pytest args] | bench | clean
+# Env: MYMEDIC_LOCAL_DIR, MYMEDIC_PG_PORT, MYMEDIC_REDIS_PORT, MYMEDIC_PG_OPTS,
+#      MYMEDIC_STARTED_FILE, PORT (run), PYTEST_ARGS (test).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$ROOT"
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'local.sh: %s\n' "$*" >&2; exit 1; }
+
+# Run a noisy command silently; show its output only if it fails.
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
+quiet() {
+  local rc=0
+  "$@" >"$LOG" 2>&1 || rc=$?
+  ((rc == 0)) || { cat "$LOG" >&2; printf 'local.sh: failed (%s): %s\n' "$rc" "$*" >&2; }
+  return "$rc"
+}
+
+# initdb/postgres refuse to run as root.
+# cd / because the checkout itself may not be readable by postgres.
+as_pg() { if ((EUID == 0)); then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# --- layout --------------------------------------------------------------------
+# postgres must be able to reach its data dir; a checkout under e.g. /root is not
+# traversable by it, so fall back to a per-checkout dir in /tmp.
+if [[ -n ${MYMEDIC_LOCAL_DIR:-} ]]; then
+  LOCAL=$(realpath -m "$MYMEDIC_LOCAL_DIR")
+elif ((EUID != 0)) || ! id postgres &>/dev/null || runuser -u postgres -- test -x "$ROOT"; then
+  LOCAL=$ROOT/.local
+else
+  LOCAL=/tmp/mymedic-$(printf %s "$ROOT" | sha256sum | cut -c1-8)
+fi
+# Ports derive from the checkout path so parallel checkouts don't collide.
+OFFSET=$(($(printf %s "$ROOT" | cksum | cut -d' ' -f1) % 900))
+PG_PORT=${MYMEDIC_PG_PORT:-$((54000 + OFFSET))}
+REDIS_PORT=${MYMEDIC_REDIS_PORT:-$((56000 + OFFSET))}
+
+PGDIR=$LOCAL/postgres
+PGDATA=$PGDIR/data
+PGLOG=$PGDIR/postgres.log
+PGSOCK=$PGDIR
+((${#PGSOCK} < 80)) || PGSOCK=/tmp # unix socket paths are limited to ~107 bytes
+RDIR=$LOCAL/redis
+
+pg_bin() {
+  # Prefer the major version the data dir was created with.
+  if [[ -s $PGDATA/PG_VERSION && -d /usr/lib/postgresql/$(<"$PGDATA/PG_VERSION")/bin ]]; then
+    echo "/usr/lib/postgresql/$(<"$PGDATA/PG_VERSION")/bin"
+  else
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' | sort -V | tail -n1 | xargs -r dirname
+  fi
+}
+
+pg_running() { [[ -f $PGDATA/postmaster.pid ]] && as_pg "$(pg_bin)/pg_ctl" -D "$PGDATA" status &>/dev/null; }
+redis_running() {
+  [[ -f $RDIR/redis.pid ]] && [[ $(cat "/proc/$(<"$RDIR/redis.pid")/comm" 2>/dev/null) == redis-server ]]
+}
+
+# Serialise start/stop between concurrent invocations for the same local dir.
+# Daemons must be started with 9>&- or they would hold the lock forever.
+lock() {
+  mkdir -p "$LOCAL" && chmod 755 "$LOCAL"
+  exec 9>"$LOCAL/.lock" && flock 9
+}
+unlock() { exec 9>&-; } # or children (honcho...) would inherit and hold the lock
+
+# --- commands ------------------------------------------------------------------
+apt_get() {
+  # Another apt may be running; wait for its lock rather than failing.
+  for _ in {1..60}; do
+    DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=600 "$@" >"$LOG" 2>&1 && return
+    grep -q 'Could not get lock' "$LOG" || break
+    sleep 10
+  done
+  cat "$LOG" >&2
+  die "apt-get $* failed"
+}
+
+cmd_system() {
+  local missing=()
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+  { command -v redis-server && command -v redis-cli; } >/dev/null || missing+=(redis-server)
+  command -v chromium >/dev/null || missing+=(chromium)
+  python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+  if ((${#missing[@]} == 0)); then say "system: packages present"; return; fi
+  say "system: installing ${missing[*]}"
+  apt_get update
+  apt_get install "${missing[@]}"
+}
+
+cmd_venv() {
+  local want have=
+  [[ -x .venv/bin/python ]] || { say "venv: creating .venv"; quiet python3 -m venv .venv; }
+  want=$(sha256sum requirements.txt | cut -d' ' -f1)
+  [[ -f .venv/requirements.sha256 ]] && have=$(<.venv/requirements.sha256)
+  if [[ $want == "$have" ]]; then say "venv: up to date"; return; fi
+  say "venv: installing requirements.txt"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 quiet .venv/bin/pip install -q -r requirements.txt
+  echo "$want" >.venv/requirements.sha256
+}
+
+STARTED=() # services started by this invocation
+
+start_pg() {
+  local bin port opts locale=C
+  if pg_running; then
+    port=$(sed -n 4p "$PGDATA/postmaster.pid")
+    [[ $port == "$PG_PORT" ]] || die "postgres for this checkout already runs on port $port, not $PG_PORT; run 'make stop' first"
+  else
+    port_open "$PG_PORT" && die "port $PG_PORT is taken by another program; set MYMEDIC_PG_PORT to a free port"
+    ((EUID != 0)) || runuser -u postgres -- test -x "$LOCAL" ||
+      die "user postgres cannot reach $LOCAL; set MYMEDIC_LOCAL_DIR to a directory it can enter"
+    mkdir -p "$PGDIR"
+    ((EUID != 0)) || chown postgres: "$PGDIR"
+    bin=$(pg_bin)
+    [[ -n $bin ]] || die "PostgreSQL not installed; run 'scripts/local.sh system'"
+    if [[ ! -s $PGDATA/PG_VERSION ]]; then
+      locale -a 2>/dev/null | grep -ix 'c\.utf-\?8' >/dev/null && locale=C.UTF-8
+      quiet as_pg "$bin/initdb" -D "$PGDATA" -A trust -U postgres --encoding=UTF8 --locale="$locale"
+    fi
+    opts="-c listen_addresses=127.0.0.1 -p $PG_PORT -k '$PGSOCK' -c max_connections=200 ${MYMEDIC_PG_OPTS:-}"
+    quiet as_pg "$bin/pg_ctl" -w -D "$PGDATA" -l "$PGLOG" -o "$opts" start 9>&- ||
+      { tail -n 20 "$PGLOG" >&2; die "postgres failed to start"; }
+    STARTED+=(postgres)
+  fi
+  local psql=("$(pg_bin)/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -X -q -v ON_ERROR_STOP=1)
+  [[ $("${psql[@]}" -tAc "select 1 from pg_database where datname = 'mymedic'") == 1 ]] ||
+    quiet "${psql[@]}" -c 'create database mymedic'
+}
+
+start_redis() {
+  if redis_running; then
+    [[ $(<"$RDIR/port") == "$REDIS_PORT" ]] ||
+      die "redis for this checkout already runs on port $(<"$RDIR/port"), not $REDIS_PORT; run 'make stop' first"
+    return
+  fi
+  port_open "$REDIS_PORT" && die "port $REDIS_PORT is taken by another program; set MYMEDIC_REDIS_PORT to a free port"
+  command -v redis-server >/dev/null || die "redis-server not installed; run 'scripts/local.sh system'"
+  mkdir -p "$RDIR"
+  echo "$REDIS_PORT" >"$RDIR/port"
+  quiet redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --save '' --appendonly no \
+    --dir "$RDIR" --pidfile "$RDIR/redis.pid" --logfile "$RDIR/redis.log" 9>&-
+  for _ in {1..50}; do
+    [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] && { STARTED+=(redis); return; }
+    sleep 0.1
+  done
+  tail -n 20 "$RDIR/redis.log" >&2
+  die "redis failed to start"
+}
+
+cmd_services_start() {
+  lock
+  start_pg
+  start_redis
+  unlock
+  {
+    echo "export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/mymedic"
+    echo "export REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
+    echo "export MYMEDIC_LOCAL_DIR=$(printf %q "$LOCAL")"
+  } >"$LOCAL/env.sh"
+  [[ -z ${MYMEDIC_STARTED_FILE:-} ]] || echo "${STARTED[*]}" >"$MYMEDIC_STARTED_FILE"
+  local new=" (started: ${STARTED[*]})"
+  ((${#STARTED[@]})) || new=" (already running)"
+  say "postgres on 127.0.0.1:$PG_PORT, redis on 127.0.0.1:$REDIS_PORT$new"
+}
+
+cmd_services_stop() {
+  local s stopped=()
+  (($#)) || set -- postgres redis
+  [[ -d $LOCAL ]] || { say "services: not running"; return; }
+  lock
+  for s in "$@"; do
+    case $s in
+      postgres) pg_running && quiet as_pg "$(pg_bin)/pg_ctl" -D "$PGDATA" -m fast -w stop && stopped+=(postgres) ;;
+      redis)
+        if redis_running; then
+          redis-cli -p "$(<"$RDIR/port")" shutdown nosave &>/dev/null || kill "$(<"$RDIR/redis.pid")" 2>/dev/null || true
+          for _ in {1..50}; do redis_running || break; sleep 0.1; done
+          stopped+=(redis)
+        fi ;;
+      *) die "unknown service: $s" ;;
+    esac
+  done
+  unlock
+  if ((${#stopped[@]})); then say "services: stopped ${stopped[*]}"; else say "services: not running"; fi
+}
+
+cmd_env() {
+  [[ -f $LOCAL/env.sh ]] || die "$LOCAL/env.sh missing; run 'scripts/local.sh services-start'"
+  say "$LOCAL/env.sh"
+}
+
+# --- foreground commands with cleanup ---------------------------------------------
+# Stop only what this invocation started, whichever way it ends.
+CHILD=
+cleanup() {
+  rm -f "$LOG"
+  ((${#STARTED[@]} == 0)) || cmd_services_stop "${STARTED[@]}" || true
+}
+on_signal() { # $1: signal, $2: exit code
+  [[ -n $CHILD ]] || exit "$2"
+  # Ctrl-C already reached the child through the terminal; TERM (make forwards it
+  # to us only) must be passed on.
+  [[ $1 == INT ]] || kill -TERM "$CHILD" 2>/dev/null || true
+}
+own_services() {
+  trap cleanup EXIT
+  trap 'on_signal INT 130' INT
+  trap 'on_signal TERM 143' TERM
+}
+
+# Run in the background so signal traps fire while we wait. Background jobs of a
+# non-interactive shell ignore SIGINT; restore it so Ctrl-C reaches the child.
+run_child() {
+  env --default-signal=INT "$@" &
+  CHILD=$!
+  while kill -0 "$CHILD" 2>/dev/null; do wait "$CHILD" || true; done
+  local rc=0
+  wait "$CHILD" || rc=$?
+  CHILD=
+  return "$rc"
+}
+
+manage() {
+  # shellcheck source=/dev/null
+  source "$LOCAL/env.sh"
+  run_child .venv/bin/python manage.py "$@"
+}
+
+cmd_setup() {
+  cmd_system
+  cmd_venv
+  cmd_services_start
+  manage setup_local
+}
+
+cmd_run() {
+  own_services
+  cmd_setup
+  export PORT=${PORT:-8000} PATH=$ROOT/.venv/bin:$PATH
+  run_child honcho start -f Procfile -p "$PORT"
+}
+
+cmd_test() {
+  local args=() rc=0
+  own_services
+  export MYMEDIC_PG_OPTS=${MYMEDIC_PG_OPTS-"-c fsync=off -c synchronous_commit=off -c full_page_writes=off"}
+  cmd_system
+  cmd_venv
+  cmd_services_start
+  # shellcheck source=/dev/null
+  source "$LOCAL/env.sh"
+  eval "args=(${PYTEST_ARGS:-})" # shell-style quoting, e.g. PYTEST_ARGS='-k "a and b"'
+  run_child .venv/bin/python -m pytest "${args[@]}" "$@" || rc=$?
+  ((rc != 5)) || say "test: no tests were collected (pytest exit 5)"
+  exit "$rc"
+}
+
+cmd_bench() {
+  cmd_setup
+  manage bench "$@"
+}
+
+cmd_clean() {
+  cmd_services_stop
+  if [[ -n ${MYMEDIC_LOCAL_DIR:-} ]]; then
+    # A user-chosen dir may hold other things: remove only what we put there.
+    rm -rf "${LOCAL:?}"/{postgres,redis,env.sh,.lock,celerybeat-schedule*}
+  else
+    rm -rf "${LOCAL:?}"
+  fi
+  rm -rf .venv
+  say "clean: removed $LOCAL and .venv"
+}
+
+cmd=${1:-}
+(($#)) && shift
+case $cmd in
+  system | venv | env | setup | run | test | bench | clean) "cmd_$cmd" "$@" ;;
+  services-start) cmd_services_start ;;
+  services-stop) cmd_services_stop "$@" ;;
+  *) sed -n '2,6s/^# \?//p' "$0" >&2; exit 2 ;;
+esac
