@@ -1,18 +1,15 @@
 """Request routing by host: health checks, the public site and tenants."""
 
 from collections.abc import Callable
-from typing import cast
 
 from django.conf import settings
-from django.db import connection as default_connection
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django_tenants.middleware.main import TenantMainMiddleware
-from django_tenants.postgresql_backend.base import DatabaseWrapper
 
+from apps.core.db import connection
 from mymedic.health import healthz
 
 HEALTH_PATH = "/healthz"
-connection = cast(DatabaseWrapper, default_connection)
 
 
 class HealthCheckMiddleware:

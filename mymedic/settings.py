@@ -45,6 +45,8 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Bearer token for /metrics; when unset, only loopback callers may read it.
+MYMEDIC_METRICS_TOKEN = os.environ.get("MYMEDIC_METRICS_TOKEN", "")
 
 SHARED_APPS = [
     "django_tenants",
@@ -56,6 +58,7 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "django_eventstream",
     "rest_framework",
     "apps.core",
     "apps.clinic",
@@ -80,6 +83,8 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 # New tenants are cloned from this fully migrated schema instead of running every migration.
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Issue `SET search_path` when the schema changes (or after a rollback), not on every cursor.
+TENANT_LIMIT_SET_CALLS = True
 PUBLIC_SCHEMA_URLCONF = "mymedic.urls_public"
 ROOT_URLCONF = "mymedic.urls_tenant"
 
@@ -148,7 +153,25 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Safety net for projection runs whose trigger message was lost.
+    "sweep-projections": {"task": "apps.eventstore.tasks.sweep_projections", "schedule": 30.0},
+    "purge-idempotency-records": {
+        "task": "apps.core.tasks.purge_idempotency_records",
+        "schedule": 3600.0,
+    },
+}
+
+# Live pushes (Server-Sent Events): workers publish through Redis to the web processes.
+_redis = urlsplit(REDIS_URL)
+EVENTSTREAM_REDIS = {
+    "host": _redis.hostname or "127.0.0.1",
+    "port": _redis.port or 6379,
+    "db": int((_redis.path or "/0").lstrip("/") or 0),
+}
+EVENTSTREAM_CHANNELMANAGER_CLASS = "apps.eventstore.live.BranchChannelManager"
+# How the (domain-agnostic) event store asks whether a user may see a branch.
+MYMEDIC_BRANCH_ACCESS = "apps.clinic.scoping.can_see_branch"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

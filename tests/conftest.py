@@ -5,11 +5,13 @@ template schema); each test runs inside a transaction that is rolled back, so wh
 writes in a tenant's schema disappears with it.
 """
 
+import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django_tenants.utils import schema_context
 from rest_framework.authtoken.models import Token
@@ -56,6 +58,12 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[d
     with django_db_blocker.unblock():
         ensure_template_schema()
         yield {"acme": _onboard("acme", "chain"), "globex": _onboard("globex")}
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """Each test starts with an empty read-model cache: the database was rolled back."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -126,3 +134,10 @@ def committed_tenant(
         yield tenant
         connection.set_schema_to_public()
         tenant.delete(force_drop=True)
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for a server or worker process that must use the test database."""
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {**os.environ, "DATABASE_URL": url, "MYMEDIC_DEBUG": "false", **extra}

@@ -126,6 +126,7 @@ class EventSourcedModel(models.Model):
                 # Optimistic concurrency: another save took this version of the stream first.
                 self.version -= 1
                 raise Conflict("This was changed meanwhile; reload it and try again.") from exc
+            transaction.on_commit(_request_projection_run)
         del self._pending_event
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
@@ -166,6 +167,12 @@ class EventSourcedModel(models.Model):
         return Event.objects.filter(stream=self.stream).order_by("version")
 
 
+def _request_projection_run() -> None:
+    from apps.eventstore.tasks import request_projection_run  # tasks imports these models
+
+    request_projection_run()
+
+
 def _metadata(pending: PendingEvent, branch_id: int | None) -> dict[str, Any]:
     origin = current_origin()
     return {
@@ -177,3 +184,41 @@ def _metadata(pending: PendingEvent, branch_id: int | None) -> dict[str, Any]:
         "causation_id": origin.causation_id,
         **pending.extra_metadata,
     }
+
+
+class ProjectionState(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        PARKED = "parked", "Parked"
+
+    name = models.CharField(max_length=80, primary_key=True)
+    position = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    parked_position = models.BigIntegerField(null=True, blank=True)
+    parked_type = models.CharField(max_length=80, blank=True)
+    error = models.TextField(blank=True)
+    parked_at = models.DateTimeField(null=True, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "projection"
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.position} ({self.status})"
+
+
+class ProjectionSnapshot(models.Model):
+    """A projection's read-model rows as of a position, so a rebuild can start there."""
+
+    projection = models.CharField(max_length=80)
+    position = models.BigIntegerField()
+    rows = models.JSONField(encoder=DjangoJSONEncoder)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-position"]
+        indexes = [models.Index(fields=["projection", "-position"], name="snapshot_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.projection} @ {self.position}"

@@ -1,17 +1,21 @@
 """Scheduling API: one thin view per operation (parse, call a command or selector, serialize)."""
 
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
-from rest_framework import generics, status
+from django.utils import timezone
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.clinic.models import Branch, User
+from apps.clinic.models import Branch, Role, User
 from apps.clinic.permissions import STAFF_ROLES, roles
 from apps.clinic.scoping import staff_of, visible_branches
-from apps.scheduling import commands
+from apps.core.errors import NotFound
+from apps.scheduling import commands, read
 from apps.scheduling.commands import DOCTOR_ADMINS, FRONT_DESK
 from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.scheduling.phones import normalize_phone
@@ -297,3 +301,38 @@ class AppointmentNoShowApi(AppointmentCommandApi):
         return command_result(
             commands.appointment_mark_no_show(actor=staff_of(request), appointment=appointment)
         )
+
+
+class DayQuerySerializer(serializers.Serializer):
+    date = serializers.DateField(required=False)
+
+
+def _day(request: Request, zone: str) -> date:
+    query = DayQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data.get("date") or timezone.now().astimezone(ZoneInfo(zone)).date()
+
+
+class DoctorDayApi(APIView):
+    """A doctor's day from the read model; a doctor may read only their own."""
+
+    def get(self, request: Request, pk: int) -> Response:
+        user = staff_of(request)
+        doctor = get_visible(doctors_for(user), pk, "Doctor")
+        if user.role == Role.DOCTOR and doctor.user_id != user.pk:
+            raise NotFound("Doctor not found.")
+        return Response(read.doctor_day(doctor, _day(request, doctor.branch.timezone)))
+
+
+class BranchBoardApi(APIView):
+    permission_classes = [FrontDeskOnly]
+
+    def get(self, request: Request, pk: int) -> Response:
+        branch = get_visible(visible_branches(staff_of(request)), pk, "Branch")
+        return Response(read.branch_board(branch, _day(request, branch.timezone)))
+
+
+class PatientUpcomingApi(APIView):
+    def get(self, request: Request, pk: int) -> Response:
+        patient = get_visible(patients_for(staff_of(request)), pk, "Patient")
+        return Response(read.patient_upcoming(patient.pk))

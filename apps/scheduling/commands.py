@@ -213,11 +213,7 @@ def _book(
         end=end,
         follow_up_of=follow_up_of,
     )
-    appointment.record(
-        "AppointmentBooked",
-        appointment.event_data(follow_up_of=follow_up_of.pk if follow_up_of else None),
-        actor=actor,
-    )
+    appointment.record("AppointmentBooked", appointment.event_data(), actor=actor)
     _save_holding_time(appointment)
     return appointment
 

@@ -6,6 +6,7 @@ and each change appends one event to the tenant's log in the same transaction.
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
@@ -166,13 +167,46 @@ class Appointment(EventSourcedModel):
         return self.end - self.start
 
     def event_data(self, **extra: Any) -> dict[str, Any]:
-        """The appointment's facts as event data: ids and times, no PHI."""
+        """The appointment's facts as event data: ids, times and its local date; no PHI."""
+        zone = ZoneInfo(self.doctor.branch.timezone)
         return {
             "doctor_id": self.doctor_id,
             "patient_id": self.patient_id,
             "branch_id": self.branch_id,
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
+            "date": self.start.astimezone(zone).date().isoformat(),
             "status": self.status,
+            "follow_up_of": self.follow_up_of_id,
             **extra,
         }
+
+
+# Read models (built by apps.scheduling.projections; never written by commands).
+
+
+class AppointmentView(models.Model):
+    """One row per appointment as the log tells it: serves the doctor's day, the branch
+    board and a patient's upcoming visits."""
+
+    appointment_id = models.BigIntegerField(primary_key=True)
+    branch_id = models.BigIntegerField()
+    doctor_id = models.BigIntegerField()
+    patient_id = models.BigIntegerField()
+    date = models.DateField()
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=12)
+    follow_up_of_id = models.BigIntegerField(null=True)
+    position = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["start", "appointment_id"]
+        indexes = [
+            models.Index(fields=["branch_id", "date", "start"], name="apptview_branch_day"),
+            models.Index(fields=["doctor_id", "date", "start"], name="apptview_doctor_day"),
+            models.Index(fields=["patient_id", "start"], name="apptview_patient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Appointment {self.appointment_id} ({self.status})"

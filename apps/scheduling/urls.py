@@ -6,6 +6,11 @@ urlpatterns = [
     path("doctors/", api.DoctorListApi.as_view(), name="api-doctors"),
     path("doctors/<int:pk>/", api.DoctorDetailApi.as_view(), name="api-doctor"),
     path("doctors/<int:pk>/slots/", api.DoctorSlotsApi.as_view(), name="api-doctor-slots"),
+    path("doctors/<int:pk>/day/", api.DoctorDayApi.as_view(), name="api-doctor-day"),
+    path("branches/<int:pk>/board/", api.BranchBoardApi.as_view(), name="api-branch-board"),
+    path(
+        "patients/<int:pk>/upcoming/", api.PatientUpcomingApi.as_view(), name="api-patient-upcoming"
+    ),
     path("doctors/<int:pk>/leave/", api.DoctorLeaveApi.as_view(), name="api-doctor-leave"),
     path("branches/<int:pk>/closures/", api.BranchClosureApi.as_view(), name="api-closures"),
     path("patients/", api.PatientListApi.as_view(), name="api-patients"),

@@ -1,0 +1,16 @@
+"""The branch board's Server-Sent Events stream, for signed-in staff of that branch."""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django_eventstream.views import events
+
+from apps.clinic.models import User
+from apps.clinic.scoping import can_see_branch
+
+
+def branch_events(request: HttpRequest, branch_id: int) -> HttpResponse:
+    user = request.user
+    if not isinstance(user, User):
+        return JsonResponse({"detail": "Sign in to follow the board."}, status=401)
+    if not can_see_branch(user, branch_id):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return events(request, branch_id=branch_id)

@@ -1,0 +1,89 @@
+"""Read-model queries behind the doctor's day, the branch board and a patient's upcoming
+visits. They read only the projection's tables (through the cache), with the position
+the answer is current for."""
+
+from collections import Counter
+from datetime import date
+from typing import Any
+
+from django.utils import timezone
+
+from apps.clinic.models import Branch
+from apps.eventstore.models import ProjectionState
+from apps.eventstore.readcache import cached
+from apps.scheduling.models import Appointment, AppointmentView, Doctor
+from apps.scheduling.projections import appointments as appointments_projection
+from apps.scheduling.serializers import local_iso
+
+
+def projection_position() -> int:
+    """Read before the rows, so the rows are at least as new as the position reported."""
+    return (
+        ProjectionState.objects.filter(name=appointments_projection.name)
+        .values_list("position", flat=True)
+        .first()
+    ) or 0
+
+
+def _row(view: AppointmentView, zone: str, *, with_doctor: bool) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": view.appointment_id,
+        "start": local_iso(view.start, zone),
+        "end": local_iso(view.end, zone),
+        "status": view.status,
+        "patient": view.patient_id,
+    }
+    if with_doctor:
+        row["doctor"] = view.doctor_id
+    return row
+
+
+def doctor_day(doctor: Doctor, day: date) -> dict[str, Any]:
+    zone = doctor.branch.timezone
+
+    def build() -> dict[str, Any]:
+        position = projection_position()
+        rows = AppointmentView.objects.filter(doctor_id=doctor.pk, date=day).order_by("start")
+        return {
+            "doctor": doctor.pk,
+            "date": day.isoformat(),
+            "as_of_position": position,
+            "appointments": [_row(view, zone, with_doctor=False) for view in rows],
+        }
+
+    return cached(doctor.branch_id, ("doctor", doctor.pk, "day", day.isoformat()), build)
+
+
+def branch_board(branch: Branch, day: date) -> dict[str, Any]:
+    def build() -> dict[str, Any]:
+        position = projection_position()
+        rows = list(AppointmentView.objects.filter(branch_id=branch.pk, date=day).order_by("start"))
+        counts = dict.fromkeys(Appointment.Status.values, 0)
+        counts.update(Counter(view.status for view in rows))
+        return {
+            "branch": branch.pk,
+            "date": day.isoformat(),
+            "as_of_position": position,
+            "counts": counts,
+            "takings": {},
+            "appointments": [_row(view, branch.timezone, with_doctor=True) for view in rows],
+        }
+
+    return cached(branch.pk, ("board", day.isoformat()), build)
+
+
+def patient_upcoming(patient_id: int) -> dict[str, Any]:
+    position = projection_position()
+    rows = list(
+        AppointmentView.objects.filter(
+            patient_id=patient_id, start__gte=timezone.now(), status=Appointment.Status.BOOKED
+        ).order_by("start")
+    )
+    zones = dict(
+        Branch.objects.filter(pk__in={row.branch_id for row in rows}).values_list("pk", "timezone")
+    )
+    return {
+        "patient": patient_id,
+        "as_of_position": position,
+        "appointments": [_row(view, zones[view.branch_id], with_doctor=True) for view in rows],
+    }

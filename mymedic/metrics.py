@@ -1,0 +1,39 @@
+"""`/metrics` (Prometheus text format): projection lag per tenant and projection."""
+
+import hmac
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django_tenants.utils import schema_context
+
+from apps.core.tenancy import tenant_schemas
+from apps.eventstore.projections import lag
+
+
+def _allowed(request: HttpRequest) -> bool:
+    token = settings.MYMEDIC_METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        return hmac.compare_digest(given, token)
+    return request.META.get("REMOTE_ADDR") in {"127.0.0.1", "::1"}
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    if not _allowed(request):
+        return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
+    lines = [
+        "# HELP mymedic_projection_lag Events in the log not yet applied by the projection.",
+        "# TYPE mymedic_projection_lag gauge",
+    ]
+    parked = [
+        "# HELP mymedic_projection_parked 1 when the projection is parked on a failing event.",
+        "# TYPE mymedic_projection_parked gauge",
+    ]
+    for tenant in tenant_schemas():
+        with schema_context(tenant.schema_name):
+            for name, row in lag().items():
+                labels = f'tenant="{tenant.slug}",projection="{name}"'
+                lines.append(f"mymedic_projection_lag{{{labels}}} {row['lag']}")
+                is_parked = int(row["status"] == "parked")
+                parked.append(f"mymedic_projection_parked{{{labels}}} {is_parked}")
+    return HttpResponse("\n".join(lines + parked) + "\n", content_type="text/plain; version=0.0.4")

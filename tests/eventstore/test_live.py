@@ -1,0 +1,191 @@
+"""The live path end to end: a real worker, a real ASGI server, a real SSE stream."""
+
+import http.client
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from apps.clinic.models import Branch, Role, User
+from apps.eventstore.live import BranchChannelManager, branch_channel
+from apps.eventstore.models import ProjectionState
+from apps.eventstore.projections import catch_up
+from apps.scheduling import commands
+from apps.tenants.models import Tenant
+from tests.clinic.factories import BranchFactory, UserFactory
+from tests.conftest import HostClient, subprocess_env
+from tests.scheduling.conftest import ist
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until(check: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def asgi_server(django_db_setup: Any) -> Iterator[int]:
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "mymedic.asgi:application",
+        ],
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def answers() -> bool:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        try:
+            conn.request("GET", "/healthz")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    try:
+        wait_until(answers, 30, "the ASGI server")
+        yield port
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup: Any) -> Iterator[subprocess.Popen[bytes]]:
+    # Messages left by earlier runs name tenants that no longer exist: drop them first.
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "mymedic", "purge", "-f"],
+        env=subprocess_env(),
+        check=True,
+        capture_output=True,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "mymedic", "worker", "--pool", "solo",
+         "--loglevel", "warning", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def _branch_doctor_patient(phone: str) -> tuple[Branch, Any, Any]:
+    """The committed tenant's branch, with a doctor who works around the clock."""
+    branch = Branch.objects.get()
+    doctor = commands.doctor_add(
+        actor=None, branch=branch, name=f"Dr. {phone[-4:]}", specialty="GP", slot_minutes=15,
+        consultation_fee=Decimal("400"),
+        weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:45"} for d in range(7)],
+    )  # fmt: skip
+    patient = commands.patient_register(actor=None, name="Live Patient", phone=phone)
+    return branch, doctor, patient
+
+
+def test_a_booking_reaches_the_read_model_through_a_real_worker(
+    committed_tenant: Tenant, django_db_blocker: Any, worker: subprocess.Popen[bytes]
+) -> None:
+    with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
+        _, doctor, patient = _branch_doctor_patient("+919811100011")
+        booked = commands.appointment_book(
+            actor=None, doctor=doctor, patient=patient, start=ist(5, 10)
+        )
+
+        def projected() -> bool:
+            state = ProjectionState.objects.filter(name="appointments").first()
+            return state is not None and state.position >= booked.position
+
+        wait_until(projected, 30, "the worker to project the booking")
+
+
+def test_a_live_event_arrives_on_the_branch_stream_after_a_booking(
+    committed_tenant: Tenant, django_db_blocker: Any, asgi_server: int
+) -> None:
+    with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
+        branch, doctor, patient = _branch_doctor_patient("+919811100012")
+        owner = User.objects.get(role=Role.OWNER)
+        browser = Client()
+        browser.force_login(owner)
+        session = browser.cookies["sessionid"].value
+
+        stream = http.client.HTTPConnection("127.0.0.1", asgi_server, timeout=10)
+        stream.request(
+            "GET",
+            f"/events/branches/{branch.pk}/",
+            headers={
+                "Host": f"{committed_tenant.slug}.localhost",
+                "Cookie": f"sessionid={session}",
+            },
+        )
+        response = stream.getresponse()
+        assert response.status == 200
+        assert response.getheader("Content-Type", "").startswith("text/event-stream")
+        _read_until(response, b"stream-open")
+
+        booked = commands.appointment_book(
+            actor=None, doctor=doctor, patient=patient, start=ist(5, 11)
+        )
+        catch_up()
+
+        event = _read_until(response, b"event: board")
+        stream.close()
+    data = json.loads(event.split(b"data: ", 1)[1].split(b"\n", 1)[0])
+    assert data["as_of_position"] >= booked.position
+
+
+def _read_until(response: http.client.HTTPResponse, marker: bytes) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + 10
+    while marker not in seen:
+        assert time.monotonic() < deadline, f"no {marker!r} on the stream: {seen[-500:]!r}"
+        chunk = response.read1(65536)
+        assert chunk, "the stream closed"
+        seen += chunk
+    return seen[seen.index(marker) :]
+
+
+def test_no_one_reads_another_branchs_stream(tenant: Tenant, main_branch: Branch) -> None:
+    elsewhere = BranchFactory()
+    desk = UserFactory(role=Role.RECEPTIONIST, branches=[main_branch])
+    client = HostClient(f"{tenant.slug}.localhost")
+
+    assert client.get(f"/events/branches/{main_branch.pk}/").status_code == 401
+    client.force_login(desk)
+    assert client.get(f"/events/branches/{elsewhere.pk}/").status_code == 404
+
+    manager = BranchChannelManager()
+    assert manager.can_read_channel(desk, branch_channel(tenant.schema_name, main_branch.pk))
+    assert not manager.can_read_channel(desk, branch_channel(tenant.schema_name, elsewhere.pk))
+    assert not manager.can_read_channel(None, branch_channel(tenant.schema_name, main_branch.pk))
