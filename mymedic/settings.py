@@ -62,6 +62,7 @@ SHARED_APPS = [
     "rest_framework",
     "apps.core",
     "apps.clinic",
+    "apps.bench",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",

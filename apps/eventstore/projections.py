@@ -109,7 +109,9 @@ def run_batch(projection: Projection, batch_size: int = DEFAULT_BATCH) -> RunRes
             result.parked = True
             return result
         batch = list(
-            Event.objects.filter(position__gt=state.position).order_by("position")[:batch_size]
+            Event.objects.filter(position__gt=state.position)
+            .defer("metadata")
+            .order_by("position")[:batch_size]
         )
         handled = [event for event in batch if event.type in projection.handles]
         try:

@@ -20,7 +20,7 @@ def _apply_range(
     position = after
     touched = Touched()  # a rebuild pushes nothing live; the read model is swapped at commit
     while True:
-        events = Event.objects.filter(position__gt=position).order_by("position")
+        events = Event.objects.filter(position__gt=position).defer("metadata").order_by("position")
         if until is not None:
             events = events.filter(position__lte=until)
         batch = list(events[:REPLAY_BATCH])

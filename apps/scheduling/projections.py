@@ -1,6 +1,6 @@
 """The appointments projection: the read side of scheduling, built only from events."""
 
-from datetime import date, datetime
+from django.db import connection
 
 from apps.eventstore.models import Event
 from apps.eventstore.projections import Projection, Touched, register
@@ -18,10 +18,25 @@ APPOINTMENT_EVENTS = frozenset(
     }
 )
 
-UPDATED_FIELDS = [
-    "branch_id", "doctor_id", "patient_id", "date", "start", "end", "status",
-    "follow_up_of_id", "position",
+COLUMNS = [
+    "appointment_id", "branch_id", "doctor_id", "patient_id", "date", "start", "end",
+    "status", "follow_up_of_id", "position",
 ]  # fmt: skip
+
+# Set-based fold of a range of the log: per appointment, its latest event's row wins.
+UPSERT_FROM_LOG = f"""
+INSERT INTO scheduling_appointmentview ({", ".join(f'"{c}"' for c in COLUMNS)})
+SELECT DISTINCT ON ((data->>'id')::bigint)
+    (data->>'id')::bigint, (data->>'branch_id')::bigint, (data->>'doctor_id')::bigint,
+    (data->>'patient_id')::bigint, (data->>'date')::date, (data->>'start')::timestamptz,
+    (data->>'end')::timestamptz, data->>'status', (data->>'follow_up_of')::bigint, position
+FROM eventstore_event
+WHERE position BETWEEN %s AND %s AND type = ANY(%s)
+ORDER BY (data->>'id')::bigint, position DESC
+ON CONFLICT (appointment_id) DO UPDATE SET
+    {", ".join(f'"{c}" = EXCLUDED."{c}"' for c in COLUMNS[1:])}
+RETURNING branch_id
+"""  # noqa: S608  (no user input: column names are constants)
 
 
 class AppointmentsProjection(Projection):
@@ -33,33 +48,16 @@ class AppointmentsProjection(Projection):
         self.apply_batch([event], touched)
 
     def apply_batch(self, events: list[Event], touched: Touched) -> None:
-        # The last event of each appointment in the batch holds its current row.
-        latest = {event.data["id"]: event for event in events}
-        rows = [_row(event) for event in latest.values()]
-        AppointmentView.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["appointment_id"],
-            update_fields=UPDATED_FIELDS,
-        )
-        for row in rows:
-            touched.branch(row.branch_id)
-
-
-def _row(event: Event) -> AppointmentView:
-    data = event.data
-    return AppointmentView(
-        appointment_id=data["id"],
-        branch_id=data["branch_id"],
-        doctor_id=data["doctor_id"],
-        patient_id=data["patient_id"],
-        date=date.fromisoformat(data["date"]),
-        start=datetime.fromisoformat(data["start"]),
-        end=datetime.fromisoformat(data["end"]),
-        status=data["status"],
-        follow_up_of_id=data["follow_up_of"],
-        position=event.position,
-    )
+        """Folds the events' range of the log in the database: one statement a batch."""
+        if not events:
+            return
+        positions = [event.position for event in events]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                UPSERT_FROM_LOG, [min(positions), max(positions), sorted(APPOINTMENT_EVENTS)]
+            )
+            for (branch_id,) in cursor.fetchall():
+                touched.branch(branch_id)
 
 
 appointments = register(AppointmentsProjection())

@@ -1,0 +1,250 @@
+"""`make bench`: measures MyMedic on this machine against the real stack and reports it.
+
+Each part creates its own tenant, measures, and drops the tenant again. Results print as a
+table and are written as JSON (default artifacts/bench.json).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import date, datetime, timedelta
+from datetime import time as clock
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.management.base import BaseCommand, CommandParser
+from django_tenants.utils import schema_context
+from tqdm import tqdm
+
+from apps.bench.measure import summary_ms, timed, wait_for
+from apps.clinic.models import Branch
+from apps.core.db import connection
+from apps.eventstore import replay
+from apps.eventstore.models import Event, ProjectionState
+from apps.scheduling import commands
+from apps.scheduling.models import Doctor, Patient
+from apps.scheduling.projections import appointments
+from apps.tenants.commands import tenant_onboard
+from apps.tenants.models import Tenant
+
+PASSWORD = "bench-password-2026"  # noqa: S105  (throw-away tenants)
+IST = ZoneInfo("Asia/Kolkata")
+SLOT_MINUTES = 5
+ROUND_THE_CLOCK = [{"weekday": d, "start": "00:00", "end": "23:55"} for d in range(7)]
+
+
+def make_tenant(kind: str = "clinic") -> Tenant:
+    slug = f"bench-{kind}-{uuid.uuid4().hex[:8]}"
+    return tenant_onboard(
+        clinic_name=f"Bench {kind}", slug=slug, kind=kind, owner_name="Bench",
+        owner_email=f"owner@{slug}.example.com", owner_password=PASSWORD,
+    ).tenant  # fmt: skip
+
+
+def drop_tenant(tenant: Tenant) -> None:
+    connection.set_schema_to_public()
+    tenant.delete(force_drop=True)
+
+
+class SlotFeed:
+    """Hands out free slots of a few round-the-clock doctors, day after day from tomorrow."""
+
+    def __init__(self, doctors: list[Doctor]) -> None:
+        self.doctors = doctors
+        self.day = datetime.now(IST).date() + timedelta(days=1)
+        self.per_day = (24 * 60 - 5) // SLOT_MINUTES
+        self.index = 0
+
+    def next(self) -> tuple[Doctor, datetime]:
+        day_offset, rest = divmod(self.index, self.per_day * len(self.doctors))
+        doctor_index, slot = divmod(rest, self.per_day)
+        self.index += 1
+        day: date = self.day + timedelta(days=day_offset)
+        start = datetime.combine(day, clock(), tzinfo=IST) + timedelta(minutes=SLOT_MINUTES * slot)
+        return self.doctors[doctor_index], start
+
+
+def seed_doctors(count: int) -> tuple[list[Doctor], Patient]:
+    branch = Branch.objects.get()
+    doctors = [
+        commands.doctor_add(
+            actor=None,
+            branch=branch,
+            name=f"Dr. Bench {i}",
+            specialty="GP",
+            slot_minutes=SLOT_MINUTES,
+            consultation_fee=Decimal("500"),
+            weekly_hours=ROUND_THE_CLOCK,
+        )  # fmt: skip
+        for i in range(count)
+    ]
+    patient = commands.patient_register(actor=None, name="Bench Patient", phone="+919999900001")
+    return doctors, patient
+
+
+class Command(BaseCommand):
+    help = (
+        "Measures signup time, projection lag under load and replay speed; prints and saves JSON."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--signups", type=int, default=5)
+        parser.add_argument("--lag-bookings", type=int, default=400)
+        parser.add_argument("--lag-rate", type=float, default=20.0, help="bookings per second")
+        parser.add_argument("--replay-events", type=int, default=20000)
+        parser.add_argument("--json", default="artifacts/bench.json")
+        parser.add_argument(
+            "--only", default="signup,lag,replay", help="comma-separated parts to run"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        results: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
+        parts = set(options["only"].split(","))
+        if "signup" in parts:
+            results["signup"] = self.bench_signup(options["signups"])
+        if "lag" in parts:
+            results["projection_lag"] = self.bench_lag(options["lag_bookings"], options["lag_rate"])
+        if "replay" in parts:
+            results["replay"] = self.bench_replay(options["replay_events"])
+        self.print_table(results)
+        path = Path(options["json"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2))
+        self.stdout.write(f"\nWritten to {path}")
+
+    def bench_signup(self, count: int) -> dict[str, Any]:
+        samples = []
+        for _ in tqdm(range(count), desc="signup", file=self.stderr):
+            with timed() as timer:
+                tenant = make_tenant()
+            samples.append(timer.seconds)
+            drop_tenant(tenant)
+        return summary_ms(samples)
+
+    def bench_lag(self, bookings: int, rate: float) -> dict[str, Any]:
+        """Commit → read-model lag with a real Celery worker, under a steady booking rate."""
+        tenant = make_tenant()
+        worker = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "celery", "-A", "mymedic", "worker", "--pool", "solo",
+             "--loglevel", "error", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        seen: list[tuple[float, int]] = []
+        stop = threading.Event()
+
+        def poll_position() -> None:
+            connection.set_schema(tenant.schema_name)
+            try:
+                while not stop.is_set():
+                    position = (
+                        ProjectionState.objects.filter(name="appointments")
+                        .values_list("position", flat=True)
+                        .first()
+                    )
+                    seen.append((time.perf_counter(), position or 0))
+                    time.sleep(0.002)
+            finally:
+                connection.close()
+
+        try:
+            with schema_context(tenant.schema_name):
+                doctors, patient = seed_doctors(4)
+                feed = SlotFeed(doctors)
+                doctor, start = feed.next()
+                warm = commands.appointment_book(
+                    actor=None, doctor=doctor, patient=patient, start=start
+                )
+                wait_for(lambda: _position() >= warm.position, 60)
+                poller = threading.Thread(target=poll_position)
+                poller.start()
+                committed: list[tuple[float, int]] = []
+                interval = 1 / rate
+                next_at = time.perf_counter()
+                for _ in tqdm(range(bookings), desc="lag", file=self.stderr):
+                    doctor, start = feed.next()
+                    booked = commands.appointment_book(
+                        actor=None, doctor=doctor, patient=patient, start=start
+                    )
+                    committed.append((time.perf_counter(), booked.position))
+                    next_at += interval
+                    time.sleep(max(0.0, next_at - time.perf_counter()))
+                wait_for(lambda: _position() >= committed[-1][1], 60)
+                time.sleep(0.05)
+                stop.set()
+                poller.join()
+        finally:
+            stop.set()
+            worker.terminate()
+            worker.wait(20)
+            drop_tenant(tenant)
+        lags = []
+        for at, position in committed:
+            reached = next((t for t, p in seen if p >= position and t >= at), None)
+            if reached is not None:
+                lags.append(reached - at)
+        return {**summary_ms(lags), "bookings": bookings, "rate_per_s": rate}
+
+    def bench_replay(self, events: int) -> dict[str, Any]:
+        tenant = make_tenant()
+        try:
+            with schema_context(tenant.schema_name):
+                doctors, patient = seed_doctors(8)
+                feed = SlotFeed(doctors)
+                for _ in tqdm(range(events), desc="events for replay", file=self.stderr):
+                    doctor, start = feed.next()
+                    commands.appointment_book(
+                        actor=None, doctor=doctor, patient=patient, start=start
+                    )
+                total = Event.objects.count()
+                with timed() as timer:
+                    replay.rebuild(appointments)
+        finally:
+            drop_tenant(tenant)
+        return {
+            "events": total,
+            "seconds": round(timer.seconds, 3),
+            "events_per_s": round(total / timer.seconds),
+        }
+
+    def print_table(self, results: dict[str, Any]) -> None:
+        rows = []
+        if signup := results.get("signup"):
+            rows.append(
+                (
+                    "signup (clone template schema)",
+                    f"p50 {signup['p50_ms']} ms, p95 {signup['p95_ms']} ms (n={signup['n']})",
+                )
+            )
+        if lag := results.get("projection_lag"):
+            rows.append(
+                (
+                    f"projection lag @ {lag['rate_per_s']:.0f} bookings/s",
+                    f"p50 {lag['p50_ms']} ms, p95 {lag['p95_ms']} ms, p99 {lag['p99_ms']} ms",
+                )
+            )
+        if rep := results.get("replay"):
+            rows.append(
+                (
+                    "replay (appointments)",
+                    f"{rep['events_per_s']} events/s over {rep['events']} events",
+                )
+            )
+        width = max(len(name) for name, _ in rows)
+        self.stdout.write("")
+        for name, value in rows:
+            self.stdout.write(f"{name.ljust(width)}  {value}")
+
+
+def _position() -> int:
+    return (
+        ProjectionState.objects.filter(name="appointments")
+        .values_list("position", flat=True)
+        .first()
+        or 0
+    )
