@@ -7,11 +7,14 @@ position N can never later find a committed event below N (see `store.append_loc
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar, Protocol, Self
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, models, transaction
+from django_tenants.utils import schema_context
 
+from apps.core.db import connection
 from apps.core.errors import Conflict
 from apps.eventstore.context import current_origin
 from apps.eventstore.locks import append_lock
@@ -126,7 +129,9 @@ class EventSourcedModel(models.Model):
                 # Optimistic concurrency: another save took this version of the stream first.
                 self.version -= 1
                 raise Conflict("This was changed meanwhile; reload it and try again.") from exc
-            transaction.on_commit(_request_projection_run)
+            # The callback runs at the outermost commit, maybe after the schema was switched
+            # back (onboarding, tasks): it must name this tenant's schema itself.
+            transaction.on_commit(partial(_request_projection_run, connection.schema_name))
         del self._pending_event
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
@@ -167,10 +172,11 @@ class EventSourcedModel(models.Model):
         return Event.objects.filter(stream=self.stream).order_by("version")
 
 
-def _request_projection_run() -> None:
+def _request_projection_run(schema: str) -> None:
     from apps.eventstore.tasks import request_projection_run  # tasks imports these models
 
-    request_projection_run()
+    with schema_context(schema):
+        request_projection_run()
 
 
 def _metadata(pending: PendingEvent, branch_id: int | None) -> dict[str, Any]:
