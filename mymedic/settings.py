@@ -75,6 +75,7 @@ TENANT_APPS = [
     "apps.eventstore",
     "apps.clinic",
     "apps.scheduling",
+    "apps.billing",
     "apps.reception",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]

@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("apps.clinic.urls")),
     path("api/v1/", include("apps.scheduling.urls")),
+    path("api/v1/", include("apps.billing.urls")),
     path(
         "api/v1/events/",
         EventListApi.as_view(permission_classes=[ManagersOnly]),

@@ -8,5 +8,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("reception/", views.branch_choice, name="reception"),
     path("reception/branches/<int:pk>/", views.branch_home, name="reception-branch"),
+    path("reception/appointments/<int:pk>/invoice/", views.invoice_print, name="invoice-print"),
     path("events/branches/<int:branch_id>/", live.branch_events, name="branch-events"),
 ]

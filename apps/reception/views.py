@@ -1,10 +1,16 @@
 """The reception console: server-rendered pages for front-desk staff."""
 
+from zoneinfo import ZoneInfo
+
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from apps.billing.selectors import invoice_view
 from apps.clinic.scoping import staff_of, visible_branches
+from apps.scheduling.commands import FRONT_DESK
+from apps.scheduling.selectors import appointments_for
 
 
 @login_required
@@ -19,3 +25,25 @@ def branch_choice(request: HttpRequest) -> HttpResponse:
 def branch_home(request: HttpRequest, pk: int) -> HttpResponse:
     branch = get_object_or_404(visible_branches(staff_of(request)), pk=pk)
     return render(request, "reception/branch_home.html", {"branch": branch})
+
+
+@login_required
+def invoice_print(request: HttpRequest, pk: int) -> HttpResponse:
+    """A printer-friendly invoice/receipt of one appointment."""
+    user = staff_of(request)
+    if user.role not in FRONT_DESK:
+        raise PermissionDenied
+    appointment = get_object_or_404(
+        appointments_for(user).select_related("patient", "doctor", "branch"), pk=pk
+    )
+    zone = ZoneInfo(appointment.branch.timezone)
+    return render(
+        request,
+        "reception/invoice.html",
+        {
+            "appointment": appointment,
+            "start": appointment.start.astimezone(zone),
+            "invoice": invoice_view(appointment),
+            "clinic": request.tenant,  # type: ignore[attr-defined]
+        },
+    )

@@ -4,6 +4,7 @@ Each command runs in one transaction that takes the tenant's append lock first, 
 role, branch and business rules, and appends its event by saving an event-sourced model.
 """
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,22 @@ from apps.scheduling.phones import normalize_phone
 from apps.scheduling.slots import branch_zone, local_date, slot_grid
 
 DOCTOR_ADMINS = WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
+
+CancellationHandler = Callable[..., dict[str, Any]]
+# name → handler(appointment=, actor=) returning what it did, for the cancellation event.
+cancellation_handlers: dict[str, CancellationHandler] = {}
+
+
+def on_cancellation(name: str) -> Callable[[CancellationHandler], CancellationHandler]:
+    """Registers a handler that runs inside every cancellation's transaction."""
+
+    def register(handler: CancellationHandler) -> CancellationHandler:
+        cancellation_handlers[name] = handler
+        return handler
+
+    return register
+
+
 FRONT_DESK = DOCTOR_ADMINS | {Role.RECEPTIONIST}
 VISIT_STAFF = FRONT_DESK | {Role.DOCTOR}
 
@@ -293,8 +310,14 @@ def appointment_cancel(
         raise Conflict("An appointment can be cancelled only before it starts.")
     appointment.status = Appointment.Status.CANCELLED
     appointment.cancel_reason = reason.strip()[:200]
+    # Higher apps (billing) settle what they hold for the appointment in this transaction
+    # and say what they did; the cancellation event records it.
+    outcomes = {
+        name: handler(appointment=appointment, actor=actor)
+        for name, handler in cancellation_handlers.items()
+    }
     # The reason is free text and may name the patient's condition: it stays in the row.
-    appointment.record("AppointmentCancelled", appointment.event_data(), actor=actor)
+    appointment.record("AppointmentCancelled", appointment.event_data(**outcomes), actor=actor)
     appointment.save()
     return appointment
 

@@ -3,6 +3,7 @@ visits. They read only the projection's tables (through the cache), with the pos
 the answer is current for."""
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -54,9 +55,29 @@ def doctor_day(doctor: Doctor, day: date) -> dict[str, Any]:
     return cached(doctor.branch_id, ("doctor", doctor.pk, "day", day.isoformat()), build)
 
 
+BoardSection = Callable[[Branch, date], Any]
+# key → (projection it reads, builder): higher apps add sections (billing adds takings).
+board_sections: dict[str, tuple[str, BoardSection]] = {}
+
+
+def board_section(key: str, projection: str) -> Callable[[BoardSection], BoardSection]:
+    def register(build: BoardSection) -> BoardSection:
+        board_sections[key] = (projection, build)
+        return build
+
+    return register
+
+
+def positions_of(names: set[str]) -> int:
+    """The lowest position among projections: the board is current up to there."""
+    found = dict(ProjectionState.objects.filter(name__in=names).values_list("name", "position"))
+    return min(found.get(name, 0) for name in names)
+
+
 def branch_board(branch: Branch, day: date) -> dict[str, Any]:
     def build() -> dict[str, Any]:
-        position = projection_position()
+        projections = {appointments_projection.name} | {p for p, _ in board_sections.values()}
+        position = positions_of(projections)
         rows = list(AppointmentView.objects.filter(branch_id=branch.pk, date=day).order_by("start"))
         counts = dict.fromkeys(Appointment.Status.values, 0)
         counts.update(Counter(view.status for view in rows))
@@ -66,6 +87,7 @@ def branch_board(branch: Branch, day: date) -> dict[str, Any]:
             "as_of_position": position,
             "counts": counts,
             "takings": {},
+            **{key: section(branch, day) for key, (_, section) in board_sections.items()},
             "appointments": [_row(view, branch.timezone, with_doctor=True) for view in rows],
         }
 

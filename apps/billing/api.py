@@ -1,0 +1,100 @@
+"""Billing API: payments, refunds, invoices and billing settings (thin views)."""
+
+from django.db.models import QuerySet
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.billing import commands
+from apps.billing.models import TaxRule
+from apps.billing.selectors import invoice_view, payments_for
+from apps.billing.serializers import (
+    BillingSettingsSerializer,
+    InvoiceSerializer,
+    PaymentRequestSerializer,
+    PaymentSerializer,
+    RefundRequestSerializer,
+    RefundResultSerializer,
+    TaxRuleSerializer,
+)
+from apps.clinic.models import WHOLE_TENANT_ROLES
+from apps.clinic.permissions import roles
+from apps.clinic.scoping import staff_of, visible_branches
+from apps.scheduling.commands import FRONT_DESK
+from apps.scheduling.selectors import appointments_for, get_visible
+
+FrontDesk = roles(read=FRONT_DESK, write=FRONT_DESK)
+Managers = roles(read=WHOLE_TENANT_ROLES, write=WHOLE_TENANT_ROLES)
+
+
+class PaymentCreateApi(APIView):
+    permission_classes = [FrontDesk]
+
+    def post(self, request: Request, pk: int) -> Response:
+        actor = staff_of(request)
+        appointment = get_visible(appointments_for(actor), pk, "Appointment")
+        serializer = PaymentRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        payment = commands.payment_take(
+            actor=actor, appointment=appointment, **serializer.validated_data
+        )
+        return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+class InvoiceApi(APIView):
+    permission_classes = [FrontDesk]
+
+    def get(self, request: Request, pk: int) -> Response:
+        appointment = get_visible(appointments_for(staff_of(request)), pk, "Appointment")
+        return Response(InvoiceSerializer(invoice_view(appointment)).data)
+
+
+class RefundCreateApi(APIView):
+    permission_classes = [FrontDesk]
+
+    def post(self, request: Request, pk: int) -> Response:
+        actor = staff_of(request)
+        payment = get_visible(payments_for(actor), pk, "Payment")
+        serializer = RefundRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        refund = commands.payment_refund(actor=actor, payment=payment, **serializer.validated_data)
+        return Response(RefundResultSerializer(refund).data, status=status.HTTP_201_CREATED)
+
+
+class BillingSettingsApi(APIView):
+    permission_classes = [Managers]
+
+    def get(self, request: Request) -> Response:
+        return Response(BillingSettingsSerializer(commands.billing_settings()).data)
+
+    def post(self, request: Request) -> Response:
+        serializer = BillingSettingsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        settings = commands.billing_settings_update(
+            actor=staff_of(request), **serializer.validated_data
+        )
+        body = {**BillingSettingsSerializer(settings).data, "position": settings.position}
+        return Response(body)
+
+
+class TaxRuleListApi(generics.ListCreateAPIView):
+    serializer_class = TaxRuleSerializer
+    permission_classes = [Managers]
+
+    def get_queryset(self) -> QuerySet[TaxRule]:
+        return TaxRule.objects.all()
+
+    def create(self, request: Request, *args: object, **kwargs: object) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        actor = staff_of(request)
+        branch = None
+        if data.get("branch_id") is not None:
+            branch = get_visible(visible_branches(actor), data["branch_id"], "Branch")
+        rule = commands.tax_rule_add(
+            actor=actor, name=data["name"], rate=data["rate"], branch=branch
+        )
+        body = {**TaxRuleSerializer(rule).data, "position": rule.position}
+        return Response(body, status=status.HTTP_201_CREATED)

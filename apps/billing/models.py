@@ -1,0 +1,182 @@
+"""The ledger: invoices per appointment, payments (deposit or balance) and refunds.
+
+Every row is event-sourced; amounts are `Decimal` with two places; what is still due is
+always computed from the rows, never stored.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+
+from apps.clinic.models import Branch
+from apps.eventstore.models import EventSourcedModel
+from apps.scheduling.models import Appointment, Patient
+
+
+def money_field(**options: Any) -> models.DecimalField:
+    return models.DecimalField(max_digits=12, decimal_places=2, **options)
+
+
+class Method(models.TextChoices):
+    CASH = "cash", "Cash"
+    CARD = "card", "Card"
+    UPI = "upi", "UPI"
+    OTHER = "other", "Other"
+    # Not money: a patient's credit, from a deposit kept when an appointment was cancelled.
+    CREDIT = "credit", "Patient credit"
+
+
+class BillingSettings(EventSourcedModel):
+    """One row per tenant: what happens to a deposit when its appointment is cancelled."""
+
+    stream_type = "billing-settings"
+
+    class CancellationPolicy(models.TextChoices):
+        REFUND = "refund", "Refund the deposit"
+        CREDIT = "credit", "Keep it as the patient's credit"
+        FEE = "fee", "Keep it as a cancellation fee"
+
+    cancellation_policy = models.CharField(
+        max_length=8, choices=CancellationPolicy.choices, default=CancellationPolicy.REFUND
+    )
+
+    class Meta:
+        verbose_name_plural = "billing settings"
+
+    def __str__(self) -> str:
+        return f"Billing settings ({self.get_cancellation_policy_display()})"
+
+
+class TaxRule(EventSourcedModel):
+    """A GST-style tax on consultation fees, for the whole tenant or for one branch.
+
+    Consultations are GST-exempt by default: a tenant that charges tax adds rules, e.g.
+    CGST 9% and SGST 9%. A branch with rules of its own uses only those.
+    """
+
+    stream_type = "tax-rule"
+
+    name = models.CharField(max_length=40)
+    rate = models.DecimalField(max_digits=5, decimal_places=2)  # percent
+    branch = models.ForeignKey(
+        Branch, null=True, blank=True, on_delete=models.PROTECT, related_name="tax_rules"
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["branch_id", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate__gt=0, rate__lte=100), name="tax_rate_in_range")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.rate}%"
+
+
+class InvoiceCounter(models.Model):
+    """The last invoice number of a branch; locked while a number is taken, so numbers are
+    gap-free and in order."""
+
+    branch = models.OneToOneField(Branch, primary_key=True, on_delete=models.PROTECT)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.branch}: {self.last_number}"
+
+
+class Invoice(EventSourcedModel):
+    stream_type = "invoice"
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", "Issued"
+        VOID = "void", "Void (appointment cancelled)"
+        CANCELLATION_FEE = "cancellation_fee", "Cancellation fee"
+
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.PROTECT, related_name="invoice"
+    )
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="invoices")
+    number = models.CharField(max_length=32, unique=True)
+    sequence = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ISSUED)
+    # [{"kind": fee|tax|cancellation_fee, "description", "rate", "amount"}]; amounts as strings
+    lines = models.JSONField(default=list)
+    total = money_field()
+    tax = money_field()
+    issued = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["branch_id", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["branch", "sequence"], name="invoice_branch_sequence")
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Payment(EventSourcedModel):
+    stream_type = "payment"
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit", "Deposit"
+        BALANCE = "balance", "Balance"
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="payments")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="payments")
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="payments")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    method = models.CharField(max_length=8, choices=Method.choices)
+    amount = money_field()
+    received = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["received", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.method}"
+
+
+class Refund(EventSourcedModel):
+    stream_type = "refund"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="refunds")
+    amount = money_field()
+    # Cash back through the payment's own method, or kept as the patient's credit.
+    method = models.CharField(max_length=8, choices=Method.choices)
+    reason = models.CharField(max_length=200)
+    refunded = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["refunded", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_positive")]
+
+    def __str__(self) -> str:
+        return f"Refund {self.amount} of payment {self.payment_id}"
+
+
+# Read model (built by apps.billing.projections).
+
+
+class BranchTakings(models.Model):
+    """Money received on a branch's local date, net of refunds, by method."""
+
+    branch_id = models.BigIntegerField()
+    date = models.DateField()
+    method = models.CharField(max_length=8)
+    amount = money_field(default=Decimal("0.00"))
+
+    class Meta:
+        ordering = ["branch_id", "date", "method"]
+        constraints = [
+            models.UniqueConstraint(fields=["branch_id", "date", "method"], name="takings_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.branch_id} {self.date} {self.method}: {self.amount}"

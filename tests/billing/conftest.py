@@ -1,0 +1,24 @@
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from apps.clinic.models import User
+from apps.tenants.models import Tenant
+from tests.conftest import HostClient, client_for
+from tests.scheduling.conftest import doctor, monday_morning, patient
+
+__all__ = ["desk", "doctor", "monday_morning", "patient", "pay"]
+
+
+@pytest.fixture
+def desk(owner: User, tenant: Tenant) -> HostClient:
+    return client_for(owner, tenant)
+
+
+def pay(client: HostClient, appointment_id: int, amount: str, **extra: Any) -> Any:
+    body = {"kind": "deposit", "amount": amount, "method": "cash", **extra}
+    return client.post(f"/api/v1/appointments/{appointment_id}/payments/", body, format="json")
+
+
+FEE = Decimal("500.00")
