@@ -330,3 +330,17 @@ def test_refund_reasons_stay_out_of_events(desk: HostClient, visit: Appointment)
     )
 
     assert "asthma" not in str(list(Event.objects.values_list("data", flat=True)))
+
+
+def test_invoices_are_in_the_tenants_currency(
+    desk: HostClient, visit: Appointment, tenant: Tenant
+) -> None:
+    Tenant.objects.filter(pk=tenant.pk).update(currency="EUR")
+
+    draft = desk.get(f"/api/v1/appointments/{visit.pk}/invoice/").json()
+    pay(desk, visit.pk, "100.00")
+    issued = Invoice.objects.get(appointment=visit)
+
+    assert draft["currency"] == "EUR"
+    assert issued.currency == "EUR"
+    assert Event.objects.get(type="PaymentTaken").data["currency"] == "EUR"
