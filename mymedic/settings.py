@@ -73,6 +73,7 @@ TENANT_APPS = [
     "rest_framework.authtoken",
     "apps.core",
     "apps.eventstore",
+    "apps.audit",
     "apps.clinic",
     "apps.scheduling",
     "apps.billing",
@@ -101,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "apps.eventstore.context.RequestOriginMiddleware",
     "apps.core.idempotency.IdempotencyMiddleware",
+    "apps.audit.middleware.AuditDenialsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

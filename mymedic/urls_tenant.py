@@ -4,8 +4,12 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from apps.clinic.permissions import ManagersOnly
+from apps.audit.api import AuditVerifyApi
+from apps.clinic.models import Role
+from apps.clinic.permissions import ManagersOnly, roles
 from apps.eventstore.api import EventListApi
+
+OWNERS = frozenset({Role.OWNER})
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/reception/"), name="home"),
@@ -13,6 +17,11 @@ urlpatterns = [
     path("api/v1/", include("apps.clinic.urls")),
     path("api/v1/", include("apps.scheduling.urls")),
     path("api/v1/", include("apps.billing.urls")),
+    path(
+        "api/v1/audit/verify/",
+        AuditVerifyApi.as_view(permission_classes=[roles(read=OWNERS, write=OWNERS)]),
+        name="api-audit-verify",
+    ),
     path(
         "api/v1/events/",
         EventListApi.as_view(permission_classes=[ManagersOnly]),

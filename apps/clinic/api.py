@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.audit.trail import record
 from apps.clinic.commands import branch_create, staff_create
 from apps.clinic.models import Branch, User
 from apps.clinic.permissions import ManagersOnly, StaffReadManagersWrite
@@ -26,6 +27,7 @@ class TokenApi(APIView):
         serializer.is_valid(raise_exception=True)
         user: User = serializer.validated_data["user"]
         token, _ = Token.objects.get_or_create(user=user)
+        record("login.token", actor=user, target=f"user:{user.pk}")
         return Response({"token": token.key, "role": user.role})
 
 
@@ -40,11 +42,12 @@ class BranchListApi(generics.ListCreateAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        tenant: Any = request.tenant  # the Tenant row, set by the routing middleware
         branch = branch_create(
             actor=staff_of(request),
             name=data["name"],
             city=data.get("city", ""),
-            timezone=data.get("timezone") or request.tenant.timezone,
+            timezone=data.get("timezone") or tenant.timezone,
         )
         return Response(BranchSerializer(branch).data, status=status.HTTP_201_CREATED)
 

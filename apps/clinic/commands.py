@@ -4,8 +4,8 @@ from collections.abc import Sequence
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
+from apps.audit.trail import record
 from apps.clinic.access import require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
 from apps.core.errors import InvalidInput
@@ -32,7 +32,7 @@ def branch_create(*, actor: User | None, name: str, city: str = "", timezone: st
     return branch
 
 
-@transaction.atomic
+@command
 def staff_create(
     *,
     actor: User | None,
@@ -62,4 +62,10 @@ def staff_create(
     user.save()
     if role not in WHOLE_TENANT_ROLES:
         user.branches.set(branches)
+    record(
+        "staff.created",
+        actor=actor,
+        target=f"user:{user.pk}",
+        detail={"role": role, "branches": sorted(b.pk for b in branches)},
+    )
     return user

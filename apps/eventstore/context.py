@@ -18,6 +18,8 @@ class Origin:
     request_id: str | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
+    # For the audit trail only; never copied into event metadata.
+    client_ip: str | None = None
 
 
 _origin: ContextVar[Origin] = ContextVar("event_origin", default=Origin())  # noqa: B039  (frozen)
@@ -54,7 +56,8 @@ class RequestOriginMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = _header_id(request, "X-Request-ID") or uuid.uuid4().hex
         correlation_id = _header_id(request, "X-Correlation-ID") or request_id
-        with origin(request_id=request_id, correlation_id=correlation_id, causation_id=request_id):
+        ids = {"request_id": request_id, "correlation_id": correlation_id}
+        with origin(**ids, causation_id=request_id, client_ip=request.META.get("REMOTE_ADDR")):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response

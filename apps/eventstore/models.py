@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Protocol, Self
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, models, transaction
+from django.dispatch import Signal
 from django_tenants.utils import schema_context
 
 from apps.core.db import connection
@@ -25,6 +26,10 @@ class Actor(Protocol):
 
     pk: Any
     role: str
+
+
+# Sent inside the appending transaction, so a listener's writes commit or roll back with it.
+event_appended = Signal()
 
 
 class AppendOnlyError(Exception):
@@ -129,6 +134,7 @@ class EventSourcedModel(models.Model):
                 # Optimistic concurrency: another save took this version of the stream first.
                 self.version -= 1
                 raise Conflict("This was changed meanwhile; reload it and try again.") from exc
+            event_appended.send(sender=type(self), event=self.last_event)
             # The callback runs at the outermost commit, maybe after the schema was switched
             # back (onboarding, tasks): it must name this tenant's schema itself.
             transaction.on_commit(partial(_request_projection_run, connection.schema_name))

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from apps.audit.trail import record
 from apps.billing.selectors import invoice_view
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.scheduling.commands import FRONT_DESK
@@ -37,6 +38,7 @@ def invoice_print(request: HttpRequest, pk: int) -> HttpResponse:
         appointments_for(user).select_related("patient", "doctor", "branch"), pk=pk
     )
     zone = ZoneInfo(appointment.branch.timezone)
+    record("patient.read", actor=user, target=f"patient:{appointment.patient_id}")
     return render(
         request,
         "reception/invoice.html",

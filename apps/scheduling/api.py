@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.audit.trail import record
 from apps.clinic.models import Branch, Role, User
 from apps.clinic.permissions import STAFF_ROLES, roles
 from apps.clinic.scoping import staff_of, visible_branches
@@ -160,6 +161,15 @@ class PatientListApi(generics.ListCreateAPIView):
             patients = patients.filter(phone=normalize_phone(phone))
         return patients
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        record(
+            "patient.search" if "phone" in request.query_params else "patient.list",
+            actor=staff_of(request),
+            detail={"patients": [row["id"] for row in response.data["results"]]},
+        )
+        return response
+
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -184,6 +194,11 @@ class PatientDetailApi(generics.RetrieveAPIView):
 
     def get_queryset(self) -> QuerySet[Patient]:
         return patients_for(staff_of(self.request))
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().retrieve(request, *args, **kwargs)
+        record("patient.read", actor=staff_of(request), target=f"patient:{kwargs['pk']}")
+        return response
 
 
 class AppointmentListApi(generics.ListCreateAPIView):

@@ -1,0 +1,35 @@
+"""What the audit trail listens to: appended events, sign-ins and failed sign-ins."""
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from apps.audit.trail import event_digest, record
+from apps.eventstore.models import Event, event_appended
+
+
+@receiver(event_appended)
+def audit_event(sender: Any, event: Event, **kwargs: Any) -> None:
+    record(
+        "event.appended",
+        actor_id=event.metadata.get("actor_id"),
+        actor_role=event.metadata.get("actor_role") or "",
+        branch_id=event.metadata.get("branch_id"),
+        target=f"event:{event.position}",
+        detail={"type": event.type, "stream": event.stream, "digest": event_digest(event)},
+    )
+
+
+@receiver(user_logged_in)
+def audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    record("login", actor=user, target=f"user:{user.pk}")
+
+
+@receiver(user_login_failed)
+def audit_failed_login(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    # Django has already masked the password; the username is a staff email, not PHI.
+    record("login.failed", detail={"username": str(credentials.get("username", ""))[:254]})
