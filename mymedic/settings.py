@@ -4,6 +4,8 @@ Every value has a default that suits the embedded local set-up of `make run` / `
 production overrides them through environment variables (see README).
 """
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -45,6 +47,14 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Wraps every tenant's key (envelope encryption of PHI): 32 random bytes, base64url.
+# The default is derived from the local SECRET_KEY and is for development only.
+MYMEDIC_MASTER_KEY = (
+    os.environ.get("MYMEDIC_MASTER_KEY")
+    or base64.urlsafe_b64encode(
+        hashlib.sha256(f"master-key:{SECRET_KEY}".encode()).digest()
+    ).decode()
+)
 # Bearer token for /metrics; when unset, only loopback callers may read it.
 MYMEDIC_METRICS_TOKEN = os.environ.get("MYMEDIC_METRICS_TOKEN", "")
 

@@ -5,6 +5,8 @@ template schema); each test runs inside a transaction that is rolled back, so wh
 writes in a tenant's schema disappears with it.
 """
 
+import json
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -12,7 +14,9 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
+from django.forms.models import model_to_dict
 from django_tenants.utils import schema_context
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -141,3 +145,50 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     return {**os.environ, "DATABASE_URL": url, "MYMEDIC_DEBUG": "false", **extra}
+
+
+# The PHI scan: every patient value the suite seeds, and everything the suite wrote to logs,
+# events and the audit trail. `tests/test_phi_scan.py` (run last) looks for the former in the
+# latter.
+SEEDED_PHI: set[str] = set()
+PRODUCED: list[str] = []
+
+
+class _Collect(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        PRODUCED.append(self.format(record))
+
+
+def _seeded(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if instance.erased is None:
+        for field in instance.PHI_FIELDS:
+            value = getattr(instance, field)
+            if value and len(str(value)) >= 5:
+                SEEDED_PHI.add(str(value))
+                SEEDED_PHI.add(str(value).lstrip("+"))
+
+
+def _produced(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    if created:
+        PRODUCED.append(json.dumps(model_to_dict(instance), cls=DjangoJSONEncoder))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    logging.getLogger().addHandler(_Collect(level=logging.DEBUG))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("phi_scan") is not None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collect_phi_and_output() -> None:
+    from django.db.models.signals import post_save
+
+    from apps.audit.models import AuditEntry
+    from apps.eventstore.models import Event
+    from apps.scheduling.models import Patient
+
+    post_save.connect(_seeded, sender=Patient, weak=False)
+    post_save.connect(_produced, sender=Event, weak=False)
+    post_save.connect(_produced, sender=AuditEntry, weak=False)

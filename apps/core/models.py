@@ -21,3 +21,17 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → {self.status_code}"
+
+
+class TenantKey(models.Model):
+    """The tenant's own key, wrapped by the master key; one row per tenant schema.
+
+    Made at onboarding (never in the template schema, whose rows every clone copies).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    wrapped = models.BinaryField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return "tenant key"

@@ -12,10 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.audit.trail import record
-from apps.clinic.models import Branch, Role, User
+from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
 from apps.clinic.permissions import STAFF_ROLES, roles
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.core.errors import NotFound
+from apps.core.keys import phone_index
 from apps.scheduling import commands, read
 from apps.scheduling.commands import DOCTOR_ADMINS, FRONT_DESK
 from apps.scheduling.models import Appointment, Doctor, Patient
@@ -158,7 +159,7 @@ class PatientListApi(generics.ListCreateAPIView):
         patients = patients_for(staff_of(self.request))
         phone = self.request.query_params.get("phone")
         if phone is not None:
-            patients = patients.filter(phone=normalize_phone(phone))
+            patients = patients.filter(phone_index=phone_index(normalize_phone(phone)))
         return patients
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -183,6 +184,8 @@ class PatientListApi(generics.ListCreateAPIView):
             name=data["name"],
             phone=data["phone"],
             date_of_birth=data.get("date_of_birth"),
+            address=data.get("address", ""),
+            notes=data.get("notes", ""),
             branch=branch,
         )
         body = {**PatientSerializer(patient).data, "position": patient.position}
@@ -345,6 +348,17 @@ class BranchBoardApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         branch = get_visible(visible_branches(staff_of(request)), pk, "Branch")
         return Response(read.branch_board(branch, _day(request, branch.timezone)))
+
+
+class PatientEraseApi(APIView):
+    permission_classes = [roles(read=WHOLE_TENANT_ROLES, write=WHOLE_TENANT_ROLES)]
+
+    def post(self, request: Request, pk: int) -> Response:
+        actor = staff_of(request)
+        patient = commands.patient_erase(
+            actor=actor, patient=get_visible(patients_for(actor), pk, "Patient")
+        )
+        return Response({**PatientSerializer(patient).data, "position": patient.position})
 
 
 class PatientUpcomingApi(APIView):

@@ -137,6 +137,8 @@ def patient_register(
     name: str,
     phone: str,
     date_of_birth: date | None = None,
+    address: str = "",
+    notes: str = "",
     branch: Branch | None = None,
 ) -> Patient:
     require_role(actor, FRONT_DESK)
@@ -146,14 +148,28 @@ def patient_register(
         raise InvalidInput("A patient needs a name.", field="name")
     if date_of_birth is not None and not date(1900, 1, 1) <= date_of_birth <= timezone.now().date():
         raise InvalidInput("Date of birth must be a real past date.", field="date_of_birth")
-    patient = Patient(
-        name=name.strip(),
-        phone=normalize_phone(phone),
-        date_of_birth=date_of_birth,
-        registered_branch=branch,
-    )
+    patient = Patient(registered_branch=branch)
+    patient.name = name.strip()
+    patient.phone = normalize_phone(phone)
+    patient.date_of_birth = date_of_birth
+    patient.address = address.strip()
+    patient.notes = notes.strip()
     # No PHI in events: the patient's name, phone and birth date stay in the row.
     patient.record("PatientRegistered", {"branch_id": branch.pk if branch else None}, actor=actor)
+    patient.save()
+    return patient
+
+
+@command
+def patient_erase(*, actor: User | None, patient: Patient) -> Patient:
+    """Right to erasure: destroys the patient's key. Visits, payments, events and the audit
+    trail keep their ids and amounts, so the ledger and every report still add up."""
+    require_role(actor, WHOLE_TENANT_ROLES)
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.erased is not None:
+        raise Conflict("This patient's data has already been erased.")
+    patient.erase()
+    patient.record("PatientErased", {}, actor=actor)
     patient.save()
     return patient
 

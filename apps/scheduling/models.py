@@ -4,7 +4,8 @@ Every model here is event-sourced: it changes only through `apps.scheduling.comm
 and each change appends one event to the tenant's log in the same transaction.
 """
 
-from datetime import timedelta
+import uuid
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,8 +13,11 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.models import Func, Q
+from django.utils import timezone
 
 from apps.clinic.models import Branch, User
+from apps.core import crypto, keys
+from apps.core.db import connection
 from apps.eventstore.models import EventSourcedModel
 
 
@@ -85,27 +89,100 @@ class BranchClosure(EventSourcedModel):
         return f"{self.branch} closed {self.date}"
 
 
+def _phi_property(field: str, parse: Any = None, dump: Any = None) -> Any:
+    """An attribute of the patient kept in the sealed fields, not in a column."""
+
+    def get(patient: "Patient") -> Any:
+        value = patient._fields().get(field)
+        return parse(value) if parse and value is not None else value
+
+    def set_(patient: "Patient", value: Any) -> None:
+        patient._fields()[field] = dump(value) if dump and value is not None else value
+
+    return property(get, set_)
+
+
 class Patient(EventSourcedModel):
-    """A patient of the tenant (a chain shares its patients across branches)."""
+    """A patient of the tenant (a chain shares its patients across branches).
+
+    The patient's personal fields are never stored in clear: they are sealed together with
+    the patient's own key, which the tenant's key wraps (see `apps.core.crypto`). Read and
+    set them as attributes (`patient.name = …`); `save()` seals them. Erasing the patient
+    destroys the key, and the fields with it.
+    """
 
     stream_type = "patient"
+    PHI_FIELDS = ("name", "phone", "date_of_birth", "address", "notes")
 
-    name = models.CharField(max_length=150)
-    phone = models.CharField(max_length=20, db_index=True)  # E.164, e.g. +919812345678
-    date_of_birth = models.DateField(null=True, blank=True)
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    sealed = models.BinaryField(null=True, editable=False)
+    wrapped_key = models.BinaryField(null=True, editable=False)
+    # Keyed hash of the E.164 phone number, for search; cleared on erasure.
+    phone_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     registered_branch = models.ForeignKey(
         Branch, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    erased = models.DateTimeField(null=True, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
+
+    name = _phi_property("name")
+    phone = _phi_property("phone")
+    date_of_birth = _phi_property("date_of_birth", parse=date.fromisoformat, dump=date.isoformat)
+    address = _phi_property("address")
+    notes = _phi_property("notes")
 
     class Meta:
         ordering = ["id"]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._phi: dict[str, Any] | None = None
+        super().__init__(*args, **kwargs)
+
     def __str__(self) -> str:
-        return f"Patient {self.pk}"
+        return f"Patient {self.pk}"  # never the name: this ends up in logs
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._phi is not None and self.erased is None:
+            self._seal()
+        super().save(*args, **kwargs)
 
     def event_branch_id(self) -> int | None:
         return self.registered_branch_id
+
+    def _context(self, what: str) -> str:
+        return f"{what}:{connection.schema_name}:{self.uid}"
+
+    def _data_key(self) -> bytes:
+        if self.wrapped_key is None:
+            raise PermissionError("This patient's data was erased.")
+        return crypto.unseal(keys.tenant_key(), bytes(self.wrapped_key), self._context("key"))
+
+    def _seal(self) -> None:
+        if self.wrapped_key is None:
+            self.wrapped_key = crypto.seal(
+                keys.tenant_key(), crypto.new_key(), self._context("key")
+            )
+        fields = self._fields()
+        self.sealed = crypto.seal_fields(self._data_key(), fields, self._context("phi"))
+        phone = fields.get("phone")
+        self.phone_index = keys.phone_index(phone) if phone else ""
+
+    def _fields(self) -> dict[str, Any]:
+        if self._phi is None:
+            if self.erased is not None or self.sealed is None or self.wrapped_key is None:
+                self._phi = {}
+            else:
+                self._phi = crypto.unseal_fields(
+                    self._data_key(), bytes(self.sealed), self._context("phi")
+                )
+        return self._phi
+
+    def erase(self) -> None:
+        """Destroys the patient's key: the sealed fields can never be read again."""
+        self.wrapped_key = None
+        self.phone_index = ""
+        self.erased = timezone.now()
+        self._phi = {}
 
 
 class TsTzRange(Func):

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from rest_framework import serializers
 
-from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling.models import Appointment, Doctor
 
 
 def local_iso(instant: datetime, zone_name: str) -> str:
@@ -65,16 +65,20 @@ class SlotQuerySerializer(serializers.Serializer):
     date = serializers.DateField()
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class PatientSerializer(serializers.Serializer):
+    """A patient's personal fields are unsealed on read; null once the patient is erased."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=150)
     phone = serializers.CharField(max_length=32)
+    date_of_birth = serializers.DateField(required=False, allow_null=True)
+    address = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     branch = serializers.IntegerField(
         source="registered_branch_id", required=False, allow_null=True
     )
-
-    class Meta:
-        model = Patient
-        fields = ["id", "name", "phone", "date_of_birth", "branch", "created"]
-        read_only_fields = ["created"]
+    created = serializers.DateTimeField(read_only=True)
+    erased = serializers.DateTimeField(read_only=True)
 
 
 class AppointmentSerializer(serializers.ModelSerializer):

@@ -15,6 +15,7 @@ urlpatterns = [
     path("branches/<int:pk>/closures/", api.BranchClosureApi.as_view(), name="api-closures"),
     path("patients/", api.PatientListApi.as_view(), name="api-patients"),
     path("patients/<int:pk>/", api.PatientDetailApi.as_view(), name="api-patient"),
+    path("patients/<int:pk>/erase/", api.PatientEraseApi.as_view(), name="api-patient-erase"),
     path("appointments/", api.AppointmentListApi.as_view(), name="api-appointments"),
     path("appointments/<int:pk>/", api.AppointmentDetailApi.as_view(), name="api-appointment"),
     path("appointments/<int:pk>/cancel/", api.AppointmentCancelApi.as_view()),

@@ -13,6 +13,7 @@ from django_tenants.utils import schema_context
 from apps.clinic.commands import branch_create, staff_create
 from apps.clinic.models import Role, User
 from apps.core.errors import InvalidInput
+from apps.core.keys import ensure_tenant_key
 from apps.core.timezones import timezone_problem
 from apps.tenants.models import Domain, Tenant
 from apps.tenants.rules import currency_problem, schema_name_for, slug_problem
@@ -100,6 +101,7 @@ def tenant_onboard(
             tenant.save(verbosity=0)
             domain = Domain.objects.create(domain=tenant_domain(slug), tenant=tenant)
             with schema_context(tenant.schema_name):
+                ensure_tenant_key()
                 branch_create(actor=None, name=FIRST_BRANCH_NAME, timezone=timezone)
                 owner = staff_create(
                     actor=None,

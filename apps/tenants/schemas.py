@@ -5,12 +5,16 @@ from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import schema_exists
 
+from apps.core.keys import ensure_tenant_key
+from apps.core.tenancy import for_each_tenant
+
 
 def migrate_all(verbosity: int = 0) -> None:
     """Brings the public schema, the tenant template and every tenant to the latest migration."""
     call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
     ensure_template_schema(verbosity=verbosity)
     call_command("migrate_schemas", tenant=True, interactive=False, verbosity=verbosity)
+    for_each_tenant(lambda tenant: ensure_tenant_key())
 
 
 def ensure_template_schema(verbosity: int = 0) -> None:

@@ -36,7 +36,7 @@ class PatientFactory(factory.Factory):
     class Meta:
         model = Patient
 
-    name = factory.Sequence(lambda n: f"Patient {n}")
+    name = factory.Sequence(lambda n: f"Test Person {n}")
     phone = factory.Sequence(lambda n: f"+9198{n:08d}")
     date_of_birth = None
     branch = None
