@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -28,8 +29,14 @@ def redis_db_url(url: str, db: int) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
 
 
-DEBUG = env_bool("MYMEDIC_DEBUG", True)
+# "production" turns on every deployment safeguard and requires real secrets.
+PRODUCTION = os.environ.get("MYMEDIC_ENV", "local") == "production"
+DEBUG = env_bool("MYMEDIC_DEBUG", not PRODUCTION)
 SECRET_KEY = os.environ.get("MYMEDIC_SECRET_KEY", "local-development-only-not-a-secret")
+if PRODUCTION and SECRET_KEY.startswith("local-"):
+    raise ImproperlyConfigured("Set MYMEDIC_SECRET_KEY in production.")
+if PRODUCTION and not os.environ.get("MYMEDIC_MASTER_KEY"):
+    raise ImproperlyConfigured("Set MYMEDIC_MASTER_KEY (32 random bytes, base64url) in production.")
 
 # Public site on the base domain; tenant `slug` on `{slug}.{BASE_DOMAIN}`.
 BASE_DOMAIN = os.environ.get("MYMEDIC_BASE_DOMAIN", "localhost").lower()
@@ -193,6 +200,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "apps.core.throttling.UserThrottle",
+        "apps.core.throttling.AnonThrottle",
+    ],
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
@@ -203,6 +214,12 @@ if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(  # type: ignore[attr-defined]
         "rest_framework.renderers.BrowsableAPIRenderer"
     )
+
+MYMEDIC_API_USER_RATE = os.environ.get("MYMEDIC_API_USER_RATE", "1200/min")
+MYMEDIC_API_ANON_RATE = os.environ.get("MYMEDIC_API_ANON_RATE", "120/min")
+# Sign-in lock-out: this many failures for one account (or from one address) lock it a while.
+MYMEDIC_LOGIN_FAILURE_LIMIT = int(os.environ.get("MYMEDIC_LOGIN_FAILURE_LIMIT", "5"))
+MYMEDIC_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("MYMEDIC_LOGIN_LOCKOUT_SECONDS", "900"))
 
 LANGUAGE_CODE = "en-in"
 TIME_ZONE = "UTC"
@@ -217,9 +234,21 @@ STATIC_ROOT = os.environ.get("MYMEDIC_STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False
+CSRF_TRUSTED_ORIGINS = [f"https://{BASE_DOMAIN}", f"https://*.{BASE_DOMAIN}"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    # Behind a TLS-terminating load balancer that sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 
 LOGGING = {
     "version": 1,

@@ -16,6 +16,7 @@ from apps.clinic.models import Branch, User
 from apps.clinic.permissions import ManagersOnly, StaffReadManagersWrite
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.clinic.serializers import BranchSerializer, StaffSerializer, TokenRequestSerializer
+from apps.clinic.signin import LockedOut
 
 
 class TokenApi(APIView):
@@ -24,7 +25,14 @@ class TokenApi(APIView):
 
     def post(self, request: Request) -> Response:
         serializer = TokenRequestSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except LockedOut as exc:
+            return Response(
+                {"detail": str(exc)},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(exc.seconds)},
+            )
         user: User = serializer.validated_data["user"]
         token, _ = Token.objects.get_or_create(user=user)
         record("login.token", actor=user, target=f"user:{user.pk}")

@@ -1,7 +1,7 @@
-from django.contrib.auth import authenticate
 from rest_framework import serializers
 
 from apps.clinic.models import Branch, Role, User
+from apps.clinic.signin import sign_in
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -9,9 +9,7 @@ class TokenRequestSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=128, trim_whitespace=False)
 
     def validate(self, attrs: dict[str, str]) -> dict[str, object]:
-        user = authenticate(
-            self.context["request"], username=attrs["username"].strip(), password=attrs["password"]
-        )
+        user = sign_in(self.context["request"], attrs["username"], attrs["password"])
         if user is None:
             raise serializers.ValidationError(
                 {"detail": "Unable to sign in with these credentials."}, code="authorization"
