@@ -1,0 +1,195 @@
+"""Every API route × every role × own/other branch, and callers of another tenant.
+
+A route names the roles that may use it, how its object is scoped, and the success code;
+the expected status of every combination follows from that, the contract's rules:
+401 without valid credentials of this tenant, 403 for a role that may never use the route,
+404 for an object outside the caller's reach, else success. Each call runs in a savepoint
+that is rolled back, so every call sees the same world.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django_tenants.utils import schema_context
+
+from apps.billing import commands as billing
+from apps.clinic.models import Branch, Role, User
+from apps.scheduling import commands
+from apps.tenants.models import Tenant
+from tests.clinic.factories import STAFF_PASSWORD, BranchFactory, UserFactory
+from tests.conftest import HostClient, client_for
+from tests.scheduling.conftest import doctor, ist, monday_morning, patient
+from tests.scheduling.factories import DoctorFactory, PatientFactory
+
+__all__ = ["doctor", "monday_morning", "patient"]
+
+OWNER, MANAGER, LEAD, DESK, DOCTOR = (
+    Role.OWNER, Role.MANAGER, Role.BRANCH_MANAGER, Role.RECEPTIONIST, Role.DOCTOR,
+)  # fmt: skip
+ALL = frozenset({OWNER, MANAGER, LEAD, DESK, DOCTOR})
+MANAGERS = frozenset({OWNER, MANAGER})
+DOCTOR_ADMINS = MANAGERS | {LEAD}
+FRONT_DESK = DOCTOR_ADMINS | {DESK}
+BRANCH_BOUND = frozenset({LEAD, DESK, DOCTOR})
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    roles: frozenset[str]
+    ok: int
+    scope: str = "none"  # "branch": object of a branch; "patient": a doctor sees own only
+    body: Callable[[dict[str, Any]], dict[str, Any]] = field(default=lambda ids: {})
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+ROUTES = [
+    Route("GET", "/api/v1/staff/", MANAGERS, 200),
+    Route("POST", "/api/v1/staff/", MANAGERS, 201, body=lambda ids: {
+        "name": "New", "email": "new@acme.example.com", "password": STAFF_PASSWORD,
+        "role": "receptionist", "branches": [ids["branch"]]}),
+    Route("GET", "/api/v1/branches/", ALL, 200),
+    Route("POST", "/api/v1/branches/", MANAGERS, 201, body=lambda ids: {"name": "Juhu"}),
+    Route("GET", "/api/v1/branches/{branch}/", ALL, 200, "branch"),
+    Route("GET", "/api/v1/doctors/", ALL, 200),
+    Route("POST", "/api/v1/doctors/", DOCTOR_ADMINS, 201, "branch", lambda ids: {
+        "name": "Dr. New", "branch": ids["branch"], "specialty": "ENT", "slot_minutes": 15,
+        "consultation_fee": "400.00",
+        "weekly_hours": [{"weekday": 0, "start": "09:00", "end": "12:00"}]}),
+    Route("GET", "/api/v1/doctors/{doctor}/", ALL, 200, "branch"),
+    Route("GET", "/api/v1/doctors/{doctor}/slots/?date=2027-01-05", ALL, 200, "branch"),
+    Route("GET", "/api/v1/doctors/{doctor}/day/", ALL, 200, "branch"),
+    Route("POST", "/api/v1/doctors/{doctor}/leave/", DOCTOR_ADMINS, 201, "branch",
+          lambda ids: {"start_date": "2027-02-01", "end_date": "2027-02-02"}),
+    Route("POST", "/api/v1/branches/{branch}/closures/", DOCTOR_ADMINS, 201, "branch",
+          lambda ids: {"date": "2027-01-26"}),
+    Route("GET", "/api/v1/branches/{branch}/board/", FRONT_DESK, 200, "branch"),
+    Route("GET", "/api/v1/patients/", ALL, 200),
+    Route("POST", "/api/v1/patients/", FRONT_DESK, 201,
+          body=lambda ids: {"name": "New Patient", "phone": "9800011122"}),
+    Route("GET", "/api/v1/patients/{patient}/", ALL, 200, "patient"),
+    Route("GET", "/api/v1/patients/{patient}/upcoming/", ALL, 200, "patient"),
+    Route("POST", "/api/v1/patients/{patient}/erase/", MANAGERS, 200, "patient"),
+    Route("GET", "/api/v1/appointments/", ALL, 200),
+    Route("POST", "/api/v1/appointments/", FRONT_DESK, 201, "branch", lambda ids: {
+        "doctor": ids["doctor"], "patient": ids["patient"], "start": "2027-01-05T09:00:00+05:30"}),
+    Route("GET", "/api/v1/appointments/{booked}/", ALL, 200, "branch"),
+    Route("POST", "/api/v1/appointments/{booked}/cancel/", FRONT_DESK, 200, "branch",
+          lambda ids: {"reason": "asked"}),
+    Route("POST", "/api/v1/appointments/{booked}/reschedule/", FRONT_DESK, 200, "branch",
+          lambda ids: {"start": "2027-01-05T11:00:00+05:30"}),
+    Route("POST", "/api/v1/appointments/{booked}/check-in/", ALL, 200, "branch"),
+    Route("POST", "/api/v1/appointments/{booked}/no-show/", ALL, 200, "branch"),
+    Route("POST", "/api/v1/appointments/{checked_in}/complete/", ALL, 200, "branch"),
+    Route("POST", "/api/v1/appointments/{completed}/follow-up/", FRONT_DESK, 201, "branch",
+          lambda ids: {"start": "2027-01-11T09:00:00+05:30"}),
+    Route("POST", "/api/v1/appointments/{booked}/payments/", FRONT_DESK, 201, "branch",
+          lambda ids: {"kind": "balance", "amount": "50.00", "method": "upi"}),
+    Route("GET", "/api/v1/appointments/{booked}/invoice/", FRONT_DESK, 200, "branch"),
+    Route("POST", "/api/v1/payments/{payment}/refunds/", FRONT_DESK, 201, "branch",
+          lambda ids: {"amount": "10.00", "reason": "goodwill"}),
+    Route("GET", "/api/v1/billing/settings/", MANAGERS, 200),
+    Route("POST", "/api/v1/billing/settings/", MANAGERS, 200,
+          body=lambda ids: {"cancellation_policy": "fee"}),
+    Route("GET", "/api/v1/billing/tax-rules/", MANAGERS, 200),
+    Route("POST", "/api/v1/billing/tax-rules/", MANAGERS, 201,
+          body=lambda ids: {"name": "CGST", "rate": "9"}),
+    Route("GET", "/api/v1/events/", MANAGERS, 200),
+    Route("GET", "/api/v1/audit/verify/", frozenset({OWNER}), 200),
+]  # fmt: skip
+
+
+def expected(route: Route, role: str, side: str) -> int:
+    if role not in route.roles:
+        return 403
+    if side == "other" and route.scope == "branch" and role in BRANCH_BOUND:
+        return 404
+    if side == "other" and route.scope == "patient" and role == DOCTOR:
+        return 404
+    return route.ok
+
+
+@pytest.fixture
+def world(tenant: Tenant, owner: User, main_branch: Branch, other_tenant: Tenant) -> dict[str, Any]:
+    other_branch = BranchFactory(name="Other branch")
+    doctor_login = UserFactory(role=DOCTOR, branches=[main_branch])
+    users = {
+        OWNER: owner,
+        MANAGER: UserFactory(role=MANAGER),
+        LEAD: UserFactory(role=LEAD, branches=[main_branch]),
+        DESK: UserFactory(role=DESK, branches=[main_branch]),
+        DOCTOR: doctor_login,
+    }
+    ids: dict[str, dict[str, Any]] = {}
+    for side, branch, login in (("own", main_branch, doctor_login), ("other", other_branch, None)):
+        doc = DoctorFactory(branch=branch, user=login)
+        person = PatientFactory()
+        booked = commands.appointment_book(actor=None, doctor=doc, patient=person, start=ist(4, 10))
+        checked = commands.appointment_check_in(
+            actor=None,
+            appointment=commands.appointment_book(
+                actor=None, doctor=doc, patient=person, start=ist(4, 11)
+            ),
+        )
+        completed = commands.appointment_complete(
+            actor=None,
+            appointment=commands.appointment_check_in(
+                actor=None,
+                appointment=commands.appointment_book(
+                    actor=None, doctor=doc, patient=person, start=ist(4, 12)
+                ),
+            ),
+        )
+        payment = billing.payment_take(
+            actor=None, appointment=booked, kind="deposit", amount=Decimal("100"), method="cash"
+        )
+        ids[side] = {
+            "branch": branch.pk, "doctor": doc.pk, "patient": person.pk, "booked": booked.pk,
+            "checked_in": checked.pk, "completed": completed.pk, "payment": payment.pk,
+        }  # fmt: skip
+    with schema_context(other_tenant.schema_name):
+        foreign = client_for(User.objects.get(role=OWNER), other_tenant)
+    return {
+        "clients": {role: client_for(user, tenant) for role, user in users.items()},
+        "ids": ids,
+        "anonymous": HostClient(f"{tenant.slug}.localhost"),
+        "foreign": HostClient(
+            f"{tenant.slug}.localhost",
+            HTTP_AUTHORIZATION=foreign._credentials["HTTP_AUTHORIZATION"],
+        ),  # noqa: SLF001
+    }
+
+
+def call(client: HostClient, route: Route, ids: dict[str, Any]) -> int:
+    with transaction.atomic():
+        path = route.path.format(**ids)
+        if route.method == "GET":
+            response = client.get(path)
+        else:
+            response = client.post(path, route.body(ids), format="json")
+        transaction.set_rollback(True)
+    return int(response.status_code)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_access_matrix(world: dict[str, Any], route: Route) -> None:
+    mismatches = []
+    sides = ("own", "other") if route.scope != "none" else ("own",)
+    for role, client in world["clients"].items():
+        for side in sides:
+            got = call(client, route, world["ids"][side])
+            want = expected(route, role, side)
+            if got != want:
+                mismatches.append(f"{role}/{side}: got {got}, want {want}")
+    for who in ("anonymous", "foreign"):
+        got = call(world[who], route, world["ids"]["own"])
+        if got != 401:
+            mismatches.append(f"{who}: got {got}, want 401")
+    assert mismatches == []
