@@ -94,6 +94,7 @@ TENANT_APPS = [
     "apps.clinic",
     "apps.scheduling",
     "apps.billing",
+    "apps.reconciliation",
     "apps.reception",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -177,6 +178,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Safety net for projection runs whose trigger message was lost.
     "sweep-projections": {"task": "apps.eventstore.tasks.sweep_projections", "schedule": 30.0},
+    "nightly-reconciliation": {
+        "task": "apps.reconciliation.tasks.nightly_reconciliation",
+        "schedule": 3600.0,
+    },
     "purge-idempotency-records": {
         "task": "apps.core.tasks.purge_idempotency_records",
         "schedule": 3600.0,
@@ -209,6 +214,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    # `?format=csv` belongs to the report views, not to DRF's renderer switch.
+    "URL_FORMAT_OVERRIDE": None,
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(  # type: ignore[attr-defined]

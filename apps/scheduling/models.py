@@ -255,6 +255,7 @@ class Appointment(EventSourcedModel):
             "date": self.start.astimezone(zone).date().isoformat(),
             "status": self.status,
             "follow_up_of": self.follow_up_of_id,
+            "fee": str(self.doctor.consultation_fee),
             **extra,
         }
 

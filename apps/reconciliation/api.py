@@ -1,0 +1,185 @@
+"""Reconciliation API: declarations, settlement import, daily/weekly/monthly reports, runs."""
+
+from datetime import date
+
+from django.http import HttpResponse
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.clinic.models import Branch, Role
+from apps.clinic.permissions import roles
+from apps.clinic.scoping import staff_of, visible_branches
+from apps.core.errors import InvalidInput
+from apps.reconciliation import commands, reports
+from apps.reconciliation.compute import close_days
+from apps.reconciliation.models import METHODS
+from apps.scheduling.selectors import get_visible
+
+MANAGERS = frozenset({Role.OWNER, Role.MANAGER})
+READERS = MANAGERS | {Role.BRANCH_MANAGER}
+Declarers = roles(read=commands.DECLARERS, write=commands.DECLARERS)
+Readers = roles(read=READERS, write=commands.SIGNERS)
+Managers = roles(read=MANAGERS, write=MANAGERS)
+
+
+class DeclarationSerializer(serializers.Serializer):
+    branch = serializers.IntegerField(min_value=1)
+    date = serializers.DateField()
+    method = serializers.ChoiceField(choices=METHODS)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+
+
+class DayQuery(serializers.Serializer):
+    branch = serializers.IntegerField(min_value=1)
+    date = serializers.DateField()
+
+
+class SignOffSerializer(DayQuery):
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class WeekQuery(serializers.Serializer):
+    branch = serializers.IntegerField(min_value=1)
+    week = serializers.RegexField(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
+    format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
+
+    def validate_week(self, value: str) -> str:
+        try:
+            reports.week_bounds(value)
+        except ValueError as exc:
+            raise serializers.ValidationError("No such ISO week.") from exc
+        return value
+
+
+class MonthQuery(serializers.Serializer):
+    month = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$")
+    format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
+
+
+class RunSerializer(serializers.Serializer):
+    date = serializers.DateField()
+
+
+def _branch(request: Request, pk: int) -> Branch:
+    return get_visible(visible_branches(staff_of(request)), pk, "Branch")
+
+
+def _csv(text: str, name: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
+
+
+class DeclarationApi(APIView):
+    permission_classes = [Declarers]
+
+    def post(self, request: Request) -> Response:
+        data = DeclarationSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        declaration = commands.declaration_make(
+            actor=staff_of(request), branch=_branch(request, values["branch"]),
+            day=values["date"], method=values["method"], amount=values["amount"],
+        )  # fmt: skip
+        body = {"id": declaration.pk, **data.data, "position": declaration.position}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class SettlementImportApi(APIView):
+    """A settlement CSV as the request body (text/csv) or as the multipart field `file`."""
+
+    permission_classes = [roles(read=READERS, write=READERS)]
+
+    def post(self, request: Request) -> Response:
+        if request.content_type.startswith("multipart/"):
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise InvalidInput("Attach the CSV as the field `file`.", field="file")
+            raw = upload.read()
+        else:
+            raw = request.body
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput("The file must be UTF-8 text.", field="file") from exc
+        imported = commands.settlements_import(actor=staff_of(request), text=text)
+        return Response(
+            {"imported": len(imported), "position": imported[-1].position},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class DailyApi(APIView):
+    permission_classes = [Readers]
+
+    def get(self, request: Request) -> Response:
+        query = DayQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        branch = _branch(request, query.validated_data["branch"])
+        close = reports.daily(branch, query.validated_data["date"])
+        return Response(reports.close_dict(close))
+
+
+class SignOffApi(APIView):
+    permission_classes = [Readers]
+
+    def post(self, request: Request) -> Response:
+        data = SignOffSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        sign_off = commands.close_sign_off(
+            actor=staff_of(request), branch=_branch(request, values["branch"]),
+            day=values["date"], note=values["note"],
+        )  # fmt: skip
+        return Response(
+            {"id": sign_off.pk, "variance": sign_off.variance, "position": sign_off.position},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class WeeklyApi(APIView):
+    permission_classes = [Readers]
+
+    def get(self, request: Request) -> Response | HttpResponse:
+        query = WeekQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        branch = _branch(request, query.validated_data["branch"])
+        report = reports.weekly(branch, query.validated_data["week"])
+        if query.validated_data["format"] == "csv":
+            return _csv(
+                reports.to_csv(report["days"], ["branch", "date"]), f"week-{report['week']}"
+            )
+        return Response(report)
+
+
+class MonthlyApi(APIView):
+    permission_classes = [Readers]
+
+    def get(self, request: Request) -> Response | HttpResponse:
+        query = MonthQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        branches = list(visible_branches(staff_of(request)))
+        report = reports.monthly(query.validated_data["month"], branches)
+        if query.validated_data["format"] == "csv":
+            rows = report["branches"] + [{"branch": "chain", "name": "", **report["chain"]}]
+            return _csv(reports.to_csv(rows, ["branch", "name"]), f"month-{report['month']}")
+        return Response(report)
+
+
+class RunApi(APIView):
+    """Recomputes one day for every branch now (it also runs nightly)."""
+
+    permission_classes = [Managers]
+
+    def post(self, request: Request) -> Response:
+        data = RunSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        day: date = data.validated_data["date"]
+        ids = set(visible_branches(staff_of(request)).values_list("pk", flat=True))
+        closes = close_days(day, day, ids)
+        return Response(
+            {"date": day.isoformat(), "closes": [reports.close_dict(c) for c in closes]},
+            status=status.HTTP_202_ACCEPTED,
+        )

@@ -1,0 +1,166 @@
+"""The daily close, computed from the event log only (never from mutable tables).
+
+For each branch and local date:
+- bookings / cancellations / no-shows / completed: appointments of that date by their
+  latest state in the log (a rescheduled visit counts on its new date);
+- expected: invoice totals of that date's appointments that were not cancelled (the booked
+  fee where no invoice has been issued yet);
+- collected / refunded: money received and paid back on that date, by method (a refund
+  under its payment's method; patient credit is not money and is left out);
+- declared: the latest declaration per method; variance = declared − (collected − refunded)
+  for each declared method; status undeclared / balanced (within tolerance) / variance.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+
+from apps.core.db import connection
+from apps.eventstore.store import head_position
+from apps.reconciliation.models import DailyClose, ReconciliationSettings
+from apps.scheduling.projections import APPOINTMENT_EVENTS
+
+ZERO = Decimal("0.00")
+
+APPOINTMENTS_OF_DAYS = """
+WITH touched AS (
+    SELECT DISTINCT stream FROM eventstore_event
+    WHERE type = ANY(%(types)s) AND (data->>'date') BETWEEN %(lo)s AND %(hi)s
+      AND position <= %(upto)s
+), latest AS (
+    SELECT DISTINCT ON (e.stream)
+        (e.data->>'id')::bigint AS id, (e.data->>'branch_id')::bigint AS branch_id,
+        (e.data->>'date')::date AS day, e.data->>'status' AS status,
+        (e.data->>'fee')::numeric AS fee
+    FROM eventstore_event e JOIN touched USING (stream)
+    WHERE e.position <= %(upto)s
+    ORDER BY e.stream, e.version DESC
+), invoiced AS (
+    SELECT (data->>'appointment_id')::bigint AS id, (data->>'total')::numeric AS total
+    FROM eventstore_event
+    WHERE type = 'InvoiceIssued' AND position <= %(upto)s
+      AND (data->>'appointment_id')::bigint IN (SELECT id FROM latest)
+)
+SELECT latest.branch_id, latest.day,
+       count(*),
+       count(*) FILTER (WHERE status = 'cancelled'),
+       count(*) FILTER (WHERE status = 'no_show'),
+       count(*) FILTER (WHERE status = 'completed'),
+       coalesce(sum(coalesce(invoiced.total, latest.fee)) FILTER (WHERE status <> 'cancelled'), 0)
+FROM latest LEFT JOIN invoiced USING (id)
+WHERE latest.day BETWEEN %(lo)s AND %(hi)s
+GROUP BY latest.branch_id, latest.day
+"""
+
+MONEY_OF_DAYS = """
+SELECT (data->>'branch_id')::bigint, (data->>'date')::date, data->>'method', type,
+       sum((data->>'amount')::numeric)
+FROM eventstore_event
+WHERE type IN ('PaymentTaken', 'RefundIssued') AND (data->>'date') BETWEEN %(lo)s AND %(hi)s
+  AND data->>'method' <> 'credit' AND position <= %(upto)s
+GROUP BY 1, 2, 3, 4
+"""
+
+DECLARED_ON_DAYS = """
+SELECT DISTINCT ON (data->>'branch_id', data->>'date', data->>'method')
+    (data->>'branch_id')::bigint, (data->>'date')::date, data->>'method',
+    (data->>'amount')::numeric
+FROM eventstore_event
+WHERE type = 'DeclarationMade' AND (data->>'date') BETWEEN %(lo)s AND %(hi)s
+  AND position <= %(upto)s
+ORDER BY data->>'branch_id', data->>'date', data->>'method', position DESC
+"""
+
+
+def money(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01")))
+
+
+@dataclass
+class Day:
+    bookings: int = 0
+    cancellations: int = 0
+    no_shows: int = 0
+    completed: int = 0
+    expected: Decimal = ZERO
+    collected: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    refunded: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    declared: dict[str, Decimal] = field(default_factory=dict)
+
+    def variance(self) -> dict[str, Decimal]:
+        return {
+            method: amount - (self.collected.get(method, ZERO) - self.refunded.get(method, ZERO))
+            for method, amount in self.declared.items()
+        }
+
+    def status(self, tolerance: Decimal) -> str:
+        if not self.declared:
+            return DailyClose.Status.UNDECLARED
+        if all(abs(v) <= tolerance for v in self.variance().values()):
+            return DailyClose.Status.BALANCED
+        return DailyClose.Status.VARIANCE
+
+
+def compute_days(lo: date, hi: date, upto: int) -> dict[tuple[int, date], Day]:
+    """Every branch-day between `lo` and `hi` that the log up to `upto` mentions."""
+    params: dict[str, Any] = {"lo": lo.isoformat(), "hi": hi.isoformat(), "upto": upto,
+                              "types": sorted(APPOINTMENT_EVENTS)}  # fmt: skip
+    days: dict[tuple[int, date], Day] = defaultdict(Day)
+    with connection.cursor() as cursor:
+        cursor.execute(APPOINTMENTS_OF_DAYS, params)
+        for branch_id, day, bookings, cancelled, no_shows, completed, expected in cursor.fetchall():
+            entry = days[(branch_id, day)]
+            entry.bookings, entry.cancellations, entry.no_shows = bookings, cancelled, no_shows
+            entry.completed, entry.expected = completed, Decimal(expected)
+        cursor.execute(MONEY_OF_DAYS, params)
+        for branch_id, day, method, kind, amount in cursor.fetchall():
+            target = days[(branch_id, day)]
+            book = target.collected if kind == "PaymentTaken" else target.refunded
+            book[method] += Decimal(amount)
+        cursor.execute(DECLARED_ON_DAYS, params)
+        for branch_id, day, method, amount in cursor.fetchall():
+            days[(branch_id, day)].declared[method] = Decimal(amount)
+    return days
+
+
+def tolerance() -> Decimal:
+    settings = ReconciliationSettings.objects.filter(pk=1).first()
+    return settings.tolerance if settings else ZERO
+
+
+@transaction.atomic
+def close_days(lo: date, hi: date, branch_ids: set[int] | None = None) -> list[DailyClose]:
+    """Recomputes (idempotently) the daily closes of every branch-day in the range."""
+    upto = head_position()
+    allowed = tolerance()
+    days = compute_days(lo, hi, upto)
+    for branch_id in branch_ids or ():
+        for offset in range((hi - lo).days + 1):
+            days.setdefault((branch_id, lo + timedelta(days=offset)), Day())
+    closes = []
+    for (branch_id, day), figures in sorted(days.items()):
+        if branch_ids is not None and branch_id not in branch_ids:
+            continue
+        close, _ = DailyClose.objects.update_or_create(
+            branch_id=branch_id,
+            date=day,
+            defaults={
+                "bookings": figures.bookings,
+                "cancellations": figures.cancellations,
+                "no_shows": figures.no_shows,
+                "completed": figures.completed,
+                "expected": figures.expected,
+                "collected": {m: money(v) for m, v in sorted(figures.collected.items())},
+                "refunded": {m: money(v) for m, v in sorted(figures.refunded.items())},
+                "declared": {m: money(v) for m, v in sorted(figures.declared.items())},
+                "variance": {m: money(v) for m, v in sorted(figures.variance().items())},
+                "status": figures.status(allowed),
+                "as_of_position": upto,
+            },
+        )
+        closes.append(close)
+    return closes

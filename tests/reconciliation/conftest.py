@@ -1,0 +1,3 @@
+from tests.scheduling.conftest import doctor, monday_morning, patient
+
+__all__ = ["doctor", "monday_morning", "patient"]
