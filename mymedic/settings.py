@@ -62,6 +62,11 @@ MYMEDIC_MASTER_KEY = (
         hashlib.sha256(f"master-key:{SECRET_KEY}".encode()).digest()
     ).decode()
 )
+# Analytical warehouse: chdb://PATH (embedded, default) or clickhouse://HOST:PORT (server).
+MYMEDIC_WAREHOUSE_URL = os.environ.get(
+    "MYMEDIC_WAREHOUSE_URL",
+    f"chdb://{os.environ.get('MYMEDIC_LOCAL_DIR') or BASE_DIR / '.local'}/warehouse",
+)
 # Bearer token for /metrics; when unset, only loopback callers may read it.
 MYMEDIC_METRICS_TOKEN = os.environ.get("MYMEDIC_METRICS_TOKEN", "")
 
@@ -182,6 +187,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "apps.reconciliation.tasks.nightly_reconciliation",
         "schedule": 3600.0,
     },
+    "warehouse-export": {"task": "apps.reconciliation.tasks.export_warehouse", "schedule": 300.0},
     "purge-idempotency-records": {
         "task": "apps.core.tasks.purge_idempotency_records",
         "schedule": 3600.0,

@@ -1,6 +1,7 @@
 """Reconciliation API: declarations, settlement import, daily/weekly/monthly reports, runs."""
 
 from datetime import date
+from typing import Any
 
 from django.http import HttpResponse
 from rest_framework import serializers, status
@@ -11,10 +12,13 @@ from rest_framework.views import APIView
 from apps.clinic.models import Branch, Role
 from apps.clinic.permissions import roles
 from apps.clinic.scoping import staff_of, visible_branches
+from apps.core.db import connection
 from apps.core.errors import InvalidInput
 from apps.reconciliation import commands, reports
+from apps.reconciliation.analytics import chain_analytics
 from apps.reconciliation.compute import close_days
 from apps.reconciliation.models import METHODS
+from apps.reconciliation.warehouse import TenantWarehouse
 from apps.scheduling.selectors import get_visible
 
 MANAGERS = frozenset({Role.OWNER, Role.MANAGER})
@@ -183,3 +187,32 @@ class RunApi(APIView):
             {"date": day.isoformat(), "closes": [reports.close_dict(c) for c in closes]},
             status=status.HTTP_202_ACCEPTED,
         )
+
+
+class AnalyticsQuery(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    by = serializers.ChoiceField(choices=["week", "month"], required=False, default="month")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["end"] < attrs["start"]:
+            raise serializers.ValidationError({"end": ["End on or after the start."]})
+        if (attrs["end"] - attrs["start"]).days > 3660:
+            raise serializers.ValidationError({"end": ["Ask for ten years at most."]})
+        return attrs
+
+
+class AnalyticsApi(APIView):
+    """Chain analytics from the warehouse (exported every few minutes)."""
+
+    permission_classes = [Managers]
+
+    def get(self, request: Request) -> Response:
+        query = AnalyticsQuery(
+            data={"start": request.query_params.get("from"), "end": request.query_params.get("to"),
+                  **({"by": request.query_params["by"]} if "by" in request.query_params else {})}
+        )  # fmt: skip
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        warehouse = TenantWarehouse(connection.schema_name)
+        return Response(chain_analytics(warehouse, values["start"], values["end"], values["by"]))

@@ -109,3 +109,14 @@ class SignOff(EventSourcedModel):
 
     def __str__(self) -> str:
         return f"Sign-off {self.branch_id} {self.date}"
+
+
+class WarehouseCursor(models.Model):
+    """How far this tenant's facts have been exported to the warehouse."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    position = models.BigIntegerField(default=0)
+    closes_exported = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"warehouse @ {self.position}"

@@ -28,3 +28,11 @@ def nightly_reconciliation() -> dict[str, Any]:
         return reconcile_recent(local) if local.hour == NIGHTLY_HOUR else 0
 
     return for_each_tenant(run)
+
+
+@shared_task
+def export_warehouse() -> dict[str, Any]:
+    """Every few minutes: each tenant's new facts go to the warehouse."""
+    from apps.reconciliation.export import export
+
+    return for_each_tenant(lambda tenant: export())

@@ -10,4 +10,5 @@ urlpatterns = [
     path("daily/sign-off/", api.SignOffApi.as_view(), name="api-sign-off"),
     path("weekly/", api.WeeklyApi.as_view(), name="api-weekly"),
     path("monthly/", api.MonthlyApi.as_view(), name="api-monthly"),
+    path("analytics/", api.AnalyticsApi.as_view(), name="api-analytics"),
 ]
