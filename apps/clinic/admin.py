@@ -75,7 +75,7 @@ class StaffAddForm(forms.ModelForm):
 class StaffAdmin(BranchScopedAdmin):
     branch_field = "branches"
     list_display = ["email", "name", "role", "is_active", "date_joined"]
-    list_filter = ["role", "is_active", "branches"]
+    list_filter = ["role", "is_active", ("branches", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["email", "name"]
     filter_horizontal = ["branches"]
     fields = ["name", "email", "role", "branches", "is_active", "last_login", "date_joined"]

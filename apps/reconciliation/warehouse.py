@@ -64,6 +64,7 @@ def literal(value: Any) -> str:
 
 class Backend(Protocol):
     def execute(self, sql: str) -> None: ...
+    def insert_csv(self, table: str, columns: Sequence[str], data: str) -> None: ...
     def rows(self, sql: str) -> list[list[Any]]: ...
 
 
@@ -93,6 +94,10 @@ class EmbeddedBackend:
             for sql in statements:
                 conn.query(sql)
 
+    def insert_csv(self, table: str, columns: Sequence[str], data: str) -> None:
+        with self._session() as conn:
+            conn.query(f"INSERT INTO {table} ({','.join(columns)}) FORMAT CSV\n{data}")
+
     def rows(self, sql: str) -> list[list[Any]]:
         with self._session() as conn:
             result = conn.query(sql, "JSONCompact")
@@ -118,6 +123,9 @@ class ServerBackend:
     def execute_many(self, statements: Sequence[str]) -> None:
         for sql in statements:
             self.client.command(sql)
+
+    def insert_csv(self, table: str, columns: Sequence[str], data: str) -> None:
+        self.client.raw_insert(table, list(columns), insert_block=data.encode(), fmt="CSV")
 
     def rows(self, sql: str) -> list[list[Any]]:
         return [list(row) for row in self.client.query(sql).result_rows]
@@ -152,6 +160,10 @@ class TenantWarehouse:
             return
         values = ",".join("(" + ",".join(literal(v) for v in row) + ")" for row in rows)
         self.store.execute(f"INSERT INTO {self.db}.{table} ({','.join(columns)}) VALUES {values}")
+
+    def insert_csv(self, table: str, columns: Sequence[str], data: str) -> None:
+        if data:
+            self.store.insert_csv(f"{self.db}.{table}", columns, data)
 
     def rows(self, sql: str) -> list[list[Any]]:
         return self.store.rows(sql.format(db=self.db))

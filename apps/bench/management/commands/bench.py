@@ -6,6 +6,7 @@ table and are written as JSON (default artifacts/bench.json).
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -18,15 +19,22 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django_tenants.utils import schema_context
 from tqdm import tqdm
 
+from apps.bench.hospital import synthesize_month
 from apps.bench.measure import summary_ms, timed, wait_for
+from apps.clinic import commands as commands_clinic
 from apps.clinic.models import Branch
 from apps.core.db import connection
 from apps.eventstore import replay
 from apps.eventstore.models import Event, ProjectionState
+from apps.reconciliation import reports
+from apps.reconciliation.analytics import chain_analytics
+from apps.reconciliation.export import export
+from apps.reconciliation.warehouse import EmbeddedBackend, TenantWarehouse, backend
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.scheduling.projections import appointments
@@ -99,8 +107,10 @@ class Command(BaseCommand):
         parser.add_argument("--lag-rate", type=float, default=20.0, help="bookings per second")
         parser.add_argument("--replay-events", type=int, default=20000)
         parser.add_argument("--json", default="artifacts/bench.json")
+        parser.add_argument("--month-doctors", type=int, default=2000)
+        parser.add_argument("--month-per-doctor-day", type=int, default=40)
         parser.add_argument(
-            "--only", default="signup,lag,replay", help="comma-separated parts to run"
+            "--only", default="signup,lag,replay,month", help="comma-separated parts to run"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -112,6 +122,10 @@ class Command(BaseCommand):
             results["projection_lag"] = self.bench_lag(options["lag_bookings"], options["lag_rate"])
         if "replay" in parts:
             results["replay"] = self.bench_replay(options["replay_events"])
+        if "month" in parts:
+            results["hospital_month"] = self.bench_month(
+                options["month_doctors"], options["month_per_doctor_day"]
+            )
         self.print_table(results)
         path = Path(options["json"])
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,6 +226,54 @@ class Command(BaseCommand):
             "events_per_s": round(total / timer.seconds),
         }
 
+    def bench_month(self, doctors: int, per_doctor_day: int) -> dict[str, Any]:
+        """A hospital month: synthesize it, then time the monthly report and the warehouse load."""
+        tenant = make_tenant("hospital")
+        warehouse_dir = Path(settings.MYMEDIC_WAREHOUSE_URL.removeprefix("chdb://")).parent
+        store = backend(f"chdb://{warehouse_dir / f'bench-{tenant.schema_name}'}")
+        try:
+            with schema_context(tenant.schema_name):
+                branches = [Branch.objects.get()] + [
+                    commands_clinic.branch_create(
+                        actor=None, name=f"OPD {n}", timezone="Asia/Kolkata"
+                    )
+                    for n in range(2, 11)
+                ]
+                self.stderr.write("synthesizing the month…")
+                with timed() as made:
+                    events = synthesize_month(
+                        date(2027, 1, 1), [b.pk for b in branches],
+                        doctors=doctors, per_doctor_per_day=per_doctor_day, days=30,
+                    )  # fmt: skip
+                with timed() as report_timer:
+                    report = reports.monthly("2027-01", branches)
+                with timed() as again_timer:
+                    reports.monthly("2027-01", branches)
+                with timed() as load_timer:
+                    loaded = export(TenantWarehouse(tenant.schema_name, store))
+                with timed() as query_timer:
+                    analytics = chain_analytics(
+                        TenantWarehouse(tenant.schema_name, store),
+                        date(2027, 1, 1), date(2027, 1, 31), "month",
+                    )  # fmt: skip
+        finally:
+            drop_tenant(tenant)
+            shutil.rmtree(store.path, ignore_errors=True) if isinstance(
+                store, EmbeddedBackend
+            ) else None
+        return {
+            "appointments": doctors * per_doctor_day * 30,
+            "events": events,
+            "synthesize_s": round(made.seconds, 1),
+            "monthly_report_s": round(report_timer.seconds, 2),
+            "monthly_report_again_s": round(again_timer.seconds, 2),
+            "chain_bookings": report["chain"]["bookings"],
+            "warehouse_load_s": round(load_timer.seconds, 1),
+            "warehouse_facts": loaded["facts"],
+            "warehouse_query_s": round(query_timer.seconds, 3),
+            "analytics_rows": len(analytics),
+        }
+
     def print_table(self, results: dict[str, Any]) -> None:
         rows = []
         if signup := results.get("signup"):
@@ -226,6 +288,16 @@ class Command(BaseCommand):
                 (
                     f"projection lag @ {lag['rate_per_s']:.0f} bookings/s",
                     f"p50 {lag['p50_ms']} ms, p95 {lag['p95_ms']} ms, p99 {lag['p99_ms']} ms",
+                )
+            )
+        if month := results.get("hospital_month"):
+            rows.append(
+                (
+                    f"hospital month ({month['appointments']:,} visits, "
+                    f"{month['events']:,} events)",
+                    f"monthly report {month['monthly_report_s']} s, warehouse load "
+                    f"{month['warehouse_load_s']} s, "
+                    f"analytics query {month['warehouse_query_s']} s",
                 )
             )
         if rep := results.get("replay"):

@@ -1,0 +1,164 @@
+"""Chain manager screens: daily closes with variance highlighted and signed off, the
+month's variance by branch, and charts of takings and no-shows over time."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.utils import timezone
+from django.utils.html import format_html
+
+from apps.clinic.admin import BranchScopedAdmin
+from apps.clinic.scoping import staff_of, visible_branches
+from apps.core.errors import DomainError
+from apps.reconciliation import reports
+from apps.reconciliation.commands import close_sign_off
+from apps.reconciliation.models import DailyClose, SignOff
+
+
+class SignOffForm(forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Required for a day with a variance: say what happened.",
+    )
+
+
+def bar_chart(points: list[tuple[str, float]], label: str) -> dict[str, Any]:
+    """Bars for a small inline SVG chart (no scripts, no CDN)."""
+    top = max((value for _, value in points), default=0) or 1
+    width = 14
+    bars = []
+    for i, (day, value) in enumerate(points):
+        height = round(60 * max(value, 0) / top, 1)
+        bars.append(
+            {"x": i * width, "height": height, "y": 60 - height, "title": f"{day}: {value:g}"}
+        )
+    return {"label": label, "width": len(points) * width, "bars": bars, "max": top}
+
+
+@admin.register(DailyClose)
+class DailyCloseAdmin(BranchScopedAdmin):
+    list_display = ["date", "branch", "status_badge", "bookings", "no_shows", "expected",
+                    "net_taken", "variance_summary", "signed_off"]  # fmt: skip
+    list_filter = [
+        "status",
+        ("branch", admin.RelatedOnlyFieldListFilter),
+        ("date", admin.DateFieldListFilter),
+    ]
+    date_hierarchy = "date"
+    ordering = ["-date", "branch"]
+    readonly_fields = [f.name for f in DailyClose._meta.fields]
+    actions = ["sign_off"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Status")
+    def status_badge(self, close: DailyClose) -> str:
+        colour = {"variance": "#b00020", "balanced": "#0b6e4f"}.get(close.status, "#5b6675")
+        return format_html(
+            '<strong style="color:{}">{}</strong>', colour, close.get_status_display()
+        )
+
+    @admin.display(description="Net taken")
+    def net_taken(self, close: DailyClose) -> Decimal:
+        return close.net
+
+    @admin.display(description="Variance")
+    def variance_summary(self, close: DailyClose) -> str:
+        text = ", ".join(f"{m} {v}" for m, v in close.variance.items()) or "—"
+        if close.status == DailyClose.Status.VARIANCE:
+            return format_html('<span style="background:#fde7ea;color:#b00020">{}</span>', text)
+        return text
+
+    @admin.display(description="Signed off", boolean=True)
+    def signed_off(self, close: DailyClose) -> bool:
+        return SignOff.objects.filter(branch_id=close.branch_id, date=close.date).exists()
+
+    @admin.action(description="Sign off the selected days")
+    def sign_off(self, request: HttpRequest, queryset: QuerySet[DailyClose]) -> HttpResponse | None:
+        form = SignOffForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            done = 0
+            for close in queryset.select_related("branch"):
+                try:
+                    close_sign_off(actor=staff_of(request), branch=close.branch, day=close.date,
+                                   note=form.cleaned_data["note"])  # fmt: skip
+                    done += 1
+                except DomainError as exc:
+                    self.message_user(request, f"{close}: {exc.message}", messages.ERROR)
+            if done:
+                self.message_user(request, f"Signed off {done} day(s).")
+            return None
+        return render(
+            request,
+            "admin/reconciliation/sign_off.html",
+            {**self.admin_site.each_context(request), "closes": queryset, "form": form,
+             "title": "Sign off daily closes", "opts": self.model._meta},
+        )  # fmt: skip
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "month/", self.admin_site.admin_view(self.month_view), name="reconciliation_month"
+            ),
+            *super().get_urls(),
+        ]
+
+    def month_view(self, request: HttpRequest) -> HttpResponse:
+        today = timezone.localdate()
+        month = request.GET.get("month") or today.strftime("%Y-%m")
+        try:
+            first, last = reports.month_bounds(month)
+        except ValueError:
+            month, (first, last) = (
+                today.strftime("%Y-%m"),
+                reports.month_bounds(today.strftime("%Y-%m")),
+            )
+        branches = list(visible_branches(staff_of(request)))
+        report = reports.monthly(month, branches)
+        start = max(first, last - timedelta(days=29))
+        closes = DailyClose.objects.filter(branch__in=branches, date__range=(start, last)).order_by(
+            "date"
+        )
+        per_day: dict[date, list[DailyClose]] = {}
+        for close in closes:
+            per_day.setdefault(close.date, []).append(close)
+        days = [start + timedelta(days=n) for n in range((last - start).days + 1)]
+        takings = [
+            (d.isoformat(), float(sum((c.net for c in per_day.get(d, [])), Decimal(0))))
+            for d in days
+        ]
+        no_shows = [
+            (d.isoformat(), float(sum(c.no_shows for c in per_day.get(d, [])))) for d in days
+        ]
+        return render(
+            request,
+            "admin/reconciliation/month.html",
+            {**self.admin_site.each_context(request), "title": f"Variance for {month}",
+             "month": month, "report": report, "charts": [bar_chart(takings, "Takings (net)"),
+             bar_chart(no_shows, "No-shows")], "opts": self.model._meta},
+        )  # fmt: skip
+
+
+@admin.register(SignOff)
+class SignOffAdmin(BranchScopedAdmin):
+    list_display = ["date", "branch", "note", "created"]
+    list_filter = [("branch", admin.RelatedOnlyFieldListFilter)]
+    readonly_fields = [f.name for f in SignOff._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
