@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from apps.clinic.forms import StaffLoginForm
-from apps.reception import live, views
+from apps.reception import console, live, views
 
 urlpatterns = [
     path(
@@ -14,7 +14,20 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("reception/", views.branch_choice, name="reception"),
-    path("reception/branches/<int:pk>/", views.branch_home, name="reception-branch"),
+    path("reception/branches/<int:pk>/", console.board, name="reception-branch"),
+    path("reception/branches/<int:pk>/patients/", console.patients, name="reception-patients"),
+    path("reception/branches/<int:pk>/book/", console.book, name="reception-book"),
+    path("reception/branches/<int:pk>/declare/", console.declare, name="reception-declare"),
+    path(
+        "reception/branches/<int:pk>/appointments/<int:aid>/pay/",
+        console.pay,
+        name="reception-pay",
+    ),
+    path(
+        "reception/branches/<int:pk>/appointments/<int:aid>/<str:action>/",
+        console.appointment_action,
+        name="reception-action",
+    ),
     path("reception/appointments/<int:pk>/invoice/", views.invoice_print, name="invoice-print"),
     path("events/branches/<int:branch_id>/", live.branch_events, name="branch-events"),
 ]

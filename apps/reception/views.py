@@ -23,12 +23,6 @@ def branch_choice(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def branch_home(request: HttpRequest, pk: int) -> HttpResponse:
-    branch = get_object_or_404(visible_branches(staff_of(request)), pk=pk)
-    return render(request, "reception/branch_home.html", {"branch": branch})
-
-
-@login_required
 def invoice_print(request: HttpRequest, pk: int) -> HttpResponse:
     """A printer-friendly invoice/receipt of one appointment."""
     user = staff_of(request)

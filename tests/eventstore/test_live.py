@@ -2,7 +2,6 @@
 
 import http.client
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from apps.eventstore.models import ProjectionState
 from apps.eventstore.projections import catch_up
 from apps.scheduling import commands
 from apps.tenants.models import Tenant
+from tests import servers
 from tests.clinic.factories import BranchFactory, UserFactory
 from tests.conftest import HostClient, subprocess_env
 from tests.scheduling.conftest import ist
@@ -27,56 +27,10 @@ from tests.scheduling.conftest import ist
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until(check: Any, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def asgi_server(django_db_setup: Any) -> Iterator[int]:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "mymedic.asgi:application",
-        ],
-        env=subprocess_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    def answers() -> bool:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-        try:
-            conn.request("GET", "/healthz")
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            conn.close()
-
-    try:
-        wait_until(answers, 30, "the ASGI server")
+    with servers.asgi_server() as port:
         yield port
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +81,7 @@ def test_a_booking_reaches_the_read_model_through_a_real_worker(
             state = ProjectionState.objects.filter(name="appointments").first()
             return state is not None and state.position >= booked.position
 
-        wait_until(projected, 30, "the worker to project the booking")
+        servers.wait_until(projected, 30, "the worker to project the booking")
 
 
 def test_a_live_event_arrives_on_the_branch_stream_after_a_booking(

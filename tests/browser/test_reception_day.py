@@ -1,0 +1,148 @@
+"""A receptionist's day in real Chromium, and a second screen that sees the board change.
+
+Screenshots of the main screens go to artifacts/screenshots/ (not committed).
+"""
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django_tenants.utils import schema_context
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from apps.clinic.commands import staff_create
+from apps.clinic.models import Branch
+from apps.scheduling import commands
+from apps.tenants.models import Tenant
+from tests import servers
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+PASSWORD = "front-desk-password-1"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(240),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def desk_setup(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
+    with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
+        branch = Branch.objects.get()
+        commands.doctor_add(
+            actor=None, branch=branch, name="Dr. Neha Joshi", specialty="General medicine",
+            slot_minutes=5, consultation_fee=Decimal("500.00"),
+            weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:55"} for d in range(7)],
+        )  # fmt: skip
+        for email in ("desk1@example.com", "desk2@example.com"):
+            staff_create(actor=None, name=email.split("@")[0], email=email, password=PASSWORD,
+                         role="receptionist", branches=[branch])  # fmt: skip
+    return {"branch": branch.pk}
+
+
+@pytest.fixture(scope="module")
+def browser(
+    committed_tenant: Tenant, desk_setup: dict[str, Any], django_db_blocker: Any
+) -> Iterator[tuple[Browser, str]]:
+    # Playwright runs an event loop in this thread: every database call happens before it.
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with django_db_blocker.unblock(), servers.asgi_server() as port, sync_playwright() as play:
+        chromium = play.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield chromium, f"http://{committed_tenant.slug}.localhost:{port}"
+        finally:
+            chromium.close()
+
+
+def sign_in(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Today", exact=False)).to_be_visible()
+
+
+def shot(page: Page, name: str) -> None:
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_a_receptionists_day_with_a_live_second_screen(
+    browser: tuple[Browser, str], desk_setup: dict[str, Any]
+) -> None:
+    chromium, base = browser
+    desk = chromium.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    watcher = chromium.new_context(viewport={"width": 1024, "height": 768}).new_page()
+    sign_in(desk, base, "desk1@example.com")
+    sign_in(watcher, base, "desk2@example.com")
+    shot(desk, "01-board-empty")
+
+    # Register a patient and book the first free slot of the day.
+    desk.get_by_role("link", name="Find or register patient").click()
+    desk.get_by_label("Patient's phone").fill("98200 11223")
+    desk.get_by_role("button", name="Find").click()
+    expect(desk.get_by_text("No patient with this phone")).to_be_visible()
+    desk.get_by_label("Full name").fill("Kiran Rao")
+    desk.get_by_label("Phone", exact=True).fill("98200 11223")
+    shot(desk, "02-register")
+    desk.get_by_role("button", name="Register").click()
+    expect(desk.get_by_role("heading", name="Book for Kiran Rao")).to_be_visible()
+    desk.get_by_role("button", name="Show free slots").click()
+    shot(desk, "03-slots")
+    desk.locator("fieldset.slots button").first.click()
+    booked_at = time.monotonic()
+    expect(desk.get_by_text("Booked Kiran Rao")).to_be_visible()
+
+    # The second screen sees the booking without reloading, within a second.
+    watcher.get_by_text("Kiran Rao").wait_for(timeout=5000)
+    seen_after = time.monotonic() - booked_at
+    assert seen_after < 1.0, f"the second screen saw the booking after {seen_after:.2f} s"
+    shot(watcher, "04-second-screen-live")
+
+    # A deposit, check-in, completion, the balance, a partial refund.
+    desk.get_by_role("link", name="Payments").first.click()
+    desk.get_by_label("Kind").select_option("deposit")
+    desk.get_by_label("Amount to take").fill("200.00")
+    desk.get_by_label("Method").select_option("cash")
+    desk.get_by_role("button", name="Take payment").click()
+    expect(desk.get_by_test_id("balance-due")).to_contain_text("300.00")
+    desk.get_by_role("link", name="Back to the board").click()
+    desk.get_by_role("button", name="Check in").click()
+    expect(desk.locator("tr", has_text="Kiran Rao")).to_contain_text("Checked in")
+    desk.get_by_role("button", name="Complete").click()
+    expect(desk.locator("tr", has_text="Kiran Rao")).to_contain_text("Completed")
+    shot(desk, "05-board-completed")
+    desk.get_by_role("link", name="Payments").first.click()
+    desk.get_by_label("Kind").select_option("balance")
+    desk.get_by_label("Amount to take").fill("300.00")
+    desk.get_by_label("Method").select_option("upi")
+    desk.get_by_role("button", name="Take payment").click()
+    expect(desk.get_by_test_id("balance-due")).to_contain_text("0.00")
+    desk.locator("form.inline-refund").first.get_by_label("Amount").fill("50.00")
+    desk.locator("form.inline-refund").first.get_by_label("Reason").fill("Lab test not needed")
+    desk.locator("form.inline-refund").first.get_by_role("button", name="Refund").click()
+    expect(desk.get_by_text("Refund recorded.")).to_be_visible()
+    expect(desk.get_by_test_id("balance-due")).to_contain_text("50.00")
+    shot(desk, "06-payments")
+    desk.get_by_role("link", name="Print receipt").click()
+    expect(desk.get_by_text("Balance due")).to_be_visible()
+    shot(desk, "07-receipt")
+
+    # The day-end cash count; the board's takings are net of the refund.
+    desk.goto(f"{base}/reception/branches/{desk_setup['branch']}/declare/")
+    desk.get_by_label("Method").select_option("cash")
+    desk.get_by_label("Counted amount").fill("150.00")
+    desk.get_by_role("button", name="Declare").click()
+    expect(desk.get_by_text("Declared CASH 150.00")).to_be_visible()
+    desk.get_by_role("link", name="Board").click()
+    expect(desk.locator("[data-method=cash]")).to_have_text("150.00")
+    expect(desk.locator("[data-method=upi]")).to_have_text("300.00")
+    expect(watcher.locator("[data-method=upi]")).to_have_text("300.00", timeout=3000)
+    shot(desk, "08-board-end-of-day")
