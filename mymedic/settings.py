@@ -82,6 +82,8 @@ SHARED_APPS = [
     "django.contrib.postgres",
     "django_eventstream",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apps.core",
     "apps.clinic",
     "apps.bench",
@@ -218,7 +220,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # The contract speaks JSON; the one file upload (settlements) names its own parsers.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
     # `?format=csv` belongs to the report views, not to DRF's renderer switch.
     "URL_FORMAT_OVERRIDE": None,
@@ -233,6 +238,35 @@ MYMEDIC_API_ANON_RATE = os.environ.get("MYMEDIC_API_ANON_RATE", "120/min")
 # Sign-in lock-out: this many failures for one account (or from one address) lock it a while.
 MYMEDIC_LOGIN_FAILURE_LIMIT = int(os.environ.get("MYMEDIC_LOGIN_FAILURE_LIMIT", "5"))
 MYMEDIC_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("MYMEDIC_LOGIN_LOCKOUT_SECONDS", "900"))
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MyMedic API",
+    "DESCRIPTION": (
+        "The public HTTP contract of MyMedic (v1). Onboarding is served on the base domain; "
+        "every other operation on a tenant host `{slug}.{BASE_DOMAIN}` with "
+        "`Authorization: Token <key>`. Every POST accepts `Idempotency-Key`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_URLCONF": "mymedic.urls_schema",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PaymentKindEnum": "apps.billing.models.Payment.Kind",
+        "TenantKindEnum": "apps.tenants.models.Tenant.Kind",
+        "AppointmentStatusEnum": "apps.scheduling.models.Appointment.Status",
+        "CloseStatusEnum": ["undeclared", "balanced", "variance"],
+        "PaymentMethodEnum": "apps.billing.models.Method",
+        "DeclaredMethodEnum": ["cash", "card", "upi", "other"],
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.openapi.document_errors",
+    ],
+}
 
 LANGUAGE_CODE = "en-in"
 TIME_ZONE = "UTC"

@@ -2,6 +2,7 @@
 
 from django.urls import path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.tenants.views import OnboardingApi, signup
 from mymedic.metrics import metrics
@@ -11,4 +12,6 @@ urlpatterns = [
     path("signup/", signup, name="signup"),
     path("api/v1/onboarding/", OnboardingApi.as_view(), name="api-onboarding"),
     path("metrics", metrics, name="metrics"),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.audit.api import AuditVerifyApi
 from apps.clinic.models import Role
@@ -14,6 +15,8 @@ OWNERS = frozenset({Role.OWNER})
 urlpatterns = [
     path("", RedirectView.as_view(url="/reception/"), name="home"),
     path("admin/", admin.site.urls),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("apps.clinic.urls")),
     path("api/v1/", include("apps.scheduling.urls")),
     path("api/v1/", include("apps.billing.urls")),

@@ -64,6 +64,14 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[d
         yield {"acme": _onboard("acme", "chain"), "globex": _onboard("globex")}
 
 
+@pytest.fixture(autouse=True, scope="session")
+def test_warehouse(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The suite's warehouse lives in a temporary folder, never in the checkout's."""
+    from django.conf import settings
+
+    settings.MYMEDIC_WAREHOUSE_URL = f"chdb://{tmp_path_factory.mktemp('warehouse')}/warehouse"
+
+
 @pytest.fixture(autouse=True)
 def empty_cache() -> None:
     """Each test starts with an empty read-model cache: the database was rolled back."""

@@ -1,6 +1,7 @@
 """Billing API: payments, refunds, invoices and billing settings (thin views)."""
 
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,6 +32,9 @@ Managers = roles(read=WHOLE_TENANT_ROLES, write=WHOLE_TENANT_ROLES)
 class PaymentCreateApi(APIView):
     permission_classes = [FrontDesk]
 
+    @extend_schema(
+        request=PaymentRequestSerializer, responses={201: PaymentSerializer}, tags=["billing"]
+    )
     def post(self, request: Request, pk: int) -> Response:
         actor = staff_of(request)
         appointment = get_visible(appointments_for(actor), pk, "Appointment")
@@ -45,6 +49,7 @@ class PaymentCreateApi(APIView):
 class InvoiceApi(APIView):
     permission_classes = [FrontDesk]
 
+    @extend_schema(responses={200: InvoiceSerializer}, tags=["billing"])
     def get(self, request: Request, pk: int) -> Response:
         appointment = get_visible(appointments_for(staff_of(request)), pk, "Appointment")
         return Response(InvoiceSerializer(invoice_view(appointment)).data)
@@ -53,6 +58,9 @@ class InvoiceApi(APIView):
 class RefundCreateApi(APIView):
     permission_classes = [FrontDesk]
 
+    @extend_schema(
+        request=RefundRequestSerializer, responses={201: RefundResultSerializer}, tags=["billing"]
+    )
     def post(self, request: Request, pk: int) -> Response:
         actor = staff_of(request)
         payment = get_visible(payments_for(actor), pk, "Payment")
@@ -65,9 +73,15 @@ class RefundCreateApi(APIView):
 class BillingSettingsApi(APIView):
     permission_classes = [Managers]
 
+    @extend_schema(responses={200: BillingSettingsSerializer}, tags=["billing"])
     def get(self, request: Request) -> Response:
         return Response(BillingSettingsSerializer(commands.billing_settings()).data)
 
+    @extend_schema(
+        request=BillingSettingsSerializer,
+        responses={200: BillingSettingsSerializer},
+        tags=["billing"],
+    )
     def post(self, request: Request) -> Response:
         serializer = BillingSettingsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -54,6 +54,7 @@ class BillingSettingsSerializer(serializers.ModelSerializer):
     class Meta:
         model = BillingSettings
         fields = ["cancellation_policy"]
+        extra_kwargs = {"cancellation_policy": {"required": True}}
 
 
 class TaxRuleSerializer(serializers.ModelSerializer):

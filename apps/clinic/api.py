@@ -3,7 +3,8 @@
 from typing import Any
 
 from django.db.models import QuerySet
-from rest_framework import generics, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -19,10 +20,18 @@ from apps.clinic.serializers import BranchSerializer, StaffSerializer, TokenRequ
 from apps.clinic.signin import LockedOut
 
 
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    role = serializers.CharField()
+
+
 class TokenApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        request=TokenRequestSerializer, responses={200: TokenResponseSerializer}, tags=["auth"]
+    )
     def post(self, request: Request) -> Response:
         serializer = TokenRequestSerializer(data=request.data, context={"request": request})
         try:

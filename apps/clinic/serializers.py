@@ -27,7 +27,7 @@ class BranchSerializer(serializers.ModelSerializer):
 
 class StaffSerializer(serializers.ModelSerializer):
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
-    role = serializers.ChoiceField(choices=[c for c in Role.choices if c[0] != Role.OWNER])
+    role = serializers.ChoiceField(choices=Role.choices)
     branches = serializers.PrimaryKeyRelatedField(
         many=True, required=False, queryset=Branch.objects.all()
     )
@@ -37,3 +37,8 @@ class StaffSerializer(serializers.ModelSerializer):
         model = User
         fields = ["id", "name", "email", "password", "role", "branches", "is_active"]
         read_only_fields = ["is_active"]
+
+    def validate_role(self, value: str) -> str:
+        if value == Role.OWNER:
+            raise serializers.ValidationError("Owners are made at sign-up; give another role.")
+        return value

@@ -1,5 +1,6 @@
 """Reading the event log over the API (the route decides which roles may)."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +21,11 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class EventListApi(APIView):
+    @extend_schema(
+        parameters=[EventQuerySerializer],
+        responses={200: EventSerializer(many=True)},
+        tags=["events"],
+    )
     def get(self, request: Request) -> Response:
         query = EventQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -4,7 +4,10 @@ from datetime import date
 from typing import Any
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -52,7 +55,7 @@ class WeekQuery(serializers.Serializer):
     def validate_week(self, value: str) -> str:
         try:
             reports.week_bounds(value)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise serializers.ValidationError("No such ISO week.") from exc
         return value
 
@@ -61,9 +64,91 @@ class MonthQuery(serializers.Serializer):
     month = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$")
     format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
 
+    def validate_month(self, value: str) -> str:
+        try:
+            reports.month_bounds(value)
+        except (ValueError, OverflowError) as exc:
+            raise serializers.ValidationError("No such month.") from exc
+        return value
+
 
 class RunSerializer(serializers.Serializer):
     date = serializers.DateField()
+
+
+class DeclarationResultSerializer(DeclarationSerializer):
+    id = serializers.IntegerField()
+    position = serializers.IntegerField()
+
+
+class BooksSerializer(serializers.Serializer):
+    bookings = serializers.IntegerField()
+    cancellations = serializers.IntegerField()
+    no_shows = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    expected = serializers.CharField()
+    collected = serializers.DictField(child=serializers.CharField())
+    refunded = serializers.DictField(child=serializers.CharField())
+    declared = serializers.DictField(child=serializers.CharField())
+    variance = serializers.DictField(child=serializers.CharField())
+    net = serializers.CharField()
+
+
+class DailyCloseSerializer(BooksSerializer):
+    branch = serializers.IntegerField()
+    date = serializers.DateField()
+    status = serializers.ChoiceField(choices=["undeclared", "balanced", "variance"])
+    as_of_position = serializers.IntegerField()
+
+
+class TotalsSerializer(BooksSerializer):
+    days_with_variance = serializers.IntegerField()
+
+
+class WeeklySerializer(serializers.Serializer):
+    branch = serializers.IntegerField()
+    week = serializers.CharField()
+    days = DailyCloseSerializer(many=True)
+    totals = TotalsSerializer()
+
+
+class BranchTotalsSerializer(TotalsSerializer):
+    branch = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class MonthlySerializer(serializers.Serializer):
+    month = serializers.CharField()
+    branches = BranchTotalsSerializer(many=True)
+    chain = TotalsSerializer()
+
+
+class RunResultSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    closes = DailyCloseSerializer(many=True)
+
+
+class ImportResultSerializer(serializers.Serializer):
+    imported = serializers.IntegerField()
+    position = serializers.IntegerField()
+
+
+class SignOffResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    variance = serializers.DictField(child=serializers.CharField())
+    position = serializers.IntegerField()
+
+
+class AnalyticsRowSerializer(serializers.Serializer):
+    branch = serializers.IntegerField()
+    period = serializers.CharField()
+    bookings = serializers.IntegerField()
+    no_shows = serializers.IntegerField()
+    cancellations = serializers.IntegerField()
+    no_show_rate = serializers.FloatField()
+    takings = serializers.CharField()
+    variance = serializers.CharField()
+    days_with_variance = serializers.IntegerField()
 
 
 def _branch(request: Request, pk: int) -> Branch:
@@ -79,6 +164,10 @@ def _csv(text: str, name: str) -> HttpResponse:
 class DeclarationApi(APIView):
     permission_classes = [Declarers]
 
+    @extend_schema(
+        request=DeclarationSerializer, responses={201: DeclarationResultSerializer},
+        tags=["reconciliation"],
+    )  # fmt: skip
     def post(self, request: Request) -> Response:
         data = DeclarationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -95,7 +184,13 @@ class SettlementImportApi(APIView):
     """A settlement CSV as the request body (text/csv) or as the multipart field `file`."""
 
     permission_classes = [roles(read=READERS, write=READERS)]
+    parser_classes = [MultiPartParser]
 
+    @extend_schema(
+        request={"text/csv": {"type": "string"}, "multipart/form-data": {
+            "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}},
+        responses={201: ImportResultSerializer}, tags=["reconciliation"],
+    )  # fmt: skip
     def post(self, request: Request) -> Response:
         if request.content_type.startswith("multipart/"):
             upload = request.FILES.get("file")
@@ -118,6 +213,9 @@ class SettlementImportApi(APIView):
 class DailyApi(APIView):
     permission_classes = [Readers]
 
+    @extend_schema(
+        parameters=[DayQuery], responses={200: DailyCloseSerializer}, tags=["reconciliation"]
+    )
     def get(self, request: Request) -> Response:
         query = DayQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -129,6 +227,9 @@ class DailyApi(APIView):
 class SignOffApi(APIView):
     permission_classes = [Readers]
 
+    @extend_schema(
+        request=SignOffSerializer, responses={201: SignOffResultSerializer}, tags=["reconciliation"]
+    )
     def post(self, request: Request) -> Response:
         data = SignOffSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -146,6 +247,11 @@ class SignOffApi(APIView):
 class WeeklyApi(APIView):
     permission_classes = [Readers]
 
+    @extend_schema(
+        parameters=[WeekQuery],
+        responses={200: WeeklySerializer, (200, "text/csv"): {"type": "string"}},
+        tags=["reconciliation"],
+    )
     def get(self, request: Request) -> Response | HttpResponse:
         query = WeekQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -161,6 +267,11 @@ class WeeklyApi(APIView):
 class MonthlyApi(APIView):
     permission_classes = [Readers]
 
+    @extend_schema(
+        parameters=[MonthQuery],
+        responses={200: MonthlySerializer, (200, "text/csv"): {"type": "string"}},
+        tags=["reconciliation"],
+    )
     def get(self, request: Request) -> Response | HttpResponse:
         query = MonthQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -177,6 +288,9 @@ class RunApi(APIView):
 
     permission_classes = [Managers]
 
+    @extend_schema(
+        request=RunSerializer, responses={202: RunResultSerializer}, tags=["reconciliation"]
+    )
     def post(self, request: Request) -> Response:
         data = RunSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -207,6 +321,15 @@ class AnalyticsApi(APIView):
 
     permission_classes = [Managers]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, required=True),
+            OpenApiParameter("to", OpenApiTypes.DATE, required=True),
+            OpenApiParameter("by", OpenApiTypes.STR, enum=["week", "month"]),
+        ],
+        responses={200: AnalyticsRowSerializer(many=True)},
+        tags=["reconciliation"],
+    )
     def get(self, request: Request) -> Response:
         query = AnalyticsQuery(
             data={"start": request.query_params.get("from"), "end": request.query_params.get("to"),
@@ -215,4 +338,5 @@ class AnalyticsApi(APIView):
         query.is_valid(raise_exception=True)
         values = query.validated_data
         warehouse = TenantWarehouse(connection.schema_name)
+        warehouse.ensure_schema()  # a tenant whose facts were never exported has empty tables
         return Response(chain_analytics(warehouse, values["start"], values["end"], values["by"]))

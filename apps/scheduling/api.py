@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,14 +34,20 @@ from apps.scheduling.serializers import (
     AppointmentDetailSerializer,
     AppointmentFilterSerializer,
     AppointmentSerializer,
+    BoardSerializer,
     BookSerializer,
     CancelSerializer,
+    ClosureResultSerializer,
     ClosureSerializer,
+    DoctorDaySerializer,
     DoctorSerializer,
+    LeaveResultSerializer,
     LeaveSerializer,
     PatientSerializer,
     SlotQuerySerializer,
+    SlotSerializer,
     StartSerializer,
+    UpcomingSerializer,
     local_iso,
 )
 from apps.scheduling.slots import free_slots
@@ -97,6 +104,11 @@ class DoctorDetailApi(generics.RetrieveAPIView):
 
 
 class DoctorSlotsApi(APIView):
+    @extend_schema(
+        parameters=[SlotQuerySerializer],
+        responses={200: SlotSerializer(many=True)},
+        tags=["doctors"],
+    )
     def get(self, request: Request, pk: int) -> Response:
         doctor = get_visible(doctors_for(staff_of(request)), pk, "Doctor")
         query = SlotQuerySerializer(data=request.query_params)
@@ -113,6 +125,9 @@ class DoctorSlotsApi(APIView):
 class DoctorLeaveApi(APIView):
     permission_classes = [roles(read=DOCTOR_ADMINS, write=DOCTOR_ADMINS)]
 
+    @extend_schema(
+        request=LeaveSerializer, responses={201: LeaveResultSerializer}, tags=["doctors"]
+    )
     def post(self, request: Request, pk: int) -> Response:
         actor = staff_of(request)
         doctor = get_visible(doctors_for(actor), pk, "Doctor")
@@ -131,6 +146,9 @@ class DoctorLeaveApi(APIView):
 class BranchClosureApi(APIView):
     permission_classes = [roles(read=DOCTOR_ADMINS, write=DOCTOR_ADMINS)]
 
+    @extend_schema(
+        request=ClosureSerializer, responses={201: ClosureResultSerializer}, tags=["branches"]
+    )
     def post(self, request: Request, pk: int) -> Response:
         actor = staff_of(request)
         branch: Branch = get_visible(visible_branches(actor), pk, "Branch")
@@ -253,6 +271,11 @@ class AppointmentCommandApi(APIView):
 class AppointmentCancelApi(AppointmentCommandApi):
     permission_classes = [FrontDeskOnly]
 
+    @extend_schema(
+        request=CancelSerializer,
+        responses={200: AppointmentCommandResultSerializer},
+        tags=["appointments"],
+    )
     def post(self, request: Request, pk: int) -> Response:
         appointment = self.appointment(request, pk)
         serializer = CancelSerializer(data=request.data)
@@ -269,6 +292,11 @@ class AppointmentCancelApi(AppointmentCommandApi):
 class AppointmentRescheduleApi(AppointmentCommandApi):
     permission_classes = [FrontDeskOnly]
 
+    @extend_schema(
+        request=StartSerializer,
+        responses={200: AppointmentCommandResultSerializer},
+        tags=["appointments"],
+    )
     def post(self, request: Request, pk: int) -> Response:
         appointment = self.appointment(request, pk)
         serializer = StartSerializer(data=request.data)
@@ -285,6 +313,11 @@ class AppointmentRescheduleApi(AppointmentCommandApi):
 class AppointmentFollowUpApi(AppointmentCommandApi):
     permission_classes = [FrontDeskOnly]
 
+    @extend_schema(
+        request=StartSerializer,
+        responses={201: AppointmentCommandResultSerializer},
+        tags=["appointments"],
+    )
     def post(self, request: Request, pk: int) -> Response:
         appointment = self.appointment(request, pk)
         serializer = StartSerializer(data=request.data)
@@ -298,6 +331,9 @@ class AppointmentFollowUpApi(AppointmentCommandApi):
 
 
 class AppointmentCheckInApi(AppointmentCommandApi):
+    @extend_schema(
+        request=None, responses={200: AppointmentCommandResultSerializer}, tags=["appointments"]
+    )
     def post(self, request: Request, pk: int) -> Response:
         appointment = self.appointment(request, pk)
         return command_result(
@@ -306,6 +342,9 @@ class AppointmentCheckInApi(AppointmentCommandApi):
 
 
 class AppointmentCompleteApi(AppointmentCommandApi):
+    @extend_schema(
+        request=None, responses={200: AppointmentCommandResultSerializer}, tags=["appointments"]
+    )
     def post(self, request: Request, pk: int) -> Response:
         appointment = self.appointment(request, pk)
         return command_result(
@@ -314,6 +353,9 @@ class AppointmentCompleteApi(AppointmentCommandApi):
 
 
 class AppointmentNoShowApi(AppointmentCommandApi):
+    @extend_schema(
+        request=None, responses={200: AppointmentCommandResultSerializer}, tags=["appointments"]
+    )
     def post(self, request: Request, pk: int) -> Response:
         appointment = self.appointment(request, pk)
         return command_result(
@@ -334,6 +376,9 @@ def _day(request: Request, zone: str) -> date:
 class DoctorDayApi(APIView):
     """A doctor's day from the read model; a doctor may read only their own."""
 
+    @extend_schema(
+        parameters=[DayQuerySerializer], responses={200: DoctorDaySerializer}, tags=["doctors"]
+    )
     def get(self, request: Request, pk: int) -> Response:
         user = staff_of(request)
         doctor = get_visible(doctors_for(user), pk, "Doctor")
@@ -345,6 +390,9 @@ class DoctorDayApi(APIView):
 class BranchBoardApi(APIView):
     permission_classes = [FrontDeskOnly]
 
+    @extend_schema(
+        parameters=[DayQuerySerializer], responses={200: BoardSerializer}, tags=["branches"]
+    )
     def get(self, request: Request, pk: int) -> Response:
         branch = get_visible(visible_branches(staff_of(request)), pk, "Branch")
         return Response(read.branch_board(branch, _day(request, branch.timezone)))
@@ -353,6 +401,7 @@ class BranchBoardApi(APIView):
 class PatientEraseApi(APIView):
     permission_classes = [roles(read=WHOLE_TENANT_ROLES, write=WHOLE_TENANT_ROLES)]
 
+    @extend_schema(request=None, responses={200: PatientSerializer}, tags=["patients"])
     def post(self, request: Request, pk: int) -> Response:
         actor = staff_of(request)
         patient = commands.patient_erase(
@@ -362,6 +411,7 @@ class PatientEraseApi(APIView):
 
 
 class PatientUpcomingApi(APIView):
+    @extend_schema(responses={200: UpcomingSerializer}, tags=["patients"])
     def get(self, request: Request, pk: int) -> Response:
         patient = get_visible(patients_for(staff_of(request)), pk, "Patient")
         return Response(read.patient_upcoming(patient.pk))

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.scheduling.models import Appointment, Doctor
@@ -65,20 +66,26 @@ class SlotQuerySerializer(serializers.Serializer):
     date = serializers.DateField()
 
 
+@extend_schema_field({"type": "string", "nullable": True})
+class ErasableCharField(serializers.CharField):
+    """A patient's text field: required on write, null on read once the patient is erased."""
+
+
 class PatientSerializer(serializers.Serializer):
     """A patient's personal fields are unsealed on read; null once the patient is erased."""
 
     id = serializers.IntegerField(read_only=True)
-    name = serializers.CharField(max_length=150)
-    phone = serializers.CharField(max_length=32)
+    # Null only once the patient is erased (reads); requests must give them.
+    name = ErasableCharField(max_length=150)
+    phone = ErasableCharField(max_length=32)
     date_of_birth = serializers.DateField(required=False, allow_null=True)
-    address = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    address = ErasableCharField(max_length=500, required=False, allow_blank=True)
+    notes = ErasableCharField(max_length=2000, required=False, allow_blank=True)
     branch = serializers.IntegerField(
         source="registered_branch_id", required=False, allow_null=True
     )
     created = serializers.DateTimeField(read_only=True)
-    erased = serializers.DateTimeField(read_only=True)
+    erased = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
 class AppointmentSerializer(serializers.ModelSerializer):
@@ -133,6 +140,54 @@ class AppointmentDetailSerializer(AppointmentSerializer):
             }
             for event in appointment.history()
         ]
+
+
+class SlotSerializer(serializers.Serializer):
+    start = serializers.CharField(help_text="ISO 8601 with the branch's offset")
+    end = serializers.CharField()
+
+
+class ReadModelRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    start = serializers.CharField()
+    end = serializers.CharField()
+    status = serializers.ChoiceField(choices=Appointment.Status.choices)
+    patient = serializers.IntegerField()
+    doctor = serializers.IntegerField(required=False)
+
+
+class DoctorDaySerializer(serializers.Serializer):
+    doctor = serializers.IntegerField()
+    date = serializers.DateField()
+    as_of_position = serializers.IntegerField()
+    appointments = ReadModelRowSerializer(many=True)
+
+
+class BoardSerializer(serializers.Serializer):
+    branch = serializers.IntegerField()
+    date = serializers.DateField()
+    as_of_position = serializers.IntegerField()
+    counts = serializers.DictField(child=serializers.IntegerField())
+    takings = serializers.DictField(child=serializers.CharField())
+    appointments = ReadModelRowSerializer(many=True)
+
+
+class UpcomingSerializer(serializers.Serializer):
+    patient = serializers.IntegerField()
+    as_of_position = serializers.IntegerField()
+    appointments = ReadModelRowSerializer(many=True)
+
+
+class LeaveResultSerializer(LeaveSerializer):
+    id = serializers.IntegerField()
+    doctor = serializers.IntegerField()
+    position = serializers.IntegerField()
+
+
+class ClosureResultSerializer(ClosureSerializer):
+    id = serializers.IntegerField()
+    branch = serializers.IntegerField()
+    position = serializers.IntegerField()
 
 
 class BookSerializer(serializers.Serializer):

@@ -2,6 +2,7 @@
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -18,6 +19,12 @@ class OnboardingApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        request=OnboardingSerializer,
+        responses={201: OnboardedSerializer},
+        tags=["onboarding"],
+        summary="Sign up a clinic (public host)",
+    )
     def post(self, request: Request) -> Response:
         serializer = OnboardingSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
