@@ -9,12 +9,43 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.audit.trail import record
 from apps.clinic.commands import BRANCH_BOUND_ROLES, branch_create, staff_create
 from apps.clinic.models import Branch, Role, User
 from apps.clinic.scoping import scope_to_branches, staff_of
 
+MANAGERS = frozenset({Role.OWNER, Role.MANAGER})
+ADMIN_ROLES = MANAGERS | {Role.BRANCH_MANAGER}
 
-class BranchScopedAdmin(admin.ModelAdmin):
+
+class RoleAdmin(admin.ModelAdmin):
+    """Permissions by role, not by Django's per-model grants: owners, managers and branch
+    managers may look; each screen says who may add or change. Nothing is ever deleted."""
+
+    view_roles: frozenset[str] = ADMIN_ROLES
+    add_roles: frozenset[str] = frozenset()
+    change_roles: frozenset[str] = frozenset()
+
+    def _role(self, request: HttpRequest) -> str | None:
+        return getattr(request.user, "role", None)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._role(request) in self.view_roles
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._role(request) in self.view_roles
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._role(request) in self.add_roles
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._role(request) in self.change_roles
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class BranchScopedAdmin(RoleAdmin):
     """Shows only rows of branches the user may see; `branch_field` names the row's branch."""
 
     branch_field = "branch"
@@ -28,6 +59,7 @@ class BranchScopedAdmin(admin.ModelAdmin):
 @admin.register(Branch)
 class BranchAdmin(BranchScopedAdmin):
     branch_field = "pk"
+    add_roles = MANAGERS
     list_display = ["name", "city", "timezone", "created"]
     search_fields = ["name", "city"]
     readonly_fields = ["created"]
@@ -35,9 +67,6 @@ class BranchAdmin(BranchScopedAdmin):
     def save_model(
         self, request: HttpRequest, obj: Branch, form: forms.ModelForm, change: bool
     ) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-            return
         created = branch_create(
             actor=staff_of(request), name=obj.name, city=obj.city, timezone=obj.timezone
         )
@@ -74,6 +103,9 @@ class StaffAddForm(forms.ModelForm):
 @admin.register(User)
 class StaffAdmin(BranchScopedAdmin):
     branch_field = "branches"
+    view_roles = MANAGERS
+    add_roles = MANAGERS
+    change_roles = MANAGERS
     list_display = ["email", "name", "role", "is_active", "date_joined"]
     list_filter = ["role", "is_active", ("branches", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["email", "name"]
@@ -102,6 +134,8 @@ class StaffAdmin(BranchScopedAdmin):
     ) -> None:
         if change:
             super().save_model(request, obj, form, change)
+            record("staff.changed", actor=staff_of(request), target=f"user:{obj.pk}",
+                   detail={"fields": sorted(form.changed_data)})  # fmt: skip
             return
         created = staff_create(
             actor=staff_of(request),

@@ -57,7 +57,8 @@ def staff_create(
     except ValidationError as exc:
         raise InvalidInput(errors={"password": exc.messages}) from exc
     user.set_password(password)
-    user.is_staff = role in WHOLE_TENANT_ROLES
+    # Branch managers use the admin too, for their own branches (see apps.clinic.admin).
+    user.is_staff = role in WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
     user.is_superuser = role in WHOLE_TENANT_ROLES
     user.save()
     if role not in WHOLE_TENANT_ROLES:

@@ -1,12 +1,14 @@
 """Chain manager screens: daily closes with variance highlighted and signed off, the
 month's variance by branch, and charts of takings and no-shows over time."""
 
+import contextlib
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -19,6 +21,7 @@ from apps.clinic.scoping import staff_of, visible_branches
 from apps.core.errors import DomainError
 from apps.reconciliation import reports
 from apps.reconciliation.commands import close_sign_off
+from apps.reconciliation.compute import close_days
 from apps.reconciliation.models import DailyClose, SignOff
 
 
@@ -108,12 +111,51 @@ class DailyCloseAdmin(BranchScopedAdmin):
         )  # fmt: skip
 
     def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view
         return [
-            path(
-                "month/", self.admin_site.admin_view(self.month_view), name="reconciliation_month"
-            ),
+            path("month/", view(self.month_view), name="reconciliation_month"),
+            path("week/", view(self.week_view), name="reconciliation_week"),
             *super().get_urls(),
         ]
+
+    def week_view(self, request: HttpRequest) -> HttpResponse:
+        """The chain's week at a glance: visits, no-shows and takings per day, by branch."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        monday = today - timedelta(days=today.weekday())
+        if week := request.GET.get("week"):
+            with contextlib.suppress(ValueError, IndexError):  # a bad week shows this one
+                monday, _ = reports.week_bounds(week)
+        days = [monday + timedelta(days=n) for n in range(7)]
+        branches = list(visible_branches(staff_of(request)))
+        closes = close_days(days[0], days[-1], {b.pk for b in branches})
+        by_day: dict[date, list[DailyClose]] = {}
+        for close in closes:
+            by_day.setdefault(close.date, []).append(close)
+
+        def per_day(value: Any) -> list[tuple[str, float]]:
+            return [
+                (d.isoformat(), float(sum((value(c) for c in by_day.get(d, [])), 0))) for d in days
+            ]
+
+        charts = [
+            bar_chart(per_day(lambda c: c.bookings), "Visits"),
+            bar_chart(per_day(lambda c: c.no_shows), "No-shows"),
+            bar_chart(per_day(lambda c: c.net), "Takings (net)"),
+        ]
+        rows = [
+            {"branch": branch, **reports.totals([c for c in closes if c.branch_id == branch.pk])}
+            for branch in branches
+        ]
+        return render(
+            request,
+            "admin/reconciliation/week.html",
+            {**self.admin_site.each_context(request), "title": f"Chain week from {monday}",
+             "days": days, "charts": charts, "rows": rows, "opts": self.model._meta,
+             "previous": (monday - timedelta(days=7)).strftime("%G-W%V"),
+             "next": (monday + timedelta(days=7)).strftime("%G-W%V")},
+        )  # fmt: skip
 
     def month_view(self, request: HttpRequest) -> HttpResponse:
         today = timezone.localdate()

@@ -1,0 +1,153 @@
+"""Admin screens for doctors, patients and appointments. Changes go through the commands;
+opening a patient is an audited read; lists never show a patient's name."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+
+from apps.audit.trail import record
+from apps.clinic.admin import ADMIN_ROLES, MANAGERS, BranchScopedAdmin
+from apps.clinic.scoping import staff_of
+from apps.core.errors import DomainError, InvalidInput
+from apps.core.keys import phone_index
+from apps.scheduling import commands
+from apps.scheduling.hours import normalize_weekly_hours
+from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling.phones import normalize_phone
+
+
+class DoctorForm(forms.ModelForm):
+    weekly_hours = forms.JSONField(
+        initial=list,
+        help_text='e.g. [{"weekday": 0, "start": "09:00", "end": "13:00"}] (0 = Monday)',
+    )
+
+    class Meta:
+        model = Doctor
+        fields = ["branch", "user", "name", "specialty", "slot_minutes", "consultation_fee",
+                  "weekly_hours"]  # fmt: skip
+
+    def clean_weekly_hours(self) -> Any:
+        try:
+            return normalize_weekly_hours(self.cleaned_data["weekly_hours"])
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+    def clean_slot_minutes(self) -> int:
+        minutes = int(self.cleaned_data["slot_minutes"])
+        if not 5 <= minutes <= 240:
+            raise forms.ValidationError("Slots last 5 to 240 minutes.")
+        return minutes
+
+
+@admin.register(Doctor)
+class DoctorAdmin(BranchScopedAdmin):
+    form = DoctorForm
+    add_roles = ADMIN_ROLES
+    list_display = ["name", "specialty", "branch", "slot_minutes", "consultation_fee", "active"]
+    list_filter = [("branch", admin.RelatedOnlyFieldListFilter), "specialty", "active"]
+    search_fields = ["name", "specialty"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [f.name for f in Doctor._meta.fields] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Doctor, form: Any, change: bool) -> None:
+        created = commands.doctor_add(
+            actor=staff_of(request), branch=obj.branch, user=obj.user, name=obj.name,
+            specialty=obj.specialty, slot_minutes=obj.slot_minutes,
+            consultation_fee=obj.consultation_fee, weekly_hours=form.cleaned_data["weekly_hours"],
+        )  # fmt: skip
+        obj.pk = created.pk
+
+
+@admin.register(Patient)
+class PatientAdmin(BranchScopedAdmin):
+    """Names are shown only on a patient's own page, and opening it is audited."""
+
+    branch_field = "registered_branch"
+    view_roles = MANAGERS
+    list_display = ["__str__", "registered_branch", "created", "erased"]
+    list_filter = [("registered_branch", admin.RelatedOnlyFieldListFilter)]
+    search_help_text = "Search by phone number"
+    search_fields = ["phone_index"]  # replaced by a blind-index lookup below
+    fields = ("name", "phone", "date_of_birth", "address", "notes", "registered_branch",
+              "created", "erased")  # fmt: skip
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # A chain shares its patients: managers see them all (no branch narrowing).
+        return Patient.objects.select_related("registered_branch")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        if not search_term:
+            return queryset, False
+        try:
+            return queryset.filter(phone_index=phone_index(normalize_phone(search_term))), False
+        except DomainError:
+            return queryset.none(), False
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        record("patient.read", actor=staff_of(request), target=f"patient:{object_id}")
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(BranchScopedAdmin):
+    list_display = ["id", "start", "doctor", "branch", "status"]
+    list_filter = [
+        "status",
+        ("branch", admin.RelatedOnlyFieldListFilter),
+        ("start", admin.DateFieldListFilter),
+    ]
+    date_hierarchy = "start"
+    readonly_fields = [f.name for f in Appointment._meta.fields]
+    exclude = ["patient"]
+    actions = ["check_in", "complete", "mark_no_show", "cancel"]
+
+    def _apply(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Appointment],
+        command: Any,
+        done: str,
+        **extra: Any,
+    ) -> None:
+        count = 0
+        for appointment in queryset:
+            try:
+                command(actor=staff_of(request), appointment=appointment, **extra)
+                count += 1
+            except DomainError as exc:
+                self.message_user(
+                    request, f"Appointment {appointment.pk}: {exc.message}", messages.ERROR
+                )
+        if count:
+            self.message_user(request, f"{done}: {count}.")
+
+    @admin.action(description="Check in")
+    def check_in(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
+        self._apply(request, queryset, commands.appointment_check_in, "Checked in")
+
+    @admin.action(description="Complete")
+    def complete(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
+        self._apply(request, queryset, commands.appointment_complete, "Completed")
+
+    @admin.action(description="Mark no-show")
+    def mark_no_show(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
+        self._apply(request, queryset, commands.appointment_mark_no_show, "Marked no-show")
+
+    @admin.action(description="Cancel (reason: cancelled by the clinic)")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
+        self._apply(request, queryset, commands.appointment_cancel, "Cancelled",
+                    reason="Cancelled by the clinic")  # fmt: skip
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # The actions call the commands, which check role and branch again.
+        return dict(super().get_actions(request)) if self._role(request) in ADMIN_ROLES else {}
