@@ -1,6 +1,8 @@
 """The chain manager's admin: role and branch limits, actions through the commands,
 audited patient reads, and the dashboard."""
 
+from decimal import Decimal
+
 import pytest
 
 from apps.audit.models import AuditEntry
@@ -114,3 +116,22 @@ def test_the_week_dashboard_charts_the_chain(
 
     assert page.count('<svg role="img"') == 3
     assert "Visits" in page and "Main branch" in page
+
+
+def test_a_doctors_hours_are_changed_through_the_command(
+    api: HostClient, lead: User, doctor: Doctor
+) -> None:
+    api.force_login(lead)
+
+    response = api.post(f"/admin/scheduling/doctor/{doctor.pk}/change/", {
+        "slot_minutes": 30, "consultation_fee": "650.00", "active": "on",
+        "weekly_hours": '[{"weekday": 0, "start": "16:00", "end": "18:00"}]',
+    })  # fmt: skip
+
+    assert response.status_code == 302, response.content.decode()[:500]
+    doctor.refresh_from_db()
+    assert (doctor.consultation_fee, doctor.weekly_hours[0]["start"]) == (
+        Decimal("650.00"),
+        "16:00",
+    )
+    assert Event.objects.filter(type="DoctorUpdated", stream=doctor.stream).exists()

@@ -206,6 +206,38 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+def reschedule(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
+    """Moves a booked visit to another free slot of its doctor (same appointment)."""
+    user, branch = _desk(request, pk)
+    appointment = get_object_or_404(
+        appointments_for(user).filter(branch=branch).select_related("doctor", "patient"), pk=aid
+    )
+    if request.method == "POST":
+        try:
+            commands.appointment_reschedule(
+                actor=user, appointment=appointment,
+                start=datetime.fromisoformat(request.POST.get("start", "")),
+            )  # fmt: skip
+        except (DomainError, ValueError) as exc:
+            messages.error(request, getattr(exc, "message", "Choose a free slot."))
+        else:
+            return _after_change(request, user, branch, "Appointment moved.")
+    form = forms.RescheduleForm(request.GET or None, initial={"date": _today(branch)})
+    day = form.cleaned_data["date"] if form.is_valid() else _today(branch)
+    zone = ZoneInfo(branch.timezone)
+    slots = [
+        {"value": s.start.isoformat(), "label": s.start.astimezone(zone).strftime("%H:%M")}
+        for s in free_slots(appointment.doctor, day)
+    ]
+    record(
+        "patient.read", actor=user, branch_id=branch.pk, target=f"patient:{appointment.patient_id}"
+    )
+    return render(request, "reception/reschedule.html", {
+        "branch": branch, "appointment": appointment, "form": form, "slots": slots, "day": day,
+    })  # fmt: skip
+
+
+@login_required
 def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
     user, branch = _desk(request, pk)
     appointment = get_object_or_404(

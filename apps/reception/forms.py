@@ -46,3 +46,7 @@ class DeclarationForm(forms.Form):
     amount = forms.DecimalField(
         label="Counted amount", max_digits=12, decimal_places=2, min_value=0
     )
+
+
+class RescheduleForm(forms.Form):
+    date = forms.DateField(label="New date", widget=forms.DateInput(attrs={"type": "date"}))

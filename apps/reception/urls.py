@@ -24,6 +24,11 @@ urlpatterns = [
         name="reception-pay",
     ),
     path(
+        "reception/branches/<int:pk>/appointments/<int:aid>/reschedule/",
+        console.reschedule,
+        name="reception-reschedule",
+    ),
+    path(
         "reception/branches/<int:pk>/appointments/<int:aid>/<str:action>/",
         console.appointment_action,
         name="reception-action",

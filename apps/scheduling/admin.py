@@ -28,7 +28,7 @@ class DoctorForm(forms.ModelForm):
     class Meta:
         model = Doctor
         fields = ["branch", "user", "name", "specialty", "slot_minutes", "consultation_fee",
-                  "weekly_hours"]  # fmt: skip
+                  "weekly_hours", "active"]  # fmt: skip
 
     def clean_weekly_hours(self) -> Any:
         try:
@@ -47,14 +47,28 @@ class DoctorForm(forms.ModelForm):
 class DoctorAdmin(BranchScopedAdmin):
     form = DoctorForm
     add_roles = ADMIN_ROLES
+    change_roles = ADMIN_ROLES
     list_display = ["name", "specialty", "branch", "slot_minutes", "consultation_fee", "active"]
     list_filter = [("branch", admin.RelatedOnlyFieldListFilter), "specialty", "active"]
     search_fields = ["name", "specialty"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return [f.name for f in Doctor._meta.fields] if obj is not None else []
+        # Who and where stay fixed; hours, slot length, fee and availability can change.
+        return ["branch", "user", "name", "specialty"] if obj is not None else []
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = ["branch", "user", "name", "specialty", "slot_minutes", "consultation_fee",
+                  "weekly_hours"]  # fmt: skip
+        return [*fields, "active"] if obj is not None else fields
 
     def save_model(self, request: HttpRequest, obj: Doctor, form: Any, change: bool) -> None:
+        if change:
+            commands.doctor_update(
+                actor=staff_of(request), doctor=obj, weekly_hours=form.cleaned_data["weekly_hours"],
+                slot_minutes=obj.slot_minutes, consultation_fee=obj.consultation_fee,
+                active=obj.active,
+            )  # fmt: skip
+            return
         created = commands.doctor_add(
             actor=staff_of(request), branch=obj.branch, user=obj.user, name=obj.name,
             specialty=obj.specialty, slot_minutes=obj.slot_minutes,

@@ -98,6 +98,39 @@ def doctor_add(
 
 
 @command
+def doctor_update(
+    *,
+    actor: User | None,
+    doctor: Doctor,
+    weekly_hours: list[dict[str, Any]] | None = None,
+    slot_minutes: int | None = None,
+    consultation_fee: Decimal | None = None,
+    active: bool | None = None,
+) -> Doctor:
+    """Changes hours, slot length, fee or availability; booked visits stay as they are."""
+    require_role(actor, DOCTOR_ADMINS)
+    doctor = Doctor.objects.select_for_update().get(pk=doctor.pk)
+    require_branch(actor, doctor.branch_id, "Doctor not found.")
+    changed: dict[str, Any] = {}
+    if weekly_hours is not None:
+        doctor.weekly_hours = changed["weekly_hours"] = normalize_weekly_hours(weekly_hours)
+    if slot_minutes is not None:
+        if not 5 <= slot_minutes <= 240:
+            raise InvalidInput("Slots last 5 to 240 minutes.", field="slot_minutes")
+        doctor.slot_minutes = changed["slot_minutes"] = slot_minutes
+    if consultation_fee is not None:
+        doctor.consultation_fee = _validate_fee(consultation_fee)
+        changed["consultation_fee"] = str(doctor.consultation_fee)
+    if active is not None:
+        doctor.active = changed["active"] = active
+    if not changed:
+        return doctor
+    doctor.record("DoctorUpdated", changed, actor=actor)
+    doctor.save()
+    return doctor
+
+
+@command
 def doctor_leave_grant(
     *, actor: User | None, doctor: Doctor, start_date: date, end_date: date, reason: str = ""
 ) -> DoctorLeave:

@@ -109,3 +109,24 @@ def test_the_day_end_count_is_declared(desk: HostClient, main_branch: Branch) ->
     from apps.reconciliation.models import Declaration
 
     assert Declaration.objects.get().amount == Decimal("1200.50")
+
+
+def test_reschedule_moves_the_visit_to_a_chosen_free_slot(
+    desk: HostClient, main_branch: Branch, doctor: Doctor, patient: Patient
+) -> None:
+    visit = commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(4, 10))
+    other = commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(4, 11))
+    url = f"/reception/branches/{main_branch.pk}/appointments/{visit.pk}/reschedule/"
+
+    page = desk.get(f"{url}?date=2027-01-05").content.decode()
+    moved = desk.post(url, {"start": "2027-01-05T11:00:00+05:30"})
+    clash = desk.post(
+        f"/reception/branches/{main_branch.pk}/appointments/{other.pk}/reschedule/",
+        {"start": "2027-01-05T11:00:00+05:30"},
+    )
+
+    assert "Free slots on 2027-01-05" in page and "11:00" in page
+    assert moved.status_code == 302
+    assert Appointment.objects.get(pk=visit.pk).start == ist(5, 11)
+    assert "already taken" in clash.content.decode()
+    assert Appointment.objects.get(pk=other.pk).start == ist(4, 11)
