@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
 from django_tenants.utils import schema_context
 from tqdm import tqdm
 
@@ -110,12 +111,14 @@ class Command(BaseCommand):
         parser.add_argument("--month-doctors", type=int, default=2000)
         parser.add_argument("--month-per-doctor-day", type=int, default=40)
         parser.add_argument(
-            "--only", default="signup,lag,replay,month", help="comma-separated parts to run"
+            "--only", default="write,signup,lag,replay,month", help="comma-separated parts to run"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         results: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
         parts = set(options["only"].split(","))
+        if "write" in parts:
+            results["write"] = self.bench_write()
         if "signup" in parts:
             results["signup"] = self.bench_signup(options["signups"])
         if "lag" in parts:
@@ -131,6 +134,35 @@ class Command(BaseCommand):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2))
         self.stdout.write(f"\nWritten to {path}")
+
+    def bench_write(self, inserts: int = 3000, bookings: int = 1000) -> dict[str, Any]:
+        """The floor of a write (one-row INSERT + COMMIT) beside a booking through the commands."""
+        tenant = make_tenant()
+        try:
+            with schema_context(tenant.schema_name):
+                with connection.cursor() as cursor:
+                    cursor.execute("CREATE TABLE bench_floor (id bigserial PRIMARY KEY, v int)")
+                with timed() as floor:
+                    for n in range(inserts):
+                        with transaction.atomic(), connection.cursor() as cursor:
+                            cursor.execute("INSERT INTO bench_floor (v) VALUES (%s)", [n])
+                doctors, patient = seed_doctors(4)
+                feed = SlotFeed(doctors)
+                with timed() as booking:
+                    for _ in tqdm(range(bookings), desc="bookings", file=self.stderr):
+                        doctor, start = feed.next()
+                        commands.appointment_book(
+                            actor=None, doctor=doctor, patient=patient, start=start
+                        )
+        finally:
+            drop_tenant(tenant)
+        floor_tps = inserts / floor.seconds
+        booking_tps = bookings / booking.seconds
+        return {
+            "insert_commit_per_s": round(floor_tps),
+            "booking_command_per_s": round(booking_tps),
+            "booking_cost_x_floor": round(floor_tps / booking_tps, 2),
+        }
 
     def bench_signup(self, count: int) -> dict[str, Any]:
         samples = []
@@ -276,6 +308,14 @@ class Command(BaseCommand):
 
     def print_table(self, results: dict[str, Any]) -> None:
         rows = []
+        if write := results.get("write"):
+            rows.append(
+                (
+                    "booking via commands vs INSERT+COMMIT floor",
+                    f"{write['booking_command_per_s']}/s vs {write['insert_commit_per_s']}/s "
+                    f"= {write['booking_cost_x_floor']}x the floor",
+                )
+            )
         if signup := results.get("signup"):
             rows.append(
                 (
