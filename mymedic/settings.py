@@ -67,6 +67,18 @@ MYMEDIC_WAREHOUSE_URL = os.environ.get(
     "MYMEDIC_WAREHOUSE_URL",
     f"chdb://{os.environ.get('MYMEDIC_LOCAL_DIR') or BASE_DIR / '.local'}/warehouse",
 )
+# Patient messages: one backend per channel. Locally and in tests every channel writes JSON
+# lines under MYMEDIC_NOTIFY_DIR; production points these at real providers.
+MYMEDIC_NOTIFY_DIR = os.environ.get(
+    "MYMEDIC_NOTIFY_DIR", f"{os.environ.get('MYMEDIC_LOCAL_DIR') or BASE_DIR / '.local'}/outbox"
+)
+MYMEDIC_NOTIFY_BACKENDS: dict[str, dict[str, object]] = {
+    channel: {
+        "class": "apps.notifications.backends.FileBackend",
+        "options": {"directory": MYMEDIC_NOTIFY_DIR},
+    }
+    for channel in ("sms", "whatsapp", "email")
+}
 # Bearer token for /metrics; when unset, only loopback callers may read it.
 MYMEDIC_METRICS_TOKEN = os.environ.get("MYMEDIC_METRICS_TOKEN", "")
 
@@ -103,6 +115,7 @@ TENANT_APPS = [
     "apps.billing",
     "apps.reconciliation",
     "apps.reception",
+    "apps.notifications",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
