@@ -15,11 +15,12 @@ from django.utils import timezone
 from apps.clinic.access import require_branch, require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
 from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.eventstore.locks import in_command
 from apps.eventstore.store import command
 from apps.scheduling.hours import normalize_weekly_hours
 from apps.scheduling.models import Appointment, BranchClosure, Doctor, DoctorLeave, Patient
 from apps.scheduling.phones import normalize_phone
-from apps.scheduling.slots import branch_zone, local_date, slot_grid
+from apps.scheduling.slots import branch_zone, grid_slot_at, local_date
 
 DOCTOR_ADMINS = WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
 
@@ -221,32 +222,26 @@ def _require_visit_access(actor: User | None, appointment: Appointment) -> None:
         raise NotFound("Appointment not found.")
 
 
-def _check_slot(
-    doctor: Doctor, start: datetime, now: datetime, ignoring: Appointment | None = None
-) -> datetime:
-    """The end of the free slot that starts at `start`, or a 409 saying why it is not free."""
+def _check_slot(doctor: Doctor, start: datetime, now: datetime) -> datetime:
+    """The end of the grid slot that starts at `start`, or a 409 saying why it cannot be had.
+
+    Whether another appointment holds the time is the database's to say: the no-overlap
+    constraint refuses the save (`_save_holding_time`), also under concurrency.
+    """
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(doctor))
     if start <= now:
         raise Conflict("This time has already passed.")
-    day = local_date(start, branch_zone(doctor))
-    slot = next((s for s in slot_grid(doctor, day) if s.start == start), None)
+    slot = grid_slot_at(doctor, start)
     if slot is None:
         raise Conflict("The doctor has no slot starting at this time.")
-    clash = Appointment.objects.filter(
-        doctor=doctor, status__in=Appointment.HOLDING, start__lt=slot.end, end__gt=slot.start
-    )
-    if ignoring is not None:
-        clash = clash.exclude(pk=ignoring.pk)
-    if clash.exists():
-        raise Conflict("This slot is already taken.")
     return slot.end
 
 
 def _save_holding_time(appointment: Appointment) -> None:
     """Saves, turning the database's no-overlap refusal (a concurrent booking) into a 409."""
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not in_command()):
             appointment.save()
     except IntegrityError as exc:
         if "appointment_no_overlap" in str(exc):
@@ -331,7 +326,7 @@ def appointment_reschedule(
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(appointment.doctor))
     previous = (appointment.start, appointment.end)
-    appointment.end = _check_slot(appointment.doctor, start, now, ignoring=appointment)
+    appointment.end = _check_slot(appointment.doctor, start, now)
     appointment.start = start
     appointment.record(
         "AppointmentRescheduled",

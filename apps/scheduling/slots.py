@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,11 +30,20 @@ def local_date(instant: datetime, zone: ZoneInfo) -> date:
     return instant.astimezone(zone).date()
 
 
+# One round trip on the booking path; built once from the models' tables.
+_DAY_OFF_SQL = (
+    f"SELECT EXISTS (SELECT 1 FROM {DoctorLeave._meta.db_table}"  # noqa: S608  (our own tables)
+    "  WHERE doctor_id = %s AND start_date <= %s AND end_date >= %s)"
+    f" OR EXISTS (SELECT 1 FROM {BranchClosure._meta.db_table} WHERE branch_id = %s AND date = %s)"
+)
+
+
 def is_day_off(doctor: Doctor, day: date) -> bool:
-    on_leave = DoctorLeave.objects.filter(
-        doctor=doctor, start_date__lte=day, end_date__gte=day
-    ).exists()
-    return on_leave or BranchClosure.objects.filter(branch_id=doctor.branch_id, date=day).exists()
+    """Whether the doctor is on leave or the branch is closed on `day`."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DAY_OFF_SQL, [doctor.pk, day, day, doctor.branch_id, day])
+        (day_off,) = cursor.fetchone()
+    return bool(day_off)
 
 
 def slot_grid(doctor: Doctor, day: date) -> list[Slot]:
@@ -48,6 +58,22 @@ def slot_grid(doctor: Doctor, day: date) -> list[Slot]:
             slots.append(Slot(cursor, cursor + length))
             cursor += length
     return slots
+
+
+def grid_slot_at(doctor: Doctor, start: datetime) -> Slot | None:
+    """The slot of the doctor's grid that begins exactly at `start` (booked or not), or None.
+
+    The same grid as `slot_grid`, without building the whole day: the booking path's check.
+    """
+    if not doctor.active:
+        return None
+    zone = branch_zone(doctor)
+    day = local_date(start, zone)
+    length = timedelta(minutes=doctor.slot_minutes)
+    for begin, end in day_intervals(doctor.weekly_hours, day, zone):
+        if begin <= start and start + length <= end and (start - begin) % length == timedelta():
+            return None if is_day_off(doctor, day) else Slot(start, start + length)
+    return None
 
 
 def free_slots(
