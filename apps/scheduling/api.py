@@ -5,6 +5,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -379,12 +380,13 @@ class DoctorDayApi(APIView):
     @extend_schema(
         parameters=[DayQuerySerializer], responses={200: DoctorDaySerializer}, tags=["doctors"]
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: Request, pk: int) -> HttpResponse:
         user = staff_of(request)
         doctor = get_visible(doctors_for(user), pk, "Doctor")
         if user.role == Role.DOCTOR and doctor.user_id != user.pk:
             raise NotFound("Doctor not found.")
-        return Response(read.doctor_day(doctor, _day(request, doctor.branch.timezone)))
+        day = _day(request, doctor.branch.timezone)
+        return HttpResponse(read.doctor_day_json(doctor, day), content_type="application/json")
 
 
 class BranchBoardApi(APIView):
@@ -393,9 +395,10 @@ class BranchBoardApi(APIView):
     @extend_schema(
         parameters=[DayQuerySerializer], responses={200: BoardSerializer}, tags=["branches"]
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: Request, pk: int) -> HttpResponse:
         branch = get_visible(visible_branches(staff_of(request)), pk, "Branch")
-        return Response(read.branch_board(branch, _day(request, branch.timezone)))
+        day = _day(request, branch.timezone)
+        return HttpResponse(read.branch_board_json(branch, day), content_type="application/json")
 
 
 class PatientEraseApi(APIView):
