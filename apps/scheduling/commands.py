@@ -269,7 +269,7 @@ def _book(
     appointment = Appointment(
         doctor=doctor,
         patient=patient,
-        branch_id=doctor.branch_id,
+        branch=doctor.branch,  # loaded by the slot check; the response needs its timezone
         start=start,
         end=end,
         follow_up_of=follow_up_of,
