@@ -102,8 +102,10 @@ NO_SHOW_FEE_LINE = "no_show_fee"
 def charge_no_show_fee(*, appointment: Appointment, actor: Actor | None) -> Invoice | None:
     """Issues the invoice of a repeat no-show's new booking with the tenant's no-show fee
     as a line of its own (untaxed), so reception collects it with the consultation."""
+    if not appointment.repeat_no_show:
+        return None  # the common case costs no query
     fee = billing_settings().no_show_fee
-    if not appointment.repeat_no_show or fee <= ZERO:
+    if fee <= ZERO:
         return None
     line = {"kind": NO_SHOW_FEE_LINE, "description": "No-show fee", "rate": "",
             "amount": str(money(fee))}  # fmt: skip
