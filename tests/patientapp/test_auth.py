@@ -288,3 +288,27 @@ def test_a_code_asked_at_one_clinic_does_not_sign_in_at_another(
 @pytest.mark.parametrize("body", [{}, {"phone": "not a phone"}, {"phone": 12}])
 def test_bad_phones_are_refused_as_input(api: HostClient, body: dict[str, Any]) -> None:
     assert api.post("/api/v1/patient/auth/otp/", body, format="json").status_code == 400
+
+
+def test_a_code_asked_at_another_clinic_is_not_sent_for_this_clinics_patient(
+    patient: Patient,
+    other_tenant: Tenant,
+    outbox: FileBackend,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    elsewhere = HostClient(f"{other_tenant.slug}.localhost")
+
+    response = ask_code(elsewhere, PHONE, django_capture_on_commit_callbacks)
+
+    assert response.status_code == 202
+    assert outbox.sent("sms") == []
+
+
+def test_signing_out_at_another_clinic_revokes_nothing(
+    me: HostClient, other_tenant: Tenant
+) -> None:
+    elsewhere = HostClient(f"{other_tenant.slug}.localhost")
+    elsewhere.credentials(HTTP_AUTHORIZATION=me._credentials["HTTP_AUTHORIZATION"])
+
+    assert elsewhere.post("/api/v1/patient/auth/logout/").status_code == 401
+    assert me.get("/api/v1/patient/me/").status_code == 200

@@ -226,3 +226,22 @@ def test_the_settings_are_edited_in_the_admin_through_the_commands(
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Event.objects.filter(type=event).count() == 1
     assert api.get(url).status_code == 403  # one row per tenant: nothing more to add
+
+
+def test_a_replay_rebuilds_the_flag_from_the_log(
+    doctor: Doctor, patient: Patient, two_no_shows: None, policy: None
+) -> None:
+    from apps.eventstore import replay
+    from apps.scheduling.models import AppointmentView
+    from apps.scheduling.projections import appointments
+
+    flagged = commands.appointment_book(
+        actor=None, doctor=doctor, patient=patient, start=ist(4, 10)
+    )
+    catch_up()
+    commands.no_show_policy_update(actor=None, threshold=0, window_days=90)  # later: off
+
+    replay.rebuild(appointments)
+
+    assert AppointmentView.objects.get(appointment_id=flagged.pk).repeat_no_show is True
+    assert replay.check(appointments) == []
