@@ -128,6 +128,7 @@ TENANT_APPS = [
     "apps.reconciliation",
     "apps.reception",
     "apps.notifications",
+    "apps.patientapp",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -263,6 +264,15 @@ MYMEDIC_API_ANON_RATE = os.environ.get("MYMEDIC_API_ANON_RATE", "120/min")
 # Sign-in lock-out: this many failures for one account (or from one address) lock it a while.
 MYMEDIC_LOGIN_FAILURE_LIMIT = int(os.environ.get("MYMEDIC_LOGIN_FAILURE_LIMIT", "5"))
 MYMEDIC_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("MYMEDIC_LOGIN_LOCKOUT_SECONDS", "900"))
+
+# Patient app sign-in: SMS codes and patient tokens (README, "Patient app").
+MYMEDIC_PATIENT_CODE_TTL_SECONDS = int(os.environ.get("MYMEDIC_PATIENT_CODE_TTL_SECONDS", "300"))
+MYMEDIC_PATIENT_CODE_MAX_ATTEMPTS = int(os.environ.get("MYMEDIC_PATIENT_CODE_MAX_ATTEMPTS", "5"))
+MYMEDIC_PATIENT_CODE_PHONE_RATE = os.environ.get("MYMEDIC_PATIENT_CODE_PHONE_RATE", "5/hour")
+MYMEDIC_PATIENT_CODE_IP_RATE = os.environ.get("MYMEDIC_PATIENT_CODE_IP_RATE", "30/hour")
+MYMEDIC_PATIENT_SIGNIN_PHONE_RATE = os.environ.get("MYMEDIC_PATIENT_SIGNIN_PHONE_RATE", "10/hour")
+MYMEDIC_PATIENT_SIGNIN_IP_RATE = os.environ.get("MYMEDIC_PATIENT_SIGNIN_IP_RATE", "60/hour")
+MYMEDIC_PATIENT_TOKEN_DAYS = int(os.environ.get("MYMEDIC_PATIENT_TOKEN_DAYS", "90"))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "MyMedic API",

@@ -22,10 +22,14 @@ from apps.eventstore.locks import append_lock, in_command
 
 
 class Actor(Protocol):
-    """Who runs a command: a staff user, a patient, or None for the system."""
+    """Who runs a command: a staff user, a patient, or None for the system. Read-only, so
+    a patient actor (a frozen value, `role` "patient") fits as well as a staff user."""
 
-    pk: Any
-    role: str
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def role(self) -> str: ...
 
 
 # Sent inside the appending transaction, so a listener's writes commit or roll back with it.

@@ -9,13 +9,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from apps.audit.trail import record
-from apps.clinic.admin import ADMIN_ROLES, MANAGERS, BranchScopedAdmin
+from apps.clinic.admin import ADMIN_ROLES, MANAGERS, BranchScopedAdmin, TenantSettingsAdmin
 from apps.clinic.scoping import staff_of
 from apps.core.errors import DomainError, InvalidInput
 from apps.core.keys import phone_index
 from apps.scheduling import commands
 from apps.scheduling.hours import normalize_weekly_hours
-from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling.models import Appointment, Doctor, NoShowPolicy, Patient
 from apps.scheduling.phones import normalize_phone
 
 
@@ -165,3 +165,14 @@ class AppointmentAdmin(BranchScopedAdmin):
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # The actions call the commands, which check role and branch again.
         return dict(super().get_actions(request)) if self._role(request) in ADMIN_ROLES else {}
+
+
+@admin.register(NoShowPolicy)
+class NoShowPolicyAdmin(TenantSettingsAdmin):
+    list_display = ["__str__", "threshold", "window_days"]
+    fields = ["threshold", "window_days"]
+
+    def update(self, request: HttpRequest, obj: NoShowPolicy, changed: list[str]) -> NoShowPolicy:
+        return commands.no_show_policy_update(
+            actor=staff_of(request), threshold=obj.threshold, window_days=obj.window_days
+        )

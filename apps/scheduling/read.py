@@ -26,7 +26,9 @@ def projection_position() -> int:
     ) or 0
 
 
-def _row(view: AppointmentView, zone: str, *, with_doctor: bool) -> dict[str, Any]:
+def _row(
+    view: AppointmentView, zone: str, *, with_doctor: bool, for_desk: bool = False
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": view.appointment_id,
         "start": local_iso(view.start, zone),
@@ -36,6 +38,8 @@ def _row(view: AppointmentView, zone: str, *, with_doctor: bool) -> dict[str, An
     }
     if with_doctor:
         row["doctor"] = view.doctor_id
+    if for_desk:
+        row["repeat_no_show"] = view.repeat_no_show
     return row
 
 
@@ -98,7 +102,9 @@ def _board_builder(branch: Branch, day: date) -> Callable[[], dict[str, Any]]:
             "counts": counts,
             "takings": {},
             **{key: section(branch, day) for key, (_, section) in board_sections.items()},
-            "appointments": [_row(view, branch.timezone, with_doctor=True) for view in rows],
+            "appointments": [
+                _row(view, branch.timezone, with_doctor=True, for_desk=True) for view in rows
+            ],
         }
 
     return build
