@@ -48,17 +48,17 @@ class TokenApi(APIView):
         return Response({"token": token.key, "role": user.role})
 
 
-class MeSerializer(serializers.Serializer):
+class StaffMeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     email = serializers.EmailField()
     name = serializers.CharField()
     role = serializers.CharField()
 
 
-class MeApi(APIView):
+class StaffMeApi(APIView):
     """Who the token belongs to: what an app shows after sign-in. No query beyond the token's."""
 
-    @extend_schema(responses={200: MeSerializer}, tags=["auth"])
+    @extend_schema(responses={200: StaffMeSerializer}, tags=["auth"])
     def get(self, request: Request) -> Response:
         user = staff_of(request)
         return Response({"id": user.pk, "email": user.email, "name": user.name, "role": user.role})
