@@ -45,7 +45,9 @@ class TokenApi(APIView):
         user: User = serializer.validated_data["user"]
         token, _ = Token.objects.get_or_create(user=user)
         record("login.token", actor=user, target=f"user:{user.pk}")
-        return Response({"token": token.key, "role": user.role})
+        return Response(
+            {"token": token.key, "role": user.role}, headers={"Cache-Control": "no-store"}
+        )
 
 
 class StaffMeSerializer(serializers.Serializer):

@@ -131,7 +131,10 @@ class SignInApi(APIView):
             record("patient.login.failed")  # no phone: it may name someone who is no patient
             raise InvalidInput(SIGN_IN_FAILED)
         token = auth.issue_token(patient)
-        return Response({"token": token, "patient": {"id": patient.pk, "name": patient.name}})
+        return Response(
+            {"token": token, "patient": {"id": patient.pk, "name": patient.name}},
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 class SignOutApi(PatientView):

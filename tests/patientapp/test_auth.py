@@ -10,6 +10,7 @@ import time_machine
 
 from apps.audit.models import AuditEntry
 from apps.clinic.models import User
+from apps.core.models import IdempotencyRecord
 from apps.notifications.backends import FileBackend
 from apps.patientapp.api import SIGN_IN_FAILED
 from apps.patientapp.auth import key_hash
@@ -312,3 +313,23 @@ def test_signing_out_at_another_clinic_revokes_nothing(
 
     assert elsewhere.post("/api/v1/patient/auth/logout/").status_code == 401
     assert me.get("/api/v1/patient/me/").status_code == 200
+
+
+def test_a_patient_token_is_never_kept_in_the_idempotency_store(
+    api: HostClient, patient: Patient, outbox: FileBackend, django_capture_on_commit_callbacks: Any
+) -> None:
+    ask_code(api, PHONE, django_capture_on_commit_callbacks)
+    body = {"phone": PHONE, "code": last_code(outbox)}
+
+    first = api.post(
+        "/api/v1/patient/auth/token/", body, format="json", HTTP_IDEMPOTENCY_KEY="pt-sign-in"
+    )
+    retry = api.post(
+        "/api/v1/patient/auth/token/", body, format="json", HTTP_IDEMPOTENCY_KEY="pt-sign-in"
+    )
+
+    assert first.status_code == 200
+    assert first["Cache-Control"] == "no-store"
+    assert IdempotencyRecord.objects.get(key="pt-sign-in").body is None
+    assert retry.status_code == 409
+    assert PatientToken.objects.count() == 1  # the retry issued no second token
