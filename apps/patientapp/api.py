@@ -50,6 +50,7 @@ from apps.patientapp.throttling import (
     SignInPhoneThrottle,
 )
 from apps.scheduling.actors import PatientActor
+from apps.scheduling.api import free_slots_of
 from apps.scheduling.models import Appointment, Doctor
 from apps.scheduling.phones import normalize_phone
 from apps.scheduling.selectors import get_visible
@@ -59,9 +60,7 @@ from apps.scheduling.serializers import (
     SlotQuerySerializer,
     SlotSerializer,
     StartSerializer,
-    local_iso,
 )
-from apps.scheduling.slots import free_slots
 
 TAGS = ["patient app"]
 CODE_SENT = "If this number belongs to a patient of the clinic, a code is on its way by SMS."
@@ -260,16 +259,7 @@ class DoctorSlotsApi(PatientView):
         parameters=[SlotQuerySerializer], responses={200: SlotSerializer(many=True)}, tags=TAGS
     )
     def get(self, request: Request, pk: int) -> Response:
-        doctor = get_visible(bookable_doctors(), pk, "Doctor")
-        query = SlotQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        zone = doctor.branch.timezone
-        return Response(
-            [
-                {"start": local_iso(slot.start, zone), "end": local_iso(slot.end, zone)}
-                for slot in free_slots(doctor, query.validated_data["date"])
-            ]
-        )
+        return Response(free_slots_of(get_visible(bookable_doctors(), pk, "Doctor"), request))
 
 
 def _invoice_body(invoice: Invoice) -> dict[str, Any]:

@@ -112,15 +112,18 @@ class DoctorSlotsApi(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         doctor = get_visible(doctors_for(staff_of(request)), pk, "Doctor")
-        query = SlotQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        zone = doctor.branch.timezone
-        return Response(
-            [
-                {"start": local_iso(slot.start, zone), "end": local_iso(slot.end, zone)}
-                for slot in free_slots(doctor, query.validated_data["date"])
-            ]
-        )
+        return Response(free_slots_of(doctor, request))
+
+
+def free_slots_of(doctor: Doctor, request: Request) -> list[dict[str, str]]:
+    """The doctor's free slots on the request's `?date=`, in the branch's timezone."""
+    query = SlotQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    zone = doctor.branch.timezone
+    return [
+        {"start": local_iso(slot.start, zone), "end": local_iso(slot.end, zone)}
+        for slot in free_slots(doctor, query.validated_data["date"])
+    ]
 
 
 class DoctorLeaveApi(APIView):
