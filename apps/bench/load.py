@@ -151,12 +151,45 @@ class Client:
 class Outcome:
     samples: list[float] = field(default_factory=list)
     errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, seconds: float, ok: bool) -> None:
+    def add(self, seconds: float, status: int, expected: int) -> None:
         with self.lock:
             self.samples.append(seconds)
-            self.errors += not ok
+            self.errors += status != expected
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+def _on_connections(count: int, port: int, work: Callable[[Client], None]) -> float:
+    """Runs `work` on `count` threads, each with its own connection; the seconds it took."""
+
+    def run() -> None:
+        client = Client(port)
+        try:
+            work(client)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
+class Ticket:
+    """Hands out 0, 1, 2, … to threads, up to `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        self.numbers = iter(range(limit))
+        self.lock = threading.Lock()
+
+    def take(self) -> int | None:
+        with self.lock:
+            return next(self.numbers, None)
 
 
 def closed_loop(
@@ -165,22 +198,15 @@ def closed_loop(
     """`clients` connections send requests back to back for `seconds`: the most it serves."""
     outcome = Outcome()
     deadline = time.perf_counter() + seconds
-    counter = iter(range(10**9))
+    ticket = Ticket(10**9)
 
-    def work() -> None:
-        client = Client(port)
-        try:
-            while time.perf_counter() < deadline:
-                target = target_for(next(counter))
-                started = time.perf_counter()
-                status = client.status("GET", target)
-                outcome.add(time.perf_counter() - started, status == 200)
-        finally:
-            client.close()
+    def work(client: Client) -> None:
+        while time.perf_counter() < deadline and (n := ticket.take()) is not None:
+            started = time.perf_counter()
+            status = client.status("GET", target_for(n))
+            outcome.add(time.perf_counter() - started, status, 200)
 
-    started = time.perf_counter()
-    _run_threads(work, clients)
-    elapsed = time.perf_counter() - started
+    elapsed = _on_connections(clients, port, work)
     return {
         **summary_ms(outcome.samples),
         "per_s": round(len(outcome.samples) / elapsed),
@@ -195,24 +221,15 @@ def paced(target_for: TargetFor, port: int, *, rate: float, seconds: float) -> d
     start = time.perf_counter() + 0.1
     due = [start + n / rate for n in range(total)]
     outcome = Outcome()
-    taken = iter(range(total))
-    take_lock = threading.Lock()
+    ticket = Ticket(total)
 
-    def work() -> None:
-        client = Client(port)
-        try:
-            while True:
-                with take_lock:
-                    n = next(taken, None)
-                if n is None:
-                    return
-                time.sleep(max(0.0, due[n] - time.perf_counter()))
-                status = client.status("GET", target_for(n))
-                outcome.add(time.perf_counter() - due[n], status == 200)
-        finally:
-            client.close()
+    def work(client: Client) -> None:
+        while (n := ticket.take()) is not None:
+            time.sleep(max(0.0, due[n] - time.perf_counter()))
+            status = client.status("GET", target_for(n))
+            outcome.add(time.perf_counter() - due[n], status, 200)
 
-    _run_threads(work, 8)
+    _on_connections(8, port, work)
     return {**summary_ms(outcome.samples), "rate_per_s": rate, "errors": outcome.errors}
 
 
@@ -221,41 +238,19 @@ def post_all(
 ) -> dict[str, Any]:
     """POSTs every body once over `clients` connections; anything but a 201 is an error."""
     outcome = Outcome()
-    queue = iter(bodies)
-    take_lock = threading.Lock()
-    statuses: dict[int, int] = {}
+    ticket = Ticket(len(bodies))
 
-    def work() -> None:
-        client = Client(port)
-        try:
-            while True:
-                with take_lock:
-                    body = next(queue, None)
-                if body is None:
-                    return
-                started = time.perf_counter()
-                status = client.status("POST", target, body)
-                outcome.add(time.perf_counter() - started, status == 201)
-                with take_lock:
-                    statuses[status] = statuses.get(status, 0) + 1
-        finally:
-            client.close()
+    def work(client: Client) -> None:
+        while (n := ticket.take()) is not None:
+            started = time.perf_counter()
+            status = client.status("POST", target, bodies[n])
+            outcome.add(time.perf_counter() - started, status, 201)
 
-    started = time.perf_counter()
-    _run_threads(work, clients)
-    elapsed = time.perf_counter() - started
+    elapsed = _on_connections(clients, port, work)
     return {
         **summary_ms(outcome.samples),
         "per_s": round(len(bodies) / elapsed),
         "errors": outcome.errors,
-        "statuses": {str(code): n for code, n in sorted(statuses.items())},
+        "statuses": {str(code): n for code, n in sorted(outcome.statuses.items())},
         "clients": clients,
     }
-
-
-def _run_threads(target: Callable[[], None], count: int) -> None:
-    threads = [threading.Thread(target=target) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
