@@ -14,8 +14,8 @@ from django_eventstream import send_event
 from django_eventstream.channelmanager import ChannelManagerBase
 from django_tenants.utils import schema_context
 
-from apps.core.db import connection
-from apps.eventstore.projections import Touched, after_run
+from apps.core.db import connection, release_connection
+from apps.eventstore.projections import Touched, announce
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def branch_channel(schema: str, branch_id: int) -> str:
     return f"{schema}.branch.{branch_id}"
 
 
-@after_run
+@announce
 def push_branch_changes(touched: Touched, position: int) -> None:
     schema = connection.schema_name
     for branch_id in sorted(touched.branches):
@@ -51,8 +51,12 @@ class BranchChannelManager(ChannelManagerBase):
         if user is None or not branch.isdigit():
             return False
         # Streams are read outside the request's thread state; name the schema explicitly.
-        with schema_context(schema):
-            return bool(may_see_branch(user, int(branch)))
+        # An open stream re-checks now and then: it must not keep the connection it used.
+        try:
+            with schema_context(schema):
+                return bool(may_see_branch(user, int(branch)))
+        finally:
+            release_connection()
 
     def is_channel_reliable(self, channel: str) -> bool:
         return False

@@ -57,6 +57,7 @@ class Projection:
 
 _registry: dict[str, Projection] = {}
 _after_run_hooks: list[Callable[[Touched, int], None]] = []
+_announce_hooks: list[Callable[[Touched, int], None]] = []
 
 
 def register(projection: Projection) -> Projection:
@@ -80,6 +81,13 @@ def projections(names: Iterable[str] | None = None) -> list[Projection]:
 def after_run(hook: Callable[[Touched, int], None]) -> Callable[[Touched, int], None]:
     """Registers `hook(touched, position)` to run after a run that changed something commits."""
     _after_run_hooks.append(hook)
+    return hook
+
+
+def announce(hook: Callable[[Touched, int], None]) -> Callable[[Touched, int], None]:
+    """Registers `hook(touched, position)` to run after every `after_run` hook: by then the
+    read caches have moved on, so whoever hears the announcement and reads finds the change."""
+    _announce_hooks.append(hook)
     return hook
 
 
@@ -177,7 +185,7 @@ def catch_up(
         head = max(head, total.position)
         results[projection.name] = total
     if touched.branches:
-        for hook in _after_run_hooks:
+        for hook in (*_after_run_hooks, *_announce_hooks):
             hook(touched, head)
     return results
 

@@ -5,6 +5,7 @@ from django_eventstream.views import events
 
 from apps.clinic.models import User
 from apps.clinic.scoping import can_see_branch
+from apps.core.db import release_connection
 
 
 def branch_events(request: HttpRequest, branch_id: int) -> HttpResponse:
@@ -13,4 +14,8 @@ def branch_events(request: HttpRequest, branch_id: int) -> HttpResponse:
         return JsonResponse({"detail": "Sign in to follow the board."}, status=401)
     if not can_see_branch(user, branch_id):
         return JsonResponse({"detail": "Not found."}, status=404)
-    return events(request, branch_id=branch_id)
+    response = events(request, branch_id=branch_id)
+    # The stream stays open as long as the board is on screen and needs no database
+    # meanwhile: give the connection back now rather than hold one per open board.
+    release_connection()
+    return response

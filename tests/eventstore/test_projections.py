@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from django_tenants.utils import schema_context
 
-from apps.eventstore import replay
+from apps.eventstore import live, replay
 from apps.eventstore.models import Event, ProjectionState
 from apps.eventstore.projections import (
     Projection,
@@ -19,7 +19,7 @@ from apps.eventstore.projections import (
     run_batch,
     unregister,
 )
-from apps.scheduling import commands
+from apps.scheduling import commands, read
 from apps.scheduling.models import Appointment, AppointmentView, Doctor, Patient
 from apps.scheduling.projections import appointments
 from apps.tenants.models import Tenant
@@ -234,3 +234,23 @@ def test_a_parked_projection_in_one_tenant_leaves_other_tenants_running(
 def test_every_registered_projection_declares_what_it_handles() -> None:
     for projection in projections():
         assert projection.handles, projection.name
+
+
+def test_a_live_push_goes_out_only_after_the_read_cache_moved_on(
+    doctor: Doctor, patient: Patient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A screen that hears the push reads the board at once: it must find the change, not the
+    # board cached before it (the race a fast pooled web process lost in the browser test).
+    day = ist(5, 9).date()
+    assert read.branch_board(doctor.branch, day)["appointments"] == []  # cached now
+    boards_heard: list[dict[str, Any]] = []
+
+    def hear(channel: str, event_type: str, data: dict[str, Any]) -> None:
+        boards_heard.append(read.branch_board(doctor.branch, day))
+
+    monkeypatch.setattr(live, "send_event", hear)
+    booked = commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 9))
+
+    catch_up()
+
+    assert [[row["id"] for row in board["appointments"]] for board in boards_heard] == [[booked.pk]]
