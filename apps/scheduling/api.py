@@ -18,9 +18,9 @@ from apps.clinic.permissions import STAFF_ROLES, roles
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.core.errors import NotFound
 from apps.core.keys import phone_index
-from apps.scheduling import commands, read
+from apps.scheduling import commands, read, waitlist
 from apps.scheduling.commands import DOCTOR_ADMINS, FRONT_DESK
-from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
 from apps.scheduling.phones import normalize_phone
 from apps.scheduling.selectors import (
     appointments_for,
@@ -28,6 +28,7 @@ from apps.scheduling.selectors import (
     get_visible,
     on_local_date,
     patients_for,
+    waitlist_for,
 )
 from apps.scheduling.serializers import (
     AppointmentCommandResultSerializer,
@@ -48,6 +49,10 @@ from apps.scheduling.serializers import (
     SlotSerializer,
     StartSerializer,
     UpcomingSerializer,
+    WaitlistCommandResultSerializer,
+    WaitlistEntrySerializer,
+    WaitlistFilterSerializer,
+    WaitlistJoinSerializer,
     local_iso,
 )
 from apps.scheduling.slots import free_slots
@@ -205,6 +210,8 @@ class PatientListApi(generics.ListCreateAPIView):
             address=data.get("address", ""),
             notes=data.get("notes", ""),
             branch=branch,
+            email=data.get("email") or "",
+            language=data.get("language", "en"),
         )
         body = {**PatientSerializer(patient).data, "position": patient.position}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -415,3 +422,63 @@ class PatientUpcomingApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         patient = get_visible(patients_for(staff_of(request)), pk, "Patient")
         return Response(read.patient_upcoming(patient.pk))
+
+
+WaitlistStaff = roles(read=waitlist.WAITLIST_STAFF, write=waitlist.WAITLIST_STAFF)
+
+
+def waitlist_result(entry: WaitlistEntry, code: int = status.HTTP_200_OK) -> Response:
+    """The entry as a waitlist command left it, with the position of its last event."""
+    return Response({**WaitlistEntrySerializer(entry).data, "position": entry.position}, code)
+
+
+class WaitlistListApi(generics.ListCreateAPIView):
+    serializer_class = WaitlistEntrySerializer
+    permission_classes = [WaitlistStaff]
+
+    @extend_schema(parameters=[WaitlistFilterSerializer], tags=["waitlist"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[WaitlistEntry]:
+        filters = WaitlistFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        wanted = filters.validated_data
+        entries = waitlist_for(staff_of(self.request))
+        if "doctor" in wanted:
+            entries = entries.filter(doctor_id=wanted["doctor"])
+        if "date" in wanted:
+            entries = entries.filter(date=wanted["date"])
+        if "status" in wanted:
+            entries = entries.filter(status=wanted["status"])
+        return entries
+
+    @extend_schema(
+        request=WaitlistJoinSerializer,
+        responses={201: WaitlistCommandResultSerializer},
+        tags=["waitlist"],
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = WaitlistJoinSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        actor = staff_of(request)
+        entry = waitlist.waitlist_join(
+            actor=actor,
+            doctor=get_visible(doctors_for(actor), data["doctor"], "Doctor"),
+            patient=get_visible(patients_for(actor), data["patient"], "Patient"),
+            day=data["date"],
+        )
+        return waitlist_result(entry, status.HTTP_201_CREATED)
+
+
+class WaitlistLeaveApi(APIView):
+    permission_classes = [WaitlistStaff]
+
+    @extend_schema(
+        request=None, responses={200: WaitlistCommandResultSerializer}, tags=["waitlist"]
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        actor = staff_of(request)
+        entry = get_visible(waitlist_for(actor), pk, "Waitlist entry")
+        return waitlist_result(waitlist.waitlist_leave(actor=actor, entry=entry))

@@ -19,7 +19,8 @@ from apps.eventstore.store import command
 from apps.scheduling.hours import normalize_weekly_hours
 from apps.scheduling.models import Appointment, BranchClosure, Doctor, DoctorLeave, Patient
 from apps.scheduling.phones import normalize_phone
-from apps.scheduling.slots import branch_zone, local_date, slot_grid
+from apps.scheduling.slots import branch_zone, live_holds, local_date, slot_grid
+from apps.scheduling.waitlist import consume_hold, offer_freed_slot
 
 DOCTOR_ADMINS = WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
 
@@ -173,6 +174,8 @@ def patient_register(
     address: str = "",
     notes: str = "",
     branch: Branch | None = None,
+    email: str = "",
+    language: str = "en",
 ) -> Patient:
     require_role(actor, FRONT_DESK)
     if branch is not None:
@@ -181,14 +184,21 @@ def patient_register(
         raise InvalidInput("A patient needs a name.", field="name")
     if date_of_birth is not None and not date(1900, 1, 1) <= date_of_birth <= timezone.now().date():
         raise InvalidInput("Date of birth must be a real past date.", field="date_of_birth")
-    patient = Patient(registered_branch=branch)
+    if language not in dict(Patient.LANGUAGES):
+        raise InvalidInput("Choose a language we send messages in.", field="language")
+    patient = Patient(registered_branch=branch, language=language)
     patient.name = name.strip()
     patient.phone = normalize_phone(phone)
     patient.date_of_birth = date_of_birth
     patient.address = address.strip()
     patient.notes = notes.strip()
+    patient.email = email.strip()
     # No PHI in events: the patient's name, phone and birth date stay in the row.
-    patient.record("PatientRegistered", {"branch_id": branch.pk if branch else None}, actor=actor)
+    patient.record(
+        "PatientRegistered",
+        {"branch_id": branch.pk if branch else None, "language": language},
+        actor=actor,
+    )
     patient.save()
     return patient
 
@@ -222,9 +232,16 @@ def _require_visit_access(actor: User | None, appointment: Appointment) -> None:
 
 
 def _check_slot(
-    doctor: Doctor, start: datetime, now: datetime, ignoring: Appointment | None = None
+    doctor: Doctor,
+    start: datetime,
+    now: datetime,
+    ignoring: Appointment | None = None,
+    patient: Patient | None = None,
 ) -> datetime:
-    """The end of the free slot that starts at `start`, or a 409 saying why it is not free."""
+    """The end of the free slot that starts at `start`, or a 409 saying why it is not free.
+
+    A slot held for a waitlisted patient is free only for that `patient`.
+    """
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(doctor))
     if start <= now:
@@ -240,6 +257,8 @@ def _check_slot(
         clash = clash.exclude(pk=ignoring.pk)
     if clash.exists():
         raise Conflict("This slot is already taken.")
+    if live_holds(doctor, slot.start, slot.end, now=now, patient=patient).exists():
+        raise Conflict("This slot is held for a patient on the waitlist.")
     return slot.end
 
 
@@ -270,7 +289,7 @@ def _book(
     now = now or timezone.now()
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(doctor))
-    end = _check_slot(doctor, start, now)
+    end = _check_slot(doctor, start, now, patient=patient)
     appointment = Appointment(
         doctor=doctor,
         patient=patient,
@@ -281,6 +300,7 @@ def _book(
     )
     appointment.record("AppointmentBooked", appointment.event_data(), actor=actor)
     _save_holding_time(appointment)
+    consume_hold(appointment=appointment, actor=actor, now=now)
     return appointment
 
 
@@ -331,7 +351,9 @@ def appointment_reschedule(
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(appointment.doctor))
     previous = (appointment.start, appointment.end)
-    appointment.end = _check_slot(appointment.doctor, start, now, ignoring=appointment)
+    appointment.end = _check_slot(
+        appointment.doctor, start, now, ignoring=appointment, patient=appointment.patient
+    )
     appointment.start = start
     appointment.record(
         "AppointmentRescheduled",
@@ -341,6 +363,7 @@ def appointment_reschedule(
         actor=actor,
     )
     _save_holding_time(appointment)
+    consume_hold(appointment=appointment, actor=actor, now=now)
     return appointment
 
 
@@ -355,7 +378,8 @@ def appointment_cancel(
         raise Conflict(
             f"A {appointment.get_status_display().lower()} appointment cannot be cancelled."
         )
-    if (now or timezone.now()) >= appointment.start:
+    now = now or timezone.now()
+    if now >= appointment.start:
         raise Conflict("An appointment can be cancelled only before it starts.")
     appointment.status = Appointment.Status.CANCELLED
     appointment.cancel_reason = reason.strip()[:200]
@@ -368,6 +392,14 @@ def appointment_cancel(
     # The reason is free text and may name the patient's condition: it stays in the row.
     appointment.record("AppointmentCancelled", appointment.event_data(**outcomes), actor=actor)
     appointment.save()
+    # The freed slot goes to the first patient on the doctor's waitlist for that day.
+    offer_freed_slot(
+        doctor=appointment.doctor,
+        start=appointment.start,
+        end=appointment.end,
+        actor=actor,
+        now=now,
+    )
     return appointment
 
 

@@ -1,4 +1,5 @@
-"""Free-slot computation: a doctor's grid for a day, minus leave, closures and bookings.
+"""Free-slot computation: a doctor's grid for a day, minus leave, closures, bookings and
+slots held for a waitlisted patient (free only for that patient).
 
 All arithmetic is on UTC instants, so a slot always lasts its real length, also across a
 daylight-saving change; dates are the branch's local dates.
@@ -8,11 +9,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.scheduling.hours import day_intervals
-from apps.scheduling.models import Appointment, BranchClosure, Doctor, DoctorLeave
+from apps.scheduling.models import (
+    Appointment,
+    BranchClosure,
+    Doctor,
+    DoctorLeave,
+    Patient,
+    SlotHold,
+)
 
 
 @dataclass(frozen=True)
@@ -50,14 +58,37 @@ def slot_grid(doctor: Doctor, day: date) -> list[Slot]:
     return slots
 
 
+def live_holds(
+    doctor: Doctor,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    patient: Patient | None = None,
+) -> QuerySet[SlotHold]:
+    """Unexpired holds on the doctor's time within [start, end) kept for someone else."""
+    holds = SlotHold.objects.filter(
+        doctor=doctor,
+        status=SlotHold.Status.LIVE,
+        expires_at__gt=now,
+        start__lt=end,
+        end__gt=start,
+    )
+    if patient is not None:
+        holds = holds.exclude(patient=patient)
+    return holds
+
+
 def free_slots(
     doctor: Doctor,
     day: date,
     *,
     now: datetime | None = None,
     ignoring: Appointment | None = None,
+    patient: Patient | None = None,
 ) -> list[Slot]:
-    """Slots of `day` that have not started yet and overlap no appointment holding time."""
+    """Slots of `day` that have not started yet and overlap no appointment holding time nor a
+    live hold for a patient other than `patient`."""
     now = now or timezone.now()
     grid = [slot for slot in slot_grid(doctor, day) if slot.start > now]
     if not grid:
@@ -71,6 +102,9 @@ def free_slots(
     if ignoring is not None:
         taken = taken.filter(~Q(pk=ignoring.pk))
     busy = list(taken.values_list("start", "end"))
+    busy += live_holds(doctor, grid[0].start, grid[-1].end, now=now, patient=patient).values_list(
+        "start", "end"
+    )
     return [
         slot
         for slot in grid
@@ -84,10 +118,11 @@ def bookable_slot(
     *,
     now: datetime | None = None,
     ignoring: Appointment | None = None,
+    patient: Patient | None = None,
 ) -> Slot | None:
     """The free slot that begins exactly at `start`, or None."""
     day = local_date(start, branch_zone(doctor))
-    for slot in free_slots(doctor, day, now=now, ignoring=ignoring):
+    for slot in free_slots(doctor, day, now=now, ignoring=ignoring, patient=patient):
         if slot.start == start:
             return slot
     return None
