@@ -27,4 +27,5 @@ def reminder_due(start: datetime, offset_minutes: int, zone: ZoneInfo) -> dateti
     if rest == 0:
         local = start.astimezone(zone).replace(tzinfo=None)
         return wall_clock_instant(local - timedelta(days=days), zone)
-    return start - timedelta(minutes=offset_minutes)
+    # On UTC: Python subtracts from an aware local time on its wall clock, offset unchanged.
+    return start.astimezone(UTC) - timedelta(minutes=offset_minutes)
