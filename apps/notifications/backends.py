@@ -104,6 +104,7 @@ class HttpJsonBackend:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 answer = response.read()
         except urllib.error.HTTPError as exc:
+            exc.close()  # the error is also the (unread) response
             permanent = 400 <= exc.code < 500 and exc.code not in self.TRANSIENT_4XX
             raise DeliveryError(f"provider answered {exc.code}", permanent=permanent) from exc
         except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections
