@@ -313,6 +313,11 @@ SPECTACULAR_SETTINGS = {
         "CloseStatusEnum": ["undeclared", "balanced", "variance"],
         "PaymentMethodEnum": "apps.billing.models.Method",
         "DeclaredMethodEnum": ["cash", "card", "upi", "other"],
+        "WaitlistStatusEnum": "apps.scheduling.models.WaitlistEntry.Status",
+        "DeliveryStatusEnum": "apps.notifications.models.Delivery.Status",
+        "NotificationKindEnum": "apps.notifications.models.Kind",
+        "NotificationChannelEnum": "apps.notifications.models.CHANNEL_CHOICES",
+        "PatientLanguageEnum": "apps.scheduling.models.Patient.LANGUAGES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
