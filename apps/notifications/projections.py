@@ -14,12 +14,15 @@ the live run planned.
 """
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django_tenants.utils import schema_context
 
 from apps.clinic.models import Branch
+from apps.core.db import connection
 from apps.eventstore.models import Event
 from apps.eventstore.projections import Projection, Touched, register
 from apps.notifications.models import (
@@ -51,9 +54,8 @@ class NotificationsProjection(Projection):
         for event in events:
             planned_now |= self.plan(event)
         if planned_now:
-            from apps.notifications.tasks import request_dispatch  # tasks import this module
-
-            transaction.on_commit(request_dispatch)
+            # The commit may happen after the schema was switched back: name it here.
+            transaction.on_commit(partial(_request_dispatch, connection.schema_name))
 
     def apply(self, event: Event, touched: Touched) -> None:
         self.plan(event)
@@ -68,7 +70,7 @@ class NotificationsProjection(Projection):
             )
             return False
         if event.type == "SlotHeld":
-            return self._add(
+            self._add(
                 event,
                 key=f"slot-hold-{data['id']}:offer",
                 kind=Kind.SLOT_OFFERED,
@@ -76,6 +78,7 @@ class NotificationsProjection(Projection):
                 hold_id=data["id"],
                 due_at=event.occurred_at,
             )
+            return True
         appointment_id = data["id"]
         planned_before = Notification.objects.filter(
             appointment_id=appointment_id, version__lt=event.version, voided=False
@@ -131,7 +134,7 @@ class NotificationsProjection(Projection):
         appointment_id: int | None,
         hold_id: int | None,
         due_at: datetime,
-    ) -> bool:
+    ) -> None:
         Notification.objects.get_or_create(
             key=key,
             defaults={
@@ -146,7 +149,13 @@ class NotificationsProjection(Projection):
                 "position": event.position,
             },
         )
-        return True
+
+
+def _request_dispatch(schema: str) -> None:
+    from apps.notifications.tasks import request_dispatch  # tasks import the dispatcher
+
+    with schema_context(schema):
+        request_dispatch()
 
 
 notifications = register(NotificationsProjection())

@@ -227,3 +227,17 @@ def test_doctors_may_not_use_the_waitlist(tenant: Tenant, main_branch: Branch) -
     login = UserFactory(role=Role.DOCTOR, branches=[main_branch])
 
     assert client_for(login, tenant).get("/api/v1/waitlist/").status_code == 403
+
+
+def test_the_admin_lists_the_waitlist_and_holds_without_patient_names(
+    api: HostClient, owner: User, booked: Appointment, waiting: list[Patient]
+) -> None:
+    commands.appointment_cancel(actor=None, appointment=booked, reason="unwell")
+    api.force_login(owner)
+
+    entries = api.get("/admin/scheduling/waitlistentry/?status__exact=offered")
+    holds = api.get("/admin/scheduling/slothold/")
+    entry = api.get(f"/admin/scheduling/waitlistentry/{WaitlistEntry.objects.first().pk}/change/")
+
+    assert entries.status_code == holds.status_code == entry.status_code == 200
+    assert "First Waiting" not in entries.content.decode() + entry.content.decode()
