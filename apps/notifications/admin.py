@@ -39,6 +39,13 @@ class NotificationSettingsForm(forms.ModelForm):
             raise forms.ValidationError("A list of whole minutes, e.g. [1440, 120].")
         return offsets
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        enabled = cleaned.get("enabled_channels") or []
+        if cleaned.get("default_channel") and cleaned["default_channel"] not in enabled:
+            self.add_error("default_channel", "The default channel must be enabled.")
+        return cleaned
+
 
 @admin.register(NotificationSettings)
 class NotificationSettingsAdmin(RoleAdmin):

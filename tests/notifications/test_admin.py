@@ -62,3 +62,15 @@ def test_a_template_with_broken_syntax_is_refused(signed_in: HostClient) -> None
 
     assert response.status_code == 200  # the form again, with the error
     assert not MessageTemplate.objects.exists()
+
+
+def test_settings_with_a_disabled_default_channel_are_refused_in_the_form(
+    signed_in: HostClient,
+) -> None:
+    response = signed_in.post(
+        "/admin/notifications/notificationsettings/add/",
+        {"reminder_offsets": "[60]", "enabled_channels": ["sms"], "default_channel": "email"},
+    )
+
+    assert response.status_code == 200
+    assert not NotificationSettings.objects.exists()
