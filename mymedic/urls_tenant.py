@@ -17,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/patient/", include("apps.patientapp.urls")),
     path("api/v1/", include("apps.clinic.urls")),
     path("api/v1/", include("apps.scheduling.urls")),
     path("api/v1/", include("apps.billing.urls")),

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
@@ -27,6 +28,11 @@ from apps.tenants.models import Tenant
 from apps.tenants.schemas import ensure_template_schema
 
 OWNER_PASSWORD = "correct-horse-battery-9"
+
+# The suite travels in time (time-machine moves the monotonic clock too), which would expire
+# a connection pool's timed waits in its worker threads; and each test runs in one rolled-back
+# transaction on one connection anyway. Servers and workers that tests start keep the pool.
+settings.DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
 
 
 class HostClient(APIClient):

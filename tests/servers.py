@@ -27,7 +27,7 @@ def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
 
 
 @contextmanager
-def asgi_server() -> Iterator[int]:
+def asgi_server(**env: str) -> Iterator[int]:
     """daphne serving the project on a free port, against the test database."""
     port = free_port()
     server = subprocess.Popen(
@@ -41,7 +41,7 @@ def asgi_server() -> Iterator[int]:
             str(port),
             "mymedic.asgi:application",
         ],
-        env=subprocess_env(),
+        env=subprocess_env(**env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

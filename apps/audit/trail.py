@@ -18,7 +18,7 @@ from django.utils import timezone
 from apps.audit.models import AuditEntry
 from apps.core.db import connection
 from apps.eventstore.context import current_origin
-from apps.eventstore.locks import append_lock
+from apps.eventstore.locks import append_lock, in_command
 from apps.eventstore.models import Event
 
 GENESIS = "0" * 64
@@ -81,12 +81,14 @@ def record(
     who acted, and an entry with neither is the system's.
     """
     origin = current_origin()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=not in_command()):
         append_lock()
-        previous = AuditEntry.objects.order_by("-id").values_list("hash", flat=True).first()
         with connection.cursor() as cursor:
-            cursor.execute("SELECT nextval(pg_get_serial_sequence('audit_auditentry', 'id'))")
-            (entry_id,) = cursor.fetchone()
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence('audit_auditentry', 'id')),"
+                " (SELECT hash FROM audit_auditentry ORDER BY id DESC LIMIT 1)"
+            )
+            entry_id, previous = cursor.fetchone()
         entry = AuditEntry(
             id=entry_id,
             at=timezone.now(),

@@ -1,9 +1,33 @@
 """Invoices and payments in the admin: read-only (money changes only through commands)."""
 
 from django.contrib import admin
+from django.http import HttpRequest
 
-from apps.billing.models import Invoice, Payment, Refund
-from apps.clinic.admin import BranchScopedAdmin
+from apps.billing import commands
+from apps.billing.models import BillingSettings, Invoice, Payment, Refund
+from apps.clinic.admin import BranchScopedAdmin, TenantSettingsAdmin
+from apps.clinic.scoping import staff_of
+
+
+@admin.register(BillingSettings)
+class BillingSettingsAdmin(TenantSettingsAdmin):
+    list_display = ["__str__", "no_show_fee", "no_show_deposit"]
+    fields = ["cancellation_policy", "no_show_fee", "no_show_deposit"]
+
+    def update(
+        self, request: HttpRequest, obj: BillingSettings, changed: list[str]
+    ) -> BillingSettings:
+        actor, adding = staff_of(request), obj._state.adding
+        saved = obj
+        if adding or "cancellation_policy" in changed:
+            saved = commands.billing_settings_update(
+                actor=actor, cancellation_policy=obj.cancellation_policy
+            )
+        if adding or {"no_show_fee", "no_show_deposit"} & set(changed):
+            saved = commands.no_show_charges_update(
+                actor=actor, no_show_fee=obj.no_show_fee, no_show_deposit=obj.no_show_deposit
+            )
+        return saved
 
 
 @admin.register(Invoice)

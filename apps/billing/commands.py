@@ -17,11 +17,12 @@ from apps.billing.models import (
     Refund,
     TaxRule,
 )
-from apps.billing.money import check_amount, invoice_lines, money, totals
+from apps.billing.money import ZERO, check_amount, invoice_lines, money, totals
 from apps.clinic.access import require_branch, require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, User
 from apps.core.db import connection
 from apps.core.errors import Conflict, InvalidInput
+from apps.eventstore.models import Actor
 from apps.eventstore.store import command
 from apps.scheduling.commands import FRONT_DESK
 from apps.scheduling.models import Appointment
@@ -75,6 +76,43 @@ def billing_settings_update(*, actor: User | None, cancellation_policy: str) -> 
 
 
 @command
+def no_show_charges_update(
+    *, actor: User | None, no_show_fee: Decimal, no_show_deposit: Decimal
+) -> BillingSettings:
+    """Sets the fee added to, and the deposit asked of, bookings by repeat no-shows."""
+    require_role(actor, WHOLE_TENANT_ROLES)
+    amounts = {}
+    for field, amount in (("no_show_fee", no_show_fee), ("no_show_deposit", no_show_deposit)):
+        amounts[field] = ZERO if amount == ZERO else check_amount(amount, field=field)
+    settings = BillingSettings.objects.select_for_update().filter(pk=1).first() or BillingSettings(
+        pk=1
+    )
+    settings.no_show_fee = amounts["no_show_fee"]
+    settings.no_show_deposit = amounts["no_show_deposit"]
+    settings.record(
+        "NoShowChargesChanged", {key: str(value) for key, value in amounts.items()}, actor=actor
+    )
+    settings.save()
+    return settings
+
+
+NO_SHOW_FEE_LINE = "no_show_fee"
+
+
+def charge_no_show_fee(*, appointment: Appointment, actor: Actor | None) -> Invoice | None:
+    """Issues the invoice of a repeat no-show's new booking with the tenant's no-show fee
+    as a line of its own (untaxed), so reception collects it with the consultation."""
+    if not appointment.repeat_no_show:
+        return None  # the common case costs no query
+    fee = billing_settings().no_show_fee
+    if fee <= ZERO:
+        return None
+    line = {"kind": NO_SHOW_FEE_LINE, "description": "No-show fee", "rate": "",
+            "amount": str(money(fee))}  # fmt: skip
+    return _issue_invoice(appointment, actor, extra_lines=[line])
+
+
+@command
 def tax_rule_add(
     *, actor: User | None, name: str, rate: Decimal, branch: Branch | None = None
 ) -> TaxRule:
@@ -95,13 +133,18 @@ def tax_rule_add(
     return rule
 
 
-def _issue_invoice(appointment: Appointment, actor: User | None) -> Invoice:
+def _issue_invoice(
+    appointment: Appointment,
+    actor: Actor | None,
+    extra_lines: list[dict[str, str]] | None = None,
+) -> Invoice:
     """Freezes the fee and taxes on a numbered invoice: the branch's next number, no gaps."""
     counter, _ = InvoiceCounter.objects.get_or_create(branch_id=appointment.branch_id)
     counter = InvoiceCounter.objects.select_for_update().get(pk=counter.pk)
     counter.last_number += 1
     counter.save()
     lines = invoice_lines(appointment.doctor.consultation_fee, taxes_for(appointment.branch_id))
+    lines += extra_lines or []
     total, tax = totals(lines)
     invoice = Invoice(
         appointment=appointment,

@@ -41,6 +41,16 @@ class BillingSettings(EventSourcedModel):
     cancellation_policy = models.CharField(
         max_length=8, choices=CancellationPolicy.choices, default=CancellationPolicy.REFUND
     )
+    # For bookings of repeat no-shows (scheduling's NoShowPolicy); 0.00 turns each off.
+    no_show_fee = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0.00"),
+        help_text="Added as a line to the invoice of a repeat no-show's booking; 0 is off.",
+    )  # fmt: skip
+    no_show_deposit = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0.00"),
+        help_text="Deposit a repeat no-show pays at reception before a visit is booked online "
+        "(the patient app refuses the booking); 0 is off.",
+    )  # fmt: skip
 
     class Meta:
         verbose_name_plural = "billing settings"

@@ -150,3 +150,22 @@ class StaffAdmin(BranchScopedAdmin):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         if change:
             super().save_related(request, form, formsets, change)
+
+
+class TenantSettingsAdmin(RoleAdmin):
+    """A tenant's one-row settings: owners and managers change them through `update`, a
+    command; there is nothing to add once the row exists and nothing to delete."""
+
+    view_roles = MANAGERS
+    add_roles = MANAGERS
+    change_roles = MANAGERS
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and not self.model.objects.exists()
+
+    def update(self, request: HttpRequest, obj: Any, changed: list[str]) -> Any:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        saved = self.update(request, obj, list(form.changed_data))
+        obj.pk = saved.pk

@@ -45,7 +45,25 @@ class TokenApi(APIView):
         user: User = serializer.validated_data["user"]
         token, _ = Token.objects.get_or_create(user=user)
         record("login.token", actor=user, target=f"user:{user.pk}")
-        return Response({"token": token.key, "role": user.role})
+        return Response(
+            {"token": token.key, "role": user.role}, headers={"Cache-Control": "no-store"}
+        )
+
+
+class StaffMeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+    role = serializers.CharField()
+
+
+class StaffMeApi(APIView):
+    """Who the token belongs to: what an app shows after sign-in. No query beyond the token's."""
+
+    @extend_schema(responses={200: StaffMeSerializer}, tags=["auth"])
+    def get(self, request: Request) -> Response:
+        user = staff_of(request)
+        return Response({"id": user.pk, "email": user.email, "name": user.name, "role": user.role})
 
 
 class BranchListApi(generics.ListCreateAPIView):

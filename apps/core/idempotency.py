@@ -3,6 +3,7 @@
 The key is claimed by inserting its row in the same transaction as the command it guards:
 a retry with the same key waits for the first attempt to finish and then gets its stored
 response; a failed (5xx) attempt rolls back with its claim, so the key may be tried again.
+Responses that carry credentials (sign-in tokens) are not stored: a replay of one is a 409.
 """
 
 import hashlib
@@ -31,7 +32,17 @@ def _request_hash(request: HttpRequest) -> str:
     return digest.hexdigest()
 
 
+def holds_credentials(response: HttpResponse) -> bool:
+    """Token responses say `Cache-Control: no-store` (RFC 6749 5.1): never keep their body."""
+    return "no-store" in response.get("Cache-Control", "")
+
+
 def _replay(record: IdempotencyRecord) -> HttpResponse:
+    if record.body is None and record.status_code is not None and record.status_code < 300:
+        return JsonResponse(
+            {"detail": "That response held credentials and was not kept; sign in again."},
+            status=409,
+        )
     response = HttpResponse(
         bytes(record.body or b""), status=record.status_code, content_type=record.content_type
     )
@@ -75,6 +86,7 @@ class IdempotencyMiddleware:
                 response.render()
             record.status_code = response.status_code
             record.content_type = response.get("Content-Type", "")
-            record.body = response.content
+            # The key still has had its effect (no second token), but its secret is not kept.
+            record.body = None if holds_credentials(response) else response.content
             record.save(update_fields=["status_code", "content_type", "body"])
         return response

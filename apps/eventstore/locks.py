@@ -1,9 +1,29 @@
 """The per-tenant lock that keeps event positions in commit order."""
 
-from django.db import connection
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from apps.core.db import connection
 
 # First key of the two-key advisory lock; the second is a hash of the tenant's schema.
 APPEND_LOCK_CLASS = 0x4D594D44  # "MYMD"
+
+# (database connection, schema) whose append lock the running command holds.
+_held: ContextVar[tuple[int, str] | None] = ContextVar("append_lock_held", default=None)
+
+
+def _holder() -> tuple[int, str]:
+    return id(connection.connection), connection.schema_name
+
+
+def in_command() -> bool:
+    """True inside a command that holds this tenant's append lock on this connection.
+
+    There the command's transaction is the unit of failure: an error anywhere rolls all of
+    it back, so the steps inside need no savepoints of their own.
+    """
+    return connection.in_atomic_block and _held.get() == _holder()
 
 
 def append_lock() -> None:
@@ -12,10 +32,28 @@ def append_lock() -> None:
     Positions come from a sequence, and sequence values can commit out of order. Holding
     this lock from before the first append until commit means a later position is always
     committed later, so a reader following `position > last_seen` never skips an event.
+    Inside a command that already holds it this costs nothing.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("Events are appended inside a transaction.")
+    if in_command():
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", [APPEND_LOCK_CLASS]
         )
+
+
+@contextmanager
+def holding_append_lock() -> Iterator[None]:
+    """Takes the append lock for the rest of the enclosing atomic block and remembers it.
+
+    The lock was taken at the start of that block, so no savepoint rolled back inside the
+    block can release it; the marker is dropped when the block is left.
+    """
+    append_lock()
+    token = _held.set(_holder())
+    try:
+        yield
+    finally:
+        _held.reset(token)

@@ -18,14 +18,18 @@ from django_tenants.utils import schema_context
 from apps.core.db import connection
 from apps.core.errors import Conflict
 from apps.eventstore.context import current_origin
-from apps.eventstore.locks import append_lock
+from apps.eventstore.locks import append_lock, in_command
 
 
 class Actor(Protocol):
-    """Who runs a command: a staff user, a patient, or None for the system."""
+    """Who runs a command: a staff user, a patient, or None for the system. Read-only, so
+    a patient actor (a frozen value, `role` "patient") fits as well as a staff user."""
 
-    pk: Any
-    role: str
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def role(self) -> str: ...
 
 
 # Sent inside the appending transaction, so a listener's writes commit or roll back with it.
@@ -116,12 +120,14 @@ class EventSourcedModel(models.Model):
             raise AppendOnlyError(
                 f"{type(self).__name__}.save() needs an event: call record() first."
             )
-        with transaction.atomic():
+        # Outside a command, savepoints let a caller recover from a refused save.
+        own_savepoints = not in_command()
+        with transaction.atomic(savepoint=own_savepoints):
             append_lock()
             self.version += 1
             super().save(*args, **kwargs)
             try:
-                with transaction.atomic():
+                with transaction.atomic(savepoint=own_savepoints):
                     self.last_event = Event.objects.create(
                         stream=self.stream,
                         version=self.version,

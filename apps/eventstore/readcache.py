@@ -6,6 +6,7 @@ reader that starts after the bump can only find values built from the committed 
 older values are simply never asked for again and expire.
 """
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -20,16 +21,35 @@ def _generation_key(branch_id: int) -> str:
     return f"rm:branch:{branch_id}:gen"  # the cache key function prefixes the tenant schema
 
 
+def _key(branch_id: int, parts: tuple[Any, ...]) -> str:
+    generation = cache.get(_generation_key(branch_id), 0)
+    return ":".join(["rm", "branch", str(branch_id), f"g{generation}", *map(str, parts)])
+
+
 def cached(
     branch_id: int, parts: tuple[Any, ...], build: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
-    generation = cache.get(_generation_key(branch_id), 0)
-    key = ":".join(["rm", "branch", str(branch_id), f"g{generation}", *map(str, parts)])
+    key = _key(branch_id, parts)
     value = cache.get(key)
     if value is None:
         value = build()
         cache.set(key, value, TTL_SECONDS)
     return value
+
+
+def cached_json(
+    branch_id: int, parts: tuple[Any, ...], build: Callable[[], dict[str, Any]]
+) -> bytes:
+    """The read model as the API sends it: JSON encoded once per change, not per request.
+
+    The same bytes DRF's JSON renderer makes of these plain values (compact, UTF-8).
+    """
+    key = _key(branch_id, (*parts, "json"))
+    body = cache.get(key)
+    if body is None:
+        body = json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode()
+        cache.set(key, body, TTL_SECONDS)
+    return body
 
 
 @after_run

@@ -6,7 +6,7 @@ from typing import ParamSpec, TypeVar
 
 from django.db import transaction
 
-from apps.eventstore.locks import append_lock
+from apps.eventstore.locks import holding_append_lock
 from apps.eventstore.models import Event
 
 P = ParamSpec("P")
@@ -17,13 +17,14 @@ def command(func: Callable[P, R]) -> Callable[P, R]:
     """A write command: one transaction that takes the tenant's append lock first.
 
     Taking it before any row lock keeps lock order the same in every command (no deadlock
-    between a command waiting for the append lock and one waiting for its rows).
+    between a command waiting for the append lock and one waiting for its rows). The command's
+    transaction is also its unit of failure: saves and audit entries inside it skip their own
+    savepoints and lock calls (see `locks.in_command`).
     """
 
     @functools.wraps(func)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        with transaction.atomic():
-            append_lock()
+        with transaction.atomic(), holding_append_lock():
             return func(*args, **kwargs)
 
     return run

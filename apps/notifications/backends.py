@@ -17,7 +17,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -143,8 +143,8 @@ def get_backend(channel: str) -> Backend:
     """The configured backend for `channel`: {"sms": {"class": dotted, "options": {...}}, ...}."""
     if channel not in CHANNELS:
         raise ValueError(f"Unknown channel {channel!r}.")
-    config = settings.MYMEDIC_NOTIFY_BACKENDS[channel]
-    backend_class = import_string(str(config["class"]))
+    config: dict[str, Any] = settings.MYMEDIC_NOTIFY_BACKENDS[channel]
+    backend_class = import_string(config["class"])
     backend: Backend = backend_class(**config.get("options", {}))
     return backend
 

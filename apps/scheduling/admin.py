@@ -9,13 +9,20 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from apps.audit.trail import record
-from apps.clinic.admin import ADMIN_ROLES, MANAGERS, BranchScopedAdmin
+from apps.clinic.admin import ADMIN_ROLES, MANAGERS, BranchScopedAdmin, TenantSettingsAdmin
 from apps.clinic.scoping import staff_of
 from apps.core.errors import DomainError, InvalidInput
 from apps.core.keys import phone_index
 from apps.scheduling import commands
 from apps.scheduling.hours import normalize_weekly_hours
-from apps.scheduling.models import Appointment, Doctor, Patient, SlotHold, WaitlistEntry
+from apps.scheduling.models import (
+    Appointment,
+    Doctor,
+    NoShowPolicy,
+    Patient,
+    SlotHold,
+    WaitlistEntry,
+)
 from apps.scheduling.phones import normalize_phone
 
 
@@ -183,3 +190,14 @@ class SlotHoldAdmin(BranchScopedAdmin):
     list_filter = ["status", ("branch", admin.RelatedOnlyFieldListFilter)]
     readonly_fields = [f.name for f in SlotHold._meta.fields]
     exclude = ["patient"]
+
+
+@admin.register(NoShowPolicy)
+class NoShowPolicyAdmin(TenantSettingsAdmin):
+    list_display = ["__str__", "threshold", "window_days"]
+    fields = ["threshold", "window_days"]
+
+    def update(self, request: HttpRequest, obj: NoShowPolicy, changed: list[str]) -> NoShowPolicy:
+        return commands.no_show_policy_update(
+            actor=staff_of(request), threshold=obj.threshold, window_days=obj.window_days
+        )

@@ -5,6 +5,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -116,15 +117,21 @@ class DoctorSlotsApi(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         doctor = get_visible(doctors_for(staff_of(request)), pk, "Doctor")
-        query = SlotQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        zone = doctor.branch.timezone
-        return Response(
-            [
-                {"start": local_iso(slot.start, zone), "end": local_iso(slot.end, zone)}
-                for slot in free_slots(doctor, query.validated_data["date"])
-            ]
-        )
+        return Response(free_slots_of(doctor, request))
+
+
+def free_slots_of(
+    doctor: Doctor, request: Request, patient: Patient | None = None
+) -> list[dict[str, str]]:
+    """The doctor's free slots on the request's `?date=`, in the branch's timezone; with a
+    `patient`, slots held for that patient (a waitlist offer) count as free."""
+    query = SlotQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    zone = doctor.branch.timezone
+    return [
+        {"start": local_iso(slot.start, zone), "end": local_iso(slot.end, zone)}
+        for slot in free_slots(doctor, query.validated_data["date"], patient=patient)
+    ]
 
 
 class DoctorLeaveApi(APIView):
@@ -386,12 +393,13 @@ class DoctorDayApi(APIView):
     @extend_schema(
         parameters=[DayQuerySerializer], responses={200: DoctorDaySerializer}, tags=["doctors"]
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: Request, pk: int) -> HttpResponse:
         user = staff_of(request)
         doctor = get_visible(doctors_for(user), pk, "Doctor")
         if user.role == Role.DOCTOR and doctor.user_id != user.pk:
             raise NotFound("Doctor not found.")
-        return Response(read.doctor_day(doctor, _day(request, doctor.branch.timezone)))
+        day = _day(request, doctor.branch.timezone)
+        return HttpResponse(read.doctor_day_json(doctor, day), content_type="application/json")
 
 
 class BranchBoardApi(APIView):
@@ -400,9 +408,10 @@ class BranchBoardApi(APIView):
     @extend_schema(
         parameters=[DayQuerySerializer], responses={200: BoardSerializer}, tags=["branches"]
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: Request, pk: int) -> HttpResponse:
         branch = get_visible(visible_branches(staff_of(request)), pk, "Branch")
-        return Response(read.branch_board(branch, _day(request, branch.timezone)))
+        day = _day(request, branch.timezone)
+        return HttpResponse(read.branch_board_json(branch, day), content_type="application/json")
 
 
 class PatientEraseApi(APIView):

@@ -5,7 +5,7 @@ role, branch and business rules, and appends its event by saving an event-source
 """
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,14 +15,26 @@ from django.utils import timezone
 from apps.clinic.access import require_branch, require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
 from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.eventstore.locks import in_command
 from apps.eventstore.store import command
+from apps.scheduling.actors import PatientActor
 from apps.scheduling.hours import normalize_weekly_hours
-from apps.scheduling.models import Appointment, BranchClosure, Doctor, DoctorLeave, Patient
+from apps.scheduling.models import (
+    Appointment,
+    BranchClosure,
+    Doctor,
+    DoctorLeave,
+    NoShowPolicy,
+    Patient,
+)
 from apps.scheduling.phones import normalize_phone
-from apps.scheduling.slots import branch_zone, live_holds, local_date, slot_grid
+from apps.scheduling.slots import branch_zone, check_slot_at, local_date
 from apps.scheduling.waitlist import consume_hold, offer_freed_slot
 
 DOCTOR_ADMINS = WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
+
+# Who may run a visit command: staff, a patient for their own visits, or None (the system).
+VisitActor = User | PatientActor | None
 
 CancellationHandler = Callable[..., dict[str, Any]]
 # name → handler(appointment=, actor=) returning what it did, for the cancellation event.
@@ -34,6 +46,21 @@ def on_cancellation(name: str) -> Callable[[CancellationHandler], CancellationHa
 
     def register(handler: CancellationHandler) -> CancellationHandler:
         cancellation_handlers[name] = handler
+        return handler
+
+    return register
+
+
+BookingHandler = Callable[..., None]
+# name → handler(appointment=, actor=), run in every booking's transaction after its event.
+booking_handlers: dict[str, BookingHandler] = {}
+
+
+def on_booking(name: str) -> Callable[[BookingHandler], BookingHandler]:
+    """Registers a handler that reacts to every new booking inside its transaction."""
+
+    def register(handler: BookingHandler) -> BookingHandler:
+        booking_handlers[name] = handler
         return handler
 
     return register
@@ -217,6 +244,44 @@ def patient_erase(*, actor: User | None, patient: Patient) -> Patient:
     return patient
 
 
+def no_show_policy() -> NoShowPolicy:
+    return NoShowPolicy.objects.filter(pk=1).first() or NoShowPolicy(pk=1)
+
+
+def is_repeat_no_show(patient: Patient, now: datetime | None = None) -> bool:
+    """Whether the patient is over the tenant's no-show threshold right now."""
+    policy = no_show_policy()
+    if not policy.active:
+        return False
+    since = (now or timezone.now()) - timedelta(days=policy.window_days)
+    missed = Appointment.objects.filter(
+        patient=patient, status=Appointment.Status.NO_SHOW, start__gte=since
+    ).count()
+    return missed >= policy.threshold
+
+
+@command
+def no_show_policy_update(*, actor: User | None, threshold: int, window_days: int) -> NoShowPolicy:
+    require_role(actor, WHOLE_TENANT_ROLES)
+    if not 0 <= threshold <= 100:
+        raise InvalidInput("Give a threshold from 0 (off) to 100.", field="threshold")
+    if not 1 <= window_days <= 3650:
+        raise InvalidInput("Give a window of 1 to 3650 days.", field="window_days")
+    policy = NoShowPolicy.objects.select_for_update().filter(pk=1).first() or NoShowPolicy(pk=1)
+    policy.threshold, policy.window_days = threshold, window_days
+    policy.record(
+        "NoShowPolicyChanged", {"threshold": threshold, "window_days": window_days}, actor=actor
+    )
+    policy.save()
+    return policy
+
+
+def _require_front_desk(actor: VisitActor) -> None:
+    """Staff at the front desk; a patient passes here and is held to their own visits."""
+    if not isinstance(actor, PatientActor):
+        require_role(actor, FRONT_DESK)
+
+
 def _locked(appointment: Appointment) -> Appointment:
     return (
         Appointment.objects.select_for_update()
@@ -225,47 +290,42 @@ def _locked(appointment: Appointment) -> Appointment:
     )
 
 
-def _require_visit_access(actor: User | None, appointment: Appointment) -> None:
+def _require_visit_access(actor: VisitActor, appointment: Appointment) -> None:
+    if isinstance(actor, PatientActor):
+        if appointment.patient_id != actor.patient_id:
+            raise NotFound("Appointment not found.")
+        return
     require_branch(actor, appointment.branch_id, "Appointment not found.")
     if actor is not None and actor.role == Role.DOCTOR and appointment.doctor.user_id != actor.pk:
         raise NotFound("Appointment not found.")
 
 
 def _check_slot(
-    doctor: Doctor,
-    start: datetime,
-    now: datetime,
-    ignoring: Appointment | None = None,
-    patient: Patient | None = None,
-) -> datetime:
-    """The end of the free slot that starts at `start`, or a 409 saying why it is not free.
+    doctor: Doctor, start: datetime, now: datetime, patient: Patient
+) -> tuple[datetime, bool]:
+    """The end of the grid slot that starts at `start`, and whether it is held for `patient`
+    (a waitlist offer); or a 409 saying why it cannot be had.
 
-    A slot held for a waitlisted patient is free only for that `patient`.
+    A slot held for a waitlisted patient is free only for that patient. Whether another
+    appointment holds the time is the database's to say: the no-overlap constraint refuses
+    the save (`_save_holding_time`), also under concurrency.
     """
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(doctor))
     if start <= now:
         raise Conflict("This time has already passed.")
-    day = local_date(start, branch_zone(doctor))
-    slot = next((s for s in slot_grid(doctor, day) if s.start == start), None)
-    if slot is None:
+    found = check_slot_at(doctor, start, now)
+    if found.slot is None:
         raise Conflict("The doctor has no slot starting at this time.")
-    clash = Appointment.objects.filter(
-        doctor=doctor, status__in=Appointment.HOLDING, start__lt=slot.end, end__gt=slot.start
-    )
-    if ignoring is not None:
-        clash = clash.exclude(pk=ignoring.pk)
-    if clash.exists():
-        raise Conflict("This slot is already taken.")
-    if live_holds(doctor, slot.start, slot.end, now=now, patient=patient).exists():
+    if found.holders - {patient.pk}:
         raise Conflict("This slot is held for a patient on the waitlist.")
-    return slot.end
+    return found.slot.end, patient.pk in found.holders
 
 
 def _save_holding_time(appointment: Appointment) -> None:
     """Saves, turning the database's no-overlap refusal (a concurrent booking) into a 409."""
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not in_command()):
             appointment.save()
     except IntegrityError as exc:
         if "appointment_no_overlap" in str(exc):
@@ -275,39 +335,47 @@ def _save_holding_time(appointment: Appointment) -> None:
 
 def _book(
     *,
-    actor: User | None,
+    actor: VisitActor,
     doctor: Doctor,
     patient: Patient,
     start: datetime,
     follow_up_of: Appointment | None,
     now: datetime | None,
 ) -> Appointment:
-    require_role(actor, FRONT_DESK)
-    require_branch(actor, doctor.branch_id, "Doctor not found.")
+    if isinstance(actor, PatientActor):
+        if patient.pk != actor.patient_id:
+            raise NotFound("Patient not found.")
+    else:
+        require_role(actor, FRONT_DESK)
+        require_branch(actor, doctor.branch_id, "Doctor not found.")
     if not doctor.active:
         raise Conflict("This doctor is not taking appointments.")
     now = now or timezone.now()
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(doctor))
-    end = _check_slot(doctor, start, now, patient=patient)
+    end, held_for_patient = _check_slot(doctor, start, now, patient)
     appointment = Appointment(
         doctor=doctor,
         patient=patient,
-        branch_id=doctor.branch_id,
+        branch=doctor.branch,  # loaded by the slot check; the response needs its timezone
         start=start,
         end=end,
         follow_up_of=follow_up_of,
+        repeat_no_show=is_repeat_no_show(patient, now),
     )
     appointment.record("AppointmentBooked", appointment.event_data(), actor=actor)
     _save_holding_time(appointment)
-    consume_hold(appointment=appointment, actor=actor, now=now)
+    if held_for_patient:
+        consume_hold(appointment=appointment, actor=actor, now=now)
+    for handler in booking_handlers.values():
+        handler(appointment=appointment, actor=actor)
     return appointment
 
 
 @command
 def appointment_book(
     *,
-    actor: User | None,
+    actor: VisitActor,
     doctor: Doctor,
     patient: Patient,
     start: datetime,
@@ -339,20 +407,20 @@ def appointment_follow_up(
 
 @command
 def appointment_reschedule(
-    *, actor: User | None, appointment: Appointment, start: datetime, now: datetime | None = None
+    *, actor: VisitActor, appointment: Appointment, start: datetime, now: datetime | None = None
 ) -> Appointment:
     """Moves a booked appointment to another free slot of its doctor; same id, history kept."""
     appointment = _locked(appointment)
     _require_visit_access(actor, appointment)
-    require_role(actor, FRONT_DESK)
+    _require_front_desk(actor)
     if appointment.status != Appointment.Status.BOOKED:
         raise Conflict(f"A {appointment.get_status_display().lower()} appointment cannot move.")
     now = now or timezone.now()
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(appointment.doctor))
     previous = (appointment.start, appointment.end)
-    appointment.end = _check_slot(
-        appointment.doctor, start, now, ignoring=appointment, patient=appointment.patient
+    appointment.end, held_for_patient = _check_slot(
+        appointment.doctor, start, now, appointment.patient
     )
     appointment.start = start
     appointment.record(
@@ -363,17 +431,18 @@ def appointment_reschedule(
         actor=actor,
     )
     _save_holding_time(appointment)
-    consume_hold(appointment=appointment, actor=actor, now=now)
+    if held_for_patient:
+        consume_hold(appointment=appointment, actor=actor, now=now)
     return appointment
 
 
 @command
 def appointment_cancel(
-    *, actor: User | None, appointment: Appointment, reason: str, now: datetime | None = None
+    *, actor: VisitActor, appointment: Appointment, reason: str, now: datetime | None = None
 ) -> Appointment:
     appointment = _locked(appointment)
     _require_visit_access(actor, appointment)
-    require_role(actor, FRONT_DESK)
+    _require_front_desk(actor)
     if appointment.status != Appointment.Status.BOOKED:
         raise Conflict(
             f"A {appointment.get_status_display().lower()} appointment cannot be cancelled."

@@ -189,6 +189,37 @@ class Patient(EventSourcedModel):
         self._phi = {}
 
 
+class NoShowPolicy(EventSourcedModel):
+    """One row per tenant: when a patient counts as a repeat no-show (off by default).
+
+    A patient with at least `threshold` no-shows among visits that started in the last
+    `window_days` days is one; their new bookings are flagged for reception, and billing
+    and the patient app apply the tenant's fee and deposit rules to them.
+    """
+
+    stream_type = "no-show-policy"
+
+    threshold = models.PositiveSmallIntegerField(
+        default=0, help_text="No-shows that make a repeat no-show; 0 turns the policy off."
+    )
+    window_days = models.PositiveSmallIntegerField(
+        default=90, help_text="How far back no-shows count, in days."
+    )
+
+    class Meta:
+        verbose_name = "no-show policy"
+        verbose_name_plural = "no-show policy"
+
+    def __str__(self) -> str:
+        if not self.threshold:
+            return "No-show policy (off)"
+        return f"No-show policy ({self.threshold} in {self.window_days} days)"
+
+    @property
+    def active(self) -> bool:
+        return self.threshold > 0
+
+
 class TsTzRange(Func):
     function = "TSTZRANGE"
     output_field = DateTimeRangeField()
@@ -217,6 +248,8 @@ class Appointment(EventSourcedModel):
     follow_up_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="follow_ups"
     )
+    # Booked by a patient over the tenant's no-show threshold (see NoShowPolicy).
+    repeat_no_show = models.BooleanField(default=False, editable=False)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -261,6 +294,7 @@ class Appointment(EventSourcedModel):
             "status": self.status,
             "follow_up_of": self.follow_up_of_id,
             "fee": str(self.doctor.consultation_fee),
+            "repeat_no_show": self.repeat_no_show,
             **extra,
         }
 
@@ -368,6 +402,7 @@ class AppointmentView(models.Model):
     end = models.DateTimeField()
     status = models.CharField(max_length=12)
     follow_up_of_id = models.BigIntegerField(null=True)
+    repeat_no_show = models.BooleanField(default=False)
     position = models.BigIntegerField()
 
     class Meta:

@@ -20,7 +20,7 @@ APPOINTMENT_EVENTS = frozenset(
 
 COLUMNS = [
     "appointment_id", "branch_id", "doctor_id", "patient_id", "date", "start", "end",
-    "status", "follow_up_of_id", "position",
+    "status", "follow_up_of_id", "repeat_no_show", "position",
 ]  # fmt: skip
 
 # Set-based fold of a range of the log: per appointment, its latest event's row wins.
@@ -29,7 +29,8 @@ INSERT INTO scheduling_appointmentview ({", ".join(f'"{c}"' for c in COLUMNS)})
 SELECT DISTINCT ON ((data->>'id')::bigint)
     (data->>'id')::bigint, (data->>'branch_id')::bigint, (data->>'doctor_id')::bigint,
     (data->>'patient_id')::bigint, (data->>'date')::date, (data->>'start')::timestamptz,
-    (data->>'end')::timestamptz, data->>'status', (data->>'follow_up_of')::bigint, position
+    (data->>'end')::timestamptz, data->>'status', (data->>'follow_up_of')::bigint,
+    COALESCE((data->>'repeat_no_show')::boolean, false), position
 FROM eventstore_event
 WHERE position BETWEEN %s AND %s AND type = ANY(%s)
 ORDER BY (data->>'id')::bigint, position DESC

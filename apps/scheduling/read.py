@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.clinic.models import Branch
 from apps.eventstore.models import ProjectionState
-from apps.eventstore.readcache import cached
+from apps.eventstore.readcache import cached, cached_json
 from apps.scheduling.models import Appointment, AppointmentView, Doctor
 from apps.scheduling.projections import appointments as appointments_projection
 from apps.scheduling.serializers import local_iso
@@ -26,7 +26,9 @@ def projection_position() -> int:
     ) or 0
 
 
-def _row(view: AppointmentView, zone: str, *, with_doctor: bool) -> dict[str, Any]:
+def _row(
+    view: AppointmentView, zone: str, *, with_doctor: bool, for_desk: bool = False
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": view.appointment_id,
         "start": local_iso(view.start, zone),
@@ -36,10 +38,12 @@ def _row(view: AppointmentView, zone: str, *, with_doctor: bool) -> dict[str, An
     }
     if with_doctor:
         row["doctor"] = view.doctor_id
+    if for_desk:
+        row["repeat_no_show"] = view.repeat_no_show
     return row
 
 
-def doctor_day(doctor: Doctor, day: date) -> dict[str, Any]:
+def _doctor_day_builder(doctor: Doctor, day: date) -> Callable[[], dict[str, Any]]:
     zone = doctor.branch.timezone
 
     def build() -> dict[str, Any]:
@@ -52,7 +56,17 @@ def doctor_day(doctor: Doctor, day: date) -> dict[str, Any]:
             "appointments": [_row(view, zone, with_doctor=False) for view in rows],
         }
 
-    return cached(doctor.branch_id, ("doctor", doctor.pk, "day", day.isoformat()), build)
+    return build
+
+
+def doctor_day(doctor: Doctor, day: date) -> dict[str, Any]:
+    parts = ("doctor", doctor.pk, "day", day.isoformat())
+    return cached(doctor.branch_id, parts, _doctor_day_builder(doctor, day))
+
+
+def doctor_day_json(doctor: Doctor, day: date) -> bytes:
+    parts = ("doctor", doctor.pk, "day", day.isoformat())
+    return cached_json(doctor.branch_id, parts, _doctor_day_builder(doctor, day))
 
 
 BoardSection = Callable[[Branch, date], Any]
@@ -74,7 +88,7 @@ def positions_of(names: set[str]) -> int:
     return min(found.get(name, 0) for name in names)
 
 
-def branch_board(branch: Branch, day: date) -> dict[str, Any]:
+def _board_builder(branch: Branch, day: date) -> Callable[[], dict[str, Any]]:
     def build() -> dict[str, Any]:
         projections = {appointments_projection.name} | {p for p, _ in board_sections.values()}
         position = positions_of(projections)
@@ -88,10 +102,20 @@ def branch_board(branch: Branch, day: date) -> dict[str, Any]:
             "counts": counts,
             "takings": {},
             **{key: section(branch, day) for key, (_, section) in board_sections.items()},
-            "appointments": [_row(view, branch.timezone, with_doctor=True) for view in rows],
+            "appointments": [
+                _row(view, branch.timezone, with_doctor=True, for_desk=True) for view in rows
+            ],
         }
 
-    return cached(branch.pk, ("board", day.isoformat()), build)
+    return build
+
+
+def branch_board(branch: Branch, day: date) -> dict[str, Any]:
+    return cached(branch.pk, ("board", day.isoformat()), _board_builder(branch, day))
+
+
+def branch_board_json(branch: Branch, day: date) -> bytes:
+    return cached_json(branch.pk, ("board", day.isoformat()), _board_builder(branch, day))
 
 
 def patient_upcoming(patient_id: int) -> dict[str, Any]:

@@ -156,6 +156,11 @@ class ReadModelRowSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Appointment.Status.choices)
     patient = serializers.IntegerField()
     doctor = serializers.IntegerField(required=False)
+    repeat_no_show = serializers.BooleanField(
+        required=False,
+        help_text="Branch board only: booked by a patient over the tenant's no-show threshold "
+        "(a deposit or no-show fee may apply)",
+    )
 
 
 class DoctorDaySerializer(serializers.Serializer):

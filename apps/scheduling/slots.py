@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -37,11 +38,20 @@ def local_date(instant: datetime, zone: ZoneInfo) -> date:
     return instant.astimezone(zone).date()
 
 
+# One round trip on the booking path; built once from the models' tables.
+_DAY_OFF_SQL = (
+    f"SELECT EXISTS (SELECT 1 FROM {DoctorLeave._meta.db_table}"  # noqa: S608  (our own tables)
+    "  WHERE doctor_id = %s AND start_date <= %s AND end_date >= %s)"
+    f" OR EXISTS (SELECT 1 FROM {BranchClosure._meta.db_table} WHERE branch_id = %s AND date = %s)"
+)
+
+
 def is_day_off(doctor: Doctor, day: date) -> bool:
-    on_leave = DoctorLeave.objects.filter(
-        doctor=doctor, start_date__lte=day, end_date__gte=day
-    ).exists()
-    return on_leave or BranchClosure.objects.filter(branch_id=doctor.branch_id, date=day).exists()
+    """Whether the doctor is on leave or the branch is closed on `day`."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DAY_OFF_SQL, [doctor.pk, day, day, doctor.branch_id, day])
+        (day_off,) = cursor.fetchone()
+    return bool(day_off)
 
 
 def slot_grid(doctor: Doctor, day: date) -> list[Slot]:
@@ -77,6 +87,49 @@ def live_holds(
     if patient is not None:
         holds = holds.exclude(patient=patient)
     return holds
+
+
+_HOLDERS_SQL = (
+    f"SELECT ARRAY(SELECT patient_id FROM {SlotHold._meta.db_table}"  # noqa: S608  (our table)
+    '  WHERE doctor_id = %s AND status = %s AND expires_at > %s AND start < %s AND "end" > %s)'
+)
+
+
+@dataclass(frozen=True)
+class SlotCheck:
+    """What the booking path needs to know of one slot, learnt in one round trip."""
+
+    slot: Slot | None  # None: not a slot of the doctor's grid that day (or a day off)
+    holders: frozenset[int]  # patients holding (part of) the slot through a waitlist offer
+
+
+def check_slot_at(doctor: Doctor, start: datetime, now: datetime) -> SlotCheck:
+    """The grid slot that begins exactly at `start` and who holds it; without building the
+    whole day (the same grid as `slot_grid`)."""
+    if not doctor.active:
+        return SlotCheck(None, frozenset())
+    zone = branch_zone(doctor)
+    day = local_date(start, zone)
+    length = timedelta(minutes=doctor.slot_minutes)
+    for begin, end in day_intervals(doctor.weekly_hours, day, zone):
+        if begin <= start and start + length <= end and (start - begin) % length == timedelta():
+            slot = Slot(start, start + length)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"{_DAY_OFF_SQL}, ({_HOLDERS_SQL})",
+                    (doctor.pk, day, day, doctor.branch_id, day)
+                    + (doctor.pk, str(SlotHold.Status.LIVE), now, slot.end, slot.start),
+                )
+                day_off, holders = cursor.fetchone()
+            return SlotCheck(None if day_off else slot, frozenset(holders))
+    return SlotCheck(None, frozenset())
+    zone = branch_zone(doctor)
+    day = local_date(start, zone)
+    length = timedelta(minutes=doctor.slot_minutes)
+    for begin, end in day_intervals(doctor.weekly_hours, day, zone):
+        if begin <= start and start + length <= end and (start - begin) % length == timedelta():
+            return None if is_day_off(doctor, day) else Slot(start, start + length)
+    return None
 
 
 def free_slots(

@@ -18,8 +18,10 @@ from django.utils import timezone
 
 from apps.clinic.access import require_branch, require_role
 from apps.clinic.models import Role, User
-from apps.core.errors import Conflict, InvalidInput
+from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.eventstore.models import Actor
 from apps.eventstore.store import command
+from apps.scheduling.actors import PatientActor
 from apps.scheduling.models import Appointment, Doctor, Patient, SlotHold, WaitlistEntry
 from apps.scheduling.slots import branch_zone, live_holds, local_date
 
@@ -42,17 +44,30 @@ def _entry_data(entry: WaitlistEntry, **extra: object) -> dict[str, object]:
     }
 
 
+def _require_waitlist_access(
+    actor: User | PatientActor | None, patient_id: int, branch_id: int, what: str
+) -> None:
+    """Front-desk staff of the branch, or the patient for their own place on the list."""
+    if isinstance(actor, PatientActor):
+        if actor.patient_id != patient_id:
+            raise NotFound(what)
+        return
+    require_role(actor, WAITLIST_STAFF)
+    require_branch(actor, branch_id, what)
+
+
 @command
 def waitlist_join(
     *,
-    actor: User | None,
+    actor: User | PatientActor | None,
     doctor: Doctor,
     patient: Patient,
     day: date,
     now: datetime | None = None,
 ) -> WaitlistEntry:
-    require_role(actor, WAITLIST_STAFF)
-    require_branch(actor, doctor.branch_id, "Doctor not found.")
+    if isinstance(actor, PatientActor) and actor.patient_id != patient.pk:
+        raise NotFound("Patient not found.")
+    _require_waitlist_access(actor, patient.pk, doctor.branch_id, "Doctor not found.")
     if not doctor.active:
         raise Conflict("This doctor is not taking appointments.")
     if patient.erased is not None:
@@ -75,14 +90,15 @@ def waitlist_join(
 
 @command
 def waitlist_leave(
-    *, actor: User | None, entry: WaitlistEntry, now: datetime | None = None
+    *, actor: User | PatientActor | None, entry: WaitlistEntry, now: datetime | None = None
 ) -> WaitlistEntry:
     """Takes the patient off the list; a slot held for them goes to the next one waiting."""
-    require_role(actor, WAITLIST_STAFF)
+    if not isinstance(actor, PatientActor):
+        require_role(actor, WAITLIST_STAFF)
     entry = (
         WaitlistEntry.objects.select_for_update().select_related("doctor__branch").get(pk=entry.pk)
     )
-    require_branch(actor, entry.branch_id, "Waitlist entry not found.")
+    _require_waitlist_access(actor, entry.patient_id, entry.branch_id, "Waitlist entry not found.")
     if entry.status not in WaitlistEntry.OPEN:
         raise Conflict(f"An entry that is {entry.get_status_display().lower()} cannot leave.")
     now = now or timezone.now()
@@ -100,7 +116,7 @@ def waitlist_leave(
     return entry
 
 
-def _close_hold(hold: SlotHold, status: str, event_type: str, *, actor: User | None) -> SlotHold:
+def _close_hold(hold: SlotHold, status: str, event_type: str, *, actor: Actor | None) -> SlotHold:
     hold.status = status
     hold.record(event_type, hold.event_data(), actor=actor)
     hold.save()
@@ -112,7 +128,7 @@ def offer_freed_slot(
     doctor: Doctor,
     start: datetime,
     end: datetime,
-    actor: User | None,
+    actor: Actor | None,
     now: datetime | None = None,
 ) -> SlotHold | None:
     """Holds the freed slot [start, end) for the first patient waiting for the doctor that day.
@@ -155,7 +171,9 @@ def offer_freed_slot(
     return hold
 
 
-def consume_hold(*, appointment: Appointment, actor: User | None, now: datetime) -> SlotHold | None:
+def consume_hold(
+    *, appointment: Appointment, actor: Actor | None, now: datetime
+) -> SlotHold | None:
     """The holder booked the held slot: the hold is used up and the entry fulfilled."""
     hold = (
         SlotHold.objects.select_for_update()

@@ -91,3 +91,23 @@ def test_web_sign_in_with_a_wrong_password_shows_an_error(api: HostClient, owner
 
     assert response.status_code == 200
     assert "enter a correct" in response.content.decode().lower()
+
+
+def test_me_names_the_tokens_staff_member(owner: User, tenant: Tenant) -> None:
+    response = client_for(owner, tenant).get("/api/v1/auth/me/")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": owner.pk,
+        "email": owner.email,
+        "name": owner.name,
+        "role": Role.OWNER,
+    }
+
+
+def test_me_needs_a_token_of_this_tenant(owner: User, tenant: Tenant, other_tenant: Tenant) -> None:
+    assert HostClient(f"{tenant.slug}.localhost").get("/api/v1/auth/me/").status_code == 401
+    client = client_for(owner, tenant)
+    client.defaults["HTTP_HOST"] = f"{other_tenant.slug}.localhost"
+
+    assert client.get("/api/v1/auth/me/").status_code == 401

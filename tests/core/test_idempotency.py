@@ -6,7 +6,7 @@ from apps.clinic.models import Branch, User
 from apps.core.models import IdempotencyRecord
 from apps.eventstore.models import Event
 from apps.tenants.models import Tenant
-from tests.conftest import HostClient, client_for
+from tests.conftest import OWNER_PASSWORD, HostClient, client_for
 
 
 def post(client: HostClient, body: dict[str, Any], key: str) -> Any:
@@ -90,3 +90,21 @@ def test_onboarding_is_idempotent_on_the_public_host(public_api: HostClient) -> 
     assert retry.json() == {"slug": "retryclinic", "domain": "retryclinic.localhost"}
     assert Tenant.objects.filter(slug="retryclinic").count() == 1
     assert IdempotencyRecord.objects.filter(key="k").count() == 1
+
+
+def test_a_sign_in_token_is_never_kept_in_the_idempotency_store(
+    owner: User, tenant: Tenant, api: HostClient
+) -> None:
+    body = {"username": owner.email, "password": OWNER_PASSWORD}
+
+    first = api.post("/api/v1/auth/token/", body, format="json", HTTP_IDEMPOTENCY_KEY="sign-in")
+    retry = api.post("/api/v1/auth/token/", body, format="json", HTTP_IDEMPOTENCY_KEY="sign-in")
+
+    assert first.status_code == 200
+    assert first["Cache-Control"] == "no-store"
+    token = first.json()["token"]
+    stored = IdempotencyRecord.objects.get(key="sign-in")
+    assert stored.body is None
+    assert token.encode() not in bytes(stored.body or b"")
+    assert retry.status_code == 409
+    assert token not in retry.content.decode()

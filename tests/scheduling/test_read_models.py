@@ -4,7 +4,7 @@ import pytest
 
 from apps.clinic.models import Branch, Role, User
 from apps.eventstore.projections import catch_up
-from apps.scheduling import commands
+from apps.scheduling import commands, read
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import BranchFactory, UserFactory
@@ -141,3 +141,32 @@ def test_a_doctor_reads_only_their_own_day_and_no_board(
     assert client.get(f"/api/v1/doctors/{mine.pk}/day/").status_code == 200
     assert client.get(f"/api/v1/doctors/{doctor.pk}/day/").status_code == 404
     assert client.get(f"/api/v1/branches/{main_branch.pk}/board/").status_code == 403
+
+
+def test_the_cache_never_serves_a_doctors_day_older_than_a_committed_change(
+    desk: HostClient, doctor: Doctor, patient: Patient
+) -> None:
+    url = f"/api/v1/doctors/{doctor.pk}/day/?date=2027-01-04"
+    commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(4, 9))
+    catch_up()
+    assert len(desk.get(url).json()["appointments"]) == 1
+
+    commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(4, 10))
+    catch_up()
+
+    assert len(desk.get(url).json()["appointments"]) == 2
+
+
+def test_the_apis_cached_json_says_what_the_consoles_read_model_says(
+    desk: HostClient, doctor: Doctor, patient: Patient, main_branch: Branch
+) -> None:
+    commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(4, 9))
+    catch_up()
+    day = ist(4, 9).date()
+
+    board = desk.get(f"/api/v1/branches/{main_branch.pk}/board/?date=2027-01-04")
+    doctors_day = desk.get(f"/api/v1/doctors/{doctor.pk}/day/?date=2027-01-04")
+
+    assert board["Content-Type"] == "application/json"
+    assert board.json() == read.branch_board(main_branch, day)
+    assert doctors_day.json() == read.doctor_day(doctor, day)

@@ -12,23 +12,26 @@ import sys
 import threading
 import time
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django_tenants.utils import schema_context
+from rest_framework.authtoken.models import Token
 from tqdm import tqdm
 
 from apps.bench.hospital import synthesize_month
+from apps.bench.load import Client, Target, celery_worker, closed_loop, paced, post_all, web_server
 from apps.bench.measure import summary_ms, timed, wait_for
 from apps.clinic import commands as commands_clinic
-from apps.clinic.models import Branch
+from apps.clinic.models import Branch, Role, User
 from apps.core.db import connection
 from apps.eventstore import replay
 from apps.eventstore.models import Event, ProjectionState
@@ -39,7 +42,7 @@ from apps.reconciliation.warehouse import EmbeddedBackend, TenantWarehouse, back
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.scheduling.projections import appointments
-from apps.tenants.commands import tenant_onboard
+from apps.tenants.commands import tenant_domain, tenant_onboard
 from apps.tenants.models import Tenant
 
 PASSWORD = "bench-password-2026"  # noqa: S105  (throw-away tenants)
@@ -105,26 +108,40 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--signups", type=int, default=5)
         parser.add_argument("--lag-bookings", type=int, default=400)
-        parser.add_argument("--lag-rate", type=float, default=20.0, help="bookings per second")
+        parser.add_argument("--lag-rate", type=float, default=50.0, help="bookings per second")
         parser.add_argument("--replay-events", type=int, default=20000)
         parser.add_argument("--json", default="artifacts/bench.json")
         parser.add_argument("--month-doctors", type=int, default=2000)
         parser.add_argument("--month-per-doctor-day", type=int, default=40)
+        parser.add_argument("--http-seconds", type=float, default=10.0)
+        parser.add_argument("--tenants", type=int, default=1000)
         parser.add_argument(
-            "--only", default="write,signup,lag,replay,month", help="comma-separated parts to run"
+            "--only",
+            default="write,http,signup,lag,replay,tenants,month",
+            help="comma-separated parts to run",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        results: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
+        # Measure as deployed: DEBUG keeps every query in memory and wraps every cursor.
+        settings.DEBUG = False
+        os.environ["MYMEDIC_DEBUG"] = "0"  # for the servers and workers started here
+        results: dict[str, Any] = {
+            "machine": {"cpus": os.cpu_count(), "memory_gib": memory_gib()},
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         parts = set(options["only"].split(","))
         if "write" in parts:
             results["write"] = self.bench_write()
+        if "http" in parts:
+            results["http"] = self.bench_http(options["http_seconds"])
         if "signup" in parts:
             results["signup"] = self.bench_signup(options["signups"])
         if "lag" in parts:
             results["projection_lag"] = self.bench_lag(options["lag_bookings"], options["lag_rate"])
         if "replay" in parts:
             results["replay"] = self.bench_replay(options["replay_events"])
+        if "tenants" in parts:
+            results["tenants"] = self.bench_tenants(options["tenants"])
         if "month" in parts:
             results["hospital_month"] = self.bench_month(
                 options["month_doctors"], options["month_per_doctor_day"]
@@ -162,6 +179,111 @@ class Command(BaseCommand):
             "insert_commit_per_s": round(floor_tps),
             "booking_command_per_s": round(booking_tps),
             "booking_cost_x_floor": round(floor_tps / booking_tps, 2),
+        }
+
+    def bench_http(
+        self, seconds: float, doctor_count: int = 10, per_doctor: int = 30
+    ) -> dict[str, Any]:
+        """Bookings through the API, then the doctor's day and the branch board beside a trivial
+        authenticated view, on daphne with a Celery worker keeping the read models current."""
+        tenant = make_tenant("chain")
+        host = tenant_domain(tenant.slug)
+        try:
+            with schema_context(tenant.schema_name):
+                token = owner_token()
+                doctors, patient = seed_doctors(doctor_count)
+                branch = Branch.objects.get()
+            day = datetime.now(IST).date() + timedelta(days=1)
+            opening = datetime.combine(day, clock(8), tzinfo=IST)
+            bodies = [
+                {
+                    "doctor": doctor.pk,
+                    "patient": patient.pk,
+                    "start": (opening + timedelta(minutes=SLOT_MINUTES * n)).isoformat(),
+                }
+                for n in range(per_doctor)
+                for doctor in doctors
+            ]
+            with web_server() as (web, port), celery_worker() as worker:
+                self.stderr.write(f"HTTP: {len(bodies)} bookings…")
+                booking = post_all(
+                    Target(host, token, "/api/v1/appointments/"), port, bodies, clients=4
+                )
+                with schema_context(tenant.schema_name):
+                    head = Event.objects.order_by("-position").values_list("position", flat=True)
+                    last = head.first() or 0
+                    caught_up = wait_for(lambda: _position() >= last, 60)
+
+                def trivial(n: int) -> Target:
+                    return Target(host, token, "/api/v1/auth/me/")
+
+                def doctor_day(n: int) -> Target:
+                    doctor = doctors[n % len(doctors)]
+                    return Target(host, token, f"/api/v1/doctors/{doctor.pk}/day/?date={day}")
+
+                def board(n: int) -> Target:
+                    return Target(host, token, f"/api/v1/branches/{branch.pk}/board/?date={day}")
+
+                reads: dict[str, Any] = {}
+                for name, target_for in (
+                    ("trivial_view", trivial),
+                    ("doctor_day", doctor_day),
+                    ("branch_board", board),
+                ):
+                    self.stderr.write(f"HTTP: reading {name}…")
+                    closed_loop(target_for, port, clients=4, seconds=1)  # warm caches
+                    reads[name] = {
+                        "max": closed_loop(target_for, port, clients=8, seconds=seconds),
+                        "at_100_per_s": paced(target_for, port, rate=100, seconds=seconds),
+                    }
+                memory = {
+                    "web_peak_rss_mb": web.peak_rss_mb(),
+                    "worker_peak_rss_mb": worker.peak_rss_mb(),
+                }
+        finally:
+            drop_tenant(tenant)
+        floor = reads["trivial_view"]["max"]["per_s"]
+        for name in ("doctor_day", "branch_board"):
+            reads[name]["share_of_trivial"] = round(reads[name]["max"]["per_s"] / floor, 2)
+        return {
+            "booking_api": booking,
+            "read_models_caught_up": caught_up,
+            "appointments_on_board": len(bodies),
+            "reads": reads,
+            "memory": memory,
+        }
+
+    def bench_tenants(self, count: int, seconds: float = 8.0) -> dict[str, Any]:
+        """Request latency with one tenant, then spread over `count` tenants; and how long
+        `migrate_schemas` takes over all of them."""
+        made: list[Tenant] = []
+        try:
+            made.append(make_tenant())
+            targets = [tenant_targets(made[0])]
+            with web_server() as (_, port):
+                alone = request_latency(targets, port, seconds)
+            for _ in tqdm(range(count - 1), desc="tenants", file=self.stderr):
+                made.append(make_tenant())
+                targets.append(tenant_targets(made[-1]))
+            with web_server() as (_, port):
+                spread = request_latency(targets, port, seconds)
+            manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+            self.stderr.write(f"migrate_schemas over {connection_tenant_count()} schemas…")
+            with timed() as migrate:
+                subprocess.run([*manage, "migrate_schemas", "-v", "0"], check=True)  # noqa: S603
+        finally:
+            for tenant in tqdm(made, desc="dropping tenants", file=self.stderr):
+                drop_tenant(tenant)
+        overhead = {
+            name: round(spread[name]["mean_ms"] / alone[name]["mean_ms"] - 1, 3) for name in alone
+        }
+        return {
+            "tenants": count,
+            "one_tenant": alone,
+            "spread_over_all": spread,
+            "latency_overhead": overhead,
+            "migrate_schemas_s": round(migrate.seconds, 1),
+            "schemas_migrated": connection_tenant_count() + count,
         }
 
     def bench_signup(self, count: int) -> dict[str, Any]:
@@ -316,6 +438,53 @@ class Command(BaseCommand):
                     f"= {write['booking_cost_x_floor']}x the floor",
                 )
             )
+        if http := results.get("http"):
+            api = http["booking_api"]
+            rows.append(
+                (
+                    f"booking via HTTP API ({api['clients']} clients)",
+                    f"{api['per_s']}/s, p50 {api['p50_ms']} ms, p99 {api['p99_ms']} ms, "
+                    f"{api['errors']} errors",
+                )
+            )
+            for name, read in http["reads"].items():
+                top, steady = read["max"], read["at_100_per_s"]
+                share = (
+                    f" = {read['share_of_trivial']:.0%} of trivial"
+                    if "share_of_trivial" in read
+                    else ""
+                )
+                rows.append(
+                    (
+                        f"read {name}",
+                        f"max {top['per_s']}/s{share} ({top['errors']} errors); at 100/s "
+                        f"p50 {steady['p50_ms']} ms, p99 {steady['p99_ms']} ms",
+                    )
+                )
+            memory = http["memory"]
+            rows.append(
+                (
+                    "peak memory (RSS)",
+                    f"web {memory['web_peak_rss_mb']} MiB, "
+                    f"worker {memory['worker_peak_rss_mb']} MiB",
+                )
+            )
+        if tenants := results.get("tenants"):
+            for name, overhead in tenants["latency_overhead"].items():
+                alone = tenants["one_tenant"][name]["mean_ms"]
+                spread = tenants["spread_over_all"][name]["mean_ms"]
+                rows.append(
+                    (
+                        f"{name}: 1 vs {tenants['tenants']} tenants (mean)",
+                        f"{alone} ms vs {spread} ms = {overhead:+.1%}",
+                    )
+                )
+            rows.append(
+                (
+                    f"migrate_schemas ({tenants['schemas_migrated']} schemas)",
+                    f"{tenants['migrate_schemas_s']} s",
+                )
+            )
         if signup := results.get("signup"):
             rows.append(
                 (
@@ -347,10 +516,66 @@ class Command(BaseCommand):
                     f"{rep['events_per_s']} events/s over {rep['events']} events",
                 )
             )
+        if not rows:
+            return
         width = max(len(name) for name, _ in rows)
         self.stdout.write("")
         for name, value in rows:
             self.stdout.write(f"{name.ljust(width)}  {value}")
+
+
+def memory_gib() -> float:
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return round(pages / 2**30, 1)
+
+
+def owner_token() -> str:
+    owner = User.objects.filter(role=Role.OWNER).order_by("pk").first()
+    if owner is None:
+        raise CommandError("This tenant has no owner.")
+    return Token.objects.get_or_create(user=owner)[0].key
+
+
+def tenant_targets(tenant: Tenant) -> dict[str, Target]:
+    """A trivial view and one doctor's day on `tenant`, with its owner's token."""
+    with schema_context(tenant.schema_name):
+        token = owner_token()
+        doctor = commands.doctor_add(
+            actor=None, branch=Branch.objects.get(), name="Dr. Spread", specialty="GP",
+            slot_minutes=15, consultation_fee=Decimal("500"), weekly_hours=ROUND_THE_CLOCK,
+        )  # fmt: skip
+    host = tenant_domain(tenant.slug)
+    day = datetime.now(IST).date()
+    return {
+        "trivial_view": Target(host, token, "/api/v1/auth/me/"),
+        "doctor_day": Target(host, token, f"/api/v1/doctors/{doctor.pk}/day/?date={day}"),
+    }
+
+
+def request_latency(targets: list[dict[str, Target]], port: int, seconds: float) -> dict[str, Any]:
+    """One client, request after request, each to the next tenant in turn, after one warm-up
+    pass over every tenant (as a long-running server would have had)."""
+    client = Client(port)
+    try:
+        for per_tenant in targets:
+            for target in per_tenant.values():
+                client.status("GET", target)
+    finally:
+        client.close()
+    results = {}
+    for name in targets[0]:
+        route = [per_tenant[name] for per_tenant in targets]
+        results[name] = closed_loop(partial(_nth, route), port, clients=1, seconds=seconds)
+    return results
+
+
+def _nth(route: list[Target], n: int) -> Target:
+    return route[n % len(route)]
+
+
+def connection_tenant_count() -> int:
+    connection.set_schema_to_public()
+    return Tenant.objects.count()
 
 
 def _position() -> int:

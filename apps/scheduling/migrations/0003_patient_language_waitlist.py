@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('clinic', '0001_initial'),
-        ('scheduling', '0001_initial'),
+        ('scheduling', '0002_no_show_policy'),
     ]
 
     operations = [

@@ -1,0 +1,256 @@
+"""HTTP load against a real server process: closed-loop throughput and paced latency.
+
+Each client thread keeps one HTTP/1.1 connection open, as an app or a browser would. Paced
+runs measure from the moment a request was due, not from when a busy client got round to
+sending it, so a stalled server shows up in the latency instead of hiding (coordinated
+omission).
+"""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apps.bench.measure import summary_ms, wait_for
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where request n goes: a tenant host, a token of that tenant, a path."""
+
+    host: str
+    token: str
+    path: str
+
+
+TargetFor = Callable[[int], Target]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident memory (VmHWM) of a live process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+@dataclass
+class Process:
+    popen: subprocess.Popen[bytes]
+    name: str
+
+    def peak_rss_mb(self) -> float:
+        """The largest peak among the process and its children (pool workers)."""
+        pids = [self.popen.pid]
+        children = Path(f"/proc/{self.popen.pid}/task/{self.popen.pid}/children")
+        if children.exists():
+            pids += [int(pid) for pid in children.read_text().split()]
+        return max(peak_rss_mb(pid) for pid in pids)
+
+
+# The server runs as in production: no DEBUG (which would keep every query in memory), and a
+# per-user rate far above what one benchmark client sends, so throttling is paid but not hit.
+SERVER_ENV = {"MYMEDIC_DEBUG": "0", "MYMEDIC_API_USER_RATE": "100000000/min"}
+
+
+@contextmanager
+def running(
+    command: list[str], name: str, ready: Callable[[], bool] | None = None
+) -> Iterator[Process]:
+    popen = subprocess.Popen(  # noqa: S603  (our own interpreter and modules)
+        command,
+        env={**os.environ, **SERVER_ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    process = Process(popen, name)
+    try:
+        if ready is not None and not wait_for(ready, 60):
+            raise RuntimeError(f"{name} did not start")
+        yield process
+    finally:
+        popen.send_signal(signal.SIGTERM)
+        try:
+            popen.wait(20)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait()
+
+
+@contextmanager
+def web_server() -> Iterator[tuple[Process, int]]:
+    """daphne serving the project, as the Procfile's web process does."""
+    port = free_port()
+
+    def answers() -> bool:
+        try:
+            return Client(port).send("GET", Target("localhost", "", "/healthz"))[0] == 200
+        except OSError:
+            return False
+
+    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+    with running([*command, "mymedic.asgi:application"], "web", answers) as process:
+        yield process, port
+
+
+@contextmanager
+def celery_worker() -> Iterator[Process]:
+    command = [sys.executable, "-m", "celery", "-A", "mymedic", "worker", "--pool", "solo"]
+    flags = ["--loglevel", "error", "--without-heartbeat", "--without-gossip", "--without-mingle"]
+    with running([*command, *flags], "worker") as process:
+        yield process
+
+
+class Client:
+    """One keep-alive connection to the server (which routes by the Host header)."""
+
+    def __init__(self, port: int) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def send(self, method: str, target: Target, body: Any = None) -> tuple[int, bytes]:
+        headers = {"Host": target.host, "Content-Type": "application/json"}
+        if target.token:
+            headers["Authorization"] = f"Token {target.token}"
+        payload = json.dumps(body) if body is not None else None
+        try:
+            self.connection.request(method, target.path, body=payload, headers=headers)
+            response = self.connection.getresponse()
+        except (http.client.HTTPException, OSError):
+            self.connection.close()  # reconnects on the next request
+            raise
+        return response.status, response.read()
+
+    def status(self, method: str, target: Target, body: Any = None) -> int:
+        """The response status, or 0 when the connection failed."""
+        try:
+            return self.send(method, target, body)[0]
+        except (http.client.HTTPException, OSError):
+            return 0
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+@dataclass
+class Outcome:
+    samples: list[float] = field(default_factory=list)
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, seconds: float, status: int, expected: int) -> None:
+        with self.lock:
+            self.samples.append(seconds)
+            self.errors += status != expected
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+def _on_connections(count: int, port: int, work: Callable[[Client], None]) -> float:
+    """Runs `work` on `count` threads, each with its own connection; the seconds it took."""
+
+    def run() -> None:
+        client = Client(port)
+        try:
+            work(client)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
+class Ticket:
+    """Hands out 0, 1, 2, … to threads, up to `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        self.numbers = iter(range(limit))
+        self.lock = threading.Lock()
+
+    def take(self) -> int | None:
+        with self.lock:
+            return next(self.numbers, None)
+
+
+def closed_loop(
+    target_for: TargetFor, port: int, *, clients: int, seconds: float
+) -> dict[str, Any]:
+    """`clients` connections send requests back to back for `seconds`: the most it serves."""
+    outcome = Outcome()
+    deadline = time.perf_counter() + seconds
+    ticket = Ticket(10**9)
+
+    def work(client: Client) -> None:
+        while time.perf_counter() < deadline and (n := ticket.take()) is not None:
+            started = time.perf_counter()
+            status = client.status("GET", target_for(n))
+            outcome.add(time.perf_counter() - started, status, 200)
+
+    elapsed = _on_connections(clients, port, work)
+    return {
+        **summary_ms(outcome.samples),
+        "per_s": round(len(outcome.samples) / elapsed),
+        "errors": outcome.errors,
+        "clients": clients,
+    }
+
+
+def paced(target_for: TargetFor, port: int, *, rate: float, seconds: float) -> dict[str, Any]:
+    """Requests due at a steady `rate`; latency counts from when each was due."""
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.1
+    due = [start + n / rate for n in range(total)]
+    outcome = Outcome()
+    ticket = Ticket(total)
+
+    def work(client: Client) -> None:
+        while (n := ticket.take()) is not None:
+            time.sleep(max(0.0, due[n] - time.perf_counter()))
+            status = client.status("GET", target_for(n))
+            outcome.add(time.perf_counter() - due[n], status, 200)
+
+    _on_connections(8, port, work)
+    return {**summary_ms(outcome.samples), "rate_per_s": rate, "errors": outcome.errors}
+
+
+def post_all(
+    target: Target, port: int, bodies: list[dict[str, Any]], *, clients: int
+) -> dict[str, Any]:
+    """POSTs every body once over `clients` connections; anything but a 201 is an error."""
+    outcome = Outcome()
+    ticket = Ticket(len(bodies))
+
+    def work(client: Client) -> None:
+        while (n := ticket.take()) is not None:
+            started = time.perf_counter()
+            status = client.status("POST", target, bodies[n])
+            outcome.add(time.perf_counter() - started, status, 201)
+
+    elapsed = _on_connections(clients, port, work)
+    return {
+        **summary_ms(outcome.samples),
+        "per_s": round(len(bodies) / elapsed),
+        "errors": outcome.errors,
+        "statuses": {str(code): n for code, n in sorted(outcome.statuses.items())},
+        "clients": clients,
+    }

@@ -1,0 +1,156 @@
+"""Patient sign-in by a one-time code sent by SMS, and the patient token.
+
+The answer to a code request never says whether the phone belongs to a patient. Codes are
+stored as keyed hashes, expire after MYMEDIC_PATIENT_CODE_TTL_SECONDS, and die after
+MYMEDIC_PATIENT_CODE_MAX_ATTEMPTS wrong tries or when a newer code is sent; every failure
+to sign in gives the same answer.
+"""
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from apps.audit.trail import record
+from apps.core.db import connection
+from apps.core.keys import phone_index
+from apps.notifications.backends import Message, send
+from apps.patientapp.models import OneTimeCode, PatientToken
+from apps.scheduling.actors import PatientActor
+from apps.scheduling.models import Patient
+
+CODE_DIGITS = 6
+TOKEN_PREFIX = "pt_"  # noqa: S105  (a prefix so patient keys never look like staff keys)
+
+
+def _code_hash(salt: str, code: str) -> str:
+    return salted_hmac("apps.patientapp.code", f"{salt}:{code}", algorithm="sha256").hexdigest()
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def patient_for_phone(normalized_phone: str) -> Patient | None:
+    """The patient a phone signs in as; a phone shared by a family signs in as the first
+    patient registered with it."""
+    return (
+        Patient.objects.filter(phone_index=phone_index(normalized_phone), erased__isnull=True)
+        .order_by("id")
+        .first()
+    )
+
+
+def _sms(phone: str, code: str, row_id: int, clinic: str) -> None:
+    minutes = max(1, settings.MYMEDIC_PATIENT_CODE_TTL_SECONDS // 60)
+    body = f"{code} is your {clinic} sign-in code. It expires in {minutes} min. Never share it."
+    send(Message(channel="sms", to=phone, body=body, key=f"{connection.schema_name}:code:{row_id}"))
+
+
+def request_code(normalized_phone: str, *, now: datetime | None = None) -> None:
+    """Sends a fresh code when the phone is a patient's; does nothing visible otherwise."""
+    now = now or timezone.now()
+    patient = patient_for_phone(normalized_phone)
+    if patient is None:
+        return
+    index = phone_index(normalized_phone)
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    salt = secrets.token_hex(16)
+    with transaction.atomic():
+        # A newer code replaces every earlier one: wrong tries never add up across codes.
+        for earlier in OneTimeCode.objects.select_for_update().filter(
+            phone_index=index, spent__isnull=True
+        ):
+            earlier.spent = now
+            earlier.save(update_fields=["spent"])
+        row = OneTimeCode.objects.create(
+            phone_index=index,
+            salt=salt,
+            code_hash=_code_hash(salt, code),
+            created=now,
+            expires=now + timedelta(seconds=settings.MYMEDIC_PATIENT_CODE_TTL_SECONDS),
+        )
+        record("patient.code_sent", actor=PatientActor(patient.pk), target=f"patient:{patient.pk}")
+        clinic = str(getattr(getattr(connection, "tenant", None), "name", "") or "MyMedic")
+        transaction.on_commit(partial(_sms, normalized_phone, code, row.pk, clinic))
+
+
+def verify_code(normalized_phone: str, code: str, *, now: datetime | None = None) -> Patient | None:
+    """The patient when `code` is the live code of this phone; None for anything else."""
+    now = now or timezone.now()
+    index = phone_index(normalized_phone)
+    with transaction.atomic():
+        row = (
+            OneTimeCode.objects.select_for_update()
+            .filter(phone_index=index, spent__isnull=True, expires__gt=now)
+            .order_by("-created", "-id")
+            .first()
+        )
+        if row is None:
+            return None
+        if not constant_time_compare(_code_hash(row.salt, code), row.code_hash):
+            row.attempts += 1
+            if row.attempts >= settings.MYMEDIC_PATIENT_CODE_MAX_ATTEMPTS:
+                row.spent = now
+            row.save(update_fields=["attempts", "spent"])
+            return None
+        row.spent = now
+        row.save(update_fields=["spent"])
+    return patient_for_phone(normalized_phone)
+
+
+def issue_token(patient: Patient, *, now: datetime | None = None) -> str:
+    now = now or timezone.now()
+    key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    PatientToken.objects.create(
+        key_hash=key_hash(key),
+        patient=patient,
+        created=now,
+        expires=now + timedelta(days=settings.MYMEDIC_PATIENT_TOKEN_DAYS),
+    )
+    record("patient.login", actor=PatientActor(patient.pk), target=f"patient:{patient.pk}")
+    return key
+
+
+def revoke_token(token: PatientToken) -> None:
+    record(
+        "patient.logout", actor=PatientActor(token.patient_id), target=f"patient:{token.patient_id}"
+    )
+    token.delete()
+
+
+class PatientTokenAuthentication(BaseAuthentication):
+    """`Authorization: Token <key>` with a patient's key; staff keys are unknown here."""
+
+    keyword = "Token"
+
+    def authenticate(self, request: Request) -> tuple[PatientActor, PatientToken] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(parts) != 2:
+            raise AuthenticationFailed("Invalid token header.")
+        try:
+            key = parts[1].decode()
+        except UnicodeError as exc:
+            raise AuthenticationFailed("Invalid token.") from exc
+        token = (
+            PatientToken.objects.select_related("patient")
+            .filter(key_hash=key_hash(key), expires__gt=timezone.now())
+            .first()
+        )
+        if token is None or token.patient.erased is not None:
+            raise AuthenticationFailed("Invalid token.")
+        return PatientActor(token.patient_id), token
+
+    def authenticate_header(self, request: Any) -> str:
+        return self.keyword

@@ -1,0 +1,81 @@
+"""The cost of the write path: what a booking says to PostgreSQL, and what it must not."""
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from apps.audit.models import AuditEntry
+from apps.core.errors import Conflict
+from apps.eventstore.locks import in_command
+from apps.eventstore.store import command
+from apps.scheduling import commands
+from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.tenants.models import Tenant
+from tests.scheduling.conftest import ist
+
+
+def statements(captured: CaptureQueriesContext) -> list[str]:
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def test_a_booking_takes_the_append_lock_once_and_no_savepoint_of_its_own(
+    tenant: Tenant, doctor: Doctor, patient: Patient
+) -> None:
+    commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 9))
+
+    with CaptureQueriesContext(connection) as captured:
+        commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 10))
+
+    sql = statements(captured)
+    assert sum("pg_advisory_xact_lock" in s for s in sql) == 1
+    # The test's own transaction makes the command's block a savepoint; nothing inside adds one.
+    assert sum(s.startswith("SAVEPOINT") for s in sql) == 1
+    inserts = [s.split('"')[1] for s in sql if s.startswith("INSERT")]
+    assert inserts == ["scheduling_appointment", "eventstore_event", "audit_auditentry"]
+    assert len(sql) <= 9, sql
+
+
+def test_a_clash_found_by_the_constraint_is_a_conflict_and_leaves_nothing(
+    tenant: Tenant, doctor: Doctor, patient: Patient
+) -> None:
+    commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 9))
+    audit_entries = AuditEntry.objects.count()
+
+    with pytest.raises(Conflict, match="already taken"):
+        commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 9))
+
+    assert Appointment.objects.count() == 1
+    assert AuditEntry.objects.count() == audit_entries
+
+
+def test_a_refused_save_outside_a_command_leaves_the_transaction_usable(
+    tenant: Tenant, doctor: Doctor, patient: Patient
+) -> None:
+    booked = commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 9))
+    stale = Appointment.objects.get(pk=booked.pk)
+    commands.appointment_cancel(actor=None, appointment=booked, reason="ill")
+
+    with transaction.atomic():
+        assert not in_command()
+        stale.record("AppointmentNoShow", {}, actor=None)
+        with pytest.raises(Conflict):
+            stale.save()
+        # The save had its own savepoint, so this transaction goes on.
+        assert Appointment.objects.get(pk=booked.pk).status == Appointment.Status.CANCELLED
+
+
+def test_a_command_inside_a_command_does_not_lock_again(
+    tenant: Tenant, doctor: Doctor, patient: Patient
+) -> None:
+    @command
+    def book_two() -> None:
+        assert in_command()
+        commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 9))
+        commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 10))
+
+    with CaptureQueriesContext(connection) as captured:
+        book_two()
+
+    assert sum("pg_advisory_xact_lock" in s for s in statements(captured)) == 1
+    assert not in_command()
+    assert Appointment.objects.count() == 2

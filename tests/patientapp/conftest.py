@@ -1,0 +1,61 @@
+"""Patient app fixtures: an SMS outbox of the test's own, patients signed in with their
+tokens, and a second tenant's patient for isolation tests."""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django_tenants.utils import schema_context
+
+from apps.notifications.backends import FileBackend
+from apps.patientapp import auth
+from apps.scheduling.models import Patient
+from apps.tenants.models import Tenant
+from tests.conftest import HostClient
+from tests.scheduling.conftest import doctor, monday_morning, patient
+from tests.scheduling.factories import PatientFactory
+
+__all__ = ["doctor", "monday_morning", "patient"]
+
+
+@pytest.fixture
+def outbox(settings: Any, tmp_path: Path) -> FileBackend:
+    settings.MYMEDIC_NOTIFY_BACKENDS = {
+        channel: {
+            "class": "apps.notifications.backends.FileBackend",
+            "options": {"directory": str(tmp_path)},
+        }
+        for channel in ("sms", "whatsapp", "email")
+    }
+    return FileBackend(tmp_path)
+
+
+def patient_client(patient: Patient, tenant: Tenant) -> HostClient:
+    """A client on `tenant`'s host with a fresh token of `patient` (made in that schema)."""
+    with schema_context(tenant.schema_name):
+        key = auth.issue_token(patient)
+    client = HostClient(f"{tenant.slug}.localhost")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def me(patient: Patient, tenant: Tenant) -> HostClient:
+    return patient_client(patient, tenant)
+
+
+@pytest.fixture
+def someone_else(tenant: Tenant) -> Patient:
+    return PatientFactory(name="Meera Iyer", phone="+919800000077")
+
+
+@pytest.fixture
+def outsider(other_tenant: Tenant, tenant: Tenant) -> Iterator[HostClient]:
+    """A signed-in patient of the other tenant, who has no visits or invoices there."""
+    with schema_context(other_tenant.schema_name):
+        stranger = PatientFactory(name="Globex Patient", phone="+919811100022")
+    yield patient_client(stranger, other_tenant)
+
+
+SendCode = Callable[..., Any]
