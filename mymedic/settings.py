@@ -91,6 +91,39 @@ MYMEDIC_NOTIFY_BACKENDS: dict[str, dict[str, object]] = {
     }
     for channel in ("sms", "whatsapp", "email")
 }
+# Real providers by configuration: MYMEDIC_NOTIFY_{SMS,WHATSAPP}_URL (+ _TOKEN) send that
+# channel to an HTTPS JSON provider; MYMEDIC_NOTIFY_EMAIL=smtp sends email through Django's
+# mail framework (EMAIL_* below).
+for _channel in ("sms", "whatsapp"):
+    if _url := os.environ.get(f"MYMEDIC_NOTIFY_{_channel.upper()}_URL"):
+        MYMEDIC_NOTIFY_BACKENDS[_channel] = {
+            "class": "apps.notifications.backends.HttpJsonBackend",
+            "options": {
+                "url": _url,
+                "token": os.environ.get(f"MYMEDIC_NOTIFY_{_channel.upper()}_TOKEN", ""),
+                "timeout": float(os.environ.get("MYMEDIC_NOTIFY_HTTP_TIMEOUT", "10")),
+            },
+        }
+if os.environ.get("MYMEDIC_NOTIFY_EMAIL") == "smtp":
+    MYMEDIC_NOTIFY_BACKENDS["email"] = {
+        "class": "apps.notifications.backends.DjangoEmailBackend",
+        "options": {},
+    }
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "false").lower() == "true"
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "MyMedic <no-reply@localhost>")
+# Failed sends retry after 1, 2, 4, … minutes (base doubling) up to this many attempts, then
+# land in the dead-letter list. A row still "sending" after MYMEDIC_NOTIFY_STUCK_SECONDS is
+# taken for a crashed sender: it is never sent again automatically (unknown outcome).
+MYMEDIC_NOTIFY_MAX_ATTEMPTS = int(os.environ.get("MYMEDIC_NOTIFY_MAX_ATTEMPTS", "5"))
+MYMEDIC_NOTIFY_RETRY_BASE_SECONDS = int(os.environ.get("MYMEDIC_NOTIFY_RETRY_BASE_SECONDS", "60"))
+MYMEDIC_NOTIFY_STUCK_SECONDS = int(os.environ.get("MYMEDIC_NOTIFY_STUCK_SECONDS", "600"))
+# How long a slot freed by a cancellation is held for the first waitlisted patient.
+MYMEDIC_WAITLIST_HOLD_MINUTES = int(os.environ.get("MYMEDIC_WAITLIST_HOLD_MINUTES", "30"))
 # Bearer token for /metrics; when unset, only loopback callers may read it.
 MYMEDIC_METRICS_TOKEN = os.environ.get("MYMEDIC_METRICS_TOKEN", "")
 
@@ -220,6 +253,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "apps.core.tasks.purge_idempotency_records",
         "schedule": 3600.0,
     },
+    # Fans out one task per tenant with messages due (each runs in its tenant's schema).
+    "dispatch-notifications": {
+        "task": "apps.notifications.tasks.dispatch_all_tenants",
+        "schedule": 60.0,
+    },
+    "expire-slot-holds": {"task": "apps.scheduling.tasks.expire_slot_holds", "schedule": 60.0},
 }
 
 # Live pushes (Server-Sent Events): workers publish through Redis to the web processes.
@@ -296,6 +335,11 @@ SPECTACULAR_SETTINGS = {
         "CloseStatusEnum": ["undeclared", "balanced", "variance"],
         "PaymentMethodEnum": "apps.billing.models.Method",
         "DeclaredMethodEnum": ["cash", "card", "upi", "other"],
+        "WaitlistStatusEnum": "apps.scheduling.models.WaitlistEntry.Status",
+        "DeliveryStatusEnum": "apps.notifications.models.Delivery.Status",
+        "NotificationKindEnum": "apps.notifications.models.Kind",
+        "NotificationChannelEnum": "apps.notifications.models.CHANNEL_CHOICES",
+        "PatientLanguageEnum": "apps.scheduling.models.Patient.LANGUAGES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -19,6 +19,7 @@ from django_tenants.utils import schema_context
 from apps.billing import commands as billing
 from apps.clinic.models import Branch, Role, User
 from apps.scheduling import commands
+from apps.scheduling.waitlist import waitlist_join
 from apps.tenants.models import Tenant
 from tests.clinic.factories import STAFF_PASSWORD, BranchFactory, UserFactory
 from tests.conftest import HostClient, client_for
@@ -101,6 +102,11 @@ ROUTES = [
     Route("GET", "/api/v1/billing/tax-rules/", MANAGERS, 200),
     Route("POST", "/api/v1/billing/tax-rules/", MANAGERS, 201,
           body=lambda ids: {"name": "CGST", "rate": "9"}),
+    Route("GET", "/api/v1/waitlist/", FRONT_DESK, 200),
+    Route("POST", "/api/v1/waitlist/", FRONT_DESK, 201, "branch", lambda ids: {
+        "doctor": ids["doctor"], "patient": ids["patient"], "date": "2027-01-06"}),
+    Route("POST", "/api/v1/waitlist/{waitlist}/leave/", FRONT_DESK, 200, "branch"),
+    Route("GET", "/api/v1/notifications/dead-letter/", MANAGERS, 200),
     Route("GET", "/api/v1/events/", MANAGERS, 200),
     Route("GET", "/api/v1/audit/verify/", frozenset({OWNER}), 200),
 ]  # fmt: skip
@@ -150,9 +156,11 @@ def world(tenant: Tenant, owner: User, main_branch: Branch, other_tenant: Tenant
         payment = billing.payment_take(
             actor=None, appointment=booked, kind="deposit", amount=Decimal("100"), method="cash"
         )
+        waiting = waitlist_join(actor=None, doctor=doc, patient=person, day=ist(5, 9).date())
         ids[side] = {
             "branch": branch.pk, "doctor": doc.pk, "patient": person.pk, "booked": booked.pk,
             "checked_in": checked.pk, "completed": completed.pk, "payment": payment.pk,
+            "waitlist": waiting.pk,
         }  # fmt: skip
     with schema_context(other_tenant.schema_name):
         foreign = client_for(User.objects.get(role=OWNER), other_tenant)

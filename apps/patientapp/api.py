@@ -29,6 +29,7 @@ from apps.patientapp.selectors import (
     own_appointments,
     own_invoices,
     own_patient,
+    own_waitlist,
 )
 from apps.patientapp.serializers import (
     BookableDoctorSerializer,
@@ -39,6 +40,7 @@ from apps.patientapp.serializers import (
     PatientBookSerializer,
     PatientCancelSerializer,
     PatientInvoiceSerializer,
+    PatientWaitlistJoinSerializer,
     SignedInSerializer,
     SignInSerializer,
 )
@@ -49,9 +51,10 @@ from apps.patientapp.throttling import (
     SignInAddressThrottle,
     SignInPhoneThrottle,
 )
+from apps.scheduling import waitlist
 from apps.scheduling.actors import PatientActor
-from apps.scheduling.api import free_slots_of
-from apps.scheduling.models import Appointment, Doctor
+from apps.scheduling.api import free_slots_of, waitlist_result
+from apps.scheduling.models import Appointment, Doctor, WaitlistEntry
 from apps.scheduling.phones import normalize_phone
 from apps.scheduling.selectors import get_visible
 from apps.scheduling.serializers import (
@@ -60,6 +63,8 @@ from apps.scheduling.serializers import (
     SlotQuerySerializer,
     SlotSerializer,
     StartSerializer,
+    WaitlistCommandResultSerializer,
+    WaitlistEntrySerializer,
 )
 
 TAGS = ["patient app"]
@@ -259,7 +264,47 @@ class DoctorSlotsApi(PatientView):
         parameters=[SlotQuerySerializer], responses={200: SlotSerializer(many=True)}, tags=TAGS
     )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(free_slots_of(get_visible(bookable_doctors(), pk, "Doctor"), request))
+        doctor = get_visible(bookable_doctors(), pk, "Doctor")
+        patient = own_patient(patient_of(request))
+        return Response(free_slots_of(doctor, request, patient=patient))
+
+
+class WaitlistApi(PatientView, generics.ListAPIView):
+    """The patient's places on doctors' waitlists; an offered one carries its held slot,
+    which the patient takes by booking it (`POST /api/v1/patient/appointments/`)."""
+
+    serializer_class = WaitlistEntrySerializer
+    pagination_class = Pagination
+
+    def get_queryset(self) -> QuerySet[WaitlistEntry]:
+        return own_waitlist(patient_of(self.request))
+
+    @extend_schema(
+        request=PatientWaitlistJoinSerializer,
+        responses={201: WaitlistCommandResultSerializer},
+        tags=TAGS,
+        summary="Join a doctor's waitlist for a day",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PatientWaitlistJoinSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        actor = patient_of(request)
+        entry = waitlist.waitlist_join(
+            actor=actor,
+            doctor=get_visible(bookable_doctors(), data["doctor"], "Doctor"),
+            patient=own_patient(actor),
+            day=data["date"],
+        )
+        return waitlist_result(entry, status.HTTP_201_CREATED)
+
+
+class WaitlistLeaveApi(PatientView):
+    @extend_schema(request=None, responses={200: WaitlistCommandResultSerializer}, tags=TAGS)
+    def post(self, request: Request, pk: int) -> Response:
+        actor = patient_of(request)
+        entry = get_visible(own_waitlist(actor), pk, "Waitlist entry")
+        return waitlist_result(waitlist.waitlist_leave(actor=actor, entry=entry))
 
 
 def _invoice_body(invoice: Invoice) -> dict[str, Any]:

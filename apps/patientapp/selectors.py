@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 
 from apps.billing.models import Invoice
 from apps.scheduling.actors import PatientActor
-from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
 
 
 def own_patient(actor: PatientActor) -> Patient:
@@ -27,3 +27,11 @@ def own_invoices(actor: PatientActor) -> QuerySet[Invoice]:
 
 def bookable_doctors() -> QuerySet[Doctor]:
     return Doctor.objects.filter(active=True).select_related("branch")
+
+
+def own_waitlist(actor: PatientActor) -> QuerySet[WaitlistEntry]:
+    return (
+        WaitlistEntry.objects.filter(patient_id=actor.patient_id)
+        .select_related("branch")
+        .order_by("-date", "-id")
+    )

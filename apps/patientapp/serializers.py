@@ -67,3 +67,8 @@ class PatientCancelSerializer(serializers.Serializer):
 class PatientInvoiceSerializer(InvoiceSerializer):
     id = serializers.IntegerField()
     appointment = serializers.IntegerField()
+
+
+class PatientWaitlistJoinSerializer(serializers.Serializer):
+    doctor = serializers.IntegerField(min_value=1)
+    date = serializers.DateField()

@@ -13,6 +13,8 @@ urlpatterns = [
     path("appointments/<int:pk>/reschedule/", api.AppointmentRescheduleApi.as_view()),
     path("doctors/", api.DoctorListApi.as_view(), name="patient-doctors"),
     path("doctors/<int:pk>/slots/", api.DoctorSlotsApi.as_view(), name="patient-doctor-slots"),
+    path("waitlist/", api.WaitlistApi.as_view(), name="patient-waitlist"),
+    path("waitlist/<int:pk>/leave/", api.WaitlistLeaveApi.as_view(), name="patient-waitlist-leave"),
     path("invoices/", api.InvoiceListApi.as_view(), name="patient-invoices"),
     path("invoices/<int:pk>/", api.InvoiceDetailApi.as_view(), name="patient-invoice"),
 ]

@@ -15,7 +15,14 @@ from apps.core.errors import DomainError, InvalidInput
 from apps.core.keys import phone_index
 from apps.scheduling import commands
 from apps.scheduling.hours import normalize_weekly_hours
-from apps.scheduling.models import Appointment, Doctor, NoShowPolicy, Patient
+from apps.scheduling.models import (
+    Appointment,
+    Doctor,
+    NoShowPolicy,
+    Patient,
+    SlotHold,
+    WaitlistEntry,
+)
 from apps.scheduling.phones import normalize_phone
 
 
@@ -165,6 +172,24 @@ class AppointmentAdmin(BranchScopedAdmin):
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # The actions call the commands, which check role and branch again.
         return dict(super().get_actions(request)) if self._role(request) in ADMIN_ROLES else {}
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(BranchScopedAdmin):
+    """Read-only: the waitlist changes through its commands (API, cancellations, expiry)."""
+
+    list_display = ["id", "date", "doctor", "branch", "status", "created"]
+    list_filter = ["status", ("branch", admin.RelatedOnlyFieldListFilter), "date"]
+    readonly_fields = [f.name for f in WaitlistEntry._meta.fields]
+    exclude = ["patient"]
+
+
+@admin.register(SlotHold)
+class SlotHoldAdmin(BranchScopedAdmin):
+    list_display = ["id", "start", "doctor", "branch", "status", "expires_at"]
+    list_filter = ["status", ("branch", admin.RelatedOnlyFieldListFilter)]
+    readonly_fields = [f.name for f in SlotHold._meta.fields]
+    exclude = ["patient"]
 
 
 @admin.register(NoShowPolicy)

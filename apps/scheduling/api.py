@@ -19,9 +19,9 @@ from apps.clinic.permissions import STAFF_ROLES, roles
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.core.errors import NotFound
 from apps.core.keys import phone_index
-from apps.scheduling import commands, read
+from apps.scheduling import commands, read, waitlist
 from apps.scheduling.commands import DOCTOR_ADMINS, FRONT_DESK
-from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
 from apps.scheduling.phones import normalize_phone
 from apps.scheduling.selectors import (
     appointments_for,
@@ -29,6 +29,7 @@ from apps.scheduling.selectors import (
     get_visible,
     on_local_date,
     patients_for,
+    waitlist_for,
 )
 from apps.scheduling.serializers import (
     AppointmentCommandResultSerializer,
@@ -49,6 +50,10 @@ from apps.scheduling.serializers import (
     SlotSerializer,
     StartSerializer,
     UpcomingSerializer,
+    WaitlistCommandResultSerializer,
+    WaitlistEntrySerializer,
+    WaitlistFilterSerializer,
+    WaitlistJoinSerializer,
     local_iso,
 )
 from apps.scheduling.slots import free_slots
@@ -115,14 +120,17 @@ class DoctorSlotsApi(APIView):
         return Response(free_slots_of(doctor, request))
 
 
-def free_slots_of(doctor: Doctor, request: Request) -> list[dict[str, str]]:
-    """The doctor's free slots on the request's `?date=`, in the branch's timezone."""
+def free_slots_of(
+    doctor: Doctor, request: Request, patient: Patient | None = None
+) -> list[dict[str, str]]:
+    """The doctor's free slots on the request's `?date=`, in the branch's timezone; with a
+    `patient`, slots held for that patient (a waitlist offer) count as free."""
     query = SlotQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     zone = doctor.branch.timezone
     return [
         {"start": local_iso(slot.start, zone), "end": local_iso(slot.end, zone)}
-        for slot in free_slots(doctor, query.validated_data["date"])
+        for slot in free_slots(doctor, query.validated_data["date"], patient=patient)
     ]
 
 
@@ -209,6 +217,8 @@ class PatientListApi(generics.ListCreateAPIView):
             address=data.get("address", ""),
             notes=data.get("notes", ""),
             branch=branch,
+            email=data.get("email") or "",
+            language=data.get("language", "en"),
         )
         body = {**PatientSerializer(patient).data, "position": patient.position}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -421,3 +431,63 @@ class PatientUpcomingApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         patient = get_visible(patients_for(staff_of(request)), pk, "Patient")
         return Response(read.patient_upcoming(patient.pk))
+
+
+WaitlistStaff = roles(read=waitlist.WAITLIST_STAFF, write=waitlist.WAITLIST_STAFF)
+
+
+def waitlist_result(entry: WaitlistEntry, code: int = status.HTTP_200_OK) -> Response:
+    """The entry as a waitlist command left it, with the position of its last event."""
+    return Response({**WaitlistEntrySerializer(entry).data, "position": entry.position}, code)
+
+
+class WaitlistListApi(generics.ListCreateAPIView):
+    serializer_class = WaitlistEntrySerializer
+    permission_classes = [WaitlistStaff]
+
+    @extend_schema(parameters=[WaitlistFilterSerializer], tags=["waitlist"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[WaitlistEntry]:
+        filters = WaitlistFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        wanted = filters.validated_data
+        entries = waitlist_for(staff_of(self.request))
+        if "doctor" in wanted:
+            entries = entries.filter(doctor_id=wanted["doctor"])
+        if "date" in wanted:
+            entries = entries.filter(date=wanted["date"])
+        if "status" in wanted:
+            entries = entries.filter(status=wanted["status"])
+        return entries
+
+    @extend_schema(
+        request=WaitlistJoinSerializer,
+        responses={201: WaitlistCommandResultSerializer},
+        tags=["waitlist"],
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = WaitlistJoinSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        actor = staff_of(request)
+        entry = waitlist.waitlist_join(
+            actor=actor,
+            doctor=get_visible(doctors_for(actor), data["doctor"], "Doctor"),
+            patient=get_visible(patients_for(actor), data["patient"], "Patient"),
+            day=data["date"],
+        )
+        return waitlist_result(entry, status.HTTP_201_CREATED)
+
+
+class WaitlistLeaveApi(APIView):
+    permission_classes = [WaitlistStaff]
+
+    @extend_schema(
+        request=None, responses={200: WaitlistCommandResultSerializer}, tags=["waitlist"]
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        actor = staff_of(request)
+        entry = get_visible(waitlist_for(actor), pk, "Waitlist entry")
+        return waitlist_result(waitlist.waitlist_leave(actor=actor, entry=entry))

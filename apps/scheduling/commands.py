@@ -28,7 +28,8 @@ from apps.scheduling.models import (
     Patient,
 )
 from apps.scheduling.phones import normalize_phone
-from apps.scheduling.slots import branch_zone, grid_slot_at, local_date
+from apps.scheduling.slots import branch_zone, check_slot_at, local_date
+from apps.scheduling.waitlist import consume_hold, offer_freed_slot
 
 DOCTOR_ADMINS = WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
 
@@ -200,6 +201,8 @@ def patient_register(
     address: str = "",
     notes: str = "",
     branch: Branch | None = None,
+    email: str = "",
+    language: str = "en",
 ) -> Patient:
     require_role(actor, FRONT_DESK)
     if branch is not None:
@@ -208,14 +211,21 @@ def patient_register(
         raise InvalidInput("A patient needs a name.", field="name")
     if date_of_birth is not None and not date(1900, 1, 1) <= date_of_birth <= timezone.now().date():
         raise InvalidInput("Date of birth must be a real past date.", field="date_of_birth")
-    patient = Patient(registered_branch=branch)
+    if language not in dict(Patient.LANGUAGES):
+        raise InvalidInput("Choose a language we send messages in.", field="language")
+    patient = Patient(registered_branch=branch, language=language)
     patient.name = name.strip()
     patient.phone = normalize_phone(phone)
     patient.date_of_birth = date_of_birth
     patient.address = address.strip()
     patient.notes = notes.strip()
+    patient.email = email.strip()
     # No PHI in events: the patient's name, phone and birth date stay in the row.
-    patient.record("PatientRegistered", {"branch_id": branch.pk if branch else None}, actor=actor)
+    patient.record(
+        "PatientRegistered",
+        {"branch_id": branch.pk if branch else None, "language": language},
+        actor=actor,
+    )
     patient.save()
     return patient
 
@@ -290,20 +300,26 @@ def _require_visit_access(actor: VisitActor, appointment: Appointment) -> None:
         raise NotFound("Appointment not found.")
 
 
-def _check_slot(doctor: Doctor, start: datetime, now: datetime) -> datetime:
-    """The end of the grid slot that starts at `start`, or a 409 saying why it cannot be had.
+def _check_slot(
+    doctor: Doctor, start: datetime, now: datetime, patient: Patient
+) -> tuple[datetime, bool]:
+    """The end of the grid slot that starts at `start`, and whether it is held for `patient`
+    (a waitlist offer); or a 409 saying why it cannot be had.
 
-    Whether another appointment holds the time is the database's to say: the no-overlap
-    constraint refuses the save (`_save_holding_time`), also under concurrency.
+    A slot held for a waitlisted patient is free only for that patient. Whether another
+    appointment holds the time is the database's to say: the no-overlap constraint refuses
+    the save (`_save_holding_time`), also under concurrency.
     """
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(doctor))
     if start <= now:
         raise Conflict("This time has already passed.")
-    slot = grid_slot_at(doctor, start)
-    if slot is None:
+    found = check_slot_at(doctor, start, now)
+    if found.slot is None:
         raise Conflict("The doctor has no slot starting at this time.")
-    return slot.end
+    if found.holders - {patient.pk}:
+        raise Conflict("This slot is held for a patient on the waitlist.")
+    return found.slot.end, patient.pk in found.holders
 
 
 def _save_holding_time(appointment: Appointment) -> None:
@@ -337,7 +353,7 @@ def _book(
     now = now or timezone.now()
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(doctor))
-    end = _check_slot(doctor, start, now)
+    end, held_for_patient = _check_slot(doctor, start, now, patient)
     appointment = Appointment(
         doctor=doctor,
         patient=patient,
@@ -349,6 +365,8 @@ def _book(
     )
     appointment.record("AppointmentBooked", appointment.event_data(), actor=actor)
     _save_holding_time(appointment)
+    if held_for_patient:
+        consume_hold(appointment=appointment, actor=actor, now=now)
     for handler in booking_handlers.values():
         handler(appointment=appointment, actor=actor)
     return appointment
@@ -401,7 +419,9 @@ def appointment_reschedule(
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(appointment.doctor))
     previous = (appointment.start, appointment.end)
-    appointment.end = _check_slot(appointment.doctor, start, now)
+    appointment.end, held_for_patient = _check_slot(
+        appointment.doctor, start, now, appointment.patient
+    )
     appointment.start = start
     appointment.record(
         "AppointmentRescheduled",
@@ -411,6 +431,8 @@ def appointment_reschedule(
         actor=actor,
     )
     _save_holding_time(appointment)
+    if held_for_patient:
+        consume_hold(appointment=appointment, actor=actor, now=now)
     return appointment
 
 
@@ -425,7 +447,8 @@ def appointment_cancel(
         raise Conflict(
             f"A {appointment.get_status_display().lower()} appointment cannot be cancelled."
         )
-    if (now or timezone.now()) >= appointment.start:
+    now = now or timezone.now()
+    if now >= appointment.start:
         raise Conflict("An appointment can be cancelled only before it starts.")
     appointment.status = Appointment.Status.CANCELLED
     appointment.cancel_reason = reason.strip()[:200]
@@ -438,6 +461,14 @@ def appointment_cancel(
     # The reason is free text and may name the patient's condition: it stays in the row.
     appointment.record("AppointmentCancelled", appointment.event_data(**outcomes), actor=actor)
     appointment.save()
+    # The freed slot goes to the first patient on the doctor's waitlist for that day.
+    offer_freed_slot(
+        doctor=appointment.doctor,
+        start=appointment.start,
+        end=appointment.end,
+        actor=actor,
+        now=now,
+    )
     return appointment
 
 

@@ -112,7 +112,8 @@ class Patient(EventSourcedModel):
     """
 
     stream_type = "patient"
-    PHI_FIELDS = ("name", "phone", "date_of_birth", "address", "notes")
+    PHI_FIELDS = ("name", "phone", "email", "date_of_birth", "address", "notes")
+    LANGUAGES = (("en", "English"), ("hi", "Hindi"))
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     sealed = models.BinaryField(null=True, editable=False)
@@ -123,10 +124,13 @@ class Patient(EventSourcedModel):
         Branch, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     erased = models.DateTimeField(null=True, blank=True, editable=False)
+    # The language of the messages the patient is sent; not PHI, so a plain column.
+    language = models.CharField(max_length=5, choices=LANGUAGES, default="en")
     created = models.DateTimeField(auto_now_add=True)
 
     name = _phi_property("name")
     phone = _phi_property("phone")
+    email = _phi_property("email")
     date_of_birth = _phi_property("date_of_birth", parse=date.fromisoformat, dump=date.isoformat)
     address = _phi_property("address")
     notes = _phi_property("notes")
@@ -286,10 +290,98 @@ class Appointment(EventSourcedModel):
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "date": self.start.astimezone(zone).date().isoformat(),
+            "timezone": zone.key,
             "status": self.status,
             "follow_up_of": self.follow_up_of_id,
             "fee": str(self.doctor.consultation_fee),
             "repeat_no_show": self.repeat_no_show,
+            **extra,
+        }
+
+
+class WaitlistEntry(EventSourcedModel):
+    """A patient waiting for a slot with a doctor on a day (branch-local date).
+
+    waiting → offered (a freed slot is held for them) → fulfilled (they booked it);
+    an offer that expires makes the entry `expired`; leaving makes it `left`.
+    """
+
+    stream_type = "waitlist"
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        OFFERED = "offered", "Offered a slot"
+        FULFILLED = "fulfilled", "Fulfilled"
+        EXPIRED = "expired", "Offer expired"
+        LEFT = "left", "Left"
+
+    OPEN = (Status.WAITING, Status.OFFERED)
+
+    doctor = models.ForeignKey(Doctor, on_delete=models.PROTECT, related_name="waitlist")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="waitlist")
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+")
+    date = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+        verbose_name_plural = "waitlist entries"
+        indexes = [models.Index(fields=["doctor", "date", "status"], name="waitlist_doctor_day")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["doctor", "patient", "date"],
+                condition=Q(status__in=["waiting", "offered"]),
+                name="waitlist_one_open_entry",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Waitlist {self.pk} ({self.status})"
+
+
+class SlotHold(EventSourcedModel):
+    """A freed slot kept for one waitlisted patient until it expires: others cannot book it."""
+
+    stream_type = "slot-hold"
+
+    class Status(models.TextChoices):
+        LIVE = "live", "Live"
+        CONSUMED = "consumed", "Booked by the patient"
+        EXPIRED = "expired", "Expired"
+        RELEASED = "released", "Released"
+
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.PROTECT, related_name="holds")
+    doctor = models.ForeignKey(Doctor, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.LIVE)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        indexes = [
+            models.Index(fields=["doctor", "status", "start"], name="slothold_doctor_live"),
+            models.Index(fields=["status", "expires_at"], name="slothold_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Slot hold {self.pk} ({self.status})"
+
+    def event_data(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "entry_id": self.entry_id,
+            "doctor_id": self.doctor_id,
+            "patient_id": self.patient_id,
+            "branch_id": self.branch_id,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "timezone": self.branch.timezone,
+            "status": self.status,
             **extra,
         }
 

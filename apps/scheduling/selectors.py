@@ -11,7 +11,7 @@ from django.db.models import Model, Q, QuerySet
 from apps.clinic.models import Role, User
 from apps.clinic.scoping import scope_to_branches, visible_branches
 from apps.core.errors import NotFound
-from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
 
 M = TypeVar("M", bound=Model)
 
@@ -25,6 +25,10 @@ def appointments_for(user: User) -> QuerySet[Appointment]:
     if user.role == Role.DOCTOR:
         appointments = appointments.filter(doctor__user=user)
     return appointments
+
+
+def waitlist_for(user: User) -> QuerySet[WaitlistEntry]:
+    return scope_to_branches(WaitlistEntry.objects.select_related("branch"), user)
 
 
 def patients_for(user: User) -> QuerySet[Patient]:

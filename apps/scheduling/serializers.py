@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.scheduling.models import Appointment, Doctor
+from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
 
 
 def local_iso(instant: datetime, zone_name: str) -> str:
@@ -81,6 +81,8 @@ class PatientSerializer(serializers.Serializer):
     date_of_birth = serializers.DateField(required=False, allow_null=True)
     address = ErasableCharField(max_length=500, required=False, allow_blank=True)
     notes = ErasableCharField(max_length=2000, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True, allow_null=True)
+    language = serializers.ChoiceField(choices=Patient.LANGUAGES, required=False, default="en")
     branch = serializers.IntegerField(
         source="registered_branch_id", required=False, allow_null=True
     )
@@ -215,3 +217,56 @@ class AppointmentFilterSerializer(serializers.Serializer):
     branch = serializers.IntegerField(required=False, min_value=1)
     patient = serializers.IntegerField(required=False, min_value=1)
     status = serializers.ChoiceField(choices=Appointment.Status.choices, required=False)
+
+
+class WaitlistJoinSerializer(serializers.Serializer):
+    doctor = serializers.IntegerField(min_value=1)
+    patient = serializers.IntegerField(min_value=1)
+    date = serializers.DateField()
+
+
+class WaitlistFilterSerializer(serializers.Serializer):
+    doctor = serializers.IntegerField(required=False, min_value=1)
+    date = serializers.DateField(required=False)
+    status = serializers.ChoiceField(choices=WaitlistEntry.Status.choices, required=False)
+
+
+class HoldSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    start = serializers.CharField(help_text="ISO 8601 with the branch's offset")
+    end = serializers.CharField()
+    expires_at = serializers.CharField()
+
+
+class WaitlistEntrySerializer(serializers.ModelSerializer):
+    doctor = serializers.IntegerField(source="doctor_id")
+    patient = serializers.IntegerField(source="patient_id")
+    branch = serializers.IntegerField(source="branch_id")
+    hold = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WaitlistEntry
+        fields = ["id", "doctor", "patient", "branch", "date", "status", "created", "hold"]
+
+    @extend_schema_field(HoldSerializer(allow_null=True))
+    def get_hold(self, entry: WaitlistEntry) -> dict[str, Any] | None:
+        """The live offer of an entry in state `offered`."""
+        if entry.status != WaitlistEntry.Status.OFFERED:
+            return None
+        hold = entry.holds.filter(status="live").order_by("-id").first()
+        if hold is None:
+            return None
+        zone = entry.branch.timezone
+        return {
+            "id": hold.pk,
+            "start": local_iso(hold.start, zone),
+            "end": local_iso(hold.end, zone),
+            "expires_at": local_iso(hold.expires_at, zone),
+        }
+
+
+class WaitlistCommandResultSerializer(WaitlistEntrySerializer):
+    position = serializers.IntegerField()
+
+    class Meta(WaitlistEntrySerializer.Meta):
+        fields = [*WaitlistEntrySerializer.Meta.fields, "position"]

@@ -1,4 +1,5 @@
-"""Free-slot computation: a doctor's grid for a day, minus leave, closures and bookings.
+"""Free-slot computation: a doctor's grid for a day, minus leave, closures, bookings and
+slots held for a waitlisted patient (free only for that patient).
 
 All arithmetic is on UTC instants, so a slot always lasts its real length, also across a
 daylight-saving change; dates are the branch's local dates.
@@ -9,11 +10,18 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.scheduling.hours import day_intervals
-from apps.scheduling.models import Appointment, BranchClosure, Doctor, DoctorLeave
+from apps.scheduling.models import (
+    Appointment,
+    BranchClosure,
+    Doctor,
+    DoctorLeave,
+    Patient,
+    SlotHold,
+)
 
 
 @dataclass(frozen=True)
@@ -60,13 +68,61 @@ def slot_grid(doctor: Doctor, day: date) -> list[Slot]:
     return slots
 
 
-def grid_slot_at(doctor: Doctor, start: datetime) -> Slot | None:
-    """The slot of the doctor's grid that begins exactly at `start` (booked or not), or None.
+def live_holds(
+    doctor: Doctor,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    patient: Patient | None = None,
+) -> QuerySet[SlotHold]:
+    """Unexpired holds on the doctor's time within [start, end) kept for someone else."""
+    holds = SlotHold.objects.filter(
+        doctor=doctor,
+        status=SlotHold.Status.LIVE,
+        expires_at__gt=now,
+        start__lt=end,
+        end__gt=start,
+    )
+    if patient is not None:
+        holds = holds.exclude(patient=patient)
+    return holds
 
-    The same grid as `slot_grid`, without building the whole day: the booking path's check.
-    """
+
+_HOLDERS_SQL = (
+    f"SELECT ARRAY(SELECT patient_id FROM {SlotHold._meta.db_table}"  # noqa: S608  (our table)
+    '  WHERE doctor_id = %s AND status = %s AND expires_at > %s AND start < %s AND "end" > %s)'
+)
+
+
+@dataclass(frozen=True)
+class SlotCheck:
+    """What the booking path needs to know of one slot, learnt in one round trip."""
+
+    slot: Slot | None  # None: not a slot of the doctor's grid that day (or a day off)
+    holders: frozenset[int]  # patients holding (part of) the slot through a waitlist offer
+
+
+def check_slot_at(doctor: Doctor, start: datetime, now: datetime) -> SlotCheck:
+    """The grid slot that begins exactly at `start` and who holds it; without building the
+    whole day (the same grid as `slot_grid`)."""
     if not doctor.active:
-        return None
+        return SlotCheck(None, frozenset())
+    zone = branch_zone(doctor)
+    day = local_date(start, zone)
+    length = timedelta(minutes=doctor.slot_minutes)
+    for begin, end in day_intervals(doctor.weekly_hours, day, zone):
+        if begin <= start and start + length <= end and (start - begin) % length == timedelta():
+            slot = Slot(start, start + length)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"{_DAY_OFF_SQL}, ({_HOLDERS_SQL})",
+                    (doctor.pk, day, day, doctor.branch_id, day)
+                    + (doctor.pk, str(SlotHold.Status.LIVE), now, slot.end, slot.start),
+                )
+                day_off, holders = cursor.fetchone()
+            return SlotCheck(None if day_off else slot, frozenset(holders))
+    return SlotCheck(None, frozenset())
     zone = branch_zone(doctor)
     day = local_date(start, zone)
     length = timedelta(minutes=doctor.slot_minutes)
@@ -82,8 +138,10 @@ def free_slots(
     *,
     now: datetime | None = None,
     ignoring: Appointment | None = None,
+    patient: Patient | None = None,
 ) -> list[Slot]:
-    """Slots of `day` that have not started yet and overlap no appointment holding time."""
+    """Slots of `day` that have not started yet and overlap no appointment holding time nor a
+    live hold for a patient other than `patient`."""
     now = now or timezone.now()
     grid = [slot for slot in slot_grid(doctor, day) if slot.start > now]
     if not grid:
@@ -97,6 +155,9 @@ def free_slots(
     if ignoring is not None:
         taken = taken.filter(~Q(pk=ignoring.pk))
     busy = list(taken.values_list("start", "end"))
+    busy += live_holds(doctor, grid[0].start, grid[-1].end, now=now, patient=patient).values_list(
+        "start", "end"
+    )
     return [
         slot
         for slot in grid
@@ -110,10 +171,11 @@ def bookable_slot(
     *,
     now: datetime | None = None,
     ignoring: Appointment | None = None,
+    patient: Patient | None = None,
 ) -> Slot | None:
     """The free slot that begins exactly at `start`, or None."""
     day = local_date(start, branch_zone(doctor))
-    for slot in free_slots(doctor, day, now=now, ignoring=ignoring):
+    for slot in free_slots(doctor, day, now=now, ignoring=ignoring, patient=patient):
         if slot.start == start:
             return slot
     return None

@@ -156,6 +156,29 @@ def test_patients_are_registered_and_found_by_phone(desk: HostClient) -> None:
     assert desk.get("/api/v1/patients/?phone=9000000000").json()["count"] == 0
 
 
+def test_a_patients_language_and_email_are_optional_and_kept(desk: HostClient) -> None:
+    plain = desk.post(
+        "/api/v1/patients/", {"name": "Asha Rao", "phone": "9812345671"}, format="json"
+    ).json()
+    hindi = desk.post(
+        "/api/v1/patients/",
+        {"name": "Sunil Verma", "phone": "9812345672", "language": "hi",
+         "email": "sunil@example.com"},
+        format="json",
+    ).json()  # fmt: skip
+    bad = desk.post(
+        "/api/v1/patients/",
+        {"name": "A", "phone": "9812345673", "language": "xx"},
+        format="json",
+    )
+
+    assert (plain["language"], plain["email"]) == ("en", "")
+    assert (hindi["language"], hindi["email"]) == ("hi", "sunil@example.com")
+    assert desk.get(f"/api/v1/patients/{hindi['id']}/").json()["language"] == "hi"
+    assert bad.status_code == 400 and "language" in bad.json()
+    assert "sunil@example.com" not in str(list(Event.objects.values("data")))
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -1,0 +1,161 @@
+"""The notifications projection: turns appointment and waitlist events into planned messages.
+
+- booked: a confirmation now, and one reminder per configured offset that is still ahead;
+- rescheduled: pending reminders planned before it are voided, a notice now and new reminders;
+- cancelled: everything still planned for the appointment is voided, a cancel notice now;
+- slot held for a waitlisted patient: an offer now;
+- notification settings changed: the reminder offsets used from then on.
+
+Each row's key names what it is about, its kind and the event version that planned it
+(`appointment-12:reminder-1440:v3`), so a re-run or a replay writes the same rows and the
+dispatcher's outbox (keyed the same way) never sends one twice. "Now" is the event's own time
+and the offsets are those the settings events had set by then, so a replay plans exactly what
+the live run planned.
+"""
+
+from datetime import datetime
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django_tenants.utils import schema_context
+
+from apps.clinic.models import Branch
+from apps.core.db import connection
+from apps.eventstore.models import Event
+from apps.eventstore.projections import Projection, Touched, register
+from apps.notifications.models import (
+    DEFAULT_REMINDER_OFFSETS,
+    Kind,
+    Notification,
+    ReminderPolicy,
+)
+from apps.notifications.timing import reminder_due
+
+APPOINTMENT_EVENTS = {
+    "AppointmentBooked": Kind.CONFIRMATION,
+    "AppointmentRescheduled": Kind.RESCHEDULED,
+    "AppointmentCancelled": Kind.CANCELLED,
+}
+
+
+class NotificationsProjection(Projection):
+    name = "notifications"
+    handles = frozenset({*APPOINTMENT_EVENTS, "SlotHeld", "NotificationSettingsChanged"})
+    read_models = (Notification, ReminderPolicy)
+
+    def __init__(self) -> None:
+        self._zones: dict[int, ZoneInfo] = {}
+
+    def apply_batch(self, events: list[Event], touched: Touched) -> None:
+        self._zones = {}
+        planned_now = False
+        for event in events:
+            planned_now |= self.plan(event)
+        if planned_now:
+            # The commit may happen after the schema was switched back: name it here.
+            transaction.on_commit(partial(_request_dispatch, connection.schema_name))
+
+    def apply(self, event: Event, touched: Touched) -> None:
+        self.plan(event)
+
+    def plan(self, event: Event) -> bool:
+        """Plans the event's messages; True when one of them is due at once."""
+        data = event.data
+        if event.type == "NotificationSettingsChanged":
+            ReminderPolicy.objects.update_or_create(
+                pk=1,
+                defaults={"reminder_offsets": data["reminder_offsets"], "position": event.position},
+            )
+            return False
+        if event.type == "SlotHeld":
+            self._add(
+                event,
+                key=f"slot-hold-{data['id']}:offer",
+                kind=Kind.SLOT_OFFERED,
+                appointment_id=None,
+                hold_id=data["id"],
+                due_at=event.occurred_at,
+            )
+            return True
+        appointment_id = data["id"]
+        planned_before = Notification.objects.filter(
+            appointment_id=appointment_id, version__lt=event.version, voided=False
+        )
+        if event.type == "AppointmentRescheduled":
+            planned_before.filter(kind=Kind.REMINDER).update(voided=True)
+        elif event.type == "AppointmentCancelled":
+            planned_before.update(voided=True)
+        kind = APPOINTMENT_EVENTS[event.type]
+        self._add(
+            event,
+            key=f"appointment-{appointment_id}:{kind}:v{event.version}",
+            kind=kind,
+            appointment_id=appointment_id,
+            hold_id=None,
+            due_at=event.occurred_at,
+        )
+        if event.type != "AppointmentCancelled":
+            self._plan_reminders(event)
+        return True
+
+    def _plan_reminders(self, event: Event) -> None:
+        start = datetime.fromisoformat(event.data["start"])
+        zone = self._zone(event.data)
+        policy = ReminderPolicy.objects.filter(pk=1).first()
+        for offset in policy.reminder_offsets if policy else DEFAULT_REMINDER_OFFSETS:
+            due = reminder_due(start, int(offset), zone)
+            if due <= event.occurred_at:
+                continue  # booked too late for this reminder
+            self._add(
+                event,
+                key=f"appointment-{event.data['id']}:reminder-{offset}:v{event.version}",
+                kind=Kind.REMINDER,
+                appointment_id=event.data["id"],
+                hold_id=None,
+                due_at=due,
+            )
+
+    def _zone(self, data: dict[str, Any]) -> ZoneInfo:
+        if "timezone" in data:
+            return ZoneInfo(data["timezone"])
+        branch_id = data["branch_id"]  # events from before the zone was recorded
+        if branch_id not in self._zones:
+            self._zones[branch_id] = ZoneInfo(Branch.objects.get(pk=branch_id).timezone)
+        return self._zones[branch_id]
+
+    def _add(
+        self,
+        event: Event,
+        *,
+        key: str,
+        kind: str,
+        appointment_id: int | None,
+        hold_id: int | None,
+        due_at: datetime,
+    ) -> None:
+        Notification.objects.get_or_create(
+            key=key,
+            defaults={
+                "kind": kind,
+                "appointment_id": appointment_id,
+                "hold_id": hold_id,
+                "patient_id": event.data["patient_id"],
+                "branch_id": event.data["branch_id"],
+                "starts_at": datetime.fromisoformat(event.data["start"]),
+                "due_at": due_at,
+                "version": event.version,
+                "position": event.position,
+            },
+        )
+
+
+def _request_dispatch(schema: str) -> None:
+    from apps.notifications.tasks import request_dispatch  # tasks import the dispatcher
+
+    with schema_context(schema):
+        request_dispatch()
+
+
+notifications = register(NotificationsProjection())
