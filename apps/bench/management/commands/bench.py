@@ -262,8 +262,11 @@ class Command(BaseCommand):
             targets = [tenant_targets(made[0])]
             with web_server() as (_, port):
                 alone = request_latency(targets, port, seconds)
+            signups: list[float] = []
             for _ in tqdm(range(count - 1), desc="tenants", file=self.stderr):
-                made.append(make_tenant())
+                with timed() as signup:
+                    made.append(make_tenant())
+                signups.append(signup.seconds)
                 targets.append(tenant_targets(made[-1]))
             with web_server() as (_, port):
                 spread = request_latency(targets, port, seconds)
@@ -285,6 +288,10 @@ class Command(BaseCommand):
             "one_tenant": alone,
             "spread_over_all": spread,
             "one_tenant_among_many": among_many,
+            # Signup clones the template with django-tenants' clone_schema, whose catalog
+            # queries grow with every schema in the database.
+            "signup_first_10": summary_ms(signups[:10]),
+            "signup_last_10": summary_ms(signups[-10:]),
             "latency_overhead": overhead,
             "migrate_schemas_s": round(migrate.seconds, 1),
             "schemas_migrated": schemas,
@@ -483,6 +490,13 @@ class Command(BaseCommand):
                         f"{alone} ms vs {spread} ms = {overhead:+.1%}",
                     )
                 )
+            rows.append(
+                (
+                    f"signup as tenants grow (to {tenants['tenants']})",
+                    f"first 10 p50 {tenants['signup_first_10']['p50_ms']} ms, "
+                    f"last 10 p50 {tenants['signup_last_10']['p50_ms']} ms",
+                )
+            )
             rows.append(
                 (
                     f"migrate_schemas ({tenants['schemas_migrated']} schemas)",
