@@ -182,8 +182,9 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         chosen = next(d for d in doctors if d.pk == form.cleaned_data["doctor"])
         zone = ZoneInfo(branch.timezone)
+        day = form.cleaned_data["date"]
         slots = [{"value": s.start.isoformat(), "label": s.start.astimezone(zone).strftime("%H:%M")}
-                 for s in free_slots(chosen, form.cleaned_data["date"])]  # fmt: skip
+                 for s in free_slots(chosen, day, patient=patient)]  # fmt: skip
     if request.method == "POST":
         doctor = get_object_or_404(
             Doctor.objects.filter(branch=branch), pk=request.POST.get("doctor") or 0
@@ -227,7 +228,7 @@ def reschedule(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
     zone = ZoneInfo(branch.timezone)
     slots = [
         {"value": s.start.isoformat(), "label": s.start.astimezone(zone).strftime("%H:%M")}
-        for s in free_slots(appointment.doctor, day)
+        for s in free_slots(appointment.doctor, day, patient=appointment.patient)
     ]
     record(
         "patient.read", actor=user, branch_id=branch.pk, target=f"patient:{appointment.patient_id}"

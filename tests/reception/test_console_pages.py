@@ -6,12 +6,13 @@ import pytest
 
 from apps.audit.models import AuditEntry
 from apps.clinic.models import Branch, Role
-from apps.scheduling import commands
+from apps.scheduling import commands, waitlist
 from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import BranchFactory, UserFactory
 from tests.conftest import HostClient
 from tests.scheduling.conftest import doctor, ist, monday_morning, patient
+from tests.scheduling.factories import PatientFactory
 
 __all__ = ["doctor", "monday_morning", "patient"]
 
@@ -130,3 +131,19 @@ def test_reschedule_moves_the_visit_to_a_chosen_free_slot(
     assert Appointment.objects.get(pk=visit.pk).start == ist(5, 11)
     assert "already taken" in clash.content.decode()
     assert Appointment.objects.get(pk=other.pk).start == ist(4, 11)
+
+
+def test_the_slot_picker_offers_a_held_slot_only_to_its_waitlisted_patient(
+    desk: HostClient, main_branch: Branch, doctor: Doctor, patient: Patient
+) -> None:
+    other = PatientFactory(name="Asha Rao", phone="+919800000088")
+    taken = commands.appointment_book(actor=None, doctor=doctor, patient=other, start=ist(5, 9))
+    waitlist.waitlist_join(actor=None, doctor=doctor, patient=patient, day=ist(5, 9).date())
+    commands.appointment_cancel(actor=None, appointment=taken, reason="unwell")  # held for patient
+    query = f"doctor={doctor.pk}&date=2027-01-05"
+
+    holder = desk.get(f"/reception/branches/{main_branch.pk}/book/?patient={patient.pk}&{query}")
+    others = desk.get(f"/reception/branches/{main_branch.pk}/book/?patient={other.pk}&{query}")
+
+    assert "2027-01-05T03:30:00+00:00" in holder.content.decode()  # 09:00 IST
+    assert "2027-01-05T03:30:00+00:00" not in others.content.decode()
