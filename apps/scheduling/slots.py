@@ -123,13 +123,6 @@ def check_slot_at(doctor: Doctor, start: datetime, now: datetime) -> SlotCheck:
                 day_off, holders = cursor.fetchone()
             return SlotCheck(None if day_off else slot, frozenset(holders))
     return SlotCheck(None, frozenset())
-    zone = branch_zone(doctor)
-    day = local_date(start, zone)
-    length = timedelta(minutes=doctor.slot_minutes)
-    for begin, end in day_intervals(doctor.weekly_hours, day, zone):
-        if begin <= start and start + length <= end and (start - begin) % length == timedelta():
-            return None if is_day_off(doctor, day) else Slot(start, start + length)
-    return None
 
 
 def free_slots(
@@ -163,19 +156,3 @@ def free_slots(
         for slot in grid
         if not any(start < slot.end and slot.start < end for start, end in busy)
     ]
-
-
-def bookable_slot(
-    doctor: Doctor,
-    start: datetime,
-    *,
-    now: datetime | None = None,
-    ignoring: Appointment | None = None,
-    patient: Patient | None = None,
-) -> Slot | None:
-    """The free slot that begins exactly at `start`, or None."""
-    day = local_date(start, branch_zone(doctor))
-    for slot in free_slots(doctor, day, now=now, ignoring=ignoring, patient=patient):
-        if slot.start == start:
-            return slot
-    return None
