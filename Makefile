@@ -20,6 +20,7 @@ test:
 	@exec $(LOCAL) test
 
 lint:
+	@$(LOCAL) system
 	@$(LOCAL) venv
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .

@@ -143,8 +143,10 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "apps.core",
     "apps.clinic",
-    "apps.bench",
 ]
+# The workload generator and `make bench` are development tools: never installed in production.
+if not PRODUCTION:
+    SHARED_APPS.append("apps.bench")
 TENANT_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",

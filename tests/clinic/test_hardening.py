@@ -118,3 +118,27 @@ def test_production_refuses_to_start_without_its_secrets() -> None:
 
     assert result.returncode != 0
     assert "MYMEDIC_SECRET_KEY" in result.stderr
+
+
+def test_production_does_not_install_the_bench_tools(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MYMEDIC_ENV": "production",
+        "MYMEDIC_SECRET_KEY": secrets.token_urlsafe(50),
+        "MYMEDIC_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "DJANGO_SETTINGS_MODULE": "mymedic.settings",
+    }
+    script = "from django.conf import settings; print(sorted(settings.INSTALLED_APPS))"
+    production = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    local = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "mymedic.settings"},
+    )  # fmt: skip
+
+    assert production.returncode == 0, production.stderr
+    assert "apps.bench" not in production.stdout
+    assert "apps.scheduling" in production.stdout
+    assert "apps.bench" in local.stdout
