@@ -273,6 +273,8 @@ EVENTSTREAM_REDIS = {
 EVENTSTREAM_CHANNELMANAGER_CLASS = "apps.eventstore.live.BranchChannelManager"
 # How the (domain-agnostic) event store asks whether a user may see a branch.
 MYMEDIC_BRANCH_ACCESS = "apps.clinic.scoping.can_see_branch"
+# How the (domain-agnostic) idempotency store learns whose data a response holds.
+MYMEDIC_IDEMPOTENCY_SUBJECTS = "apps.scheduling.subjects.patients_named"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

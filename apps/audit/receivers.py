@@ -7,6 +7,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from apps.audit.trail import event_digest, record
+from apps.core.idempotency import idempotent_replayed
 from apps.eventstore.models import Event, event_appended
 
 
@@ -33,3 +34,18 @@ def audit_failed_login(
 ) -> None:
     # Django has already masked the password; the username is a staff email, not PHI.
     record("login.failed", detail={"username": str(credentials.get("username", ""))[:254]})
+
+
+@receiver(idempotent_replayed)
+def audit_replayed_read(
+    sender: Any, request: HttpRequest, subjects: list[str], scope: str, **kwargs: Any
+) -> None:
+    """A replayed response hands a patient's data out again: a read like any other. The view
+    did not run, so a token caller is named by the digest of its credentials (`scope`)."""
+    user = getattr(request, "user", None)
+    record(
+        "patient.read",
+        actor=user if getattr(user, "pk", None) else None,
+        target=subjects[0] if len(subjects) == 1 else "patients",
+        detail={"via": "idempotency-replay", "subjects": subjects, "scope": scope},
+    )

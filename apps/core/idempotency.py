@@ -4,14 +4,30 @@ The key is claimed by inserting its row in the same transaction as the command i
 a retry with the same key waits for the first attempt to finish and then gets its stored
 response; a failed (5xx) attempt rolls back with its claim, so the key may be tried again.
 Responses that carry credentials (sign-in tokens) are not stored: a replay of one is a 409.
+
+Nothing is kept in clear: the request as an HMAC under a key derived from the tenant's key,
+the response body sealed with it (AES-GCM, bound to the record's scope and key). Which
+patients a response named is kept as `subjects` (asked of `MYMEDIC_IDEMPOTENCY_SUBJECTS`),
+so an erasure purges them; a replay that returns a subject's data sends
+`idempotent_replayed`, which the audit trail records like any other read.
 """
 
 import hashlib
+import hmac
+import json
 from collections.abc import Callable
+from functools import cache
+from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.module_loading import import_string
 
+from apps.core import crypto
+from apps.core.db import connection
+from apps.core.keys import tenant_key
 from apps.core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -24,12 +40,50 @@ def _scope(request: HttpRequest) -> str:
     return hashlib.sha256(credentials.encode()).hexdigest()
 
 
-def _request_hash(request: HttpRequest) -> str:
-    digest = hashlib.sha256()
+# Sent when a stored response is returned again: (request, subjects, scope).
+idempotent_replayed = Signal()
+
+
+def _store_key() -> bytes:
+    """The key records of this schema are digested and sealed with: the tenant's own, or
+    one derived from the master key on the public host (onboarding, which holds no PHI)."""
+    if connection.schema_name == "public":
+        return crypto.derive(crypto.master_key(), "idempotency:public")
+    return tenant_key()
+
+
+def _request_hash(request: HttpRequest, key: bytes) -> str:
+    digest = hmac.new(crypto.derive(key, "idempotency:request"), digestmod=hashlib.sha256)
     digest.update(request.method.encode() if request.method else b"")
     digest.update(b"\0" + request.get_full_path().encode() + b"\0")
     digest.update(request.body)
     return digest.hexdigest()
+
+
+def _context(record: IdempotencyRecord) -> str:
+    return f"idempotency:{connection.schema_name}:{record.scope}:{record.key}"
+
+
+@cache
+def _subjects_hook() -> Callable[[str, Any], list[str]]:
+    hook: Callable[[str, Any], list[str]] = import_string(settings.MYMEDIC_IDEMPOTENCY_SUBJECTS)
+    return hook
+
+
+def _subjects(request: HttpRequest, response: HttpResponse) -> list[str]:
+    if "json" not in response.get("Content-Type", ""):
+        return []
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        return []
+    return sorted(set(_subjects_hook()(request.path, data)))
+
+
+def forget_subject(subject: str) -> int:
+    """Purges every kept response that held `subject`'s data (e.g. on erasure)."""
+    deleted, _ = IdempotencyRecord.objects.filter(subjects__contains=[subject]).delete()
+    return deleted
 
 
 def holds_credentials(response: HttpResponse) -> bool:
@@ -37,16 +91,23 @@ def holds_credentials(response: HttpResponse) -> bool:
     return "no-store" in response.get("Cache-Control", "")
 
 
-def _replay(record: IdempotencyRecord) -> HttpResponse:
+def _replay(request: HttpRequest, record: IdempotencyRecord, key: bytes) -> HttpResponse:
     if record.body is None and record.status_code is not None and record.status_code < 300:
         return JsonResponse(
             {"detail": "That response held credentials and was not kept; sign in again."},
             status=409,
         )
-    response = HttpResponse(
-        bytes(record.body or b""), status=record.status_code, content_type=record.content_type
-    )
+    body = b""
+    if record.body is not None:
+        body = crypto.unseal(
+            crypto.derive(key, "idempotency:response"), bytes(record.body), _context(record)
+        )
+    response = HttpResponse(body, status=record.status_code, content_type=record.content_type)
     response[REPLAY_HEADER] = "true"
+    if record.subjects:
+        idempotent_replayed.send(
+            IdempotencyMiddleware, request=request, subjects=record.subjects, scope=record.scope
+        )
     return response
 
 
@@ -62,7 +123,8 @@ class IdempotencyMiddleware:
             return JsonResponse(
                 {"detail": f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters."}, status=400
             )
-        scope, request_hash = _scope(request), _request_hash(request)
+        store_key = _store_key()
+        scope, request_hash = _scope(request), _request_hash(request, store_key)
         with transaction.atomic():
             try:
                 with transaction.atomic():
@@ -77,7 +139,7 @@ class IdempotencyMiddleware:
                         {"detail": f"This {HEADER} was used with a different request."},
                         status=422,
                     )
-                return _replay(earlier)
+                return _replay(request, earlier, store_key)
             response = self.get_response(request)
             if response.status_code >= 500 or getattr(response, "streaming", False):
                 transaction.set_rollback(True)
@@ -87,6 +149,14 @@ class IdempotencyMiddleware:
             record.status_code = response.status_code
             record.content_type = response.get("Content-Type", "")
             # The key still has had its effect (no second token), but its secret is not kept.
-            record.body = None if holds_credentials(response) else response.content
-            record.save(update_fields=["status_code", "content_type", "body"])
+            if holds_credentials(response):
+                record.body = None
+            else:
+                record.body = crypto.seal(
+                    crypto.derive(store_key, "idempotency:response"),
+                    response.content,
+                    _context(record),
+                )
+                record.subjects = _subjects(request, response)
+            record.save(update_fields=["status_code", "content_type", "body", "subjects"])
         return response

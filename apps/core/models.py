@@ -1,9 +1,16 @@
 """Idempotency records: the first response to each `Idempotency-Key`, kept for replay."""
 
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 
 class IdempotencyRecord(models.Model):
+    """No PHI in clear: the request is kept only as a keyed digest (HMAC under the tenant's
+    key, so a phone number cannot be guessed from it) and the response body sealed with the
+    tenant's key. `subjects` names whose data the response held (e.g. `patient:12`), so
+    erasing a patient purges their records."""
+
     # Whose key it is: a hash of the caller's credentials, so keys of two callers never meet.
     scope = models.CharField(max_length=64)
     key = models.CharField(max_length=255)
@@ -11,13 +18,17 @@ class IdempotencyRecord(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True)
     content_type = models.CharField(max_length=100, blank=True)
     body = models.BinaryField(null=True)
+    subjects = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["scope", "key"], name="idempotency_scope_key"),
         ]
-        indexes = [models.Index(fields=["created"], name="idempotency_created")]
+        indexes = [
+            models.Index(fields=["created"], name="idempotency_created"),
+            GinIndex(fields=["subjects"], name="idempotency_subjects"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.key} → {self.status_code}"

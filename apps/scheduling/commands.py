@@ -15,6 +15,7 @@ from django.utils import timezone
 from apps.clinic.access import require_branch, require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
 from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.core.idempotency import forget_subject
 from apps.eventstore.locks import in_command
 from apps.eventstore.store import command
 from apps.scheduling.actors import PatientActor
@@ -241,6 +242,7 @@ def patient_erase(*, actor: User | None, patient: Patient) -> Patient:
     patient.erase()
     patient.record("PatientErased", {}, actor=actor)
     patient.save()
+    forget_subject(f"patient:{patient.pk}")
     return patient
 
 

@@ -1,7 +1,10 @@
 """Idempotency-Key on every POST: same key and body replay, another body is a 422."""
 
+import hashlib
+import json
 from typing import Any
 
+from apps.audit.models import AuditEntry
 from apps.clinic.models import Branch, User
 from apps.core.models import IdempotencyRecord
 from apps.eventstore.models import Event
@@ -108,3 +111,71 @@ def test_a_sign_in_token_is_never_kept_in_the_idempotency_store(
     assert token.encode() not in bytes(stored.body or b"")
     assert retry.status_code == 409
     assert token not in retry.content.decode()
+
+
+def register(client: HostClient, key: str, name: str = "Kavya Menon") -> Any:
+    return client.post(
+        "/api/v1/patients/",
+        {"name": name, "phone": "+91 98200 11223", "date_of_birth": "1984-03-02"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+
+def test_the_store_keeps_no_patient_data_in_clear(owner: User, tenant: Tenant) -> None:
+    client = client_for(owner, tenant)
+
+    response = register(client, "phi-1")
+
+    assert response.status_code == 201
+    record = IdempotencyRecord.objects.get(key="phi-1")
+    stored = bytes(record.body or b"")
+    assert b"Kavya" not in stored and b"98200" not in stored and b"1984" not in stored
+    assert stored and stored != response.content
+    assert record.subjects == [f"patient:{response.json()['id']}"]
+
+
+def test_a_replay_returns_the_sealed_response_and_is_audited_as_a_read(
+    owner: User, tenant: Tenant
+) -> None:
+    client = client_for(owner, tenant)
+    first = register(client, "phi-2")
+    reads_before = AuditEntry.objects.filter(action="patient.read").count()
+
+    retry = register(client, "phi-2")
+
+    assert retry.status_code == 201
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    replay = AuditEntry.objects.filter(action="patient.read").order_by("-id").first()
+    assert AuditEntry.objects.filter(action="patient.read").count() == reads_before + 1
+    assert replay is not None
+    assert replay.target == f"patient:{first.json()['id']}"
+    assert replay.detail["via"] == "idempotency-replay"
+
+
+def test_erasing_a_patient_purges_the_responses_that_held_their_data(
+    owner: User, tenant: Tenant
+) -> None:
+    client = client_for(owner, tenant)
+    erased = register(client, "phi-3").json()["id"]
+    kept = register(client, "phi-4", name="Ravi Iyer").json()["id"]
+
+    response = client.post(f"/api/v1/patients/{erased}/erase/", format="json")
+
+    assert response.status_code == 200
+    assert not IdempotencyRecord.objects.filter(subjects__contains=[f"patient:{erased}"]).exists()
+    assert IdempotencyRecord.objects.filter(subjects__contains=[f"patient:{kept}"]).exists()
+
+
+def test_the_request_digest_is_keyed_so_a_body_cannot_be_guessed_from_it(
+    owner: User, tenant: Tenant
+) -> None:
+    client = client_for(owner, tenant)
+    register(client, "phi-5")
+    body = json.dumps(
+        {"name": "Kavya Menon", "phone": "+91 98200 11223", "date_of_birth": "1984-03-02"}
+    ).encode()
+    plain = hashlib.sha256(b"POST\0/api/v1/patients/\0" + body).hexdigest()
+
+    assert IdempotencyRecord.objects.get(key="phi-5").request_hash != plain
