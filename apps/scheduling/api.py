@@ -29,6 +29,8 @@ from apps.scheduling.selectors import (
     get_visible,
     on_local_date,
     patients_for,
+    patients_of_my_branches,
+    upcoming_scope,
     waitlist_for,
 )
 from apps.scheduling.serializers import (
@@ -181,16 +183,26 @@ class BranchClosureApi(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+# The largest page of patients a listing without a search may ask for.
+BROWSE_PAGE_SIZE = 50
+
+
 class PatientListApi(generics.ListCreateAPIView):
     serializer_class = PatientSerializer
     permission_classes = [StaffReadFrontDeskWrite]
 
     def get_queryset(self) -> QuerySet[Patient]:
-        patients = patients_for(staff_of(self.request))
+        user = staff_of(self.request)
         phone = self.request.query_params.get("phone")
         if phone is not None:
-            patients = patients.filter(phone_index=phone_index(normalize_phone(phone)))
-        return patients
+            return patients_for(user).filter(phone_index=phone_index(normalize_phone(phone)))
+        return patients_of_my_branches(user)
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        # Browsing without a search is a bulk read of PHI: smaller pages, one audit entry each.
+        if "phone" not in self.request.query_params:
+            self.paginator.max_page_size = BROWSE_PAGE_SIZE  # type: ignore[union-attr]
+        return super().paginate_queryset(queryset)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().list(request, *args, **kwargs)
@@ -429,8 +441,9 @@ class PatientEraseApi(APIView):
 class PatientUpcomingApi(APIView):
     @extend_schema(responses={200: UpcomingSerializer}, tags=["patients"])
     def get(self, request: Request, pk: int) -> Response:
-        patient = get_visible(patients_for(staff_of(request)), pk, "Patient")
-        return Response(read.patient_upcoming(patient.pk))
+        user = staff_of(request)
+        patient = get_visible(patients_for(user), pk, "Patient")
+        return Response(read.patient_upcoming(patient.pk, **upcoming_scope(user)))
 
 
 WaitlistStaff = roles(read=waitlist.WAITLIST_STAFF, write=waitlist.WAITLIST_STAFF)

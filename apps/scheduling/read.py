@@ -118,13 +118,20 @@ def branch_board_json(branch: Branch, day: date) -> bytes:
     return cached_json(branch.pk, ("board", day.isoformat()), _board_builder(branch, day))
 
 
-def patient_upcoming(patient_id: int) -> dict[str, Any]:
+def patient_upcoming(
+    patient_id: int, *, branch_ids: list[int] | None = None, doctor_ids: list[int] | None = None
+) -> dict[str, Any]:
+    """The patient's booked visits to come; only at `branch_ids` and with `doctor_ids` when
+    given (a caller never sees visits outside their reach)."""
     position = projection_position()
-    rows = list(
-        AppointmentView.objects.filter(
-            patient_id=patient_id, start__gte=timezone.now(), status=Appointment.Status.BOOKED
-        ).order_by("start")
+    views = AppointmentView.objects.filter(
+        patient_id=patient_id, start__gte=timezone.now(), status=Appointment.Status.BOOKED
     )
+    if branch_ids is not None:
+        views = views.filter(branch_id__in=branch_ids)
+    if doctor_ids is not None:
+        views = views.filter(doctor_id__in=doctor_ids)
+    rows = list(views.order_by("start"))
     zones = dict(
         Branch.objects.filter(pk__in={row.branch_id for row in rows}).values_list("pk", "timezone")
     )

@@ -38,6 +38,32 @@ def patients_for(user: User) -> QuerySet[Patient]:
     return Patient.objects.all()
 
 
+def patients_of_my_branches(user: User) -> QuerySet[Patient]:
+    """What a listing without a search may show: a patient is found by phone at any branch
+    of the chain, but browsing is limited to those registered at or booked in the caller's
+    own branches (the whole tenant for owners and managers)."""
+    patients = patients_for(user)
+    if user.sees_all_branches:
+        return patients
+    branches = visible_branches(user)
+    return patients.filter(
+        Q(registered_branch__in=branches) | Q(appointments__branch__in=branches)
+    ).distinct()
+
+
+def upcoming_scope(user: User) -> dict[str, list[int] | None]:
+    """The branches (and for a doctor, the doctors) whose visits the user may see."""
+    branch_ids = (
+        None
+        if user.sees_all_branches
+        else list(visible_branches(user).values_list("pk", flat=True))
+    )
+    doctor_ids = None
+    if user.role == Role.DOCTOR:
+        doctor_ids = list(Doctor.objects.filter(user=user).values_list("pk", flat=True))
+    return {"branch_ids": branch_ids, "doctor_ids": doctor_ids}
+
+
 def on_local_date(
     appointments: QuerySet[Appointment], user: User, day: date
 ) -> QuerySet[Appointment]:
