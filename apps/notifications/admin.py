@@ -82,8 +82,9 @@ class MessageTemplateForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        for field in ("subject", "body"):
-            if problem := wording.check_syntax(cleaned.get(field) or ""):
+        limits = {"subject": wording.MAX_SUBJECT, "body": wording.MAX_BODY}
+        for field, limit in limits.items():
+            if problem := wording.check_syntax(cleaned.get(field) or "", limit):
                 self.add_error(field, problem)
         return cleaned
 

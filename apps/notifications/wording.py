@@ -1,20 +1,28 @@
 """Message wording: defaults shipped in code (English and Hindi), per-tenant overrides in
-`MessageTemplate`, rendered with Django's template language as plain text.
+`MessageTemplate`, filled in as plain text.
 
-Templates see only strings (no model objects), so a tenant's template can print what it is
-given and nothing else.
+A tenant's wording is data, never code: the only syntax is a placeholder such as
+`{{ patient_name }}` from a fixed list, checked when it is saved, and filling one in is a
+single pass over at most `MAX_BODY` characters. No loops, filters or tags, so no template can
+stall the shared worker or read anything it is not given.
 """
 
+import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.template import Context, Engine, TemplateSyntaxError
-
 from apps.notifications.models import Kind, MessageTemplate
 
-# Plain text: SMS, WhatsApp and text email are not HTML, so nothing is escaped.
-ENGINE = Engine(autoescape=False)
+logger = logging.getLogger(__name__)
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+VARIABLES = (
+    "patient_name", "doctor_name", "branch_name", "clinic_name", "date", "time", "hold_until",
+)  # fmt: skip
+MAX_SUBJECT = 200
+MAX_BODY = 1000
 
 DEFAULTS: dict[tuple[str, str], tuple[str, str]] = {
     (Kind.CONFIRMATION, "en"): (
@@ -79,13 +87,21 @@ class Rendered:
     body: str
 
 
-def check_syntax(text: str) -> str | None:
-    """Why `text` is not a usable template, or None."""
-    try:
-        ENGINE.from_string(text)
-    except TemplateSyntaxError as exc:
-        return str(exc)
+def check_syntax(text: str, limit: int = MAX_BODY) -> str | None:
+    """Why `text` is not usable wording, or None."""
+    if len(text) > limit:
+        return f"Keep it to {limit} characters (this has {len(text)})."
+    for match in PLACEHOLDER.finditer(text):
+        if match.group(1) not in VARIABLES:
+            return f"Unknown placeholder {{{{ {match.group(1)} }}}}; use {', '.join(VARIABLES)}."
+    rest = PLACEHOLDER.sub("", text)
+    if any(mark in rest for mark in ("{{", "}}", "{%", "%}", "{#", "#}")):
+        return "Only placeholders such as {{ patient_name }} are allowed: no tags or filters."
     return None
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    return PLACEHOLDER.sub(lambda match: values.get(match.group(1), ""), text)
 
 
 def local_date_and_time(instant: datetime, zone: str, language: str) -> tuple[str, str]:
@@ -96,12 +112,11 @@ def local_date_and_time(instant: datetime, zone: str, language: str) -> tuple[st
 def render(kind: str, language: str, context: dict[str, str]) -> Rendered:
     """The tenant's template for (kind, language), else the default, else English."""
     override = MessageTemplate.objects.filter(kind=kind, language=language).first()
+    subject, body = DEFAULTS.get((kind, language)) or DEFAULTS[(kind, "en")]
     if override is not None:
-        subject, body = override.subject, override.body
-    else:
-        subject, body = DEFAULTS.get((kind, language)) or DEFAULTS[(kind, "en")]
-    values = Context(context)
-    return Rendered(
-        subject=ENGINE.from_string(subject).render(values).strip(),
-        body=ENGINE.from_string(body).render(values).strip(),
-    )
+        if check_syntax(override.subject, MAX_SUBJECT) or check_syntax(override.body):
+            # Saved before wording was checked (or written around the check): never run it.
+            logger.warning("Unusable %s/%s wording; the default is sent.", kind, language)
+        else:
+            subject, body = override.subject, override.body
+    return Rendered(subject=fill(subject, context).strip(), body=fill(body, context).strip())
