@@ -37,6 +37,10 @@ if PRODUCTION and SECRET_KEY.startswith("local-"):
     raise ImproperlyConfigured("Set MYMEDIC_SECRET_KEY in production.")
 if PRODUCTION and not os.environ.get("MYMEDIC_MASTER_KEY"):
     raise ImproperlyConfigured("Set MYMEDIC_MASTER_KEY (32 random bytes, base64url) in production.")
+if PRODUCTION and not os.environ.get("MYMEDIC_AUDIT_ANCHOR_KEY"):
+    raise ImproperlyConfigured(
+        "Set MYMEDIC_AUDIT_ANCHOR_KEY (32 random bytes, base64url) in production."
+    )
 
 # Public site on the base domain; tenant `slug` on `{slug}.{BASE_DOMAIN}`.
 BASE_DOMAIN = os.environ.get("MYMEDIC_BASE_DOMAIN", "localhost").lower()
@@ -74,6 +78,19 @@ MYMEDIC_MASTER_KEY = (
         hashlib.sha256(f"master-key:{SECRET_KEY}".encode()).digest()
     ).decode()
 )
+# The audit chain's head is signed with this key (32 bytes, base64url; never stored in the
+# database) and appended to a write-once file per tenant under MYMEDIC_AUDIT_ANCHOR_DIR.
+MYMEDIC_AUDIT_ANCHOR_KEY = (
+    os.environ.get("MYMEDIC_AUDIT_ANCHOR_KEY")
+    or base64.urlsafe_b64encode(
+        hashlib.sha256(f"audit-anchor:{SECRET_KEY}".encode()).digest()
+    ).decode()
+)
+MYMEDIC_AUDIT_ANCHOR_DIR = os.environ.get(
+    "MYMEDIC_AUDIT_ANCHOR_DIR",
+    f"{os.environ.get('MYMEDIC_LOCAL_DIR') or BASE_DIR / '.local'}/audit-anchors",
+)
+MYMEDIC_AUDIT_ANCHOR_SECONDS = int(os.environ.get("MYMEDIC_AUDIT_ANCHOR_SECONDS", "600"))
 # Analytical warehouse: chdb://PATH (embedded, default) or clickhouse://HOST:PORT (server).
 MYMEDIC_WAREHOUSE_URL = os.environ.get(
     "MYMEDIC_WAREHOUSE_URL",
@@ -261,6 +278,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 60.0,
     },
     "expire-slot-holds": {"task": "apps.scheduling.tasks.expire_slot_holds", "schedule": 60.0},
+    "publish-audit-anchors": {
+        "task": "apps.audit.tasks.publish_all_anchors",
+        "schedule": float(MYMEDIC_AUDIT_ANCHOR_SECONDS),
+    },
 }
 
 # Live pushes (Server-Sent Events): workers publish through Redis to the web processes.

@@ -79,6 +79,12 @@ def test_warehouse(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @pytest.fixture(autouse=True)
+def audit_anchor_dir(tmp_path: Any, settings: Any) -> None:
+    """Each test's audit anchors live in its own folder, never in the checkout's."""
+    settings.MYMEDIC_AUDIT_ANCHOR_DIR = str(tmp_path / "audit-anchors")
+
+
+@pytest.fixture(autouse=True)
 def empty_cache() -> None:
     """Each test starts with an empty read-model cache: the database was rolled back."""
     cache.clear()

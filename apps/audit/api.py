@@ -13,6 +13,7 @@ class VerificationSerializer(serializers.Serializer):
     head = serializers.CharField()
     broken_at = serializers.IntegerField(required=False, allow_null=True)
     problem = serializers.CharField(required=False)
+    anchors = serializers.IntegerField(help_text="Signed heads published outside the database.")
 
 
 class AuditVerifyApi(APIView):
@@ -21,7 +22,12 @@ class AuditVerifyApi(APIView):
     @extend_schema(responses={200: VerificationSerializer}, tags=["audit"])
     def get(self, request: Request) -> Response:
         result = verify()
-        body = {"ok": result.ok, "entries": result.entries, "head": result.head}
+        body = {
+            "ok": result.ok,
+            "entries": result.entries,
+            "head": result.head,
+            "anchors": result.anchors,
+        }
         if not result.ok:
             body.update(broken_at=result.broken_at, problem=result.problem)
         return Response(body)

@@ -15,6 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit import anchors
 from apps.audit.models import AuditEntry
 from apps.core.db import connection
 from apps.eventstore.context import current_origin
@@ -114,6 +115,7 @@ class Verification:
     head: str
     broken_at: int | None = None
     problem: str = ""
+    anchors: int = 0
 
 
 def verify() -> Verification:
@@ -146,4 +148,8 @@ def verify() -> Verification:
         return Verification(
             False, count, previous, None, f"event {extra.position} has no audit entry"
         )
-    return Verification(True, count, previous)
+    # A chain rewritten and re-hashed whole is consistent in itself; its anchors are not.
+    anchored, problem = anchors.check()
+    if problem:
+        return Verification(False, count, previous, None, problem, anchored)
+    return Verification(True, count, previous, anchors=anchored)

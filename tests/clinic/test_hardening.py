@@ -97,6 +97,7 @@ def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
         "MYMEDIC_ENV": "production",
         "MYMEDIC_SECRET_KEY": secrets.token_urlsafe(50),
         "MYMEDIC_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "MYMEDIC_AUDIT_ANCHOR_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "MYMEDIC_STATIC_ROOT": str(tmp_path),
         "MYMEDIC_BASE_DOMAIN": "mymedic.example.com",
     }
@@ -126,6 +127,7 @@ def test_production_does_not_install_the_bench_tools(tmp_path: Path) -> None:
         "MYMEDIC_ENV": "production",
         "MYMEDIC_SECRET_KEY": secrets.token_urlsafe(50),
         "MYMEDIC_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "MYMEDIC_AUDIT_ANCHOR_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "DJANGO_SETTINGS_MODULE": "mymedic.settings",
     }
     script = "from django.conf import settings; print(sorted(settings.INSTALLED_APPS))"

@@ -20,7 +20,8 @@ class Command(BaseCommand):
                 result = verify()
             if result.ok:
                 self.stdout.write(
-                    f"{tenant.slug}: ok, {result.entries} entries, head {result.head[:16]}…"
+                    f"{tenant.slug}: ok, {result.entries} entries, head {result.head[:16]}…, "
+                    f"{result.anchors} anchors match"
                 )
                 continue
             broken += 1
