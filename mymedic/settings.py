@@ -329,6 +329,9 @@ MYMEDIC_API_ANON_RATE = os.environ.get("MYMEDIC_API_ANON_RATE", "120/min")
 MYMEDIC_LOGIN_FAILURE_LIMIT = int(os.environ.get("MYMEDIC_LOGIN_FAILURE_LIMIT", "5"))
 MYMEDIC_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("MYMEDIC_LOGIN_LOCKOUT_SECONDS", "900"))
 
+# How many days back the front desk may declare a day-end count (managers: any past day).
+MYMEDIC_DECLARATION_WINDOW_DAYS = int(os.environ.get("MYMEDIC_DECLARATION_WINDOW_DAYS", "2"))
+
 # Patient app sign-in: SMS codes and patient tokens (README, "Patient app").
 MYMEDIC_PATIENT_CODE_TTL_SECONDS = int(os.environ.get("MYMEDIC_PATIENT_CODE_TTL_SECONDS", "300"))
 MYMEDIC_PATIENT_CODE_MAX_ATTEMPTS = int(os.environ.get("MYMEDIC_PATIENT_CODE_MAX_ATTEMPTS", "5"))

@@ -3,19 +3,25 @@
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
 
 from apps.billing.money import check_amount
 from apps.clinic.access import require_branch, require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
 from apps.clinic.scoping import visible_branches
-from apps.core.errors import InvalidInput
+from apps.core.errors import InvalidInput, PermissionDenied
 from apps.eventstore.store import command
 from apps.reconciliation.models import METHODS, Declaration, ReconciliationSettings, SignOff
 
 DECLARERS = WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER, Role.RECEPTIONIST}
 SIGNERS = WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
+# Who may declare a day older than MYMEDIC_DECLARATION_WINDOW_DAYS (the desk may not).
+LATE_DECLARERS = SIGNERS
 SETTLEMENT_COLUMNS = ["date", "branch", "method", "amount", "reference"]
 
 
@@ -49,8 +55,24 @@ def declaration_make(
         raise InvalidInput("Declare zero or more, with at most two decimals.", field="amount")
     if amount > 0:
         check_amount(amount)
+    _check_declarable(actor, branch, day)
     return _declare(actor=actor, branch=branch, day=day, method=method, amount=amount,
                     source=Declaration.Source.COUNT)  # fmt: skip
+
+
+def _check_declarable(actor: User | None, branch: Branch, day: date) -> None:
+    """No count for a day that has not happened; the front desk counts only recent days
+    (a re-count years back would rewrite a closed month), managers any past day."""
+    today = timezone.now().astimezone(ZoneInfo(branch.timezone)).date()
+    if day > today:
+        raise InvalidInput("That day has not happened yet: count today or an earlier day.",
+                           field="date")  # fmt: skip
+    window = settings.MYMEDIC_DECLARATION_WINDOW_DAYS
+    if actor is not None and actor.role not in LATE_DECLARERS and day < today - timedelta(window):
+        raise PermissionDenied(
+            f"The front desk may count the last {window} days only; ask a manager to declare "
+            f"{day.isoformat()}."
+        )
 
 
 @dataclass(frozen=True)

@@ -215,3 +215,31 @@ def test_reception_declares_for_its_branch_only(tenant: Tenant, main_branch: Bra
         ).status_code
         == 403
     )
+
+
+@pytest.mark.parametrize(
+    ("day", "desk_status", "manager_status"),
+    [
+        ("2027-01-04", 201, 201),  # today
+        ("2027-01-02", 201, 201),  # two days back: inside the desk's window
+        ("2027-01-01", 403, 201),  # older: a manager's job
+        ("2024-06-30", 403, 201),
+        ("2027-01-05", 400, 400),  # tomorrow has not happened
+        ("2031-01-04", 400, 400),
+    ],
+)
+def test_the_desk_declares_recent_days_only_and_nobody_declares_the_future(
+    tenant: Tenant, owner: User, main_branch: Branch, day: str, desk_status: int,
+    manager_status: int,
+) -> None:  # fmt: skip
+    desk = client_for(UserFactory(role=Role.RECEPTIONIST, branches=[main_branch]), tenant)
+    body = {"branch": main_branch.pk, "date": day, "method": "cash", "amount": "10.00"}
+
+    by_desk = desk.post("/api/v1/reconciliation/declarations/", body, format="json")
+    by_owner = client_for(owner, tenant).post(
+        "/api/v1/reconciliation/declarations/", body, format="json"
+    )
+
+    assert (by_desk.status_code, by_owner.status_code) == (desk_status, manager_status)
+    if desk_status == 403:
+        assert "ask a manager" in by_desk.json()["detail"]
