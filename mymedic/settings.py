@@ -388,6 +388,8 @@ STATIC_ROOT = os.environ.get("MYMEDIC_STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 
 SESSION_COOKIE_HTTPONLY = True
+# Confirmations name patients: keep them in the server-side session, never in a cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False
 CSRF_TRUSTED_ORIGINS = [f"https://{BASE_DOMAIN}", f"https://*.{BASE_DOMAIN}"]
