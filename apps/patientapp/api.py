@@ -44,6 +44,7 @@ from apps.patientapp.serializers import (
     SignedInSerializer,
     SignInSerializer,
 )
+from apps.patientapp.tasks import queue_code_request
 from apps.patientapp.throttling import (
     CodeRequestAddressThrottle,
     CodeRequestPhoneThrottle,
@@ -106,7 +107,7 @@ class CodeRequestApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = CodeRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        auth.request_code(normalize_phone(serializer.validated_data["phone"]))
+        queue_code_request(normalize_phone(serializer.validated_data["phone"]))
         return Response(
             {"detail": CODE_SENT, "expires_in": settings.MYMEDIC_PATIENT_CODE_TTL_SECONDS},
             status=status.HTTP_202_ACCEPTED,

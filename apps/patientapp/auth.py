@@ -9,7 +9,6 @@ to sign in gives the same answer.
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -50,18 +49,21 @@ def patient_for_phone(normalized_phone: str) -> Patient | None:
     )
 
 
-def _sms(phone: str, code: str, row_id: int, clinic: str) -> None:
+def send_code(phone: str, code: str, row_id: int) -> None:
+    """Sends a code by SMS (from the sign-in code task, after the code has committed)."""
     minutes = max(1, settings.MYMEDIC_PATIENT_CODE_TTL_SECONDS // 60)
+    clinic = str(getattr(getattr(connection, "tenant", None), "name", "") or "MyMedic")
     body = f"{code} is your {clinic} sign-in code. It expires in {minutes} min. Never share it."
     send(Message(channel="sms", to=phone, body=body, key=f"{connection.schema_name}:code:{row_id}"))
 
 
-def request_code(normalized_phone: str, *, now: datetime | None = None) -> None:
-    """Sends a fresh code when the phone is a patient's; does nothing visible otherwise."""
+def request_code(normalized_phone: str, *, now: datetime | None = None) -> tuple[str, int] | None:
+    """A fresh code (and its row id) when the phone is a patient's, else None; the caller
+    sends it once this has committed."""
     now = now or timezone.now()
     patient = patient_for_phone(normalized_phone)
     if patient is None:
-        return
+        return None
     index = phone_index(normalized_phone)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     salt = secrets.token_hex(16)
@@ -80,8 +82,7 @@ def request_code(normalized_phone: str, *, now: datetime | None = None) -> None:
             expires=now + timedelta(seconds=settings.MYMEDIC_PATIENT_CODE_TTL_SECONDS),
         )
         record("patient.code_sent", actor=PatientActor(patient.pk), target=f"patient:{patient.pk}")
-        clinic = str(getattr(getattr(connection, "tenant", None), "name", "") or "MyMedic")
-        transaction.on_commit(partial(_sms, normalized_phone, code, row.pk, clinic))
+    return code, row.pk
 
 
 def verify_code(normalized_phone: str, code: str, *, now: datetime | None = None) -> Patient | None:

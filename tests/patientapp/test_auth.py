@@ -15,9 +15,12 @@ from apps.notifications.backends import FileBackend
 from apps.patientapp.api import SIGN_IN_FAILED
 from apps.patientapp.auth import key_hash
 from apps.patientapp.models import OneTimeCode, PatientToken
+from apps.patientapp.tasks import queue_code_request, send_sign_in_code
 from apps.scheduling.models import Patient
 from apps.tenants.models import Tenant
+from mymedic.celery import app
 from tests.conftest import HostClient, client_for
+from tests.notifications.backends import FlakyBackend
 from tests.patientapp.conftest import patient_client
 
 PHONE = "+919812345678"  # the `patient` fixture's
@@ -333,3 +336,35 @@ def test_a_patient_token_is_never_kept_in_the_idempotency_store(
     assert IdempotencyRecord.objects.get(key="pt-sign-in").body is None
     assert retry.status_code == 409
     assert PatientToken.objects.count() == 1  # the retry issued no second token
+
+
+def test_a_failing_sms_provider_gives_the_same_answer_and_retries_with_a_new_code(
+    api: HostClient,
+    patient: Patient,
+    settings: Any,
+    tmp_path: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.MYMEDIC_NOTIFY_BACKENDS = {
+        "sms": {"class": "tests.notifications.backends.FlakyBackend",
+                "options": {"directory": str(tmp_path)}},
+    }  # fmt: skip
+    FlakyBackend.failures, FlakyBackend.permanent, FlakyBackend.calls = 1, False, 0
+    app.conf.task_eager_propagates = False  # as with a worker: the failure stays in the task
+
+    known = ask_code(api, PHONE, django_capture_on_commit_callbacks)
+    stranger = ask_code(api, UNKNOWN, django_capture_on_commit_callbacks)
+
+    assert known.status_code == stranger.status_code == 202
+    assert known.json() == stranger.json()
+    assert FlakyBackend.calls == 2  # failed once, sent on the retry
+    assert len(FileBackend(tmp_path).sent("sms")) == 1
+    assert OneTimeCode.objects.filter(spent__isnull=True).count() == 1  # the retry's code
+
+
+def test_the_phone_travels_to_the_task_sealed(patient: Patient, outbox: FileBackend) -> None:
+    token = queue_code_request(PHONE)
+    send_sign_in_code.apply(args=(token,))
+
+    assert "9812345678" not in token and "98123" not in token
+    assert [message["to"] for message in outbox.sent("sms")] == [PHONE]
