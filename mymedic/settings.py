@@ -139,6 +139,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "MyMedic <no-reply@loc
 MYMEDIC_NOTIFY_MAX_ATTEMPTS = int(os.environ.get("MYMEDIC_NOTIFY_MAX_ATTEMPTS", "5"))
 MYMEDIC_NOTIFY_RETRY_BASE_SECONDS = int(os.environ.get("MYMEDIC_NOTIFY_RETRY_BASE_SECONDS", "60"))
 MYMEDIC_NOTIFY_STUCK_SECONDS = int(os.environ.get("MYMEDIC_NOTIFY_STUCK_SECONDS", "600"))
+# Phone messages (SMS + WhatsApp, each) a tenant may send per day through the platform.
+MYMEDIC_MESSAGE_DAILY_QUOTA = int(os.environ.get("MYMEDIC_MESSAGE_DAILY_QUOTA", "2000"))
 # How long a slot freed by a cancellation is held for the first waitlisted patient.
 MYMEDIC_WAITLIST_HOLD_MINUTES = int(os.environ.get("MYMEDIC_WAITLIST_HOLD_MINUTES", "30"))
 # Bearer token for /metrics; when unset, only loopback callers may read it.

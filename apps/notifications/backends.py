@@ -24,6 +24,8 @@ from django.core.mail import EmailMessage
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from apps.notifications import limits
+
 CHANNELS = ("sms", "whatsapp", "email")
 
 
@@ -150,4 +152,10 @@ def get_backend(channel: str) -> Backend:
 
 
 def send(message: Message) -> str:
+    """Sends through the channel's backend, within the tenant's region and daily quota."""
+    try:
+        limits.check_recipient(message.channel, message.to)
+        limits.take_quota(message.channel)
+    except limits.Refused as exc:
+        raise DeliveryError(str(exc), permanent=exc.permanent) from exc
     return get_backend(message.channel).send(message)

@@ -179,3 +179,20 @@ class DeadLetter(Delivery):
     class Meta:
         proxy = True
         verbose_name = "dead letter"
+
+
+class DailySendCount(models.Model):
+    """How many phone messages (SMS, WhatsApp) the tenant sent on a day, for its quota.
+    An operational counter, like the outbox: not a domain fact, so not in the log."""
+
+    day = models.DateField()
+    channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "channel"], name="send_count_day_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel}: {self.count}"

@@ -5,6 +5,7 @@ The phone number travels through the broker sealed with the tenant's key, never 
 """
 
 import base64
+import logging
 from functools import partial
 
 from celery import shared_task
@@ -16,6 +17,8 @@ from apps.core.db import connection
 from apps.core.keys import tenant_key
 from apps.notifications.backends import DeliveryError
 from apps.patientapp import auth
+
+logger = logging.getLogger(__name__)
 
 
 def _context() -> str:
@@ -49,5 +52,11 @@ def send_sign_in_code(sealed_phone: str) -> None:
     schema); a provider failure retries with a new code, which replaces the earlier one."""
     phone = crypto.unseal(_key(), base64.urlsafe_b64decode(sealed_phone), _context()).decode()
     issued = auth.request_code(phone)
-    if issued is not None:
+    if issued is None:
+        return
+    try:
         auth.send_code(phone, *issued)
+    except DeliveryError as exc:
+        if not exc.permanent:
+            raise  # retried, with a new code
+        logger.warning("Sign-in code not sent: %s", exc)

@@ -22,6 +22,7 @@ from mymedic.celery import app
 from tests.conftest import HostClient, client_for
 from tests.notifications.backends import FlakyBackend
 from tests.patientapp.conftest import patient_client
+from tests.scheduling.factories import PatientFactory
 
 PHONE = "+919812345678"  # the `patient` fixture's
 UNKNOWN = "+919700000001"
@@ -368,3 +369,14 @@ def test_the_phone_travels_to_the_task_sealed(patient: Patient, outbox: FileBack
 
     assert "9812345678" not in token and "98123" not in token
     assert [message["to"] for message in outbox.sent("sms")] == [PHONE]
+
+
+def test_a_code_for_a_number_outside_the_clinics_region_is_not_sent_nor_retried(
+    api: HostClient, outbox: FileBackend, django_capture_on_commit_callbacks: Any
+) -> None:
+    PatientFactory(name="Visitor From Abroad", phone="+447700900456")
+
+    response = ask_code(api, "+44 7700 900456", django_capture_on_commit_callbacks)
+
+    assert response.status_code == 202
+    assert outbox.sent("sms") == []
