@@ -91,6 +91,11 @@ MYMEDIC_AUDIT_ANCHOR_DIR = os.environ.get(
     f"{os.environ.get('MYMEDIC_LOCAL_DIR') or BASE_DIR / '.local'}/audit-anchors",
 )
 MYMEDIC_AUDIT_ANCHOR_SECONDS = int(os.environ.get("MYMEDIC_AUDIT_ANCHOR_SECONDS", "600"))
+# Master keys being rotated away from (comma-separated): opened but never used to wrap; remove
+# them once `manage.py rotate_keys --master` has re-wrapped every tenant's key.
+MYMEDIC_MASTER_KEYS_RETIRED = [
+    key for key in os.environ.get("MYMEDIC_MASTER_KEYS_RETIRED", "").split(",") if key.strip()
+]
 # Analytical warehouse: chdb://PATH (embedded, default) or clickhouse://HOST:PORT (server).
 MYMEDIC_WAREHOUSE_URL = os.environ.get(
     "MYMEDIC_WAREHOUSE_URL",

@@ -17,6 +17,7 @@ import os
 from functools import lru_cache
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -47,9 +48,35 @@ def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
+def retired_master_keys() -> list[bytes]:
+    """Master keys being rotated away from (MYMEDIC_MASTER_KEYS_RETIRED): still opened, never
+    used to wrap, until `rotate_keys --master` has re-wrapped every tenant key."""
+    keys = [base64.urlsafe_b64decode(k.strip()) for k in settings.MYMEDIC_MASTER_KEYS_RETIRED if k]
+    if any(len(key) != 32 for key in keys):
+        raise ImproperlyConfigured("MYMEDIC_MASTER_KEYS_RETIRED holds keys of 32 bytes only.")
+    return keys
+
+
 @lru_cache(maxsize=4096)
 def unwrap_tenant_key(wrapped: bytes, schema: str) -> bytes:
-    return unseal(master_key(), wrapped, f"tenant-key:{schema}")
+    context = f"tenant-key:{schema}"
+    try:
+        return unseal(master_key(), wrapped, context)
+    except InvalidTag:
+        for retired in retired_master_keys():
+            try:
+                return unseal(retired, wrapped, context)
+            except InvalidTag:
+                continue
+        raise
+
+
+def wrapped_by_current_master(wrapped: bytes, schema: str) -> bool:
+    try:
+        unseal(master_key(), wrapped, f"tenant-key:{schema}")
+    except InvalidTag:
+        return False
+    return True
 
 
 def wrap_tenant_key(key: bytes, schema: str) -> bytes:

@@ -27,7 +27,7 @@ from django.utils.module_loading import import_string
 
 from apps.core import crypto
 from apps.core.db import connection
-from apps.core.keys import tenant_key
+from apps.core.keys import active_tenant_key, tenant_key
 from apps.core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -44,12 +44,15 @@ def _scope(request: HttpRequest) -> str:
 idempotent_replayed = Signal()
 
 
-def _store_key() -> bytes:
-    """The key records of this schema are digested and sealed with: the tenant's own, or
-    one derived from the master key on the public host (onboarding, which holds no PHI)."""
+def _store_key(version: int | None = None) -> tuple[int, bytes]:
+    """(version, key) records of this schema are digested and sealed with: the tenant's own
+    (the active version, or `version`), or one derived from the master key on the public
+    host (onboarding, which holds no PHI)."""
     if connection.schema_name == "public":
-        return crypto.derive(crypto.master_key(), "idempotency:public")
-    return tenant_key()
+        return 1, crypto.derive(crypto.master_key(), "idempotency:public")
+    if version is None:
+        return active_tenant_key()
+    return version, tenant_key(version)
 
 
 def _request_hash(request: HttpRequest, key: bytes) -> str:
@@ -123,17 +126,20 @@ class IdempotencyMiddleware:
             return JsonResponse(
                 {"detail": f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters."}, status=400
             )
-        store_key = _store_key()
+        version, store_key = _store_key()
         scope, request_hash = _scope(request), _request_hash(request, store_key)
         with transaction.atomic():
             try:
                 with transaction.atomic():
                     record = IdempotencyRecord.objects.create(
-                        scope=scope, key=key, request_hash=request_hash
+                        scope=scope, key=key, request_hash=request_hash, key_version=version
                     )
             except IntegrityError:
                 # Another attempt with this key committed first (we waited for it if needed).
                 earlier = IdempotencyRecord.objects.get(scope=scope, key=key)
+                if earlier.key_version != version:  # kept before a key rotation
+                    version, store_key = _store_key(earlier.key_version)
+                    request_hash = _request_hash(request, store_key)
                 if earlier.request_hash != request_hash:
                     return JsonResponse(
                         {"detail": f"This {HEADER} was used with a different request."},

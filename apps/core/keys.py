@@ -1,4 +1,10 @@
-"""The active tenant's key, and the tenant-level helpers built on it."""
+"""The active tenant's keys, and the tenant-level helpers built on them.
+
+A tenant's key has versions (`TenantKey.id`): the highest is active and seals everything
+new; older ones stay readable until `rotate_keys --retire` finds nothing that still uses
+them. A patient's data key records which version wraps it; the phone blind index is keyed
+with that version too, so a search looks under every live version (one or two).
+"""
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
@@ -15,18 +21,65 @@ def ensure_tenant_key() -> None:
     try:
         with transaction.atomic():
             TenantKey.objects.create(
-                wrapped=crypto.wrap_tenant_key(crypto.new_key(), connection.schema_name)
+                id=1, wrapped=crypto.wrap_tenant_key(crypto.new_key(), connection.schema_name)
             )
     except IntegrityError:
         pass  # made by a concurrent caller
 
 
-def tenant_key() -> bytes:
-    row = TenantKey.objects.filter(pk=1).values_list("wrapped", flat=True).first()
+def active_tenant_key() -> tuple[int, bytes]:
+    """(version, key) of the key that seals everything new."""
+    row = TenantKey.objects.order_by("-id").values_list("id", "wrapped").first()
     if row is None:
         raise ImproperlyConfigured(f"Tenant {connection.schema_name} has no key.")
+    return row[0], crypto.unwrap_tenant_key(bytes(row[1]), connection.schema_name)
+
+
+def tenant_key(version: int | None = None) -> bytes:
+    """The key of `version`, or the active one."""
+    if version is None:
+        return active_tenant_key()[1]
+    row = TenantKey.objects.filter(pk=version).values_list("wrapped", flat=True).first()
+    if row is None:
+        raise ImproperlyConfigured(f"Tenant {connection.schema_name} has no key {version}.")
     return crypto.unwrap_tenant_key(bytes(row), connection.schema_name)
 
 
-def phone_index(phone: str) -> str:
-    return crypto.blind_index(tenant_key(), phone)
+def phone_index(phone: str, version: int | None = None) -> str:
+    """The blind index of `phone` under `version` (the active key by default)."""
+    return crypto.blind_index(tenant_key(version), phone)
+
+
+def phone_indexes(phone: str) -> list[str]:
+    """The blind index of `phone` under every live key version, for searches."""
+    rows = TenantKey.objects.order_by("-id").values_list("wrapped", flat=True)
+    return [
+        crypto.blind_index(crypto.unwrap_tenant_key(bytes(row), connection.schema_name), phone)
+        for row in rows
+    ]
+
+
+def add_tenant_key_version() -> int:
+    """Makes a new key the active one (rotation); older versions stay readable."""
+    latest = TenantKey.objects.select_for_update().order_by("-id").first()
+    version = (latest.pk if latest else 0) + 1
+    TenantKey.objects.create(
+        id=version, wrapped=crypto.wrap_tenant_key(crypto.new_key(), connection.schema_name)
+    )
+    return version
+
+
+def rewrap_under_current_master() -> int:
+    """Re-wraps this tenant's keys with the current master key (master key rotation);
+    returns how many needed it. Safe to run again."""
+    changed = 0
+    with transaction.atomic():
+        for row in TenantKey.objects.select_for_update().order_by("id"):
+            wrapped = bytes(row.wrapped)
+            if crypto.wrapped_by_current_master(wrapped, connection.schema_name):
+                continue
+            key = crypto.unwrap_tenant_key(wrapped, connection.schema_name)
+            row.wrapped = crypto.wrap_tenant_key(key, connection.schema_name)
+            row.save(update_fields=["wrapped"])
+            changed += 1
+    return changed

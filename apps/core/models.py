@@ -19,6 +19,8 @@ class IdempotencyRecord(models.Model):
     content_type = models.CharField(max_length=100, blank=True)
     body = models.BinaryField(null=True)
     subjects = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    # The tenant key version the digest and the seal were made with.
+    key_version = models.PositiveSmallIntegerField(default=1)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -35,14 +37,16 @@ class IdempotencyRecord(models.Model):
 
 
 class TenantKey(models.Model):
-    """The tenant's own key, wrapped by the master key; one row per tenant schema.
+    """The tenant's own key, wrapped by the master key; one row per version, the highest
+    active (see `apps.core.keys`).
 
     Made at onboarding (never in the template schema, whose rows every clone copies).
     """
 
+    # The key's version: 1 at onboarding, one more at each rotation.
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     wrapped = models.BinaryField()
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return "tenant key"
+        return f"tenant key {self.pk}"

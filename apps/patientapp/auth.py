@@ -21,7 +21,7 @@ from rest_framework.request import Request
 
 from apps.audit.trail import record
 from apps.core.db import connection
-from apps.core.keys import phone_index
+from apps.core.keys import phone_index, phone_indexes
 from apps.notifications.backends import Message, send
 from apps.patientapp.models import OneTimeCode, PatientToken
 from apps.scheduling.actors import PatientActor
@@ -43,7 +43,7 @@ def patient_for_phone(normalized_phone: str) -> Patient | None:
     """The patient a phone signs in as; a phone shared by a family signs in as the first
     patient registered with it."""
     return (
-        Patient.objects.filter(phone_index=phone_index(normalized_phone), erased__isnull=True)
+        Patient.objects.filter(phone_index__in=phone_indexes(normalized_phone), erased__isnull=True)
         .order_by("id")
         .first()
     )
@@ -65,12 +65,13 @@ def request_code(normalized_phone: str, *, now: datetime | None = None) -> tuple
     if patient is None:
         return None
     index = phone_index(normalized_phone)
+    indexes = phone_indexes(normalized_phone)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     salt = secrets.token_hex(16)
     with transaction.atomic():
         # A newer code replaces every earlier one: wrong tries never add up across codes.
         for earlier in OneTimeCode.objects.select_for_update().filter(
-            phone_index=index, spent__isnull=True
+            phone_index__in=indexes, spent__isnull=True
         ):
             earlier.spent = now
             earlier.save(update_fields=["spent"])
@@ -88,11 +89,11 @@ def request_code(normalized_phone: str, *, now: datetime | None = None) -> tuple
 def verify_code(normalized_phone: str, code: str, *, now: datetime | None = None) -> Patient | None:
     """The patient when `code` is the live code of this phone; None for anything else."""
     now = now or timezone.now()
-    index = phone_index(normalized_phone)
+    indexes = phone_indexes(normalized_phone)
     with transaction.atomic():
         row = (
             OneTimeCode.objects.select_for_update()
-            .filter(phone_index=index, spent__isnull=True, expires__gt=now)
+            .filter(phone_index__in=indexes, spent__isnull=True, expires__gt=now)
             .order_by("-created", "-id")
             .first()
         )

@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 
 from apps.core import crypto
 from apps.core.db import connection
-from apps.core.keys import tenant_key
+from apps.core.keys import active_tenant_key, tenant_key
 from apps.notifications.backends import DeliveryError
 from apps.patientapp import auth
 
@@ -25,15 +25,16 @@ def _context() -> str:
     return f"sign-in-code:{connection.schema_name}"
 
 
-def _key() -> bytes:
-    return crypto.derive(tenant_key(), "sign-in-code:queue")
+def _queue_key(key: bytes) -> bytes:
+    return crypto.derive(key, "sign-in-code:queue")
 
 
 def queue_code_request(normalized_phone: str) -> str:
     """Asks for a code for this phone once the request commits; the caller learns nothing.
     Returns what the task is given (the sealed phone)."""
-    sealed = crypto.seal(_key(), normalized_phone.encode(), _context())
-    token = base64.urlsafe_b64encode(sealed).decode()
+    version, key = active_tenant_key()
+    sealed = crypto.seal(_queue_key(key), normalized_phone.encode(), _context())
+    token = f"{version}.{base64.urlsafe_b64encode(sealed).decode()}"
     # The schema is named now: the task must run in this tenant, whatever runs the callback.
     transaction.on_commit(partial(_send_in, connection.schema_name, token))
     return token
@@ -50,7 +51,9 @@ def _send_in(schema: str, token: str) -> None:
 def send_sign_in_code(sealed_phone: str) -> None:
     """Sends a fresh code when the phone is a patient's (tenant-schemas-celery sets the
     schema); a provider failure retries with a new code, which replaces the earlier one."""
-    phone = crypto.unseal(_key(), base64.urlsafe_b64decode(sealed_phone), _context()).decode()
+    version, sealed = sealed_phone.split(".", 1)
+    key = _queue_key(tenant_key(int(version)))
+    phone = crypto.unseal(key, base64.urlsafe_b64decode(sealed), _context()).decode()
     issued = auth.request_code(phone)
     if issued is None:
         return

@@ -20,7 +20,7 @@ from apps.billing.selectors import invoice_view
 from apps.clinic.models import Branch, User
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.core.errors import DomainError
-from apps.core.keys import phone_index
+from apps.core.keys import phone_indexes
 from apps.eventstore.projections import catch_up
 from apps.reception import forms
 from apps.reconciliation import commands as reconciliation
@@ -139,7 +139,7 @@ def patients(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             found = list(
                 patients_for(user).filter(
-                    phone_index=phone_index(normalize_phone(search.cleaned_data["phone"]))
+                    phone_index__in=phone_indexes(normalize_phone(search.cleaned_data["phone"]))
                 )
             )
             record(

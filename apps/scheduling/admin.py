@@ -12,7 +12,7 @@ from apps.audit.trail import record
 from apps.clinic.admin import ADMIN_ROLES, MANAGERS, BranchScopedAdmin, TenantSettingsAdmin
 from apps.clinic.scoping import staff_of
 from apps.core.errors import DomainError, InvalidInput
-from apps.core.keys import phone_index
+from apps.core.keys import phone_indexes
 from apps.scheduling import commands
 from apps.scheduling.hours import normalize_weekly_hours
 from apps.scheduling.models import (
@@ -108,7 +108,9 @@ class PatientAdmin(BranchScopedAdmin):
         if not search_term:
             return queryset, False
         try:
-            return queryset.filter(phone_index=phone_index(normalize_phone(search_term))), False
+            return queryset.filter(
+                phone_index__in=phone_indexes(normalize_phone(search_term))
+            ), False
         except DomainError:
             return queryset.none(), False
 

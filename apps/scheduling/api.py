@@ -18,7 +18,7 @@ from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
 from apps.clinic.permissions import STAFF_ROLES, roles
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.core.errors import NotFound
-from apps.core.keys import phone_index
+from apps.core.keys import phone_indexes
 from apps.scheduling import commands, read, waitlist
 from apps.scheduling.commands import DOCTOR_ADMINS, FRONT_DESK
 from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
@@ -195,7 +195,7 @@ class PatientListApi(generics.ListCreateAPIView):
         user = staff_of(self.request)
         phone = self.request.query_params.get("phone")
         if phone is not None:
-            return patients_for(user).filter(phone_index=phone_index(normalize_phone(phone)))
+            return patients_for(user).filter(phone_index__in=phone_indexes(normalize_phone(phone)))
         return patients_of_my_branches(user)
 
     def paginate_queryset(self, queryset: Any) -> Any:

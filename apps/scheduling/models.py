@@ -120,6 +120,8 @@ class Patient(EventSourcedModel):
     wrapped_key = models.BinaryField(null=True, editable=False)
     # Keyed hash of the E.164 phone number, for search; cleared on erasure.
     phone_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    # The tenant key version that wraps `wrapped_key` and keys `phone_index`.
+    key_version = models.PositiveSmallIntegerField(default=1, editable=False)
     registered_branch = models.ForeignKey(
         Branch, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -159,17 +161,29 @@ class Patient(EventSourcedModel):
     def _data_key(self) -> bytes:
         if self.wrapped_key is None:
             raise PermissionError("This patient's data was erased.")
-        return crypto.unseal(keys.tenant_key(), bytes(self.wrapped_key), self._context("key"))
+        return crypto.unseal(
+            keys.tenant_key(self.key_version), bytes(self.wrapped_key), self._context("key")
+        )
 
     def _seal(self) -> None:
         if self.wrapped_key is None:
-            self.wrapped_key = crypto.seal(
-                keys.tenant_key(), crypto.new_key(), self._context("key")
-            )
+            self.key_version, tenant_key = keys.active_tenant_key()
+            self.wrapped_key = crypto.seal(tenant_key, crypto.new_key(), self._context("key"))
         fields = self._fields()
         self.sealed = crypto.seal_fields(self._data_key(), fields, self._context("phi"))
         phone = fields.get("phone")
-        self.phone_index = keys.phone_index(phone) if phone else ""
+        self.phone_index = keys.phone_index(phone, self.key_version) if phone else ""
+
+    def rewrap(self, version: int, new_key: bytes) -> None:
+        """Re-wraps the patient's data key (and re-keys the phone index) under tenant key
+        `version`; the sealed fields themselves are untouched. For key rotation only."""
+        if self.wrapped_key is None:
+            return
+        phone = self._fields().get("phone")
+        data_key = self._data_key()
+        self.wrapped_key = crypto.seal(new_key, data_key, self._context("key"))
+        self.key_version = version
+        self.phone_index = crypto.blind_index(new_key, phone) if phone else ""
 
     def _fields(self) -> dict[str, Any]:
         if self._phi is None:

@@ -22,6 +22,11 @@ class Migration(migrations.Migration):
                 base_field=models.CharField(max_length=64), blank=True, default=list, size=None
             ),
         ),
+        migrations.AddField(
+            model_name="idempotencyrecord",
+            name="key_version",
+            field=models.PositiveSmallIntegerField(default=1),
+        ),
         migrations.AddIndex(
             model_name="idempotencyrecord",
             index=django.contrib.postgres.indexes.GinIndex(
