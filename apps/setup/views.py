@@ -180,6 +180,7 @@ def doctor_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         # "Copy Monday to …": show the grid again with the copies, nothing saved yet.
         initial, data = copy_monday(data, data["copy"]), None
     form = setup_forms.DoctorForm(data, initial=initial, editing=doctor is not None)
+    form.fields["consultation_fee"].label = f"Consultation fee ({billing.tenant_currency()})"
     hours = WeeklyHoursForm(data, initial=initial)
     if data is not None and form.is_valid() and hours.is_valid():
         fields = {**form.cleaned_data, "weekly_hours": hours.cleaned_data["weekly_hours"]}
