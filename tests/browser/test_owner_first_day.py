@@ -214,3 +214,93 @@ def test_an_owner_from_signup_to_first_booking_with_no_json_and_no_admin(
             visit = Appointment.objects.get()
             assert visit.start.astimezone(IST).date() == day.date()
         connection.set_schema_to_public()
+
+
+@pytest.fixture
+def owner_clinic(committed_tenant: Tenant, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
+    from decimal import Decimal
+
+    from apps.scheduling import commands
+    from tests.conftest import OWNER_PASSWORD as PASSWORD
+
+    with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
+        branch = Branch.objects.get()
+        doctor = commands.doctor_add(
+            actor=None, branch=branch, name="Dr. Ravi Iyer", specialty="ENT", slot_minutes=15,
+            consultation_fee=Decimal("400.00"),
+            weekly_hours=[{"weekday": 0, "start": "10:00", "end": "12:00"}],
+        )  # fmt: skip
+    yield {"email": f"owner@{committed_tenant.slug}.example.com", "password": PASSWORD,
+           "doctor": doctor.pk, "branch": branch.pk}  # fmt: skip
+
+
+def test_set_up_screens_leave_closures_billing_and_password_reset_in_a_browser(
+    committed_tenant: Tenant, owner_clinic: dict[str, Any], django_db_blocker: Any
+) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with django_db_blocker.unblock(), servers.asgi_server() as port, sync_playwright() as play:
+        chromium = play.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = chromium.new_context(viewport={"width": 1366, "height": 768}).new_page()
+            base = f"http://{committed_tenant.slug}.localhost:{port}"
+            page.goto(f"{base}/login/")
+            page.get_by_label("Email").fill(owner_clinic["email"])
+            page.get_by_label("Password").fill(owner_clinic["password"])
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("link", name="Set-up").click()
+
+            page.get_by_role("link", name="Billing", exact=True).click()
+            page.get_by_label("Name").fill("CGST")
+            page.get_by_label("Rate (%)").fill("150")
+            page.get_by_role("button", name="Add tax").click()
+            expect(page.locator(".has-error")).to_contain_text("less than or equal to 100")
+            shot(page, "setup-01-billing-error")
+            page.get_by_label("Rate (%)").fill("9")
+            page.get_by_role("button", name="Add tax").click()
+            expect(page.get_by_test_id("tax-rules")).to_contain_text("CGST 9.00% — every branch")
+            page.get_by_label("Keep it as the patient's credit").check()
+            page.get_by_role("button", name="Save billing settings").click()
+            expect(page.get_by_text("Billing settings saved.")).to_be_visible()
+            shot(page, "setup-02-billing")
+
+            page.goto(f"{base}/setup/doctors/{owner_clinic['doctor']}/leave/")
+            page.get_by_label("First day off").fill("2027-02-03")
+            page.get_by_label("Last day off").fill("2027-02-01")
+            page.get_by_role("button", name="Add leave").click()
+            expect(page.get_by_text("The last day off cannot be before the first.")).to_be_visible()
+            page.get_by_label("Last day off").fill("2027-02-05")
+            page.get_by_label("Reason").fill("Conference")
+            page.get_by_role("button", name="Add leave").click()
+            expect(page.locator("#leave-list")).to_contain_text("Conference")
+            shot(page, "setup-03-leave")
+            page.get_by_role("button", name="Remove leave from 3 Feb").click()  # htmx
+            expect(page.locator("#leave-list")).to_contain_text("No leave planned.")
+
+            page.goto(f"{base}/setup/branches/{owner_clinic['branch']}/closures/")
+            page.get_by_label("Closed on").fill("2027-01-26")
+            page.get_by_label("Reason").fill("Republic Day")
+            page.get_by_role("button", name="Close this day").click()
+            expect(page.locator("#closure-list")).to_contain_text("Republic Day")
+            shot(page, "setup-04-closures")
+            page.get_by_role("button", name="Reopen 26 Jan").click()  # htmx
+            expect(page.locator("#closure-list")).to_contain_text("No closed days.")
+
+            # Forgot password: the same answer for anyone, from a signed-out browser.
+            guest = chromium.new_context(viewport={"width": 1366, "height": 768}).new_page()
+            guest.goto(f"{base}/login/")
+            guest.get_by_role("link", name="Forgot password?").click()
+            guest.get_by_label("Email").fill("nobody@example.com")
+            shot(guest, "reset-01-form")
+            guest.get_by_role("button", name="Send the link").click()
+            expect(guest.get_by_role("heading", name="Check your email")).to_be_visible()
+            shot(guest, "reset-02-sent")
+
+            # A mistyped clinic address.
+            guest.goto(f"http://no-such-clinic.localhost:{port}/login/")
+            expect(guest.get_by_role("heading", name="No clinic at this address")).to_be_visible()
+            guest.get_by_role("link", name=f"http://localhost:{port}/", exact=True).click()
+            expect(guest.get_by_role("heading", name="Start using MyMedic")).to_be_visible()
+            guest.go_back()
+            shot(guest, "unknown-host")
+        finally:
+            chromium.close()
