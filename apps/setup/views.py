@@ -298,7 +298,8 @@ def billing_settings(request: HttpRequest) -> HttpResponse:
     try:
         if posted == "settings" and settings_form.is_valid():
             data = settings_form.cleaned_data
-            if data["cancellation_policy"] != current.cancellation_policy or current.pk is None:
+            # Saving the defaults once still records them: the checklist counts that step.
+            if data["cancellation_policy"] != current.cancellation_policy or current._state.adding:
                 billing.billing_settings_update(
                     actor=user, cancellation_policy=data["cancellation_policy"]
                 )

@@ -368,6 +368,16 @@ def test_billing_settings_are_saved_through_the_commands(owner_web: HostClient) 
     assert types == {"BillingSettingsChanged", "NoShowChargesChanged"}
 
 
+def test_saving_the_default_billing_settings_ticks_the_checklist(owner_web: HostClient) -> None:
+    response = owner_web.post("/setup/billing/", {
+        "form": "settings", "cancellation_policy": "refund", "no_show_fee": "0",
+        "no_show_deposit": "0"})  # fmt: skip
+
+    assert response.status_code == 302
+    assert BillingSettings.objects.get().cancellation_policy == "refund"
+    assert 'class="done" data-step="billing"' in owner_web.get("/setup/").content.decode()
+
+
 def test_a_tax_is_added_for_every_branch(owner_web: HostClient) -> None:
     response = owner_web.post(
         "/setup/billing/", {"form": "tax", "name": "CGST", "rate": "9", "branch": ""}
