@@ -10,6 +10,7 @@ from django_tenants.utils import schema_context
 
 from apps.audit.models import AuditEntry
 from apps.clinic.models import Branch, Role, User
+from apps.clinic.signin import RESET_EMAILS_PER_WINDOW
 from apps.tenants.models import Tenant
 from tests.clinic.factories import STAFF_PASSWORD, UserFactory
 from tests.conftest import HostClient
@@ -183,6 +184,38 @@ def test_a_reset_link_of_another_clinic_does_not_work_here(
     page = api.get(path.group(1), follow=True)
 
     assert page.context["validlink"] is False
+
+
+def test_reset_emails_are_limited_without_saying_so(api: HostClient, main_branch: Branch) -> None:
+    UserFactory(role=Role.RECEPTIONIST, branches=[main_branch], email="desk@acme.example")
+
+    answers = [
+        api.post("/password-reset/", {"email": "desk@acme.example"}).status_code
+        for _ in range(RESET_EMAILS_PER_WINDOW + 2)
+    ]
+
+    assert answers == [302] * (RESET_EMAILS_PER_WINDOW + 2)
+    assert len(mail.outbox) == RESET_EMAILS_PER_WINDOW
+
+
+def test_a_reset_password_lifts_the_sign_in_lock_and_is_audited(
+    api: HostClient, main_branch: Branch
+) -> None:
+    staff = UserFactory(role=Role.RECEPTIONIST, branches=[main_branch], email="desk@acme.example")
+    for _ in range(5):
+        api.post("/login/", {"username": "desk@acme.example", "password": "wrong-guess-00"})
+    api.post("/password-reset/", {"email": "desk@acme.example"})
+    page = api.get(_link(mail.outbox[0]), follow=True)
+    api.post(
+        page.redirect_chain[-1][0], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
+
+    signed_in = HostClient("acme.localhost", REMOTE_ADDR="10.0.0.9").post(
+        "/login/", {"username": "desk@acme.example", "password": NEW_PASSWORD}
+    )
+
+    assert signed_in.status_code == 302
+    assert AuditEntry.objects.filter(action="password.reset", target=f"user:{staff.pk}").exists()
 
 
 def test_a_bad_reset_email_is_a_form_error(api: HostClient) -> None:
