@@ -3,7 +3,8 @@
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from apps.core.db import connection
@@ -36,7 +37,7 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
         try:
             hostname = self.hostname_from_request(request)
         except Exception:  # noqa: BLE001  (DisallowedHost and malformed hosts alike)
-            return HttpResponseNotFound()
+            return unknown_host(request)
         if hostname == settings.BASE_DOMAIN:
             request.tenant = connection.tenant  # type: ignore[attr-defined]
             self.setup_url_routing(request, force_public=True)
@@ -44,4 +45,18 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
         return super().process_request(request)
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
-        return HttpResponseNotFound("No clinic at this address.", content_type="text/plain")
+        return unknown_host(request)
+
+
+def unknown_host(request: HttpRequest) -> HttpResponse:
+    """404 for a host that names no clinic (often a mistyped address): JSON for the API,
+    otherwise a page that links to the public site."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": "No clinic at this address."}, status=404)
+    _, colon, port = str(request.META.get("HTTP_HOST", "")).rpartition(":")
+    public = f"{request.scheme}://{settings.BASE_DOMAIN}"
+    if colon and port.isdigit() and port not in ("80", "443"):
+        public += f":{port}"
+    context = {"public_url": public + "/", "base_domain": settings.BASE_DOMAIN}
+    html = render_to_string("unknown_host.html", context)
+    return HttpResponse(html, status=404)

@@ -138,6 +138,16 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "false").lower() == "true"
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "MyMedic <no-reply@localhost>")
+# Staff email (invitations, password resets): SMTP in production or with
+# MYMEDIC_NOTIFY_EMAIL=smtp; otherwise one file per message under MYMEDIC_MAIL_DIR.
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION or os.environ.get("MYMEDIC_NOTIFY_EMAIL") == "smtp"
+    else "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = os.environ.get(
+    "MYMEDIC_MAIL_DIR", f"{os.environ.get('MYMEDIC_LOCAL_DIR') or BASE_DIR / '.local'}/mail"
+)
 # Failed sends retry after 1, 2, 4, … minutes (base doubling) up to this many attempts, then
 # land in the dead-letter list. A row still "sending" after MYMEDIC_NOTIFY_STUCK_SECONDS is
 # taken for a crashed sender: it is never sent again automatically (unknown outcome).
@@ -188,6 +198,7 @@ TENANT_APPS = [
     "apps.reception",
     "apps.notifications",
     "apps.patientapp",
+    "apps.setup",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

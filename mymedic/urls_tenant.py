@@ -34,4 +34,5 @@ urlpatterns = [
         name="api-events",
     ),
     path("", include("apps.reception.urls")),
+    path("", include("apps.setup.urls")),
 ]

@@ -27,6 +27,9 @@ class Branch(EventSourcedModel):
 
     name = models.CharField(max_length=120)
     city = models.CharField(max_length=120, blank=True)
+    # Printed on receipts; filled in at set-up.
+    address = models.CharField(max_length=300, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
     # IANA name; the tenant's timezone when none was given.
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     created = models.DateTimeField(auto_now_add=True)
@@ -84,3 +87,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def sees_all_branches(self) -> bool:
         return self.role in WHOLE_TENANT_ROLES
+
+
+class SignInLinkUse(models.Model):
+    """The nonce of a single-use sign-in link that has been used; a second use is refused
+    because the nonce is unique here (see `apps.clinic.handoff`)."""
+
+    nonce = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    used_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"sign-in link used by user {self.user_id}"

@@ -46,3 +46,25 @@ def sign_in(request: HttpRequest, username: str, password: str) -> User | None:
         return None
     cache.delete(keys[0])
     return user if isinstance(user, User) else None
+
+
+# Password-reset emails per address and per email within the window: enough for a typo or
+# two, too few to flood someone's inbox. Beyond it the page answers the same, sends nothing.
+RESET_EMAILS_PER_WINDOW = 5
+RESET_WINDOW_SECONDS = 3600
+
+
+def reset_email_allowed(request: HttpRequest, email: str) -> bool:
+    allowed = True
+    for key in (f"password-reset:email:{email.strip().lower()}",
+                f"password-reset:ip:{request.META.get('REMOTE_ADDR', '')}"):  # fmt: skip
+        if cache.add(key, 1, timeout=RESET_WINDOW_SECONDS):
+            continue
+        if cache.incr(key) > RESET_EMAILS_PER_WINDOW:
+            allowed = False
+    return allowed
+
+
+def forget_failures(username: str) -> None:
+    """A password set through an emailed link proves the mailbox: lift the account's lock."""
+    cache.delete(f"signin-failures:user:{username.strip().lower()}")

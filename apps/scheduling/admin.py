@@ -29,7 +29,8 @@ from apps.scheduling.phones import normalize_phone
 class DoctorForm(forms.ModelForm):
     weekly_hours = forms.JSONField(
         initial=list,
-        help_text='e.g. [{"weekday": 0, "start": "09:00", "end": "13:00"}] (0 = Monday)',
+        help_text='e.g. [{"weekday": 0, "start": "09:00", "end": "13:00"}] (0 = Monday). '
+        'Easier: <a href="/setup/doctors/">Set-up → Doctors</a> has a weekly grid.',
     )
 
     class Meta:

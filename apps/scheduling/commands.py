@@ -135,26 +135,42 @@ def doctor_update(
     slot_minutes: int | None = None,
     consultation_fee: Decimal | None = None,
     active: bool | None = None,
+    name: str | None = None,
+    specialty: str | None = None,
 ) -> Doctor:
-    """Changes hours, slot length, fee or availability; booked visits stay as they are."""
+    """Changes hours, slot length, fee, name or availability; booked visits stay as they
+    are. Appends an event only for what really changed (names are named, not copied)."""
     require_role(actor, DOCTOR_ADMINS)
     doctor = Doctor.objects.select_for_update().get(pk=doctor.pk)
     require_branch(actor, doctor.branch_id, "Doctor not found.")
-    changed: dict[str, Any] = {}
+    wanted: dict[str, Any] = {}
+    if name is not None:
+        if not name.strip():
+            raise InvalidInput("A doctor needs a name.", field="name")
+        wanted["name"] = name.strip()
+    if specialty is not None:
+        wanted["specialty"] = specialty.strip()
     if weekly_hours is not None:
-        doctor.weekly_hours = changed["weekly_hours"] = normalize_weekly_hours(weekly_hours)
+        wanted["weekly_hours"] = normalize_weekly_hours(weekly_hours)
     if slot_minutes is not None:
         if not 5 <= slot_minutes <= 240:
             raise InvalidInput("Slots last 5 to 240 minutes.", field="slot_minutes")
-        doctor.slot_minutes = changed["slot_minutes"] = slot_minutes
+        wanted["slot_minutes"] = slot_minutes
     if consultation_fee is not None:
-        doctor.consultation_fee = _validate_fee(consultation_fee)
-        changed["consultation_fee"] = str(doctor.consultation_fee)
+        wanted["consultation_fee"] = _validate_fee(consultation_fee)
     if active is not None:
-        doctor.active = changed["active"] = active
+        wanted["active"] = active
+    changed = {key: value for key, value in wanted.items() if getattr(doctor, key) != value}
     if not changed:
         return doctor
-    doctor.record("DoctorUpdated", changed, actor=actor)
+    for key, value in changed.items():
+        setattr(doctor, key, value)
+    data = {key: value for key, value in changed.items() if key not in ("name", "specialty")}
+    if "consultation_fee" in data:
+        data["consultation_fee"] = str(data["consultation_fee"])
+    if renamed := sorted(set(changed) & {"name", "specialty"}):
+        data["renamed"] = renamed
+    doctor.record("DoctorUpdated", data, actor=actor)
     doctor.save()
     return doctor
 
@@ -184,10 +200,40 @@ def branch_closure_add(
 ) -> BranchClosure:
     require_role(actor, DOCTOR_ADMINS)
     require_branch(actor, branch.pk, "Branch not found.")
-    if BranchClosure.objects.filter(branch=branch, date=day).exists():
+    if BranchClosure.objects.filter(branch=branch, date=day, removed=False).exists():
         raise Conflict("The branch is already closed that day.")
     closure = BranchClosure(branch=branch, date=day, reason=reason)
     closure.record("BranchClosed", {"branch_id": branch.pk, "date": day}, actor=actor)
+    closure.save()
+    return closure
+
+
+@command
+def doctor_leave_remove(*, actor: User | None, leave: DoctorLeave) -> DoctorLeave:
+    """Takes leave back: those days are bookable again (the row stays, marked removed)."""
+    require_role(actor, DOCTOR_ADMINS)
+    leave = DoctorLeave.objects.select_for_update().select_related("doctor").get(pk=leave.pk)
+    require_branch(actor, leave.doctor.branch_id, "Leave not found.")
+    if leave.removed:
+        return leave
+    leave.removed = True
+    leave.record("DoctorLeaveRemoved", {"doctor_id": leave.doctor_id}, actor=actor)
+    leave.save()
+    return leave
+
+
+@command
+def branch_closure_remove(*, actor: User | None, closure: BranchClosure) -> BranchClosure:
+    """Reopens a closed day (the row stays, marked removed)."""
+    require_role(actor, DOCTOR_ADMINS)
+    closure = BranchClosure.objects.select_for_update().get(pk=closure.pk)
+    require_branch(actor, closure.branch_id, "Closure not found.")
+    if closure.removed:
+        return closure
+    closure.removed = True
+    closure.record(
+        "BranchReopened", {"branch_id": closure.branch_id, "date": closure.date}, actor=actor
+    )
     closure.save()
     return closure
 

@@ -54,6 +54,8 @@ class DoctorLeave(EventSourcedModel):
     start_date = models.DateField()
     end_date = models.DateField()
     reason = models.CharField(max_length=200, blank=True)
+    # Taken back (rows are never deleted): a removed leave no longer blocks bookings.
+    removed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["start_date", "id"]
@@ -78,11 +80,17 @@ class BranchClosure(EventSourcedModel):
     branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="closures")
     date = models.DateField()
     reason = models.CharField(max_length=200, blank=True)
+    # Reopened (rows are never deleted): a removed closure no longer blocks bookings.
+    removed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["date", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["branch", "date"], name="closure_branch_date")
+            models.UniqueConstraint(
+                fields=["branch", "date"],
+                condition=Q(removed=False),
+                name="closure_branch_date",
+            )
         ]
 
     def __str__(self) -> str:

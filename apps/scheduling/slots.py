@@ -41,8 +41,9 @@ def local_date(instant: datetime, zone: ZoneInfo) -> date:
 # One round trip on the booking path; built once from the models' tables.
 _DAY_OFF_SQL = (
     f"SELECT EXISTS (SELECT 1 FROM {DoctorLeave._meta.db_table}"  # noqa: S608  (our own tables)
-    "  WHERE doctor_id = %s AND start_date <= %s AND end_date >= %s)"
-    f" OR EXISTS (SELECT 1 FROM {BranchClosure._meta.db_table} WHERE branch_id = %s AND date = %s)"
+    "  WHERE doctor_id = %s AND start_date <= %s AND end_date >= %s AND NOT removed)"
+    f" OR EXISTS (SELECT 1 FROM {BranchClosure._meta.db_table}"
+    "  WHERE branch_id = %s AND date = %s AND NOT removed)"
 )
 
 

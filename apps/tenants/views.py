@@ -1,7 +1,7 @@
 """The public site: sign-up as an HTML form and as an API."""
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.clinic.handoff import sign_in_link_token
 from apps.core.errors import InvalidInput
 from apps.tenants.commands import tenant_onboard
 from apps.tenants.forms import SignupForm
@@ -43,15 +44,16 @@ def signup(request: HttpRequest) -> HttpResponse:
                 for message in messages:  # type: ignore[attr-defined]
                     form.add_error(field if field in form.fields else None, message)
         else:
+            # The tenant's host has its own cookies: a single-use signed link signs the
+            # owner in there and opens the set-up screens.
             port = request.get_port()
-            login_url = f"{request.scheme}://{onboarded.domain}"
+            tenant_url = f"{request.scheme}://{onboarded.domain}"
             if port not in ("80", "443"):
-                login_url += f":{port}"
-            return render(
-                request,
-                "tenants/signup_done.html",
-                {"tenant": onboarded.tenant, "login_url": f"{login_url}/login/"},
+                tenant_url += f":{port}"
+            token = sign_in_link_token(
+                schema_name=onboarded.tenant.schema_name, user_id=onboarded.owner_id
             )
+            return redirect(f"{tenant_url}/welcome/{token}/")
     return render(
         request, "tenants/signup.html", {"form": form}, status=400 if form.errors else 200
     )

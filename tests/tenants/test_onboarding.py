@@ -205,13 +205,13 @@ def test_signup_form_is_served_on_the_public_host(public_api: Any) -> None:
         assert f'name="{name}"' in html
 
 
-def test_signup_form_creates_the_clinic_and_links_to_its_login(public_api: Any) -> None:
+def test_signup_form_creates_the_clinic_and_sends_the_owner_to_its_host(public_api: Any) -> None:
     form = {**VALID, "slug": "formclinic", "timezone": "Asia/Kolkata", "currency": "INR"}
 
     response = public_api.post("/signup/", form)
 
-    assert response.status_code == 200
-    assert "http://formclinic.localhost/login/" in response.content.decode()
+    assert response.status_code == 302
+    assert response["Location"].startswith("http://formclinic.localhost/welcome/")
     assert Tenant.objects.filter(slug="formclinic").exists()
 
 

@@ -1,0 +1,102 @@
+"""The weekly hours grid: per weekday up to `INTERVALS_PER_DAY` from–to intervals (so a
+lunch break is two intervals), read into and out of the doctors' `weekly_hours` list."""
+
+from collections.abc import Iterator, Mapping
+from datetime import time
+from typing import Any
+
+from django import forms
+from django.forms.boundfield import BoundField
+
+WEEKDAYS = [(0, "mon", "Monday"), (1, "tue", "Tuesday"), (2, "wed", "Wednesday"),
+            (3, "thu", "Thursday"), (4, "fri", "Friday"), (5, "sat", "Saturday"),
+            (6, "sun", "Sunday")]  # fmt: skip
+INTERVALS_PER_DAY = 3
+# Copy Monday's intervals to these days ("copy" buttons of the grid).
+COPY_TARGETS = {"weekdays": ["tue", "wed", "thu", "fri", "sat"],
+                "all": ["tue", "wed", "thu", "fri", "sat", "sun"]}  # fmt: skip
+
+
+def _name(day: str, n: int, edge: str) -> str:
+    return f"hours_{day}_{n}_{edge}"
+
+
+def grid_initial(weekly_hours: list[dict[str, Any]]) -> dict[str, str]:
+    initial: dict[str, str] = {}
+    used: dict[int, int] = {}
+    for interval in weekly_hours:
+        weekday = interval["weekday"]
+        n = used.get(weekday, 0) + 1
+        used[weekday] = n
+        if n > INTERVALS_PER_DAY:
+            continue
+        day = WEEKDAYS[weekday][1]
+        initial[_name(day, n, "start")] = interval["start"]
+        initial[_name(day, n, "end")] = interval["end"]
+    return initial
+
+
+def copy_monday(data: Mapping[str, Any], target: str) -> dict[str, Any]:
+    """The submitted values with Monday's intervals copied to the `target` days."""
+    copied = {key: data.get(key) for key in data}
+    for day in COPY_TARGETS.get(target, []):
+        for n in range(1, INTERVALS_PER_DAY + 1):
+            for edge in ("start", "end"):
+                copied[_name(day, n, edge)] = data.get(_name("mon", n, edge), "")
+    return copied
+
+
+class WeeklyHoursForm(forms.Form):
+    """Validates the grid: both ends given, start before end, no overlap within a day."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for _, day, label in WEEKDAYS:
+            for n in range(1, INTERVALS_PER_DAY + 1):
+                for edge, word in (("start", "from"), ("end", "to")):
+                    self.fields[_name(day, n, edge)] = forms.TimeField(
+                        label=f"{label} {word}" + (f" ({n})" if n > 1 else ""),
+                        required=False,
+                        input_formats=["%H:%M", "%H:%M:%S"],
+                        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}),
+                    )
+
+    def rows(self) -> Iterator[tuple[str, str, list[tuple[BoundField, BoundField]]]]:
+        for _, day, label in WEEKDAYS:
+            pairs = [(self[_name(day, n, "start")], self[_name(day, n, "end")])
+                     for n in range(1, INTERVALS_PER_DAY + 1)]  # fmt: skip
+            yield day, label, pairs
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        hours: list[dict[str, Any]] = []
+        for weekday, day, label in WEEKDAYS:
+            intervals: list[tuple[time, time, int]] = []
+            for n in range(1, INTERVALS_PER_DAY + 1):
+                start_name, end_name = _name(day, n, "start"), _name(day, n, "end")
+                if start_name in self.errors or end_name in self.errors:
+                    continue
+                start, end = cleaned.get(start_name), cleaned.get(end_name)
+                if start is None and end is None:
+                    continue
+                if start is None:
+                    self.add_error(start_name, f"{label}: give the time this interval starts.")
+                elif end is None:
+                    self.add_error(end_name, f"{label}: give the time this interval ends.")
+                elif end <= start:
+                    self.add_error(end_name, f"{label}: the end must be after the start.")
+                else:
+                    intervals.append((start, end, n))
+            intervals.sort()
+            for (_, end_a, _), (start_b, _, n) in zip(intervals, intervals[1:], strict=False):
+                if start_b < end_a:
+                    self.add_error(
+                        _name(day, n, "start"), f"{label}: this interval overlaps another one."
+                    )
+            hours.extend(
+                {"weekday": weekday, "start": start.strftime("%H:%M"),
+                 "end": end.strftime("%H:%M")}
+                for start, end, _ in intervals
+            )  # fmt: skip
+        cleaned["weekly_hours"] = hours
+        return cleaned

@@ -1,0 +1,382 @@
+"""The set-up screens for owners and managers, the sign-in link after sign-up, staff
+invitations and password reset. Views parse forms and call the commands; nothing here
+saves a domain model."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+
+from apps.audit.trail import record
+from apps.billing import commands as billing
+from apps.billing.models import TaxRule
+from apps.clinic import commands as clinic
+from apps.clinic.handoff import LinkRefused, redeem_sign_in_link
+from apps.clinic.models import Branch, Role, User
+from apps.clinic.scoping import staff_of
+from apps.clinic.signin import forget_failures, reset_email_allowed
+from apps.core.errors import DomainError
+from apps.scheduling import commands as scheduling
+from apps.scheduling.models import BranchClosure, Doctor, DoctorLeave
+from apps.setup import forms as setup_forms
+from apps.setup.checklist import SETUP_ROLES, setup_checklist
+from apps.setup.hours import WeeklyHoursForm, copy_monday, grid_initial
+
+View = Callable[..., HttpResponse]
+
+
+def setup_view(view: View) -> View:
+    """Signed-in owners and managers only; any other role gets 403 (audited)."""
+
+    @login_required
+    @wraps(view)
+    def run(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if staff_of(request).role not in SETUP_ROLES:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return run
+
+
+def _show(exc: DomainError, form: forms.Form) -> None:
+    """A command's refusal, shown next to its field when the form has one."""
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    invalid = any(
+        isinstance(value, forms.Form) and value.is_bound and value.errors
+        for value in context.values()
+    )
+    return render(request, template, context, status=400 if invalid else 200)
+
+
+def _site_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+# --- sign-in link after sign-up ---------------------------------------------------------
+
+
+def welcome(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        user = redeem_sign_in_link(token)
+    except LinkRefused:
+        return render(request, "setup/link_refused.html", status=400)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    messages.success(request, "Welcome! A few steps and your clinic is ready to book.")
+    return redirect("setup")
+
+
+# --- overview -----------------------------------------------------------------------------
+
+
+@setup_view
+def overview(request: HttpRequest) -> HttpResponse:
+    checklists = [setup_checklist(branch) for branch in Branch.objects.order_by("name")]
+    return render(request, "setup/overview.html", {"checklists": checklists})
+
+
+# --- branches and closures ---------------------------------------------------------------
+
+
+@setup_view
+def branches(request: HttpRequest) -> HttpResponse:
+    return render(request, "setup/branches.html", {"branches": Branch.objects.order_by("name")})
+
+
+@setup_view
+def branch_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    user = staff_of(request)
+    branch = get_object_or_404(Branch, pk=pk) if pk is not None else None
+    initial = (
+        {key: getattr(branch, key) for key in ("name", "city", "address", "phone", "timezone")}
+        if branch
+        else {"timezone": request.tenant.timezone}  # type: ignore[attr-defined]
+    )
+    form = setup_forms.BranchForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if branch is None:
+                branch = clinic.branch_create(actor=user, **form.cleaned_data)
+                messages.success(request, f"Branch {branch.name} added.")
+            else:
+                branch = clinic.branch_update(actor=user, branch=branch, **form.cleaned_data)
+                messages.success(request, f"Branch {branch.name} saved.")
+        except DomainError as exc:
+            _show(exc, form)
+        else:
+            return redirect("setup-branches")
+    return _page(request, "setup/branch_form.html", {"branch": branch, "form": form})
+
+
+def _closures_context(branch: Branch, form: forms.Form) -> dict[str, Any]:
+    closures = BranchClosure.objects.filter(branch=branch, removed=False).order_by("date")
+    return {"branch": branch, "closures": closures, "form": form}
+
+
+@setup_view
+def closures(request: HttpRequest, pk: int) -> HttpResponse:
+    branch = get_object_or_404(Branch, pk=pk)
+    form = setup_forms.ClosureForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            scheduling.branch_closure_add(
+                actor=staff_of(request), branch=branch, day=form.cleaned_data["day"],
+                reason=form.cleaned_data["reason"],
+            )  # fmt: skip
+        except DomainError as exc:
+            form.add_error("day", exc.message)
+        else:
+            messages.success(request, f"{branch.name} is closed on {form.cleaned_data['day']}.")
+            return redirect("setup-closures", pk=branch.pk)
+    return _page(request, "setup/closures.html", _closures_context(branch, form))
+
+
+@setup_view
+def closure_remove(request: HttpRequest, pk: int, cid: int) -> HttpResponse:
+    branch = get_object_or_404(Branch, pk=pk)
+    closure = get_object_or_404(BranchClosure, pk=cid, branch=branch, removed=False)
+    if request.method == "POST":
+        scheduling.branch_closure_remove(actor=staff_of(request), closure=closure)
+        messages.success(request, f"{branch.name} is open again on {closure.date}.")
+    if request.headers.get("HX-Request"):
+        context = _closures_context(branch, setup_forms.ClosureForm())
+        return render(request, "setup/_closure_list.html", context)
+    return redirect("setup-closures", pk=branch.pk)
+
+
+# --- doctors and leave -------------------------------------------------------------------
+
+
+@setup_view
+def doctors(request: HttpRequest) -> HttpResponse:
+    listed = Doctor.objects.select_related("branch").order_by("branch__name", "name")
+    return render(request, "setup/doctors.html", {"doctors": listed})
+
+
+@setup_view
+def doctor_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    user = staff_of(request)
+    doctor = get_object_or_404(Doctor, pk=pk) if pk is not None else None
+    if doctor is not None:
+        initial: dict[str, Any] = {
+            "name": doctor.name, "specialty": doctor.specialty, "active": doctor.active,
+            "consultation_fee": doctor.consultation_fee, "slot_minutes": doctor.slot_minutes,
+            **grid_initial(doctor.weekly_hours),
+        }  # fmt: skip
+    else:
+        initial = {"branch": request.GET.get("branch"), "slot_minutes": 15}
+    data = request.POST if request.method == "POST" else None
+    if data is not None and data.get("copy") in ("weekdays", "all"):
+        # "Copy Monday to …": show the grid again with the copies, nothing saved yet.
+        initial, data = copy_monday(data, data["copy"]), None
+    form = setup_forms.DoctorForm(data, initial=initial, editing=doctor is not None)
+    form.fields["consultation_fee"].label = f"Consultation fee ({billing.tenant_currency()})"
+    hours = WeeklyHoursForm(data, initial=initial)
+    if data is not None and form.is_valid() and hours.is_valid():
+        fields = {**form.cleaned_data, "weekly_hours": hours.cleaned_data["weekly_hours"]}
+        try:
+            if doctor is None:
+                branch = get_object_or_404(Branch, pk=fields.pop("branch"))
+                doctor = scheduling.doctor_add(actor=user, branch=branch, **fields)
+                messages.success(request, f"{doctor.name} added.")
+            else:
+                doctor = scheduling.doctor_update(actor=user, doctor=doctor, **fields)
+                messages.success(request, f"{doctor.name} saved.")
+        except DomainError as exc:
+            if exc.field == "weekly_hours":
+                hours.add_error(None, exc.message)
+            else:
+                _show(exc, form)
+        else:
+            return redirect("setup-doctors")
+    return _page(
+        request, "setup/doctor_form.html", {"doctor": doctor, "form": form, "hours": hours}
+    )
+
+
+def _leave_context(doctor: Doctor, form: forms.Form) -> dict[str, Any]:
+    leaves = DoctorLeave.objects.filter(doctor=doctor, removed=False).order_by("start_date")
+    return {"doctor": doctor, "leaves": leaves, "form": form}
+
+
+@setup_view
+def leave(request: HttpRequest, pk: int) -> HttpResponse:
+    doctor = get_object_or_404(Doctor.objects.select_related("branch"), pk=pk)
+    form = setup_forms.LeaveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            scheduling.doctor_leave_grant(
+                actor=staff_of(request), doctor=doctor, **form.cleaned_data
+            )
+        except DomainError as exc:
+            _show(exc, form)
+        else:
+            messages.success(request, f"Leave added for {doctor.name}.")
+            return redirect("setup-leave", pk=doctor.pk)
+    return _page(request, "setup/leave.html", _leave_context(doctor, form))
+
+
+@setup_view
+def leave_remove(request: HttpRequest, pk: int, lid: int) -> HttpResponse:
+    doctor = get_object_or_404(Doctor, pk=pk)
+    taken = get_object_or_404(DoctorLeave, pk=lid, doctor=doctor, removed=False)
+    if request.method == "POST":
+        scheduling.doctor_leave_remove(actor=staff_of(request), leave=taken)
+        messages.success(request, f"Leave from {taken.start_date} removed.")
+    if request.headers.get("HX-Request"):
+        return render(
+            request, "setup/_leave_list.html", _leave_context(doctor, setup_forms.LeaveForm())
+        )
+    return redirect("setup-leave", pk=doctor.pk)
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+
+@setup_view
+def staff(request: HttpRequest) -> HttpResponse:
+    form = setup_forms.InviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            invited = clinic.staff_invite(
+                actor=staff_of(request), name=data["name"], email=data["email"], role=data["role"],
+                branches=list(Branch.objects.filter(pk__in=data["branches"])),
+                site_url=_site_url(request),
+            )  # fmt: skip
+        except DomainError as exc:
+            _show(exc, form)
+        else:
+            messages.success(request, f"Invitation sent to {invited.email}.")
+            return redirect("setup-staff")
+    people = [
+        {"user": person, "pending": clinic.invitation_pending(person)}
+        for person in User.objects.prefetch_related("branches").order_by("name")
+    ]
+    return _page(request, "setup/staff.html", {"form": form, "people": people})
+
+
+@setup_view
+def staff_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    person = get_object_or_404(User.objects.exclude(role=Role.OWNER), pk=pk)
+    if request.method == "POST":
+        try:
+            clinic.staff_invite_resend(
+                actor=staff_of(request), user=person, site_url=_site_url(request)
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Invitation sent again to {person.email}.")
+    return redirect("setup-staff")
+
+
+# --- billing -------------------------------------------------------------------------------
+
+
+@setup_view
+def billing_settings(request: HttpRequest) -> HttpResponse:
+    user = staff_of(request)
+    current = billing.billing_settings()
+    posted = request.POST.get("form") if request.method == "POST" else None
+    settings_form = setup_forms.BillingForm(
+        request.POST if posted == "settings" else None,
+        initial={"cancellation_policy": current.cancellation_policy,
+                 "no_show_fee": current.no_show_fee, "no_show_deposit": current.no_show_deposit},
+    )  # fmt: skip
+    tax_form = setup_forms.TaxRuleForm(request.POST if posted == "tax" else None)
+    try:
+        if posted == "settings" and settings_form.is_valid():
+            data = settings_form.cleaned_data
+            # Saving the defaults once still records them: the checklist counts that step.
+            if data["cancellation_policy"] != current.cancellation_policy or current._state.adding:
+                billing.billing_settings_update(
+                    actor=user, cancellation_policy=data["cancellation_policy"]
+                )
+            if (data["no_show_fee"], data["no_show_deposit"]) != (
+                current.no_show_fee, current.no_show_deposit,
+            ):  # fmt: skip
+                billing.no_show_charges_update(
+                    actor=user, no_show_fee=data["no_show_fee"],
+                    no_show_deposit=data["no_show_deposit"],
+                )  # fmt: skip
+            messages.success(request, "Billing settings saved.")
+            return redirect("setup-billing")
+        if posted == "tax" and tax_form.is_valid():
+            data = tax_form.cleaned_data
+            branch = get_object_or_404(Branch, pk=data["branch"]) if data["branch"] else None
+            billing.tax_rule_add(actor=user, name=data["name"], rate=data["rate"], branch=branch)
+            messages.success(request, f"{data['name']} {data['rate']}% added.")
+            return redirect("setup-billing")
+    except DomainError as exc:
+        _show(exc, settings_form if posted == "settings" else tax_form)
+    rules = TaxRule.objects.filter(active=True).select_related("branch").order_by("name")
+    return _page(request, "setup/billing.html", {
+        "settings_form": settings_form, "tax_form": tax_form, "rules": rules,
+        "currency": billing.tenant_currency(),
+    })  # fmt: skip
+
+
+# --- invitations and password reset (Django's views, our templates) ------------------------
+
+
+class InvitationAcceptView(auth_views.PasswordResetConfirmView):
+    """The invitee chooses a password, is signed in and lands in the console."""
+
+    template_name = "registration/invitation_confirm.html"
+    post_reset_login = True
+    post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
+    success_url = reverse_lazy("reception")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        record("staff.invitation_accepted", actor=form.user, target=f"user:{form.user.pk}")
+        messages.success(self.request, "Your password is set. Welcome!")
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset request, throttled: over the limit it answers the same and sends
+    nothing (so it tells no one whether the address is staff either way)."""
+
+    template_name = "registration/password_reset_form.html"
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        if not reset_email_allowed(self.request, form.cleaned_data["email"]):
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "registration/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        forget_failures(form.user.email)
+        record("password.reset", actor=form.user, target=f"user:{form.user.pk}")
+        return response
+
+
+password_reset = PasswordResetView.as_view()
+password_reset_done = auth_views.PasswordResetDoneView.as_view(
+    template_name="registration/password_reset_done.html"
+)
+password_reset_confirm = PasswordResetConfirmView.as_view()
+password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
+    template_name="registration/password_reset_complete.html"
+)
