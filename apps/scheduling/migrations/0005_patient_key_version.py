@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scheduling', '0003_patient_language_waitlist'),
+        ('scheduling', '0004_leave_and_closure_removal'),
     ]
 
     operations = [
