@@ -19,6 +19,7 @@ from apps.billing.models import Payment
 from apps.billing.selectors import invoice_view
 from apps.clinic.models import Branch, User
 from apps.clinic.scoping import staff_of, visible_branches
+from apps.core.dates import parse_instant
 from apps.core.errors import DomainError
 from apps.core.keys import phone_index
 from apps.eventstore.projections import catch_up
@@ -192,7 +193,7 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             commands.appointment_book(
                 actor=user, doctor=doctor, patient=patient,
-                start=datetime.fromisoformat(request.POST.get("start", "")),
+                start=parse_instant(request.POST.get("start", "")),
             )  # fmt: skip
         except (DomainError, ValueError) as exc:
             messages.error(request, getattr(exc, "message", "Choose a free slot."))
@@ -217,7 +218,7 @@ def reschedule(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
         try:
             commands.appointment_reschedule(
                 actor=user, appointment=appointment,
-                start=datetime.fromisoformat(request.POST.get("start", "")),
+                start=parse_instant(request.POST.get("start", "")),
             )  # fmt: skip
         except (DomainError, ValueError) as exc:
             messages.error(request, getattr(exc, "message", "Choose a free slot."))
