@@ -160,7 +160,7 @@ class StaffAdmin(BranchScopedAdmin):
             return super().get_form(request, obj, change, **kwargs)
         kwargs["form"] = StaffChangeForm
         form = super().get_form(request, obj, change, **kwargs)
-        form.actor = staff_of(request)
+        form.actor = staff_of(request)  # type: ignore[attr-defined]
         return form
 
     @admin.display(description="Password")

@@ -23,14 +23,19 @@ OUT_OF_RANGE = f"Give a date between {EARLIEST.isoformat()} and {LATEST.isoforma
 AMOUNT_TOO_LARGE = f"Give an amount of at most {LARGEST_AMOUNT}."
 
 
+class OutOfRange(ValueError):
+    """A well-formed date or instant outside [EARLIEST, LATEST]; its text is for people."""
+
+
 def date_problem(day: date) -> str | None:
     """Why `day` is out of range, or None."""
     return OUT_OF_RANGE if not EARLIEST <= day <= LATEST else None
 
 
 def instant_problem(instant: datetime) -> str | None:
-    naive_day = (instant.astimezone(UTC) if instant.tzinfo else instant).date()
-    return date_problem(naive_day)
+    if problem := date_problem(instant.date()):
+        return problem
+    return date_problem(instant.astimezone(UTC).date()) if instant.tzinfo else None
 
 
 def parse_date(value: Any) -> date:
@@ -40,7 +45,7 @@ def parse_date(value: Any) -> date:
     except ValueError as exc:
         raise ValueError("Use the format YYYY-MM-DD.") from exc
     if problem := date_problem(day):
-        raise ValueError(problem)
+        raise OutOfRange(problem)
     return day
 
 
@@ -51,7 +56,7 @@ def parse_instant(value: Any) -> datetime:
     except ValueError as exc:
         raise ValueError("Use the format YYYY-MM-DDThh:mm[:ss]±hh:mm.") from exc
     if problem := instant_problem(instant):
-        raise ValueError(problem)
+        raise OutOfRange(problem)
     return instant
 
 

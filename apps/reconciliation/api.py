@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from apps.clinic.models import Branch, Role
 from apps.clinic.permissions import roles
 from apps.clinic.scoping import staff_of, visible_branches
-from apps.core.dates import BoundedDateField
+from apps.core.dates import BoundedDateField, date_problem
 from apps.core.db import connection
 from apps.core.errors import InvalidInput
 from apps.reconciliation import commands, reports
@@ -55,9 +55,11 @@ class WeekQuery(serializers.Serializer):
 
     def validate_week(self, value: str) -> str:
         try:
-            reports.week_bounds(value)
+            bounds = reports.week_bounds(value)
         except (ValueError, OverflowError) as exc:
             raise serializers.ValidationError("No such ISO week.") from exc
+        if problem := date_problem(bounds[0]) or date_problem(bounds[1]):
+            raise serializers.ValidationError(problem)
         return value
 
 
@@ -67,9 +69,11 @@ class MonthQuery(serializers.Serializer):
 
     def validate_month(self, value: str) -> str:
         try:
-            reports.month_bounds(value)
+            bounds = reports.month_bounds(value)
         except (ValueError, OverflowError) as exc:
             raise serializers.ValidationError("No such month.") from exc
+        if problem := date_problem(bounds[0]) or date_problem(bounds[1]):
+            raise serializers.ValidationError(problem)
         return value
 
 

@@ -111,6 +111,8 @@ def test_audit_entries_record_the_client_address(
         format="json", REMOTE_ADDR="203.0.113.30", HTTP_X_FORWARDED_FOR="198.51.100.78",
     )  # fmt: skip
 
-    ips = list(AuditEntry.objects.filter(action="login.token").order_by("id").values_list("ip", flat=True))
+    ips = list(
+        AuditEntry.objects.filter(action="login.token").order_by("id").values_list("ip", flat=True)
+    )
 
     assert [str(ip) for ip in ips] == ["198.51.100.77", "203.0.113.30"]

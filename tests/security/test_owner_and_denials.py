@@ -65,9 +65,7 @@ def test_deactivating_a_member_in_the_admin_ends_their_tokens(
     admin = HostClient(api.defaults["HTTP_HOST"])
     admin.force_login(owner)
 
-    page = admin.post(
-        f"/admin/clinic/user/{member.pk}/change/", {"name": "Member", "branches": []}
-    )
+    page = admin.post(f"/admin/clinic/user/{member.pk}/change/", {"name": "Member", "branches": []})
 
     assert page.status_code == 302
     assert member_api.get("/api/v1/auth/me/").status_code == 401

@@ -110,7 +110,10 @@ def test_a_receptionist_changes_their_password_and_every_token_dies(
     api: HostClient, desk: User
 ) -> None:
     host = api.defaults["HTTP_HOST"]
-    phone, laptop = sign_in(api, desk.email, STAFF_PASSWORD), sign_in(api, desk.email, STAFF_PASSWORD)
+    phone, laptop = (
+        sign_in(api, desk.email, STAFF_PASSWORD),
+        sign_in(api, desk.email, STAFF_PASSWORD),
+    )
 
     response = with_token(host, phone).post(
         "/api/v1/auth/password/",
@@ -219,7 +222,9 @@ def test_only_owners_and_managers_reset_and_nobody_resets_the_owners(
         staff_password_reset(actor=manager, user=owner, new_password=NEW_PASSWORD)
 
 
-def test_the_admin_resets_a_password_from_the_staff_page(api: HostClient, owner: User, desk: User) -> None:
+def test_the_admin_resets_a_password_from_the_staff_page(
+    api: HostClient, owner: User, desk: User
+) -> None:
     admin = HostClient(api.defaults["HTTP_HOST"])
     admin.force_login(owner)
     url = f"/admin/clinic/user/{desk.pk}/password/"
