@@ -147,3 +147,13 @@ def test_staff_sessions_idle_out_after_eight_hours_with_samesite_cookies(
     assert cookie["samesite"] == "Lax"
     assert cookie["httponly"] is True
     assert settings.CSRF_COOKIE_SAMESITE == "Lax"
+
+
+def test_drf_parses_no_json_past_the_upload_limit(api: HostClient, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = json.dumps({"username": "x" * 5000, "password": "y"})
+
+    response = api.post("/api/v1/auth/token/", body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is too large."}
