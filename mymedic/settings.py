@@ -345,8 +345,9 @@ MYMEDIC_LOGIN_FAILURE_LIMIT = int(os.environ.get("MYMEDIC_LOGIN_FAILURE_LIMIT", 
 MYMEDIC_LOGIN_ADDRESS_LIMIT = int(os.environ.get("MYMEDIC_LOGIN_ADDRESS_LIMIT", "50"))
 MYMEDIC_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("MYMEDIC_LOGIN_LOCKOUT_SECONDS", "900"))
 
-# Staff API tokens die after this long unused (sliding) and this long after sign-in at most.
-MYMEDIC_TOKEN_IDLE_HOURS = int(os.environ.get("MYMEDIC_TOKEN_IDLE_HOURS", "24"))
+# Staff API tokens die after this long unused (sliding; a long weekend away keeps a doctor's
+# phone signed in) and this long after sign-in at most.
+MYMEDIC_TOKEN_IDLE_HOURS = int(os.environ.get("MYMEDIC_TOKEN_IDLE_HOURS", "72"))
 MYMEDIC_TOKEN_MAX_DAYS = int(os.environ.get("MYMEDIC_TOKEN_MAX_DAYS", "30"))
 
 # Patient app sign-in: SMS codes and patient tokens (README, "Patient app").

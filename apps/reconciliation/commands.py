@@ -10,7 +10,7 @@ from apps.billing.money import check_amount
 from apps.clinic.access import require_branch, require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
 from apps.clinic.scoping import visible_branches
-from apps.core.dates import parse_amount, parse_date
+from apps.core.dates import OutOfRange, parse_amount, parse_date
 from apps.core.errors import InvalidInput
 from apps.eventstore.store import command
 from apps.reconciliation.models import METHODS, Declaration, ReconciliationSettings, SignOff
@@ -105,8 +105,10 @@ def _row_problems(row: dict[str, str], branches: dict[int, Branch]) -> list[tupl
     problems = []
     try:
         parse_date(row.get("date") or "")
-    except ValueError as exc:
+    except OutOfRange as exc:
         problems.append(("date", str(exc)))
+    except ValueError:
+        problems.append(("date", "use YYYY-MM-DD"))
     branch = (row.get("branch") or "").strip()
     if not branch.isdigit() or int(branch) not in branches:
         problems.append(("branch", "unknown branch id"))

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.handlers.asgi import ASGIHandler
 
 from apps.clinic.models import User
-from mymedic.asgi import application
+from mymedic.bodylimit import BodyLimitMiddleware
 from tests.conftest import OWNER_PASSWORD, HostClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +91,9 @@ def asgi_call(path: str, chunks: list[bytes], headers: list[tuple[bytes, bytes]]
         "root_path": "", "headers": [(b"host", b"acme.localhost"), *headers],
         "client": ("203.0.113.1", 5000), "server": ("127.0.0.1", 8000),
     }  # fmt: skip
+    # mymedic/asgi.py wraps Django the same way (and test_browser_and_server.py runs it in
+    # daphne); importing it here would set Django up a second time, resetting the logging.
+    application = BodyLimitMiddleware(ASGIHandler())
     asyncio.run(asyncio.wait_for(application(scope, receive, send), timeout=30))
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
