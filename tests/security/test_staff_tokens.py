@@ -2,6 +2,7 @@
 sign-out and with every password change or reset, and the password commands behind them."""
 
 import hashlib
+import importlib
 from datetime import timedelta
 from typing import Any
 
@@ -236,3 +237,21 @@ def test_the_admin_resets_a_password_from_the_staff_page(
     assert weak.status_code == 200 and "too short" in weak.content.decode()
     assert done.status_code == 302
     sign_in(api, desk.email, NEW_PASSWORD)
+
+
+def test_the_migration_keeps_existing_tokens_working_but_only_as_digests(
+    api: HostClient, owner: User
+) -> None:
+    from django.apps import apps as django_apps
+    from rest_framework.authtoken.models import Token
+
+    migration = importlib.import_module("apps.clinic.migrations.0002_stafftoken")
+    old = Token.objects.create(user=owner)
+
+    with connection.schema_editor() as editor:
+        migration.digest_existing_tokens(django_apps, editor)
+
+    assert not Token.objects.exists()
+    carried = StaffToken.objects.get(user=owner)
+    assert carried.key_hash == hashlib.sha256(old.key.encode()).hexdigest()
+    assert with_token(api.defaults["HTTP_HOST"], old.key).get("/api/v1/auth/me/").status_code == 200
