@@ -24,7 +24,7 @@ lint:
 	@$(LOCAL) venv
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy apps mymedic
+	MYMEDIC_ENV=local .venv/bin/mypy apps mymedic
 
 bench:
 	@exec $(LOCAL) bench

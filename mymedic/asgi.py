@@ -9,4 +9,6 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from mymedic.bodylimit import BodyLimitMiddleware  # noqa: E402
+
+application = BodyLimitMiddleware(ProtocolTypeRouter({"http": django_asgi_app}))

@@ -29,18 +29,39 @@ def redis_db_url(url: str, db: int) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
 
 
-# "production" turns on every deployment safeguard and requires real secrets.
-PRODUCTION = os.environ.get("MYMEDIC_ENV", "local") == "production"
-DEBUG = env_bool("MYMEDIC_DEBUG", not PRODUCTION)
+# Every deployment safeguard is on and real secrets are required unless MYMEDIC_ENV=local is
+# set explicitly (make run / make test do): a forgotten variable fails closed, never open.
+LOCAL = os.environ.get("MYMEDIC_ENV", "") == "local"
+PRODUCTION = not LOCAL
+DEBUG = env_bool("MYMEDIC_DEBUG", LOCAL)
 SECRET_KEY = os.environ.get("MYMEDIC_SECRET_KEY", "local-development-only-not-a-secret")
-if PRODUCTION and SECRET_KEY.startswith("local-"):
-    raise ImproperlyConfigured("Set MYMEDIC_SECRET_KEY in production.")
-if PRODUCTION and not os.environ.get("MYMEDIC_MASTER_KEY"):
-    raise ImproperlyConfigured("Set MYMEDIC_MASTER_KEY (32 random bytes, base64url) in production.")
-if PRODUCTION and not os.environ.get("MYMEDIC_AUDIT_ANCHOR_KEY"):
-    raise ImproperlyConfigured(
-        "Set MYMEDIC_AUDIT_ANCHOR_KEY (32 random bytes, base64url) in production."
-    )
+
+
+def refuse_local_defaults() -> None:
+    """Outside MYMEDIC_ENV=local, settings that only suit a developer's machine stop start-up."""
+    problems = []
+    if DEBUG:
+        problems.append("MYMEDIC_DEBUG is on (it shows settings and code to any visitor)")
+    if SECRET_KEY.startswith("local-"):
+        problems.append("MYMEDIC_SECRET_KEY is not set")
+    if not os.environ.get("MYMEDIC_MASTER_KEY"):
+        problems.append("MYMEDIC_MASTER_KEY is not set (32 random bytes, base64url)")
+    if not os.environ.get("MYMEDIC_AUDIT_ANCHOR_KEY"):
+        problems.append("MYMEDIC_AUDIT_ANCHOR_KEY is not set (32 random bytes, base64url)")
+    if not os.environ.get("MYMEDIC_NOTIFY_SMS_URL"):
+        problems.append(
+            "MYMEDIC_NOTIFY_SMS_URL is not set (the file backend writes codes in clear)"
+        )
+    if problems:
+        raise ImproperlyConfigured(
+            "Refusing to start with local defaults ("
+            + "; ".join(problems)
+            + "). Set them, or MYMEDIC_ENV=local on a development machine."
+        )
+
+
+if PRODUCTION:
+    refuse_local_defaults()
 
 # Public site on the base domain; tenant `slug` on `{slug}.{BASE_DOMAIN}`.
 BASE_DOMAIN = os.environ.get("MYMEDIC_BASE_DOMAIN", "localhost").lower()
@@ -158,7 +179,7 @@ MYMEDIC_NOTIFY_STUCK_SECONDS = int(os.environ.get("MYMEDIC_NOTIFY_STUCK_SECONDS"
 MYMEDIC_MESSAGE_DAILY_QUOTA = int(os.environ.get("MYMEDIC_MESSAGE_DAILY_QUOTA", "2000"))
 # How long a slot freed by a cancellation is held for the first waitlisted patient.
 MYMEDIC_WAITLIST_HOLD_MINUTES = int(os.environ.get("MYMEDIC_WAITLIST_HOLD_MINUTES", "30"))
-# Bearer token for /metrics; when unset, only loopback callers may read it.
+# Bearer token for /metrics; when unset, /metrics answers 404 to everyone.
 MYMEDIC_METRICS_TOKEN = os.environ.get("MYMEDIC_METRICS_TOKEN", "")
 
 SHARED_APPS = [
@@ -213,6 +234,7 @@ PUBLIC_SCHEMA_URLCONF = "mymedic.urls_public"
 ROOT_URLCONF = "mymedic.urls_tenant"
 
 MIDDLEWARE = [
+    "apps.core.clientip.ClientAddressMiddleware",
     "mymedic.middleware.HealthCheckMiddleware",
     "mymedic.middleware.TenantRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -244,8 +266,15 @@ TEMPLATES = [
 ]
 
 ASGI_APPLICATION = "mymedic.asgi.application"
+# Request bodies over these caps are refused with 413 before they are read (mymedic/bodylimit.py).
+MYMEDIC_MAX_BODY_BYTES = int(os.environ.get("MYMEDIC_MAX_BODY_BYTES", str(1024 * 1024)))
+MYMEDIC_MAX_UPLOAD_BYTES = int(os.environ.get("MYMEDIC_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
+MYMEDIC_UPLOAD_PATHS = ["/api/v1/reconciliation/settlements/"]
+DATA_UPLOAD_MAX_MEMORY_SIZE = MYMEDIC_MAX_UPLOAD_BYTES
 
 AUTH_USER_MODEL = "clinic.User"
+# Django's password check behind the one sign-in lock-out (apps/clinic/signin.py).
+AUTHENTICATION_BACKENDS = ["apps.clinic.signin.LockoutBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -317,7 +346,7 @@ MYMEDIC_IDEMPOTENCY_SUBJECTS = "apps.scheduling.subjects.patients_named"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "apps.clinic.tokens.StaffTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -341,14 +370,28 @@ if DEBUG:
         "rest_framework.renderers.BrowsableAPIRenderer"
     )
 
+# Proxies we run (addresses or CIDRs, comma-separated): only their X-Forwarded-For is believed.
+MYMEDIC_TRUSTED_PROXIES = [
+    item.strip()
+    for item in os.environ.get("MYMEDIC_TRUSTED_PROXIES", "").split(",")
+    if item.strip()
+]
+# Anonymous refusals (403) are security log lines, at most this many per address and minute.
+MYMEDIC_DENIAL_LOG_PER_MINUTE = int(os.environ.get("MYMEDIC_DENIAL_LOG_PER_MINUTE", "10"))
 MYMEDIC_API_USER_RATE = os.environ.get("MYMEDIC_API_USER_RATE", "1200/min")
 MYMEDIC_API_ANON_RATE = os.environ.get("MYMEDIC_API_ANON_RATE", "120/min")
-# Sign-in lock-out: this many failures for one account (or from one address) lock it a while.
+# Sign-in lock-out: this many failures lock one account for a while; an address (a whole
+# clinic behind NAT) is throttled only after the larger address limit.
 MYMEDIC_LOGIN_FAILURE_LIMIT = int(os.environ.get("MYMEDIC_LOGIN_FAILURE_LIMIT", "5"))
+MYMEDIC_LOGIN_ADDRESS_LIMIT = int(os.environ.get("MYMEDIC_LOGIN_ADDRESS_LIMIT", "50"))
 MYMEDIC_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("MYMEDIC_LOGIN_LOCKOUT_SECONDS", "900"))
 
 # How many days back the front desk may declare a day-end count (managers: any past day).
 MYMEDIC_DECLARATION_WINDOW_DAYS = int(os.environ.get("MYMEDIC_DECLARATION_WINDOW_DAYS", "2"))
+# Staff API tokens die after this long unused (sliding; a long weekend away keeps a doctor's
+# phone signed in) and this long after sign-in at most.
+MYMEDIC_TOKEN_IDLE_HOURS = int(os.environ.get("MYMEDIC_TOKEN_IDLE_HOURS", "72"))
+MYMEDIC_TOKEN_MAX_DAYS = int(os.environ.get("MYMEDIC_TOKEN_MAX_DAYS", "30"))
 
 # Patient app sign-in: SMS codes and patient tokens (README, "Patient app").
 MYMEDIC_PATIENT_CODE_TTL_SECONDS = int(os.environ.get("MYMEDIC_PATIENT_CODE_TTL_SECONDS", "300"))
@@ -409,6 +452,12 @@ SESSION_COOKIE_HTTPONLY = True
 # Confirmations name patients: keep them in the server-side session, never in a cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Staff web sessions end after 8 idle hours (every request pushes the end further out) and
+# when the browser closes.
+SESSION_COOKIE_AGE = int(os.environ.get("MYMEDIC_SESSION_IDLE_HOURS", "8")) * 3600
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = False
 CSRF_TRUSTED_ORIGINS = [f"https://{BASE_DOMAIN}", f"https://*.{BASE_DOMAIN}"]
 SECURE_CONTENT_TYPE_NOSNIFF = True

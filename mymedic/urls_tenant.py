@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apps.audit.api import AuditVerifyApi
 from apps.clinic.models import Role
 from apps.clinic.permissions import ManagersOnly, roles
+from apps.clinic.views import password_change
 from apps.eventstore.api import EventListApi
 
 OWNERS = frozenset({Role.OWNER})
@@ -33,6 +34,7 @@ urlpatterns = [
         EventListApi.as_view(permission_classes=[ManagersOnly]),
         name="api-events",
     ),
+    path("account/password/", password_change, name="account-password"),
     path("", include("apps.reception.urls")),
     path("", include("apps.setup.urls")),
 ]

@@ -9,6 +9,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
 
+# Local defaults (debug, derived keys, file backends) are refused unless this is said.
+export MYMEDIC_ENV=local
+
 say() { printf '%s\n' "$*"; }
 die() { printf 'local.sh: %s\n' "$*" >&2; exit 1; }
 
@@ -165,6 +168,7 @@ cmd_services_start() {
     echo "export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/mymedic"
     echo "export REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
     echo "export MYMEDIC_LOCAL_DIR=$(printf %q "$LOCAL")"
+    echo "export MYMEDIC_ENV=local"
   } >"$LOCAL/env.sh"
   [[ -z ${MYMEDIC_STARTED_FILE:-} ]] || echo "${STARTED[*]}" >"$MYMEDIC_STARTED_FILE"
   local new=" (started: ${STARTED[*]})"

@@ -19,9 +19,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.forms.models import model_to_dict
 from django_tenants.utils import schema_context
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from apps.clinic import tokens
 from apps.clinic.models import Branch, User
 from apps.tenants.commands import tenant_onboard
 from apps.tenants.models import Tenant
@@ -137,9 +137,9 @@ def public_api(db: None) -> HostClient:
 def client_for(user: User, tenant: Tenant) -> HostClient:
     """An API client on `tenant`'s host, signed in with `user`'s token."""
     with schema_context(tenant.schema_name):
-        token, _ = Token.objects.get_or_create(user=user)
+        key = tokens.mint(user)
     client = HostClient(f"{tenant.slug}.localhost")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

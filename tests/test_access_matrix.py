@@ -109,6 +109,10 @@ ROUTES = [
     Route("GET", "/api/v1/notifications/dead-letter/", MANAGERS, 200),
     Route("GET", "/api/v1/events/", MANAGERS, 200),
     Route("GET", "/api/v1/audit/verify/", frozenset({OWNER}), 200),
+    Route("POST", "/api/v1/auth/logout/", ALL, 204),
+    # Every role reaches the check of its current password (a wrong one here: 400).
+    Route("POST", "/api/v1/auth/password/", ALL, 400, body=lambda ids: {
+        "old_password": "not-the-password", "new_password": "a-new-passphrase-77"}),
 ]  # fmt: skip
 
 

@@ -10,10 +10,10 @@ from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from apps.clinic import tokens
 from apps.clinic.models import User
 from apps.tenants.models import Tenant
 from tests.conftest import HostClient
@@ -61,7 +61,7 @@ def token(owner: User, tenant: Tenant) -> Iterator[str]:
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:
-        yield Token.objects.get_or_create(user=owner)[0].key
+        yield tokens.mint(owner)
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)

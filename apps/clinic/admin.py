@@ -3,16 +3,31 @@
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from apps.audit.trail import record
-from apps.clinic.commands import BRANCH_BOUND_ROLES, branch_create, staff_create
+from apps.clinic.commands import (
+    BRANCH_BOUND_ROLES,
+    branch_create,
+    require_not_owner_of_another,
+    staff_change,
+    staff_create,
+    staff_password_reset,
+)
+from apps.clinic.forms import AdminLoginForm, PasswordResetForm
 from apps.clinic.models import Branch, Role, User
 from apps.clinic.scoping import scope_to_branches, staff_of
+from apps.core.errors import DomainError, InvalidInput
+
+# The admin's sign-in goes through the same lock-out as every other door.
+admin.site.login_form = AdminLoginForm
 
 MANAGERS = frozenset({Role.OWNER, Role.MANAGER})
 ADMIN_ROLES = MANAGERS | {Role.BRANCH_MANAGER}
@@ -100,6 +115,26 @@ class StaffAddForm(forms.ModelForm):
         return cleaned
 
 
+class StaffChangeForm(forms.ModelForm):
+    """Refuses, next to the field, what `staff_change` would refuse."""
+
+    actor: User | None = None
+
+    class Meta:
+        model = User
+        fields = ["name", "branches", "is_active"]
+
+    def clean_is_active(self) -> bool:
+        is_active = bool(self.cleaned_data.get("is_active"))
+        if not is_active and self.instance.pk is not None:
+            stored = User.objects.get(pk=self.instance.pk)
+            try:
+                require_not_owner_of_another(self.actor, stored, "deactivate")
+            except DomainError as exc:
+                raise ValidationError(exc.message) from exc
+        return is_active
+
+
 @admin.register(User)
 class StaffAdmin(BranchScopedAdmin):
     branch_field = "branches"
@@ -110,8 +145,11 @@ class StaffAdmin(BranchScopedAdmin):
     list_filter = ["role", "is_active", ("branches", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["email", "name"]
     filter_horizontal = ["branches"]
-    fields = ["name", "email", "role", "branches", "is_active", "last_login", "date_joined"]
-    readonly_fields = ["email", "role", "last_login", "date_joined"]
+    fields = [
+        "name", "email", "role", "branches", "is_active", "password_reset", "last_login",
+        "date_joined",
+    ]  # fmt: skip
+    readonly_fields = ["email", "role", "password_reset", "last_login", "date_joined"]
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -119,7 +157,54 @@ class StaffAdmin(BranchScopedAdmin):
         if obj is None:
             kwargs["form"] = StaffAddForm
             kwargs["fields"] = ["name", "email", "password", "role", "branches"]
-        return super().get_form(request, obj, change, **kwargs)
+            return super().get_form(request, obj, change, **kwargs)
+        kwargs["form"] = StaffChangeForm
+        form = super().get_form(request, obj, change, **kwargs)
+        form.actor = staff_of(request)  # type: ignore[attr-defined]
+        return form
+
+    @admin.display(description="Password")
+    def password_reset(self, obj: User) -> str:
+        if obj.pk is None:
+            return ""
+        url = reverse("admin:clinic_user_password_reset", args=[obj.pk])
+        return format_html('<a href="{}">Reset the password…</a>', url)
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.password_reset_view)
+        return [
+            path("<int:pk>/password/", view, name="clinic_user_password_reset"),
+            *super().get_urls(),
+        ]
+
+    def password_reset_view(self, request: HttpRequest, pk: int) -> Any:
+        """Sets a forgotten password; the member's tokens and sessions end with it."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        member = get_object_or_404(self.get_queryset(request), pk=pk)
+        form = PasswordResetForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                staff_password_reset(
+                    actor=staff_of(request), user=member,
+                    new_password=form.cleaned_data["new_password"],
+                )  # fmt: skip
+            except InvalidInput as exc:
+                for error in exc.errors.get("new_password", [exc.message]):
+                    form.add_error("new_password", error)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(
+                    request, f"Password of {member.email} reset; their sessions and tokens ended."
+                )
+                return redirect("admin:clinic_user_change", pk)
+        return TemplateResponse(
+            request,
+            "admin/clinic/password_reset.html",
+            {**self.admin_site.each_context(request), "title": f"Reset the password of {member}",
+             "member": member, "form": form, "opts": self.model._meta},
+        )  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.readonly_fields if obj is not None else []
@@ -133,9 +218,11 @@ class StaffAdmin(BranchScopedAdmin):
         self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool
     ) -> None:
         if change:
-            super().save_model(request, obj, form, change)
-            record("staff.changed", actor=staff_of(request), target=f"user:{obj.pk}",
-                   detail={"fields": sorted(form.changed_data)})  # fmt: skip
+            staff_change(
+                actor=staff_of(request), user=obj, name=form.cleaned_data["name"],
+                is_active=form.cleaned_data["is_active"],
+                branches=list(form.cleaned_data["branches"]),
+            )  # fmt: skip
             return
         created = staff_create(
             actor=staff_of(request),
@@ -148,8 +235,7 @@ class StaffAdmin(BranchScopedAdmin):
         obj.pk = created.pk
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        if change:
-            super().save_related(request, form, formsets, change)
+        """Branches are set by the commands, in their transaction."""
 
 
 class TenantSettingsAdmin(RoleAdmin):

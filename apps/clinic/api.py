@@ -2,21 +2,31 @@
 
 from typing import Any
 
+from django.contrib.auth import update_session_auth_hash
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.audit.trail import record
-from apps.clinic.commands import branch_create, staff_create
-from apps.clinic.models import Branch, User
+from apps.clinic.commands import (
+    branch_create,
+    staff_create,
+    staff_password_change,
+    staff_token_issue,
+    staff_token_revoke,
+)
+from apps.clinic.models import Branch, StaffToken, User
 from apps.clinic.permissions import ManagersOnly, StaffReadManagersWrite
 from apps.clinic.scoping import staff_of, visible_branches
-from apps.clinic.serializers import BranchSerializer, StaffSerializer, TokenRequestSerializer
+from apps.clinic.serializers import (
+    BranchSerializer,
+    PasswordChangeSerializer,
+    StaffSerializer,
+    TokenRequestSerializer,
+)
 from apps.clinic.signin import LockedOut
 
 
@@ -43,11 +53,45 @@ class TokenApi(APIView):
                 headers={"Retry-After": str(exc.seconds)},
             )
         user: User = serializer.validated_data["user"]
-        token, _ = Token.objects.get_or_create(user=user)
-        record("login.token", actor=user, target=f"user:{user.pk}")
-        return Response(
-            {"token": token.key, "role": user.role}, headers={"Cache-Control": "no-store"}
+        key = staff_token_issue(actor=user)
+        return Response({"token": key, "role": user.role}, headers={"Cache-Control": "no-store"})
+
+
+class LogoutApi(APIView):
+    """Revokes the token this request carries (a web session signs out at /logout/)."""
+
+    @extend_schema(request=None, responses={204: None}, tags=["auth"], summary="Revoke this token")
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.auth, StaffToken):
+            return Response(
+                {"detail": "Sign out of the web console at /logout/."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        staff_token_revoke(actor=staff_of(request), token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeApi(APIView):
+    """Changes the caller's own password; every token of theirs (this one too) is revoked."""
+
+    @extend_schema(
+        request=PasswordChangeSerializer, responses={204: None}, tags=["auth"],
+        summary="Change your password (revokes all your tokens)",
+    )  # fmt: skip
+    def post(self, request: Request) -> Response:
+        serializer = PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        by_session = request.auth is None
+        session = getattr(request._request, "session", None)
+        user = staff_password_change(
+            actor=staff_of(request),
+            old_password=serializer.validated_data["old_password"],
+            new_password=serializer.validated_data["new_password"],
+            keep_session=session.session_key if by_session and session else None,
         )
+        if by_session:
+            update_session_auth_hash(request._request, user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class StaffMeSerializer(serializers.Serializer):

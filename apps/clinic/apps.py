@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ClinicConfig(AppConfig):
     name = "apps.clinic"
     verbose_name = "Clinic: branches and staff"
+
+    def ready(self) -> None:
+        from apps.clinic import openapi  # noqa: F401  (registers the token scheme)

@@ -2,21 +2,25 @@
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.utils import timezone as dj_timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from apps.audit.trail import record
 from apps.clinic.access import require_role
-from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
-from apps.core.errors import Conflict, InvalidInput
+from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, StaffToken, User
+from apps.clinic.tokens import mint
+from apps.core.errors import Conflict, InvalidInput, PermissionDenied
 from apps.core.timezones import timezone_problem
 from apps.eventstore.store import command
 
@@ -200,4 +204,121 @@ def staff_invite_resend(*, actor: User | None, user: User, site_url: str) -> Use
         raise Conflict("This person has already set a password.")
     record("staff.invitation_resent", actor=actor, target=f"user:{user.pk}")
     transaction.on_commit(lambda: _send_invitation(user.pk, site_url))
+    return user
+
+
+def _check_password(password: str, user: User, field: str) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidInput(errors={field: exc.messages}) from exc
+
+
+def require_not_owner_of_another(actor: User | None, user: User, what: str) -> None:
+    """The owner's account is the owner's alone: nobody else demotes, deactivates or resets
+    it (the system, actor None, may)."""
+    if user.role == Role.OWNER and actor is not None and actor.pk != user.pk:
+        raise Conflict(f"Only the owner can {what} the owner's account.")
+
+
+@command
+def staff_change(
+    *,
+    actor: User | None,
+    user: User,
+    name: str | None = None,
+    role: str | None = None,
+    is_active: bool | None = None,
+    branches: Sequence[Branch] | None = None,
+) -> User:
+    """Changes a staff member's name, role, status or branches (owners and managers)."""
+    require_role(actor, WHOLE_TENANT_ROLES)
+    user = User.objects.select_for_update().get(pk=user.pk)
+    changed: list[str] = []
+    if role is not None and role != user.role:
+        require_not_owner_of_another(actor, user, "change the role of")
+        if role not in Role.values or (role == Role.OWNER and actor is not None):
+            raise InvalidInput(f"“{role}” is not a role you can give.", field="role")
+        user.role = role
+        user.is_staff = role in WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
+        changed.append("role")
+    if is_active is not None and is_active != user.is_active:
+        if not is_active:
+            require_not_owner_of_another(actor, user, "deactivate")
+        user.is_active = is_active
+        changed.append("is_active")
+    if name is not None and name.strip() != user.name:
+        if not name.strip():
+            raise InvalidInput("A staff member needs a name.", field="name")
+        user.name = name.strip()
+        changed.append("name")
+    user.save()
+    if branches is not None and set(branches) != set(user.branches.all()):
+        user.branches.set(branches)
+        changed.append("branches")
+    if not user.is_active:
+        _end_access(user)
+    record("staff.changed", actor=actor, target=f"user:{user.pk}", detail={"fields": changed})
+    return user
+
+
+def _end_access(user: User, *, keep_session: str | None = None) -> None:
+    """Revokes every API token of `user` and ends their web sessions (but `keep_session`)."""
+    StaffToken.objects.filter(user=user).delete()
+    for session in Session.objects.filter(expire_date__gt=dj_timezone.now()):
+        if session.session_key == keep_session:
+            continue
+        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
+            session.delete()
+
+
+@command
+def staff_token_issue(*, actor: User, now: datetime | None = None) -> str:
+    """A new API token for `actor`, who just proved their password. The key is returned
+    once and never stored: only its digest is."""
+    key = mint(actor, now=now)
+    record("login.token", actor=actor, target=f"user:{actor.pk}")
+    return key
+
+
+@command
+def staff_token_revoke(*, actor: User, token: StaffToken) -> None:
+    """Sign-out of one token (the caller's own)."""
+    if token.user_id != actor.pk:
+        raise PermissionDenied("This token is not yours.")
+    StaffToken.objects.filter(pk=token.pk).delete()
+    record("logout.token", actor=actor, target=f"user:{actor.pk}")
+
+
+@command
+def staff_password_change(
+    *, actor: User, old_password: str, new_password: str, keep_session: str | None = None
+) -> User:
+    """A signed-in staff member changes their own password. Every API token and every other
+    web session of theirs dies with the old password."""
+    user = User.objects.select_for_update().get(pk=actor.pk)
+    if not user.check_password(old_password):
+        raise InvalidInput("Your current password is not correct.", field="old_password")
+    if old_password == new_password:
+        raise InvalidInput("Choose a password you have not used here.", field="new_password")
+    _check_password(new_password, user, "new_password")
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    _end_access(user, keep_session=keep_session)
+    record("staff.password_changed", actor=actor, target=f"user:{user.pk}")
+    return user
+
+
+@command
+def staff_password_reset(*, actor: User | None, user: User, new_password: str) -> User:
+    """An owner or manager sets a staff member's password (a forgotten one). Every API token
+    and web session of that member ends."""
+    require_role(actor, WHOLE_TENANT_ROLES)
+    user = User.objects.select_for_update().get(pk=user.pk)
+    require_not_owner_of_another(actor, user, "reset the password of")
+    _check_password(new_password, user, "new_password")
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    _end_access(user)
+    record("staff.password_reset", actor=actor, target=f"user:{user.pk}")
     return user

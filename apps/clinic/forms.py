@@ -1,13 +1,14 @@
 from typing import Any
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
 from apps.clinic.signin import LockedOut, sign_in
 
 
-class StaffLoginForm(AuthenticationForm):
-    """Django's login form, signing in through the lock-out."""
+class LockoutLoginMixin(AuthenticationForm):
+    """Signs in through the lock-out and says so when the account is locked."""
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
@@ -21,3 +22,43 @@ class StaffLoginForm(AuthenticationForm):
                 raise self.get_invalid_login_error()
             self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
+
+
+class StaffLoginForm(LockoutLoginMixin):
+    """The staff sign-in page (/login/)."""
+
+
+class AdminLoginForm(LockoutLoginMixin, AdminAuthenticationForm):
+    """The admin's sign-in page (/admin/login/): the same lock-out as every other door."""
+
+
+class PasswordChangeForm(forms.Form):
+    """A signed-in staff member's own new password (checked by `staff_password_change`)."""
+
+    old_password = forms.CharField(
+        label="Current password", strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )  # fmt: skip
+    new_password = forms.CharField(
+        label="New password", strip=False, help_text="At least 10 characters, not a common one.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )  # fmt: skip
+    new_password_again = forms.CharField(
+        label="New password again", strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("new_password") != cleaned.get("new_password_again"):
+            self.add_error("new_password_again", "The two new passwords differ.")
+        return cleaned
+
+
+class PasswordResetForm(forms.Form):
+    """An owner's or manager's new password for a staff member (`staff_password_reset`)."""
+
+    new_password = forms.CharField(
+        label="New password", strip=False, help_text="Tell it to the staff member in person.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )  # fmt: skip

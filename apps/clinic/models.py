@@ -99,3 +99,22 @@ class SignInLinkUse(models.Model):
 
     def __str__(self) -> str:
         return f"sign-in link used by user {self.user_id}"
+
+
+class StaffToken(models.Model):
+    """An API token of a staff member, stored only as the SHA-256 of its key (the key is shown
+    once, when issued). It dies when unused for MYMEDIC_TOKEN_IDLE_HOURS (`last_used` slides),
+    at `expires` whatever the use, on sign-out, and with every token of its user when the
+    password changes or is reset."""
+
+    key_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    created = models.DateTimeField()
+    last_used = models.DateTimeField()
+    expires = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"Staff token {self.pk}"

@@ -17,6 +17,11 @@ class TokenRequestSerializer(serializers.Serializer):
         return {"user": user}
 
 
+class PasswordChangeSerializer(serializers.Serializer):
+    old_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
 class BranchSerializer(serializers.ModelSerializer):
     timezone = serializers.CharField(max_length=64, required=False)
 

@@ -1,50 +1,125 @@
-"""Staff sign-in with lock-out: too many failures for one account, or from one address,
-lock further attempts for a while. Used by the web login and the token API alike."""
+"""The one sign-in lock-out, for every door: the web login, the admin login, the token API
+(all through `LockoutBackend`, i.e. through `authenticate()`) and the patient app's code
+sign-in (through `guard` / `failed` / `succeeded`).
+
+- **Per account, a lock.** MYMEDIC_LOGIN_FAILURE_LIMIT wrong passwords for one existing
+  account lock that account for MYMEDIC_LOGIN_LOCKOUT_SECONDS, from every address.
+- **Per address, a throttle.** A whole clinic shares one public address (NAT), so an address
+  is only slowed down after MYMEDIC_LOGIN_ADDRESS_LIMIT failures in the same window.
+- **Unknown usernames never lock real ones.** A name's lock is that exact (normalized)
+  name's: guessing other names locks only them, and the address limit is ten times higher.
+The address is `client_address` (X-Forwarded-For only through our own proxies). Counters live
+in the cache, whose key function adds the tenant's schema, so they never cross tenants.
+"""
+
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from apps.clinic.models import User
+from apps.core.clientip import client_address
 
 
 class LockedOut(Exception):
     def __init__(self, seconds: int) -> None:
         super().__init__(
-            f"Too many failed sign-ins. Try again in {max(1, seconds // 60)} minute(s)."
+            f"Too many failed sign-ins. Try again in {max(1, (seconds + 59) // 60)} minute(s)."
         )
         self.seconds = seconds
 
 
-def _keys(request: HttpRequest, username: str) -> list[str]:
-    # The cache key function adds the tenant's schema, so counters never cross tenants.
-    return [
-        f"signin-failures:user:{username.strip().lower()}",
-        f"signin-failures:ip:{request.META.get('REMOTE_ADDR', '')}",
-    ]
+def _account_key(account: str) -> str:
+    return f"signin-failures:account:{account}"
 
 
-def _locked_for(keys: list[str]) -> int:
-    for key in keys:
+def _address_key(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    return f"signin-failures:ip:{client_address(request)}"
+
+
+def _remaining(key: str) -> int:
+    ttl = getattr(cache, "ttl", None)  # django-redis knows; other caches say the most
+    return int((ttl and ttl(key)) or settings.MYMEDIC_LOGIN_LOCKOUT_SECONDS)
+
+
+def locked_for(request: HttpRequest | None, account: str | None) -> int:
+    """Seconds until this account (or address) may try again; 0 when it may now."""
+    if account is not None:
+        key = _account_key(account)
         if (cache.get(key) or 0) >= settings.MYMEDIC_LOGIN_FAILURE_LIMIT:
-            remaining = getattr(cache, "ttl", None)  # django-redis knows; others say the most
-            return int((remaining and remaining(key)) or settings.MYMEDIC_LOGIN_LOCKOUT_SECONDS)
+            return _remaining(key)
+    address = _address_key(request)
+    if address is not None and (cache.get(address) or 0) >= settings.MYMEDIC_LOGIN_ADDRESS_LIMIT:
+        return _remaining(address)
     return 0
+
+
+def guard(request: HttpRequest | None, account: str | None) -> None:
+    if seconds := locked_for(request, account):
+        raise LockedOut(seconds)
+
+
+def _count(key: str) -> None:
+    if cache.add(key, 1, timeout=settings.MYMEDIC_LOGIN_LOCKOUT_SECONDS) is False:
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=settings.MYMEDIC_LOGIN_LOCKOUT_SECONDS)
+
+
+def failed(request: HttpRequest | None, account: str | None) -> None:
+    """A wrong secret: `account` is None when the name given is no account."""
+    if account is not None:
+        _count(_account_key(account))
+    if (address := _address_key(request)) is not None:
+        _count(address)
+
+
+def succeeded(account: str) -> None:
+    cache.delete(_account_key(account))
+
+
+def staff_account(username: str | None) -> str | None:
+    """The lock-out's name for the account a username signs in to. Any name gets one, known or
+    not, so that locking never tells an attacker which emails are accounts; an unknown name's
+    lock guards nothing."""
+    if not username or not username.strip():
+        return None
+    return f"user:{username.strip().lower()}"
+
+
+class LockoutBackend(ModelBackend):
+    """Django's password check behind the lock-out. Every caller of `authenticate()` (the
+    admin's login included) passes here; a locked attempt never reaches the password hash."""
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> User | None:
+        account = staff_account(username)
+        if locked_for(request, account):
+            raise PermissionDenied  # authenticate() stops here and reports a failed sign-in
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None:
+            failed(request, account)
+        elif account is not None:
+            succeeded(account)
+        return user
 
 
 def sign_in(request: HttpRequest, username: str, password: str) -> User | None:
     """The user for these credentials, None when they are wrong; LockedOut when locked."""
-    keys = _keys(request, username)
-    if seconds := _locked_for(keys):
-        raise LockedOut(seconds)
+    guard(request, staff_account(username))
     user = authenticate(request, username=username.strip(), password=password)
-    if user is None:
-        for key in keys:
-            if cache.add(key, 1, timeout=settings.MYMEDIC_LOGIN_LOCKOUT_SECONDS) is False:
-                cache.incr(key)
-        return None
-    cache.delete(keys[0])
     return user if isinstance(user, User) else None
 
 

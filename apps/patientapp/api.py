@@ -19,8 +19,10 @@ from rest_framework.views import APIView
 from apps.audit.trail import record
 from apps.billing.models import Invoice
 from apps.billing.selectors import invoice_view
+from apps.clinic import signin
 from apps.core.api import Pagination
 from apps.core.errors import DomainError, InvalidInput
+from apps.core.keys import phone_index
 from apps.core.throttling import AnonThrottle
 from apps.patientapp import auth, commands
 from apps.patientapp.models import PatientToken
@@ -131,10 +133,21 @@ class SignInApi(APIView):
             phone = normalize_phone(data["phone"])
         except DomainError as exc:
             raise InvalidInput(SIGN_IN_FAILED) from exc
+        account = f"patient:{phone_index(phone)}"  # keyed hash: no phone number in Redis
+        try:
+            signin.guard(request, account)
+        except signin.LockedOut as exc:
+            return Response(
+                {"detail": str(exc)},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(exc.seconds)},
+            )
         patient = auth.verify_code(phone, data["code"].strip())
         if patient is None:
+            signin.failed(request, account)
             record("patient.login.failed")  # no phone: it may name someone who is no patient
             raise InvalidInput(SIGN_IN_FAILED)
+        signin.succeeded(account)
         token = auth.issue_token(patient)
         return Response(
             {"token": token, "patient": {"id": patient.pk, "name": patient.name}},

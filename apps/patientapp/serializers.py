@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from apps.billing.serializers import InvoiceSerializer
+from apps.core.dates import BoundedDateField
 from apps.scheduling.serializers import InstantField
 
 
@@ -34,7 +35,7 @@ class MeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     phone = serializers.CharField()
-    date_of_birth = serializers.DateField(allow_null=True)
+    date_of_birth = BoundedDateField(allow_null=True)
 
 
 class BookableDoctorSerializer(serializers.Serializer):
@@ -71,4 +72,4 @@ class PatientInvoiceSerializer(InvoiceSerializer):
 
 class PatientWaitlistJoinSerializer(serializers.Serializer):
     doctor = serializers.IntegerField(min_value=1)
-    date = serializers.DateField()
+    date = BoundedDateField()

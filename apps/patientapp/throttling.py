@@ -9,10 +9,11 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from apps.core.errors import DomainError
 from apps.core.keys import phone_index
+from apps.core.throttling import ClientAddressIdent
 from apps.scheduling.phones import normalize_phone
 
 
-class _SettingRate(SimpleRateThrottle):
+class _SettingRate(ClientAddressIdent, SimpleRateThrottle):
     setting = ""
 
     def get_rate(self) -> str:

@@ -19,6 +19,7 @@ from apps.billing.models import Payment
 from apps.billing.selectors import invoice_view
 from apps.clinic.models import Branch, User
 from apps.clinic.scoping import staff_of, visible_branches
+from apps.core.dates import OutOfRange, parse_instant
 from apps.core.errors import DomainError
 from apps.core.keys import phone_indexes
 from apps.eventstore.projections import catch_up
@@ -192,10 +193,10 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             commands.appointment_book(
                 actor=user, doctor=doctor, patient=patient,
-                start=datetime.fromisoformat(request.POST.get("start", "")),
+                start=parse_instant(request.POST.get("start", "")),
             )  # fmt: skip
         except (DomainError, ValueError) as exc:
-            messages.error(request, getattr(exc, "message", "Choose a free slot."))
+            messages.error(request, _slot_problem(exc))
             day = request.POST.get("date", "")
             return redirect(f"{request.path}?patient={patient.pk}&doctor={doctor.pk}&date={day}")
         return _after_change(request, user, branch, f"Booked {patient.name} with {doctor.name}.")
@@ -204,6 +205,12 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
         "reception/book.html",
         {"branch": branch, "patient": patient, "form": form, "slots": slots, "doctor": chosen},
     )
+
+
+def _slot_problem(exc: Exception) -> str:
+    if isinstance(exc, DomainError | OutOfRange):
+        return str(getattr(exc, "message", exc))
+    return "Choose a free slot."
 
 
 @login_required
@@ -217,10 +224,10 @@ def reschedule(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
         try:
             commands.appointment_reschedule(
                 actor=user, appointment=appointment,
-                start=datetime.fromisoformat(request.POST.get("start", "")),
+                start=parse_instant(request.POST.get("start", "")),
             )  # fmt: skip
         except (DomainError, ValueError) as exc:
-            messages.error(request, getattr(exc, "message", "Choose a free slot."))
+            messages.error(request, _slot_problem(exc))
         else:
             return _after_change(request, user, branch, "Appointment moved.")
     form = forms.RescheduleForm(request.GET or None, initial={"date": _today(branch)})

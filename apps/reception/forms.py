@@ -1,6 +1,7 @@
 from django import forms
 
 from apps.billing.models import Method, Payment
+from apps.core.dates import BoundedDateFormField
 from apps.reconciliation.models import METHODS
 
 
@@ -11,14 +12,14 @@ class PhoneSearchForm(forms.Form):
 class RegisterForm(forms.Form):
     name = forms.CharField(label="Full name", max_length=150)
     phone = forms.CharField(label="Phone", max_length=32)
-    date_of_birth = forms.DateField(
+    date_of_birth = BoundedDateFormField(
         label="Date of birth", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
 
 class BookForm(forms.Form):
     doctor = forms.TypedChoiceField(label="Doctor", coerce=int)
-    date = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    date = BoundedDateFormField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
 
 
 class CancelForm(forms.Form):
@@ -49,4 +50,4 @@ class DeclarationForm(forms.Form):
 
 
 class RescheduleForm(forms.Form):
-    date = forms.DateField(label="New date", widget=forms.DateInput(attrs={"type": "date"}))
+    date = BoundedDateFormField(label="New date", widget=forms.DateInput(attrs={"type": "date"}))

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from apps.clinic.models import Branch, Role
 from apps.clinic.permissions import roles
 from apps.clinic.scoping import staff_of, visible_branches
+from apps.core.dates import BoundedDateField, date_problem
 from apps.core.db import connection
 from apps.core.errors import InvalidInput
 from apps.reconciliation import commands, reports
@@ -33,14 +34,14 @@ Managers = roles(read=MANAGERS, write=MANAGERS)
 
 class DeclarationSerializer(serializers.Serializer):
     branch = serializers.IntegerField(min_value=1)
-    date = serializers.DateField()
+    date = BoundedDateField()
     method = serializers.ChoiceField(choices=METHODS)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
 
 
 class DayQuery(serializers.Serializer):
     branch = serializers.IntegerField(min_value=1)
-    date = serializers.DateField()
+    date = BoundedDateField()
 
 
 class SignOffSerializer(DayQuery):
@@ -54,9 +55,11 @@ class WeekQuery(serializers.Serializer):
 
     def validate_week(self, value: str) -> str:
         try:
-            reports.week_bounds(value)
+            bounds = reports.week_bounds(value)
         except (ValueError, OverflowError) as exc:
             raise serializers.ValidationError("No such ISO week.") from exc
+        if problem := date_problem(bounds[0]) or date_problem(bounds[1]):
+            raise serializers.ValidationError(problem)
         return value
 
 
@@ -66,14 +69,16 @@ class MonthQuery(serializers.Serializer):
 
     def validate_month(self, value: str) -> str:
         try:
-            reports.month_bounds(value)
+            bounds = reports.month_bounds(value)
         except (ValueError, OverflowError) as exc:
             raise serializers.ValidationError("No such month.") from exc
+        if problem := date_problem(bounds[0]) or date_problem(bounds[1]):
+            raise serializers.ValidationError(problem)
         return value
 
 
 class RunSerializer(serializers.Serializer):
-    date = serializers.DateField()
+    date = BoundedDateField()
 
 
 class DeclarationResultSerializer(DeclarationSerializer):
@@ -96,7 +101,7 @@ class BooksSerializer(serializers.Serializer):
 
 class DailyCloseSerializer(BooksSerializer):
     branch = serializers.IntegerField()
-    date = serializers.DateField()
+    date = BoundedDateField()
     status = serializers.ChoiceField(choices=["undeclared", "balanced", "variance"])
     as_of_position = serializers.IntegerField()
 
@@ -124,7 +129,7 @@ class MonthlySerializer(serializers.Serializer):
 
 
 class RunResultSerializer(serializers.Serializer):
-    date = serializers.DateField()
+    date = BoundedDateField()
     closes = DailyCloseSerializer(many=True)
 
 
@@ -304,8 +309,8 @@ class RunApi(APIView):
 
 
 class AnalyticsQuery(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField()
+    start = BoundedDateField()
+    end = BoundedDateField()
     by = serializers.ChoiceField(choices=["week", "month"], required=False, default="month")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -14,6 +14,7 @@ from apps.billing.money import check_amount
 from apps.clinic.access import require_branch, require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
 from apps.clinic.scoping import visible_branches
+from apps.core.dates import OutOfRange, parse_amount, parse_date
 from apps.core.errors import InvalidInput, PermissionDenied
 from apps.eventstore.store import command
 from apps.reconciliation.models import METHODS, Declaration, ReconciliationSettings, SignOff
@@ -112,9 +113,9 @@ def settlements_import(*, actor: User | None, text: str) -> list[Declaration]:
         _declare(
             actor=actor,
             branch=branches[int(row["branch"])],
-            day=date.fromisoformat(row["date"].strip()),
+            day=parse_date(row["date"]),
             method=row["method"].strip().lower(),
-            amount=Decimal(row["amount"].strip()),
+            amount=parse_amount(row["amount"]),
             source=Declaration.Source.SETTLEMENT,
             reference=(row.get("reference") or "").strip()[:80],
         )  # fmt: skip
@@ -125,7 +126,9 @@ def settlements_import(*, actor: User | None, text: str) -> list[Declaration]:
 def _row_problems(row: dict[str, str], branches: dict[int, Branch]) -> list[tuple[str, str]]:
     problems = []
     try:
-        date.fromisoformat((row.get("date") or "").strip())
+        parse_date(row.get("date") or "")
+    except OutOfRange as exc:
+        problems.append(("date", str(exc)))
     except ValueError:
         problems.append(("date", "use YYYY-MM-DD"))
     branch = (row.get("branch") or "").strip()
@@ -134,11 +137,9 @@ def _row_problems(row: dict[str, str], branches: dict[int, Branch]) -> list[tupl
     if (row.get("method") or "").strip().lower() not in ("card", "upi", "other"):
         problems.append(("method", "settlements are card, upi or other"))
     try:
-        amount = Decimal((row.get("amount") or "").strip())
-        if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-            raise InvalidOperation
-    except InvalidOperation:
-        problems.append(("amount", "a non-negative amount with at most two decimals"))
+        parse_amount(row.get("amount") or "")
+    except ValueError as exc:
+        problems.append(("amount", str(exc)))
     return problems
 
 

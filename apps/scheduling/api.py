@@ -17,6 +17,7 @@ from apps.audit.trail import record
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
 from apps.clinic.permissions import STAFF_ROLES, roles
 from apps.clinic.scoping import staff_of, visible_branches
+from apps.core.dates import BoundedDateField
 from apps.core.errors import NotFound
 from apps.core.keys import phone_indexes
 from apps.scheduling import commands, read, waitlist
@@ -390,7 +391,7 @@ class AppointmentNoShowApi(AppointmentCommandApi):
 
 
 class DayQuerySerializer(serializers.Serializer):
-    date = serializers.DateField(required=False)
+    date = BoundedDateField(required=False)
 
 
 def _day(request: Request, zone: str) -> date:

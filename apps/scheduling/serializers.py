@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.dates import BoundedDateField, parse_instant
 from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
 
 
@@ -22,9 +23,9 @@ class InstantField(serializers.DateTimeField):
         if not isinstance(value, str):
             self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss]±hh:mm")
         try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss]±hh:mm")
+            return parse_instant(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc), code="invalid") from exc
 
 
 class WeeklyHoursItemSerializer(serializers.Serializer):
@@ -52,18 +53,18 @@ class DoctorSerializer(serializers.ModelSerializer):
 
 
 class LeaveSerializer(serializers.Serializer):
-    start_date = serializers.DateField()
-    end_date = serializers.DateField()
+    start_date = BoundedDateField()
+    end_date = BoundedDateField()
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class ClosureSerializer(serializers.Serializer):
-    date = serializers.DateField()
+    date = BoundedDateField()
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class SlotQuerySerializer(serializers.Serializer):
-    date = serializers.DateField()
+    date = BoundedDateField()
 
 
 @extend_schema_field({"type": "string", "nullable": True})
@@ -78,7 +79,7 @@ class PatientSerializer(serializers.Serializer):
     # Null only once the patient is erased (reads); requests must give them.
     name = ErasableCharField(max_length=150)
     phone = ErasableCharField(max_length=32)
-    date_of_birth = serializers.DateField(required=False, allow_null=True)
+    date_of_birth = BoundedDateField(required=False, allow_null=True)
     address = ErasableCharField(max_length=500, required=False, allow_blank=True)
     notes = ErasableCharField(max_length=2000, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True, allow_null=True)
@@ -165,14 +166,14 @@ class ReadModelRowSerializer(serializers.Serializer):
 
 class DoctorDaySerializer(serializers.Serializer):
     doctor = serializers.IntegerField()
-    date = serializers.DateField()
+    date = BoundedDateField()
     as_of_position = serializers.IntegerField()
     appointments = ReadModelRowSerializer(many=True)
 
 
 class BoardSerializer(serializers.Serializer):
     branch = serializers.IntegerField()
-    date = serializers.DateField()
+    date = BoundedDateField()
     as_of_position = serializers.IntegerField()
     counts = serializers.DictField(child=serializers.IntegerField())
     takings = serializers.DictField(child=serializers.CharField())
@@ -212,7 +213,7 @@ class CancelSerializer(serializers.Serializer):
 
 
 class AppointmentFilterSerializer(serializers.Serializer):
-    date = serializers.DateField(required=False)
+    date = BoundedDateField(required=False)
     doctor = serializers.IntegerField(required=False, min_value=1)
     branch = serializers.IntegerField(required=False, min_value=1)
     patient = serializers.IntegerField(required=False, min_value=1)
@@ -222,12 +223,12 @@ class AppointmentFilterSerializer(serializers.Serializer):
 class WaitlistJoinSerializer(serializers.Serializer):
     doctor = serializers.IntegerField(min_value=1)
     patient = serializers.IntegerField(min_value=1)
-    date = serializers.DateField()
+    date = BoundedDateField()
 
 
 class WaitlistFilterSerializer(serializers.Serializer):
     doctor = serializers.IntegerField(required=False, min_value=1)
-    date = serializers.DateField(required=False)
+    date = BoundedDateField(required=False)
     status = serializers.ChoiceField(choices=WaitlistEntry.Status.choices, required=False)
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
-from rest_framework.authtoken.models import Token
 
+from apps.clinic import tokens
 from apps.clinic.models import Branch, User
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment
@@ -37,7 +37,7 @@ def test_forty_concurrent_requests_for_five_slots_make_five_bookings(
             for i in range(REQUESTS)
         ]
         owner = User.objects.get(role="owner")
-        token = Token.objects.create(user=owner).key
+        token = tokens.mint(owner)
         slots = [f"2027-01-05T09:{10 * i:02d}:00+05:30" for i in range(SLOTS)]
         start_together = threading.Barrier(REQUESTS)
 

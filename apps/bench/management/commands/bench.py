@@ -24,13 +24,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django_tenants.utils import schema_context
-from rest_framework.authtoken.models import Token
 from tqdm import tqdm
 
 from apps.bench.hospital import synthesize_month
 from apps.bench.load import Client, Target, celery_worker, closed_loop, paced, post_all, web_server
 from apps.bench.measure import summary_ms, timed, wait_for
 from apps.clinic import commands as commands_clinic
+from apps.clinic import tokens
 from apps.clinic.models import Branch, Role, User
 from apps.core.db import connection
 from apps.eventstore import replay
@@ -551,7 +551,7 @@ def owner_token() -> str:
     owner = User.objects.filter(role=Role.OWNER).order_by("pk").first()
     if owner is None:
         raise CommandError("This tenant has no owner.")
-    return Token.objects.get_or_create(user=owner)[0].key
+    return tokens.mint(owner)
 
 
 def tenant_targets(tenant: Tenant) -> dict[str, Target]:
