@@ -1,6 +1,6 @@
-from rest_framework import serializers
-
 from typing import Any
+
+from rest_framework import serializers
 
 from apps.billing.models import (
     DISCOUNT_CATEGORIES,
