@@ -269,10 +269,14 @@ def test_a_tax_line_cannot_be_withdrawn_on_its_own(
     pay(desk, visit.pk, "100.00")
 
     response = desk.post(
-        f"/api/v1/invoices/{Invoice.objects.get().pk}/lines/1/withdraw/", {"reason": "x"}, format="json"
+        f"/api/v1/invoices/{Invoice.objects.get().pk}/lines/1/withdraw/",
+        {"reason": "x"},
+        format="json",
     )
     withdrawn = desk.post(
-        f"/api/v1/invoices/{Invoice.objects.get().pk}/lines/0/withdraw/", {"reason": "x"}, format="json"
+        f"/api/v1/invoices/{Invoice.objects.get().pk}/lines/0/withdraw/",
+        {"reason": "x"},
+        format="json",
     )
 
     assert response.status_code == 409
