@@ -55,7 +55,7 @@ class BillingSettings(EventSourcedModel):
     # The largest share of a bill (percent of its charges, all discounts together) that a
     # receptionist may give; apps.clinic.access.discount_cap_percent decides who it binds.
     receptionist_discount_cap = models.DecimalField(
-        max_digits=5, decimal_places=2, default=Decimal("10.00"),
+        max_digits=5, decimal_places=2, default=Decimal("20.00"),
         help_text="Percent of a bill's charges a receptionist may discount in all; managers "
         "and owners are not limited.",
     )  # fmt: skip

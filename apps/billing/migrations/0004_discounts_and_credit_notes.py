@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
             name="receptionist_discount_cap",
             field=models.DecimalField(
                 decimal_places=2,
-                default=Decimal("10.00"),
+                default=Decimal("20.00"),
                 help_text="Percent of a bill's charges a receptionist may discount in all; managers and owners are not limited.",
                 max_digits=5,
             ),
