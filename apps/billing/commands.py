@@ -120,9 +120,7 @@ def receptionist_discount_cap_update(*, actor: User | None, percent: Decimal) ->
         or not ZERO <= percent <= Decimal("100")
         or percent != percent.quantize(PAISA)
     ):
-        raise InvalidInput(
-            "A cap is a percent from 0 to 100.", field="receptionist_discount_cap"
-        )
+        raise InvalidInput("A cap is a percent from 0 to 100.", field="receptionist_discount_cap")
     settings = BillingSettings.objects.select_for_update().filter(pk=1).first() or BillingSettings(
         pk=1
     )
@@ -508,9 +506,9 @@ def _discount(
     if cap is not None and discounted + amount > money(charges * cap / 100):
         limit = money(charges * cap / 100)
         raise Conflict(
-            f"A receptionist may take at most {cap.normalize():f}% off a bill "
-            f"({invoice.currency} {limit} on this one, {invoice.currency} "
-            f"{max(limit - discounted, ZERO)} still); ask a manager for more."
+            f"A receptionist may take at most {cap.normalize():f}% off a bill: "
+            f"{invoice.currency} {limit} on this one, of which {invoice.currency} "
+            f"{max(limit - discounted, ZERO)} is left. Ask a manager for more."
         )
     adjustment = InvoiceAdjustment(
         invoice=invoice, branch_id=invoice.branch_id, kind=InvoiceAdjustment.Kind.DISCOUNT,

@@ -51,7 +51,11 @@ class RefundRequestSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["kind"] == Refund.Kind.CONCESSION and not attrs.get("category"):
             raise serializers.ValidationError(
-                {"category": ["Say which concession: " + ", ".join(c for c, _ in DISCOUNT_CATEGORIES)]}
+                {
+                    "category": [
+                        "Say which concession: " + ", ".join(c for c, _ in DISCOUNT_CATEGORIES)
+                    ]
+                }
             )
         if attrs["kind"] != Refund.Kind.CONCESSION:
             attrs.pop("category", None)

@@ -7,7 +7,9 @@ urlpatterns = [
     path("appointments/<int:pk>/invoice/", api.InvoiceApi.as_view(), name="api-invoice"),
     path("payments/<int:pk>/refunds/", api.RefundCreateApi.as_view(), name="api-refunds"),
     path(
-        "invoices/<int:pk>/discounts/", api.DiscountCreateApi.as_view(), name="api-invoice-discounts"
+        "invoices/<int:pk>/discounts/",
+        api.DiscountCreateApi.as_view(),
+        name="api-invoice-discounts",
     ),
     path(
         "invoices/<int:pk>/lines/<int:line>/withdraw/",

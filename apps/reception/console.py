@@ -354,8 +354,8 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
                 return _paid(request, branch, appointment, done)
         elif posted.startswith("withdraw-"):
             index = _int(posted.removeprefix("withdraw-"))
-            form = withdraw_forms.get(index)
-            if form is not None and form.is_valid():
+            form = withdraw_forms.get(index) if index is not None else None
+            if index is not None and form is not None and form.is_valid():
                 invoice_row = get_object_or_404(Invoice, appointment=appointment)
                 note = billing.invoice_line_withdraw(
                     actor=user, invoice=invoice_row, line=index, **form.cleaned_data
@@ -396,7 +396,9 @@ def _refund(user: User, payment: Payment, data: dict[str, Any]) -> Refund:
     return billing.payment_refund(**common)
 
 
-def _paid(request: HttpRequest, branch: Branch, appointment: Appointment, done: str) -> HttpResponse:
+def _paid(
+    request: HttpRequest, branch: Branch, appointment: Appointment, done: str
+) -> HttpResponse:
     catch_up()
     messages.success(request, done)
     return redirect("reception-pay", pk=branch.pk, aid=appointment.pk)

@@ -130,7 +130,7 @@ def test_a_receptionists_discount_over_the_cap_is_refused_beside_the_amount(
     form = re.search(r'data-testid="discount-form">.*?</form>', html, re.S)
 
     assert response.status_code == 400 and form
-    assert "A receptionist may take at most 20% off a bill (INR 120.00" in form.group(0)
+    assert "A receptionist may take at most 20% off a bill: INR 120.00 on this one" in form.group(0)
     assert 'value="150.00"' in form.group(0)
     assert not Invoice.objects.filter(adjustments__isnull=False).exists()
 
@@ -166,9 +166,7 @@ def test_withdrawing_the_consultation_issues_a_credit_note(
     assert 'value="500.00"' in row
 
 
-def test_methods_are_spelled_as_the_model_labels_them(
-    desk: HostClient, visit: Appointment
-) -> None:
+def test_methods_are_spelled_as_the_model_labels_them(desk: HostClient, visit: Appointment) -> None:
     billing.payment_take(actor=None, appointment=visit, kind="deposit", amount=Decimal("100"),
                          method="upi")  # fmt: skip
 
