@@ -1,5 +1,7 @@
 """Invoices and payments in the admin: read-only (money changes only through commands)."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest
 
@@ -13,6 +15,14 @@ from apps.clinic.scoping import staff_of
 class BillingSettingsAdmin(TenantSettingsAdmin):
     list_display = ["__str__", "no_show_fee", "no_show_deposit", "receptionist_discount_cap"]
     fields = ["cancellation_policy", "no_show_fee", "no_show_deposit", "receptionist_discount_cap"]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        # Left out, the cap keeps its default (older forms and scripts do not send it).
+        form.base_fields["receptionist_discount_cap"].required = False
+        return form
 
     def update(
         self, request: HttpRequest, obj: BillingSettings, changed: list[str]
@@ -28,8 +38,10 @@ class BillingSettingsAdmin(TenantSettingsAdmin):
                 actor=actor, no_show_fee=obj.no_show_fee, no_show_deposit=obj.no_show_deposit
             )
         if adding or "receptionist_discount_cap" in changed:
+            cap = obj.receptionist_discount_cap
+            default = BillingSettings._meta.get_field("receptionist_discount_cap").default
             saved = commands.receptionist_discount_cap_update(
-                actor=actor, percent=obj.receptionist_discount_cap
+                actor=actor, percent=default if cap is None else cap
             )
         return saved
 

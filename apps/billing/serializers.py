@@ -97,8 +97,10 @@ class WithdrawRequestSerializer(serializers.Serializer):
 class AdjustmentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     invoice = serializers.IntegerField(source="invoice_id")
-    kind = serializers.ChoiceField(choices=InvoiceAdjustment.Kind.choices)
-    category = serializers.ChoiceField(choices=InvoiceAdjustment.Category.choices)
+    kind = serializers.CharField(help_text="discount or credit_note")
+    category = serializers.CharField(
+        help_text="senior_citizen, staff, hardship, other; withdrawn for a credit note"
+    )
     number = serializers.CharField(allow_null=True, help_text="Credit notes only.")
     line = serializers.IntegerField(allow_null=True, help_text="Credit notes only.")
     percent = serializers.DecimalField(

@@ -378,3 +378,18 @@ def test_takings_replay_to_the_same_rows_after_concessions_and_credit_notes(
     live = list(BranchTakings.objects.values_list("branch_id", "date", "method", "amount"))
     replay.rebuild(takings)
     assert list(BranchTakings.objects.values_list("branch_id", "date", "method", "amount")) == live
+
+
+def test_the_cap_is_set_in_the_admin_through_its_command(api: HostClient, owner: Any) -> None:
+    api.force_login(owner)
+
+    response = api.post("/admin/billing/billingsettings/add/", {
+        "cancellation_policy": "refund", "no_show_fee": "0.00", "no_show_deposit": "0.00",
+        "receptionist_discount_cap": "30.00",
+    })  # fmt: skip
+
+    assert response.status_code == 302, response.content.decode()[:500]
+    assert billing.billing_settings().receptionist_discount_cap == Decimal("30.00")
+    changed = Event.objects.filter(type="DiscountCapChanged").latest("position")
+    assert changed.data["receptionist_percent"] == "30.00"
+    assert changed.metadata["actor_id"] == owner.pk
