@@ -32,7 +32,12 @@ from apps.billing.money import (
     reprice,
     totals,
 )
-from apps.clinic.access import discount_cap_percent, require_branch, require_role
+from apps.clinic.access import (
+    DISCOUNT_ROLES,
+    discount_cap_percent,
+    require_branch,
+    require_role,
+)
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, User
 from apps.core.db import connection
 from apps.core.errors import Conflict, InvalidInput
@@ -465,6 +470,17 @@ def _apply(
     return adjustment
 
 
+def discount_limit(
+    actor: User | None, lines: list[dict[str, str]]
+) -> tuple[Decimal, Decimal] | None:
+    """(cap percent, amount) that `actor` may take off a bill with these lines, all discounts
+    together; None when the role has no limit (the role policy is apps.clinic.access)."""
+    cap = discount_cap_percent(actor, billing_settings().receptionist_discount_cap)
+    if cap is None:
+        return None
+    return cap, money(charges_of(lines) * cap / 100)
+
+
 def _discount(
     *,
     actor: User | None,
@@ -477,7 +493,7 @@ def _discount(
     if category not in dict(DISCOUNT_CATEGORIES):
         choices = ", ".join(dict(DISCOUNT_CATEGORIES))
         raise InvalidInput(f"Kind is one of: {choices}.", field="category")
-    cap = discount_cap_percent(actor, billing_settings().receptionist_discount_cap)
+    require_role(actor, DISCOUNT_ROLES)
     if (amount is None) == (percent is None):
         raise InvalidInput("Give either an amount or a percent.", field="amount")
     if percent is not None and (
@@ -503,8 +519,9 @@ def _discount(
         raise Conflict(
             f"That is more than is left to bill ({invoice.currency} {billable} before tax)."
         )
-    if cap is not None and discounted + amount > money(charges * cap / 100):
-        limit = money(charges * cap / 100)
+    limit_of_actor = discount_limit(actor, invoice.lines)
+    if limit_of_actor is not None and discounted + amount > limit_of_actor[1]:
+        cap, limit = limit_of_actor
         raise Conflict(
             f"A receptionist may take at most {cap.normalize():f}% off a bill: "
             f"{invoice.currency} {limit} on this one, of which {invoice.currency} "

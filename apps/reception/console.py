@@ -290,6 +290,14 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
         data if posted == "payment" else None, initial=_payment_initial(invoice)
     )
     discount_form = forms.DiscountForm(data if posted == "discount" else None, prefix="discount")
+    if may_discount(user):
+        limit_of_user = billing.discount_limit(user, invoice["lines"])
+        if limit_of_user is not None:
+            cap, limit = limit_of_user
+            discount_form.fields["amount"].help_text = (
+                f"You may take up to {cap.normalize():f}% ({invoice['currency']} {limit}) off "
+                "this bill in all; a manager can give more."
+            )
     refund_forms = {
         row["id"]: forms.RefundForm(
             data if posted == f"refund-{row['id']}" else None,

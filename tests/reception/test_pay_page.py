@@ -130,6 +130,7 @@ def test_a_receptionists_discount_over_the_cap_is_refused_beside_the_amount(
     form = re.search(r'data-testid="discount-form">.*?</form>', html, re.S)
 
     assert response.status_code == 400 and form
+    assert "You may take up to 20% (INR 120.00) off this bill in all" in form.group(0)
     assert "A receptionist may take at most 20% off a bill: INR 120.00 on this one" in form.group(0)
     assert 'value="150.00"' in form.group(0)
     assert not Invoice.objects.filter(adjustments__isnull=False).exists()
