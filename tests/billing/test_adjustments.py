@@ -393,3 +393,26 @@ def test_the_cap_is_set_in_the_admin_through_its_command(api: HostClient, owner:
     changed = Event.objects.filter(type="DiscountCapChanged").latest("position")
     assert changed.data["receptionist_percent"] == "30.00"
     assert changed.metadata["actor_id"] == owner.pk
+
+
+def test_a_repeated_concession_with_the_same_key_pays_back_once(
+    desk: HostClient, visit_600: Appointment
+) -> None:
+    paid = pay(desk, visit_600.pk, "600.00", kind="balance").json()
+    body = {"kind": "concession", "category": "senior_citizen", "amount": "100.00",
+            "reason": "60+"}  # fmt: skip
+
+    first, second = (
+        desk.post(
+            f"/api/v1/payments/{paid['id']}/refunds/",
+            body,
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="concession-1",
+        )  # fmt: skip
+        for _ in range(2)
+    )
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.json() == second.json()
+    assert (Refund.objects.count(), InvoiceAdjustment.objects.count()) == (1, 1)
+    assert invoice_of(desk, visit_600)["balance_due"] == "0.00"
