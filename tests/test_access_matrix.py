@@ -96,6 +96,10 @@ ROUTES = [
     Route("GET", "/api/v1/appointments/{booked}/invoice/", FRONT_DESK, 200, "branch"),
     Route("POST", "/api/v1/payments/{payment}/refunds/", FRONT_DESK, 201, "branch",
           lambda ids: {"amount": "10.00", "reason": "goodwill"}),
+    Route("POST", "/api/v1/invoices/{invoice}/discounts/", FRONT_DESK, 201, "branch",
+          lambda ids: {"category": "senior_citizen", "amount": "10.00", "reason": "60+"}),
+    Route("POST", "/api/v1/invoices/{invoice}/lines/0/withdraw/", FRONT_DESK, 201, "branch",
+          lambda ids: {"reason": "Not seen"}),
     Route("GET", "/api/v1/billing/settings/", MANAGERS, 200),
     Route("POST", "/api/v1/billing/settings/", MANAGERS, 200,
           body=lambda ids: {"cancellation_policy": "fee"}),
@@ -164,7 +168,7 @@ def world(tenant: Tenant, owner: User, main_branch: Branch, other_tenant: Tenant
         ids[side] = {
             "branch": branch.pk, "doctor": doc.pk, "patient": person.pk, "booked": booked.pk,
             "checked_in": checked.pk, "completed": completed.pk, "payment": payment.pk,
-            "waitlist": waiting.pk,
+            "waitlist": waiting.pk, "invoice": payment.invoice_id,
         }  # fmt: skip
     with schema_context(other_tenant.schema_name):
         foreign = client_for(User.objects.get(role=OWNER), other_tenant)

@@ -8,16 +8,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.billing import commands
-from apps.billing.models import TaxRule
-from apps.billing.selectors import invoice_view, payments_for
+from apps.billing.models import Refund, TaxRule
+from apps.billing.selectors import invoice_view, invoices_for, payments_for
 from apps.billing.serializers import (
+    AdjustmentSerializer,
     BillingSettingsSerializer,
+    DiscountRequestSerializer,
     InvoiceSerializer,
     PaymentRequestSerializer,
     PaymentSerializer,
     RefundRequestSerializer,
     RefundResultSerializer,
     TaxRuleSerializer,
+    WithdrawRequestSerializer,
 )
 from apps.clinic.models import WHOLE_TENANT_ROLES
 from apps.clinic.permissions import roles
@@ -66,8 +69,49 @@ class RefundCreateApi(APIView):
         payment = get_visible(payments_for(actor), pk, "Payment")
         serializer = RefundRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        refund = commands.payment_refund(actor=actor, payment=payment, **serializer.validated_data)
+        data = dict(serializer.validated_data)
+        kind = data.pop("kind")
+        if kind == Refund.Kind.OVERPAYMENT:
+            refund = commands.payment_refund_overpayment(actor=actor, payment=payment, **data)
+        elif kind == Refund.Kind.CONCESSION:
+            refund = commands.payment_refund_concession(actor=actor, payment=payment, **data)
+        else:
+            refund = commands.payment_refund(actor=actor, payment=payment, **data)
         return Response(RefundResultSerializer(refund).data, status=status.HTTP_201_CREATED)
+
+
+class DiscountCreateApi(APIView):
+    permission_classes = [FrontDesk]
+
+    @extend_schema(
+        request=DiscountRequestSerializer, responses={201: AdjustmentSerializer}, tags=["billing"]
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        actor = staff_of(request)
+        invoice = get_visible(invoices_for(actor), pk, "Invoice")
+        serializer = DiscountRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        adjustment = commands.invoice_discount(
+            actor=actor, appointment=invoice.appointment, **serializer.validated_data
+        )
+        return Response(AdjustmentSerializer(adjustment).data, status=status.HTTP_201_CREATED)
+
+
+class LineWithdrawApi(APIView):
+    permission_classes = [FrontDesk]
+
+    @extend_schema(
+        request=WithdrawRequestSerializer, responses={201: AdjustmentSerializer}, tags=["billing"]
+    )
+    def post(self, request: Request, pk: int, line: int) -> Response:
+        actor = staff_of(request)
+        invoice = get_visible(invoices_for(actor), pk, "Invoice")
+        serializer = WithdrawRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        adjustment = commands.invoice_line_withdraw(
+            actor=actor, invoice=invoice, line=line, **serializer.validated_data
+        )
+        return Response(AdjustmentSerializer(adjustment).data, status=status.HTTP_201_CREATED)
 
 
 class BillingSettingsApi(APIView):

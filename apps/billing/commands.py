@@ -9,16 +9,35 @@ from django_tenants.utils import get_tenant_model
 
 from apps.billing import ledger
 from apps.billing.models import (
+    DISCOUNT_CATEGORIES,
+    REFUND_EVENTS,
     BillingSettings,
+    CreditNoteCounter,
     Invoice,
+    InvoiceAdjustment,
     InvoiceCounter,
     Method,
     Payment,
     Refund,
     TaxRule,
 )
-from apps.billing.money import ZERO, check_amount, invoice_lines, money, totals
-from apps.clinic.access import require_branch, require_role
+from apps.billing.money import (
+    NOT_CHARGES,
+    PAISA,
+    ZERO,
+    charges_of,
+    check_amount,
+    invoice_lines,
+    money,
+    reprice,
+    totals,
+)
+from apps.clinic.access import (
+    DISCOUNT_ROLES,
+    discount_cap_percent,
+    require_branch,
+    require_role,
+)
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, User
 from apps.core.db import connection
 from apps.core.errors import Conflict, InvalidInput
@@ -92,6 +111,26 @@ def no_show_charges_update(
     settings.record(
         "NoShowChargesChanged", {key: str(value) for key, value in amounts.items()}, actor=actor
     )
+    settings.save()
+    return settings
+
+
+@command
+def receptionist_discount_cap_update(*, actor: User | None, percent: Decimal) -> BillingSettings:
+    """Sets how much of a bill (percent of its charges) a receptionist may discount in all."""
+    require_role(actor, WHOLE_TENANT_ROLES)
+    if (
+        not isinstance(percent, Decimal)
+        or not percent.is_finite()
+        or not ZERO <= percent <= Decimal("100")
+        or percent != percent.quantize(PAISA)
+    ):
+        raise InvalidInput("A cap is a percent from 0 to 100.", field="receptionist_discount_cap")
+    settings = BillingSettings.objects.select_for_update().filter(pk=1).first() or BillingSettings(
+        pk=1
+    )
+    settings.receptionist_discount_cap = percent
+    settings.record("DiscountCapChanged", {"receptionist_percent": str(percent)}, actor=actor)
     settings.save()
     return settings
 
@@ -241,19 +280,29 @@ def payment_take(
 
 
 def _refund(
-    *, actor: User | None, payment: Payment, amount: Decimal, reason: str, method: str
+    *,
+    actor: User | None,
+    payment: Payment,
+    amount: Decimal,
+    reason: str,
+    method: str,
+    kind: str = Refund.Kind.REFUND,
+    adjustment: InvoiceAdjustment | None = None,
 ) -> Refund:
     left = ledger.refundable(payment)
     if amount > left:
         raise Conflict(f"Only {payment.invoice.currency} {left} of this payment can be refunded.")
     refund = Refund(
-        payment=payment, branch_id=payment.branch_id, amount=amount, method=method, reason=reason
-    )
+        payment=payment, branch_id=payment.branch_id, amount=amount, method=method, reason=reason,
+        kind=kind, adjustment=adjustment,
+    )  # fmt: skip
     refunded = timezone.now()
     # The reason is free text that may describe the patient: it stays in the row.
     refund.record(
-        "RefundIssued",
+        REFUND_EVENTS[Refund.Kind(kind)],
         {
+            "kind": kind,
+            "adjustment_id": adjustment.pk if adjustment else None,
             "payment_id": payment.pk,
             "appointment_id": payment.appointment_id,
             "patient_id": payment.patient_id,
@@ -282,6 +331,264 @@ def payment_refund(*, actor: User | None, payment: Payment, amount: Decimal, rea
         raise InvalidInput("Give a reason for the refund.", field="reason")
     return _refund(actor=actor, payment=payment, amount=amount, reason=reason.strip()[:200],
                    method=payment.method)  # fmt: skip
+
+
+def _locked_payment(actor: User | None, payment: Payment) -> Payment:
+    payment = (
+        Payment.objects.select_for_update()
+        .select_related("invoice", "branch", "appointment")
+        .get(pk=payment.pk)
+    )
+    require_branch(actor, payment.branch_id, "Payment not found.")
+    return payment
+
+
+def _reason(reason: str, what: str) -> str:
+    if not reason.strip():
+        raise InvalidInput(f"Give a reason for the {what}.", field="reason")
+    return reason.strip()[:200]
+
+
+@command
+def payment_refund_overpayment(
+    *, actor: User | None, payment: Payment, amount: Decimal, reason: str
+) -> Refund:
+    """Pays back money paid beyond the bill (after a discount or a credit note, say). The
+    bill does not change, so nothing becomes owed again."""
+    require_role(actor, FRONT_DESK)
+    payment = _locked_payment(actor, payment)
+    amount = check_amount(amount)
+    reason = _reason(reason, "refund")
+    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+    overpaid = ledger.balance_of(invoice).overpaid
+    if amount > overpaid:
+        raise Conflict(
+            f"Only {invoice.currency} {overpaid} was paid beyond the bill; a refund of more "
+            "would leave the patient owing it. Give a discount or concession instead."
+        )
+    return _refund(actor=actor, payment=payment, amount=amount, reason=reason,
+                   method=payment.method, kind=Refund.Kind.OVERPAYMENT)  # fmt: skip
+
+
+@command
+def payment_refund_concession(
+    *, actor: User | None, payment: Payment, category: str, amount: Decimal, reason: str
+) -> Refund:
+    """Takes `amount` off the bill as a concession and pays back, from this payment, what the
+    patient has then paid beyond the new bill (the concession and its tax, at most)."""
+    require_role(actor, FRONT_DESK)
+    payment = _locked_payment(actor, payment)
+    reason = _reason(reason, "concession")
+    adjustment = _discount(
+        actor=actor, appointment=payment.appointment, category=category, amount=amount,
+        percent=None, reason=reason,
+    )  # fmt: skip
+    overpaid = ledger.balance_of(adjustment.invoice).overpaid
+    back = min(overpaid, adjustment.total_reduction)
+    if back <= ZERO:
+        raise Conflict(
+            "Nothing was paid beyond the reduced bill, so there is no money to give back: "
+            "give the concession as a discount instead."
+        )
+    return _refund(actor=actor, payment=payment, amount=back, reason=reason,
+                   method=payment.method, kind=Refund.Kind.CONCESSION,
+                   adjustment=adjustment)  # fmt: skip
+
+
+def _invoice_for(actor: User | None, appointment: Appointment) -> Invoice:
+    """The appointment's invoice, locked, issued now if it was still a draft."""
+    appointment = _locked_appointment(appointment)
+    require_branch(actor, appointment.branch_id, "Appointment not found.")
+    if appointment.status not in PAYABLE:
+        raise Conflict(
+            f"A {appointment.get_status_display().lower()} appointment has no bill to change."
+        )
+    invoice = Invoice.objects.select_for_update().filter(appointment=appointment).first()
+    if invoice is None:
+        invoice = _issue_invoice(appointment, actor)
+    if invoice.status != Invoice.Status.ISSUED:
+        raise Conflict("Only an issued invoice can be changed.")
+    return invoice
+
+
+def _discounts_of(invoice: Invoice) -> list[tuple[str, Decimal]]:
+    return [
+        (_discount_label(adjustment.category), adjustment.amount)
+        for adjustment in invoice.adjustments.filter(kind=InvoiceAdjustment.Kind.DISCOUNT)
+    ]
+
+
+def _discount_label(category: str) -> str:
+    return f"{InvoiceAdjustment.Category(category).label} discount"
+
+
+def _apply(
+    *,
+    actor: User | None,
+    invoice: Invoice,
+    adjustment: InvoiceAdjustment,
+    lines: list[dict[str, str]],
+    event_type: str,
+) -> InvoiceAdjustment:
+    """Saves the adjustment and the invoice's new lines and totals, each with its event."""
+    total, tax = totals(lines)
+    adjustment.total_reduction = money(invoice.total - total)
+    made = timezone.now()
+    adjustment.record(
+        event_type,
+        {
+            "invoice_id": invoice.pk,
+            "appointment_id": invoice.appointment_id,
+            "branch_id": invoice.branch_id,
+            "kind": adjustment.kind,
+            "category": adjustment.category,
+            "percent": str(adjustment.percent) if adjustment.percent is not None else None,
+            "amount": str(adjustment.amount),
+            "total_reduction": str(adjustment.total_reduction),
+            "number": adjustment.number,
+            "line": adjustment.line,
+            "currency": invoice.currency,
+            "date": local_date_of(made, invoice.branch),
+        },
+        actor=actor,
+    )
+    adjustment.save()
+    invoice.lines, invoice.total, invoice.tax = lines, total, tax
+    invoice.record(
+        "InvoiceAdjusted",
+        {
+            "appointment_id": invoice.appointment_id,
+            "branch_id": invoice.branch_id,
+            "adjustment_id": adjustment.pk,
+            "total": str(total),
+            "tax": str(tax),
+            "lines": lines,
+        },
+        actor=actor,
+    )
+    invoice.save()
+    return adjustment
+
+
+def discount_limit(
+    actor: User | None, lines: list[dict[str, str]]
+) -> tuple[Decimal, Decimal] | None:
+    """(cap percent, amount) that `actor` may take off a bill with these lines, all discounts
+    together; None when the role has no limit (the role policy is apps.clinic.access)."""
+    cap = discount_cap_percent(actor, billing_settings().receptionist_discount_cap)
+    if cap is None:
+        return None
+    return cap, money(charges_of(lines) * cap / 100)
+
+
+def _discount(
+    *,
+    actor: User | None,
+    appointment: Appointment,
+    category: str,
+    amount: Decimal | None,
+    percent: Decimal | None,
+    reason: str,
+) -> InvoiceAdjustment:
+    if category not in dict(DISCOUNT_CATEGORIES):
+        choices = ", ".join(dict(DISCOUNT_CATEGORIES))
+        raise InvalidInput(f"Kind is one of: {choices}.", field="category")
+    require_role(actor, DISCOUNT_ROLES)
+    if (amount is None) == (percent is None):
+        raise InvalidInput("Give either an amount or a percent.", field="amount")
+    if percent is not None and (
+        not isinstance(percent, Decimal)
+        or not percent.is_finite()
+        or not ZERO < percent <= Decimal("100")
+        or percent != percent.quantize(PAISA)
+    ):
+        raise InvalidInput("A percent is more than 0 and at most 100.", field="percent")
+    invoice = _invoice_for(actor, appointment)
+    charges = charges_of(invoice.lines)
+    discounted = -sum(
+        (Decimal(line["amount"]) for line in invoice.lines if line["kind"] == "discount"), ZERO
+    )
+    billable = money(charges - discounted)
+    if amount is not None:
+        amount = check_amount(amount)
+    else:
+        amount = money(billable * (percent or ZERO) / 100)
+    if amount <= ZERO:
+        raise Conflict("Nothing is left on this bill to discount.")
+    if amount > billable:
+        raise Conflict(
+            f"That is more than is left to bill ({invoice.currency} {billable} before tax)."
+        )
+    limit_of_actor = discount_limit(actor, invoice.lines)
+    if limit_of_actor is not None and discounted + amount > limit_of_actor[1]:
+        cap, limit = limit_of_actor
+        raise Conflict(
+            f"A receptionist may take at most {cap.normalize():f}% off a bill: "
+            f"{invoice.currency} {limit} on this one, of which {invoice.currency} "
+            f"{max(limit - discounted, ZERO)} is left. Ask a manager for more."
+        )
+    adjustment = InvoiceAdjustment(
+        invoice=invoice, branch_id=invoice.branch_id, kind=InvoiceAdjustment.Kind.DISCOUNT,
+        category=category, reason=reason, percent=percent, amount=amount,
+    )  # fmt: skip
+    lines = reprice(invoice.lines, [*_discounts_of(invoice), (_discount_label(category), amount)])
+    return _apply(actor=actor, invoice=invoice, adjustment=adjustment, lines=lines,
+                  event_type="DiscountGranted")  # fmt: skip
+
+
+@command
+def invoice_discount(
+    *,
+    actor: User | None,
+    appointment: Appointment,
+    category: str,
+    reason: str,
+    amount: Decimal | None = None,
+    percent: Decimal | None = None,
+) -> InvoiceAdjustment:
+    """Takes a discount or concession off the appointment's bill (before tax), by amount or
+    percent of what is left to bill. Receptionists are held to the tenant's cap; tax is
+    computed again on the discounted amount. Money already paid beyond the new bill can then
+    be paid back with an overpayment refund."""
+    require_role(actor, FRONT_DESK)
+    return _discount(actor=actor, appointment=appointment, category=category, amount=amount,
+                     percent=percent, reason=_reason(reason, "discount"))  # fmt: skip
+
+
+@command
+def invoice_line_withdraw(
+    *, actor: User | None, invoice: Invoice, line: int, reason: str
+) -> InvoiceAdjustment:
+    """Withdraws a charge from an issued invoice: a credit note, numbered in the branch's own
+    series, takes the line and its tax off the bill."""
+    require_role(actor, FRONT_DESK)
+    reason = _reason(reason, "credit note")
+    invoice = _invoice_for(actor, invoice.appointment)
+    if not 0 <= line < len(invoice.lines):
+        raise InvalidInput("No such line on this invoice.", field="line")
+    target = invoice.lines[line]
+    if target["kind"] in NOT_CHARGES:
+        raise Conflict("Only a charge can be withdrawn; tax and discounts follow it.")
+    if target.get("withdrawn"):
+        raise Conflict(f"This line was already withdrawn by credit note {target['withdrawn']}.")
+    if Decimal(target["amount"]) <= ZERO:
+        raise Conflict("This line charges nothing: there is nothing to credit.")
+    counter, _ = CreditNoteCounter.objects.get_or_create(branch_id=invoice.branch_id)
+    counter = CreditNoteCounter.objects.select_for_update().get(pk=counter.pk)
+    counter.last_number += 1
+    counter.save()
+    number = f"CN{invoice.branch_id}-{counter.last_number:06d}"
+    lines = [dict(item) for item in invoice.lines]
+    lines[line]["withdrawn"] = number
+    adjustment = InvoiceAdjustment(
+        invoice=invoice, branch_id=invoice.branch_id, kind=InvoiceAdjustment.Kind.CREDIT_NOTE,
+        category=InvoiceAdjustment.Category.WITHDRAWN, reason=reason,
+        amount=money(Decimal(target["amount"])), number=number, sequence=counter.last_number,
+        line=line,
+    )  # fmt: skip
+    return _apply(actor=actor, invoice=invoice, adjustment=adjustment,
+                  lines=reprice(lines, _discounts_of(invoice)),
+                  event_type="CreditNoteIssued")  # fmt: skip
 
 
 def settle_cancellation(*, appointment: Appointment, actor: User | None) -> dict[str, str]:

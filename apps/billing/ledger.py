@@ -18,7 +18,13 @@ class Balance:
 
     @property
     def balance_due(self) -> Decimal:
+        """What the patient still owes; negative when they paid more than the bill."""
         return money(self.total - self.paid + self.refunded)
+
+    @property
+    def overpaid(self) -> Decimal:
+        """What was paid beyond the bill and may be paid back (never negative)."""
+        return max(money(self.paid - self.refunded - self.total), ZERO)
 
 
 def _sum(queryset: object) -> Decimal:

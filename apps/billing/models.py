@@ -52,6 +52,14 @@ class BillingSettings(EventSourcedModel):
         "(the patient app refuses the booking); 0 is off.",
     )  # fmt: skip
 
+    # The largest share of a bill (percent of its charges, all discounts together) that a
+    # receptionist may give; apps.clinic.access.discount_cap_percent decides who it binds.
+    receptionist_discount_cap = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("20.00"),
+        help_text="Percent of a bill's charges a receptionist may discount in all; managers "
+        "and owners are not limited.",
+    )  # fmt: skip
+
     class Meta:
         verbose_name_plural = "billing settings"
 
@@ -153,7 +161,16 @@ class Payment(EventSourcedModel):
 
 
 class Refund(EventSourcedModel):
+    """Money paid back. A plain refund leaves the bill as it was (so it is owed again); an
+    overpayment refund pays back only what was paid beyond the bill; a concession refund
+    pays back what a concession took off the bill. Each kind has its own event type."""
+
     stream_type = "refund"
+
+    class Kind(models.TextChoices):
+        REFUND = "refund", "Refund"
+        OVERPAYMENT = "overpayment", "Overpayment refund"
+        CONCESSION = "concession", "Concession refund"
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="refunds")
@@ -161,6 +178,10 @@ class Refund(EventSourcedModel):
     # Cash back through the payment's own method, or kept as the patient's credit.
     method = models.CharField(max_length=8, choices=Method.choices)
     reason = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.REFUND)
+    adjustment = models.ForeignKey(
+        "InvoiceAdjustment", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
     refunded = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -169,6 +190,84 @@ class Refund(EventSourcedModel):
 
     def __str__(self) -> str:
         return f"Refund {self.amount} of payment {self.payment_id}"
+
+
+# The event type of each kind of refund: every reader of money moved back (takings, the daily
+# close, the warehouse) asks for all of them here.
+REFUND_EVENTS = {
+    Refund.Kind.REFUND: "RefundIssued",
+    Refund.Kind.OVERPAYMENT: "OverpaymentRefunded",
+    Refund.Kind.CONCESSION: "ConcessionRefunded",
+}
+REFUND_EVENT_TYPES = tuple(sorted(REFUND_EVENTS.values()))
+# Events of the invoice stream that carry its current `total`; the latest one is the bill.
+INVOICE_TOTAL_EVENTS = ("InvoiceIssued", "InvoiceAdjusted")
+
+
+class CreditNoteCounter(models.Model):
+    """The last credit note number of a branch (a series of its own, gap-free like invoices)."""
+
+    branch = models.OneToOneField(Branch, primary_key=True, on_delete=models.PROTECT)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.branch}: {self.last_number}"
+
+
+class InvoiceAdjustment(EventSourcedModel):
+    """Something taken off an issued invoice: a discount (concession) or a credit note for a
+    withdrawn service. `amount` is what it takes off the charges before tax, `total_reduction`
+    what it took off the invoice's total (tax included). Never changed once made."""
+
+    stream_type = "invoice-adjustment"
+
+    class Kind(models.TextChoices):
+        DISCOUNT = "discount", "Discount"
+        CREDIT_NOTE = "credit_note", "Credit note"
+
+    class Category(models.TextChoices):
+        SENIOR_CITIZEN = "senior_citizen", "Senior citizen"
+        STAFF = "staff", "Staff"
+        HARDSHIP = "hardship", "Hardship"
+        OTHER = "other", "Other"
+        WITHDRAWN = "withdrawn", "Service withdrawn"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="adjustments")
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="adjustments")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    category = models.CharField(max_length=16, choices=Category.choices)
+    # Free text that may describe the patient: it stays in this row, never in an event.
+    reason = models.CharField(max_length=200)
+    percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    amount = money_field()
+    total_reduction = money_field()
+    # Credit notes only: their own number and the index of the withdrawn invoice line.
+    number = models.CharField(max_length=32, blank=True)
+    sequence = models.PositiveIntegerField(null=True, blank=True)
+    line = models.PositiveIntegerField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["invoice_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="adjustment_positive"),
+            models.UniqueConstraint(
+                fields=["branch", "sequence"],
+                condition=Q(kind="credit_note"),
+                name="credit_note_branch_sequence",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"{self.get_category_display()} discount {self.amount}"
+
+
+# The kinds of discount or concession staff may give (a withdrawn service is a credit note).
+DISCOUNT_CATEGORIES = [
+    choice
+    for choice in InvoiceAdjustment.Category.choices
+    if choice[0] != InvoiceAdjustment.Category.WITHDRAWN
+]
 
 
 # Read model (built by apps.billing.projections).

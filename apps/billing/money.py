@@ -44,7 +44,66 @@ def invoice_lines(fee: Decimal, taxes: list[tuple[str, Decimal]]) -> list[dict[s
 
 
 def totals(lines: list[dict[str, str]]) -> tuple[Decimal, Decimal]:
-    """(total, tax) of invoice lines: total = fees + tax."""
+    """(total, tax) of invoice lines: total = fees − discounts + tax (withdrawn lines, whose
+    credit note took them off, count for nothing)."""
+    lines = [line for line in lines if not line.get("withdrawn")]
     tax = sum((Decimal(line["amount"]) for line in lines if line["kind"] == "tax"), ZERO)
     total = sum((Decimal(line["amount"]) for line in lines), ZERO)
     return money(total), money(tax)
+
+
+# Charges are the lines a patient is billed for before tax; only the consultation is taxed.
+TAXED = {"fee"}
+NOT_CHARGES = {"tax", "discount"}
+
+
+def charges_of(lines: list[dict[str, str]]) -> Decimal:
+    """What the invoice still bills before tax: charge lines that were not withdrawn."""
+    return sum(
+        (
+            Decimal(line["amount"])
+            for line in lines
+            if line["kind"] not in NOT_CHARGES and not line.get("withdrawn")
+        ),
+        ZERO,
+    )
+
+
+def reprice(
+    lines: list[dict[str, str]], discounts: list[tuple[str, Decimal]]
+) -> list[dict[str, str]]:
+    """The invoice's lines after its discounts and withdrawn lines.
+
+    Charge and tax lines keep their places (a line's index names it, e.g. to withdraw it);
+    a withdrawn charge carries its credit note's number and counts for nothing. Discounts,
+    in the order given, come last: each takes off what is left of the charges, never more,
+    coming off the taxed charges first. Each tax is computed again on what is left of the
+    taxed charges, rounded as at issue, so tax is charged on the discounted amount.
+    `totals()` of the result is the new total.
+    """
+    kept = [line for line in lines if line["kind"] != "discount"]
+    left = charges_of(kept)
+    taxed = sum(
+        (
+            Decimal(line["amount"])
+            for line in kept
+            if line["kind"] in TAXED and not line.get("withdrawn")
+        ),
+        ZERO,
+    )
+    discount_lines = []
+    for description, amount in discounts:
+        taken = min(amount, left)
+        left -= taken
+        taxed -= min(taken, taxed)
+        discount_lines.append(
+            {"kind": "discount", "description": description, "rate": "",
+             "amount": str(money(ZERO - taken))}
+        )  # fmt: skip
+    repriced = [
+        {**line, "amount": str(money(taxed * Decimal(line["rate"]) / 100))}
+        if line["kind"] == "tax"
+        else line
+        for line in kept
+    ]
+    return repriced + discount_lines

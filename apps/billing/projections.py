@@ -4,7 +4,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from apps.billing.models import BranchTakings, Method
+from apps.billing.models import REFUND_EVENT_TYPES, BranchTakings, Method
 from apps.clinic.models import Branch
 from apps.core.db import connection
 from apps.eventstore.models import Event
@@ -24,7 +24,7 @@ SET amount = billing_branchtakings.amount + EXCLUDED.amount
 
 class TakingsProjection(Projection):
     name = "takings"
-    handles = frozenset({"PaymentTaken", "RefundIssued"})
+    handles = frozenset({"PaymentTaken", *REFUND_EVENT_TYPES})
     read_models = (BranchTakings,)
 
     def apply(self, event: Event, touched: Touched) -> None:

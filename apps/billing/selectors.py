@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from apps.billing import ledger
 from apps.billing.commands import taxes_for, tenant_currency
-from apps.billing.models import Invoice, Payment
+from apps.billing.models import Invoice, InvoiceAdjustment, Method, Payment, Refund
 from apps.billing.money import ZERO, invoice_lines, totals
 from apps.clinic.models import User
 from apps.clinic.scoping import scope_to_branches
@@ -17,6 +17,10 @@ def payments_for(user: User) -> QuerySet[Payment]:
     return scope_to_branches(Payment.objects.select_related("invoice", "branch"), user)
 
 
+def invoices_for(user: User) -> QuerySet[Invoice]:
+    return scope_to_branches(Invoice.objects.select_related("appointment", "branch"), user)
+
+
 def invoice_view(appointment: Appointment) -> dict[str, Any]:
     """The appointment's invoice, or the draft it would get (no number yet) before payment."""
     invoice = Invoice.objects.filter(appointment=appointment).first()
@@ -25,14 +29,43 @@ def invoice_view(appointment: Appointment) -> dict[str, Any]:
             "id": payment.pk,
             "kind": payment.kind,
             "method": payment.method,
+            "method_label": Method(payment.method).label,
             "amount": str(payment.amount),
             "refunded": str(payment.amount - ledger.refundable(payment)),
+            "refundable": str(ledger.refundable(payment)),
         }
         for payment in Payment.objects.filter(appointment=appointment).order_by("id")
     ]
+    refunds = [
+        {
+            "id": refund.pk,
+            "payment": refund.payment_id,
+            "kind": refund.kind,
+            "kind_label": refund.get_kind_display(),
+            "method": refund.method,
+            "method_label": Method(refund.method).label,
+            "amount": str(refund.amount),
+        }
+        for refund in Refund.objects.filter(payment__appointment=appointment).order_by("id")
+    ]
     if invoice is not None:
         balance = ledger.balance_of(invoice)
+        adjustments = [
+            {
+                "id": adjustment.pk,
+                "kind": adjustment.kind,
+                "category": adjustment.category,
+                "category_label": adjustment.get_category_display(),
+                "number": adjustment.number or None,
+                "line": adjustment.line,
+                "percent": str(adjustment.percent) if adjustment.percent is not None else None,
+                "amount": str(adjustment.amount),
+                "total_reduction": str(adjustment.total_reduction),
+            }
+            for adjustment in InvoiceAdjustment.objects.filter(invoice=invoice).order_by("id")
+        ]
         return {
+            "id": invoice.pk,
             "number": invoice.number,
             "status": invoice.status,
             "currency": invoice.currency,
@@ -41,8 +74,11 @@ def invoice_view(appointment: Appointment) -> dict[str, Any]:
             "paid": balance.paid,
             "refunded": balance.refunded,
             "balance_due": balance.balance_due,
+            "overpaid": balance.overpaid,
             "lines": invoice.lines,
             "payments": payments,
+            "adjustments": adjustments,
+            "refunds": refunds,
         }
     cancelled = appointment.status == Appointment.Status.CANCELLED
     lines = (
@@ -52,6 +88,7 @@ def invoice_view(appointment: Appointment) -> dict[str, Any]:
     )
     total, tax = totals(lines)
     return {
+        "id": None,
         "number": None,
         "status": "void" if cancelled else "draft",
         "currency": tenant_currency(),
@@ -60,6 +97,9 @@ def invoice_view(appointment: Appointment) -> dict[str, Any]:
         "paid": ZERO,
         "refunded": ZERO,
         "balance_due": total,
+        "overpaid": ZERO,
         "lines": lines,
         "payments": payments,
+        "adjustments": [],
+        "refunds": refunds,
     }

@@ -1,10 +1,22 @@
+from typing import Any
+
 from rest_framework import serializers
 
-from apps.billing.models import BillingSettings, Method, Payment, TaxRule
+from apps.billing.models import (
+    DISCOUNT_CATEGORIES,
+    BillingSettings,
+    InvoiceAdjustment,
+    Method,
+    Payment,
+    Refund,
+    TaxRule,
+)
 
 
-def amount_field() -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+def amount_field(**options: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=12, decimal_places=2, coerce_to_string=True, **options
+    )
 
 
 class PaymentRequestSerializer(serializers.Serializer):
@@ -25,19 +37,111 @@ class PaymentSerializer(serializers.ModelSerializer):
 
 
 class RefundRequestSerializer(serializers.Serializer):
+    """`kind` refund (the default: money back, the bill unchanged, so it is owed again),
+    overpayment (only what was paid beyond the bill) or concession (`amount` comes off the
+    bill as a `category` concession and what was then paid beyond it is paid back)."""
+
+    kind = serializers.ChoiceField(
+        choices=Refund.Kind.choices, required=False, default=Refund.Kind.REFUND
+    )
     amount = amount_field()
     reason = serializers.CharField(max_length=200)
+    category = serializers.ChoiceField(choices=DISCOUNT_CATEGORIES, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["kind"] == Refund.Kind.CONCESSION and not attrs.get("category"):
+            raise serializers.ValidationError(
+                {
+                    "category": [
+                        "Say which concession: " + ", ".join(c for c, _ in DISCOUNT_CATEGORIES)
+                    ]
+                }
+            )
+        if attrs["kind"] != Refund.Kind.CONCESSION:
+            attrs.pop("category", None)
+        return attrs
 
 
 class RefundResultSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     payment = serializers.IntegerField(source="payment_id")
+    kind = serializers.CharField()
     amount = amount_field()
     method = serializers.CharField()
+    adjustment = serializers.IntegerField(source="adjustment_id", allow_null=True)
     position = serializers.IntegerField()
 
 
+class DiscountRequestSerializer(serializers.Serializer):
+    """Either `amount` (before tax) or `percent` of what is left to bill."""
+
+    category = serializers.ChoiceField(choices=DISCOUNT_CATEGORIES)
+    reason = serializers.CharField(max_length=200)
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, coerce_to_string=True, required=False
+    )
+    percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, coerce_to_string=True, required=False
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("amount" in attrs) == ("percent" in attrs):
+            raise serializers.ValidationError({"amount": ["Give either an amount or a percent."]})
+        return attrs
+
+
+class WithdrawRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
+
+
+class AdjustmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    invoice = serializers.IntegerField(source="invoice_id")
+    kind = serializers.CharField(help_text="discount or credit_note")
+    category = serializers.CharField(
+        help_text="senior_citizen, staff, hardship, other; withdrawn for a credit note"
+    )
+    number = serializers.CharField(allow_null=True, help_text="Credit notes only.")
+    line = serializers.IntegerField(allow_null=True, help_text="Credit notes only.")
+    percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, coerce_to_string=True, allow_null=True
+    )
+    amount = amount_field()
+    total_reduction = amount_field()
+    invoice_total = amount_field(source="invoice.total")
+    # The invoice's event is the last one the command appended.
+    position = serializers.IntegerField(source="invoice.position")
+
+    def to_representation(self, instance: InvoiceAdjustment) -> dict[str, Any]:
+        body = super().to_representation(instance)
+        body["number"] = body["number"] or None
+        return body
+
+
+class InvoiceAdjustmentLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    category = serializers.CharField()
+    category_label = serializers.CharField()
+    number = serializers.CharField(allow_null=True)
+    line = serializers.IntegerField(allow_null=True)
+    percent = serializers.CharField(allow_null=True)
+    amount = serializers.CharField()
+    total_reduction = serializers.CharField()
+
+
+class InvoiceRefundLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    payment = serializers.IntegerField()
+    kind = serializers.CharField()
+    kind_label = serializers.CharField()
+    method = serializers.CharField()
+    method_label = serializers.CharField()
+    amount = serializers.CharField()
+
+
 class InvoiceSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True, help_text="None while a draft.")
     number = serializers.CharField(allow_null=True)
     status = serializers.CharField()
     currency = serializers.CharField()
@@ -46,8 +150,11 @@ class InvoiceSerializer(serializers.Serializer):
     paid = amount_field()
     refunded = amount_field()
     balance_due = amount_field()
+    overpaid = amount_field()
     lines = serializers.ListField(child=serializers.DictField())
     payments = serializers.ListField(child=serializers.DictField())
+    adjustments = InvoiceAdjustmentLineSerializer(many=True)
+    refunds = InvoiceRefundLineSerializer(many=True)
 
 
 class BillingSettingsSerializer(serializers.ModelSerializer):

@@ -6,6 +6,16 @@ urlpatterns = [
     path("appointments/<int:pk>/payments/", api.PaymentCreateApi.as_view(), name="api-payments"),
     path("appointments/<int:pk>/invoice/", api.InvoiceApi.as_view(), name="api-invoice"),
     path("payments/<int:pk>/refunds/", api.RefundCreateApi.as_view(), name="api-refunds"),
+    path(
+        "invoices/<int:pk>/discounts/",
+        api.DiscountCreateApi.as_view(),
+        name="api-invoice-discounts",
+    ),
+    path(
+        "invoices/<int:pk>/lines/<int:line>/withdraw/",
+        api.LineWithdrawApi.as_view(),
+        name="api-invoice-line-withdraw",
+    ),
     path("billing/settings/", api.BillingSettingsApi.as_view(), name="api-billing-settings"),
     path("billing/tax-rules/", api.TaxRuleListApi.as_view(), name="api-tax-rules"),
 ]

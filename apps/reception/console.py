@@ -3,9 +3,11 @@ actions, payments, refunds and the day-end count. Every change goes through the 
 the board reads the read models (and the names of the patients on it, an audited read)."""
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -15,8 +17,10 @@ from django.utils import timezone
 
 from apps.audit.trail import record
 from apps.billing import commands as billing
-from apps.billing.models import Payment
+from apps.billing.models import Invoice, Method, Payment, Refund
+from apps.billing.money import NOT_CHARGES
 from apps.billing.selectors import invoice_view
+from apps.clinic.access import may_discount
 from apps.clinic.models import Branch, User
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.core.dates import OutOfRange, parse_instant
@@ -245,47 +249,174 @@ def reschedule(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
     })  # fmt: skip
 
 
+def _payment_initial(invoice: dict[str, Any]) -> dict[str, Any]:
+    """Take what is due, as the balance once something was paid (a deposit first)."""
+    due = invoice["balance_due"]
+    kind = Payment.Kind.BALANCE if invoice["payments"] else Payment.Kind.DEPOSIT
+    return {"kind": kind, "amount": due if due > 0 else None}
+
+
+def _refund_initial(invoice: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """Offer back what was paid beyond the bill, as far as this payment covers it."""
+    back = min(invoice["overpaid"], Decimal(row["refundable"]))
+    if back > 0:
+        return {"kind": Refund.Kind.OVERPAYMENT, "amount": back}
+    return {"kind": Refund.Kind.CONCESSION}
+
+
+def _charge_lines(invoice: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {**line, "index": index,
+         "withdrawable": invoice["id"] is not None and invoice["status"] == "issued"
+         and line["kind"] not in NOT_CHARGES and not line.get("withdrawn")}
+        for index, line in enumerate(invoice["lines"])
+    ]  # fmt: skip
+
+
+def _domain_error(form: django_forms.Form, exc: DomainError) -> None:
+    """Shows a command's refusal next to the field it concerns (a conflict of amounts next
+    to the amount), so the desk sees it where it typed."""
+    if exc.field in form.fields:
+        form.add_error(exc.field, exc.message)
+    elif exc.status_code == 409 and "amount" in form.fields:
+        form.add_error("amount", exc.message)
+    else:
+        form.add_error(None, exc.message)
+
+
 @login_required
 def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
     user, branch = _desk(request, pk)
     appointment = get_object_or_404(
         appointments_for(user).filter(branch=branch).select_related("patient", "doctor"), pk=aid
     )
+    invoice = invoice_view(appointment)
+    posted = request.POST.get("form", "") if request.method == "POST" else ""
+    data = request.POST if posted else None
     payment_form = forms.PaymentForm(
-        request.POST if request.POST.get("form") == "payment" else None
+        data if posted == "payment" else None, initial=_payment_initial(invoice)
     )
-    refund_form = forms.RefundForm(request.POST if request.POST.get("form") == "refund" else None)
-    try:
-        if payment_form.is_valid():
-            billing.payment_take(actor=user, appointment=appointment, **payment_form.cleaned_data)
-            catch_up()
-            messages.success(request, "Payment taken.")
-            return redirect("reception-pay", pk=branch.pk, aid=appointment.pk)
-        if refund_form.is_valid():
-            payment = get_object_or_404(
-                Payment.objects.filter(appointment=appointment),
-                pk=refund_form.cleaned_data["payment"],
+    discount_form = forms.DiscountForm(data if posted == "discount" else None, prefix="discount")
+    if may_discount(user):
+        limit_of_user = billing.discount_limit(user, invoice["lines"])
+        if limit_of_user is not None:
+            cap, limit = limit_of_user
+            discount_form.fields["amount"].help_text = (
+                f"You may take up to {cap.normalize():f}% ({invoice['currency']} {limit}) off "
+                "this bill in all; a manager can give more."
             )
-            billing.payment_refund(
-                actor=user,
-                payment=payment,
-                amount=refund_form.cleaned_data["amount"],
-                reason=refund_form.cleaned_data["reason"],
-            )
-            catch_up()
-            messages.success(request, "Refund recorded.")
-            return redirect("reception-pay", pk=branch.pk, aid=appointment.pk)
-    except DomainError as exc:
-        (payment_form if request.POST.get("form") == "payment" else refund_form).add_error(
-            "amount" if exc.field == "amount" or exc.status_code == 409 else None, exc.message
+    refund_forms = {
+        row["id"]: forms.RefundForm(
+            data if posted == f"refund-{row['id']}" else None,
+            prefix=f"refund-{row['id']}",
+            initial=_refund_initial(invoice, row),
         )
+        for row in invoice["payments"]
+    }
+    lines = _charge_lines(invoice)
+    withdraw_forms = {
+        line["index"]: forms.WithdrawForm(
+            data if posted == f"withdraw-{line['index']}" else None,
+            prefix=f"withdraw-{line['index']}",
+        )
+        for line in lines
+        if line["withdrawable"]
+    }
+    patient = appointment.patient.name or "the patient"
+    currency = invoice["currency"]
+    form: django_forms.Form | None = None
+    try:
+        if posted == "payment":
+            form = payment_form
+            if form.is_valid():
+                taken = billing.payment_take(
+                    actor=user, appointment=appointment, **form.cleaned_data
+                )
+                done = (
+                    f"Took {currency} {taken.amount} from {patient} by "
+                    f"{Method(taken.method).label} ({taken.get_kind_display().lower()})."
+                )
+                return _paid(request, branch, appointment, done)
+        elif posted == "discount" and may_discount(user):
+            form = discount_form
+            if form.is_valid():
+                adjustment = billing.invoice_discount(
+                    actor=user, appointment=appointment, **form.cleaned_data
+                )
+                done = (
+                    f"{adjustment.get_category_display()} discount for {patient}: "
+                    f"{currency} {adjustment.total_reduction} off the bill, now "
+                    f"{currency} {adjustment.invoice.total}."
+                )
+                return _paid(request, branch, appointment, done)
+        elif posted.startswith("refund-"):
+            form = refund_forms.get(_int(posted.removeprefix("refund-")))
+            if form is not None and form.is_valid():
+                payment = get_object_or_404(
+                    Payment.objects.filter(appointment=appointment),
+                    pk=_int(posted.removeprefix("refund-")),
+                )
+                refund = _refund(user, payment, form.cleaned_data)
+                done = (
+                    f"Refund recorded. Paid back {currency} {refund.amount} to {patient} by "
+                    f"{Method(refund.method).label} ({refund.get_kind_display().lower()})."
+                )
+                if refund.adjustment is not None:
+                    done += (
+                        f" {refund.adjustment.get_category_display()} concession: "
+                        f"{currency} {refund.adjustment.total_reduction} off the bill."
+                    )
+                return _paid(request, branch, appointment, done)
+        elif posted.startswith("withdraw-"):
+            index = _int(posted.removeprefix("withdraw-"))
+            form = withdraw_forms.get(index) if index is not None else None
+            if index is not None and form is not None and form.is_valid():
+                invoice_row = get_object_or_404(Invoice, appointment=appointment)
+                note = billing.invoice_line_withdraw(
+                    actor=user, invoice=invoice_row, line=index, **form.cleaned_data
+                )
+                done = (
+                    f"Credit note {note.number} for {patient}: {currency} "
+                    f"{note.total_reduction} off the bill for the withdrawn "
+                    f"{invoice['lines'][index]['description'].lower()}."
+                )
+                return _paid(request, branch, appointment, done)
+    except DomainError as exc:
+        if form is not None:
+            _domain_error(form, exc)
     record(
         "patient.read", actor=user, branch_id=branch.pk, target=f"patient:{appointment.patient_id}"
     )
+    status = 400 if form is not None and form.errors else 200
+    rows = [{**row, "form": refund_forms[row["id"]]} for row in invoice["payments"]]
     return render(request, "reception/pay.html", {
-        "branch": branch, "appointment": appointment, "invoice": invoice_view(appointment),
-        "payment_form": payment_form, "refund_form": refund_form,
-    })  # fmt: skip
+        "branch": branch, "appointment": appointment, "invoice": invoice,
+        "payment_form": payment_form, "discount_form": discount_form if may_discount(user)
+        else None, "payment_rows": rows,
+        "lines": [{**line, "form": withdraw_forms.get(line["index"])} for line in lines],
+    }, status=status)  # fmt: skip
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
+def _refund(user: User, payment: Payment, data: dict[str, Any]) -> Refund:
+    common = {"actor": user, "payment": payment, "amount": data["amount"],
+              "reason": data["reason"]}  # fmt: skip
+    if data["kind"] == Refund.Kind.OVERPAYMENT:
+        return billing.payment_refund_overpayment(**common)
+    if data["kind"] == Refund.Kind.CONCESSION:
+        return billing.payment_refund_concession(**common, category=data["category"])
+    return billing.payment_refund(**common)
+
+
+def _paid(
+    request: HttpRequest, branch: Branch, appointment: Appointment, done: str
+) -> HttpResponse:
+    catch_up()
+    messages.success(request, done)
+    return redirect("reception-pay", pk=branch.pk, aid=appointment.pk)
 
 
 @login_required

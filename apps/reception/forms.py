@@ -1,6 +1,9 @@
+from decimal import Decimal
+from typing import Any
+
 from django import forms
 
-from apps.billing.models import Method, Payment
+from apps.billing.models import DISCOUNT_CATEGORIES, Method, Payment, Refund
 from apps.core.dates import BoundedDateFormField
 from apps.reconciliation.models import METHODS
 
@@ -26,19 +29,72 @@ class CancelForm(forms.Form):
     reason = forms.CharField(label="Reason", max_length=200)
 
 
+def money_input(label: str, **options: Any) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label, max_digits=12, decimal_places=2, min_value=Decimal("0.01"),
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        **options,
+    )  # fmt: skip
+
+
+# Money methods the desk takes, spelled as the model labels them everywhere.
+DESK_METHODS = [choice for choice in Method.choices if choice[0] != Method.CREDIT]
+
+
 class PaymentForm(forms.Form):
     kind = forms.ChoiceField(label="Kind", choices=Payment.Kind.choices)
-    amount = forms.DecimalField(
-        label="Amount to take", max_digits=12, decimal_places=2, min_value=0
-    )
-    method = forms.ChoiceField(
-        label="Method", choices=[c for c in Method.choices if c[0] != Method.CREDIT]
-    )
+    amount = money_input("Amount to take")
+    method = forms.ChoiceField(label="Method", choices=DESK_METHODS)
 
 
 class RefundForm(forms.Form):
-    payment = forms.IntegerField(widget=forms.HiddenInput)
-    amount = forms.DecimalField(label="Refund amount", max_digits=12, decimal_places=2, min_value=0)
+    """One payment row's refund; its prefix names the payment."""
+
+    kind = forms.ChoiceField(
+        label="Refund as",
+        choices=[
+            (Refund.Kind.OVERPAYMENT, "Overpayment (paid beyond the bill)"),
+            (Refund.Kind.CONCESSION, "Concession (lowers the bill)"),
+            (Refund.Kind.REFUND, "Plain refund (owed again)"),
+        ],
+    )
+    category = forms.ChoiceField(
+        label="Concession", choices=[("", "—"), *DISCOUNT_CATEGORIES], required=False
+    )
+    amount = money_input("Amount")
+    reason = forms.CharField(label="Reason", max_length=200)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("kind") == Refund.Kind.CONCESSION and not data.get("category"):
+            self.add_error("category", "Say which concession this is.")
+        return data
+
+
+class DiscountForm(forms.Form):
+    category = forms.ChoiceField(label="Discount or concession", choices=DISCOUNT_CATEGORIES)
+    amount = money_input("Amount off (before tax)", required=False)
+    percent = forms.DecimalField(
+        label="or percent off", max_digits=5, decimal_places=2, min_value=Decimal("0.01"),
+        max_value=Decimal("100"), required=False,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )  # fmt: skip
+    reason = forms.CharField(label="Reason", max_length=200)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "amount" in data and "percent" in data:
+            given = [data["amount"] is not None, data["percent"] is not None]
+            if all(given):
+                self.add_error("amount", "Give either an amount or a percent, not both.")
+            elif not any(given):
+                self.add_error("amount", "Give an amount or a percent.")
+        return data
+
+
+class WithdrawForm(forms.Form):
+    """Withdraws one invoice line (its prefix names the line) with a credit note."""
+
     reason = forms.CharField(label="Reason", max_length=200)
 
 

@@ -4,7 +4,8 @@ For each branch and local date:
 - bookings / cancellations / no-shows / completed: appointments of that date by their
   latest state in the log (a rescheduled visit counts on its new date);
 - expected: invoice totals of that date's appointments that were not cancelled (the booked
-  fee where no invoice has been issued yet);
+  fee where no invoice has been issued yet); an invoice's total is its latest, after its
+  discounts and credit notes;
 - collected / refunded: money received and paid back on that date, by method (a refund
   under its payment's method; patient credit is not money and is left out);
 - declared: the latest declaration per method; variance = declared − (collected − refunded)
@@ -19,6 +20,7 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.billing.models import INVOICE_TOTAL_EVENTS, REFUND_EVENT_TYPES
 from apps.core.db import connection
 from apps.eventstore.store import head_position
 from apps.reconciliation.models import DailyClose, ReconciliationSettings
@@ -47,10 +49,12 @@ WITH in_range AS (
           AND later.version > in_range.version AND later.position <= %(upto)s
     )
 ), invoiced AS (
-    SELECT (data->>'appointment_id')::bigint AS id, (data->>'total')::numeric AS total
+    SELECT DISTINCT ON ((data->>'appointment_id')::bigint)
+        (data->>'appointment_id')::bigint AS id, (data->>'total')::numeric AS total
     FROM eventstore_event
-    WHERE type = 'InvoiceIssued' AND position <= %(upto)s
+    WHERE type = ANY(%(invoice_types)s) AND position <= %(upto)s
       AND (data->>'appointment_id')::bigint IN (SELECT id FROM latest)
+    ORDER BY (data->>'appointment_id')::bigint, position DESC
 )
 SELECT latest.branch_id, latest.day,
        count(*),
@@ -66,7 +70,7 @@ MONEY_OF_DAYS = """
 SELECT (data->>'branch_id')::bigint, (data->>'date')::date, data->>'method', type,
        sum((data->>'amount')::numeric)
 FROM eventstore_event
-WHERE type IN ('PaymentTaken', 'RefundIssued') AND (data->>'date') BETWEEN %(lo)s AND %(hi)s
+WHERE type = ANY(%(money_types)s) AND (data->>'date') BETWEEN %(lo)s AND %(hi)s
   AND data->>'method' <> 'credit' AND position <= %(upto)s
 GROUP BY 1, 2, 3, 4
 """
@@ -114,7 +118,9 @@ class Day:
 def compute_days(lo: date, hi: date, upto: int) -> dict[tuple[int, date], Day]:
     """Every branch-day between `lo` and `hi` that the log up to `upto` mentions."""
     params: dict[str, Any] = {"lo": lo.isoformat(), "hi": hi.isoformat(), "upto": upto,
-                              "types": sorted(APPOINTMENT_EVENTS)}  # fmt: skip
+                              "types": sorted(APPOINTMENT_EVENTS),
+                              "invoice_types": list(INVOICE_TOTAL_EVENTS),
+                              "money_types": ["PaymentTaken", *REFUND_EVENT_TYPES]}  # fmt: skip
     days: dict[tuple[int, date], Day] = defaultdict(Day)
     with transaction.atomic(), connection.cursor() as cursor:
         # A hospital month sorts a few hundred thousand rows: keep the sorts in memory.

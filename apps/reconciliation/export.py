@@ -9,13 +9,16 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from apps.billing.models import REFUND_EVENT_TYPES
 from apps.core.db import connection
 from apps.eventstore.store import head_position
 from apps.reconciliation.models import DailyClose, WarehouseCursor
 from apps.reconciliation.warehouse import TenantWarehouse, literal
 from apps.scheduling.projections import APPOINTMENT_EVENTS
 
-MONEY_EVENTS = {"PaymentTaken": "payment", "RefundIssued": "refund"}
+MONEY_EVENTS = {"PaymentTaken": "payment", **dict.fromkeys(REFUND_EVENT_TYPES, "refund")}
+# Our own constant event type names, quoted for the SQL below (never input).
+MONEY_TYPES = ", ".join(f"'{event_type}'" for event_type in sorted(MONEY_EVENTS))
 WINDOW = 500_000  # positions per export step
 APPOINTMENT_COLUMNS = [
     "appointment_id",
@@ -56,16 +59,16 @@ COPY (
     SELECT position, CASE type WHEN 'PaymentTaken' THEN 'payment' ELSE 'refund' END,
            (data->>'branch_id')::bigint, data->>'date', data->>'method', data->>'amount'
     FROM eventstore_event
-    WHERE position > {lo} AND position <= {hi} AND type IN ('PaymentTaken', 'RefundIssued')
+    WHERE position > {lo} AND position <= {hi} AND type IN (MONEY_TYPES)
       AND data->>'method' <> 'credit'
     ORDER BY position
 ) TO STDOUT WITH (FORMAT csv)
-"""
+""".replace("MONEY_TYPES", MONEY_TYPES)
 
 MONEY_MONTHS = """
 SELECT DISTINCT date_trunc('month', (data->>'date')::date)::date FROM eventstore_event
-WHERE position > %s AND position <= %s AND type IN ('PaymentTaken', 'RefundIssued')
-"""
+WHERE position > %s AND position <= %s AND type IN (MONEY_TYPES)
+""".replace("MONEY_TYPES", MONEY_TYPES)
 
 
 def _copy(sql: str) -> str:

@@ -1,5 +1,6 @@
-"""Property-based: random sequences of bookings, deposits, balances, refunds and
-cancellations, with the ledger's invariants checked after every step."""
+"""Property-based: random sequences of bookings, deposits, balances, refunds, discounts,
+concessions, credit notes, overpayment refunds and cancellations, with the ledger's
+invariants checked after every step."""
 
 from collections import defaultdict
 from decimal import Decimal
@@ -19,9 +20,16 @@ from hypothesis.stateful import (
 
 from apps.billing import commands as billing
 from apps.billing import ledger
-from apps.billing.models import Invoice, Payment, Refund
+from apps.billing.models import (
+    INVOICE_TOTAL_EVENTS,
+    REFUND_EVENT_TYPES,
+    Invoice,
+    Payment,
+    Refund,
+)
+from apps.billing.money import totals
 from apps.clinic.models import Branch
-from apps.core.errors import Conflict
+from apps.core.errors import Conflict, InvalidInput
 from apps.eventstore.models import Event
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment
@@ -46,6 +54,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.appointments: list[Appointment] = []
         self.payments: list[Payment] = []
         self.hours = iter(range(9, 13))
+        self.gst = False
 
     def teardown(self) -> None:
         transaction.savepoint_rollback(self.savepoint)
@@ -99,6 +108,71 @@ class LedgerMachine(RuleBasedStateMachine):
         except Conflict:
             assert appointment.status != Appointment.Status.BOOKED
 
+    @precondition(lambda self: not self.appointments and not self.gst)
+    @rule()
+    def charge_gst(self) -> None:
+        billing.tax_rule_add(actor=None, name="GST", rate=Decimal("18"))
+        self.gst = True
+
+    @precondition(lambda self: self.appointments)
+    @rule(data=st.data(), amount=cents, category=st.sampled_from(["senior_citizen", "hardship"]))
+    def discount(self, data: st.DataObject, amount: Decimal, category: str) -> None:
+        appointment = data.draw(st.sampled_from(self.appointments))
+        appointment.refresh_from_db()
+        invoice = Invoice.objects.filter(appointment=appointment).first()
+        before = ledger.balance_of(invoice).balance_due if invoice else None
+        try:
+            made = billing.invoice_discount(
+                actor=None, appointment=appointment, category=category, amount=amount, reason="t"
+            )
+        except Conflict:
+            return
+        after = ledger.balance_of(made.invoice).balance_due
+        if before is not None:
+            assert after == before - made.total_reduction, "a discount only lowers what is due"
+
+    @precondition(lambda self: self.payments)
+    @rule(data=st.data(), amount=cents)
+    def concession(self, data: st.DataObject, amount: Decimal) -> None:
+        payment = data.draw(st.sampled_from(self.payments))
+        before = ledger.balance_of(Invoice.objects.get(pk=payment.invoice_id)).balance_due
+        try:
+            back = billing.payment_refund_concession(
+                actor=None, payment=payment, category="senior_citizen", amount=amount, reason="t"
+            )
+        except Conflict:
+            return
+        after = ledger.balance_of(Invoice.objects.get(pk=payment.invoice_id)).balance_due
+        assert back.amount <= back.adjustment.total_reduction  # type: ignore[union-attr]
+        assert after <= max(before, ZERO), "a concession never leaves a debt behind"
+
+    @precondition(lambda self: self.payments)
+    @rule(data=st.data(), amount=cents)
+    def refund_overpayment(self, data: st.DataObject, amount: Decimal) -> None:
+        payment = data.draw(st.sampled_from(self.payments))
+        invoice = Invoice.objects.get(pk=payment.invoice_id)
+        overpaid = ledger.balance_of(invoice).overpaid
+        left = payment.amount - _sum(Refund.objects.filter(payment=payment))
+        try:
+            billing.payment_refund_overpayment(
+                actor=None, payment=payment, amount=amount, reason="t"
+            )
+        except Conflict:
+            assert amount > overpaid or amount > left
+            return
+        assert amount <= overpaid and amount <= left
+        assert ledger.balance_of(invoice).balance_due <= ZERO, "never a debt"
+
+    @precondition(lambda self: self.payments)
+    @rule(data=st.data(), line=st.integers(min_value=0, max_value=2))
+    def withdraw(self, data: st.DataObject, line: int) -> None:
+        payment = data.draw(st.sampled_from(self.payments))
+        invoice = Invoice.objects.get(pk=payment.invoice_id)
+        try:
+            billing.invoice_line_withdraw(actor=None, invoice=invoice, line=line, reason="t")
+        except (Conflict, InvalidInput):
+            return
+
     @rule(policy=st.sampled_from(["refund", "credit", "fee"]))
     def set_policy(self, policy: str) -> None:
         billing.billing_settings_update(actor=None, cancellation_policy=policy)
@@ -114,7 +188,49 @@ class LedgerMachine(RuleBasedStateMachine):
         for invoice in Invoice.objects.all():
             balance = ledger.balance_of(invoice)
             assert balance.balance_due == balance.total - balance.paid + balance.refunded
-            assert balance.balance_due >= ZERO, "never paid more than the invoice"
+            assert balance.overpaid == max(-balance.balance_due, ZERO)
+            if not invoice.adjustments.exists():
+                assert balance.balance_due >= ZERO, "only an adjusted bill can be overpaid"
+
+    @invariant()
+    def the_total_is_its_lines_and_its_last_event(self) -> None:
+        for invoice in Invoice.objects.all():
+            assert (invoice.total, invoice.tax) == totals(invoice.lines)
+            last = (
+                Event.objects.filter(
+                    type__in=INVOICE_TOTAL_EVENTS, data__appointment_id=invoice.appointment_id
+                )
+                .order_by("-position")
+                .first()
+            )
+            if invoice.status == Invoice.Status.ISSUED:
+                assert last is not None and Decimal(last.data["total"]) == invoice.total
+
+    @invariant()
+    def adjustments_take_off_exactly_what_the_total_lost(self) -> None:
+        for invoice in Invoice.objects.filter(status=Invoice.Status.ISSUED):
+            issued = Event.objects.get(
+                type="InvoiceIssued", data__appointment_id=invoice.appointment_id
+            )
+            taken = _sum_reductions(invoice.adjustments.all())
+            assert Decimal(issued.data["total"]) - taken == invoice.total
+            assert invoice.total >= ZERO
+
+    @invariant()
+    def tax_is_charged_on_the_discounted_fee(self) -> None:
+        for invoice in Invoice.objects.filter(status=Invoice.Status.ISSUED):
+            lines = invoice.lines
+            fee = sum(
+                (
+                    Decimal(x["amount"])
+                    for x in lines
+                    if x["kind"] == "fee" and not x.get("withdrawn")
+                ),
+                ZERO,
+            )
+            off = -sum((Decimal(x["amount"]) for x in lines if x["kind"] == "discount"), ZERO)
+            expected = (max(fee - off, ZERO) * 18 / 100).quantize(Decimal("0.01"))
+            assert invoice.tax == (expected if self.gst else ZERO)
 
     @invariant()
     def paid_minus_refunded_is_the_sum_of_the_ledger(self) -> None:
@@ -134,7 +250,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def the_ledger_is_a_fold_of_its_events(self) -> None:
         folded: dict[int, Decimal] = defaultdict(lambda: ZERO)
-        for event in Event.objects.filter(type__in=["PaymentTaken", "RefundIssued"]):
+        for event in Event.objects.filter(type__in=["PaymentTaken", *REFUND_EVENT_TYPES]):
             sign = 1 if event.type == "PaymentTaken" else -1
             folded[event.data["appointment_id"]] += sign * Decimal(event.data["amount"])
         rows: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -143,6 +259,10 @@ class LedgerMachine(RuleBasedStateMachine):
         for refund in Refund.objects.select_related("payment"):
             rows[refund.payment.appointment_id] -= refund.amount
         assert dict(folded) == dict(rows)
+
+
+def _sum_reductions(adjustments: Any) -> Decimal:
+    return sum((adjustment.total_reduction for adjustment in adjustments), ZERO)
 
 
 def test_ledger_invariants_hold_over_random_histories(tenant: Tenant) -> None:

@@ -126,6 +126,7 @@ def test_a_receptionists_day_with_a_live_second_screen(
     desk.get_by_label("Method").select_option("upi")
     desk.get_by_role("button", name="Take payment").click()
     expect(desk.get_by_test_id("balance-due")).to_contain_text("0.00")
+    desk.locator("form.inline-refund").first.get_by_label("Refund as").select_option("refund")
     desk.locator("form.inline-refund").first.get_by_label("Amount").fill("50.00")
     desk.locator("form.inline-refund").first.get_by_label("Reason").fill("Lab test not needed")
     desk.locator("form.inline-refund").first.get_by_role("button", name="Refund").click()

@@ -1,0 +1,119 @@
+"""The payments page in real Chromium: a deposit, the balance taken as pre-filled, a
+senior-citizen concession paid back in cash, and a receipt with nothing due.
+
+Screenshots go to artifacts/screenshots/ (not committed).
+"""
+
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+from django_tenants.utils import schema_context
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from apps.clinic.commands import staff_create
+from apps.clinic.models import Branch
+from apps.scheduling import commands
+from apps.tenants.models import Tenant
+from tests import servers
+from tests.browser.test_reception_day import CHROMIUM, FLAGS, PASSWORD, SHOTS, shot, sign_in
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(240),
+    pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
+                       reason="needs Debian's chromium"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def visit(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
+    with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
+        branch = Branch.objects.get()
+        doctor = commands.doctor_add(
+            actor=None, branch=branch, name="Dr. Arun Pillai", specialty="General medicine",
+            slot_minutes=15, consultation_fee=Decimal("600.00"),
+            weekly_hours=[{"weekday": d, "start": "08:00", "end": "20:00"} for d in range(7)],
+        )  # fmt: skip
+        staff_create(actor=None, name="Desk Three", email="desk3@example.com", password=PASSWORD,
+                     role="receptionist", branches=[branch])  # fmt: skip
+        patient = commands.patient_register(actor=None, name="Asha Iyer", phone="98200 33445")
+        zone = ZoneInfo(branch.timezone)
+        tomorrow = timezone.now().astimezone(zone).date() + timedelta(days=1)
+        appointment = commands.appointment_book(
+            actor=None, doctor=doctor, patient=patient,
+            start=datetime.combine(tomorrow, time(10, 0), tzinfo=zone),
+        )  # fmt: skip
+    return {"branch": branch.pk, "appointment": appointment.pk}
+
+
+@pytest.fixture(scope="module")
+def browser(
+    committed_tenant: Tenant, visit: dict[str, Any], django_db_blocker: Any
+) -> Iterator[tuple[Browser, str]]:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with django_db_blocker.unblock(), servers.asgi_server() as port, sync_playwright() as play:
+        chromium = play.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield chromium, f"http://{committed_tenant.slug}.localhost:{port}"
+        finally:
+            chromium.close()
+
+
+def test_deposit_balance_and_a_senior_citizen_concession_leave_nothing_due(
+    browser: tuple[Browser, str], visit: dict[str, Any]
+) -> None:
+    chromium, base = browser
+    desk: Page = chromium.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    sign_in(desk, base, "desk3@example.com")
+    desk.goto(
+        f"{base}/reception/branches/{visit['branch']}/appointments/{visit['appointment']}/pay/"
+    )
+
+    # The whole bill is offered; the desk takes a deposit of 200 in cash.
+    expect(desk.get_by_label("Amount to take")).to_have_value("600.00")
+    expect(desk.get_by_label("Kind")).to_have_value("deposit")
+    shot(desk, "pay-01-nothing-paid")
+    desk.get_by_label("Amount to take").fill("200.00")
+    desk.get_by_label("Method").select_option("cash")
+    desk.get_by_role("button", name="Take payment").click()
+    expect(desk.get_by_text("Took INR 200.00 from Asha Iyer by Cash (deposit).")).to_be_visible()
+
+    # The balance is pre-filled: one click (and the method) takes it.
+    expect(desk.get_by_label("Amount to take")).to_have_value("400.00")
+    expect(desk.get_by_label("Kind")).to_have_value("balance")
+    shot(desk, "pay-02-balance-prefilled")
+    desk.get_by_label("Method").select_option("upi")
+    desk.get_by_role("button", name="Take payment").click()
+    expect(desk.get_by_text("Took INR 400.00 from Asha Iyer by UPI (balance).")).to_be_visible()
+    expect(desk.get_by_test_id("balance-due")).to_have_text("balance due 0.00")
+
+    # A concession beyond the receptionist's cap is refused beside its row, typed values kept.
+    row = desk.locator("form.inline-refund").first
+    row.get_by_label("Refund as").select_option("concession")
+    row.get_by_label("Concession").select_option("senior_citizen")
+    row.get_by_label("Amount").fill("150.00")
+    row.get_by_label("Reason").fill("Senior citizen")
+    row.get_by_role("button", name="Refund").click()
+    row = desk.locator("form.inline-refund").first
+    expect(row.get_by_role("alert")).to_contain_text("A receptionist may take at most 20%")
+    expect(row.get_by_label("Amount")).to_have_value("150.00")
+    expect(row.get_by_label("Reason")).to_have_value("Senior citizen")
+    shot(desk, "pay-03-concession-over-cap")
+
+    # 100 off as a senior-citizen concession, paid back from the cash deposit.
+    row.get_by_label("Amount").fill("100.00")
+    row.get_by_role("button", name="Refund").click()
+    expect(desk.get_by_text("Paid back INR 100.00 to Asha Iyer by Cash")).to_be_visible()
+    expect(desk.get_by_test_id("balance-due")).to_have_text("balance due 0.00")
+    shot(desk, "pay-04-concession-paid-back")
+
+    desk.get_by_role("link", name="Print receipt").click()
+    expect(desk.get_by_test_id("receipt-balance-due")).to_have_text("0.00")
+    expect(desk.get_by_text("Senior citizen discount")).to_be_visible()
+    expect(desk.locator("tfoot")).to_contain_text("500.00")
+    shot(desk, "pay-05-receipt")
