@@ -6,6 +6,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
 from apps.audit.trail import record
+from apps.clinic import policy
 from apps.clinic.access import require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
 from apps.core.errors import InvalidInput
@@ -57,9 +58,9 @@ def staff_create(
     except ValidationError as exc:
         raise InvalidInput(errors={"password": exc.messages}) from exc
     user.set_password(password)
-    # Branch managers use the admin too, for their own branches (see apps.clinic.admin).
-    user.is_staff = role in WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
-    user.is_superuser = role in WHOLE_TENANT_ROLES
+    # Admin access comes from the role policy; no role is a Django superuser.
+    user.is_staff = policy.may_use_admin(role)
+    user.is_superuser = False
     user.save()
     if role not in WHOLE_TENANT_ROLES:
         user.branches.set(branches)

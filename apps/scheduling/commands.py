@@ -139,17 +139,23 @@ def doctor_update(
     require_role(actor, DOCTOR_ADMINS)
     doctor = Doctor.objects.select_for_update().get(pk=doctor.pk)
     require_branch(actor, doctor.branch_id, "Doctor not found.")
+    # Only what differs is changed (and recorded): saving an unchanged form appends nothing.
     changed: dict[str, Any] = {}
     if weekly_hours is not None:
-        doctor.weekly_hours = changed["weekly_hours"] = normalize_weekly_hours(weekly_hours)
+        hours = normalize_weekly_hours(weekly_hours)
+        if hours != doctor.weekly_hours:
+            doctor.weekly_hours = changed["weekly_hours"] = hours
     if slot_minutes is not None:
         if not 5 <= slot_minutes <= 240:
             raise InvalidInput("Slots last 5 to 240 minutes.", field="slot_minutes")
-        doctor.slot_minutes = changed["slot_minutes"] = slot_minutes
+        if slot_minutes != doctor.slot_minutes:
+            doctor.slot_minutes = changed["slot_minutes"] = slot_minutes
     if consultation_fee is not None:
-        doctor.consultation_fee = _validate_fee(consultation_fee)
-        changed["consultation_fee"] = str(doctor.consultation_fee)
-    if active is not None:
+        fee = _validate_fee(consultation_fee)
+        if fee != doctor.consultation_fee:
+            doctor.consultation_fee = fee
+            changed["consultation_fee"] = str(fee)
+    if active is not None and active != doctor.active:
         doctor.active = changed["active"] = active
     if not changed:
         return doctor
