@@ -58,16 +58,13 @@ class NotificationSettingsAdmin(RoleAdmin):
     def save_model(
         self, request: HttpRequest, obj: NotificationSettings, form: Any, change: bool
     ) -> None:
-        try:
-            saved = commands.notification_settings_update(
-                actor=staff_of(request),
-                reminder_offsets=form.cleaned_data["reminder_offsets"],
-                enabled_channels=list(form.cleaned_data["enabled_channels"]),
-                default_channel=form.cleaned_data["default_channel"],
-            )
-        except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return
+        # A refusal comes back as a form error (see RoleAdmin.changeform_view).
+        saved = commands.notification_settings_update(
+            actor=staff_of(request),
+            reminder_offsets=form.cleaned_data["reminder_offsets"],
+            enabled_channels=list(form.cleaned_data["enabled_channels"]),
+            default_channel=form.cleaned_data["default_channel"],
+        )
         obj.pk = saved.pk
 
 
