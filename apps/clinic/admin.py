@@ -19,6 +19,8 @@ from apps.core.errors import DomainError
 admin.site.site_header = "MyMedic"
 admin.site.site_title = "MyMedic"
 admin.site.index_title = "Your clinic"
+# The index is a click away; the lists need the width (money, times, variance).
+admin.site.enable_nav_sidebar = False
 
 
 class RoleAdmin(admin.ModelAdmin):

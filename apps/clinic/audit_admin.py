@@ -6,13 +6,14 @@ person and day on their own page. Every entry stays: the trail is append-only.
 """
 
 import csv
+import re
 from datetime import date
 from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, QuerySet, Subquery
-from django.db.models.functions import TruncDate
+from django.db.models import BigIntegerField, Case, Count, OuterRef, QuerySet, Subquery, When
+from django.db.models.functions import Cast, Substr, TruncDate
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -77,6 +78,29 @@ class EntryKindFilter(admin.SimpleListFilter):
         return queryset.exclude(action__in=READ_ACTIONS)
 
 
+class ActionFilter(admin.SimpleListFilter):
+    title = "action"
+    parameter_name = "action"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(ACTION_LABELS.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+class RoleFilter(admin.SimpleListFilter):
+    title = "role"
+    parameter_name = "actor_role"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [*((str(code), str(label)) for code, label in Role.choices),
+                ("patient", "Patient"), ("system", "System")]  # fmt: skip
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(actor_role=self.value()) if self.value() else queryset
+
+
 class BranchIdFilter(admin.SimpleListFilter):
     title = "branch"
     parameter_name = "branch_id"
@@ -87,6 +111,12 @@ class BranchIdFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         return queryset.filter(branch_id=value) if value and value.isdigit() else queryset
+
+
+def event_label(kind: str) -> str:
+    """ "AppointmentBooked" → "Appointment booked"."""
+    words = re.findall(r"[A-Z][a-z]*|[a-z]+|[0-9]+", kind)
+    return " ".join([words[0], *(w.lower() for w in words[1:])]) if words else kind
 
 
 def _names(entries: list[AuditEntry]) -> tuple[dict[int, str], dict[int, str]]:
@@ -115,14 +145,14 @@ def role_label(code: str) -> str:
 class AuditEntryAdmin(RoleAdmin):
     """Filter it, read it, export it; never change it."""
 
-    list_display = ["when", "who", "role", "what", "target", "branch"]
-    list_filter = [EntryKindFilter, "action", "actor_role", BranchIdFilter]
+    list_display = ["when", "who", "role", "what", "subject", "branch"]
+    list_filter = [EntryKindFilter, ActionFilter, RoleFilter, BranchIdFilter]
     search_fields = ["target", "request_id", "=actor_id"]
     date_hierarchy = "at"
     ordering = ["-id"]
     list_per_page = 50
-    readonly_fields = ("when", "who", "role", "what", "target", "branch", "details", "request_id",
-              "ip", "prev_hash", "hash")  # fmt: skip
+    readonly_fields = ("when", "who", "role", "what", "subject", "target", "branch", "details",
+                       "request_id", "ip", "prev_hash", "hash")  # fmt: skip
     fields = readonly_fields
     actions = ["export_csv"]
 
@@ -133,6 +163,16 @@ class AuditEntryAdmin(RoleAdmin):
             .get_queryset(request)
             .annotate(
                 actor_name=Subquery(User.objects.filter(pk=OuterRef("actor_id")).values("name")),
+                subject_name=Case(
+                    When(
+                        target__regex=r"^user:[0-9]{1,18}$",
+                        then=Subquery(
+                            User.objects.filter(
+                                pk=Cast(Substr(OuterRef("target"), 6), BigIntegerField())
+                            ).values("name")
+                        ),
+                    )
+                ),
                 branch_name=Subquery(
                     Branch.objects.filter(pk=OuterRef("branch_id")).values("name")
                 ),
@@ -157,10 +197,19 @@ class AuditEntryAdmin(RoleAdmin):
     def what(self, entry: AuditEntry) -> str:
         label = ACTION_LABELS.get(entry.action, entry.action)
         if entry.action == "event.appended" and (kind := entry.detail.get("type")):
-            return f"{label}: {kind}"
+            return f"{label}: {event_label(kind)}"
         if entry.action == "patient.list" and (ids := entry.detail.get("patients")):
             return f"{label} ({len(ids)})"
         return label
+
+    @admin.display(description="Of")
+    def subject(self, entry: AuditEntry) -> str:
+        kind, _, ident = entry.target.partition(":")
+        if kind == "user" and (name := getattr(entry, "subject_name", None)):
+            return f"Staff: {name}"
+        if kind in {"user", "patient", "event", "appointment"} and ident.isdigit():
+            return f"{'Staff' if kind == 'user' else kind.capitalize()} #{ident}"
+        return entry.target or "—"
 
     @admin.display(description="Branch")
     def branch(self, entry: AuditEntry) -> str:
