@@ -70,7 +70,8 @@ def _board_context(user: User, branch: Branch) -> dict[str, Any]:
             "doctor_name": doctors.get(row["doctor"], "—"),
         })  # fmt: skip
     counts = [(Appointment.Status(key).label, key, n) for key, n in board["counts"].items()]
-    return {"branch": branch, "board": board, "rows": rows, "counts": counts}
+    return {"branch": branch, "board": board, "rows": rows, "counts": counts,
+            "day": date.fromisoformat(board["date"])}  # fmt: skip
 
 
 def _board_response(request: HttpRequest, user: User, branch: Branch) -> HttpResponse:
