@@ -21,6 +21,13 @@ from apps.notifications.models import (
 )
 
 
+def before(minutes: int) -> str:
+    """1440 → "24 h before"; 90 → "90 min before"."""
+    if minutes % 60 == 0:
+        return f"{minutes // 60} h before"
+    return f"{minutes} min before"
+
+
 class NotificationSettingsForm(forms.ModelForm):
     reminder_offsets = forms.JSONField(help_text="Minutes before the visit, e.g. [1440, 120].")
     enabled_channels = forms.MultipleChoiceField(
@@ -50,7 +57,16 @@ class NotificationSettingsForm(forms.ModelForm):
 @admin.register(NotificationSettings)
 class NotificationSettingsAdmin(RoleAdmin):
     form = NotificationSettingsForm
-    list_display = ["__str__", "reminder_offsets", "enabled_channels", "default_channel"]
+    list_display = ["__str__", "reminders", "channels", "default_channel"]
+
+    @admin.display(description="Reminders")
+    def reminders(self, settings: NotificationSettings) -> str:
+        return ", ".join(before(m) for m in settings.reminder_offsets) or "None"
+
+    @admin.display(description="Channels")
+    def channels(self, settings: NotificationSettings) -> str:
+        labels = dict(CHANNEL_CHOICES)
+        return ", ".join(labels.get(c, c) for c in settings.enabled_channels)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) and not NotificationSettings.objects.exists()

@@ -64,6 +64,19 @@ def masked_phone(phone: str | None) -> str:
     return f"••••••{digits[-4:]}" if digits else "—"
 
 
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def readable_hours(weekly_hours: list[dict[str, Any]]) -> str:
+    """ "Mon 09:00–13:00, 16:00–18:00 · Tue …" (the branch's wall clock)."""
+    by_day: dict[int, list[str]] = {}
+    for interval in weekly_hours:
+        by_day.setdefault(int(interval["weekday"]), []).append(
+            f"{interval['start']}–{interval['end']}"
+        )
+    return " · ".join(f"{WEEKDAYS[d]} {', '.join(spans)}" for d, spans in sorted(by_day.items()))
+
+
 class ListsPatientNames(BranchScopedAdmin):
     """A list that shows patient names: each page shown is one audited read of them."""
 
@@ -82,9 +95,14 @@ class ListsPatientNames(BranchScopedAdmin):
 @admin.register(Doctor)
 class DoctorAdmin(BranchScopedAdmin):
     form = DoctorForm
-    list_display = ["name", "specialty", "branch", "slot_minutes", "fee", "active"]
+    list_display = ["name", "specialty", "branch", "hours", "slot_minutes", "fee", "active"]
+    list_select_related = ["branch"]
     list_filter = [("branch", admin.RelatedOnlyFieldListFilter), "specialty", "active"]
     search_fields = ["name", "specialty"]
+
+    @admin.display(description="Weekly hours")
+    def hours(self, doctor: Doctor) -> str:
+        return readable_hours(doctor.weekly_hours)
 
     @admin.display(description="Consultation fee", ordering="consultation_fee")
     def fee(self, doctor: Doctor) -> str:

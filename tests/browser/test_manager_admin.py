@@ -55,8 +55,8 @@ def morning(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
                     actor=None, doctor=doctor, patient=patient, start=slot.start
                 )
             )
-        billing.payment_take(actor=None, appointment=visits[0], kind="deposit",
-                             amount=Decimal("1500.00"), method="upi")  # fmt: skip
+        paid = billing.payment_take(actor=None, appointment=visits[0], kind="deposit",
+                                    amount=Decimal("1500.00"), method="upi")  # fmt: skip
         recon.declaration_make(actor=None, branch=branch, day=today, method="upi",
                                amount=Decimal("1450.00"))  # fmt: skip
         close_days(today - timedelta(days=3), today + timedelta(days=10), {branch.pk})
@@ -66,6 +66,7 @@ def morning(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
             "today": clinictime.format_date(today),
             "tomorrow": clinictime.format_date(today + timedelta(days=1)),
             "first_visit": clinictime.format_datetime(slots[0].start, branch.timezone),
+            "paid_at": clinictime.format_datetime(paid.received, branch.timezone),
             "branch": branch.name,
             "clinic": committed_tenant.name,
         }
@@ -136,13 +137,32 @@ def test_a_chain_managers_morning_in_the_admin(
     expect(page.locator("svg[role=img]")).to_have_count(2)
     shot(page, "05-month")
 
+    # Money and people: payments in clinic time and one spelling, doctors' hours, patients.
+    page.goto(f"{base}/admin/billing/payment/")
+    payment = page.locator("#result_list tbody tr").first
+    expect(payment).to_contain_text(morning["paid_at"])
+    expect(payment).to_contain_text("₹1,500.00")
+    expect(payment).to_contain_text("UPI")
+    shot(page, "06-payments")
+    page.goto(f"{base}/admin/scheduling/doctor/")
+    expect(page.locator("#result_list")).to_contain_text("Mon 00:00–23:45")
+    expect(page.locator("#result_list")).to_contain_text("₹1,500.00")
+    shot(page, "07-doctors")
+    page.goto(f"{base}/admin/scheduling/patient/")
+    expect(page.locator("#result_list")).to_contain_text("Asha Verma 2")
+    expect(page.locator("#result_list")).to_contain_text("••••••1221")
+    expect(page.locator("#result_list")).not_to_contain_text("98200")
+    shot(page, "08-patients")
+
     # The audit trail: newest first, with names; her own sign-in is the newest change.
     page.goto(f"{base}/admin/audit/auditentry/")
     first = page.locator("#result_list tbody tr").first
     expect(first).to_contain_text("Meera Iyer")
     expect(first).to_contain_text("Signed in")
+    expect(page.get_by_text("Listed patients")).to_have_count(1)  # only in the filter list
     expect(page.locator("#result_list")).not_to_contain_text("Listed patients")
-    shot(page, "06-audit")
+    shot(page, "09-audit")
     page.get_by_role("link", name="Patient-data reads by person and day").click()
     expect(page.locator("#reads")).to_contain_text("Meera Iyer")
-    shot(page, "07-audit-reads")
+    expect(page.locator("#reads")).to_contain_text("Listed patients")
+    shot(page, "10-audit-reads")
