@@ -96,15 +96,19 @@ def format_money(amount: Decimal | int | str | None, currency: str | None = None
 
 
 class ClinicTimeMiddleware:
-    """Puts each request of a signed-in staff member on their clinic's clock, so every
-    date Django renders (templates, the admin's lists, filters and date drill-down) is in it,
-    and uses the project's locale formats."""
+    """Puts each page request on the clinic's clock (the staff member's one branch, else the
+    tenant's), so every date Django renders (templates, the admin's lists, filters and date
+    drill-down) is in it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if getattr(connection, "schema_name", "public") == "public":
+        # The API writes each instant with its branch's offset itself (API.md): its output
+        # stays exactly as it was, whoever asks.
+        if getattr(connection, "schema_name", "public") == "public" or request.path.startswith(
+            "/api/"
+        ):
             return self.get_response(request)
         timezone.activate(zone(timezone_for_staff(request.user)))
         try:
