@@ -243,6 +243,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.core.clinictime.ClinicTimeMiddleware",
     "apps.eventstore.context.RequestOriginMiddleware",
     "apps.core.idempotency.IdempotencyMiddleware",
     "apps.audit.middleware.AuditDenialsMiddleware",
@@ -261,6 +262,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # The one rule for times and money (`money`, `clinic_datetime`...) everywhere.
+            "builtins": ["apps.core.templatetags.clinic", "apps.billing.templatetags.billing"],
         },
     },
 ]
@@ -440,6 +443,8 @@ LANGUAGE_CODE = "en-in"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date, time and number format per locale (en-in: "2 Dec 2026, 09:00 IST", 12,34,567.00).
+FORMAT_MODULE_PATH = ["mymedic.formats"]
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -70,7 +70,7 @@ def test_admin_actions_go_through_the_commands(
     assert event.metadata["actor_id"] == owner.pk
 
 
-def test_opening_a_patient_is_an_audited_read_and_lists_show_no_names(
+def test_patient_lists_show_names_and_masked_phones_and_every_view_is_an_audited_read(
     api: HostClient, owner: User, patient: Patient
 ) -> None:
     api.force_login(owner)
@@ -79,8 +79,12 @@ def test_opening_a_patient_is_an_audited_read_and_lists_show_no_names(
     page = api.get(f"/admin/scheduling/patient/{patient.pk}/change/").content.decode()
     found = api.get("/admin/scheduling/patient/?q=98123%2045678").content.decode()
 
-    assert "Ravi Kumar" not in listing and "Ravi Kumar" in page
+    assert "Ravi Kumar" in listing and "••••••5678" in listing
+    assert "98123" not in listing and "45678" not in listing
+    assert "Ravi Kumar" in page
     assert AuditEntry.objects.filter(action="patient.read", target=f"patient:{patient.pk}").exists()
+    listed = AuditEntry.objects.filter(action="patient.list", actor_id=owner.pk)
+    assert [e.detail["patients"] for e in listed] == [[patient.pk], [patient.pk]]
     assert f"/admin/scheduling/patient/{patient.pk}/change/" in found
 
 

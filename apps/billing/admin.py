@@ -1,14 +1,17 @@
 """Invoices and payments in the admin: read-only (money changes only through commands)."""
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
 from apps.billing import commands
 from apps.billing.models import BillingSettings, Invoice, InvoiceAdjustment, Payment, Refund
 from apps.clinic.admin import BranchScopedAdmin, TenantSettingsAdmin
 from apps.clinic.scoping import staff_of
+from apps.core import clinictime
 
 
 @admin.register(BillingSettings)
@@ -46,36 +49,110 @@ class BillingSettingsAdmin(TenantSettingsAdmin):
         return saved
 
 
+def _money(amount: Decimal, currency: str | None = None) -> str:
+    return clinictime.format_money(amount, currency)
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(BranchScopedAdmin):
-    list_display = ["number", "branch", "status", "total", "tax", "issued"]
-    list_filter = ["status", ("branch", admin.RelatedOnlyFieldListFilter)]
+    list_display = ["number", "issued_at", "branch", "status", "total_money", "tax_money"]
+    list_select_related = ["branch"]
+    list_filter = ["status", ("branch", admin.RelatedOnlyFieldListFilter),
+                   ("issued", admin.DateFieldListFilter)]  # fmt: skip
+    date_hierarchy = "issued"
+    ordering = ["-issued", "-id"]
     search_fields = ["number"]
-    readonly_fields = [f.name for f in Invoice._meta.fields]
+    readonly_fields = ("number", "issued_at", "branch", "status", "lines_table", "tax_money",
+              "total_money", "appointment")  # fmt: skip
+    fields = readonly_fields
+
+    @admin.display(description="Issued", ordering="issued")
+    def issued_at(self, invoice: Invoice) -> str:
+        return clinictime.format_datetime(invoice.issued, invoice.branch.timezone)
+
+    @admin.display(description="Total", ordering="total")
+    def total_money(self, invoice: Invoice) -> str:
+        return _money(invoice.total, invoice.currency)
+
+    @admin.display(description="Tax", ordering="tax")
+    def tax_money(self, invoice: Invoice) -> str:
+        return _money(invoice.tax, invoice.currency)
+
+    @admin.display(description="Lines")
+    def lines_table(self, invoice: Invoice) -> str:
+        rows = [(line.get("description", ""), _money(line.get("amount"), invoice.currency))
+                for line in invoice.lines]  # fmt: skip
+        body = format_html_join("", '<tr><td>{}</td><td class="num">{}</td></tr>', rows)
+        return format_html('<table class="details">{}</table>', body)
 
 
 @admin.register(Payment)
 class PaymentAdmin(BranchScopedAdmin):
-    list_display = ["id", "received", "branch", "kind", "method", "amount", "invoice"]
-    list_filter = ["kind", "method", ("branch", admin.RelatedOnlyFieldListFilter)]
+    """Newest first; each time on the clock of the branch that took the money."""
+
+    list_display = ["received_at", "branch", "kind", "method", "amount_money", "invoice"]
+    list_select_related = ["branch", "invoice"]
+    list_filter = [("received", admin.DateFieldListFilter), "kind", "method",
+                   ("branch", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
     date_hierarchy = "received"
-    readonly_fields = [f.name for f in Payment._meta.fields]
-    exclude = ["patient"]
+    ordering = ["-received", "-id"]
+    readonly_fields = (
+        "received_at",
+        "branch",
+        "kind",
+        "method",
+        "amount_money",
+        "invoice",
+        "appointment",
+    )
+    fields = readonly_fields
+
+    @admin.display(description="Received", ordering="received")
+    def received_at(self, payment: Payment) -> str:
+        return clinictime.format_datetime(payment.received, payment.branch.timezone)
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_money(self, payment: Payment) -> str:
+        return _money(payment.amount)
 
 
 @admin.register(Refund)
 class RefundAdmin(BranchScopedAdmin):
-    list_display = ["id", "refunded", "branch", "kind", "method", "amount", "payment"]
-    list_filter = ["kind", "method", ("branch", admin.RelatedOnlyFieldListFilter)]
-    readonly_fields = [f.name for f in Refund._meta.fields]
+    list_display = ["refunded_at", "branch", "kind", "method", "amount_money", "payment", "reason"]
+    list_select_related = ["branch", "payment"]
+    list_filter = [("refunded", admin.DateFieldListFilter), "kind", "method",
+                   ("branch", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
+    date_hierarchy = "refunded"
+    ordering = ["-refunded", "-id"]
+    readonly_fields = ("refunded_at", "branch", "kind", "method", "amount_money", "payment",
+                       "reason")  # fmt: skip
+    fields = readonly_fields
+
+    @admin.display(description="Refunded", ordering="refunded")
+    def refunded_at(self, refund: Refund) -> str:
+        return clinictime.format_datetime(refund.refunded, refund.branch.timezone)
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_money(self, refund: Refund) -> str:
+        return _money(refund.amount)
 
 
 @admin.register(InvoiceAdjustment)
 class InvoiceAdjustmentAdmin(BranchScopedAdmin):
     """Discounts and credit notes, read-only: they are made at the desk or through the API."""
 
-    list_display = ["__str__", "created", "branch", "kind", "category", "total_reduction",
+    list_display = ["__str__", "created_at", "branch", "kind", "category", "reduction_money",
                     "invoice"]  # fmt: skip
+    list_select_related = ["branch", "invoice"]
     list_filter = ["kind", "category", ("branch", admin.RelatedOnlyFieldListFilter)]
+    ordering = ["-created", "-id"]
     search_fields = ["number", "invoice__number"]
     readonly_fields = [f.name for f in InvoiceAdjustment._meta.fields]
+
+    @admin.display(description="Made", ordering="created")
+    def created_at(self, adjustment: InvoiceAdjustment) -> str:
+        return clinictime.format_datetime(adjustment.created, adjustment.branch.timezone)
+
+    @admin.display(description="Reduction", ordering="total_reduction")
+    def reduction_money(self, adjustment: InvoiceAdjustment) -> str:
+        return _money(adjustment.total_reduction)

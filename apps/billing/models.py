@@ -157,7 +157,7 @@ class Payment(EventSourcedModel):
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_positive")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount} {self.method}"
+        return f"{self.get_kind_display()} {self.amount} {self.get_method_display()}"
 
 
 class Refund(EventSourcedModel):

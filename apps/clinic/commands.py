@@ -17,6 +17,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from apps.audit.trail import record
+from apps.clinic import policy
 from apps.clinic.access import require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, StaffToken, User
 from apps.clinic.tokens import mint
@@ -122,9 +123,9 @@ def staff_create(
     except ValidationError as exc:
         raise InvalidInput(errors={"password": exc.messages}) from exc
     user.set_password(password)
-    # Branch managers use the admin too, for their own branches (see apps.clinic.admin).
-    user.is_staff = role in WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
-    user.is_superuser = role in WHOLE_TENANT_ROLES
+    # Admin access comes from the role policy; no role is a Django superuser.
+    user.is_staff = policy.may_use_admin(role)
+    user.is_superuser = False
     user.save()
     if role not in WHOLE_TENANT_ROLES:
         user.branches.set(branches)
@@ -176,8 +177,8 @@ def staff_invite(
         raise InvalidInput("Give this role at least one branch.", field="branches")
     user = User(email=email, name=name.strip(), role=role)
     user.set_unusable_password()
-    user.is_staff = role in WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
-    user.is_superuser = role in WHOLE_TENANT_ROLES
+    user.is_staff = policy.may_use_admin(role)
+    user.is_superuser = False
     user.save()
     if role not in WHOLE_TENANT_ROLES:
         user.branches.set(branches)
@@ -240,7 +241,7 @@ def staff_change(
         if role not in Role.values or (role == Role.OWNER and actor is not None):
             raise InvalidInput(f"“{role}” is not a role you can give.", field="role")
         user.role = role
-        user.is_staff = role in WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
+        user.is_staff = policy.may_use_admin(role)
         changed.append("role")
     if is_active is not None and is_active != user.is_active:
         if not is_active:

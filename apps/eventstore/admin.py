@@ -47,5 +47,5 @@ class ProjectionStateAdmin(ReadOnlyAdmin):
                 self.message_user(request, f"{state.name} caught up to {result.position}.")
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Needed for the retry action; every field stays read-only.
-        return bool(getattr(request.user, "sees_all_branches", False))
+        # Needed for the retry action; every field stays read-only. Platform operators only.
+        return bool(getattr(request.user, "is_superuser", False))

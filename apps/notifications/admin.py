@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.clinic.admin import MANAGERS, RoleAdmin
+from apps.clinic.admin import RoleAdmin
 from apps.clinic.scoping import staff_of
 from apps.core.errors import DomainError
 from apps.notifications import commands, wording
@@ -19,6 +19,13 @@ from apps.notifications.models import (
     MessageTemplate,
     NotificationSettings,
 )
+
+
+def before(minutes: int) -> str:
+    """1440 → "24 h before"; 90 → "90 min before"."""
+    if minutes % 60 == 0:
+        return f"{minutes // 60} h before"
+    return f"{minutes} min before"
 
 
 class NotificationSettingsForm(forms.ModelForm):
@@ -50,28 +57,30 @@ class NotificationSettingsForm(forms.ModelForm):
 @admin.register(NotificationSettings)
 class NotificationSettingsAdmin(RoleAdmin):
     form = NotificationSettingsForm
-    view_roles = MANAGERS
-    change_roles = MANAGERS
-    list_display = ["__str__", "reminder_offsets", "enabled_channels", "default_channel"]
+    list_display = ["__str__", "reminders", "channels", "default_channel"]
+
+    @admin.display(description="Reminders")
+    def reminders(self, settings: NotificationSettings) -> str:
+        return ", ".join(before(m) for m in settings.reminder_offsets) or "None"
+
+    @admin.display(description="Channels")
+    def channels(self, settings: NotificationSettings) -> str:
+        labels = dict(CHANNEL_CHOICES)
+        return ", ".join(labels.get(c, c) for c in settings.enabled_channels)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return super().has_add_permission(request) or (
-            self._role(request) in MANAGERS and not NotificationSettings.objects.exists()
-        )
+        return super().has_add_permission(request) and not NotificationSettings.objects.exists()
 
     def save_model(
         self, request: HttpRequest, obj: NotificationSettings, form: Any, change: bool
     ) -> None:
-        try:
-            saved = commands.notification_settings_update(
-                actor=staff_of(request),
-                reminder_offsets=form.cleaned_data["reminder_offsets"],
-                enabled_channels=list(form.cleaned_data["enabled_channels"]),
-                default_channel=form.cleaned_data["default_channel"],
-            )
-        except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return
+        # A refusal comes back as a form error (see RoleAdmin.changeform_view).
+        saved = commands.notification_settings_update(
+            actor=staff_of(request),
+            reminder_offsets=form.cleaned_data["reminder_offsets"],
+            enabled_channels=list(form.cleaned_data["enabled_channels"]),
+            default_channel=form.cleaned_data["default_channel"],
+        )
         obj.pk = saved.pk
 
 
@@ -94,18 +103,11 @@ class MessageTemplateAdmin(RoleAdmin):
     """A tenant's own wording; deleting one goes back to the default shipped in code."""
 
     form = MessageTemplateForm
-    view_roles = MANAGERS
-    add_roles = MANAGERS
-    change_roles = MANAGERS
     list_display = ["kind", "language", "subject", "updated"]
     list_filter = ["kind", "language"]
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._role(request) in MANAGERS
-
 
 class DeliveryAdmin(RoleAdmin):
-    view_roles = MANAGERS
     list_display = ["id", "key", "kind", "channel", "status", "attempts", "next_attempt_at",
                     "sent_at", "last_error"]  # fmt: skip
     list_filter = ["status", "kind", "channel"]
@@ -127,9 +129,6 @@ class DeadLetterAdmin(DeliveryAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).filter(status=Delivery.Status.DEAD)
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        return dict(super().get_actions(request)) if self._role(request) in MANAGERS else {}
 
     @admin.action(description="Retry (send again)")
     def retry(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:

@@ -11,8 +11,8 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from apps.core import clinictime
 from apps.notifications.models import Kind, MessageTemplate
 
 logger = logging.getLogger(__name__)
@@ -105,8 +105,11 @@ def fill(text: str, values: dict[str, str]) -> str:
 
 
 def local_date_and_time(instant: datetime, zone: str, language: str) -> tuple[str, str]:
-    local = instant.astimezone(ZoneInfo(zone))
-    return local.strftime(DATE_FORMATS.get(language, DATE_FORMATS["en"])), local.strftime("%H:%M")
+    """The visit's date and time on the branch's clock (`apps.core.clinictime`); a message
+    names the weekday too, in the patient's language's usual order."""
+    local = clinictime.in_zone(instant, zone)
+    date_format = DATE_FORMATS.get(language, DATE_FORMATS["en"])
+    return local.strftime(date_format), clinictime.format_time(instant, zone)
 
 
 def render(kind: str, language: str, context: dict[str, str]) -> Rendered:

@@ -20,9 +20,11 @@ from apps.billing import commands as billing
 from apps.billing.models import Invoice, Method, Payment, Refund
 from apps.billing.money import NOT_CHARGES
 from apps.billing.selectors import invoice_view
+from apps.billing.templatetags.billing import method_label
 from apps.clinic.access import may_discount
 from apps.clinic.models import Branch, User
 from apps.clinic.scoping import staff_of, visible_branches
+from apps.core import clinictime
 from apps.core.dates import OutOfRange, parse_instant
 from apps.core.errors import DomainError
 from apps.core.keys import phone_indexes
@@ -67,13 +69,14 @@ def _board_context(user: User, branch: Branch) -> dict[str, Any]:
         patient = patients.get(row["patient"])
         rows.append({
             **row,
-            "time": datetime.fromisoformat(row["start"]).strftime("%H:%M"),
+            "time": clinictime.format_time(datetime.fromisoformat(row["start"]), branch.timezone),
             "patient_name": (patient.name if patient else None) or "(erased)",
             "status_label": Appointment.Status(row["status"]).label,
             "doctor_name": doctors.get(row["doctor"], "—"),
         })  # fmt: skip
     counts = [(Appointment.Status(key).label, key, n) for key, n in board["counts"].items()]
-    return {"branch": branch, "board": board, "rows": rows, "counts": counts}
+    return {"branch": branch, "board": board, "rows": rows, "counts": counts,
+            "day": date.fromisoformat(board["date"])}  # fmt: skip
 
 
 def _board_response(request: HttpRequest, user: User, branch: Branch) -> HttpResponse:
@@ -186,9 +189,9 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
     chosen = None
     if form.is_valid():
         chosen = next(d for d in doctors if d.pk == form.cleaned_data["doctor"])
-        zone = ZoneInfo(branch.timezone)
         day = form.cleaned_data["date"]
-        slots = [{"value": s.start.isoformat(), "label": s.start.astimezone(zone).strftime("%H:%M")}
+        slots = [{"value": s.start.isoformat(),
+                  "label": clinictime.format_time(s.start, branch.timezone)}
                  for s in free_slots(chosen, day, patient=patient)]  # fmt: skip
     if request.method == "POST":
         doctor = get_object_or_404(
@@ -236,9 +239,8 @@ def reschedule(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
             return _after_change(request, user, branch, "Appointment moved.")
     form = forms.RescheduleForm(request.GET or None, initial={"date": _today(branch)})
     day = form.cleaned_data["date"] if form.is_valid() else _today(branch)
-    zone = ZoneInfo(branch.timezone)
     slots = [
-        {"value": s.start.isoformat(), "label": s.start.astimezone(zone).strftime("%H:%M")}
+        {"value": s.start.isoformat(), "label": clinictime.format_time(s.start, branch.timezone)}
         for s in free_slots(appointment.doctor, day, patient=appointment.patient)
     ]
     record(
@@ -433,8 +435,8 @@ def declare(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Declared {form.cleaned_data['method'].upper()} "
-                f"{form.cleaned_data['amount']} for today.",
+                f"Declared {method_label(form.cleaned_data['method'])} "
+                f"{clinictime.format_money(form.cleaned_data['amount'])} for today.",
             )
             return redirect("reception-declare", pk=branch.pk)
     return render(

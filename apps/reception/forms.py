@@ -99,7 +99,7 @@ class WithdrawForm(forms.Form):
 
 
 class DeclarationForm(forms.Form):
-    method = forms.ChoiceField(label="Method", choices=[(m, m.upper()) for m in METHODS])
+    method = forms.ChoiceField(label="Method", choices=[(m, Method(m).label) for m in METHODS])
     amount = forms.DecimalField(
         label="Counted amount", max_digits=12, decimal_places=2, min_value=0
     )

@@ -1,7 +1,5 @@
 """The reception console: server-rendered pages for front-desk staff."""
 
-from zoneinfo import ZoneInfo
-
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -31,14 +29,12 @@ def invoice_print(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = get_object_or_404(
         appointments_for(user).select_related("patient", "doctor", "branch"), pk=pk
     )
-    zone = ZoneInfo(appointment.branch.timezone)
     record("patient.read", actor=user, target=f"patient:{appointment.patient_id}")
     return render(
         request,
         "reception/invoice.html",
         {
             "appointment": appointment,
-            "start": appointment.start.astimezone(zone),
             "invoice": invoice_view(appointment),
             "clinic": request.tenant,  # type: ignore[attr-defined]
         },

@@ -9,20 +9,24 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import path
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
+from apps.billing.templatetags.billing import method_label
 from apps.clinic.admin import BranchScopedAdmin
 from apps.clinic.scoping import staff_of, visible_branches
+from apps.core import clinictime
 from apps.core.errors import DomainError
 from apps.reconciliation import reports
 from apps.reconciliation.commands import close_sign_off
 from apps.reconciliation.compute import close_days
-from apps.reconciliation.models import DailyClose, SignOff
+from apps.reconciliation.models import METHODS, DailyClose, SignOff
 
 
 class SignOffForm(forms.Form):
@@ -46,9 +50,43 @@ def bar_chart(points: list[tuple[str, float]], label: str) -> dict[str, Any]:
     return {"label": label, "width": len(points) * width, "bars": bars, "max": top}
 
 
+def money_by_method(close: DailyClose) -> list[dict[str, Any]]:
+    """Per method: money in, money back, the count declared and how far it is off (declared
+    minus recorded: over when positive, short when negative)."""
+    methods = sorted(
+        set(close.collected) | set(close.refunded) | set(close.declared),
+        key=lambda m: (METHODS.index(m) if m in METHODS else len(METHODS), m),
+    )
+    rows = []
+    for method in methods:
+        collected = Decimal(close.collected.get(method, "0"))
+        refunded = Decimal(close.refunded.get(method, "0"))
+        declared = close.declared.get(method)
+        variance = Decimal(close.variance[method]) if method in close.variance else None
+        if variance is None:
+            verdict, css = "not declared", ""
+        elif variance == 0:
+            verdict, css = "matches", "variance-nil"
+        elif variance > 0:
+            verdict, css = f"over by {clinictime.format_money(variance)}", "variance-over"
+        else:
+            verdict, css = f"short by {clinictime.format_money(-variance)}", "variance-short"
+        rows.append({
+            "label": method_label(method),
+            "collected": clinictime.format_money(collected),
+            "refunded": clinictime.format_money(refunded),
+            "net": clinictime.format_money(collected - refunded),
+            "declared": clinictime.format_money(declared) if declared is not None else "—",
+            "variance": variance,
+            "verdict": verdict,
+            "css": css,
+        })  # fmt: skip
+    return rows
+
+
 @admin.register(DailyClose)
 class DailyCloseAdmin(BranchScopedAdmin):
-    list_display = ["date", "branch", "status_badge", "bookings", "no_shows", "expected",
+    list_display = ["day", "branch", "status_badge", "bookings", "no_shows", "expected_money",
                     "net_taken", "variance_summary", "signed_off"]  # fmt: skip
     list_filter = [
         "status",
@@ -57,8 +95,37 @@ class DailyCloseAdmin(BranchScopedAdmin):
     ]
     date_hierarchy = "date"
     ordering = ["-date", "branch"]
-    readonly_fields = [f.name for f in DailyClose._meta.fields]
+    readonly_fields = ("branch", "day", "status_badge", "bookings", "cancellations", "no_shows",
+              "completed", "expected_money", "net_taken", "money_table", "computed_at")  # fmt: skip
+    fields = readonly_fields
     actions = ["sign_off"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        """Only days that have begun somewhere: a branch's close is listed up to its today."""
+        queryset = super().get_queryset(request).select_related("branch")
+        zones = set(queryset.values_list("branch__timezone", flat=True).distinct())
+        up_to_today = Q(pk__in=[])
+        for zone in zones:
+            today = timezone.now().astimezone(clinictime.zone(zone)).date()
+            up_to_today |= Q(branch__timezone=zone, date__lte=today)
+        return queryset.filter(up_to_today)
+
+    @admin.display(description="Date", ordering="date")
+    def day(self, close: DailyClose) -> str:
+        return clinictime.format_date(close.date)
+
+    @admin.display(description="Expected", ordering="expected")
+    def expected_money(self, close: DailyClose) -> str:
+        return clinictime.format_money(close.expected)
+
+    @admin.display(description="Recomputed")
+    def computed_at(self, close: DailyClose) -> str:
+        return clinictime.format_datetime(close.computed, close.branch.timezone)
+
+    @admin.display(description="Money by method")
+    def money_table(self, close: DailyClose) -> str:
+        return render_to_string("admin/reconciliation/money_table.html",
+                                {"rows": money_by_method(close)})  # fmt: skip
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -74,15 +141,19 @@ class DailyCloseAdmin(BranchScopedAdmin):
         )
 
     @admin.display(description="Net taken")
-    def net_taken(self, close: DailyClose) -> Decimal:
-        return close.net
+    def net_taken(self, close: DailyClose) -> str:
+        return clinictime.format_money(close.net)
 
-    @admin.display(description="Variance")
+    @admin.display(description="Counted vs recorded")
     def variance_summary(self, close: DailyClose) -> str:
-        text = ", ".join(f"{m} {v}" for m, v in close.variance.items()) or "—"
-        if close.status == DailyClose.Status.VARIANCE:
-            return format_html('<span style="background:#fde7ea;color:#b00020">{}</span>', text)
-        return text
+        rows = [r for r in money_by_method(close) if r["variance"] is not None]
+        if not rows:
+            return "Not declared"
+        return format_html_join(
+            mark_safe("<br>"),  # noqa: S308  (a constant)
+            '<span class="{}">{}: {}</span>',
+            ((r["css"], r["label"], r["verdict"]) for r in rows),
+        )
 
     @admin.display(description="Signed off", boolean=True)
     def signed_off(self, close: DailyClose) -> bool:
@@ -136,7 +207,8 @@ class DailyCloseAdmin(BranchScopedAdmin):
 
         def per_day(value: Any) -> list[tuple[str, float]]:
             return [
-                (d.isoformat(), float(sum((value(c) for c in by_day.get(d, [])), 0))) for d in days
+                (clinictime.format_date(d), float(sum((value(c) for c in by_day.get(d, [])), 0)))
+                for d in days
             ]
 
         charts = [
@@ -151,7 +223,8 @@ class DailyCloseAdmin(BranchScopedAdmin):
         return render(
             request,
             "admin/reconciliation/week.html",
-            {**self.admin_site.each_context(request), "title": f"Chain week from {monday}",
+            {**self.admin_site.each_context(request),
+             "title": f"Chain week from {clinictime.format_date(monday)}",
              "days": days, "charts": charts, "rows": rows, "opts": self.model._meta,
              "previous": (monday - timedelta(days=7)).strftime("%G-W%V"),
              "next": (monday + timedelta(days=7)).strftime("%G-W%V")},
@@ -178,16 +251,18 @@ class DailyCloseAdmin(BranchScopedAdmin):
             per_day.setdefault(close.date, []).append(close)
         days = [start + timedelta(days=n) for n in range((last - start).days + 1)]
         takings = [
-            (d.isoformat(), float(sum((c.net for c in per_day.get(d, [])), Decimal(0))))
+            (clinictime.format_date(d), float(sum((c.net for c in per_day.get(d, [])), Decimal(0))))
             for d in days
         ]
         no_shows = [
-            (d.isoformat(), float(sum(c.no_shows for c in per_day.get(d, [])))) for d in days
+            (clinictime.format_date(d), float(sum(c.no_shows for c in per_day.get(d, []))))
+            for d in days
         ]
         return render(
             request,
             "admin/reconciliation/month.html",
-            {**self.admin_site.each_context(request), "title": f"Variance for {month}",
+            {**self.admin_site.each_context(request),
+             "title": f"Variance for {clinictime.format_month(first)}",
              "month": month, "report": report, "charts": [bar_chart(takings, "Takings (net)"),
              bar_chart(no_shows, "No-shows")], "opts": self.model._meta},
         )  # fmt: skip

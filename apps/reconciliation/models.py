@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.db import models
 
 from apps.clinic.models import Branch
+from apps.core.clinictime import format_date
 from apps.eventstore.models import EventSourcedModel
 
 METHODS = ("cash", "card", "upi", "other")
@@ -84,7 +85,7 @@ class DailyClose(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.branch} {self.date} ({self.status})"
+        return f"{self.branch}, {format_date(self.date)} ({self.get_status_display()})"
 
     @property
     def net(self) -> Decimal:

@@ -1,5 +1,6 @@
-"""Admin screens for doctors, patients and appointments. Changes go through the commands;
-opening a patient is an audited read; lists never show a patient's name."""
+"""Admin screens for doctors, patients and appointments. Changes go through the commands.
+Patient names are shown where a manager needs them, and every page that shows them is an
+audited read (a list is one `patient.list` entry naming the patients on the page)."""
 
 from typing import Any
 
@@ -9,8 +10,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from apps.audit.trail import record
-from apps.clinic.admin import ADMIN_ROLES, MANAGERS, BranchScopedAdmin, TenantSettingsAdmin
+from apps.clinic.admin import BranchScopedAdmin, TenantSettingsAdmin
 from apps.clinic.scoping import staff_of
+from apps.core import clinictime
 from apps.core.errors import DomainError, InvalidInput
 from apps.core.keys import phone_indexes
 from apps.scheduling import commands
@@ -51,14 +53,61 @@ class DoctorForm(forms.ModelForm):
         return minutes
 
 
+def patient_name(patient: Patient | None) -> str:
+    if patient is None:
+        return "—"
+    return (patient.name or "(erased)") if patient.erased is None else "(erased)"
+
+
+def masked_phone(phone: str | None) -> str:
+    """Enough to tell two patients apart at the desk, not to call them: "••••••5678"."""
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    return f"••••••{digits[-4:]}" if digits else "—"
+
+
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def readable_hours(weekly_hours: list[dict[str, Any]]) -> str:
+    """ "Mon 09:00–13:00, 16:00–18:00 · Tue …" (the branch's wall clock)."""
+    by_day: dict[int, list[str]] = {}
+    for interval in weekly_hours:
+        by_day.setdefault(int(interval["weekday"]), []).append(
+            f"{interval['start']}–{interval['end']}"
+        )
+    return " · ".join(f"{WEEKDAYS[d]} {', '.join(spans)}" for d, spans in sorted(by_day.items()))
+
+
+class ListsPatientNames(BranchScopedAdmin):
+    """A list that shows patient names: each page shown is one audited read of them."""
+
+    patient_attr = "patient_id"
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            ids = sorted({getattr(row, self.patient_attr) for row in changelist.result_list})
+            if ids:
+                record("patient.list", actor=staff_of(request), detail={"patients": ids})
+        return response
+
+
 @admin.register(Doctor)
 class DoctorAdmin(BranchScopedAdmin):
     form = DoctorForm
-    add_roles = ADMIN_ROLES
-    change_roles = ADMIN_ROLES
-    list_display = ["name", "specialty", "branch", "slot_minutes", "consultation_fee", "active"]
+    list_display = ["name", "specialty", "branch", "hours", "slot_minutes", "fee", "active"]
+    list_select_related = ["branch"]
     list_filter = [("branch", admin.RelatedOnlyFieldListFilter), "specialty", "active"]
     search_fields = ["name", "specialty"]
+
+    @admin.display(description="Weekly hours")
+    def hours(self, doctor: Doctor) -> str:
+        return readable_hours(doctor.weekly_hours)
+
+    @admin.display(description="Consultation fee", ordering="consultation_fee")
+    def fee(self, doctor: Doctor) -> str:
+        return clinictime.format_money(doctor.consultation_fee)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # Who and where stay fixed; hours, slot length, fee and availability can change.
@@ -86,18 +135,28 @@ class DoctorAdmin(BranchScopedAdmin):
 
 
 @admin.register(Patient)
-class PatientAdmin(BranchScopedAdmin):
-    """Names are shown only on a patient's own page, and opening it is audited."""
+class PatientAdmin(ListsPatientNames):
+    """Names are listed (an audited read of the page), phones masked; opening a patient is
+    an audited read too."""
 
     branch_field = "registered_branch"
-    view_roles = MANAGERS
-    list_display = ["__str__", "registered_branch", "created", "erased"]
+    patient_attr = "pk"
+    list_display = ["full_name", "phone_masked", "registered_branch", "created", "erased"]
+    ordering = ["-created", "-id"]
     list_filter = [("registered_branch", admin.RelatedOnlyFieldListFilter)]
     search_help_text = "Search by phone number"
     search_fields = ["phone_index"]  # replaced by a blind-index lookup below
     fields = ("name", "phone", "date_of_birth", "address", "notes", "registered_branch",
               "created", "erased")  # fmt: skip
     readonly_fields = fields
+
+    @admin.display(description="Name")
+    def full_name(self, patient: Patient) -> str:
+        return patient_name(patient)
+
+    @admin.display(description="Phone")
+    def phone_masked(self, patient: Patient) -> str:
+        return masked_phone(patient.phone) if patient.erased is None else "—"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # A chain shares its patients: managers see them all (no branch narrowing).
@@ -123,17 +182,47 @@ class PatientAdmin(BranchScopedAdmin):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(BranchScopedAdmin):
-    list_display = ["id", "start", "doctor", "branch", "status"]
+class AppointmentAdmin(ListsPatientNames):
+    """Times on the clock of the appointment's branch, newest first."""
+
+    list_display = ["when", "patient_full_name", "doctor", "branch", "status"]
+    list_select_related = ["patient", "doctor", "branch"]
     list_filter = [
+        ("start", admin.DateFieldListFilter),
         "status",
         ("branch", admin.RelatedOnlyFieldListFilter),
-        ("start", admin.DateFieldListFilter),
+        ("doctor", admin.RelatedOnlyFieldListFilter),
     ]
     date_hierarchy = "start"
-    readonly_fields = [f.name for f in Appointment._meta.fields]
-    exclude = ["patient"]
+    ordering = ["-start", "-id"]
+    readonly_fields = ("when", "ends", "patient_full_name", "doctor", "branch", "status",
+              "cancel_reason", "follow_up_of", "repeat_no_show", "booked_at")  # fmt: skip
+    fields = readonly_fields
     actions = ["check_in", "complete", "mark_no_show", "cancel"]
+
+    @admin.display(description="When", ordering="start")
+    def when(self, appointment: Appointment) -> str:
+        return clinictime.format_datetime(appointment.start, appointment.branch.timezone)
+
+    @admin.display(description="Ends")
+    def ends(self, appointment: Appointment) -> str:
+        return clinictime.format_datetime(appointment.end, appointment.branch.timezone)
+
+    @admin.display(description="Booked at")
+    def booked_at(self, appointment: Appointment) -> str:
+        return clinictime.format_datetime(appointment.created, appointment.branch.timezone)
+
+    @admin.display(description="Patient")
+    def patient_full_name(self, appointment: Appointment) -> str:
+        return patient_name(appointment.patient)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        shown = self.get_queryset(request).filter(pk=object_id) if object_id.isdigit() else []
+        for patient_id in {a.patient_id for a in shown}:
+            record("patient.read", actor=staff_of(request), target=f"patient:{patient_id}")
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def _apply(
         self,
@@ -171,10 +260,6 @@ class AppointmentAdmin(BranchScopedAdmin):
     def cancel(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
         self._apply(request, queryset, commands.appointment_cancel, "Cancelled",
                     reason="Cancelled by the clinic")  # fmt: skip
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        # The actions call the commands, which check role and branch again.
-        return dict(super().get_actions(request)) if self._role(request) in ADMIN_ROLES else {}
 
 
 @admin.register(WaitlistEntry)

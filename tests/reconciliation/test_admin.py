@@ -26,8 +26,8 @@ def test_variance_days_are_highlighted(api: HostClient, owner: User, main_branch
 
     page = api.get("/admin/reconciliation/dailyclose/").content.decode()
 
-    assert "cash 50.00" in page
-    assert "#fde7ea" in page and "Variance" in page
+    assert '<span class="variance-over">Cash: over by ₹50.00</span>' in page
+    assert "#b00020" in page and "Variance" in page
 
 
 def test_signing_off_from_the_admin_needs_a_note_for_a_variance(
