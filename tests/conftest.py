@@ -78,6 +78,17 @@ def test_warehouse(tmp_path_factory: pytest.TempPathFactory) -> None:
     settings.MYMEDIC_WAREHOUSE_URL = f"chdb://{tmp_path_factory.mktemp('warehouse')}/warehouse"
 
 
+@pytest.fixture
+def celery_in_process() -> Iterator[None]:
+    """Celery tasks sent by the code under test run in this process and transaction (Celery's
+    eager mode) instead of on a worker that could not see the test's rolled-back rows."""
+    from mymedic.celery import app
+
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = False, False
+
+
 @pytest.fixture(autouse=True)
 def audit_anchor_dir(tmp_path: Any, settings: Any) -> None:
     """Each test's audit anchors live in its own folder, never in the checkout's."""

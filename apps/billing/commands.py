@@ -39,6 +39,7 @@ from apps.clinic.access import (
     require_role,
 )
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, User
+from apps.core.clinictime import format_money
 from apps.core.db import connection
 from apps.core.errors import Conflict, InvalidInput
 from apps.eventstore.models import Actor
@@ -247,7 +248,9 @@ def payment_take(
     )
     due = ledger.balance_of(invoice).balance_due
     if amount > due:
-        raise Conflict(f"That is more than the balance due ({invoice.currency} {due}).")
+        raise Conflict(
+            f"That is more than the balance due ({format_money(due, invoice.currency)})."
+        )
     if method == Method.CREDIT and amount > ledger.credit_of(appointment.patient_id):
         raise Conflict("The patient does not have that much credit.")
     payment = Payment(
@@ -291,7 +294,9 @@ def _refund(
 ) -> Refund:
     left = ledger.refundable(payment)
     if amount > left:
-        raise Conflict(f"Only {payment.invoice.currency} {left} of this payment can be refunded.")
+        raise Conflict(
+            f"Only {format_money(left, payment.invoice.currency)} of this payment can be refunded."
+        )
     refund = Refund(
         payment=payment, branch_id=payment.branch_id, amount=amount, method=method, reason=reason,
         kind=kind, adjustment=adjustment,
@@ -363,8 +368,8 @@ def payment_refund_overpayment(
     overpaid = ledger.balance_of(invoice).overpaid
     if amount > overpaid:
         raise Conflict(
-            f"Only {invoice.currency} {overpaid} was paid beyond the bill; a refund of more "
-            "would leave the patient owing it. Give a discount or concession instead."
+            f"Only {format_money(overpaid, invoice.currency)} was paid beyond the bill; a refund "
+            "of more would leave the patient owing it. Give a discount or concession instead."
         )
     return _refund(actor=actor, payment=payment, amount=amount, reason=reason,
                    method=payment.method, kind=Refund.Kind.OVERPAYMENT)  # fmt: skip
@@ -517,15 +522,17 @@ def _discount(
         raise Conflict("Nothing is left on this bill to discount.")
     if amount > billable:
         raise Conflict(
-            f"That is more than is left to bill ({invoice.currency} {billable} before tax)."
+            f"That is more than is left to bill "
+            f"({format_money(billable, invoice.currency)} before tax)."
         )
     limit_of_actor = discount_limit(actor, invoice.lines)
     if limit_of_actor is not None and discounted + amount > limit_of_actor[1]:
         cap, limit = limit_of_actor
         raise Conflict(
             f"A receptionist may take at most {cap.normalize():f}% off a bill: "
-            f"{invoice.currency} {limit} on this one, of which {invoice.currency} "
-            f"{max(limit - discounted, ZERO)} is left. Ask a manager for more."
+            f"{format_money(limit, invoice.currency)} on this one, of which "
+            f"{format_money(max(limit - discounted, ZERO), invoice.currency)} is left. "
+            "Ask a manager for more."
         )
     adjustment = InvoiceAdjustment(
         invoice=invoice, branch_id=invoice.branch_id, kind=InvoiceAdjustment.Kind.DISCOUNT,

@@ -30,6 +30,14 @@ from apps.core.errors import DomainError, InvalidInput
 # The admin's sign-in goes through the same lock-out as every other door.
 admin.site.login_form = AdminLoginForm
 
+
+def _password_change(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+    """The admin's "Change password" is the staff one, which ends old tokens and sessions."""
+    return redirect("account-password")
+
+
+admin.site.password_change = _password_change  # type: ignore[method-assign,assignment]
+
 admin.site.site_header = "MyMedic"
 admin.site.site_title = "MyMedic"
 admin.site.index_title = "Your clinic"

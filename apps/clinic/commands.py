@@ -258,12 +258,12 @@ def staff_change(
         user.branches.set(branches)
         changed.append("branches")
     if not user.is_active:
-        _end_access(user)
+        end_access(user)
     record("staff.changed", actor=actor, target=f"user:{user.pk}", detail={"fields": changed})
     return user
 
 
-def _end_access(user: User, *, keep_session: str | None = None) -> None:
+def end_access(user: User, *, keep_session: str | None = None) -> None:
     """Revokes every API token of `user` and ends their web sessions (but `keep_session`)."""
     StaffToken.objects.filter(user=user).delete()
     for session in Session.objects.filter(expire_date__gt=dj_timezone.now()):
@@ -305,7 +305,7 @@ def staff_password_change(
     _check_password(new_password, user, "new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    _end_access(user, keep_session=keep_session)
+    end_access(user, keep_session=keep_session)
     record("staff.password_changed", actor=actor, target=f"user:{user.pk}")
     return user
 
@@ -320,6 +320,6 @@ def staff_password_reset(*, actor: User | None, user: User, new_password: str) -
     _check_password(new_password, user, "new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    _end_access(user)
+    end_access(user)
     record("staff.password_reset", actor=actor, target=f"user:{user.pk}")
     return user

@@ -142,4 +142,5 @@ def reset_email_allowed(request: HttpRequest, email: str) -> bool:
 
 def forget_failures(username: str) -> None:
     """A password set through an emailed link proves the mailbox: lift the account's lock."""
-    cache.delete(f"signin-failures:user:{username.strip().lower()}")
+    if (account := staff_account(username)) is not None:
+        succeeded(account)

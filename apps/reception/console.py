@@ -298,13 +298,17 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
     payment_form = forms.PaymentForm(
         data if posted == "payment" else None, initial=_payment_initial(invoice)
     )
+
+    def money(amount: Any) -> str:
+        return clinictime.format_money(amount, invoice["currency"])
+
     discount_form = forms.DiscountForm(data if posted == "discount" else None, prefix="discount")
     if may_discount(user):
         limit_of_user = billing.discount_limit(user, invoice["lines"])
         if limit_of_user is not None:
             cap, limit = limit_of_user
             discount_form.fields["amount"].help_text = (
-                f"You may take up to {cap.normalize():f}% ({invoice['currency']} {limit}) off "
+                f"You may take up to {cap.normalize():f}% ({money(limit)}) off "
                 "this bill in all; a manager can give more."
             )
     refund_forms = {
@@ -325,7 +329,6 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
         if line["withdrawable"]
     }
     patient = appointment.patient.name or "the patient"
-    currency = invoice["currency"]
     form: django_forms.Form | None = None
     try:
         if posted == "payment":
@@ -335,7 +338,7 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
                     actor=user, appointment=appointment, **form.cleaned_data
                 )
                 done = (
-                    f"Took {currency} {taken.amount} from {patient} by "
+                    f"Took {money(taken.amount)} from {patient} by "
                     f"{Method(taken.method).label} ({taken.get_kind_display().lower()})."
                 )
                 return _paid(request, branch, appointment, done)
@@ -347,8 +350,8 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
                 )
                 done = (
                     f"{adjustment.get_category_display()} discount for {patient}: "
-                    f"{currency} {adjustment.total_reduction} off the bill, now "
-                    f"{currency} {adjustment.invoice.total}."
+                    f"{money(adjustment.total_reduction)} off the bill, now "
+                    f"{money(adjustment.invoice.total)}."
                 )
                 return _paid(request, branch, appointment, done)
         elif posted.startswith("refund-"):
@@ -360,13 +363,13 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
                 )
                 refund = _refund(user, payment, form.cleaned_data)
                 done = (
-                    f"Refund recorded. Paid back {currency} {refund.amount} to {patient} by "
+                    f"Refund recorded. Paid back {money(refund.amount)} to {patient} by "
                     f"{Method(refund.method).label} ({refund.get_kind_display().lower()})."
                 )
                 if refund.adjustment is not None:
                     done += (
                         f" {refund.adjustment.get_category_display()} concession: "
-                        f"{currency} {refund.adjustment.total_reduction} off the bill."
+                        f"{money(refund.adjustment.total_reduction)} off the bill."
                     )
                 return _paid(request, branch, appointment, done)
         elif posted.startswith("withdraw-"):
@@ -378,8 +381,8 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
                     actor=user, invoice=invoice_row, line=index, **form.cleaned_data
                 )
                 done = (
-                    f"Credit note {note.number} for {patient}: {currency} "
-                    f"{note.total_reduction} off the bill for the withdrawn "
+                    f"Credit note {note.number} for {patient}: "
+                    f"{money(note.total_reduction)} off the bill for the withdrawn "
                     f"{invoice['lines'][index]['description'].lower()}."
                 )
                 return _paid(request, branch, appointment, done)

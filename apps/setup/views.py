@@ -72,7 +72,7 @@ def welcome(request: HttpRequest, token: str) -> HttpResponse:
         user = redeem_sign_in_link(token)
     except LinkRefused:
         return render(request, "setup/link_refused.html", status=400)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend="apps.clinic.signin.LockoutBackend")
     messages.success(request, "Welcome! A few steps and your clinic is ready to book.")
     return redirect("setup")
 
@@ -336,7 +336,7 @@ class InvitationAcceptView(auth_views.PasswordResetConfirmView):
 
     template_name = "registration/invitation_confirm.html"
     post_reset_login = True
-    post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
+    post_reset_login_backend = "apps.clinic.signin.LockoutBackend"
     success_url = reverse_lazy("reception")
 
     def form_valid(self, form: Any) -> HttpResponse:
@@ -368,6 +368,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
         forget_failures(form.user.email)
+        clinic.end_access(form.user)  # every token and session made with the old password ends
         record("password.reset", actor=form.user, target=f"user:{form.user.pk}")
         return response
 

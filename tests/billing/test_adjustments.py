@@ -131,7 +131,7 @@ def test_receptionists_are_held_to_the_tenants_cap_and_managers_are_not(
 
     assert over.status_code == 409
     assert over.json()["detail"].startswith("A receptionist may take at most 20% off a bill")
-    assert "INR 120.00" in over.json()["detail"]
+    assert "₹120.00" in over.json()["detail"]
     assert within.status_code == 201, within.content
     assert (within.json()["total_reduction"], within.json()["invoice_total"]) == (
         "80.00", "520.00",
@@ -204,7 +204,7 @@ def test_an_overpayment_refund_pays_back_only_what_was_paid_beyond_the_bill(
     exact = refund(desk, paid["id"], kind="overpayment", amount="150.00", reason="x")
 
     assert too_much.status_code == 409
-    assert "Only INR 150.00 was paid beyond the bill" in too_much.json()["detail"]
+    assert "Only ₹150.00 was paid beyond the bill" in too_much.json()["detail"]
     assert unchanged == before
     assert exact.status_code == 201
     assert exact.json()["kind"] == "overpayment"

@@ -81,7 +81,7 @@ def test_deposit_balance_and_a_senior_citizen_concession_leave_nothing_due(
     desk.get_by_label("Amount to take").fill("200.00")
     desk.get_by_label("Method").select_option("cash")
     desk.get_by_role("button", name="Take payment").click()
-    expect(desk.get_by_text("Took INR 200.00 from Asha Iyer by Cash (deposit).")).to_be_visible()
+    expect(desk.get_by_text("Took ₹200.00 from Asha Iyer by Cash (deposit).")).to_be_visible()
 
     # The balance is pre-filled: one click (and the method) takes it.
     expect(desk.get_by_label("Amount to take")).to_have_value("400.00")
@@ -89,8 +89,8 @@ def test_deposit_balance_and_a_senior_citizen_concession_leave_nothing_due(
     shot(desk, "pay-02-balance-prefilled")
     desk.get_by_label("Method").select_option("upi")
     desk.get_by_role("button", name="Take payment").click()
-    expect(desk.get_by_text("Took INR 400.00 from Asha Iyer by UPI (balance).")).to_be_visible()
-    expect(desk.get_by_test_id("balance-due")).to_have_text("balance due 0.00")
+    expect(desk.get_by_text("Took ₹400.00 from Asha Iyer by UPI (balance).")).to_be_visible()
+    expect(desk.get_by_test_id("balance-due")).to_have_text("balance due ₹0.00")
 
     # A concession beyond the receptionist's cap is refused beside its row, typed values kept.
     row = desk.locator("form.inline-refund").first
@@ -108,12 +108,12 @@ def test_deposit_balance_and_a_senior_citizen_concession_leave_nothing_due(
     # 100 off as a senior-citizen concession, paid back from the cash deposit.
     row.get_by_label("Amount").fill("100.00")
     row.get_by_role("button", name="Refund").click()
-    expect(desk.get_by_text("Paid back INR 100.00 to Asha Iyer by Cash")).to_be_visible()
-    expect(desk.get_by_test_id("balance-due")).to_have_text("balance due 0.00")
+    expect(desk.get_by_text("Paid back ₹100.00 to Asha Iyer by Cash")).to_be_visible()
+    expect(desk.get_by_test_id("balance-due")).to_have_text("balance due ₹0.00")
     shot(desk, "pay-04-concession-paid-back")
 
     desk.get_by_role("link", name="Print receipt").click()
-    expect(desk.get_by_test_id("receipt-balance-due")).to_have_text("0.00")
+    expect(desk.get_by_test_id("receipt-balance-due")).to_have_text("₹0.00")
     expect(desk.get_by_text("Senior citizen discount")).to_be_visible()
     expect(desk.locator("tfoot")).to_contain_text("500.00")
     shot(desk, "pay-05-receipt")

@@ -99,7 +99,7 @@ def test_an_operators_superuser_still_sees_everything(api: HostClient, tenant: T
 def test_the_migration_takes_superuser_away_from_existing_staff(main_branch: Branch) -> None:
     old_manager = make(Role.MANAGER, main_branch)
     User.objects.filter(pk=old_manager.pk).update(is_superuser=True)
-    migration = importlib.import_module("apps.clinic.migrations.0002_no_superuser_roles")
+    migration = importlib.import_module("apps.clinic.migrations.0004_no_superuser_roles")
 
     migration.drop_superuser(django_apps, None)
 

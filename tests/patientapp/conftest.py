@@ -12,7 +12,6 @@ from apps.notifications.backends import FileBackend
 from apps.patientapp import auth
 from apps.scheduling.models import Patient
 from apps.tenants.models import Tenant
-from mymedic.celery import app
 from tests.conftest import HostClient
 from tests.scheduling.conftest import doctor, monday_morning, patient
 from tests.scheduling.factories import PatientFactory
@@ -21,12 +20,8 @@ __all__ = ["doctor", "monday_morning", "patient"]
 
 
 @pytest.fixture(autouse=True)
-def tasks_run_in_process() -> Iterator[None]:
-    """Sign-in codes leave from a Celery task; here it runs in the test's own process and
-    transaction (Celery's eager mode) instead of a worker that could not see them."""
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = False, False
+def tasks_run_in_process(celery_in_process: None) -> None:
+    """Sign-in codes leave from a Celery task: here it runs in the test's own process."""
 
 
 @pytest.fixture

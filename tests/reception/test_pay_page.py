@@ -68,7 +68,7 @@ def test_the_balance_is_prefilled_and_the_kind_turns_to_balance_after_a_deposit(
     after = taken.content.decode()
 
     assert 'name="amount" value="500.00"' in before and selected(before, "kind") == "deposit"
-    assert "Took INR 200.00 from Ravi Kumar by UPI (deposit)." in after
+    assert "Took ₹200.00 from Ravi Kumar by UPI (deposit)." in after
     assert 'name="amount" value="300.00"' in after and selected(after, "kind") == "balance"
 
 
@@ -87,14 +87,14 @@ def test_the_senior_citizen_concession_gives_money_back_and_leaves_nothing_due(
     receipt = desk.get(f"/reception/appointments/{visit_600.pk}/invoice/").content.decode()
 
     assert (
-        "Refund recorded. Paid back INR 100.00 to Ravi Kumar by Cash (concession refund). "
-        "Senior citizen concession: INR 100.00 off the bill." in done
+        "Refund recorded. Paid back ₹100.00 to Ravi Kumar by Cash (concession refund). "
+        "Senior citizen concession: ₹100.00 off the bill." in done
     )
-    assert "balance due 0.00" in done
-    assert re.search(r'data-testid="receipt-balance-due">0.00<', receipt)
-    assert "Senior citizen discount" in receipt and "-100.00" in receipt
+    assert "balance due ₹0.00" in done
+    assert re.search(r'data-testid="receipt-balance-due">₹0.00<', receipt)
+    assert "Senior citizen discount" in receipt and "−₹100.00" in receipt
     assert "Concession refund" in receipt
-    assert re.search(r"<th[^>]*>Total</th><td[^>]*>500.00<", receipt)
+    assert re.search(r"<th[^>]*>Total</th><td[^>]*>₹500.00<", receipt)
 
 
 def test_a_refund_error_stays_on_its_row_with_what_was_typed(
@@ -114,7 +114,7 @@ def test_a_refund_error_stays_on_its_row_with_what_was_typed(
 
     assert response.status_code == 400
     row = row_of(html, second)
-    assert "Only INR 300.00 of this payment can be refunded." in row
+    assert "Only ₹300.00 of this payment can be refunded." in row
     assert 'value="999.00"' in row and 'value="Typed with care"' in row
     assert 'class="error"' not in row_of(html, first)
 
@@ -130,8 +130,8 @@ def test_a_receptionists_discount_over_the_cap_is_refused_beside_the_amount(
     form = re.search(r'data-testid="discount-form">.*?</form>', html, re.S)
 
     assert response.status_code == 400 and form
-    assert "You may take up to 20% (INR 120.00) off this bill in all" in form.group(0)
-    assert "A receptionist may take at most 20% off a bill: INR 120.00 on this one" in form.group(0)
+    assert "You may take up to 20% (₹120.00) off this bill in all" in form.group(0)
+    assert "A receptionist may take at most 20% off a bill: ₹120.00 on this one" in form.group(0)
     assert 'value="150.00"' in form.group(0)
     assert not Invoice.objects.filter(adjustments__isnull=False).exists()
 
@@ -144,7 +144,7 @@ def test_a_discount_within_the_cap_lowers_what_is_due(
         "discount-reason": "60+",
     }, follow=True).content.decode()  # fmt: skip
 
-    assert "Senior citizen discount for Ravi Kumar: INR 60.00 off the bill, now INR 540.00." in done
+    assert "Senior citizen discount for Ravi Kumar: ₹60.00 off the bill, now ₹540.00." in done
     assert 'name="amount" value="540.00"' in done
 
 
@@ -159,9 +159,9 @@ def test_withdrawing_the_consultation_issues_a_credit_note(
     payment = Payment.objects.get()
 
     number = f"CN{visit.branch_id}-000001"
-    assert f"Credit note {number} for Ravi Kumar: INR 500.00 off the bill" in done
+    assert f"Credit note {number} for Ravi Kumar: ₹500.00 off the bill" in done
     assert f"withdrawn: credit note {number}" in done
-    assert "paid beyond the bill 500.00" in done
+    assert "paid beyond the bill ₹500.00" in done
     row = row_of(done, payment)  # the overpayment is offered back, by the payment's method
     assert selected(row, f"refund-{payment.pk}-kind") == "overpayment"
     assert 'value="500.00"' in row
@@ -173,7 +173,7 @@ def test_methods_are_spelled_as_the_model_labels_them(desk: HostClient, visit: A
 
     html = page(desk, visit)
 
-    assert "Deposit · UPI · INR 100.00" in html
+    assert "Deposit · UPI · ₹100.00" in html
     assert '<option value="cash">Cash</option>' in html
     assert "CASH" not in html
 

@@ -96,7 +96,11 @@ def test_an_address_is_throttled_after_its_own_larger_limit(api: HostClient, own
 
 
 def test_patient_code_sign_in_goes_through_the_same_lock(
-    api: HostClient, patient: Patient, outbox: FileBackend, django_capture_on_commit_callbacks: Any
+    api: HostClient,
+    patient: Patient,
+    outbox: FileBackend,
+    django_capture_on_commit_callbacks: Any,
+    celery_in_process: None,
 ) -> None:
     phone = "9812345678"
     for _ in range(3):

@@ -245,7 +245,7 @@ def test_the_migration_keeps_existing_tokens_working_but_only_as_digests(
     from django.apps import apps as django_apps
     from rest_framework.authtoken.models import Token
 
-    migration = importlib.import_module("apps.clinic.migrations.0002_stafftoken")
+    migration = importlib.import_module("apps.clinic.migrations.0003_stafftoken")
     old = Token.objects.create(user=owner)
 
     with connection.schema_editor() as editor:
@@ -255,3 +255,14 @@ def test_the_migration_keeps_existing_tokens_working_but_only_as_digests(
     carried = StaffToken.objects.get(user=owner)
     assert carried.key_hash == hashlib.sha256(old.key.encode()).hexdigest()
     assert with_token(api.defaults["HTTP_HOST"], old.key).get("/api/v1/auth/me/").status_code == 200
+
+
+def test_the_admins_change_password_link_leads_to_the_staff_password_page(
+    api: HostClient, owner: User
+) -> None:
+    api.force_login(owner)
+
+    response = api.get("/admin/password_change/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/account/password/"

@@ -13,7 +13,7 @@ from apps.clinic.models import Branch, Role, User
 from apps.clinic.signin import RESET_EMAILS_PER_WINDOW
 from apps.tenants.models import Tenant
 from tests.clinic.factories import STAFF_PASSWORD, UserFactory
-from tests.conftest import HostClient
+from tests.conftest import HostClient, client_for
 
 NEW_PASSWORD = "a-fresh-pass-phrase-7"
 Commits = Callable[..., Any]
@@ -245,3 +245,19 @@ def test_an_unknown_clinic_address_answers_json_on_the_api(db: None) -> None:
 
     assert response.status_code == 404
     assert response.json() == {"detail": "No clinic at this address."}
+
+
+def test_a_password_reset_by_email_ends_every_token_of_the_old_password(
+    api: HostClient, tenant: Tenant, main_branch: Branch
+) -> None:
+    staff = UserFactory(role=Role.RECEPTIONIST, branches=[main_branch], email="phone@acme.example")
+    app = client_for(staff, tenant)
+    assert app.get("/api/v1/auth/me/").status_code == 200
+
+    api.post("/password-reset/", {"email": "phone@acme.example"})
+    page = api.get(_link(mail.outbox[0]), follow=True)
+    api.post(
+        page.redirect_chain[-1][0], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
+
+    assert app.get("/api/v1/auth/me/").status_code == 401
