@@ -20,6 +20,7 @@ from apps.scheduling.models import (
     Doctor,
     NoShowPolicy,
     Patient,
+    SchedulingSettings,
     SlotHold,
     WaitlistEntry,
 )
@@ -130,7 +131,7 @@ class AppointmentAdmin(BranchScopedAdmin):
     date_hierarchy = "start"
     readonly_fields = [f.name for f in Appointment._meta.fields]
     exclude = ["patient"]
-    actions = ["check_in", "complete", "mark_no_show", "cancel"]
+    actions = ["check_in", "complete", "mark_no_show", "undo_no_show", "cancel"]
 
     def _apply(
         self,
@@ -163,6 +164,10 @@ class AppointmentAdmin(BranchScopedAdmin):
     @admin.action(description="Mark no-show")
     def mark_no_show(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
         self._apply(request, queryset, commands.appointment_mark_no_show, "Marked no-show")
+
+    @admin.action(description="Undo no-show (same day only)")
+    def undo_no_show(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
+        self._apply(request, queryset, commands.appointment_undo_no_show, "No-show undone")
 
     @admin.action(description="Cancel (reason: cancelled by the clinic)")
     def cancel(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
@@ -200,4 +205,19 @@ class NoShowPolicyAdmin(TenantSettingsAdmin):
     def update(self, request: HttpRequest, obj: NoShowPolicy, changed: list[str]) -> NoShowPolicy:
         return commands.no_show_policy_update(
             actor=staff_of(request), threshold=obj.threshold, window_days=obj.window_days
+        )
+
+
+@admin.register(SchedulingSettings)
+class SchedulingSettingsAdmin(TenantSettingsAdmin):
+    list_display = ["__str__", "check_in_opens_minutes", "no_show_grace_minutes"]
+    fields = ["check_in_opens_minutes", "no_show_grace_minutes"]
+
+    def update(
+        self, request: HttpRequest, obj: SchedulingSettings, changed: list[str]
+    ) -> SchedulingSettings:
+        return commands.scheduling_settings_update(
+            actor=staff_of(request),
+            check_in_opens_minutes=obj.check_in_opens_minutes,
+            no_show_grace_minutes=obj.no_show_grace_minutes,
         )
