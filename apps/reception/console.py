@@ -362,7 +362,7 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
 @login_required
 def declare(request: HttpRequest, pk: int) -> HttpResponse:
     user, branch = _desk(request, pk)
-    form = forms.DeclarationForm(request.POST or None)
+    form = forms.DeclarationForm(request.POST if request.method == "POST" else None)
     today = _today(branch)
     if request.method == "POST" and form.is_valid():
         declared = []
