@@ -91,10 +91,9 @@ def _board_context(user: User, branch: Branch) -> dict[str, Any]:
 
 
 def _board_response(request: HttpRequest, user: User, branch: Branch) -> HttpResponse:
-    template = (
-        "reception/_board.html" if request.headers.get("HX-Request") else "reception/board.html"
-    )
-    return render(request, template, _board_context(user, branch))
+    fragment = bool(request.headers.get("HX-Request"))
+    template = "reception/_board.html" if fragment else "reception/board.html"
+    return render(request, template, {**_board_context(user, branch), "fragment": fragment})
 
 
 @login_required
