@@ -17,7 +17,7 @@ from apps.scheduling.models import Appointment, AppointmentView, Doctor, Patient
 from apps.scheduling.projections import appointments as appointments_projection
 from apps.tenants.models import Tenant
 from tests.clinic.factories import UserFactory
-from tests.conftest import client_for
+from tests.conftest import HostClient, client_for
 from tests.scheduling.conftest import ist
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
@@ -248,3 +248,41 @@ def test_undoing_a_no_show_whose_slot_was_rebooked_is_a_409(
     with pytest.raises(Conflict, match="already taken"):
         commands.appointment_undo_no_show(actor=desk_user, appointment=visit)
     assert Appointment.objects.get(pk=visit.pk).status == Appointment.Status.NO_SHOW
+
+
+# The admin obeys the same rules
+
+
+def test_scheduling_settings_are_edited_in_the_admin_through_the_command(
+    api: HostClient, owner: User
+) -> None:
+    api.force_login(owner)
+
+    response = api.post(
+        "/admin/scheduling/schedulingsettings/add/",
+        {"check_in_opens_minutes": 60, "no_show_grace_minutes": 10},
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Event.objects.filter(type="SchedulingSettingsChanged").count() == 1
+    rules = commands.scheduling_settings()
+    assert (rules.check_in_opens_minutes, rules.no_show_grace_minutes) == (60, 10)
+
+
+def test_the_admin_actions_mark_and_undo_a_no_show_only_when_the_rules_allow(
+    api: HostClient, owner: User, doctor: Doctor, patient: Patient,
+    monday_morning: time_machine.Coordinates,
+) -> None:  # fmt: skip
+    visit = book(owner, doctor, patient, 9)
+    api.force_login(owner)
+    url = "/admin/scheduling/appointment/"
+
+    early = api.post(url, {"action": "mark_no_show", "_selected_action": [visit.pk]}, follow=True)
+    monday_morning.move_to(ist(4, 9, 30))
+    api.post(url, {"action": "mark_no_show", "_selected_action": [visit.pk]})
+    marked = Appointment.objects.get(pk=visit.pk).status
+    api.post(url, {"action": "undo_no_show", "_selected_action": [visit.pk]})
+
+    assert "A no-show can be marked from 09:15." in early.content.decode()
+    assert marked == Appointment.Status.NO_SHOW
+    assert Appointment.objects.get(pk=visit.pk).status == Appointment.Status.BOOKED
