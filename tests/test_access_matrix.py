@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import transaction
 from django_tenants.utils import schema_context
 
@@ -87,7 +88,7 @@ ROUTES = [
     Route("POST", "/api/v1/appointments/{booked}/reschedule/", FRONT_DESK, 200, "branch",
           lambda ids: {"start": "2027-01-05T11:00:00+05:30"}),
     Route("POST", "/api/v1/appointments/{booked}/check-in/", ALL, 200, "branch"),
-    Route("POST", "/api/v1/appointments/{booked}/no-show/", ALL, 200, "branch"),
+    Route("POST", "/api/v1/appointments/{missed}/no-show/", ALL, 200, "branch"),
     Route("POST", "/api/v1/appointments/{checked_in}/complete/", ALL, 200, "branch"),
     Route("POST", "/api/v1/appointments/{completed}/follow-up/", FRONT_DESK, 201, "branch",
           lambda ids: {"start": "2027-01-11T09:00:00+05:30"}),
@@ -131,7 +132,13 @@ def expected(route: Route, role: str, side: str) -> int:
 
 
 @pytest.fixture
-def world(tenant: Tenant, owner: User, main_branch: Branch, other_tenant: Tenant) -> dict[str, Any]:
+def world(
+    tenant: Tenant,
+    owner: User,
+    main_branch: Branch,
+    other_tenant: Tenant,
+    monday_morning: time_machine.Coordinates,
+) -> dict[str, Any]:
     other_branch = BranchFactory(name="Other branch")
     doctor_login = UserFactory(role=DOCTOR, branches=[main_branch])
     users = {
@@ -151,6 +158,7 @@ def world(tenant: Tenant, owner: User, main_branch: Branch, other_tenant: Tenant
             appointment=commands.appointment_book(
                 actor=None, doctor=doc, patient=person, start=ist(4, 11)
             ),
+            now=ist(4, 10),  # check-in opens 2 hours before the start
         )
         completed = commands.appointment_complete(
             actor=None,
@@ -159,8 +167,11 @@ def world(tenant: Tenant, owner: User, main_branch: Branch, other_tenant: Tenant
                 appointment=commands.appointment_book(
                     actor=None, doctor=doc, patient=person, start=ist(4, 12)
                 ),
+                now=ist(4, 11),
             ),
         )
+        # Booked for 09:00; the routes run at 09:20, past the no-show grace.
+        missed = commands.appointment_book(actor=None, doctor=doc, patient=person, start=ist(4, 9))
         payment = billing.payment_take(
             actor=None, appointment=booked, kind="deposit", amount=Decimal("100"), method="cash"
         )
@@ -168,8 +179,10 @@ def world(tenant: Tenant, owner: User, main_branch: Branch, other_tenant: Tenant
         ids[side] = {
             "branch": branch.pk, "doctor": doc.pk, "patient": person.pk, "booked": booked.pk,
             "checked_in": checked.pk, "completed": completed.pk, "payment": payment.pk,
+            "missed": missed.pk,
             "waitlist": waiting.pk, "invoice": payment.invoice_id,
         }  # fmt: skip
+    monday_morning.move_to(ist(4, 9, 20))
     with schema_context(other_tenant.schema_name):
         foreign = client_for(User.objects.get(role=OWNER), other_tenant)
     return {

@@ -11,9 +11,12 @@ from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from apps.audit.trail import record
 from apps.billing import commands as billing
@@ -30,19 +33,28 @@ from apps.core.errors import DomainError
 from apps.core.keys import phone_indexes
 from apps.eventstore.projections import catch_up
 from apps.reception import forms
+from apps.reception.wording import visit_words
 from apps.reconciliation import commands as reconciliation
 from apps.scheduling import commands
-from apps.scheduling.commands import FRONT_DESK
+from apps.scheduling.commands import (
+    FRONT_DESK,
+    DuplicateVisit,
+    allowed_actions,
+    scheduling_settings,
+)
+from apps.scheduling.formats import human_clock, human_date, human_time, human_when
 from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.scheduling.phones import normalize_phone
-from apps.scheduling.read import branch_board
+from apps.scheduling.read import branch_board, next_visits
 from apps.scheduling.selectors import appointments_for, patients_for
 from apps.scheduling.slots import free_slots
 
+# action → (command, what the confirmation says before the visit's words)
 ACTIONS = {
-    "check-in": commands.appointment_check_in,
-    "complete": commands.appointment_complete,
-    "no-show": commands.appointment_mark_no_show,
+    "check-in": (commands.appointment_check_in, "Checked in"),
+    "complete": (commands.appointment_complete, "Completed the visit of"),
+    "no-show": (commands.appointment_mark_no_show, "Marked as a no-show:"),
+    "undo-no-show": (commands.appointment_undo_no_show, "No-show undone, booked again:"),
 }
 
 
@@ -64,26 +76,31 @@ def _board_context(user: User, branch: Branch) -> dict[str, Any]:
     if patient_ids:
         record("patient.list", actor=user, branch_id=branch.pk, detail={"patients": patient_ids})
     doctors = dict(Doctor.objects.filter(branch=branch).values_list("pk", "name"))
+    rules, now = scheduling_settings(), timezone.now()
     rows = []
     for row in board["appointments"]:
         patient = patients.get(row["patient"])
+        start = datetime.fromisoformat(row["start"])
         rows.append({
             **row,
-            "time": clinictime.format_time(datetime.fromisoformat(row["start"]), branch.timezone),
+            "time": human_time(start, branch.timezone),
             "patient_name": (patient.name if patient else None) or "(erased)",
             "status_label": Appointment.Status(row["status"]).label,
             "doctor_name": doctors.get(row["doctor"], "—"),
+            "can": allowed_actions(row["status"], start, branch.timezone, rules, now),
         })  # fmt: skip
     counts = [(Appointment.Status(key).label, key, n) for key, n in board["counts"].items()]
-    return {"branch": branch, "board": board, "rows": rows, "counts": counts,
-            "day": date.fromisoformat(board["date"])}  # fmt: skip
+    return {
+        "branch": branch, "board": board, "rows": rows, "counts": counts,
+        "day": human_date(date.fromisoformat(board["date"])),
+        "updated": human_clock(now, branch.timezone),
+    }  # fmt: skip
 
 
 def _board_response(request: HttpRequest, user: User, branch: Branch) -> HttpResponse:
-    template = (
-        "reception/_board.html" if request.headers.get("HX-Request") else "reception/board.html"
-    )
-    return render(request, template, _board_context(user, branch))
+    fragment = bool(request.headers.get("HX-Request"))
+    template = "reception/_board.html" if fragment else "reception/board.html"
+    return render(request, template, {**_board_context(user, branch), "fragment": fragment})
 
 
 @login_required
@@ -92,14 +109,24 @@ def board(request: HttpRequest, pk: int) -> HttpResponse:
     return _board_response(request, user, branch)
 
 
-def _after_change(request: HttpRequest, user: User, branch: Branch, done: str) -> HttpResponse:
+def _after_change(
+    request: HttpRequest, user: User, branch: Branch, done: str, to: str | None = None
+) -> HttpResponse:
     # The board reads projections: bring them up to date now, so the desk sees its own change
     # (the worker's coalesced run finds nothing left to do).
     catch_up()
     messages.success(request, done)
     if request.headers.get("HX-Request"):
         return _board_response(request, user, branch)
-    return redirect("reception-branch", pk=branch.pk)
+    return redirect(to or reverse("reception-branch", args=[branch.pk]))
+
+
+def _back_to(request: HttpRequest, branch: Branch) -> str:
+    """Where a visit action returns: the page it was taken on (this site only), or the board."""
+    wanted = request.POST.get("next", "")
+    if wanted and url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}):
+        return wanted
+    return reverse("reception-branch", args=[branch.pk])
 
 
 @login_required
@@ -108,31 +135,38 @@ def appointment_action(request: HttpRequest, pk: int, aid: int, action: str) -> 
     if request.method != "POST":
         return redirect("reception-branch", pk=branch.pk)
     appointment = get_object_or_404(appointments_for(user).filter(branch=branch), pk=aid)
+    back = _back_to(request, branch)
+
+    def refused() -> HttpResponse:
+        if request.headers.get("HX-Request"):
+            return _board_response(request, user, branch)
+        return redirect(back)
+
     try:
         if action == "cancel":
-            form = forms.CancelForm(request.POST)
+            reason = request.POST.get("reason") or request.POST.get(f"visit-{aid}-reason", "")
+            form = forms.CancelForm({"reason": reason})
             if not form.is_valid():
                 messages.error(request, "Give a reason to cancel.")
-                return (
-                    _board_response(request, user, branch)
-                    if request.headers.get("HX-Request")
-                    else redirect("reception-branch", pk=branch.pk)
-                )
-            commands.appointment_cancel(
+                return refused()
+            done = commands.appointment_cancel(
                 actor=user, appointment=appointment, reason=form.cleaned_data["reason"]
             )
+            said = f"Cancelled {visit_words(done)}."
         elif action in ACTIONS:
-            ACTIONS[action](actor=user, appointment=appointment)
+            if action == "no-show" and request.POST.get("confirm") != "yes":
+                # One click next to "Check in" must not mark a no-show: ask on the visit's page.
+                url = reverse("reception-visit", args=[branch.pk, aid])
+                return redirect(f"{url}?confirm=no-show")
+            run, verb = ACTIONS[action]
+            done = run(actor=user, appointment=appointment)
+            said = f"{verb} {visit_words(done)}."
         else:
             raise PermissionDenied
     except DomainError as exc:
         messages.error(request, exc.message)
-        return (
-            _board_response(request, user, branch)
-            if request.headers.get("HX-Request")
-            else redirect("reception-branch", pk=branch.pk)
-        )
-    return _after_change(request, user, branch, f"Appointment {action.replace('-', ' ')} done.")
+        return refused()
+    return _after_change(request, user, branch, said, back)
 
 
 @login_required
@@ -166,10 +200,30 @@ def patients(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Patient registered.")
             return redirect(f"/reception/branches/{branch.pk}/book/?patient={patient.pk}")
+    reach = list(visible_branches(user).values_list("pk", flat=True))
+    upcoming = next_visits([p.pk for p in found], reach)
+    doctors = dict(
+        Doctor.objects.filter(pk__in={v.doctor_id for v in upcoming.values()}).values_list(
+            "pk", "name"
+        )
+    )
+    zones = dict(visible_branches(user).values_list("pk", "timezone"))
+    results = [
+        {
+            "patient": p,
+            "next": (
+                f"{human_when(upcoming[p.pk].start, zones[upcoming[p.pk].branch_id])} "
+                f"with {doctors.get(upcoming[p.pk].doctor_id, '—')}"
+            )
+            if p.pk in upcoming
+            else None,
+        }
+        for p in found
+    ]
     return render(
         request,
         "reception/patients.html",
-        {"branch": branch, "search": search, "register": register, "found": found},
+        {"branch": branch, "search": search, "register": register, "results": results},
     )
 
 
@@ -193,25 +247,40 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
         slots = [{"value": s.start.isoformat(),
                   "label": clinictime.format_time(s.start, branch.timezone)}
                  for s in free_slots(chosen, day, patient=patient)]  # fmt: skip
+    duplicate = None
     if request.method == "POST":
         doctor = get_object_or_404(
             Doctor.objects.filter(branch=branch), pk=request.POST.get("doctor") or 0
         )
         try:
-            commands.appointment_book(
+            booked = commands.appointment_book(
                 actor=user, doctor=doctor, patient=patient,
                 start=parse_instant(request.POST.get("start", "")),
+                confirm_duplicate=request.POST.get("confirm_duplicate") == "yes",
             )  # fmt: skip
+        except DuplicateVisit as exc:
+            # Ask again, on purpose: the same slot with a confirm button.
+            duplicate = {
+                "message": exc.message,
+                "start": request.POST.get("start", ""),
+                "when": human_when(datetime.fromisoformat(request.POST["start"]), branch.timezone),
+                "doctor": doctor,
+                "date": request.POST.get("date", ""),
+                "existing": exc.existing,
+            }
         except (DomainError, ValueError) as exc:
             messages.error(request, _slot_problem(exc))
             day = request.POST.get("date", "")
             return redirect(f"{request.path}?patient={patient.pk}&doctor={doctor.pk}&date={day}")
-        return _after_change(request, user, branch, f"Booked {patient.name} with {doctor.name}.")
-    return render(
-        request,
-        "reception/book.html",
-        {"branch": branch, "patient": patient, "form": form, "slots": slots, "doctor": chosen},
-    )
+        else:
+            return _after_change(
+                request, user, branch, f"Booked {visit_words(booked)}.",
+                reverse("reception-visit", args=[branch.pk, booked.pk]),
+            )  # fmt: skip
+    return render(request, "reception/book.html", {
+        "branch": branch, "patient": patient, "form": form, "slots": slots, "doctor": chosen,
+        "duplicate": duplicate,
+    })  # fmt: skip
 
 
 def _slot_problem(exc: Exception) -> str:
@@ -228,15 +297,21 @@ def reschedule(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
         appointments_for(user).filter(branch=branch).select_related("doctor", "patient"), pk=aid
     )
     if request.method == "POST":
+        was = human_when(appointment.start, branch.timezone)
         try:
-            commands.appointment_reschedule(
+            moved = commands.appointment_reschedule(
                 actor=user, appointment=appointment,
                 start=parse_instant(request.POST.get("start", "")),
             )  # fmt: skip
         except (DomainError, ValueError) as exc:
             messages.error(request, _slot_problem(exc))
         else:
-            return _after_change(request, user, branch, "Appointment moved.")
+            now_at = human_when(moved.start, branch.timezone)
+            return _after_change(
+                request, user, branch,
+                f"Moved {moved.patient.name} with {moved.doctor.name} from {was} to {now_at}.",
+                reverse("reception-visit", args=[branch.pk, moved.pk]),
+            )  # fmt: skip
     form = forms.RescheduleForm(request.GET or None, initial={"date": _today(branch)})
     day = form.cleaned_data["date"] if form.is_valid() else _today(branch)
     slots = [
@@ -247,7 +322,8 @@ def reschedule(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
         "patient.read", actor=user, branch_id=branch.pk, target=f"patient:{appointment.patient_id}"
     )
     return render(request, "reception/reschedule.html", {
-        "branch": branch, "appointment": appointment, "form": form, "slots": slots, "day": day,
+        "branch": branch, "appointment": appointment, "form": form, "slots": slots,
+        "day": human_date(day), "when": human_when(appointment.start, branch.timezone),
     })  # fmt: skip
 
 
@@ -427,21 +503,23 @@ def _paid(
 @login_required
 def declare(request: HttpRequest, pk: int) -> HttpResponse:
     user, branch = _desk(request, pk)
-    form = forms.DeclarationForm(request.POST or None)
+    form = forms.DeclarationForm(request.POST if request.method == "POST" else None)
+    today = _today(branch)
     if request.method == "POST" and form.is_valid():
+        declared = []
         try:
-            reconciliation.declaration_make(
-                actor=user, branch=branch, day=_today(branch), **form.cleaned_data
-            )
+            with transaction.atomic():  # every method of the count, or none of them
+                for method, amount in form.counted():
+                    reconciliation.declaration_make(
+                        actor=user, branch=branch, day=today, method=method, amount=amount
+                    )
+                    declared.append(f"{method_label(method)} {clinictime.format_money(amount)}")
         except DomainError as exc:
-            form.add_error("amount", exc.message)
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
-            messages.success(
-                request,
-                f"Declared {method_label(form.cleaned_data['method'])} "
-                f"{clinictime.format_money(form.cleaned_data['amount'])} for today.",
-            )
+            messages.success(request, f"Declared {', '.join(declared)} for {human_date(today)}.")
             return redirect("reception-declare", pk=branch.pk)
     return render(
-        request, "reception/declare.html", {"branch": branch, "form": form, "today": _today(branch)}
-    )
+        request, "reception/declare.html",
+        {"branch": branch, "form": form, "today": human_date(today)},
+    )  # fmt: skip

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from apps.clinic.forms import StaffLoginForm
-from apps.reception import console, live, views
+from apps.reception import console, desk, live, views
 
 urlpatterns = [
     path(
@@ -17,6 +17,9 @@ urlpatterns = [
     path("reception/branches/<int:pk>/", console.board, name="reception-branch"),
     path("reception/branches/<int:pk>/patients/", console.patients, name="reception-patients"),
     path("reception/branches/<int:pk>/book/", console.book, name="reception-book"),
+    path("reception/branches/<int:pk>/calendar/", desk.calendar, name="reception-calendar"),
+    path("reception/branches/<int:pk>/patients/<int:pid>/", desk.patient, name="reception-patient"),
+    path("reception/branches/<int:pk>/appointments/<int:aid>/", desk.visit, name="reception-visit"),
     path("reception/branches/<int:pk>/declare/", console.declare, name="reception-declare"),
     path(
         "reception/branches/<int:pk>/appointments/<int:aid>/pay/",

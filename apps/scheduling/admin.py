@@ -22,6 +22,7 @@ from apps.scheduling.models import (
     Doctor,
     NoShowPolicy,
     Patient,
+    SchedulingSettings,
     SlotHold,
     WaitlistEntry,
 )
@@ -198,7 +199,7 @@ class AppointmentAdmin(ListsPatientNames):
     readonly_fields = ("when", "ends", "patient_full_name", "doctor", "branch", "status",
               "cancel_reason", "follow_up_of", "repeat_no_show", "booked_at")  # fmt: skip
     fields = readonly_fields
-    actions = ["check_in", "complete", "mark_no_show", "cancel"]
+    actions = ["check_in", "complete", "mark_no_show", "undo_no_show", "cancel"]
 
     @admin.display(description="When", ordering="start")
     def when(self, appointment: Appointment) -> str:
@@ -256,6 +257,10 @@ class AppointmentAdmin(ListsPatientNames):
     def mark_no_show(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
         self._apply(request, queryset, commands.appointment_mark_no_show, "Marked no-show")
 
+    @admin.action(description="Undo no-show (same day only)")
+    def undo_no_show(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
+        self._apply(request, queryset, commands.appointment_undo_no_show, "No-show undone")
+
     @admin.action(description="Cancel (reason: cancelled by the clinic)")
     def cancel(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
         self._apply(request, queryset, commands.appointment_cancel, "Cancelled",
@@ -288,4 +293,19 @@ class NoShowPolicyAdmin(TenantSettingsAdmin):
     def update(self, request: HttpRequest, obj: NoShowPolicy, changed: list[str]) -> NoShowPolicy:
         return commands.no_show_policy_update(
             actor=staff_of(request), threshold=obj.threshold, window_days=obj.window_days
+        )
+
+
+@admin.register(SchedulingSettings)
+class SchedulingSettingsAdmin(TenantSettingsAdmin):
+    list_display = ["__str__", "check_in_opens_minutes", "no_show_grace_minutes"]
+    fields = ["check_in_opens_minutes", "no_show_grace_minutes"]
+
+    def update(
+        self, request: HttpRequest, obj: SchedulingSettings, changed: list[str]
+    ) -> SchedulingSettings:
+        return commands.scheduling_settings_update(
+            actor=staff_of(request),
+            check_in_opens_minutes=obj.check_in_opens_minutes,
+            no_show_grace_minutes=obj.no_show_grace_minutes,
         )

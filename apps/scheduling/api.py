@@ -277,6 +277,7 @@ class AppointmentListApi(generics.ListCreateAPIView):
             doctor=get_visible(doctors_for(actor), data["doctor"], "Doctor"),
             patient=get_visible(patients_for(actor), data["patient"], "Patient"),
             start=data["start"],
+            confirm_duplicate=data["confirm_duplicate"],
         )
         return command_result(appointment, status.HTTP_201_CREATED)
 
@@ -387,6 +388,17 @@ class AppointmentNoShowApi(AppointmentCommandApi):
         appointment = self.appointment(request, pk)
         return command_result(
             commands.appointment_mark_no_show(actor=staff_of(request), appointment=appointment)
+        )
+
+
+class AppointmentUndoNoShowApi(AppointmentCommandApi):
+    @extend_schema(
+        request=None, responses={200: AppointmentCommandResultSerializer}, tags=["appointments"]
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        appointment = self.appointment(request, pk)
+        return command_result(
+            commands.appointment_undo_no_show(actor=staff_of(request), appointment=appointment)
         )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -19,6 +20,7 @@ from apps.core.idempotency import forget_subject
 from apps.eventstore.locks import in_command
 from apps.eventstore.store import command
 from apps.scheduling.actors import PatientActor
+from apps.scheduling.formats import human_time
 from apps.scheduling.hours import normalize_weekly_hours
 from apps.scheduling.models import (
     Appointment,
@@ -27,6 +29,7 @@ from apps.scheduling.models import (
     DoctorLeave,
     NoShowPolicy,
     Patient,
+    SchedulingSettings,
 )
 from apps.scheduling.phones import normalize_phone
 from apps.scheduling.slots import branch_zone, check_slot_at, local_date
@@ -324,6 +327,73 @@ def no_show_policy_update(*, actor: User | None, threshold: int, window_days: in
     return policy
 
 
+def scheduling_settings() -> SchedulingSettings:
+    return SchedulingSettings.objects.filter(pk=1).first() or SchedulingSettings(pk=1)
+
+
+@command
+def scheduling_settings_update(
+    *, actor: User | None, check_in_opens_minutes: int, no_show_grace_minutes: int
+) -> SchedulingSettings:
+    require_role(actor, WHOLE_TENANT_ROLES)
+    if not 0 <= check_in_opens_minutes <= 1440:
+        raise InvalidInput(
+            "Give 0 to 1440 minutes before the start.", field="check_in_opens_minutes"
+        )
+    if not 0 <= no_show_grace_minutes <= 1440:
+        raise InvalidInput("Give 0 to 1440 minutes after the start.", field="no_show_grace_minutes")
+    found = SchedulingSettings.objects.select_for_update().filter(pk=1).first()
+    settings_row = found or SchedulingSettings(pk=1)
+    settings_row.check_in_opens_minutes = check_in_opens_minutes
+    settings_row.no_show_grace_minutes = no_show_grace_minutes
+    settings_row.record(
+        "SchedulingSettingsChanged",
+        {
+            "check_in_opens_minutes": check_in_opens_minutes,
+            "no_show_grace_minutes": no_show_grace_minutes,
+        },
+        actor=actor,
+    )
+    settings_row.save()
+    return settings_row
+
+
+class DuplicateVisit(Conflict):
+    """The patient already has a live visit with this doctor that day (409 unless confirmed)."""
+
+    code = "duplicate_visit"
+
+    def __init__(self, existing: Appointment) -> None:
+        zone = existing.doctor.branch.timezone
+        super().__init__(
+            f"This patient already has a visit with {existing.doctor.name} that day at "
+            f"{human_time(existing.start, zone)}. Confirm to book a second one."
+        )
+        self.existing = existing
+
+    def as_dict(self) -> dict[str, object]:
+        return {"detail": self.message, "code": self.code, "existing": self.existing.pk}
+
+
+def same_day_live_visit(
+    *, doctor: Doctor, patient: Patient, start: datetime, exclude: int | None = None
+) -> Appointment | None:
+    """The patient's first live visit with `doctor` on `start`'s local date, if any."""
+    zone = branch_zone(doctor)
+    day = local_date(start, zone)
+    opens = datetime.combine(day, datetime.min.time(), tzinfo=zone)
+    visits = Appointment.objects.filter(
+        doctor=doctor,
+        patient=patient,
+        status__in=Appointment.LIVE,
+        start__gte=opens,
+        start__lt=datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone),
+    ).select_related("doctor__branch")
+    if exclude is not None:
+        visits = visits.exclude(pk=exclude)
+    return visits.order_by("start").first()
+
+
 def _require_front_desk(actor: VisitActor) -> None:
     """Staff at the front desk; a patient passes here and is held to their own visits."""
     if not isinstance(actor, PatientActor):
@@ -389,6 +459,7 @@ def _book(
     start: datetime,
     follow_up_of: Appointment | None,
     now: datetime | None,
+    confirm_duplicate: bool,
 ) -> Appointment:
     if isinstance(actor, PatientActor):
         if patient.pk != actor.patient_id:
@@ -402,6 +473,13 @@ def _book(
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(doctor))
     end, held_for_patient = _check_slot(doctor, start, now, patient)
+    # A person booking (the desk, the API, the admin, the patient app) must confirm a second
+    # live visit with the same doctor that day; the system (actor None: imports, simulation)
+    # books what it is given.
+    if not confirm_duplicate and actor is not None:
+        existing = same_day_live_visit(doctor=doctor, patient=patient, start=start)
+        if existing is not None:
+            raise DuplicateVisit(existing)
     appointment = Appointment(
         doctor=doctor,
         patient=patient,
@@ -428,15 +506,24 @@ def appointment_book(
     patient: Patient,
     start: datetime,
     now: datetime | None = None,
+    confirm_duplicate: bool = False,
 ) -> Appointment:
+    """Books a free slot. A person's second live visit with the same doctor on one day is
+    refused (`DuplicateVisit`) unless the caller confirms it was meant."""
     return _book(
-        actor=actor, doctor=doctor, patient=patient, start=start, follow_up_of=None, now=now
-    )
+        actor=actor, doctor=doctor, patient=patient, start=start, follow_up_of=None, now=now,
+        confirm_duplicate=confirm_duplicate,
+    )  # fmt: skip
 
 
 @command
 def appointment_follow_up(
-    *, actor: User | None, appointment: Appointment, start: datetime, now: datetime | None = None
+    *,
+    actor: User | None,
+    appointment: Appointment,
+    start: datetime,
+    now: datetime | None = None,
+    confirm_duplicate: bool = False,
 ) -> Appointment:
     """A new appointment with the same doctor and patient, linked to a completed visit."""
     original = _locked(appointment)
@@ -450,6 +537,7 @@ def appointment_follow_up(
         start=start,
         follow_up_of=original,
         now=now,
+        confirm_duplicate=confirm_duplicate,
     )
 
 
@@ -520,6 +608,13 @@ def appointment_cancel(
     return appointment
 
 
+def _opens_and_closes(appointment: Appointment, now: datetime) -> None:
+    """Refuses a visit command on any day but the visit's own (branch time)."""
+    zone = branch_zone(appointment.doctor)
+    if local_date(now, zone) != local_date(appointment.start, zone):
+        raise Conflict("This can be done only on the day of the appointment.")
+
+
 def _transition(
     *,
     actor: User | None,
@@ -527,7 +622,7 @@ def _transition(
     source: str,
     target: str,
     event_type: str,
-    on_its_date: bool,
+    rule: Callable[[Appointment, datetime], None] | None,
     now: datetime | None,
 ) -> Appointment:
     appointment = _locked(appointment)
@@ -538,24 +633,70 @@ def _transition(
             f"A {appointment.get_status_display().lower()} appointment cannot become "
             f"{Appointment.Status(target).label.lower()}."
         )
-    if on_its_date:
-        zone = branch_zone(appointment.doctor)
-        if local_date(now or timezone.now(), zone) != local_date(appointment.start, zone):
-            raise Conflict("This can be done only on the day of the appointment.")
+    if rule is not None:
+        rule(appointment, now or timezone.now())
     appointment.status = target
     appointment.record(event_type, appointment.event_data(), actor=actor)
-    appointment.save()
+    if target in Appointment.HOLDING:
+        _save_holding_time(appointment)
+    else:
+        appointment.save()
     return appointment
+
+
+def check_in_opens_at(start: datetime, rules: SchedulingSettings | None = None) -> datetime:
+    """When check-in opens for a visit starting at `start` (it closes with the visit's day)."""
+    rules = rules or scheduling_settings()
+    return start - timedelta(minutes=rules.check_in_opens_minutes)
+
+
+def no_show_allowed_from(start: datetime, rules: SchedulingSettings | None = None) -> datetime:
+    rules = rules or scheduling_settings()
+    return start + timedelta(minutes=rules.no_show_grace_minutes)
+
+
+def allowed_actions(
+    status: str, start: datetime, zone: str, rules: SchedulingSettings, now: datetime
+) -> dict[str, bool]:
+    """Which visit actions the rules allow now (the commands check again on submit)."""
+    tz = ZoneInfo(zone)
+    on_its_day = now.astimezone(tz).date() == start.astimezone(tz).date()
+    booked = status == Appointment.Status.BOOKED
+    return {
+        "check_in": booked and on_its_day and now >= check_in_opens_at(start, rules),
+        "no_show": booked and on_its_day and now >= no_show_allowed_from(start, rules),
+        "undo_no_show": status == Appointment.Status.NO_SHOW and on_its_day,
+        "complete": status == Appointment.Status.CHECKED_IN,
+        "cancel": booked and now < start,
+        "reschedule": booked,
+    }
+
+
+def _check_in_window(appointment: Appointment, now: datetime) -> None:
+    _opens_and_closes(appointment, now)
+    opens = check_in_opens_at(appointment.start)
+    if now < opens:
+        zone = appointment.doctor.branch.timezone
+        raise Conflict(f"Check-in opens at {human_time(opens, zone)}.")
+
+
+def _after_grace(appointment: Appointment, now: datetime) -> None:
+    _opens_and_closes(appointment, now)
+    allowed = no_show_allowed_from(appointment.start)
+    if now < allowed:
+        zone = appointment.doctor.branch.timezone
+        raise Conflict(f"A no-show can be marked from {human_time(allowed, zone)}.")
 
 
 @command
 def appointment_check_in(
     *, actor: User | None, appointment: Appointment, now: datetime | None = None
 ) -> Appointment:
+    """Only on the visit's day, from the tenant's check-in window before its start."""
     return _transition(
         actor=actor, appointment=appointment, source=Appointment.Status.BOOKED,
         target=Appointment.Status.CHECKED_IN, event_type="AppointmentCheckedIn",
-        on_its_date=True, now=now,
+        rule=_check_in_window, now=now,
     )  # fmt: skip
 
 
@@ -563,10 +704,11 @@ def appointment_check_in(
 def appointment_complete(
     *, actor: User | None, appointment: Appointment, now: datetime | None = None
 ) -> Appointment:
+    """Only a checked-in visit completes."""
     return _transition(
         actor=actor, appointment=appointment, source=Appointment.Status.CHECKED_IN,
         target=Appointment.Status.COMPLETED, event_type="AppointmentCompleted",
-        on_its_date=False, now=now,
+        rule=None, now=now,
     )  # fmt: skip
 
 
@@ -574,8 +716,22 @@ def appointment_complete(
 def appointment_mark_no_show(
     *, actor: User | None, appointment: Appointment, now: datetime | None = None
 ) -> Appointment:
+    """Only on the visit's day, once its start plus the tenant's grace has passed."""
     return _transition(
         actor=actor, appointment=appointment, source=Appointment.Status.BOOKED,
         target=Appointment.Status.NO_SHOW, event_type="AppointmentMarkedNoShow",
-        on_its_date=True, now=now,
+        rule=_after_grace, now=now,
+    )  # fmt: skip
+
+
+@command
+def appointment_undo_no_show(
+    *, actor: User | None, appointment: Appointment, now: datetime | None = None
+) -> Appointment:
+    """Takes back a no-show marked by mistake, on the visit's own day only: the visit is
+    booked again (409 if its time was given to someone else meanwhile)."""
+    return _transition(
+        actor=actor, appointment=appointment, source=Appointment.Status.NO_SHOW,
+        target=Appointment.Status.BOOKED, event_type="AppointmentNoShowUndone",
+        rule=_opens_and_closes, now=now,
     )  # fmt: skip

@@ -242,6 +242,33 @@ class NoShowPolicy(EventSourcedModel):
         return self.threshold > 0
 
 
+class SchedulingSettings(EventSourcedModel):
+    """One row per tenant: when the desk may check a patient in or mark a no-show.
+
+    Check-in opens `check_in_opens_minutes` before a visit's start (and stays open that
+    local day); a no-show may be marked only from `no_show_grace_minutes` after the start.
+    """
+
+    stream_type = "scheduling-settings"
+
+    check_in_opens_minutes = models.PositiveSmallIntegerField(
+        default=120, help_text="How long before a visit's start check-in opens, in minutes."
+    )
+    no_show_grace_minutes = models.PositiveSmallIntegerField(
+        default=15, help_text="How long after a visit's start it may be marked a no-show."
+    )
+
+    class Meta:
+        verbose_name = "scheduling settings"
+        verbose_name_plural = "scheduling settings"
+
+    def __str__(self) -> str:
+        return (
+            f"Check-in from {self.check_in_opens_minutes} min before, "
+            f"no-show from {self.no_show_grace_minutes} min after the start"
+        )
+
+
 class TsTzRange(Func):
     function = "TSTZRANGE"
     output_field = DateTimeRangeField()
@@ -259,6 +286,8 @@ class Appointment(EventSourcedModel):
 
     # States that hold the doctor's time; a cancelled or missed slot is free again.
     HOLDING = (Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED)
+    # A visit still to happen or under way: a second one the same day needs a confirmation.
+    LIVE = (Status.BOOKED, Status.CHECKED_IN)
 
     doctor = models.ForeignKey(Doctor, on_delete=models.PROTECT, related_name="appointments")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")

@@ -15,6 +15,7 @@ APPOINTMENT_EVENTS = frozenset(
         "AppointmentCheckedIn",
         "AppointmentCompleted",
         "AppointmentMarkedNoShow",
+        "AppointmentNoShowUndone",
     }
 )
 

@@ -4,7 +4,7 @@ the answer is current for."""
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -140,3 +140,43 @@ def patient_upcoming(
         "as_of_position": position,
         "appointments": [_row(view, zones[view.branch_id], with_doctor=True) for view in rows],
     }
+
+
+def branch_calendar(
+    branch: Branch, first: date, days: int, doctor_id: int | None = None
+) -> dict[str, Any]:
+    """The branch's visits on `days` local dates from `first` (one doctor's, if given), from
+    the read model in one query, grouped by date: {"as_of_position", "days": {date: [row]}}."""
+    position = projection_position()
+    dates = [first + timedelta(days=n) for n in range(days)]
+    rows = AppointmentView.objects.filter(branch_id=branch.pk, date__in=dates)
+    if doctor_id is not None:
+        rows = rows.filter(doctor_id=doctor_id)
+    by_day: dict[date, list[dict[str, Any]]] = {day: [] for day in dates}
+    for view in rows.order_by("start", "appointment_id"):
+        by_day[view.date].append(_row(view, branch.timezone, with_doctor=True, for_desk=True))
+    return {"as_of_position": position, "days": by_day}
+
+
+def patient_visits(patient_id: int, branch_ids: list[int]) -> list[AppointmentView]:
+    """All the patient's visits in those branches, newest first, from the read model."""
+    return list(
+        AppointmentView.objects.filter(patient_id=patient_id, branch_id__in=branch_ids).order_by(
+            "-start", "-appointment_id"
+        )
+    )
+
+
+def next_visits(patient_ids: list[int], branch_ids: list[int]) -> dict[int, AppointmentView]:
+    """Each patient's next booked visit in those branches (one query for all of them)."""
+    rows = (
+        AppointmentView.objects.filter(
+            patient_id__in=patient_ids,
+            branch_id__in=branch_ids,
+            status=Appointment.Status.BOOKED,
+            start__gte=timezone.now(),
+        )
+        .order_by("patient_id", "start")
+        .distinct("patient_id")
+    )
+    return {row.patient_id: row for row in rows}

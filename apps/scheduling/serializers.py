@@ -202,6 +202,14 @@ class BookSerializer(serializers.Serializer):
     doctor = serializers.IntegerField(min_value=1)
     patient = serializers.IntegerField(min_value=1)
     start = InstantField()
+    confirm_duplicate = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text=(
+            "false: refuse a second live visit of the patient with the same doctor that day "
+            "(409 {detail, code: duplicate_visit, existing}). Absent or true: book it (v1)."
+        ),
+    )
 
 
 class StartSerializer(serializers.Serializer):

@@ -23,6 +23,7 @@ urlpatterns = [
     path("appointments/<int:pk>/check-in/", api.AppointmentCheckInApi.as_view()),
     path("appointments/<int:pk>/complete/", api.AppointmentCompleteApi.as_view()),
     path("appointments/<int:pk>/no-show/", api.AppointmentNoShowApi.as_view()),
+    path("appointments/<int:pk>/undo-no-show/", api.AppointmentUndoNoShowApi.as_view()),
     path("appointments/<int:pk>/follow-up/", api.AppointmentFollowUpApi.as_view()),
     path("waitlist/", api.WaitlistListApi.as_view(), name="api-waitlist"),
     path("waitlist/<int:pk>/leave/", api.WaitlistLeaveApi.as_view(), name="api-waitlist-leave"),

@@ -44,7 +44,7 @@ def busy_day(doctor: Doctor, patient: Patient) -> list[Appointment]:
     commands.appointment_complete(actor=None, appointment=made[0])
     commands.appointment_cancel(actor=None, appointment=made[1], reason="x")
     commands.appointment_reschedule(actor=None, appointment=made[2], start=ist(5, 9))
-    commands.appointment_mark_no_show(actor=None, appointment=made[3])
+    commands.appointment_mark_no_show(actor=None, appointment=made[3], now=ist(4, 12, 20))
     commands.appointment_follow_up(actor=None, appointment=made[0], start=ist(11, 9))
     return made
 

@@ -49,7 +49,7 @@ def test_an_htmx_action_answers_with_the_board_fragment(
 
     html = response.content.decode()
     assert response.status_code == 200 and "<html" not in html
-    assert "Checked in" in html and "Appointment check in done." in html
+    assert "Checked in Ravi Kumar with Dr. Kavita Menon on Mon 4 Jan 2027 at 10:00." in html
     assert Appointment.objects.get(pk=visit.pk).status == "checked_in"
 
 
@@ -103,7 +103,7 @@ def test_the_console_keeps_to_front_desk_roles_and_their_branches(
 
 def test_the_day_end_count_is_declared(desk: HostClient, main_branch: Branch) -> None:
     response = desk.post(
-        f"/reception/branches/{main_branch.pk}/declare/", {"method": "cash", "amount": "1200.50"}
+        f"/reception/branches/{main_branch.pk}/declare/", {"count-cash": "1200.50"}
     )
 
     assert response.status_code == 302

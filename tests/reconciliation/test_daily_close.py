@@ -44,7 +44,7 @@ def busy_monday(doctor: Doctor) -> dict[str, Any]:
     commands.appointment_complete(actor=None, appointment=a1)
     take(a2, "100.00", "card")
     commands.appointment_cancel(actor=None, appointment=a2, reason="x")  # refunds 100 by card
-    commands.appointment_mark_no_show(actor=None, appointment=a3)
+    commands.appointment_mark_no_show(actor=None, appointment=a3, now=ist(4, 11, 20))
     commands.appointment_reschedule(actor=None, appointment=a4, start=ist(5, 9))
     take(a5, "150.00", "cash")  # money today for tomorrow's visit
     six = take(a6, "500.00", "cash")

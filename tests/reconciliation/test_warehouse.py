@@ -52,7 +52,7 @@ def january(doctor: Doctor) -> None:
     )
     commands.appointment_check_in(actor=None, appointment=visits[0])
     commands.appointment_complete(actor=None, appointment=visits[0])
-    commands.appointment_mark_no_show(actor=None, appointment=visits[1])
+    commands.appointment_mark_no_show(actor=None, appointment=visits[1], now=ist(4, 11, 20))
     billing.payment_take(
         actor=None, appointment=visits[2], kind="deposit", amount=D("200"), method="upi"
     )

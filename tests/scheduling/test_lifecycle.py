@@ -32,8 +32,10 @@ def in_state(status: str, doctor: Doctor, patient: Patient) -> Appointment:
     appointment = book(doctor, patient)
     if status == "cancelled":
         return commands.appointment_cancel(actor=None, appointment=appointment, reason="ill")
-    if status == "no_show":
-        return commands.appointment_mark_no_show(actor=None, appointment=appointment)
+    if status == "no_show":  # marked once the start and the grace have passed
+        return commands.appointment_mark_no_show(
+            actor=None, appointment=appointment, now=ist(4, 10, 20)
+        )
     if status in ("checked_in", "completed"):
         appointment = commands.appointment_check_in(actor=None, appointment=appointment)
     if status == "completed":
@@ -68,11 +70,18 @@ MATRIX = [
 
 @pytest.mark.parametrize(("status", "action"), MATRIX)
 def test_transition_matrix(
-    desk: HostClient, doctor: Doctor, patient: Patient, status: str, action: str
+    desk: HostClient,
+    doctor: Doctor,
+    patient: Patient,
+    status: str,
+    action: str,
+    monday_morning: time_machine.Coordinates,
 ) -> None:
     appointment = in_state(status, doctor, patient)
     events_before = Event.objects.count()
     path, body = ACTIONS[action]
+    if action == "no-show":  # a no-show is marked from the start plus the grace
+        monday_morning.move_to(ist(4, 10, 20))
 
     response = desk.post(f"/api/v1/appointments/{appointment.pk}/{path}", body, format="json")
 
