@@ -3,10 +3,10 @@ SHELL := /bin/bash
 LOCAL := scripts/local.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint bench stop clean
+.PHONY: help setup run test lint audit requirements bench stop clean
 
 help:
-	@echo "make setup | run | test [PYTEST_ARGS=...] | lint | bench | stop | clean"
+	@echo "make setup | run | test [PYTEST_ARGS=...] | lint | audit | requirements | bench | stop | clean"
 
 # Installs packages, venv and services, then migrates and seeds (manage.py setup_local).
 setup:
@@ -25,6 +25,21 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	MYMEDIC_ENV=local .venv/bin/mypy apps mymedic
+
+# Known vulnerabilities in every pinned package (needs the PyPI JSON API or OSV; --strict
+# fails on a package it could not check, so an unreachable database never passes quietly).
+audit:
+	@$(LOCAL) venv
+	.venv/bin/pip-audit --strict --no-deps --disable-pip -r requirements.txt -r requirements-dev.txt
+
+# Re-pins both requirement files (with hashes) from requirements.in and requirements-dev.in.
+requirements:
+	@$(LOCAL) venv
+	.venv/bin/python -m pip install -q pip-tools
+	.venv/bin/pip-compile -q --generate-hashes --strip-extras --no-emit-index-url \
+		--no-emit-find-links -o requirements.txt requirements.in
+	.venv/bin/pip-compile -q --generate-hashes --strip-extras --no-emit-index-url \
+		--no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
 bench:
 	@exec $(LOCAL) bench

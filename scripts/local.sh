@@ -102,11 +102,12 @@ cmd_system() {
 cmd_venv() {
   local want have=
   [[ -x .venv/bin/python ]] || { say "venv: creating .venv"; quiet python3 -m venv .venv; }
-  want=$(sha256sum requirements.txt | cut -d' ' -f1)
+  want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
   [[ -f .venv/requirements.sha256 ]] && have=$(<.venv/requirements.sha256)
   if [[ $want == "$have" ]]; then say "venv: up to date"; return; fi
-  say "venv: installing requirements.txt"
-  PIP_DISABLE_PIP_VERSION_CHECK=1 quiet .venv/bin/pip install -q -r requirements.txt
+  # Both files pin every package with its hashes, so pip checks each download.
+  say "venv: installing requirements.txt and requirements-dev.txt"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 quiet .venv/bin/pip install -q -r requirements.txt -r requirements-dev.txt
   echo "$want" >.venv/requirements.sha256
 }
 
