@@ -35,6 +35,7 @@ ADMIN_SCREENS: dict[str, Screen] = {
     "scheduling.waitlistentry": Screen(view=ADMIN_ROLES),
     "scheduling.slothold": Screen(view=ADMIN_ROLES),
     "scheduling.noshowpolicy": Screen(view=MANAGERS, add=MANAGERS, change=MANAGERS),
+    "scheduling.schedulingsettings": Screen(view=MANAGERS, add=MANAGERS, change=MANAGERS),
     "billing.billingsettings": Screen(view=MANAGERS, add=MANAGERS, change=MANAGERS),
     "billing.invoice": Screen(view=ADMIN_ROLES),
     "billing.payment": Screen(view=ADMIN_ROLES),

@@ -298,8 +298,9 @@ class NoShowPolicyAdmin(TenantSettingsAdmin):
 
 @admin.register(SchedulingSettings)
 class SchedulingSettingsAdmin(TenantSettingsAdmin):
-    list_display = ["__str__", "check_in_opens_minutes", "no_show_grace_minutes"]
-    fields = ["check_in_opens_minutes", "no_show_grace_minutes"]
+    list_display = ["__str__", "booking_horizon_days", "patient_open_bookings"]
+    fields = ["check_in_opens_minutes", "no_show_grace_minutes", "booking_horizon_days",
+              "patient_open_bookings"]  # fmt: skip
 
     def update(
         self, request: HttpRequest, obj: SchedulingSettings, changed: list[str]
@@ -308,4 +309,6 @@ class SchedulingSettingsAdmin(TenantSettingsAdmin):
             actor=staff_of(request),
             check_in_opens_minutes=obj.check_in_opens_minutes,
             no_show_grace_minutes=obj.no_show_grace_minutes,
+            booking_horizon_days=obj.booking_horizon_days,
+            patient_open_bookings=obj.patient_open_bookings,
         )

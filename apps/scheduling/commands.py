@@ -333,8 +333,14 @@ def scheduling_settings() -> SchedulingSettings:
 
 @command
 def scheduling_settings_update(
-    *, actor: User | None, check_in_opens_minutes: int, no_show_grace_minutes: int
+    *,
+    actor: User | None,
+    check_in_opens_minutes: int,
+    no_show_grace_minutes: int,
+    booking_horizon_days: int | None = None,
+    patient_open_bookings: int | None = None,
 ) -> SchedulingSettings:
+    """Changes the tenant's scheduling rules; the two limits keep their value when not given."""
     require_role(actor, WHOLE_TENANT_ROLES)
     if not 0 <= check_in_opens_minutes <= 1440:
         raise InvalidInput(
@@ -344,6 +350,16 @@ def scheduling_settings_update(
         raise InvalidInput("Give 0 to 1440 minutes after the start.", field="no_show_grace_minutes")
     found = SchedulingSettings.objects.select_for_update().filter(pk=1).first()
     settings_row = found or SchedulingSettings(pk=1)
+    if booking_horizon_days is not None:
+        if not HORIZON_FLOOR_DAYS <= booking_horizon_days <= 3650:
+            raise InvalidInput(
+                f"Give {HORIZON_FLOOR_DAYS} to 3650 days.", field="booking_horizon_days"
+            )
+        settings_row.booking_horizon_days = booking_horizon_days
+    if patient_open_bookings is not None:
+        if not 1 <= patient_open_bookings <= 100:
+            raise InvalidInput("Give 1 to 100 visits.", field="patient_open_bookings")
+        settings_row.patient_open_bookings = patient_open_bookings
     settings_row.check_in_opens_minutes = check_in_opens_minutes
     settings_row.no_show_grace_minutes = no_show_grace_minutes
     settings_row.record(
@@ -351,11 +367,39 @@ def scheduling_settings_update(
         {
             "check_in_opens_minutes": check_in_opens_minutes,
             "no_show_grace_minutes": no_show_grace_minutes,
+            "booking_horizon_days": settings_row.booking_horizon_days,
+            "patient_open_bookings": settings_row.patient_open_bookings,
         },
         actor=actor,
     )
     settings_row.save()
     return settings_row
+
+
+# Every tenant lets visits be booked at least this far ahead, so a booking within it reads no
+# settings (the common case stays one round trip shorter).
+HORIZON_FLOOR_DAYS = 30
+
+
+def _check_horizon(start: datetime, now: datetime) -> None:
+    if start - now <= timedelta(days=HORIZON_FLOOR_DAYS):
+        return
+    horizon = scheduling_settings().booking_horizon_days
+    if start - now > timedelta(days=horizon):
+        raise Conflict(f"Visits can be booked at most {horizon} days ahead.")
+
+
+def _check_patient_open_bookings(patient: Patient, now: datetime) -> None:
+    """A patient booking in the app holds a bounded number of upcoming visits."""
+    limit = scheduling_settings().patient_open_bookings
+    upcoming = Appointment.objects.filter(
+        patient=patient, status=Appointment.Status.BOOKED, start__gte=now
+    ).count()
+    if upcoming >= limit:
+        raise Conflict(
+            f"You already have {upcoming} upcoming visits, the most the app books; "
+            "please call the clinic to book another."
+        )
 
 
 class DuplicateVisit(Conflict):
@@ -472,6 +516,9 @@ def _book(
     now = now or timezone.now()
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(doctor))
+    _check_horizon(start, now)
+    if isinstance(actor, PatientActor):
+        _check_patient_open_bookings(patient, now)
     end, held_for_patient = _check_slot(doctor, start, now, patient)
     # A person booking (the desk, the API, the admin, the patient app) must confirm a second
     # live visit with the same doctor that day; the system (actor None: imports, simulation)
@@ -554,6 +601,7 @@ def appointment_reschedule(
     now = now or timezone.now()
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(appointment.doctor))
+    _check_horizon(start, now)
     previous = (appointment.start, appointment.end)
     appointment.end, held_for_patient = _check_slot(
         appointment.doctor, start, now, appointment.patient

@@ -243,10 +243,13 @@ class NoShowPolicy(EventSourcedModel):
 
 
 class SchedulingSettings(EventSourcedModel):
-    """One row per tenant: when the desk may check a patient in or mark a no-show.
+    """One row per tenant: when the desk may check a patient in or mark a no-show, and how
+    far ahead and how much may be booked.
 
     Check-in opens `check_in_opens_minutes` before a visit's start (and stays open that
     local day); a no-show may be marked only from `no_show_grace_minutes` after the start.
+    Nobody books or moves a visit more than `booking_horizon_days` ahead; a patient booking
+    in the app holds at most `patient_open_bookings` upcoming visits (the desk is not limited).
     """
 
     stream_type = "scheduling-settings"
@@ -256,6 +259,13 @@ class SchedulingSettings(EventSourcedModel):
     )
     no_show_grace_minutes = models.PositiveSmallIntegerField(
         default=15, help_text="How long after a visit's start it may be marked a no-show."
+    )
+    booking_horizon_days = models.PositiveSmallIntegerField(
+        default=365, help_text="How far ahead a visit may be booked or moved, in days (30–3650)."
+    )
+    patient_open_bookings = models.PositiveSmallIntegerField(
+        default=5,
+        help_text="How many upcoming visits a patient may hold when booking in the patient app.",
     )
 
     class Meta:

@@ -149,6 +149,25 @@ def test_a_receptionist_handling_tomorrows_cancel_and_a_deposit_for_next_week(
     expect(desk.get_by_role("heading", name="Payments — Meera Iyer")).to_be_visible()
     expect(desk.get_by_test_id("balance-due")).to_contain_text("600.00")
 
+    # She is a senior citizen: 10 % off the bill first, then the deposit on what is left.
+    discount = desk.get_by_test_id("discount-form")
+    discount.get_by_label("Discount or concession").select_option("senior_citizen")
+    discount.get_by_label("Amount off (before tax)").fill("60.00")
+    discount.get_by_label("Reason").fill("Senior citizen card seen")
+    discount.get_by_role("button", name="Take it off the bill").click()
+    expect(desk.get_by_role("status")).to_contain_text(
+        "Senior citizen discount for Meera Iyer: ₹60.00 off the bill, now ₹540.00."
+    )
+    expect(desk.get_by_label("Amount to take")).to_have_value("540.00")
+    desk.get_by_label("Amount to take").fill("200.00")
+    desk.get_by_label("Method").select_option("cash")
+    desk.get_by_role("button", name="Take payment").click()
+    expect(desk.get_by_role("status")).to_contain_text(
+        "Took ₹200.00 from Meera Iyer by Cash (deposit)."
+    )
+    expect(desk.get_by_test_id("balance-due")).to_have_text("balance due ₹340.00")
+    shot(desk, "14-next-week-discount-and-deposit")
+
 
 def test_a_half_typed_cancel_reason_survives_another_desks_change(
     browser: tuple[Browser, str], clinic: dict[str, Any]
