@@ -139,7 +139,7 @@ def test_a_receptionists_day_with_a_live_second_screen(
 
     # The day-end cash count; the board's takings are net of the refund.
     desk.goto(f"{base}/reception/branches/{desk_setup['branch']}/declare/")
-    desk.get_by_label("CASH counted").fill("150.00")
+    desk.get_by_label("Cash counted").fill("150.00")
     desk.get_by_role("button", name="Declare").click()
     expect(desk.get_by_text("Declared Cash ₹150.00")).to_be_visible()
     desk.get_by_role("link", name="Board").click()

@@ -343,7 +343,7 @@ def test_the_day_end_count_declares_every_method_in_one_submit(
     assert declared == {
         "cash": Decimal("1200.50"), "card": Decimal("300.00"), "upi": Decimal("45.00")
     }  # fmt: skip
-    assert "Declared CASH 1200.50, CARD 300.00, UPI 45.00 for Mon 4 Jan 2027." in (
+    assert "Declared Cash ₹1,200.50, Card ₹300.00, UPI ₹45.00 for Mon 4 Jan 2027." in (
         response.content.decode()
     )
 

@@ -260,7 +260,12 @@ def test_scheduling_settings_are_edited_in_the_admin_through_the_command(
 
     response = api.post(
         "/admin/scheduling/schedulingsettings/add/",
-        {"check_in_opens_minutes": 60, "no_show_grace_minutes": 10},
+        {
+            "check_in_opens_minutes": 60,
+            "no_show_grace_minutes": 10,
+            "booking_horizon_days": 365,
+            "patient_open_bookings": 5,
+        },  # fmt: skip
     )
 
     assert response.status_code == 302, response.content.decode()[:2000]
