@@ -175,6 +175,13 @@ EMAIL_FILE_PATH = os.environ.get(
 MYMEDIC_NOTIFY_MAX_ATTEMPTS = int(os.environ.get("MYMEDIC_NOTIFY_MAX_ATTEMPTS", "5"))
 MYMEDIC_NOTIFY_RETRY_BASE_SECONDS = int(os.environ.get("MYMEDIC_NOTIFY_RETRY_BASE_SECONDS", "60"))
 MYMEDIC_NOTIFY_STUCK_SECONDS = int(os.environ.get("MYMEDIC_NOTIFY_STUCK_SECONDS", "600"))
+# Sign-up: the owner confirms the email within MYMEDIC_VERIFY_LINK_DAYS; until then nothing is
+# sent to patients, and an unconfirmed tenant is removed after MYMEDIC_UNVERIFIED_TENANT_DAYS.
+MYMEDIC_VERIFY_LINK_DAYS = int(os.environ.get("MYMEDIC_VERIFY_LINK_DAYS", "7"))
+MYMEDIC_UNVERIFIED_TENANT_DAYS = int(os.environ.get("MYMEDIC_UNVERIFIED_TENANT_DAYS", "7"))
+MYMEDIC_SIGNUPS_PER_ADDRESS_HOUR = int(os.environ.get("MYMEDIC_SIGNUPS_PER_ADDRESS_HOUR", "5"))
+# Per email domain and day: generous, since many clinics share a mail provider's domain.
+MYMEDIC_SIGNUPS_PER_DOMAIN_DAY = int(os.environ.get("MYMEDIC_SIGNUPS_PER_DOMAIN_DAY", "50"))
 # Phone messages (SMS + WhatsApp, each) a tenant may send per day through the platform.
 MYMEDIC_MESSAGE_DAILY_QUOTA = int(os.environ.get("MYMEDIC_MESSAGE_DAILY_QUOTA", "2000"))
 # How long a slot freed by a cancellation is held for the first waitlisted patient.
@@ -328,6 +335,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 60.0,
     },
     "expire-slot-holds": {"task": "apps.scheduling.tasks.expire_slot_holds", "schedule": 60.0},
+    "reap-unverified-tenants": {
+        "task": "apps.tenants.tasks.reap_unverified_tenants",
+        "schedule": 3600.0,
+    },
     "publish-audit-anchors": {
         "task": "apps.audit.tasks.publish_all_anchors",
         "schedule": float(MYMEDIC_AUDIT_ANCHOR_SECONDS),

@@ -4,12 +4,13 @@ from django.urls import path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from apps.tenants.views import OnboardingApi, signup
+from apps.tenants.views import OnboardingApi, signup, verify_email
 from mymedic.metrics import metrics
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/signup/"), name="home"),
     path("signup/", signup, name="signup"),
+    path("verify-email/<str:token>/", verify_email, name="verify-email"),
     path("api/v1/onboarding/", OnboardingApi.as_view(), name="api-onboarding"),
     path("metrics", metrics, name="metrics"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

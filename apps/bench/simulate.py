@@ -59,6 +59,7 @@ def simulate(
     rng = random.Random(seed)  # noqa: S311  (a workload, not security)
     slug = f"sim-{segment.kind}-{uuid.uuid4().hex[:6]}"
     tenant = tenant_onboard(
+        verified=True,
         clinic_name=f"Simulated {segment.kind}", slug=slug, kind=segment.kind,
         owner_name="Sim Owner", owner_email=f"owner@{slug}.example.com",
         owner_password="simulated-owner-2026",  # noqa: S106  (throw-away tenant)

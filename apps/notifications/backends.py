@@ -154,6 +154,7 @@ def get_backend(channel: str) -> Backend:
 def send(message: Message) -> str:
     """Sends through the channel's backend, within the tenant's region and daily quota."""
     try:
+        limits.check_live()
         limits.check_recipient(message.channel, message.to)
         limits.take_quota(message.channel)
     except limits.Refused as exc:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import connection as db
 from django.utils import timezone
 
-from apps.core.db import connection
+from apps.tenants.verification import current_tenant, is_live
 
 PHONE_CHANNELS = frozenset({"sms", "whatsapp"})
 
@@ -32,7 +32,16 @@ class Refused(Exception):
 
 
 def region() -> str:
-    return str(getattr(getattr(connection, "tenant", None), "region", "") or "in")
+    return str(getattr(current_tenant(), "region", "") or "in")
+
+
+def check_live() -> None:
+    """Nothing goes to patients before the owner has confirmed the sign-up email."""
+    if not is_live():
+        raise Refused(
+            "The clinic's owner has not confirmed the sign-up email yet; sent once they do.",
+            permanent=False,
+        )
 
 
 def check_recipient(channel: str, to: str) -> None:

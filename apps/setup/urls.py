@@ -5,6 +5,7 @@ from apps.setup import views
 urlpatterns = [
     path("welcome/<str:token>/", views.welcome, name="welcome"),
     path("setup/", views.overview, name="setup"),
+    path("setup/verify-email/", views.verify_email_resend, name="setup-verify-email"),
     path("setup/branches/", views.branches, name="setup-branches"),
     path("setup/branches/new/", views.branch_edit, name="setup-branch-new"),
     path("setup/branches/<int:pk>/", views.branch_edit, name="setup-branch"),

@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -30,6 +31,7 @@ from apps.scheduling.models import BranchClosure, Doctor, DoctorLeave
 from apps.setup import forms as setup_forms
 from apps.setup.checklist import SETUP_ROLES, setup_checklist
 from apps.setup.hours import WeeklyHoursForm, copy_monday, grid_initial
+from apps.tenants.verification import is_live, send_verification
 
 View = Callable[..., HttpResponse]
 
@@ -83,7 +85,27 @@ def welcome(request: HttpRequest, token: str) -> HttpResponse:
 @setup_view
 def overview(request: HttpRequest) -> HttpResponse:
     checklists = [setup_checklist(branch) for branch in Branch.objects.order_by("name")]
-    return render(request, "setup/overview.html", {"checklists": checklists})
+    owner = User.objects.filter(role=Role.OWNER).order_by("id").first()
+    return render(request, "setup/overview.html", {
+        "checklists": checklists, "clinic_live": is_live(),
+        "owner_email": owner.email if owner else "",
+        "unverified_days": settings.MYMEDIC_UNVERIFIED_TENANT_DAYS,
+    })  # fmt: skip
+
+
+@setup_view
+def verify_email_resend(request: HttpRequest) -> HttpResponse:
+    """Sends the sign-up confirmation link again to the owner (the link opens the public site)."""
+    owner = User.objects.filter(role=Role.OWNER).order_by("id").first()
+    if request.method == "POST" and owner is not None and not is_live():
+        port = request.get_port()
+        site = f"{request.scheme}://{settings.BASE_DOMAIN}"
+        if port not in ("80", "443"):
+            site += f":{port}"
+        send_verification(request.tenant, owner.email, site)  # type: ignore[attr-defined]
+        record("tenant.verification_resent", actor=staff_of(request), target=f"user:{owner.pk}")
+        messages.success(request, f"Confirmation email sent again to {owner.email}.")
+    return redirect("setup")
 
 
 # --- branches and closures ---------------------------------------------------------------

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone as dj_timezone
 from django_tenants.utils import schema_context
 
 from apps.clinic.commands import branch_create, staff_create
@@ -74,8 +75,12 @@ def tenant_onboard(
     owner_password: str,
     timezone: str = "Asia/Kolkata",
     currency: str = "INR",
+    verified: bool = False,
 ) -> Onboarded:
-    """Creates the tenant whole, or nothing: schema, domain, owner and branch in one transaction."""
+    """Creates the tenant whole, or nothing: schema, domain, owner and branch in one transaction.
+
+    A self-service sign-up is not `verified` until its owner opens the emailed link
+    (`apps.tenants.verification`); tenants an operator makes (demo, workloads) are."""
     started = time.perf_counter()
     problems = onboarding_problems(
         slug=slug,
@@ -97,6 +102,7 @@ def tenant_onboard(
                 kind=kind,
                 timezone=timezone,
                 currency=currency,
+                verified_at=dj_timezone.now() if verified else None,
             )
             tenant.save(verbosity=0)
             domain = Domain.objects.create(domain=tenant_domain(slug), tenant=tenant)

@@ -48,6 +48,7 @@ def seed_demo_chain() -> DemoLogin:
     if Tenant.objects.filter(slug=DEMO_SLUG).exists():
         return DemoLogin(tenant_domain(DEMO_SLUG), owner_email, DEMO_PASSWORD, created=False)
     onboarded = tenant_onboard(
+        verified=True,
         clinic_name="Demo Health Chain",
         slug=DEMO_SLUG,
         kind=Tenant.Kind.CHAIN,

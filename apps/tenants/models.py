@@ -24,6 +24,9 @@ class Tenant(TenantMixin):
     currency = models.CharField(max_length=3, default="INR")
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.TRIAL)
     created = models.DateTimeField(auto_now_add=True)
+    # When the owner proved the email address: until then nothing is sent to patients, and an
+    # unverified tenant is removed after MYMEDIC_UNVERIFIED_TENANT_DAYS (see `verification`).
+    verified_at = models.DateTimeField(null=True, blank=True)
 
     # The schema is made inside the onboarding transaction; a failure rolls it back whole.
     auto_create_schema = True

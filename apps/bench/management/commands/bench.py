@@ -54,6 +54,7 @@ ROUND_THE_CLOCK = [{"weekday": d, "start": "00:00", "end": "23:55"} for d in ran
 def make_tenant(kind: str = "clinic") -> Tenant:
     slug = f"bench-{kind}-{uuid.uuid4().hex[:8]}"
     return tenant_onboard(
+        verified=True,
         clinic_name=f"Bench {kind}", slug=slug, kind=kind, owner_name="Bench",
         owner_email=f"owner@{slug}.example.com", owner_password=PASSWORD,
     ).tenant  # fmt: skip

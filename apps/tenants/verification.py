@@ -1,0 +1,116 @@
+"""A tenant goes live when its owner proves the email address given at sign-up.
+
+Sign-up sends a signed link (`MYMEDIC_VERIFY_LINK_DAYS` valid) to the owner's address. Until
+it is opened the clinic can be set up and tried, but nothing is sent to patients (no SMS,
+WhatsApp or email: see `apps.notifications.limits`), so a throw-away sign-up cannot message
+anyone; an unverified tenant is removed, schema and all, after
+`MYMEDIC_UNVERIFIED_TENANT_DAYS`. Sign-ups are also throttled per address and per email
+domain.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.core.mail import send_mail
+from django.utils import timezone
+
+from apps.core.db import connection
+from apps.tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+SALT = "apps.tenants.verify-email"
+
+
+class LinkRefused(Exception):
+    """The link is forged, expired or names no tenant any more."""
+
+
+def verification_token(tenant: Tenant) -> str:
+    return signing.dumps({"tenant": tenant.pk}, salt=SALT)
+
+
+def send_verification(tenant: Tenant, owner_email: str, site_url: str) -> None:
+    """Emails the owner the link that makes the clinic live (site_url: the public site)."""
+    link = f"{site_url}/verify-email/{verification_token(tenant)}/"
+    days = settings.MYMEDIC_VERIFY_LINK_DAYS
+    send_mail(
+        subject=f"Confirm your email to open {tenant.name} on MyMedic",
+        message=(
+            f"Welcome to MyMedic.\n\nOpen this link to confirm your email address and open "
+            f"{tenant.name} to patients (until then no message is sent to them):\n\n{link}\n\n"
+            f"The link works for {days} days. A clinic not confirmed within "
+            f"{settings.MYMEDIC_UNVERIFIED_TENANT_DAYS} days is removed.\n"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[owner_email],
+    )
+
+
+def verify(token: str) -> Tenant:
+    """Marks the link's tenant verified (again is harmless); refuses bad or old links."""
+    try:
+        data = signing.loads(
+            token, salt=SALT, max_age=timedelta(days=settings.MYMEDIC_VERIFY_LINK_DAYS)
+        )
+    except signing.BadSignature as exc:  # SignatureExpired is one
+        raise LinkRefused from exc
+    tenant = Tenant.objects.filter(pk=data.get("tenant")).first()
+    if tenant is None:
+        raise LinkRefused
+    if tenant.verified_at is None:
+        Tenant.objects.filter(pk=tenant.pk, verified_at__isnull=True).update(
+            verified_at=timezone.now()
+        )
+        tenant.refresh_from_db()
+        logger.info("tenant verified schema=%s", tenant.schema_name)
+    return tenant
+
+
+def current_tenant() -> Tenant | None:
+    """The row of the schema in use (a schema entered by name carries no row of its own)."""
+    tenant = getattr(connection, "tenant", None)
+    if isinstance(tenant, Tenant):
+        return tenant
+    return Tenant.objects.filter(schema_name=connection.schema_name).first()
+
+
+def is_live() -> bool:
+    """Whether the current tenant may send to patients (its owner's email is confirmed)."""
+    tenant = current_tenant()
+    return tenant is not None and tenant.verified_at is not None
+
+
+def _take(key: str, limit: int, seconds: int) -> bool:
+    cache.add(key, 0, timeout=seconds)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=seconds)
+        count = 1
+    return count <= limit
+
+
+def signup_allowed(address: str, email: str) -> bool:
+    """Counts a sign-up from `address` with `email`; False past either limit."""
+    domain = email.rpartition("@")[2].strip().lower() or "-"
+    per_address = _take(
+        f"signup:address:{address}", settings.MYMEDIC_SIGNUPS_PER_ADDRESS_HOUR, 3600
+    )
+    per_domain = _take(f"signup:domain:{domain}", settings.MYMEDIC_SIGNUPS_PER_DOMAIN_DAY, 86400)
+    return per_address and per_domain
+
+
+def reap_unverified(now: datetime | None = None) -> list[str]:
+    """Removes tenants whose owner never confirmed (schema, domain, row); returns their slugs."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.MYMEDIC_UNVERIFIED_TENANT_DAYS)
+    reaped = []
+    for tenant in Tenant.objects.filter(verified_at__isnull=True, created__lt=cutoff):
+        slug = tenant.slug
+        tenant.delete(force_drop=True)
+        logger.info("unverified tenant removed slug=%s", slug)
+        reaped.append(slug)
+    return reaped
