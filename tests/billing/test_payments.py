@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 
 from apps.billing import commands as billing
@@ -344,3 +345,33 @@ def test_invoices_are_in_the_tenants_currency(
     assert draft["currency"] == "EUR"
     assert issued.currency == "EUR"
     assert Event.objects.get(type="PaymentTaken").data["currency"] == "EUR"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE billing_payment SET amount = 1",
+        "DELETE FROM billing_payment",
+        "UPDATE billing_refund SET amount = 1",
+        "DELETE FROM billing_refund",
+    ],
+)
+def test_payments_and_refunds_cannot_be_changed_through_sql(
+    desk: HostClient, visit: Appointment, statement: str
+) -> None:
+    payment = pay(desk, visit.pk, "500.00").json()
+    desk.post(
+        f"/api/v1/payments/{payment['id']}/refunds/", {"amount": "100.00", "reason": "x"},
+        format="json",
+    )  # fmt: skip
+    assert (Payment.objects.count(), Refund.objects.count()) == (1, 1)
+
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(statement)
+
+    assert Payment.objects.get().amount == Decimal("500.00")
+    assert Refund.objects.get().amount == Decimal("100.00")
