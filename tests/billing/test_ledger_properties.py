@@ -3,7 +3,7 @@ concessions, credit notes, overpayment refunds and cancellations, with the ledge
 invariants checked after every step."""
 
 from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
@@ -179,8 +179,10 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _due(self, appointment: Appointment) -> Decimal:
         invoice = Invoice.objects.filter(appointment=appointment).first()
-        if invoice is None:
-            return appointment.doctor.consultation_fee
+        if invoice is None:  # the first payment issues the invoice: the fee and, if charged, GST
+            fee = appointment.doctor.consultation_fee
+            gst = (fee * Decimal("0.18")).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            return fee + gst if self.gst else fee
         return ledger.balance_of(invoice).balance_due
 
     @invariant()
