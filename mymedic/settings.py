@@ -203,6 +203,7 @@ SHARED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "apps.core",
     "apps.clinic",
 ]
@@ -256,7 +257,31 @@ MIDDLEWARE = [
     "apps.audit.middleware.AuditDenialsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
+
+# Content-Security-Policy: scripts only from our own files (htmx, its extensions, the admin's
+# and the console's are all served from `static/`), nothing framed, forms posted only to us or
+# to a tenant host (sign-up redirects there). Inline style stays allowed: the admin's and a few
+# templates' style attributes, never a script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        # Sign-up posts to the public site, which redirects to the new clinic's own host.
+        "form-action": [
+            "'self'",
+            f"https://*.{BASE_DOMAIN}" if PRODUCTION else f"*.{BASE_DOMAIN}:*",
+        ],
+    }
+}
 
 TEMPLATES = [
     {

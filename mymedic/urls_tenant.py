@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.audit.api import AuditVerifyApi
 from apps.clinic.models import Role
@@ -17,7 +17,9 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/reception/"), name="home"),
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"
+    ),
     path("api/v1/patient/", include("apps.patientapp.urls")),
     path("api/v1/", include("apps.clinic.urls")),
     path("api/v1/", include("apps.scheduling.urls")),

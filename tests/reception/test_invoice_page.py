@@ -25,7 +25,7 @@ def test_the_printable_invoice_shows_lines_payments_and_balance(
     assert "Ravi Kumar" in html and doctor.name in html
     assert "Consultation" in html and "500.00" in html and "300.00" in html
     assert "@media print" not in html  # print styles live in the stylesheet
-    assert "window.print()" in html
+    assert "data-print" in html and "/static/js/print.js" in html  # no inline script (CSP)
 
 
 def test_the_invoice_page_keeps_to_the_users_branches_and_role(

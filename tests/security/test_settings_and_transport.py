@@ -163,3 +163,15 @@ def test_drf_parses_no_json_past_the_upload_limit(api: HostClient, settings: Any
 
     assert response.status_code == 413
     assert response.json() == {"detail": "The request body is too large."}
+
+
+def test_every_page_carries_a_content_security_policy_without_inline_script(
+    api: HostClient,
+) -> None:
+    policy = api.get("/login/")["Content-Security-Policy"]
+
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";") if part.strip())
+    assert directives["script-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert directives["object-src"] == "'none'"
+    assert "'unsafe-inline'" not in directives["default-src"]
