@@ -243,6 +243,7 @@ ROOT_URLCONF = "mymedic.urls_tenant"
 
 MIDDLEWARE = [
     "apps.core.clientip.ClientAddressMiddleware",
+    "mymedic.accesslog.AccessLogMiddleware",
     "mymedic.middleware.HealthCheckMiddleware",
     "mymedic.middleware.TenantRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -172,9 +172,12 @@ def appointment_action(request: HttpRequest, pk: int, aid: int, action: str) -> 
 @login_required
 def patients(request: HttpRequest, pk: int) -> HttpResponse:
     user, branch = _desk(request, pk)
-    search = forms.PhoneSearchForm(request.GET or None)
+    # Searching is a POST: a phone number never travels in a URL (history, logs, referrers).
+    searching = request.method == "POST" and request.POST.get("intent") == "search"
+    search = forms.PhoneSearchForm(request.POST if searching else None)
     register = forms.RegisterForm(
-        request.POST or None, initial={"phone": request.GET.get("phone", "")}
+        request.POST if request.method == "POST" and not searching else None,
+        initial={"phone": request.POST.get("phone", "") if searching else ""},
     )
     found: list[Patient] = []
     if search.is_valid():
@@ -192,7 +195,7 @@ def patients(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except DomainError as exc:
             search.add_error("phone", exc.message)
-    if request.method == "POST" and register.is_valid():
+    if register.is_bound and register.is_valid():
         try:
             patient = commands.patient_register(actor=user, branch=branch, **register.cleaned_data)
         except DomainError as exc:
