@@ -76,6 +76,8 @@ ROUTES = [
     Route("GET", "/api/v1/patients/", ALL, 200),
     Route("POST", "/api/v1/patients/", FRONT_DESK, 201,
           body=lambda ids: {"name": "New Patient", "phone": "9800011122"}),
+    Route("POST", "/api/v1/patients/search/", ALL, 200,
+          body=lambda ids: {"phone": "9800011122"}),
     Route("GET", "/api/v1/patients/{patient}/", ALL, 200, "patient"),
     Route("GET", "/api/v1/patients/{patient}/upcoming/", ALL, 200, "patient"),
     Route("POST", "/api/v1/patients/{patient}/erase/", MANAGERS, 200, "patient"),

@@ -63,6 +63,8 @@ from apps.scheduling.slots import free_slots
 
 StaffReadDoctorAdminsWrite = roles(read=STAFF_ROLES, write=DOCTOR_ADMINS)
 StaffReadFrontDeskWrite = roles(read=STAFF_ROLES, write=FRONT_DESK)
+# A search by POST reads, so every staff role may make it (as the GET it replaces).
+StaffSearch = roles(read=STAFF_ROLES, write=STAFF_ROLES)
 FrontDeskOnly = roles(read=FRONT_DESK, write=FRONT_DESK)
 
 
@@ -235,6 +237,40 @@ class PatientListApi(generics.ListCreateAPIView):
         )
         body = {**PatientSerializer(patient).data, "position": patient.position}
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+class PatientSearchRequestSerializer(serializers.Serializer):
+    phone = serializers.CharField(max_length=32, help_text="As typed, e.g. 98123 45678.")
+
+
+class PatientSearchResultSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = PatientSerializer(many=True)
+
+
+class PatientSearchApi(APIView):
+    """Finds patients by phone with the number in the body, not the URL (where proxies,
+    browsers and logs would keep it). Same answer and audit as `GET /patients/?phone=`."""
+
+    permission_classes = [StaffSearch]
+
+    @extend_schema(
+        request=PatientSearchRequestSerializer,
+        responses={200: PatientSearchResultSerializer},
+        tags=["patients"],
+        summary="Find patients by phone (the number in the body)",
+    )
+    def post(self, request: Request) -> Response:
+        body = PatientSearchRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = staff_of(request)
+        found = list(
+            patients_for(user).filter(
+                phone_index__in=phone_indexes(normalize_phone(body.validated_data["phone"]))
+            )
+        )
+        record("patient.search", actor=user, detail={"patients": [p.pk for p in found]})
+        return Response({"count": len(found), "results": PatientSerializer(found, many=True).data})
 
 
 class PatientDetailApi(generics.RetrieveAPIView):

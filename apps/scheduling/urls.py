@@ -14,6 +14,7 @@ urlpatterns = [
     path("doctors/<int:pk>/leave/", api.DoctorLeaveApi.as_view(), name="api-doctor-leave"),
     path("branches/<int:pk>/closures/", api.BranchClosureApi.as_view(), name="api-closures"),
     path("patients/", api.PatientListApi.as_view(), name="api-patients"),
+    path("patients/search/", api.PatientSearchApi.as_view(), name="api-patient-search"),
     path("patients/<int:pk>/", api.PatientDetailApi.as_view(), name="api-patient"),
     path("patients/<int:pk>/erase/", api.PatientEraseApi.as_view(), name="api-patient-erase"),
     path("appointments/", api.AppointmentListApi.as_view(), name="api-appointments"),

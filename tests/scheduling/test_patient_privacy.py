@@ -1,5 +1,6 @@
 """Browsing patients and their visits stays inside the caller's reach (PHI, security issue)."""
 
+from apps.audit.models import AuditEntry
 from apps.clinic.models import Branch, Role, User
 from apps.eventstore.projections import catch_up
 from apps.scheduling import commands
@@ -80,3 +81,22 @@ def test_upcoming_visits_show_only_my_branches_and_for_a_doctor_only_their_own(
     assert [row["id"] for row in owner_view["appointments"]] == [
         here.pk, there.pk, with_colleague.pk,
     ]  # fmt: skip
+
+
+def test_a_search_by_post_finds_by_phone_with_the_number_out_of_the_url(
+    tenant: Tenant, main_branch: Branch
+) -> None:
+    wanted = PatientFactory(name="Found By Body", phone="+919876500022")
+    desk = client_for(desk_of(main_branch), tenant)
+
+    found = desk.post("/api/v1/patients/search/", {"phone": "98765 00022"}, format="json")
+    nobody = desk.post("/api/v1/patients/search/", {"phone": "98765 00099"}, format="json")
+    bad = desk.post("/api/v1/patients/search/", {"phone": "call me"}, format="json")
+
+    assert found.status_code == 200
+    assert found.json()["count"] == 1
+    assert found.json()["results"][0]["id"] == wanted.pk
+    assert nobody.json() == {"count": 0, "results": []}
+    assert bad.status_code == 400 and "phone" in bad.json()
+    search = AuditEntry.objects.filter(action="patient.search").order_by("-id")[1]
+    assert search.detail == {"patients": [wanted.pk]}
