@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from apps.billing import commands as billing
 from apps.clinic.commands import staff_create
@@ -17,8 +17,7 @@ from apps.clinic.models import Branch
 from apps.scheduling import commands
 from apps.scheduling.slots import free_slots
 from apps.tenants.models import Tenant
-from tests import servers
-from tests.browser.test_reception_day import CHROMIUM, FLAGS
+from tests.browser.chromium import chromium_and_server, needs_chromium
 from tests.conftest import OWNER_PASSWORD
 
 DESK, PASSWORD = "csp.desk@example.com", "front-desk-password-1"
@@ -30,7 +29,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 });
 """
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240), needs_chromium]
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +58,8 @@ def clinic(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
 def browser(
     committed_tenant: Tenant, clinic: dict[str, Any], django_db_blocker: Any
 ) -> Iterator[tuple[Browser, str, int]]:
-    with django_db_blocker.unblock(), servers.asgi_server() as port, sync_playwright() as play:
-        chromium = play.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield chromium, f"http://{committed_tenant.slug}.localhost:{port}", port
-        finally:
-            chromium.close()
+    with django_db_blocker.unblock(), chromium_and_server() as (chromium, port):
+        yield chromium, f"http://{committed_tenant.slug}.localhost:{port}", port
 
 
 def signed_in(chromium: Browser, base: str, email: str, password: str) -> Page:

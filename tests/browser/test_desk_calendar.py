@@ -7,14 +7,13 @@ Screenshots go to artifacts/screenshots/ (not committed).
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from apps.clinic.commands import staff_create
 from apps.clinic.models import Branch
@@ -22,18 +21,14 @@ from apps.eventstore.projections import catch_up
 from apps.scheduling import commands
 from apps.scheduling.formats import human_date, human_when
 from apps.tenants.models import Tenant
-from tests import servers
+from tests.browser.chromium import SHOTS, chromium_and_server, needs_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PASSWORD = "front-desk-password-2"
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(240),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
+    needs_chromium,
 ]
 
 
@@ -81,13 +76,8 @@ def browser(
     committed_tenant: Tenant, clinic: dict[str, Any], django_db_blocker: Any
 ) -> Iterator[tuple[Browser, str]]:
     # Playwright runs an event loop in this thread: every database call happens before it.
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with django_db_blocker.unblock(), servers.asgi_server() as port, sync_playwright() as play:
-        chromium = play.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield chromium, f"http://{committed_tenant.slug}.localhost:{port}"
-        finally:
-            chromium.close()
+    with django_db_blocker.unblock(), chromium_and_server() as (chromium, port):
+        yield chromium, f"http://{committed_tenant.slug}.localhost:{port}"
 
 
 def signed_in(chromium: Browser, base: str, email: str, width: int = 1280) -> Page:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from apps.billing import commands as billing
 from apps.clinic.commands import staff_create
@@ -24,13 +24,12 @@ from apps.reconciliation.compute import close_days
 from apps.scheduling import commands
 from apps.scheduling.slots import free_slots
 from apps.tenants.models import Tenant
-from tests import servers
-from tests.browser.test_reception_day import CHROMIUM, FLAGS, SHOTS
+from tests.browser.chromium import SHOTS, chromium_and_server, needs_chromium
 
 PASSWORD = "chain-manager-password-1"
 MANAGER = "meera@chain.example.com"
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240), needs_chromium]
 
 
 @pytest.fixture(scope="module")
@@ -76,13 +75,8 @@ def morning(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
 def browser(
     committed_tenant: Tenant, morning: dict[str, Any], django_db_blocker: Any
 ) -> Iterator[tuple[Browser, str]]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with django_db_blocker.unblock(), servers.asgi_server() as port, sync_playwright() as play:
-        chromium = play.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield chromium, f"http://{committed_tenant.slug}.localhost:{port}"
-        finally:
-            chromium.close()
+    with django_db_blocker.unblock(), chromium_and_server() as (chromium, port):
+        yield chromium, f"http://{committed_tenant.slug}.localhost:{port}"
 
 
 def shot(page: Page, name: str) -> None:

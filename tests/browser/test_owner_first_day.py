@@ -24,11 +24,8 @@ from apps.scheduling.formats import human_date
 from apps.scheduling.models import Appointment, Doctor
 from apps.tenants.models import Tenant
 from tests import servers
+from tests.browser.chromium import CHROMIUM, FLAGS, SHOTS, needs_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 OWNER_PASSWORD = "sunrise-owner-pass-1"
 DESK_PASSWORD = "sunrise-desk-pass-1"
 IST = ZoneInfo("Asia/Kolkata")
@@ -36,7 +33,7 @@ IST = ZoneInfo("Asia/Kolkata")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(240),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
+    needs_chromium,
 ]
 
 

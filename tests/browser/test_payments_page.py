@@ -13,21 +13,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from apps.clinic.commands import staff_create
 from apps.clinic.models import Branch
 from apps.scheduling import commands
 from apps.tenants.models import Tenant
-from tests import servers
-from tests.browser.test_reception_day import CHROMIUM, FLAGS, PASSWORD, SHOTS, shot, sign_in
+from tests.browser.chromium import chromium_and_server, needs_chromium
+from tests.browser.test_reception_day import PASSWORD, shot, sign_in
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(240),
-    pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
-                       reason="needs Debian's chromium"),
-]  # fmt: skip
+    needs_chromium,
+]
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +54,8 @@ def visit(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
 def browser(
     committed_tenant: Tenant, visit: dict[str, Any], django_db_blocker: Any
 ) -> Iterator[tuple[Browser, str]]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with django_db_blocker.unblock(), servers.asgi_server() as port, sync_playwright() as play:
-        chromium = play.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield chromium, f"http://{committed_tenant.slug}.localhost:{port}"
-        finally:
-            chromium.close()
+    with django_db_blocker.unblock(), chromium_and_server() as (chromium, port):
+        yield chromium, f"http://{committed_tenant.slug}.localhost:{port}"
 
 
 def test_deposit_balance_and_a_senior_citizen_concession_leave_nothing_due(

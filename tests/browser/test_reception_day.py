@@ -6,29 +6,24 @@ Screenshots of the main screens go to artifacts/screenshots/ (not committed).
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django_tenants.utils import schema_context
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from apps.clinic.commands import staff_create
 from apps.clinic.models import Branch
 from apps.scheduling import commands
 from apps.tenants.models import Tenant
-from tests import servers
+from tests.browser.chromium import SHOTS, chromium_and_server, needs_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PASSWORD = "front-desk-password-1"
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(240),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
+    needs_chromium,
 ]
 
 
@@ -52,13 +47,8 @@ def browser(
     committed_tenant: Tenant, desk_setup: dict[str, Any], django_db_blocker: Any
 ) -> Iterator[tuple[Browser, str]]:
     # Playwright runs an event loop in this thread: every database call happens before it.
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with django_db_blocker.unblock(), servers.asgi_server() as port, sync_playwright() as play:
-        chromium = play.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield chromium, f"http://{committed_tenant.slug}.localhost:{port}"
-        finally:
-            chromium.close()
+    with django_db_blocker.unblock(), chromium_and_server() as (chromium, port):
+        yield chromium, f"http://{committed_tenant.slug}.localhost:{port}"
 
 
 def sign_in(page: Page, base: str, email: str) -> None:

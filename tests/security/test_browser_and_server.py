@@ -3,7 +3,6 @@ in front of the real daphne server."""
 
 import http.client
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from apps.clinic.commands import staff_create
 from apps.clinic.models import Branch
 from apps.tenants.models import Tenant
 from tests import servers
-from tests.browser.test_reception_day import CHROMIUM, FLAGS, SHOTS
+from tests.browser.chromium import CHROMIUM, FLAGS, SHOTS, needs_chromium
 
 PASSWORD = "front-desk-password-1"
 NEW_PASSWORD = "a-fresh-passphrase-42"
@@ -22,7 +21,7 @@ NEW_PASSWORD = "a-fresh-passphrase-42"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(240),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
+    needs_chromium,
 ]
 
 

@@ -1,0 +1,33 @@
+"""Real Chromium for the browser tests: Debian's binary, headless, against a real server."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests import servers
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+# Screenshots of the screens the tests walk through (not committed).
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+
+
+@contextmanager
+def chromium_and_server(**env: str) -> Iterator[tuple[Browser, int]]:
+    """Chromium and a daphne serving the project on the test database (its port).
+
+    Playwright runs an event loop in this thread: every database call of a test's set-up
+    happens before this is entered."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with servers.asgi_server(**env) as port, sync_playwright() as play:
+        chromium = play.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield chromium, port
+        finally:
+            chromium.close()
