@@ -6,22 +6,19 @@ MYMEDIC_PATIENT_CODE_MAX_ATTEMPTS wrong tries or when a newer code is sent; ever
 to sign in gives the same answer.
 """
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.request import Request
 
 from apps.audit.trail import record
 from apps.core.db import connection
 from apps.core.keys import phone_index, phone_indexes
+from apps.core.tokens import DigestTokenAuthentication, key_hash
 from apps.notifications.backends import Message, send
 from apps.patientapp.models import OneTimeCode, PatientToken
 from apps.scheduling.actors import PatientActor
@@ -33,10 +30,6 @@ TOKEN_PREFIX = "pt_"  # noqa: S105  (a prefix so patient keys never look like st
 
 def _code_hash(salt: str, code: str) -> str:
     return salted_hmac("apps.patientapp.code", f"{salt}:{code}", algorithm="sha256").hexdigest()
-
-
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def patient_for_phone(normalized_phone: str) -> Patient | None:
@@ -130,29 +123,15 @@ def revoke_token(token: PatientToken) -> None:
     token.delete()
 
 
-class PatientTokenAuthentication(BaseAuthentication):
+class PatientTokenAuthentication(DigestTokenAuthentication):
     """`Authorization: Token <key>` with a patient's key; staff keys are unknown here."""
 
-    keyword = "Token"
-
-    def authenticate(self, request: Request) -> tuple[PatientActor, PatientToken] | None:
-        parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword.lower().encode():
-            return None
-        if len(parts) != 2:
-            raise AuthenticationFailed("Invalid token header.")
-        try:
-            key = parts[1].decode()
-        except UnicodeError as exc:
-            raise AuthenticationFailed("Invalid token.") from exc
+    def authenticate_digest(self, digest: str) -> tuple[PatientActor, PatientToken]:
         token = (
             PatientToken.objects.select_related("patient")
-            .filter(key_hash=key_hash(key), expires__gt=timezone.now())
+            .filter(key_hash=digest, expires__gt=timezone.now())
             .first()
         )
         if token is None or token.patient.erased is not None:
             raise AuthenticationFailed("Invalid token.")
         return PatientActor(token.patient_id), token
-
-    def authenticate_header(self, request: Any) -> str:
-        return self.keyword

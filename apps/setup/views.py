@@ -26,6 +26,7 @@ from apps.clinic.models import Branch, Role, User
 from apps.clinic.scoping import staff_of
 from apps.clinic.signin import forget_failures, reset_email_allowed
 from apps.core.errors import DomainError
+from apps.core.hosts import host_url
 from apps.scheduling import commands as scheduling
 from apps.scheduling.models import BranchClosure, Doctor, DoctorLeave
 from apps.setup import forms as setup_forms
@@ -98,10 +99,7 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
     """Sends the sign-up confirmation link again to the owner (the link opens the public site)."""
     owner = User.objects.filter(role=Role.OWNER).order_by("id").first()
     if request.method == "POST" and owner is not None and not is_live():
-        port = request.get_port()
-        site = f"{request.scheme}://{settings.BASE_DOMAIN}"
-        if port not in ("80", "443"):
-            site += f":{port}"
+        site = host_url(request, settings.BASE_DOMAIN)
         send_verification(request.tenant, owner.email, site)  # type: ignore[attr-defined]
         record("tenant.verification_resent", actor=staff_of(request), target=f"user:{owner.pk}")
         messages.success(request, f"Confirmation email sent again to {owner.email}.")

@@ -1,6 +1,5 @@
 """The public site: sign-up as an HTML form and as an API."""
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from drf_spectacular.utils import extend_schema
@@ -13,7 +12,8 @@ from rest_framework.views import APIView
 from apps.clinic.handoff import sign_in_link_token
 from apps.core.clientip import client_address
 from apps.core.errors import InvalidInput
-from apps.tenants.commands import tenant_onboard
+from apps.core.hosts import host_url
+from apps.tenants.commands import tenant_domain, tenant_onboard
 from apps.tenants.forms import SignupForm
 from apps.tenants.serializers import OnboardedSerializer, OnboardingSerializer
 from apps.tenants.verification import LinkRefused, send_verification, signup_allowed, verify
@@ -56,10 +56,7 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
         tenant = verify(token)
     except LinkRefused:
         return render(request, "tenants/verify_failed.html", status=400)
-    port = request.get_port()
-    login_url = f"{request.scheme}://{tenant.slug}.{settings.BASE_DOMAIN}"
-    if port not in ("80", "443"):
-        login_url += f":{port}"
+    login_url = host_url(request, tenant_domain(tenant.slug))
     return render(
         request, "tenants/verified.html", {"tenant": tenant, "login_url": f"{login_url}/login/"}
     )
@@ -81,10 +78,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             send_verification(onboarded.tenant, form.cleaned_data["owner_email"], _site(request))
             # The tenant's host has its own cookies: a single-use signed link signs the
             # owner in there and opens the set-up screens.
-            port = request.get_port()
-            tenant_url = f"{request.scheme}://{onboarded.domain}"
-            if port not in ("80", "443"):
-                tenant_url += f":{port}"
+            tenant_url = host_url(request, onboarded.domain)
             token = sign_in_link_token(
                 schema_name=onboarded.tenant.schema_name, user_id=onboarded.owner_id
             )
