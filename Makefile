@@ -3,10 +3,10 @@ SHELL := /bin/bash
 LOCAL := scripts/local.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint audit requirements bench stop clean
+.PHONY: help setup run test lint audit requirements bench stop clean backup restore
 
 help:
-	@echo "make setup | run | test [PYTEST_ARGS=...] | lint | audit | requirements | bench | stop | clean"
+	@echo "make setup | run | test [PYTEST_ARGS=...] | lint | audit | requirements | bench | stop | clean | backup | restore [TO=...]"
 
 # Installs packages, venv and services, then migrates and seeds (manage.py setup_local).
 setup:
@@ -43,6 +43,15 @@ requirements:
 
 bench:
 	@exec $(LOCAL) bench
+
+# Point-in-time recovery of the local cluster (started with MYMEDIC_WAL_ARCHIVE=1): a base
+# backup, and a restore of the newest one to TO (a time, default latest) on a new port.
+# scripts/backup.sh does the work; docs/OPERATIONS.md is the runbook.
+backup:
+	@$(LOCAL) backup
+
+restore:
+	@$(LOCAL) restore
 
 stop:
 	@$(LOCAL) services-stop

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Local machine setup and services for MyMedic. Usage: scripts/local.sh COMMAND
 #   system | venv | services-start | services-stop [postgres] [redis] | env
-#   setup | run | test [pytest args] | bench | clean
+#   setup | run | test [pytest args] | bench | clean | backup | restore
 # Env: MYMEDIC_LOCAL_DIR, MYMEDIC_PG_PORT, MYMEDIC_REDIS_PORT, MYMEDIC_PG_OPTS,
-#      MYMEDIC_STARTED_FILE, PORT (run), PYTEST_ARGS (test).
+#      MYMEDIC_STARTED_FILE, PORT (run), PYTEST_ARGS (test),
+#      MYMEDIC_WAL_ARCHIVE, MYMEDIC_ARCHIVE_TIMEOUT, TO, MYMEDIC_RESTORE_PORT (backups).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -131,6 +132,7 @@ start_pg() {
       quiet as_pg "$bin/initdb" -D "$PGDATA" -A trust -U postgres --encoding=UTF8 --locale="$locale"
     fi
     opts="-c listen_addresses=127.0.0.1 -p $PG_PORT -k '$PGSOCK' -c max_connections=200 ${MYMEDIC_PG_OPTS:-}"
+    opts+=" $(wal_archive_opts)"
     quiet as_pg "$bin/pg_ctl" -w -D "$PGDATA" -l "$PGLOG" -o "$opts" start 9>&- ||
       { tail -n 20 "$PGLOG" >&2; die "postgres failed to start"; }
     STARTED+=(postgres)
@@ -138,6 +140,14 @@ start_pg() {
   local psql=("$(pg_bin)/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -X -q -v ON_ERROR_STOP=1)
   [[ $("${psql[@]}" -tAc "select 1 from pg_database where datname = 'mymedic'") == 1 ]] ||
     quiet "${psql[@]}" -c 'create database mymedic'
+}
+
+# WAL archiving is opt-in (MYMEDIC_WAL_ARCHIVE=1, or a directory): see docs/OPERATIONS.md.
+WAL_ARCHIVE=$LOCAL/backups/wal
+[[ ${MYMEDIC_WAL_ARCHIVE:-} == 1 || -z ${MYMEDIC_WAL_ARCHIVE:-} ]] || WAL_ARCHIVE=$(realpath -m "$MYMEDIC_WAL_ARCHIVE")
+wal_archive_opts() {
+  [[ -n ${MYMEDIC_WAL_ARCHIVE:-} ]] || return 0
+  scripts/backup.sh archive-settings --archive "$WAL_ARCHIVE" --timeout "${MYMEDIC_ARCHIVE_TIMEOUT:-60}"
 }
 
 start_redis() {
@@ -274,6 +284,19 @@ cmd_bench() {
   manage bench "$@"
 }
 
+cmd_backup() {
+  pg_running || die "postgres is not running; start it with MYMEDIC_WAL_ARCHIVE=1 make run"
+  scripts/backup.sh base --port "$PG_PORT" --out "$LOCAL/backups/base-$(date -u +%Y%m%dT%H%M%SZ)"
+}
+
+cmd_restore() {
+  local base
+  base=$(compgen -G "$LOCAL/backups/base-*" | sort | tail -n1) || true
+  [[ -n $base ]] || die "no base backup under $LOCAL/backups; run 'make backup' first"
+  scripts/backup.sh restore --base "$base" --archive "$WAL_ARCHIVE" --to "${TO:-latest}" \
+    --datadir "$LOCAL/restored-$(date -u +%Y%m%dT%H%M%SZ)" --port "${MYMEDIC_RESTORE_PORT:-$((55000 + OFFSET))}"
+}
+
 cmd_clean() {
   cmd_services_stop
   if [[ -n ${MYMEDIC_LOCAL_DIR:-} ]]; then
@@ -289,7 +312,7 @@ cmd_clean() {
 cmd=${1:-}
 (($#)) && shift
 case $cmd in
-  system | venv | env | setup | run | test | bench | clean) "cmd_$cmd" "$@" ;;
+  system | venv | env | setup | run | test | bench | clean | backup | restore) "cmd_$cmd" "$@" ;;
   services-start) cmd_services_start ;;
   services-stop) cmd_services_stop "$@" ;;
   *) sed -n '2,6s/^# \?//p' "$0" >&2; exit 2 ;;
