@@ -112,6 +112,9 @@ MYMEDIC_AUDIT_ANCHOR_DIR = os.environ.get(
     f"{os.environ.get('MYMEDIC_LOCAL_DIR') or BASE_DIR / '.local'}/audit-anchors",
 )
 MYMEDIC_AUDIT_ANCHOR_SECONDS = int(os.environ.get("MYMEDIC_AUDIT_ANCHOR_SECONDS", "600"))
+# Where pg_dump and pg_restore live for tenant backups (the newest /usr/lib/postgresql/*/bin
+# when empty); scripts/backup.sh reads the same variable.
+MYMEDIC_PG_BIN = os.environ.get("MYMEDIC_PG_BIN", "")
 # Master keys being rotated away from (comma-separated): opened but never used to wrap; remove
 # them once `manage.py rotate_keys --master` has re-wrapped every tenant's key.
 MYMEDIC_MASTER_KEYS_RETIRED = [

@@ -63,8 +63,21 @@ def _request_hash(request: HttpRequest, key: bytes) -> str:
     return digest.hexdigest()
 
 
-def _context(record: IdempotencyRecord) -> str:
-    return f"idempotency:{connection.schema_name}:{record.scope}:{record.key}"
+def _context(record: IdempotencyRecord, schema: str | None = None) -> str:
+    return f"idempotency:{schema or connection.schema_name}:{record.scope}:{record.key}"
+
+
+def rebind_from_schema(old_schema: str) -> int:
+    """Re-seals kept responses for the schema the tenant now lives in, after a restore moved
+    it from `old_schema` (run after `keys.rebind_from_schema`). Returns how many."""
+    changed = 0
+    for record in IdempotencyRecord.objects.filter(body__isnull=False).order_by("id"):
+        key = crypto.derive(_store_key(record.key_version)[1], "idempotency:response")
+        body = crypto.unseal(key, bytes(record.body or b""), _context(record, old_schema))
+        record.body = crypto.seal(key, body, _context(record))
+        record.save(update_fields=["body"])
+        changed += 1
+    return changed
 
 
 @cache

@@ -83,3 +83,17 @@ def rewrap_under_current_master() -> int:
             row.save(update_fields=["wrapped"])
             changed += 1
     return changed
+
+
+def rebind_from_schema(old_schema: str) -> int:
+    """Re-wraps this tenant's keys for the schema it now lives in, after a restore moved it
+    from `old_schema` (a wrapped key names its schema, so a copy cannot be opened as another
+    tenant's). Needs the master key that wrapped them. Returns how many were re-wrapped."""
+    changed = 0
+    with transaction.atomic():
+        for row in TenantKey.objects.select_for_update().order_by("id"):
+            key = crypto.unwrap_tenant_key(bytes(row.wrapped), old_schema)
+            row.wrapped = crypto.wrap_tenant_key(key, connection.schema_name)
+            row.save(update_fields=["wrapped"])
+            changed += 1
+    return changed

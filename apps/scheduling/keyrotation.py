@@ -80,6 +80,32 @@ def rewrap_patients(
     return done
 
 
+def rebind_patients(old_schema: str, *, batch: int = BATCH) -> int:
+    """Re-seals every patient for the schema the tenant now lives in, after a restore moved it
+    from `old_schema`; like a rotation, key material appends no event. Returns how many."""
+    done, last_id = 0, 0
+    while True:
+        with transaction.atomic():
+            patients = list(
+                Patient.objects.select_for_update()
+                .filter(id__gt=last_id, wrapped_key__isnull=False)
+                .order_by("id")[:batch]
+            )
+            if not patients:
+                break
+            rows = []
+            for patient in patients:
+                patient.rebind(old_schema)
+                rows.append((bytes(patient.wrapped_key or b""), patient.sealed, patient.pk))
+            with db.cursor() as cursor:
+                cursor.executemany(
+                    "UPDATE scheduling_patient SET wrapped_key = %s, sealed = %s WHERE id = %s",
+                    rows,
+                )
+        done, last_id = done + len(patients), patients[-1].pk
+    return done
+
+
 def retire() -> tuple[list[int], list[int]]:
     """(versions dropped, versions still in use) among those older than the active one."""
     active = TenantKey.objects.order_by("-id").values_list("id", flat=True).first()

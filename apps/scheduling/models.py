@@ -193,6 +193,20 @@ class Patient(EventSourcedModel):
         self.key_version = version
         self.phone_index = crypto.blind_index(new_key, phone) if phone else ""
 
+    def rebind(self, old_schema: str) -> None:
+        """Re-seals the data key and the fields for the schema the tenant now lives in, after
+        a restore moved it from `old_schema` (sealed values name their schema). Needs the
+        tenant key already re-wrapped for this schema. For restores only."""
+        if self.wrapped_key is None:
+            return
+        tenant_key = keys.tenant_key(self.key_version)
+        key_context, phi_context = (f"{what}:{old_schema}:{self.uid}" for what in ("key", "phi"))
+        data_key = crypto.unseal(tenant_key, bytes(self.wrapped_key), key_context)
+        self.wrapped_key = crypto.seal(tenant_key, data_key, self._context("key"))
+        if self.sealed is not None:
+            fields = crypto.unseal_fields(data_key, bytes(self.sealed), phi_context)
+            self.sealed = crypto.seal_fields(data_key, fields, self._context("phi"))
+
     def _fields(self) -> dict[str, Any]:
         if self._phi is None:
             if self.erased is not None or self.sealed is None or self.wrapped_key is None:

@@ -1,21 +1,33 @@
-"""Self-onboarding: one command makes a tenant's schema, domain, first branch and owner."""
+"""Tenant commands: self-onboarding (schema, domain, first branch and owner in one go) and
+restoring a tenant from a backup."""
 
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import IntegrityError, transaction
+from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone as dj_timezone
 from django_tenants.utils import schema_context
 
+from apps.audit.anchors import anchor_file
+from apps.audit.trail import record
 from apps.clinic.commands import branch_create, staff_create
-from apps.clinic.models import Role, User
-from apps.core.errors import InvalidInput
+from apps.clinic.models import Branch, Role, User
+from apps.core import idempotency, keys
+from apps.core.errors import Conflict, InvalidInput
 from apps.core.keys import ensure_tenant_key
 from apps.core.timezones import timezone_problem
+from apps.eventstore.projections import Touched
+from apps.eventstore.readcache import bump_generations
+from apps.scheduling.keyrotation import rebind_patients
+from apps.tenants import backups
 from apps.tenants.models import Domain, Tenant
 from apps.tenants.rules import currency_problem, schema_name_for, slug_problem
 
@@ -122,3 +134,118 @@ def tenant_onboard(
     seconds = time.perf_counter() - started
     logger.info("tenant onboarded schema=%s seconds=%.3f", tenant.schema_name, seconds)
     return Onboarded(tenant=tenant, domain=domain.domain, owner_id=owner.pk, seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Restored:
+    tenant: Tenant
+    domains: list[str]
+    events: int
+    seconds: float
+
+
+def tenant_restore(
+    *,
+    actor: None,
+    path: Path,
+    as_slug: str | None = None,
+    replace: bool = False,
+    progress: backups.Progress = backups.silent,
+) -> Restored:
+    """Restores a tenant from a backup (`apps.tenants.backups`), under its own slug or
+    `as_slug`, into this database; refuses a slug in use unless `replace` (which drops that
+    tenant first, once the backup has been checked whole).
+
+    Under a new slug the tenant gets its new host name only, and its sealed values (tenant
+    keys, patients, kept responses), which name their schema, are re-sealed for the new one:
+    this needs the master key that wrapped the tenant keys. The restore is recorded in the
+    tenant's audit trail; events are not rewritten, so `verify_audit` and `replay --check`
+    hold as they did for the original."""
+    started = time.perf_counter()
+    with backups.open_backup(path) as backup:
+        manifest, public = backup.manifest, backup.public
+        slug = as_slug or manifest["slug"]
+        if as_slug and (problem := slug_problem(as_slug)):
+            raise InvalidInput(problem, field="slug")
+        schema, source = schema_name_for(slug), manifest["schema"]
+        _check_migrations(manifest["migrations"])
+        backups.check_keys(backup)
+        existing = Tenant.objects.filter(slug=slug).first()
+        if existing and not replace:
+            raise Conflict(f"Tenant {slug} exists; restore under another slug or replace it.")
+        domains = (
+            [(d["domain"], d["is_primary"]) for d in public["domains"]]
+            if slug == manifest["slug"]
+            else [(tenant_domain(slug), True)]
+        )
+        taken = Domain.objects.filter(domain__in=[name for name, _ in domains])
+        if existing:
+            taken = taken.exclude(tenant=existing)
+        if taken.exists():
+            raise Conflict(f"Host name(s) in use by another tenant: {', '.join(map(str, taken))}.")
+        if existing:
+            progress(f"{slug}: dropping the existing tenant (schema {existing.schema_name})")
+            existing.delete(force_drop=True)
+        if backups.schema_exists(schema):
+            raise Conflict(f"Schema {schema} exists without a tenant; drop it or pick a slug.")
+        progress(f"{slug}: restoring schema {source} as {schema}")
+        backups.load_schema(backup.dump, source=source, target=schema, progress=progress)
+        try:
+            tenant = _register(manifest, public["tenant"], slug, schema, domains)
+        except BaseException:
+            backups.drop_schema(schema)
+            raise
+        if backup.anchors is not None and schema == source:
+            anchors = anchor_file(schema)
+            if not anchors.exists():
+                anchors.parent.mkdir(parents=True, exist_ok=True)
+                anchors.write_bytes(backup.anchors)
+    call_command("migrate_schemas", schema_name=schema, interactive=False, verbosity=0)
+    with schema_context(schema):
+        branches = set(Branch.objects.values_list("id", flat=True))
+        bump_generations(Touched(branches=branches), manifest["events"]["last_position"])
+    seconds = time.perf_counter() - started
+    progress(f"{slug}: restored {manifest['events']['count']} events in {seconds:.1f} s")
+    return Restored(tenant, [name for name, _ in domains], manifest["events"]["count"], seconds)
+
+
+def _check_migrations(migrations: list[list[str]]) -> None:
+    """A backup made by newer code than this cannot be restored by it."""
+    known = set(MigrationLoader(None, ignore_no_migrations=True).disk_migrations)
+    unknown = [f"{app}.{name}" for app, name in migrations if (app, name) not in known]
+    if unknown:
+        raise InvalidInput(
+            f"The backup has migrations this code does not know: {', '.join(unknown[:5])}."
+        )
+
+
+def _register(
+    manifest: dict[str, Any],
+    fields: dict[str, Any],
+    slug: str,
+    schema: str,
+    domains: list[tuple[str, bool]],
+) -> Tenant:
+    """The tenant's public rows, and its keys made to open here, in one transaction."""
+    kept = {field.attname for field in Tenant._meta.concrete_fields} - {"id", "slug", "schema_name"}
+    with transaction.atomic():
+        tenant = Tenant(**{k: v for k, v in fields.items() if k in kept}, slug=slug)
+        tenant.schema_name = schema
+        tenant.save(verbosity=0)  # the schema exists, so django-tenants leaves it be
+        for name, primary in domains:
+            Domain.objects.create(domain=name, tenant=tenant, is_primary=primary)
+        with schema_context(schema):
+            source = manifest["schema"]
+            if source != schema:
+                keys.rebind_from_schema(source)
+                idempotency.rebind_from_schema(source)
+                rebind_patients(source)
+            record(
+                "tenant.restored",
+                detail={
+                    "from_slug": manifest["slug"],
+                    "taken_at": manifest["taken_at"],
+                    "events": manifest["events"]["count"],
+                },
+            )
+    return tenant
