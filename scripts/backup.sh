@@ -4,6 +4,7 @@
 #   archive-settings --archive DIR [--timeout SECONDS]   postgres -c options that archive WAL
 #   base     --port PORT --out DIR [--host HOST]          a base backup into a new dir DIR
 #   restore  --base DIR --archive DIR --datadir NEW --port PORT [--to TIME|latest] [--wait S]
+#            [--server-options '-c name=value ...']
 #   status   --port PORT [--host HOST]                    what the archiver has done
 # See docs/OPERATIONS.md ("Backups and restore") for the runbook.
 set -euo pipefail
@@ -28,11 +29,15 @@ psql_at() { # host port sql
 }
 now_ms() { date +%s%3N; }
 
-# A directory the server can own: created (with its parents) and handed to postgres.
+# A directory the server writes in: made for postgres when missing (an existing one is left
+# as it is, and must be writable by postgres).
 pg_dir() {
-  mkdir -p "$1"
-  ((EUID != 0)) || chown postgres: "$1"
-  chmod 700 "$1"
+  if [[ ! -d $1 ]]; then
+    mkdir -p "$1"
+    ((EUID != 0)) || chown postgres: "$1"
+    chmod 700 "$1"
+  fi
+  as_pg test -w "$1" -a -x "$1" || die "user postgres cannot write in $1"
 }
 
 # --- archive-settings ------------------------------------------------------------
@@ -90,7 +95,7 @@ cmd_base() {
 
 # --- restore -----------------------------------------------------------------------
 cmd_restore() {
-  local base='' archive='' datadir='' port='' to=latest wait=300 started sock deadline state
+  local base='' archive='' datadir='' port='' to=latest wait=300 extra='' started sock deadline state
   while (($#)); do
     case $1 in
       --base) base=$(realpath -m "$2"); shift 2 ;;
@@ -99,6 +104,7 @@ cmd_restore() {
       --port) port=$2; shift 2 ;;
       --to) to=$2; shift 2 ;;
       --wait) wait=$2; shift 2 ;;
+      --server-options) extra=$2; shift 2 ;;
       *) die "restore: unknown option $1" ;;
     esac
   done
@@ -128,7 +134,7 @@ cmd_restore() {
   ((${#sock} < 80)) || sock=/tmp
   say "restore: recovering $base to ${to} on 127.0.0.1:$port"
   as_pg "$BIN/pg_ctl" -D "$datadir" -l "$datadir/postgres.log" -w -t "$wait" \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k '$sock'" start >/dev/null ||
+    -o "-c listen_addresses=127.0.0.1 -p $port -k '$sock' $extra" start >/dev/null ||
     { tail -n 20 "$datadir/postgres.log" >&2; die "restore: postgres did not start"; }
   deadline=$(($(now_ms) + wait * 1000))
   while :; do

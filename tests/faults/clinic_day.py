@@ -3,7 +3,7 @@
 Used in the test process (the tenant backup round trip) and, as a script, against a database
 that a fault test started (the restore drill):
 
-    python tests/faults/clinic_day.py prepare SLUG
+    python tests/faults/clinic_day.py prepare SLUG [--before N]
     python tests/faults/clinic_day.py visits SLUG --before N --after M
 
 `visits` prints one JSON object: every event acknowledged before the moment, the moment (the
@@ -112,9 +112,7 @@ def main(argv: list[str]) -> None:
     django.setup()
     if options.what == "prepare":
         prepare(options.slug)
-        print(json.dumps({"prepared": options.slug}))
-    else:
-        print(json.dumps(visits(options.slug, options.before, options.after, options.first)))
+    print(json.dumps(visits(options.slug, options.before, options.after, options.first)))
 
 
 if __name__ == "__main__":
