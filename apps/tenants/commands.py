@@ -232,6 +232,9 @@ def _register(
         tenant = Tenant(**{k: v for k, v in fields.items() if k in kept}, slug=slug)
         tenant.schema_name = schema
         tenant.save(verbosity=0)  # the schema exists, so django-tenants leaves it be
+        if fields.get("created"):  # auto_now_add stamped the restore; keep the sign-up's
+            Tenant.objects.filter(pk=tenant.pk).update(created=fields["created"])
+            tenant.refresh_from_db(fields=["created"])
         for name, primary in domains:
             Domain.objects.create(domain=name, tenant=tenant, is_primary=primary)
         with schema_context(schema):

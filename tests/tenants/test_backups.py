@@ -113,6 +113,12 @@ def test_a_backup_restored_under_a_new_slug_beside_the_original_is_the_same_tena
 
     restored = Tenant.objects.get(slug=copy)
     assert restored.schema_name == copy.replace("-", "_")
+    assert (restored.name, restored.kind, restored.created, restored.verified_at) == (
+        clinic.name,
+        clinic.kind,
+        clinic.created,
+        clinic.verified_at,
+    )
     assert list(Domain.objects.filter(tenant=restored).values_list("domain", flat=True)) == [
         f"{copy}.localhost"
     ]
@@ -160,9 +166,7 @@ def test_restoring_over_an_existing_tenant_needs_replace_and_brings_back_the_bac
     assert "Every read model matches a rebuild." in _verify(clinic.slug)
 
 
-def test_a_backup_never_overwrites_a_file(
-    clinic: Tenant, made: list[str], tmp_path: Path
-) -> None:
+def test_a_backup_never_overwrites_a_file(clinic: Tenant, made: list[str], tmp_path: Path) -> None:
     backup = tmp_path / "clinic.tar"
     backup.write_bytes(b"yesterday's backup")
 
