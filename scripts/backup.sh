@@ -140,9 +140,13 @@ cmd_restore() {
   while :; do
     state=$(psql_at 127.0.0.1 "$port" 'select pg_is_in_recovery()' 2>/dev/null || true)
     [[ $state == f ]] && break
-    if (($(now_ms) > deadline)) || ! as_pg "$BIN/pg_ctl" -D "$datadir" status >/dev/null; then
+    if ! as_pg "$BIN/pg_ctl" -D "$datadir" status >/dev/null; then
       tail -n 20 "$datadir/postgres.log" >&2
-      die "restore: not promoted within ${wait}s"
+      die "restore: postgres stopped during recovery (a target after the last archived commit? use --to latest)"
+    fi
+    if (($(now_ms) > deadline)); then
+      tail -n 20 "$datadir/postgres.log" >&2
+      die "restore: not promoted within ${wait}s; postgres is still running on port $port"
     fi
     sleep 0.1
   done
