@@ -188,17 +188,12 @@ def test_a_cluster_restored_to_a_moment_has_exactly_the_events_acknowledged_befo
     clusters.append(primary)
     primary.query("CREATE DATABASE mymedic", database="postgres")
     env = {**app_env, "DATABASE_URL": primary.url}
-    phases = {"start": time.monotonic()}
     _run([sys.executable, "-c", "import django; django.setup(); "
           "from apps.tenants.schemas import migrate_all; migrate_all()"], env=env)  # fmt: skip
-    phases["migrated"] = time.monotonic()
     _clinic_day(env, "prepare", SLUG, "--before", "2")
 
-    phases["prepared"] = time.monotonic()
     _run([str(BACKUP), "base", "--port", str(primary.port), "--out", str(drill_dir / "base")])
-    phases["base"] = time.monotonic()
     written = _clinic_day(env, "visits", SLUG, "--first", "2", "--before", "4", "--after", "3")
-    phases["written"] = time.monotonic()
     window = _archived_past(primary, timeout=30)
 
     restored = Cluster(drill_dir / "restored", _free_port())
@@ -211,8 +206,9 @@ def test_a_cluster_restored_to_a_moment_has_exactly_the_events_acknowledged_befo
     )  # fmt: skip
     recovery_seconds = time.monotonic() - started
     assert "promoted" in out and "recovery stopping before commit" in out
-    print(f"archived {window:.1f} s after the last write; restored in {recovery_seconds:.1f} s")
-    print({k: round(v - phases["start"], 1) for k, v in phases.items()})
+    print(
+        f"archived {window:.1f} s after the last write; restored and promoted in {recovery_seconds:.1f} s"
+    )
 
     events = restored.query(
         f"SELECT position, stream, version, type FROM {SLUG}.eventstore_event ORDER BY position"  # noqa: S608
