@@ -315,6 +315,24 @@ def check_keys(backup: Opened) -> None:
         ) from exc
 
 
+def adopt_anchors(schema: str, anchors: bytes | None, progress: Progress = silent) -> None:
+    """Makes the backup's anchors the schema's. Anchors published after the backup name
+    entries the restore took away, so an existing file is kept beside it as the record of
+    what was lost (`<schema>.jsonl.before-restore-<UTC time>`), never deleted."""
+    path = anchor_file(schema)
+    if path.exists():
+        if anchors is not None and path.read_bytes() == anchors:
+            return
+        kept = path.with_name(
+            f"{path.name}.before-restore-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        )
+        path.rename(kept)
+        progress(f"{schema}: the anchors published before this restore are kept in {kept}")
+    if anchors is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(anchors)
+
+
 # --- loading a schema ------------------------------------------------------------------------
 
 

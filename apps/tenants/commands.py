@@ -16,7 +16,6 @@ from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone as dj_timezone
 from django_tenants.utils import schema_context
 
-from apps.audit.anchors import anchor_file
 from apps.audit.trail import record
 from apps.clinic.commands import branch_create, staff_create
 from apps.clinic.models import Branch, Role, User
@@ -195,11 +194,8 @@ def tenant_restore(
         except BaseException:
             backups.drop_schema(schema)
             raise
-        if backup.anchors is not None and schema == source:
-            anchors = anchor_file(schema)
-            if not anchors.exists():
-                anchors.parent.mkdir(parents=True, exist_ok=True)
-                anchors.write_bytes(backup.anchors)
+        if schema == source:  # anchors name their schema: a copy under a new one starts afresh
+            backups.adopt_anchors(schema, backup.anchors, progress)
     call_command("migrate_schemas", schema_name=schema, interactive=False, verbosity=0)
     with schema_context(schema):
         branches = set(Branch.objects.values_list("id", flat=True))

@@ -16,6 +16,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from apps.audit import anchors
 from apps.audit.models import AuditEntry
 from apps.core import crypto, keys
 from apps.eventstore.models import Event, ProjectionState
@@ -141,16 +142,19 @@ def test_a_backup_restored_under_a_new_slug_beside_the_original_is_the_same_tena
 
 
 def test_restoring_over_an_existing_tenant_needs_replace_and_brings_back_the_backup(
-    made: list[str], tmp_path: Path
+    made: list[str], tmp_path: Path, settings: Any
 ) -> None:
     slug = f"bk-{uuid.uuid4().hex[:8]}"
     made.append(slug)
     clinic = _clinic(slug)
+    with schema_context(clinic.schema_name):
+        anchors.publish()
     backup = tmp_path / "clinic.tar"
     call_command("tenant_backup", clinic.slug, out=backup, stdout=io.StringIO())
     before = _state(clinic)
     with schema_context(clinic.schema_name):
-        clinic_day.visit(10)  # written after the backup
+        clinic_day.visit(10)  # written, and anchored, after the backup
+        anchors.publish()
 
     with pytest.raises(CommandError, match="exists"):
         call_command("tenant_restore", backup, stdout=io.StringIO())
@@ -163,7 +167,12 @@ def test_restoring_over_an_existing_tenant_needs_replace_and_brings_back_the_bac
     assert after["events"] == before["events"]
     assert after["appointments"] == before["appointments"]
     assert after["audit"][:-1] == before["audit"]
-    assert "Every read model matches a rebuild." in _verify(clinic.slug)
+    checks = _verify(clinic.slug)
+    assert f"{slug}: ok, {len(after['audit'])} entries" in checks and "1 anchors match" in checks
+    assert "Every read model matches a rebuild." in checks
+    # The anchor of what the restore took away is kept, not deleted.
+    (kept,) = Path(settings.MYMEDIC_AUDIT_ANCHOR_DIR).glob(f"{clinic.schema_name}.jsonl.before-*")
+    assert len(kept.read_text().splitlines()) == 2
 
 
 def test_a_backup_never_overwrites_a_file(clinic: Tenant, made: list[str], tmp_path: Path) -> None:
