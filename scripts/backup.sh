@@ -5,6 +5,7 @@
 #   base     --port PORT --out DIR [--host HOST]          a base backup into a new dir DIR
 #   restore  --base DIR --archive DIR --datadir NEW --port PORT [--to TIME|latest] [--wait S]
 #            [--server-options '-c name=value ...']
+#   stop     --datadir DIR                                stop a cluster that restore started
 #   status   --port PORT [--host HOST]                    what the archiver has done
 # See docs/OPERATIONS.md ("Backups and restore") for the runbook.
 set -euo pipefail
@@ -29,14 +30,17 @@ psql_at() { # host port sql
 }
 now_ms() { date +%s%3N; }
 
-# A directory the server writes in: made for postgres when missing (an existing one is left
-# as it is, and must be writable by postgres).
+# A directory the server writes in: made for postgres when missing, with any missing parent
+# (an existing one is left as it is, and must be writable by postgres).
+make_pg_dir() {
+  [[ -d $1 ]] && return
+  make_pg_dir "$(dirname "$1")"
+  mkdir "$1"
+  ((EUID != 0)) || chown postgres: "$1"
+  chmod 700 "$1"
+}
 pg_dir() {
-  if [[ ! -d $1 ]]; then
-    mkdir -p "$1"
-    ((EUID != 0)) || chown postgres: "$1"
-    chmod 700 "$1"
-  fi
+  make_pg_dir "$1"
   as_pg test -w "$1" -a -x "$1" || die "user postgres cannot write in $1"
 }
 
@@ -151,7 +155,22 @@ cmd_restore() {
     sleep 0.1
   done
   say "restore: promoted in $(( $(now_ms) - started ))ms; postgres (pid $(head -n1 "$datadir/postmaster.pid")) on 127.0.0.1:$port, data in $datadir"
+  say "restore: stop it with: scripts/backup.sh stop --datadir $datadir"
   say "restore: $(grep -h -E 'recovery stopping|redo done|archive recovery complete' "$datadir/postgres.log" | sed 's/^.*LOG: *//' | paste -sd';' -)"
+}
+
+# --- stop ------------------------------------------------------------------------
+cmd_stop() {
+  local datadir=''
+  while (($#)); do
+    case $1 in
+      --datadir) datadir=$(realpath -m "$2"); shift 2 ;;
+      *) die "stop: unknown option $1" ;;
+    esac
+  done
+  [[ -f $datadir/postmaster.pid ]] || die "stop: no server runs from $datadir"
+  as_pg "$BIN/pg_ctl" -D "$datadir" -m fast -w stop >/dev/null
+  say "stop: stopped the server of $datadir"
 }
 
 # --- status ----------------------------------------------------------------------
@@ -171,6 +190,6 @@ cmd_status() {
 cmd=${1:-}
 (($#)) && shift
 case $cmd in
-  archive-settings | base | restore | status) "cmd_${cmd//-/_}" "$@" ;;
-  *) sed -n '2,8s/^# \?//p' "$0" >&2; exit 2 ;;
+  archive-settings | base | restore | stop | status) "cmd_${cmd//-/_}" "$@" ;;
+  *) sed -n '2,10s/^# \?//p' "$0" >&2; exit 2 ;;
 esac

@@ -53,6 +53,8 @@ PGLOG=$PGDIR/postgres.log
 PGSOCK=$PGDIR
 ((${#PGSOCK} < 80)) || PGSOCK=/tmp # unix socket paths are limited to ~107 bytes
 RDIR=$LOCAL/redis
+# Given on the command line, so a restored copy (scripts/backup.sh) needs them again.
+PG_LIMITS="-c max_connections=200"
 
 pg_bin() {
   # Prefer the major version the data dir was created with.
@@ -131,7 +133,7 @@ start_pg() {
       locale -a 2>/dev/null | grep -ix 'c\.utf-\?8' >/dev/null && locale=C.UTF-8
       quiet as_pg "$bin/initdb" -D "$PGDATA" -A trust -U postgres --encoding=UTF8 --locale="$locale"
     fi
-    opts="-c listen_addresses=127.0.0.1 -p $PG_PORT -k '$PGSOCK' -c max_connections=200 ${MYMEDIC_PG_OPTS:-}"
+    opts="-c listen_addresses=127.0.0.1 -p $PG_PORT -k '$PGSOCK' $PG_LIMITS ${MYMEDIC_PG_OPTS:-}"
     opts+=" $(wal_archive_opts)"
     quiet as_pg "$bin/pg_ctl" -w -D "$PGDATA" -l "$PGLOG" -o "$opts" start 9>&- ||
       { tail -n 20 "$PGLOG" >&2; die "postgres failed to start"; }
@@ -294,7 +296,8 @@ cmd_restore() {
   base=$(compgen -G "$LOCAL/backups/base-*" | sort | tail -n1) || true
   [[ -n $base ]] || die "no base backup under $LOCAL/backups; run 'make backup' first"
   scripts/backup.sh restore --base "$base" --archive "$WAL_ARCHIVE" --to "${TO:-latest}" \
-    --datadir "$LOCAL/restored-$(date -u +%Y%m%dT%H%M%SZ)" --port "${MYMEDIC_RESTORE_PORT:-$((55000 + OFFSET))}"
+    --datadir "$LOCAL/restored-$(date -u +%Y%m%dT%H%M%SZ)" --port "${MYMEDIC_RESTORE_PORT:-$((55000 + OFFSET))}" \
+    --server-options "$PG_LIMITS"
 }
 
 cmd_clean() {
