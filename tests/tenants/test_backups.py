@@ -228,3 +228,26 @@ def test_a_backup_of_an_unknown_tenant_is_refused_and_writes_nothing(
         call_command("tenant_backup", "nobody-here", out=tmp_path / "x.tar", stdout=io.StringIO())
 
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_removed_tenant_comes_back_under_a_new_slug_from_its_backup(
+    made: list[str], tmp_path: Path
+) -> None:
+    slug = f"bk-{uuid.uuid4().hex[:8]}"
+    made.append(slug)
+    clinic = _clinic(slug)
+    backup = tmp_path / "clinic.tar"
+    call_command("tenant_backup", slug, out=backup, stdout=io.StringIO())
+    before = _state(clinic)
+    _drop(slug)
+    revived = f"{slug}-new"
+    made.append(revived)
+
+    call_command("tenant_restore", backup, as_slug=revived, stdout=io.StringIO())
+
+    after = _state(Tenant.objects.get(slug=revived))
+    assert after["events"] == before["events"]
+    assert after["patient"] == ("Ravi Kumar", "+919812345678")
+    assert after["found_by_phone"] == 1
+    assert f"{revived}: ok, {len(after['audit'])} entries" in _verify(revived)
+    assert not schema_exists(clinic.schema_name)
