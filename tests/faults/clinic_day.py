@@ -6,8 +6,10 @@ that a fault test started (the restore drill):
     python tests/faults/clinic_day.py prepare SLUG [--before N]
     python tests/faults/clinic_day.py visits SLUG --before N --after M
 
-`visits` prints one JSON object: every event acknowledged before the moment, the moment (the
-database's clock after the N-th visit committed) and the events acknowledged after it.
+`prepare` makes the tenant, then both write visits (each a booking and a deposit, read
+models caught up) and print one JSON object: every event acknowledged before the moment, the
+moment (the database's clock after the N-th visit committed) and the events acknowledged
+after it.
 """
 
 import json
