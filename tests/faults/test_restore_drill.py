@@ -25,12 +25,12 @@ import pytest
 import redis
 from django.conf import settings
 
+from apps.tenants.backups import pg_tool
 from mymedic.settings import redis_db_url
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKUP = ROOT / "scripts" / "backup.sh"
 FAULTS = Path(__file__).resolve().parent
-PG_BIN = Path(settings.MYMEDIC_PG_BIN or "/usr/lib/postgresql/15/bin")
 # Short, so the drill does not wait for the archive; production uses 60 s (docs/OPERATIONS.md).
 ARCHIVE_TIMEOUT = 1
 SLUG = "drill"
@@ -140,7 +140,7 @@ def app_env(drill_dir: Path) -> Iterator[dict[str, str]]:
 def _start_archiving_cluster(drill_dir: Path, archive: Path) -> Cluster:
     data = drill_dir / "primary"
     _run(
-        _as_postgres(PG_BIN / "initdb", "-D", data, "-A", "trust", "-U", "postgres",
+        _as_postgres(pg_tool("initdb"), "-D", data, "-A", "trust", "-U", "postgres",
                      "--encoding=UTF8", "--locale=C.UTF-8")
     )  # fmt: skip
     archiving = _run([str(BACKUP), "archive-settings", "--archive", str(archive),
@@ -148,7 +148,7 @@ def _start_archiving_cluster(drill_dir: Path, archive: Path) -> Cluster:
     cluster = Cluster(data, _free_port())
     # fsync=off: a throwaway cluster on a shared machine; what is archived does not change.
     options = f"-c listen_addresses=127.0.0.1 -p {cluster.port} -k {data} -c fsync=off {archiving}"
-    _run(_as_postgres(PG_BIN / "pg_ctl", "-D", data, "-l", drill_dir / "primary.log", "-w",
+    _run(_as_postgres(pg_tool("pg_ctl"), "-D", data, "-l", drill_dir / "primary.log", "-w",
                       "-o", options, "start"))  # fmt: skip
     return cluster
 
