@@ -20,6 +20,7 @@ from apps.audit.trail import record
 from apps.clinic.commands import branch_create, staff_create
 from apps.clinic.models import Branch, Role, User
 from apps.core import idempotency, keys
+from apps.core.db import connection
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.keys import ensure_tenant_key
 from apps.core.timezones import timezone_problem
@@ -152,8 +153,8 @@ def tenant_restore(
     progress: backups.Progress = backups.silent,
 ) -> Restored:
     """Restores a tenant from a backup (`apps.tenants.backups`), under its own slug or
-    `as_slug`, into this database; refuses a slug in use unless `replace` (which drops that
-    tenant first, once the backup has been checked whole).
+    `as_slug`, into this database; refuses a slug in use unless `replace` (the backup is then
+    loaded beside that tenant and swapped in for it in one transaction).
 
     Under a new slug the tenant gets its new host name only, and its sealed values (tenant
     keys, patients, kept responses), which name their schema, are re-sealed for the new one:
@@ -182,17 +183,25 @@ def tenant_restore(
             taken = taken.exclude(tenant=existing)
         if taken.exists():
             raise Conflict(f"Host name(s) in use by another tenant: {', '.join(map(str, taken))}.")
-        if existing:
-            progress(f"{slug}: dropping the existing tenant (schema {existing.schema_name})")
-            existing.delete(force_drop=True)
-        if backups.schema_exists(schema):
+        if backups.schema_exists(schema) and not existing:
             raise Conflict(f"Schema {schema} exists without a tenant; drop it or pick a slug.")
-        progress(f"{slug}: restoring schema {source} as {schema}")
-        backups.load_schema(backup.dump, source=source, target=schema, progress=progress)
+        # Over an existing tenant, the backup is loaded beside it first and swapped in by one
+        # transaction: a restore that fails leaves the tenant as it was.
+        loading = f"{schema}_restoring" if existing else schema
+        if backups.schema_exists(loading):
+            raise Conflict(f"Schema {loading} exists (an interrupted restore?); drop it first.")
+        progress(f"{slug}: restoring schema {source} as {loading}")
+        backups.load_schema(backup.dump, source=source, target=loading, progress=progress)
         try:
-            tenant = _register(manifest, public["tenant"], slug, schema, domains)
+            with transaction.atomic():
+                if existing:
+                    progress(f"{slug}: replacing the existing tenant (schema {schema})")
+                    existing.delete(force_drop=True)
+                    with connection.cursor() as cursor:
+                        cursor.execute(f'ALTER SCHEMA "{loading}" RENAME TO "{schema}"')
+                tenant = _register(manifest, public["tenant"], slug, schema, domains)
         except BaseException:
-            backups.drop_schema(schema)
+            backups.drop_schema(loading)
             raise
         if schema == source:  # anchors name their schema: a copy under a new one starts afresh
             backups.adopt_anchors(schema, backup.anchors, progress)
