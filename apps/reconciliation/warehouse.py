@@ -115,6 +115,10 @@ class ServerBackend:
             username=parts.username or "default",
             password=parts.password or "",
             secure=parts.scheme == "clickhouses",
+            # A warehouse that is down or hangs fails the export task in bounded time; the
+            # cursor has not moved, so the next export resumes where this one stopped.
+            connect_timeout=5,
+            send_receive_timeout=60,
         )
 
     def execute(self, sql: str) -> None:
