@@ -2,10 +2,9 @@
 
 import re
 from collections.abc import Sequence
-from functools import partial
 from datetime import datetime
+from functools import partial
 
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError

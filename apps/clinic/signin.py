@@ -56,7 +56,10 @@ def locked_for(request: HttpRequest | None, account: str | None) -> int:
         if (counting_cache.get(key) or 0) >= settings.MYMEDIC_LOGIN_FAILURE_LIMIT:
             return _remaining(key)
     address = _address_key(request)
-    if address is not None and (counting_cache.get(address) or 0) >= settings.MYMEDIC_LOGIN_ADDRESS_LIMIT:
+    if (
+        address is not None
+        and (counting_cache.get(address) or 0) >= settings.MYMEDIC_LOGIN_ADDRESS_LIMIT
+    ):
         return _remaining(address)
     return 0
 

@@ -35,7 +35,11 @@ def send_invitation(user_id: int, site_url: str) -> None:
     sets the schema)."""
     user = User.objects.get(pk=user_id)
     token = default_token_generator.make_token(user)
-    context = {"user": user, "link": f"{site_url}/invitation/{_uid(user)}/{token}/", "site": site_url}
+    context = {
+        "user": user,
+        "link": f"{site_url}/invitation/{_uid(user)}/{token}/",
+        "site": site_url,
+    }
     send_mail(
         subject="You are invited to MyMedic",
         message=render_to_string("registration/invitation_email.txt", context),

@@ -5,6 +5,8 @@ reading of X-Forwarded-For (which believes any client). Every throttle counts th
 `counting_cache`: while Redis is unreachable each process counts in its own memory instead
 of failing the request."""
 
+from typing import Any
+
 from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
@@ -14,7 +16,7 @@ from apps.core.counters import counting_cache
 
 
 class ClientAddressIdent(BaseThrottle):
-    cache = counting_cache
+    cache: Any = counting_cache
 
     def get_ident(self, request: Request) -> str:
         return client_address(request._request)

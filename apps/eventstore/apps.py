@@ -12,4 +12,4 @@ class EventStoreConfig(AppConfig):
         from apps.eventstore import live, readcache  # noqa: F401
 
         # django-eventstream's manager builds its listener by this module-level name.
-        eventstream_views.RedisListener = live.ResilientRedisListener  # type: ignore[misc]
+        eventstream_views.RedisListener = live.ResilientRedisListener

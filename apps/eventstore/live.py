@@ -22,8 +22,8 @@ from django_eventstream import send_event
 from django_eventstream.channelmanager import ChannelManagerBase
 from django_eventstream.event import Event
 from django_eventstream.views import RedisListener, get_listener_manager
-from redis.exceptions import RedisError
 from django_tenants.utils import schema_context
+from redis.exceptions import RedisError
 
 from apps.core.db import connection, release_connection
 from apps.eventstore.projections import Touched, announce
@@ -78,6 +78,8 @@ class ResilientRedisListener(RedisListener):
 
     FIRST_WAIT_SECONDS = 0.25
     MOST_WAIT_SECONDS = 2.0
+    redis_client: Any
+    pubsub: Any
 
     async def start(self) -> None:
         wait = self.FIRST_WAIT_SECONDS
@@ -94,7 +96,9 @@ class ResilientRedisListener(RedisListener):
                         self._deliver(json.loads(message["data"]))
             except (RedisError, OSError) as exc:
                 interrupted = True
-                logger.warning("live pushes interrupted (%s); again in %.2f s", type(exc).__name__, wait)
+                logger.warning(
+                    "live pushes interrupted (%s); again in %.2f s", type(exc).__name__, wait
+                )
             await asyncio.sleep(wait)
             wait = min(self.MOST_WAIT_SECONDS, wait * 2)
             with contextlib.suppress(RedisError, OSError):

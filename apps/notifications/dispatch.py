@@ -104,7 +104,9 @@ def _put_back(delivery: Delivery, now: datetime) -> None:
         delivery.status = Delivery.Status.PENDING
         delivery.attempts -= 1
         delivery.claimed_at = None
-        delivery.next_attempt_at = now + timedelta(seconds=settings.MYMEDIC_NOTIFY_RETRY_BASE_SECONDS)
+        delivery.next_attempt_at = now + timedelta(
+            seconds=settings.MYMEDIC_NOTIFY_RETRY_BASE_SECONDS
+        )
         delivery.save(
             update_fields=["status", "attempts", "claimed_at", "next_attempt_at", "updated"]
         )

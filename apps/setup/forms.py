@@ -12,8 +12,8 @@ from apps.clinic.commands import BRANCH_BOUND_ROLES
 from apps.clinic.models import Branch, Role
 from apps.clinic.tasks import send_password_reset
 from apps.core.db import connection
-from apps.core.wakeups import guarded
 from apps.core.timezones import known_timezones
+from apps.core.wakeups import guarded
 from apps.scheduling.commands import MAX_FEE
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")

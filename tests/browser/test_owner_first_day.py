@@ -82,6 +82,7 @@ def test_an_owner_from_signup_to_first_booking_with_no_json_and_no_admin(
     with (
         django_db_blocker.unblock(),
         servers.asgi_server(MYMEDIC_MAIL_DIR=str(tmp_path)) as port,
+        servers.celery_worker(MYMEDIC_MAIL_DIR=str(tmp_path)),
         sync_playwright() as play,
     ):
         chromium = play.chromium.launch(executable_path=CHROMIUM, args=FLAGS)

@@ -115,6 +115,9 @@ def _version(path: str) -> tuple[int, ...]:
     return tuple(int(part) for part in Path(path).parent.name.split(".") if part.isdigit())
 
 
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
 class Redis:
     def __init__(self, root: Path) -> None:
         self.port = free_port()
@@ -128,7 +131,7 @@ class Redis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.dir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
