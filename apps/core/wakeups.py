@@ -31,4 +31,4 @@ def guarded(callback: Callable[[], object], what: str) -> None:
     try:
         callback()
     except Exception as exc:  # noqa: BLE001  (committed: the answer must not turn into a 5xx)
-        logger.warning("after-commit wake-up failed (%s): %s", what, type(exc).__name__)
+        logger.warning("wake-up failed (%s): %s", what, type(exc).__name__)

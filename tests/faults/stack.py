@@ -234,6 +234,11 @@ class Stack:
         wait_until(lambda: b" ready." in log_path.read_bytes(), 60, "the worker")
         return time.monotonic() - started
 
+    def freeze_worker(self) -> None:
+        """SIGSTOP to the worker and its pool: it holds what it has fetched and does nothing."""
+        if self.worker is not None and self.worker.poll() is None:
+            os.killpg(self.worker.pid, signal.SIGSTOP)
+
     def kill_worker(self) -> None:
         """SIGKILL to the worker and its pool (its own process group), nothing graceful."""
         _stop(self.worker, group=True)
