@@ -11,5 +11,8 @@ class EventStoreConfig(AppConfig):
 
         from apps.eventstore import live, readcache  # noqa: F401
 
-        # django-eventstream's manager builds its listener by this module-level name.
-        eventstream_views.RedisListener = live.ResilientRedisListener
+        # django-eventstream makes its one listener manager when its views are imported; its
+        # Redis listener has not started yet (it starts with the first stream).
+        manager = eventstream_views.get_listener_manager()
+        if manager.redis_listener is not None:
+            manager.redis_listener = live.ResilientRedisListener()

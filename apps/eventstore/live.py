@@ -4,8 +4,8 @@ Channels are per tenant and branch (`{schema}.branch.{id}`); a user may read one
 they belong to that tenant and may see that branch.
 
 Pushes travel from the worker to the web processes over Redis pub/sub. django-eventstream's
-listener stops for good when Redis drops its connection; `ResilientRedisListener` (installed
-by the app's `ready`) subscribes again with backoff and then tells every open board to
+listener stops for good when Redis drops its connection; `ResilientRedisListener` (put in
+its place by the app's `ready`) subscribes again with backoff and then tells every open board to
 re-read, since what was pushed during the outage is lost.
 """
 

@@ -188,6 +188,42 @@ class Answer:
     seconds: float
 
 
+class Stream:
+    """Server-Sent Events, read by a thread as they come."""
+
+    def __init__(self, response: http.client.HTTPResponse) -> None:
+        self.response = response
+        self.seen = b""
+        self.closed = False
+        self.arrived = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = self.response.read1(65536)
+            except (OSError, ValueError, AttributeError, http.client.HTTPException):
+                chunk = b""  # closed under it (the stream ends with its test)
+            with self.arrived:
+                self.seen += chunk
+                self.closed = not chunk
+                self.arrived.notify_all()
+            if not chunk:
+                return
+
+    def read_until(self, marker: bytes, seconds: float) -> bytes:
+        """Waits until `marker` arrives (consuming up to it); fails after `seconds`."""
+        deadline = time.monotonic() + seconds
+        with self.arrived:
+            while marker not in self.seen:
+                left = deadline - time.monotonic()
+                assert left > 0, f"no {marker!r} on the stream: {self.seen[-300:]!r}"
+                assert not self.closed, "the stream closed"
+                self.arrived.wait(left)
+            found, _, self.seen = self.seen.partition(marker)
+        return found + marker
+
+
 @dataclass
 class Stack:
     root: Path
@@ -277,6 +313,23 @@ class Stack:
             parsed = raw.decode(errors="replace")
         return Answer(status, parsed, time.monotonic() - started)
 
+    @contextlib.contextmanager
+    def board_stream(self) -> Iterator["Stream"]:
+        """The branch's live stream as the console's board opens it (signed in by cookie)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=300)
+        try:
+            connection.request("GET", f"/events/branches/{self.tenant['branch']}/", headers={
+                "Host": f"{self.tenant['slug']}.localhost",
+                "Cookie": f"sessionid={self.tenant['session']}",
+            })  # fmt: skip
+            response = connection.getresponse()
+            assert response.status == 200, response.status
+            stream = Stream(response)
+            stream.read_until(b"stream-open", 10)
+            yield stream
+        finally:
+            connection.close()
+
     # --- the database, read directly --------------------------------------------------------
     def count(self, table: str, where: str = "true") -> int:
         with self.postgres.connect() as db:
@@ -292,6 +345,7 @@ TENANT_SCRIPT = textwrap.dedent(
     import json, django
     django.setup()
     from decimal import Decimal
+    from django.test import Client
     from django_tenants.utils import schema_context
     from apps.clinic import tokens
     from apps.clinic.models import Branch, User
@@ -317,11 +371,14 @@ TENANT_SCRIPT = textwrap.dedent(
                                       phone=f"+9198000{i:05d}").pk
             for i in range(3)
         ]
-        token = tokens.mint(User.objects.get(email="owner@fault.example.com"))
+        owner = User.objects.get(email="owner@fault.example.com")
+        token = tokens.mint(owner)
+        browser = Client()
+        browser.force_login(owner)
         print(json.dumps({
             "slug": tenant.slug, "schema": tenant.schema_name, "branch": branch.pk,
             "doctor": doctor.pk, "patients": patients, "token": token,
-            "timezone": branch.timezone,
+            "timezone": branch.timezone, "session": browser.cookies["sessionid"].value,
         }))
     """
 )

@@ -85,38 +85,46 @@ def desk(stack: Stack) -> Desk:
 def test_with_redis_stopped_writes_commit_and_say_so_and_the_board_catches_up_after(
     stack: Stack, desk: Desk
 ) -> None:
-    assert desk.book().status == 201
-    wait_until(desk.board_is_current, 15, "the board before the outage")
+    with stack.board_stream() as live:
+        assert desk.book().status == 201
+        live.read_until(b"event: board", 15)  # pushes flow before the outage
+        wait_until(desk.board_is_current, 15, "the board before the outage")
 
-    stack.redis.stop()
-    try:
-        health = stack.call("GET", "/healthz")
-        assert health.status == 503
-        assert health.body["redis"].startswith("error") and health.body["database"] == "ok"
+        stack.redis.stop()
+        try:
+            health = stack.call("GET", "/healthz")
+            assert health.status == 503
+            assert health.body["redis"].startswith("error") and health.body["database"] == "ok"
 
-        during = [desk.book() for _ in range(5)]
-        paid = desk.pay(desk.acknowledged[-1])
-        signed_in = stack.call("POST", "/api/v1/auth/token/", {
-            "username": "owner@fault.example.com", "password": "correct-horse-battery-9",
-        })  # fmt: skip
-        refused = stack.call("POST", "/api/v1/auth/token/", {
-            "username": "owner@fault.example.com", "password": "wrong",
-        })  # fmt: skip
-        board = desk.board()
+            during = [desk.book() for _ in range(5)]
+            paid = desk.pay(desk.acknowledged[-1])
+            signed_in = stack.call("POST", "/api/v1/auth/token/", {
+                "username": "owner@fault.example.com", "password": "correct-horse-battery-9",
+            })  # fmt: skip
+            refused = stack.call("POST", "/api/v1/auth/token/", {
+                "username": "owner@fault.example.com", "password": "wrong",
+            })  # fmt: skip
+            board = desk.board()
 
-        assert [answer.status for answer in during] == [201] * 5
-        assert paid.status == 201
-        assert signed_in.status == 200 and refused.status == 400
-        assert board.status == 200  # read from PostgreSQL; the read model waits for the worker
-        assert max(answer.seconds for answer in [*during, paid, signed_in, board]) < 3
-    finally:
-        stack.redis.start()
-    returned = time.monotonic()
+            assert [answer.status for answer in during] == [201] * 5
+            assert paid.status == 201
+            assert signed_in.status == 200 and refused.status == 400
+            assert board.status == 200  # read from PostgreSQL; the read model waits for the worker
+            assert max(answer.seconds for answer in [*during, paid, signed_in, board]) < 3
+        finally:
+            stack.redis.start()
+        returned = time.monotonic()
 
-    desk.each_acknowledged_write_is_stored_once()
-    assert desk.book().status == 201  # the first write after Redis returns
-    wait_until(desk.board_is_current, 60, "the board after Redis returned")
-    TIMINGS["Redis back -> board current (next write wakes the run)"] = time.monotonic() - returned
+        desk.each_acknowledged_write_is_stored_once()
+        live.read_until(b"event: board", 15)  # the web process listens again: boards re-read
+        TIMINGS["Redis back -> open boards told to re-read"] = time.monotonic() - returned
+        assert desk.book().status == 201  # the first write after Redis returns
+        wait_until(desk.board_is_current, 60, "the board after Redis returned")
+        TIMINGS["Redis back -> board current (next write wakes the run)"] = (
+            time.monotonic() - returned
+        )
+        live.read_until(b"event: board", 15)  # and the run's push reaches the board
+        TIMINGS["Redis back -> live push of that write"] = time.monotonic() - returned
     assert stack.call("GET", "/healthz").status == 200
 
 
