@@ -173,3 +173,20 @@ def test_an_export_while_the_warehouse_is_down_moves_nothing_and_the_next_one_re
     resumed = export(TenantWarehouse(tenant.schema_name))
 
     assert resumed == {"facts": 12, "closes": 2}  # everything the failed export did not write
+
+
+def test_analytics_answer_503_while_the_warehouse_is_down(
+    tenant: Tenant, owner: User, settings: Any
+) -> None:
+    from tests.servers import free_port
+
+    settings.MYMEDIC_WAREHOUSE_URL = f"clickhouse://127.0.0.1:{free_port()}"  # nobody listens
+
+    answer = client_for(owner, tenant).get(
+        "/api/v1/reconciliation/analytics/?from=2027-01-01&to=2027-01-31&by=month"
+    )
+
+    assert answer.status_code == 503
+    assert answer.json() == {
+        "detail": "The analytics warehouse cannot be reached now; try again later."
+    }
