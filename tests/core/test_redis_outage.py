@@ -161,3 +161,13 @@ def test_the_sign_up_limit_still_counts_while_redis_is_unreachable(
     second = signup_allowed("10.9.0.1", "b@two.example")
 
     assert (first, second) == (True, False)
+
+
+def test_staff_sign_in_to_the_console_and_its_session_work_while_redis_is_unreachable(
+    api: HostClient, owner: User, main_branch: Branch, redis_unreachable: None
+) -> None:
+    signed_in = api.post("/login/", {"username": owner.email, "password": OWNER_PASSWORD})
+    board = api.get(f"/reception/branches/{main_branch.pk}/")
+
+    assert signed_in.status_code == 302
+    assert board.status_code == 200  # the session (in PostgreSQL) carries the sign-in

@@ -104,7 +104,12 @@ class Postgres:
             return
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGINT)  # "fast" shutdown: sessions are cut, like a restart
-        wait_until(lambda: not (self.data / "postmaster.pid").exists(), 30, "postgres to stop")
+        try:
+            wait_until(lambda: not (self.data / "postmaster.pid").exists(), 30, "postgres to stop")
+        except AssertionError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGQUIT)  # "immediate" shutdown
+            raise
 
     def connect(self, dbname: str = "mymedic") -> psycopg.Connection[Any]:
         return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres",
@@ -280,11 +285,13 @@ class Stack:
         _stop(self.worker, group=True)
 
     def close(self) -> None:
-        _stop(self.web)
-        self.kill_worker()
-        self.redis.stop()
-        self.postgres.stop()
-        self.provider.close()
+        """Stops everything, each part even when stopping another failed."""
+        with contextlib.ExitStack() as stops:
+            stops.callback(self.provider.close)
+            stops.callback(self.postgres.stop)
+            stops.callback(self.redis.stop)
+            stops.callback(self.kill_worker)
+            stops.callback(_stop, self.web)
 
     # --- HTTP -----------------------------------------------------------------------------
     def call(
