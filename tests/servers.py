@@ -67,9 +67,10 @@ def asgi_server(**env: str) -> Iterator[int]:
 @contextmanager
 def celery_worker(**env: str) -> Iterator[None]:
     """A Celery worker (solo pool) on the test database and the suite's Redis, for tests whose
-    server queues work (emails leave from tasks). Stopped by its PID."""
+    server queues work (emails leave from tasks). It first drops what earlier tests left in
+    the queue (their tenants are gone). Stopped by its PID."""
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mymedic", "worker", "--pool", "solo",
+        [sys.executable, "-m", "celery", "-A", "mymedic", "worker", "--pool", "solo", "--purge",
          "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         env=subprocess_env(**env),
         stdout=subprocess.PIPE,

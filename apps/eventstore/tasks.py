@@ -6,7 +6,7 @@ from typing import Any
 from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.core.cache import cache
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django_redis import get_redis_connection
 
 from apps.core.counters import UNREACHABLE
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 PENDING_KEY = "projections:pending"  # the cache key function scopes it to the schema
 PENDING_SECONDS = 60
-# A run that meets a database error (PostgreSQL restarting) tries again after 0.25 s,
+# A run that loses its database (PostgreSQL restarting) tries again after 0.25 s,
 # doubling up to 2 s, for about a minute; past that the sweep asks again.
 RETRY_FIRST_SECONDS = 0.25
 RETRY_MOST_SECONDS = 2.0
@@ -37,11 +37,11 @@ def run_projections(self: Task) -> dict[str, int]:
     """Catches every projection of the task's tenant up with the log.
 
     The pending flag is released before the run, so a change committed during the run asks
-    for another; a run that fails on the database retries with backoff."""
+    for another; a run that loses its database connection retries with backoff."""
     _release_pending()
     try:
         return {name: result.position for name, result in catch_up().items()}
-    except DatabaseError as exc:
+    except (OperationalError, InterfaceError) as exc:  # the connection, not the data
         delay = min(RETRY_MOST_SECONDS, RETRY_FIRST_SECONDS * 2**self.request.retries)
         logger.warning("projection run failed (%s); again in %.2f s", type(exc).__name__, delay)
         raise self.retry(exc=exc, countdown=delay) from exc
