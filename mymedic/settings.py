@@ -78,7 +78,10 @@ DATABASES = {
         os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mymedic"),
         engine="django_tenants.postgresql_backend",
         conn_max_age=0 if DB_POOL else int(os.environ.get("MYMEDIC_DB_CONN_MAX_AGE", "60")),
-        conn_health_checks=not DB_POOL,
+        # With the pool this makes Django give psycopg_pool `check=check_connection`: a pooled
+        # connection is tried before it is handed out, so after a PostgreSQL restart the first
+        # requests get fresh connections instead of dead ones (docs/FAULT-DOMAINS.md).
+        conn_health_checks=True,
     )
 }
 if DB_POOL:

@@ -62,3 +62,35 @@ def asgi_server(**env: str) -> Iterator[int]:
     finally:
         server.terminate()
         server.wait(10)
+
+
+@contextmanager
+def celery_worker(**env: str) -> Iterator[None]:
+    """A Celery worker (solo pool) on the test database and the suite's Redis, for tests whose
+    server queues work (emails leave from tasks). It first drops what earlier tests left in
+    the queue (their tenants are gone). Stopped by its PID."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "mymedic", "worker", "--pool", "solo", "--purge",
+         "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        env=subprocess_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and worker.stdout is not None:
+            line = worker.stdout.readline()
+            if not line or " ready." in line:
+                break
+        assert worker.poll() is None, "the worker did not start"
+        yield
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(10)
+        if worker.stdout is not None:
+            worker.stdout.close()

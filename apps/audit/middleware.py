@@ -10,11 +10,11 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
 from apps.audit.trail import record
 from apps.core.clientip import client_address
+from apps.core.counters import take
 from apps.core.db import connection
 
 security_log = logging.getLogger("mymedic.security")
@@ -23,13 +23,8 @@ security_log = logging.getLogger("mymedic.security")
 def _log_anonymous_denial(request: HttpRequest) -> None:
     address = client_address(request)
     key = f"denials-logged:{address}"
-    if cache.add(key, 1, timeout=60) is False:
-        try:
-            count = cache.incr(key)
-        except ValueError:
-            count = 1
-        if count > settings.MYMEDIC_DENIAL_LOG_PER_MINUTE:
-            return
+    if take(key, 60) > settings.MYMEDIC_DENIAL_LOG_PER_MINUTE:
+        return
     security_log.warning(
         "anonymous request refused: %s %s from %s",
         request.method,

@@ -3,26 +3,24 @@
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
-from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone as dj_timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django_tenants.utils import schema_context
 
 from apps.audit.trail import record
 from apps.clinic import policy
 from apps.clinic.access import require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, StaffToken, User
+from apps.clinic.tasks import send_invitation
 from apps.clinic.tokens import mint
+from apps.core.db import connection
 from apps.core.errors import Conflict, InvalidInput, PermissionDenied
 from apps.core.timezones import timezone_problem
+from apps.core.wakeups import after_commit
 from apps.eventstore.store import command
 
 # Roles whose work happens in particular branches: they must be given at least one.
@@ -138,17 +136,9 @@ def staff_create(
     return user
 
 
-def _send_invitation(user_id: int, site_url: str) -> None:
-    user = User.objects.get(pk=user_id)
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    context = {"user": user, "link": f"{site_url}/invitation/{uid}/{token}/", "site": site_url}
-    send_mail(
-        subject="You are invited to MyMedic",
-        message=render_to_string("registration/invitation_email.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[user.email],
-    )
+def _queue_invitation(schema: str, user_id: int, site_url: str) -> None:
+    with schema_context(schema):
+        send_invitation.delay(user_id, site_url)
 
 
 @command
@@ -188,7 +178,9 @@ def staff_invite(
         target=f"user:{user.pk}",
         detail={"role": role, "branches": sorted(b.pk for b in branches)},
     )
-    transaction.on_commit(lambda: _send_invitation(user.pk, site_url))
+    after_commit(
+        partial(_queue_invitation, connection.schema_name, user.pk, site_url), what="invitation"
+    )
     return user
 
 
@@ -204,7 +196,9 @@ def staff_invite_resend(*, actor: User | None, user: User, site_url: str) -> Use
     if not invitation_pending(user):
         raise Conflict("This person has already set a password.")
     record("staff.invitation_resent", actor=actor, target=f"user:{user.pk}")
-    transaction.on_commit(lambda: _send_invitation(user.pk, site_url))
+    after_commit(
+        partial(_queue_invitation, connection.schema_name, user.pk, site_url), what="invitation"
+    )
     return user
 
 

@@ -9,7 +9,9 @@ sign-in (through `guard` / `failed` / `succeeded`).
 - **Unknown usernames never lock real ones.** A name's lock is that exact (normalized)
   name's: guessing other names locks only them, and the address limit is ten times higher.
 The address is `client_address` (X-Forwarded-For only through our own proxies). Counters live
-in the cache, whose key function adds the tenant's schema, so they never cross tenants.
+in the cache, whose key function adds the tenant's schema, so they never cross tenants; while
+Redis is unreachable each web process counts in its own memory (`apps.core.counters`), so
+guessing stays bounded during an outage.
 """
 
 from typing import Any
@@ -17,12 +19,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.backends import ModelBackend
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from apps.clinic.models import User
 from apps.core.clientip import client_address
+from apps.core.counters import counting_cache, take
 
 
 class LockedOut(Exception):
@@ -44,18 +46,20 @@ def _address_key(request: HttpRequest | None) -> str | None:
 
 
 def _remaining(key: str) -> int:
-    ttl = getattr(cache, "ttl", None)  # django-redis knows; other caches say the most
-    return int((ttl and ttl(key)) or settings.MYMEDIC_LOGIN_LOCKOUT_SECONDS)
+    return counting_cache.ttl(key) or settings.MYMEDIC_LOGIN_LOCKOUT_SECONDS
 
 
 def locked_for(request: HttpRequest | None, account: str | None) -> int:
     """Seconds until this account (or address) may try again; 0 when it may now."""
     if account is not None:
         key = _account_key(account)
-        if (cache.get(key) or 0) >= settings.MYMEDIC_LOGIN_FAILURE_LIMIT:
+        if (counting_cache.get(key) or 0) >= settings.MYMEDIC_LOGIN_FAILURE_LIMIT:
             return _remaining(key)
     address = _address_key(request)
-    if address is not None and (cache.get(address) or 0) >= settings.MYMEDIC_LOGIN_ADDRESS_LIMIT:
+    if (
+        address is not None
+        and (counting_cache.get(address) or 0) >= settings.MYMEDIC_LOGIN_ADDRESS_LIMIT
+    ):
         return _remaining(address)
     return 0
 
@@ -66,11 +70,7 @@ def guard(request: HttpRequest | None, account: str | None) -> None:
 
 
 def _count(key: str) -> None:
-    if cache.add(key, 1, timeout=settings.MYMEDIC_LOGIN_LOCKOUT_SECONDS) is False:
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=settings.MYMEDIC_LOGIN_LOCKOUT_SECONDS)
+    take(key, settings.MYMEDIC_LOGIN_LOCKOUT_SECONDS)
 
 
 def failed(request: HttpRequest | None, account: str | None) -> None:
@@ -82,7 +82,7 @@ def failed(request: HttpRequest | None, account: str | None) -> None:
 
 
 def succeeded(account: str) -> None:
-    cache.delete(_account_key(account))
+    counting_cache.delete(_account_key(account))
 
 
 def staff_account(username: str | None) -> str | None:
@@ -133,9 +133,7 @@ def reset_email_allowed(request: HttpRequest, email: str) -> bool:
     allowed = True
     for key in (f"password-reset:email:{email.strip().lower()}",
                 f"password-reset:ip:{request.META.get('REMOTE_ADDR', '')}"):  # fmt: skip
-        if cache.add(key, 1, timeout=RESET_WINDOW_SECONDS):
-            continue
-        if cache.incr(key) > RESET_EMAILS_PER_WINDOW:
+        if take(key, RESET_WINDOW_SECONDS) > RESET_EMAILS_PER_WINDOW:
             allowed = False
     return allowed
 

@@ -56,5 +56,13 @@ class PermissionDenied(DomainError):
     code = "forbidden"
 
 
+class Unavailable(DomainError):
+    """A part the answer needs (the analytics warehouse) cannot be reached now; nothing was
+    changed and the same request may succeed later (503)."""
+
+    status_code = 503
+    code = "unavailable"
+
+
 class Conflict(DomainError):
     """Valid input that the current state refuses: slot taken, transition not allowed (409)."""

@@ -2,8 +2,16 @@
 
 Channels are per tenant and branch (`{schema}.branch.{id}`); a user may read one only when
 they belong to that tenant and may see that branch.
+
+Pushes travel from the worker to the web processes over Redis pub/sub. django-eventstream's
+listener stops for good when Redis drops its connection; `ResilientRedisListener` (put in
+its place by the app's `ready`) subscribes again with backoff and then tells every open board to
+re-read, since what was pushed during the outage is lost.
 """
 
+import asyncio
+import contextlib
+import json
 import logging
 from typing import Any
 
@@ -12,7 +20,10 @@ from django.http import HttpRequest
 from django.utils.module_loading import import_string
 from django_eventstream import send_event
 from django_eventstream.channelmanager import ChannelManagerBase
+from django_eventstream.event import Event
+from django_eventstream.views import RedisListener, get_listener_manager
 from django_tenants.utils import schema_context
+from redis.exceptions import RedisError
 
 from apps.core.db import connection, release_connection
 from apps.eventstore.projections import Touched, announce
@@ -60,3 +71,50 @@ class BranchChannelManager(ChannelManagerBase):
 
     def is_channel_reliable(self, channel: str) -> bool:
         return False
+
+
+class ResilientRedisListener(RedisListener):
+    """django-eventstream's pub/sub listener that survives Redis going away and coming back."""
+
+    FIRST_WAIT_SECONDS = 0.25
+    MOST_WAIT_SECONDS = 2.0
+    redis_client: Any
+    pubsub: Any
+
+    async def start(self) -> None:
+        wait = self.FIRST_WAIT_SECONDS
+        interrupted = False
+        while True:
+            try:
+                await self.pubsub.subscribe("events_channel")
+                if interrupted:
+                    logger.info("live pushes resumed")
+                    self._everyone_reads_again()
+                interrupted, wait = False, self.FIRST_WAIT_SECONDS
+                async for message in self.pubsub.listen():
+                    if message["type"] == "message":
+                        self._deliver(json.loads(message["data"]))
+            except (RedisError, OSError) as exc:
+                interrupted = True
+                logger.warning(
+                    "live pushes interrupted (%s); again in %.2f s", type(exc).__name__, wait
+                )
+            await asyncio.sleep(wait)
+            wait = min(self.MOST_WAIT_SECONDS, wait * 2)
+            with contextlib.suppress(RedisError, OSError):
+                await self.pubsub.aclose()
+            self.pubsub = self.redis_client.pubsub()
+
+    @staticmethod
+    def _deliver(published: dict[str, Any]) -> None:
+        channel = published["channel"]
+        event = Event(channel, published["event_type"], published["data"], id=published["pub_id"])
+        get_listener_manager().add_to_queues(channel, event)
+
+    @staticmethod
+    def _everyone_reads_again() -> None:
+        manager = get_listener_manager()
+        with manager.lock:
+            channels = list(manager.listeners_by_channel)
+        for channel in channels:
+            manager.add_to_queues(channel, Event(channel, BOARD_EVENT, {"as_of_position": None}))

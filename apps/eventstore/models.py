@@ -17,6 +17,7 @@ from django_tenants.utils import schema_context
 
 from apps.core.db import connection
 from apps.core.errors import Conflict
+from apps.core.wakeups import after_commit
 from apps.eventstore.context import current_origin
 from apps.eventstore.locks import append_lock, in_command
 
@@ -143,7 +144,9 @@ class EventSourcedModel(models.Model):
             event_appended.send(sender=type(self), event=self.last_event)
             # The callback runs at the outermost commit, maybe after the schema was switched
             # back (onboarding, tasks): it must name this tenant's schema itself.
-            transaction.on_commit(partial(_request_projection_run, connection.schema_name))
+            after_commit(
+                partial(_request_projection_run, connection.schema_name), what="projection run"
+            )
         del self._pending_event
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:

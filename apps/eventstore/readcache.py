@@ -4,15 +4,22 @@ Each branch has a generation number that the projection runner bumps after it co
 change for that branch. Cached values live under the generation they were built in, so a
 reader that starts after the bump can only find values built from the committed change;
 older values are simply never asked for again and expire.
+
+While Redis is unreachable, reads are built from the read-model tables in PostgreSQL and not
+kept anywhere: a process-local copy could not see the generation bumps.
 """
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import cache
 
+from apps.core.counters import UNREACHABLE
 from apps.eventstore.projections import Touched, after_run
+
+logger = logging.getLogger(__name__)
 
 TTL_SECONDS = 300
 
@@ -29,11 +36,15 @@ def _key(branch_id: int, parts: tuple[Any, ...]) -> str:
 def cached(
     branch_id: int, parts: tuple[Any, ...], build: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
-    key = _key(branch_id, parts)
-    value = cache.get(key)
+    try:
+        key = _key(branch_id, parts)
+        value = cache.get(key)
+    except UNREACHABLE as exc:
+        logger.warning("read cache unreachable (%s); reading PostgreSQL", type(exc).__name__)
+        return build()
     if value is None:
         value = build()
-        cache.set(key, value, TTL_SECONDS)
+        _keep(key, value)
     return value
 
 
@@ -44,12 +55,27 @@ def cached_json(
 
     The same bytes DRF's JSON renderer makes of these plain values (compact, UTF-8).
     """
-    key = _key(branch_id, (*parts, "json"))
-    body = cache.get(key)
+    try:
+        key = _key(branch_id, (*parts, "json"))
+        body = cache.get(key)
+    except UNREACHABLE as exc:
+        logger.warning("read cache unreachable (%s); reading PostgreSQL", type(exc).__name__)
+        return _encode(build())
     if body is None:
-        body = json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode()
-        cache.set(key, body, TTL_SECONDS)
+        body = _encode(build())
+        _keep(key, body)
     return body
+
+
+def _encode(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _keep(key: str, value: Any) -> None:
+    try:
+        cache.set(key, value, TTL_SECONDS)
+    except UNREACHABLE as exc:  # gone since the read: the next reader builds it again
+        logger.warning("read cache unreachable (%s); not kept", type(exc).__name__)
 
 
 @after_run

@@ -1,29 +1,82 @@
 """Celery tasks that keep projections caught up. Thin and safe to run twice."""
 
+import logging
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.signals import worker_ready
 from django.core.cache import cache
+from django.db import InterfaceError, OperationalError
+from django_redis import get_redis_connection
 
+from apps.core.counters import UNREACHABLE
 from apps.core.db import connection
 from apps.core.tenancy import for_each_tenant
 from apps.eventstore.projections import catch_up, lag
 
+logger = logging.getLogger(__name__)
+
 PENDING_KEY = "projections:pending"  # the cache key function scopes it to the schema
 PENDING_SECONDS = 60
+# A run that loses its database (PostgreSQL restarting) tries again after 0.25 s,
+# doubling up to 2 s, for about a minute; past that the sweep asks again.
+RETRY_FIRST_SECONDS = 0.25
+RETRY_MOST_SECONDS = 2.0
+RETRY_TIMES = 40
 
 
-@shared_task(acks_late=True)
-def run_projections() -> dict[str, int]:
-    """Catches every projection of the task's tenant up with the log."""
-    cache.delete(PENDING_KEY)
-    return {name: result.position for name, result in catch_up().items()}
+def _release_pending() -> None:
+    try:
+        cache.delete(PENDING_KEY)
+    except UNREACHABLE as exc:  # it expires by itself; the run must go on
+        logger.warning("projection pending flag not released: %s", type(exc).__name__)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=RETRY_TIMES)
+def run_projections(self: Task) -> dict[str, int]:
+    """Catches every projection of the task's tenant up with the log.
+
+    The pending flag is released before the run, so a change committed during the run asks
+    for another; a run that loses its database connection retries with backoff."""
+    _release_pending()
+    try:
+        return {name: result.position for name, result in catch_up().items()}
+    except (OperationalError, InterfaceError) as exc:  # the connection, not the data
+        delay = min(RETRY_MOST_SECONDS, RETRY_FIRST_SECONDS * 2**self.request.retries)
+        logger.warning("projection run failed (%s); again in %.2f s", type(exc).__name__, delay)
+        raise self.retry(exc=exc, countdown=delay) from exc
 
 
 def request_projection_run() -> None:
-    """Asks for one run for this tenant; requests made while one is pending coalesce."""
-    if cache.add(PENDING_KEY, 1, timeout=PENDING_SECONDS):
+    """Asks for one run for this tenant; requests made while one is pending coalesce.
+
+    Never raises: when Redis cannot take the request the flag is not left set (it would
+    swallow the next requests for a minute) and the sweep catches the tenant up later."""
+    try:
+        if not cache.add(PENDING_KEY, 1, timeout=PENDING_SECONDS):
+            return
+    except UNREACHABLE as exc:
+        logger.warning("projection run not requested: %s", type(exc).__name__)
+        return
+    try:
         run_projections.delay()
+    except Exception as exc:  # noqa: BLE001  (broker down or refusing: the sweep catches up)
+        logger.warning("projection run not requested: %s", type(exc).__name__)
+        _release_pending()
+
+
+@worker_ready.connect
+def _forget_pending_runs(**_: Any) -> None:
+    """A starting worker may replace one killed with a run in hand, whose flags would swallow
+    every request for PENDING_SECONDS: forget them all, then sweep once."""
+    try:
+        client = get_redis_connection("default")
+        stale = list(client.scan_iter(match=f"*:{PENDING_KEY}", count=1000))
+        if stale:
+            client.delete(*stale)
+        sweep_projections.delay()
+    except UNREACHABLE as exc:  # Redis is away: nothing is pending, the sweep will come
+        logger.warning("pending projection runs not cleared at start: %s", type(exc).__name__)
 
 
 @shared_task

@@ -56,6 +56,7 @@ class DispatchResult:
     retried: int = 0
     dead: int = 0
     skipped: int = 0
+    deferred: int = 0  # not attempted: their channel's provider failed earlier in the run
 
 
 class Skip(Exception):  # noqa: N818  (a reason, not an error)
@@ -68,12 +69,17 @@ def backoff(attempts: int) -> timedelta:
 
 
 def dispatch_due(*, now: datetime | None = None, limit: int = 200) -> DispatchResult:
-    """Sends up to `limit` due messages of the current tenant."""
+    """Sends up to `limit` due messages of the current tenant.
+
+    A channel whose provider failed transiently (down, hanging until its timeout) is not
+    tried again in this run: its other messages wait, untouched, for the next run, so a dead
+    provider costs a run one timeout instead of one per message."""
     now = now or timezone.now()
     result = DispatchResult()
     result.dead += dead_letter_stuck(now=now)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(CREATE_DUE_DELIVERIES, [now, now, now])
+    failing: set[str] = set()
     for _ in range(limit):
         claimed = _claim_next(now, result)
         if claimed is None:
@@ -81,8 +87,29 @@ def dispatch_due(*, now: datetime | None = None, limit: int = 200) -> DispatchRe
         if isinstance(claimed, Delivery):
             continue  # skipped or dead already; nothing to send
         delivery, message = claimed
+        if message.channel in failing:
+            _put_back(delivery, now)
+            result.deferred += 1
+            continue
+        retried_before = result.retried
         _deliver(delivery, message, now, result)
+        if result.retried > retried_before:
+            failing.add(message.channel)
     return result
+
+
+def _put_back(delivery: Delivery, now: datetime) -> None:
+    """Un-claims a message not attempted in this run: due again at the next one."""
+    with transaction.atomic():
+        delivery.status = Delivery.Status.PENDING
+        delivery.attempts -= 1
+        delivery.claimed_at = None
+        delivery.next_attempt_at = now + timedelta(
+            seconds=settings.MYMEDIC_NOTIFY_RETRY_BASE_SECONDS
+        )
+        delivery.save(
+            update_fields=["status", "attempts", "claimed_at", "next_attempt_at", "updated"]
+        )
 
 
 def has_work(now: datetime) -> bool:

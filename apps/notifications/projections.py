@@ -18,11 +18,11 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
 from django_tenants.utils import schema_context
 
 from apps.clinic.models import Branch
 from apps.core.db import connection
+from apps.core.wakeups import after_commit
 from apps.eventstore.models import Event
 from apps.eventstore.projections import Projection, Touched, register
 from apps.notifications.models import (
@@ -55,7 +55,7 @@ class NotificationsProjection(Projection):
             planned_now |= self.plan(event)
         if planned_now:
             # The commit may happen after the schema was switched back: name it here.
-            transaction.on_commit(partial(_request_dispatch, connection.schema_name))
+            after_commit(partial(_request_dispatch, connection.schema_name), what="dispatch")
 
     def apply(self, event: Event, touched: Touched) -> None:
         self.plan(event)

@@ -9,12 +9,12 @@ import logging
 from functools import partial
 
 from celery import shared_task
-from django.db import transaction
 from django_tenants.utils import schema_context
 
 from apps.core import crypto
 from apps.core.db import connection
 from apps.core.keys import active_tenant_key, tenant_key
+from apps.core.wakeups import after_commit
 from apps.notifications.backends import DeliveryError
 from apps.patientapp import auth
 
@@ -36,7 +36,7 @@ def queue_code_request(normalized_phone: str) -> str:
     sealed = crypto.seal(_queue_key(key), normalized_phone.encode(), _context())
     token = f"{version}.{base64.urlsafe_b64encode(sealed).decode()}"
     # The schema is named now: the task must run in this tenant, whatever runs the callback.
-    transaction.on_commit(partial(_send_in, connection.schema_name, token))
+    after_commit(partial(_send_in, connection.schema_name, token), what="sign-in code")
     return token
 
 

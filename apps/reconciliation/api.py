@@ -17,12 +17,12 @@ from apps.clinic.permissions import roles
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.core.dates import BoundedDateField, date_problem
 from apps.core.db import connection
-from apps.core.errors import InvalidInput
+from apps.core.errors import InvalidInput, Unavailable
 from apps.reconciliation import commands, reports
 from apps.reconciliation.analytics import chain_analytics
 from apps.reconciliation.compute import close_days
 from apps.reconciliation.models import METHODS
-from apps.reconciliation.warehouse import TenantWarehouse
+from apps.reconciliation.warehouse import TenantWarehouse, WarehouseUnavailable
 from apps.scheduling.selectors import get_visible
 
 MANAGERS = frozenset({Role.OWNER, Role.MANAGER})
@@ -342,6 +342,12 @@ class AnalyticsApi(APIView):
         )  # fmt: skip
         query.is_valid(raise_exception=True)
         values = query.validated_data
-        warehouse = TenantWarehouse(connection.schema_name)
-        warehouse.ensure_schema()  # a tenant whose facts were never exported has empty tables
-        return Response(chain_analytics(warehouse, values["start"], values["end"], values["by"]))
+        try:
+            warehouse = TenantWarehouse(connection.schema_name)
+            warehouse.ensure_schema()  # a tenant whose facts were never exported has empty tables
+            rows = chain_analytics(warehouse, values["start"], values["end"], values["by"])
+        except WarehouseUnavailable as exc:
+            raise Unavailable(
+                "The analytics warehouse cannot be reached now; try again later."
+            ) from exc
+        return Response(rows)

@@ -104,31 +104,54 @@ class EmbeddedBackend:
             return list(json.loads(result.bytes() or b'{"data": []}')["data"])
 
 
+class WarehouseUnavailable(Exception):
+    """The warehouse server cannot be reached (down, refusing, or past its timeouts)."""
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    from clickhouse_connect.driver.exceptions import OperationalError
+
+    try:
+        yield
+    except (OperationalError, OSError) as exc:
+        raise WarehouseUnavailable(f"warehouse unreachable: {exc}") from exc
+
+
 class ServerBackend:
     def __init__(self, url: str) -> None:
         import clickhouse_connect
 
         parts = urlsplit(url)
-        self.client = clickhouse_connect.get_client(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 8123,
-            username=parts.username or "default",
-            password=parts.password or "",
-            secure=parts.scheme == "clickhouses",
-        )
+        with _reachable():
+            self.client = clickhouse_connect.get_client(
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 8123,
+                username=parts.username or "default",
+                password=parts.password or "",
+                secure=parts.scheme == "clickhouses",
+                # A warehouse that is down or hangs fails an export in bounded time (its cursor
+                # has not moved, so the next export resumes) and an analytics request too.
+                connect_timeout=5,
+                send_receive_timeout=60,
+            )
 
     def execute(self, sql: str) -> None:
-        self.client.command(sql)
-
-    def execute_many(self, statements: Sequence[str]) -> None:
-        for sql in statements:
+        with _reachable():
             self.client.command(sql)
 
+    def execute_many(self, statements: Sequence[str]) -> None:
+        with _reachable():
+            for sql in statements:
+                self.client.command(sql)
+
     def insert_csv(self, table: str, columns: Sequence[str], data: str) -> None:
-        self.client.raw_insert(table, list(columns), insert_block=data.encode(), fmt="CSV")
+        with _reachable():
+            self.client.raw_insert(table, list(columns), insert_block=data.encode(), fmt="CSV")
 
     def rows(self, sql: str) -> list[list[Any]]:
-        return [list(row) for row in self.client.query(sql).result_rows]
+        with _reachable():
+            return [list(row) for row in self.client.query(sql).result_rows]
 
 
 def backend(url: str | None = None) -> EmbeddedBackend | ServerBackend:

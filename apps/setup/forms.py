@@ -4,11 +4,16 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.contrib.auth.forms import PasswordResetForm
+from django_tenants.utils import schema_context
 
 from apps.billing.models import BillingSettings
 from apps.clinic.commands import BRANCH_BOUND_ROLES
 from apps.clinic.models import Branch, Role
+from apps.clinic.tasks import send_password_reset
+from apps.core.db import connection
 from apps.core.timezones import known_timezones
+from apps.core.wakeups import guarded
 from apps.scheduling.commands import MAX_FEE
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -124,3 +129,26 @@ class LeaveForm(forms.Form):
 class ClosureForm(forms.Form):
     day = forms.DateField(label="Closed on", widget=DATE)
     reason = forms.CharField(max_length=200, required=False, help_text="e.g. Diwali")
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's reset request, but the email leaves from a task (`send_password_reset`): the
+    page never waits for the mail server, and never fails for it or for the broker."""
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        site = {key: str(context[key]) for key in ("domain", "site_name", "protocol")}
+        schema, user_id = connection.schema_name, context["user"].pk
+
+        def queue() -> None:
+            with schema_context(schema):
+                send_password_reset.delay(user_id, site, subject_template_name, email_template_name)
+
+        guarded(queue, what="password reset email")

@@ -374,6 +374,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "registration/password_reset_email.txt"
     subject_template_name = "registration/password_reset_subject.txt"
     success_url = reverse_lazy("password_reset_done")
+    form_class = setup_forms.QueuedPasswordResetForm
 
     def form_valid(self, form: Any) -> HttpResponse:
         if not reset_email_allowed(self.request, form.cleaned_data["email"]):

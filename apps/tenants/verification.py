@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.core.mail import send_mail
 from django.utils import timezone
 
+from apps.core.counters import take
 from apps.core.db import connection
+from apps.core.wakeups import guarded
 from apps.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,18 @@ def verification_token(tenant: Tenant) -> str:
 
 
 def send_verification(tenant: Tenant, owner_email: str, site_url: str) -> None:
-    """Emails the owner the link that makes the clinic live (site_url: the public site)."""
+    """Queues the email with the link that makes the clinic live (site_url: the public site).
+    The page answers whether or not the broker takes it; the owner can ask again in set-up."""
+    from apps.tenants.tasks import send_verification_email  # the task renders with this module
+
+    guarded(
+        lambda: send_verification_email.delay(tenant.pk, owner_email, site_url),
+        what="verification email",
+    )
+
+
+def verification_email(tenant: Tenant, owner_email: str, site_url: str) -> None:
+    """Emails the owner the link that makes the clinic live."""
     link = f"{site_url}/verify-email/{verification_token(tenant)}/"
     days = settings.MYMEDIC_VERIFY_LINK_DAYS
     send_mail(
@@ -85,13 +97,7 @@ def is_live() -> bool:
 
 
 def _take(key: str, limit: int, seconds: int) -> bool:
-    cache.add(key, 0, timeout=seconds)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=seconds)
-        count = 1
-    return count <= limit
+    return take(key, seconds) <= limit
 
 
 def signup_allowed(address: str, email: str) -> bool:

@@ -7,6 +7,7 @@ Screenshots go to artifacts/screenshots/ (not committed).
 """
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -64,13 +65,17 @@ def booking_day() -> datetime:
     return day
 
 
-def read_invitation(mail_dir: Path, email: str) -> str:
-    for message in sorted(mail_dir.glob("*.log")):
-        text = message.read_text()
-        if f"To: {email}" in text and "invited" in text:
-            found = re.search(r"(http://\S+/invitation/\S+/)", text)
-            assert found, text
-            return found.group(1)
+def read_invitation(mail_dir: Path, email: str, seconds: float = 30) -> str:
+    """The invitation's link, once the worker has sent it (email leaves from a task)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for message in sorted(mail_dir.glob("*.log")):
+            text = message.read_text()
+            if f"To: {email}" in text and "invited" in text:
+                found = re.search(r"(http://\S+/invitation/\S+/)", text)
+                assert found, text
+                return found.group(1)
+        time.sleep(0.2)
     raise AssertionError(f"no invitation to {email} in {mail_dir}")
 
 
@@ -82,6 +87,7 @@ def test_an_owner_from_signup_to_first_booking_with_no_json_and_no_admin(
     with (
         django_db_blocker.unblock(),
         servers.asgi_server(MYMEDIC_MAIL_DIR=str(tmp_path)) as port,
+        servers.celery_worker(MYMEDIC_MAIL_DIR=str(tmp_path)),
         sync_playwright() as play,
     ):
         chromium = play.chromium.launch(executable_path=CHROMIUM, args=FLAGS)

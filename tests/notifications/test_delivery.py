@@ -159,3 +159,26 @@ def test_settings_refuse_a_default_channel_that_is_not_enabled() -> None:
         notify.notification_settings_update(
             actor=None, reminder_offsets=[60], enabled_channels=["sms"], default_channel="email"
         )
+
+
+def test_a_provider_that_fails_costs_a_run_one_attempt_and_the_other_messages_wait(
+    doctor: Doctor, patient: Patient, flaky: type[FlakyBackend], settings: Any
+) -> None:
+    settings.MYMEDIC_NOTIFY_RETRY_BASE_SECONDS = 60
+    visits = [
+        commands.appointment_book(actor=None, doctor=doctor, patient=someone, start=ist(5, hour))
+        for hour, someone in ((10, patient), (11, PatientFactory()), (12, PatientFactory()))
+    ]
+    catch_up()
+    flaky.failures = 99  # down, or hanging until its timeout: every call is a transient failure
+    start = timezone.now()
+
+    result = dispatch_due()
+
+    assert (flaky.calls, result.retried, result.deferred, result.sent) == (1, 1, 2, 0)
+    rows = Delivery.objects.filter(appointment_id__in=[v.pk for v in visits])
+    assert sorted(row.attempts for row in rows) == [0, 0, 1]  # the waiting ones were not tried
+    assert {row.status for row in rows} == {"pending"}
+    flaky.failures = 0
+    with time_machine.travel(start + timedelta(seconds=60), tick=False):
+        assert dispatch_due().sent == 3

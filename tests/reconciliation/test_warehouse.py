@@ -157,3 +157,36 @@ def test_the_server_backend_runs_the_same_sql(january: None, tenant: Tenant) -> 
     assert (
         chain_analytics(warehouse, date(2027, 1, 1), date(2027, 1, 31), "month")[0]["bookings"] == 4
     )
+
+
+def test_an_export_while_the_warehouse_is_down_moves_nothing_and_the_next_one_resumes(
+    warehouse_url: str, january: None, tenant: Tenant, settings: Any
+) -> None:
+    from tests.servers import free_port
+
+    settings.MYMEDIC_WAREHOUSE_URL = f"clickhouse://127.0.0.1:{free_port()}"  # nobody listens
+    with pytest.raises(Exception, match="(?i)connect|refused"):  # noqa: B017,PT011
+        export()
+    assert WarehouseCursor.objects.filter(pk=1, position__gt=0).exists() is False
+
+    settings.MYMEDIC_WAREHOUSE_URL = warehouse_url
+    resumed = export(TenantWarehouse(tenant.schema_name))
+
+    assert resumed == {"facts": 12, "closes": 2}  # everything the failed export did not write
+
+
+def test_analytics_answer_503_while_the_warehouse_is_down(
+    tenant: Tenant, owner: User, settings: Any
+) -> None:
+    from tests.servers import free_port
+
+    settings.MYMEDIC_WAREHOUSE_URL = f"clickhouse://127.0.0.1:{free_port()}"  # nobody listens
+
+    answer = client_for(owner, tenant).get(
+        "/api/v1/reconciliation/analytics/?from=2027-01-01&to=2027-01-31&by=month"
+    )
+
+    assert answer.status_code == 503
+    assert answer.json() == {
+        "detail": "The analytics warehouse cannot be reached now; try again later."
+    }

@@ -15,6 +15,9 @@ from apps.tenants.models import Tenant
 from tests.clinic.factories import STAFF_PASSWORD, UserFactory
 from tests.conftest import HostClient, client_for
 
+# Invitation and reset emails leave from Celery tasks: run them here.
+pytestmark = pytest.mark.usefixtures("celery_in_process")
+
 NEW_PASSWORD = "a-fresh-pass-phrase-7"
 Commits = Callable[..., Any]
 

@@ -19,6 +19,9 @@ from apps.tenants.models import Tenant
 from apps.tenants.verification import reap_unverified
 from tests.conftest import HostClient
 
+# The confirmation email leaves from a Celery task: run it here.
+pytestmark = pytest.mark.usefixtures("celery_in_process")
+
 
 def body(slug: str, email: str | None = None) -> dict[str, str]:
     return {
