@@ -29,6 +29,11 @@ def procfile(name: str) -> str:
     return line.removeprefix(prefix).strip()
 
 
+@pytest.fixture(autouse=True)
+def monday_morning() -> None:
+    """Real time here (not the security tests' frozen Monday): the test waits for servers."""
+
+
 def get(port: int, path: str) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
