@@ -20,6 +20,7 @@ from tests import servers
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 HEADER_DEADLINE = 1
+BODY_DEADLINE = 1
 PER_ADDRESS = 4
 
 
@@ -31,7 +32,10 @@ def monday_morning() -> None:
 @pytest.fixture(scope="module")
 def proxy(django_db_setup: Any) -> Iterator[servers.Proxied]:
     with servers.proxied_server(
-        workers=1, header_timeout=HEADER_DEADLINE, connections_per_address=PER_ADDRESS
+        workers=1,
+        header_timeout=HEADER_DEADLINE,
+        body_timeout=BODY_DEADLINE,
+        connections_per_address=PER_ADDRESS,
     ) as proxied:
         yield proxied
 
@@ -81,6 +85,23 @@ def test_incomplete_headers_are_cut_off_at_the_deadline_while_others_are_served(
     assert closed == [True] * 20
     # Measured: all twenty closed 1.0 s after they were opened; /healthz answered in 0.02 s.
     assert all_closed < HEADER_DEADLINE + 4
+
+
+def test_a_stalled_body_is_cut_off_at_its_deadline_without_reaching_the_app(
+    proxy: servers.Proxied,
+) -> None:
+    with connect(proxy.port) as sock:
+        sock.sendall(
+            b"POST /api/v1/patients/search/ HTTP/1.1\r\nHost: acme.localhost\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
+        opened = time.monotonic()
+        closed = closed_by_server(sock)  # reset: reset_timedout_connection
+        cut_off = time.monotonic() - opened
+
+    assert closed
+    assert BODY_DEADLINE <= cut_off < BODY_DEADLINE + 4  # measured: 1.0 s
+    assert "/api/v1/patients/search/" not in proxy.web_log.read_text()
 
 
 def test_a_body_over_the_cap_is_refused_by_the_proxy_without_reaching_the_app(
