@@ -218,5 +218,7 @@ def test_the_app_sees_the_client_address_the_proxy_forwards(proxy: servers.Proxi
     app_log = proxy.web_log.read_text()
     assert re.search(r"GET /healthz 200 [\d.]+ms 127\.0\.0\.2$", app_log, re.MULTILINE)
     assert "6.6.6.6" not in app_log
+    servers.wait_until(
+        lambda: "127.0.0.2 [" in proxy.access_log.read_text(), 10, "nginx's line for the client"
+    )
     assert "9812345678" not in app_log + proxy.access_log.read_text()
-    assert "127.0.0.2 [" in proxy.access_log.read_text()
