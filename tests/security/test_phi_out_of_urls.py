@@ -63,27 +63,29 @@ def test_the_web_processes_log_requests_without_their_query_strings(
     }
     output = tmp_path / "web.log"
     processes = []
-    with output.open("w") as sink:
-        try:
-            for name in ("web", "proxy"):
-                processes.append(
-                    subprocess.Popen(
-                        ["/bin/bash", "-c", f"exec {procfile(name)}"],
-                        cwd=ROOT,
-                        env=env,
-                        stdout=sink,
-                        stderr=subprocess.STDOUT,
-                    )  # fmt: skip
-                )
-            wait_until(lambda: get(port, "/healthz") == 200, 60, "the proxy and web processes")
-            status = get(port, f"/api/v1/patients/?phone={PHONE}")
-        finally:
-            for process in reversed(processes):
-                process.send_signal(signal.SIGTERM)
-                process.wait(30)
-    log = output.read_text()
-    proxy_log = (local / "nginx" / "access.log").read_text()
-    shutil.rmtree(local)
+    try:
+        with output.open("w") as sink:
+            try:
+                for name in ("web", "proxy"):
+                    processes.append(
+                        subprocess.Popen(
+                            ["/bin/bash", "-c", f"exec {procfile(name)}"],
+                            cwd=ROOT,
+                            env=env,
+                            stdout=sink,
+                            stderr=subprocess.STDOUT,
+                        )
+                    )
+                wait_until(lambda: get(port, "/healthz") == 200, 60, "the proxy and web processes")
+                status = get(port, f"/api/v1/patients/?phone={PHONE}")
+            finally:
+                for process in reversed(processes):
+                    process.send_signal(signal.SIGTERM)
+                    process.wait(30)
+        log = output.read_text()
+        proxy_log = (local / "nginx" / "access.log").read_text()  # complete: nginx has stopped
+    finally:
+        shutil.rmtree(local)
 
     assert status == 401
     assert re.search(r"GET /api/v1/patients/ 401 ", log), log
