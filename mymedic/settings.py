@@ -314,6 +314,20 @@ MYMEDIC_MAX_UPLOAD_BYTES = int(os.environ.get("MYMEDIC_MAX_UPLOAD_BYTES", str(10
 MYMEDIC_UPLOAD_PATHS = ["/api/v1/reconciliation/settlements/"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = MYMEDIC_MAX_UPLOAD_BYTES
 
+# The reverse proxy in front of the web workers (mymedic/proxy.py, `manage.py proxy`), in
+# seconds: deadlines for a client's headers, between two reads of its body, between two
+# writes of the answer; idle keep-alive; reads on the live board's streams. Requests in
+# progress per client address.
+MYMEDIC_PROXY_HEADER_TIMEOUT = int(os.environ.get("MYMEDIC_PROXY_HEADER_TIMEOUT", "10"))
+MYMEDIC_PROXY_BODY_TIMEOUT = int(os.environ.get("MYMEDIC_PROXY_BODY_TIMEOUT", "10"))
+MYMEDIC_PROXY_SEND_TIMEOUT = int(os.environ.get("MYMEDIC_PROXY_SEND_TIMEOUT", "30"))
+MYMEDIC_PROXY_KEEPALIVE_TIMEOUT = int(os.environ.get("MYMEDIC_PROXY_KEEPALIVE_TIMEOUT", "30"))
+MYMEDIC_PROXY_KEEPALIVE_REQUESTS = int(os.environ.get("MYMEDIC_PROXY_KEEPALIVE_REQUESTS", "1000"))
+MYMEDIC_PROXY_STREAM_TIMEOUT = int(os.environ.get("MYMEDIC_PROXY_STREAM_TIMEOUT", "3600"))
+MYMEDIC_PROXY_CONNECTIONS_PER_ADDRESS = int(
+    os.environ.get("MYMEDIC_PROXY_CONNECTIONS_PER_ADDRESS", "100")
+)
+
 AUTH_USER_MODEL = "clinic.User"
 # Django's password check behind the one sign-in lock-out (apps/clinic/signin.py).
 AUTHENTICATION_BACKENDS = ["apps.clinic.signin.LockoutBackend"]

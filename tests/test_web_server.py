@@ -1,6 +1,9 @@
-"""The web process as deployed: daphne over ASGI, against the real database."""
+"""The web process over ASGI, against the real database: daphne alone, and as deployed (nginx
+in front of a gunicorn uvicorn worker)."""
 
 import http.client
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -29,13 +32,20 @@ def get_healthz(port: int, times: int) -> None:
         client.close()
 
 
+@contextmanager
+def proxied(**env: str) -> Iterator[int]:
+    with servers.proxied_server(workers=1, env=env) as server:
+        yield server.port
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("serve", [servers.asgi_server, proxied], ids=["daphne", "nginx-gunicorn"])
 def test_requests_reuse_pooled_database_connections(
-    django_db_setup: Any, django_db_blocker: Any
+    django_db_setup: Any, django_db_blocker: Any, serve: Any
 ) -> None:
     # Under ASGI, Django's own persistent connections are never reused: without the pool every
     # request opened (and dropped) a PostgreSQL connection of its own.
-    with django_db_blocker.unblock(), servers.asgi_server(PGAPPNAME=APP_NAME) as port:
+    with django_db_blocker.unblock(), serve(PGAPPNAME=APP_NAME) as port:
         get_healthz(port, 20)
         first = server_backends()
         get_healthz(port, 20)

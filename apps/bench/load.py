@@ -95,7 +95,8 @@ def running(
 
 @contextmanager
 def web_server() -> Iterator[tuple[Process, int]]:
-    """daphne serving the project, as the Procfile's web process does."""
+    """One daphne process serving the project (the bench's baseline; the Procfile's nginx and
+    gunicorn workers are compared with it in docs/PERFORMANCE.md, "Serving")."""
     port = free_port()
 
     def answers() -> bool:

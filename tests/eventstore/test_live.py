@@ -27,10 +27,15 @@ from tests.scheduling.conftest import ist
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 
-@pytest.fixture(scope="module")
-def asgi_server(django_db_setup: Any) -> Iterator[int]:
-    with servers.asgi_server() as port:
-        yield port
+@pytest.fixture(scope="module", params=["daphne", "nginx-gunicorn"])
+def asgi_server(request: pytest.FixtureRequest, django_db_setup: Any) -> Iterator[int]:
+    """The ASGI app alone, and as deployed: the stream must pass nginx unbuffered."""
+    if request.param == "daphne":
+        with servers.asgi_server() as port:
+            yield port
+    else:
+        with servers.proxied_server() as proxied:
+            yield proxied.port
 
 
 @pytest.fixture(scope="module")
