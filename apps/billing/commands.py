@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 from django_tenants.utils import get_tenant_model
 
-from apps.billing import ledger
+from apps.billing import events, ledger
 from apps.billing.models import (
     DISCOUNT_CATEGORIES,
     REFUND_EVENTS,
@@ -89,7 +89,7 @@ def billing_settings_update(*, actor: User | None, cancellation_policy: str) -> 
     )
     settings.cancellation_policy = cancellation_policy
     settings.record(
-        "BillingSettingsChanged", {"cancellation_policy": cancellation_policy}, actor=actor
+        events.BILLING_SETTINGS_CHANGED, {"cancellation_policy": cancellation_policy}, actor=actor
     )
     settings.save()
     return settings
@@ -110,7 +110,9 @@ def no_show_charges_update(
     settings.no_show_fee = amounts["no_show_fee"]
     settings.no_show_deposit = amounts["no_show_deposit"]
     settings.record(
-        "NoShowChargesChanged", {key: str(value) for key, value in amounts.items()}, actor=actor
+        events.NO_SHOW_CHARGES_CHANGED,
+        {key: str(value) for key, value in amounts.items()},
+        actor=actor,
     )
     settings.save()
     return settings
@@ -131,7 +133,9 @@ def receptionist_discount_cap_update(*, actor: User | None, percent: Decimal) ->
         pk=1
     )
     settings.receptionist_discount_cap = percent
-    settings.record("DiscountCapChanged", {"receptionist_percent": str(percent)}, actor=actor)
+    settings.record(
+        events.DISCOUNT_CAP_CHANGED, {"receptionist_percent": str(percent)}, actor=actor
+    )
     settings.save()
     return settings
 
@@ -165,7 +169,7 @@ def tax_rule_add(
         raise InvalidInput("A tax rate is more than 0 and at most 100 percent.", field="rate")
     rule = TaxRule(name=name.strip(), rate=rate, branch=branch)
     rule.record(
-        "TaxRuleAdded",
+        events.TAX_RULE_ADDED,
         {"name": rule.name, "rate": str(rate), "branch_id": branch.pk if branch else None},
         actor=actor,
     )
@@ -197,7 +201,7 @@ def _issue_invoice(
         tax=tax,
     )
     invoice.record(
-        "InvoiceIssued",
+        events.INVOICE_ISSUED,
         {
             "appointment_id": appointment.pk,
             "branch_id": appointment.branch_id,
@@ -264,7 +268,7 @@ def payment_take(
     )
     received = timezone.now()
     payment.record(
-        "PaymentTaken",
+        events.PAYMENT_TAKEN,
         {
             "appointment_id": appointment.pk,
             "invoice_id": invoice.pk,
@@ -460,7 +464,7 @@ def _apply(
     adjustment.save()
     invoice.lines, invoice.total, invoice.tax = lines, total, tax
     invoice.record(
-        "InvoiceAdjusted",
+        events.INVOICE_ADJUSTED,
         {
             "appointment_id": invoice.appointment_id,
             "branch_id": invoice.branch_id,
@@ -540,7 +544,7 @@ def _discount(
     )  # fmt: skip
     lines = reprice(invoice.lines, [*_discounts_of(invoice), (_discount_label(category), amount)])
     return _apply(actor=actor, invoice=invoice, adjustment=adjustment, lines=lines,
-                  event_type="DiscountGranted")  # fmt: skip
+                  event_type=events.DISCOUNT_GRANTED)  # fmt: skip
 
 
 @command
@@ -595,7 +599,7 @@ def invoice_line_withdraw(
     )  # fmt: skip
     return _apply(actor=actor, invoice=invoice, adjustment=adjustment,
                   lines=reprice(lines, _discounts_of(invoice)),
-                  event_type="CreditNoteIssued")  # fmt: skip
+                  event_type=events.CREDIT_NOTE_ISSUED)  # fmt: skip
 
 
 def settle_cancellation(*, appointment: Appointment, actor: User | None) -> dict[str, str]:
@@ -632,7 +636,7 @@ def settle_cancellation(*, appointment: Appointment, actor: User | None) -> dict
         invoice.lines = []
     invoice.total, invoice.tax = totals(invoice.lines)
     invoice.record(
-        "InvoiceSettledOnCancellation",
+        events.INVOICE_SETTLED_ON_CANCELLATION,
         {"appointment_id": appointment.pk, "policy": policy, "total": str(invoice.total)},
         actor=actor,
     )

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 
+from apps.billing import events
 from apps.clinic.models import Branch
 from apps.eventstore.models import EventSourcedModel
 from apps.scheduling.models import Appointment, Patient
@@ -192,16 +193,13 @@ class Refund(EventSourcedModel):
         return f"Refund {self.amount} of payment {self.payment_id}"
 
 
-# The event type of each kind of refund: every reader of money moved back (takings, the daily
-# close, the warehouse) asks for all of them here.
+# The event type of each kind of refund (readers of money moved back ask for all of them:
+# `apps.billing.events.REFUND_EVENT_TYPES`).
 REFUND_EVENTS = {
-    Refund.Kind.REFUND: "RefundIssued",
-    Refund.Kind.OVERPAYMENT: "OverpaymentRefunded",
-    Refund.Kind.CONCESSION: "ConcessionRefunded",
+    Refund.Kind.REFUND: events.REFUND_ISSUED,
+    Refund.Kind.OVERPAYMENT: events.OVERPAYMENT_REFUNDED,
+    Refund.Kind.CONCESSION: events.CONCESSION_REFUNDED,
 }
-REFUND_EVENT_TYPES = tuple(sorted(REFUND_EVENTS.values()))
-# Events of the invoice stream that carry its current `total`; the latest one is the bill.
-INVOICE_TOTAL_EVENTS = ("InvoiceIssued", "InvoiceAdjusted")
 
 
 class CreditNoteCounter(models.Model):

@@ -17,7 +17,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from apps.audit.trail import record
-from apps.clinic import policy
+from apps.clinic import events, policy
 from apps.clinic.access import require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, StaffToken, User
 from apps.clinic.tokens import mint
@@ -65,7 +65,7 @@ def branch_create(
         name=name, city=city, address=address, phone=phone, timezone=timezone, exclude=None
     )
     branch = Branch(**details)
-    branch.record("BranchOpened", {"timezone": timezone}, actor=actor)
+    branch.record(events.BRANCH_OPENED, {"timezone": timezone}, actor=actor)
     branch.save()
     return branch
 
@@ -93,7 +93,9 @@ def branch_update(
         return branch
     for key in changed:
         setattr(branch, key, details[key])
-    branch.record("BranchUpdated", {"changed": changed, "timezone": branch.timezone}, actor=actor)
+    branch.record(
+        events.BRANCH_UPDATED, {"changed": changed, "timezone": branch.timezone}, actor=actor
+    )
     branch.save()
     return branch
 

@@ -9,6 +9,7 @@ from apps.clinic.access import require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, User
 from apps.core.errors import Conflict, InvalidInput
 from apps.eventstore.store import command
+from apps.notifications import events
 from apps.notifications.backends import CHANNELS
 from apps.notifications.models import Delivery, NotificationSettings
 
@@ -43,7 +44,7 @@ def notification_settings_update(
     settings.enabled_channels = channels
     settings.default_channel = default_channel
     settings.record(
-        "NotificationSettingsChanged",
+        events.NOTIFICATION_SETTINGS_CHANGED,
         {
             "reminder_offsets": offsets,
             "enabled_channels": channels,

@@ -17,6 +17,7 @@ from apps.clinic.scoping import visible_branches
 from apps.core.dates import OutOfRange, parse_amount, parse_date
 from apps.core.errors import InvalidInput, PermissionDenied
 from apps.eventstore.store import command
+from apps.reconciliation import events
 from apps.reconciliation.models import METHODS, Declaration, ReconciliationSettings, SignOff
 
 DECLARERS = WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER, Role.RECEPTIONIST}
@@ -34,7 +35,7 @@ def _declare(
         branch=branch, date=day, method=method, amount=amount, source=source, reference=reference
     )
     declaration.record(
-        "DeclarationMade",
+        events.DECLARATION_MADE,
         {"branch_id": branch.pk, "date": day, "method": method, "amount": str(amount),
          "source": source},
         actor=actor,
@@ -155,7 +156,7 @@ def close_sign_off(*, actor: User | None, branch: Branch, day: date, note: str =
     sign_off = SignOff(branch=branch, date=day, note=note.strip()[:500], variance=close.variance)
     # The note is free text: it stays in the row, out of the event.
     sign_off.record(
-        "DailyCloseSignedOff",
+        events.DAILY_CLOSE_SIGNED_OFF,
         {"branch_id": branch.pk, "date": day, "status": close.status, "variance": close.variance},
         actor=actor,
     )
@@ -171,6 +172,6 @@ def tolerance_set(*, actor: User | None, tolerance: Decimal) -> ReconciliationSe
     settings = ReconciliationSettings.objects.select_for_update().filter(pk=1).first()
     settings = settings or ReconciliationSettings(pk=1)
     settings.tolerance = tolerance
-    settings.record("ReconciliationToleranceSet", {"tolerance": str(tolerance)}, actor=actor)
+    settings.record(events.RECONCILIATION_TOLERANCE_SET, {"tolerance": str(tolerance)}, actor=actor)
     settings.save()
     return settings

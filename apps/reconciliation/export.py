@@ -9,14 +9,18 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from apps.billing.models import REFUND_EVENT_TYPES
+from apps.billing import events as billing_events
+from apps.billing.events import REFUND_EVENT_TYPES
 from apps.core.db import connection
 from apps.eventstore.store import head_position
 from apps.reconciliation.models import DailyClose, WarehouseCursor
 from apps.reconciliation.warehouse import TenantWarehouse, literal
-from apps.scheduling.projections import APPOINTMENT_EVENTS
+from apps.scheduling.events import APPOINTMENT_ROW_EVENTS
 
-MONEY_EVENTS = {"PaymentTaken": "payment", **dict.fromkeys(REFUND_EVENT_TYPES, "refund")}
+MONEY_EVENTS = {
+    billing_events.PAYMENT_TAKEN: "payment",
+    **dict.fromkeys(REFUND_EVENT_TYPES, "refund"),
+}
 # Our own constant event type names, quoted for the SQL below (never input).
 MONEY_TYPES = ", ".join(f"'{event_type}'" for event_type in sorted(MONEY_EVENTS))
 WINDOW = 500_000  # positions per export step
@@ -90,7 +94,7 @@ def export(warehouse: TenantWarehouse | None = None, window: int = WINDOW) -> di
     WarehouseCursor.objects.get_or_create(pk=1)
     head = head_position()
     written = 0
-    types = "{" + ",".join(sorted(APPOINTMENT_EVENTS)) + "}"
+    types = "{" + ",".join(sorted(APPOINTMENT_ROW_EVENTS)) + "}"
     while True:
         with transaction.atomic():
             cursor = WarehouseCursor.objects.select_for_update().get(pk=1)
