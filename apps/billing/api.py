@@ -25,8 +25,9 @@ from apps.billing.serializers import (
 from apps.clinic.models import WHOLE_TENANT_ROLES
 from apps.clinic.permissions import roles
 from apps.clinic.scoping import staff_of, visible_branches
+from apps.core.api import get_visible
 from apps.scheduling.commands import FRONT_DESK
-from apps.scheduling.selectors import appointments_for, get_visible
+from apps.scheduling.selectors import appointments_for
 
 FrontDesk = roles(read=FRONT_DESK, write=FRONT_DESK)
 Managers = roles(read=WHOLE_TENANT_ROLES, write=WHOLE_TENANT_ROLES)

@@ -20,16 +20,11 @@ from apps.clinic.models import Branch, User
 from apps.clinic.scoping import visible_branches
 from apps.reception import forms
 from apps.reception.console import _desk, _today
-from apps.scheduling.commands import (
-    allowed_actions,
-    check_in_opens_at,
-    no_show_allowed_from,
-    scheduling_settings,
-)
 from apps.scheduling.formats import human_date, human_time, human_when
+from apps.scheduling.lifecycle import allowed_actions, check_in_opens_at, no_show_allowed_from
 from apps.scheduling.models import Appointment, AppointmentView, Doctor, Patient
 from apps.scheduling.read import branch_calendar, patient_visits
-from apps.scheduling.selectors import appointments_for, patients_for
+from apps.scheduling.selectors import appointments_for, patients_for, scheduling_settings
 
 
 def _names(user: User, branch: Branch, patient_ids: set[int]) -> dict[int, str]:
@@ -109,6 +104,10 @@ def visit(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
     return render(request, "reception/visit.html", {
         "branch": branch, "appointment": appointment, "when": human_when(appointment.start, zone),
         "can": allowed_actions(appointment.status, appointment.start, zone, rules, now),
+        "state_allows": {
+            action: Appointment.allows(action, appointment.status)
+            for action in Appointment.TRANSITIONS
+        },
         "check_in_opens": human_time(check_in_opens_at(appointment.start, rules), zone),
         "no_show_from": human_time(no_show_allowed_from(appointment.start, rules), zone),
         "confirm_no_show": request.GET.get("confirm") == "no-show",
@@ -153,7 +152,7 @@ def patient(request: HttpRequest, pk: int, pid: int) -> HttpResponse:
             "url": reverse("reception-visit", args=[row.branch_id, row.appointment_id]),
             "pay_url": reverse("reception-pay", args=[row.branch_id, row.appointment_id]),
         }
-        live = row.status in (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN)
+        live = row.status in Appointment.LIVE
         (upcoming if live and row.end >= now else past).append(entry)
     upcoming.reverse()  # soonest first
     return render(request, "reception/patient.html", {

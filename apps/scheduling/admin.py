@@ -182,6 +182,18 @@ class PatientAdmin(ListsPatientNames):
         return super().change_view(request, object_id, form_url, extra_context)
 
 
+def _visit_step(name: str, step: str, description: str, done: str) -> Any:
+    """The admin action `name`: one step of the visit state machine for each row chosen."""
+
+    def act(
+        modeladmin: "AppointmentAdmin", request: HttpRequest, queryset: QuerySet[Appointment]
+    ) -> None:
+        modeladmin._apply(request, queryset, commands.VISIT_STEPS[step], done)
+
+    act.__name__ = name
+    return admin.action(description=description)(act)
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(ListsPatientNames):
     """Times on the clock of the appointment's branch, newest first."""
@@ -199,7 +211,15 @@ class AppointmentAdmin(ListsPatientNames):
     readonly_fields = ("when", "ends", "patient_full_name", "doctor", "branch", "status",
               "cancel_reason", "follow_up_of", "repeat_no_show", "booked_at")  # fmt: skip
     fields = readonly_fields
-    actions = ["check_in", "complete", "mark_no_show", "undo_no_show", "cancel"]
+    actions = [
+        _visit_step("check_in", "check_in", "Check in", "Checked in"),
+        _visit_step("complete", "complete", "Complete", "Completed"),
+        _visit_step("mark_no_show", "no_show", "Mark no-show", "Marked no-show"),
+        _visit_step(
+            "undo_no_show", "undo_no_show", "Undo no-show (same day only)", "No-show undone"
+        ),
+        "cancel",
+    ]
 
     @admin.display(description="When", ordering="start")
     def when(self, appointment: Appointment) -> str:
@@ -244,22 +264,6 @@ class AppointmentAdmin(ListsPatientNames):
                 )
         if count:
             self.message_user(request, f"{done}: {count}.")
-
-    @admin.action(description="Check in")
-    def check_in(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
-        self._apply(request, queryset, commands.appointment_check_in, "Checked in")
-
-    @admin.action(description="Complete")
-    def complete(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
-        self._apply(request, queryset, commands.appointment_complete, "Completed")
-
-    @admin.action(description="Mark no-show")
-    def mark_no_show(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
-        self._apply(request, queryset, commands.appointment_mark_no_show, "Marked no-show")
-
-    @admin.action(description="Undo no-show (same day only)")
-    def undo_no_show(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
-        self._apply(request, queryset, commands.appointment_undo_no_show, "No-show undone")
 
     @admin.action(description="Cancel (reason: cancelled by the clinic)")
     def cancel(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
