@@ -36,25 +36,22 @@ from apps.reception import forms
 from apps.reception.wording import visit_words
 from apps.reconciliation import commands as reconciliation
 from apps.scheduling import commands
-from apps.scheduling.commands import (
-    FRONT_DESK,
-    DuplicateVisit,
-    allowed_actions,
-    scheduling_settings,
-)
+from apps.scheduling.commands import FRONT_DESK, DuplicateVisit
 from apps.scheduling.formats import human_clock, human_date, human_time, human_when
+from apps.scheduling.lifecycle import allowed_actions
 from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.scheduling.phones import normalize_phone
-from apps.scheduling.read import branch_board, next_visits
-from apps.scheduling.selectors import appointments_for, patients_for
+from apps.scheduling.read import board_projections, branch_board, next_visits
+from apps.scheduling.selectors import appointments_for, patients_for, scheduling_settings
 from apps.scheduling.slots import free_slots
 
-# action → (command, what the confirmation says before the visit's words)
+# action in the URL → (the step of the state machine, what the confirmation says before the
+# visit's words)
 ACTIONS = {
-    "check-in": (commands.appointment_check_in, "Checked in"),
-    "complete": (commands.appointment_complete, "Completed the visit of"),
-    "no-show": (commands.appointment_mark_no_show, "Marked as a no-show:"),
-    "undo-no-show": (commands.appointment_undo_no_show, "No-show undone, booked again:"),
+    "check-in": ("check_in", "Checked in"),
+    "complete": ("complete", "Completed the visit of"),
+    "no-show": ("no_show", "Marked as a no-show:"),
+    "undo-no-show": ("undo_no_show", "No-show undone, booked again:"),
 }
 
 
@@ -109,12 +106,16 @@ def board(request: HttpRequest, pk: int) -> HttpResponse:
     return _board_response(request, user, branch)
 
 
+def _show_own_change() -> None:
+    """Brings the board's own projections up to the desk's change now, so the next board the
+    desk sees has it; the other projections (messages) are the worker's."""
+    catch_up(board_projections())
+
+
 def _after_change(
     request: HttpRequest, user: User, branch: Branch, done: str, to: str | None = None
 ) -> HttpResponse:
-    # The board reads projections: bring them up to date now, so the desk sees its own change
-    # (the worker's coalesced run finds nothing left to do).
-    catch_up()
+    _show_own_change()
     messages.success(request, done)
     if request.headers.get("HX-Request"):
         return _board_response(request, user, branch)
@@ -158,8 +159,8 @@ def appointment_action(request: HttpRequest, pk: int, aid: int, action: str) -> 
                 # One click next to "Check in" must not mark a no-show: ask on the visit's page.
                 url = reverse("reception-visit", args=[branch.pk, aid])
                 return redirect(f"{url}?confirm=no-show")
-            run, verb = ACTIONS[action]
-            done = run(actor=user, appointment=appointment)
+            step, verb = ACTIONS[action]
+            done = commands.VISIT_STEPS[step](actor=user, appointment=appointment)
             said = f"{verb} {visit_words(done)}."
         else:
             raise PermissionDenied
@@ -498,7 +499,7 @@ def _refund(user: User, payment: Payment, data: dict[str, Any]) -> Refund:
 def _paid(
     request: HttpRequest, branch: Branch, appointment: Appointment, done: str
 ) -> HttpResponse:
-    catch_up()
+    _show_own_change()
     messages.success(request, done)
     return redirect("reception-pay", pk=branch.pk, aid=appointment.pk)
 

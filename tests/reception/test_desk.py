@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.audit.models import AuditEntry
 from apps.clinic.models import Branch, Role
+from apps.eventstore.models import Event, ProjectionState
 from apps.eventstore.projections import catch_up
 from apps.reconciliation.models import Declaration
 from apps.scheduling import commands
@@ -279,6 +280,24 @@ def test_an_action_returns_only_to_a_page_of_this_site(
 
     assert response.status_code == 302
     assert response["Location"] == f"{base(main_branch)}/"
+
+
+def test_a_desk_change_brings_the_boards_projections_up_to_date_and_leaves_messages_to_the_worker(
+    desk: HostClient, main_branch: Branch, doctor: Doctor, patient: Patient
+) -> None:
+    booked = desk.post(
+        f"{base(main_branch)}/book/",
+        {"patient": patient.pk, "doctor": doctor.pk, "start": "2027-01-04T10:30:00+05:30"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+
+    head = Event.objects.order_by("-position").values_list("position", flat=True).first()
+    positions = dict(ProjectionState.objects.values_list("name", "position"))
+    assert "Booked Ravi Kumar with Dr. Kavita Menon on Mon 4 Jan 2027 at 10:30." in booked
+    assert ">Ravi Kumar</a>" in booked  # the board fragment already has the new row
+    assert positions["appointments"] == head
+    assert positions["takings"] == head
+    assert positions.get("notifications", 0) < head  # the worker's, not the request's
 
 
 # No-show: a confirmation step, then an undo the same day
