@@ -1,14 +1,19 @@
 """Every appointment transition, allowed and refused, through the API."""
 
+from functools import partial
 from typing import Any
 
 import pytest
 import time_machine
+from django.db import transaction
 
 from apps.clinic.models import User
+from apps.core.errors import Conflict
 from apps.eventstore.models import Event
 from apps.scheduling import commands
+from apps.scheduling.lifecycle import allowed_actions
 from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling.selectors import scheduling_settings
 from apps.tenants.models import Tenant
 from tests.conftest import HostClient, client_for
 from tests.scheduling.conftest import ist
@@ -296,3 +301,44 @@ def test_the_cancel_reason_stays_out_of_the_event(
     assert "diabetic" not in str(cancelled.data)
     appointment.refresh_from_db()
     assert appointment.cancel_reason == "diabetic crisis at home"
+
+
+STEPS: dict[str, Any] = {
+    "check_in": commands.appointment_check_in,
+    "complete": commands.appointment_complete,
+    "no_show": commands.appointment_mark_no_show,
+    "undo_no_show": commands.appointment_undo_no_show,
+    "cancel": partial(commands.appointment_cancel, reason="patient asked"),
+    "reschedule": partial(commands.appointment_reschedule, start=ist(5, 11)),
+}
+
+
+@pytest.mark.parametrize("status", ["booked", "checked_in", "completed", "cancelled", "no_show"])
+@pytest.mark.parametrize("clock", [(8, 0), (10, 20)], ids=["before-the-start", "after-the-grace"])
+def test_what_a_visit_offers_is_exactly_what_its_commands_accept(
+    owner: User,
+    doctor: Doctor,
+    patient: Patient,
+    status: str,
+    clock: tuple[int, int],
+    monday_morning: time_machine.Coordinates,
+) -> None:
+    appointment = in_state(status, doctor, patient)
+    monday_morning.move_to(ist(4, *clock))
+    offered = allowed_actions(
+        appointment.status, appointment.start, "Asia/Kolkata", scheduling_settings(), ist(4, *clock)
+    )
+
+    accepted = {}
+    for action, step in STEPS.items():
+        savepoint = transaction.savepoint()
+        try:
+            step(actor=owner, appointment=appointment)
+            accepted[action] = True
+        except Conflict:
+            accepted[action] = False
+        finally:
+            transaction.savepoint_rollback(savepoint)
+
+    assert set(offered) == set(Appointment.TRANSITIONS) == set(STEPS)
+    assert accepted == offered
