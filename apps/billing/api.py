@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.billing import commands
-from apps.billing.models import Refund, TaxRule
+from apps.billing.models import BillingSettings, Refund, TaxRule
 from apps.billing.selectors import invoice_view, invoices_for, payments_for
 from apps.billing.serializers import (
     AdjustmentSerializer,
@@ -120,7 +120,7 @@ class BillingSettingsApi(APIView):
 
     @extend_schema(responses={200: BillingSettingsSerializer}, tags=["billing"])
     def get(self, request: Request) -> Response:
-        return Response(BillingSettingsSerializer(commands.billing_settings()).data)
+        return Response(BillingSettingsSerializer(BillingSettings.current()).data)
 
     @extend_schema(
         request=BillingSettingsSerializer,

@@ -51,10 +51,6 @@ PAYABLE = (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN, Appointment
            Appointment.Status.NO_SHOW)  # fmt: skip
 
 
-def billing_settings() -> BillingSettings:
-    return BillingSettings.objects.filter(pk=1).first() or BillingSettings(pk=1)
-
-
 def tenant_currency() -> str:
     """The currency of the tenant whose schema is active (ISO 4217)."""
     currency = getattr(getattr(connection, "tenant", None), "currency", None)
@@ -84,9 +80,7 @@ def billing_settings_update(*, actor: User | None, cancellation_policy: str) -> 
             f"Choose one of: {', '.join(BillingSettings.CancellationPolicy.values)}.",
             field="cancellation_policy",
         )
-    settings = BillingSettings.objects.select_for_update().filter(pk=1).first() or BillingSettings(
-        pk=1
-    )
+    settings = BillingSettings.for_update()
     settings.cancellation_policy = cancellation_policy
     settings.record(
         events.BILLING_SETTINGS_CHANGED, {"cancellation_policy": cancellation_policy}, actor=actor
@@ -104,9 +98,7 @@ def no_show_charges_update(
     amounts = {}
     for field, amount in (("no_show_fee", no_show_fee), ("no_show_deposit", no_show_deposit)):
         amounts[field] = ZERO if amount == ZERO else check_amount(amount, field=field)
-    settings = BillingSettings.objects.select_for_update().filter(pk=1).first() or BillingSettings(
-        pk=1
-    )
+    settings = BillingSettings.for_update()
     settings.no_show_fee = amounts["no_show_fee"]
     settings.no_show_deposit = amounts["no_show_deposit"]
     settings.record(
@@ -129,9 +121,7 @@ def receptionist_discount_cap_update(*, actor: User | None, percent: Decimal) ->
         or percent != percent.quantize(PAISA)
     ):
         raise InvalidInput("A cap is a percent from 0 to 100.", field="receptionist_discount_cap")
-    settings = BillingSettings.objects.select_for_update().filter(pk=1).first() or BillingSettings(
-        pk=1
-    )
+    settings = BillingSettings.for_update()
     settings.receptionist_discount_cap = percent
     settings.record(
         events.DISCOUNT_CAP_CHANGED, {"receptionist_percent": str(percent)}, actor=actor
@@ -148,7 +138,7 @@ def charge_no_show_fee(*, appointment: Appointment, actor: Actor | None) -> Invo
     as a line of its own (untaxed), so reception collects it with the consultation."""
     if not appointment.repeat_no_show:
         return None  # the common case costs no query
-    fee = billing_settings().no_show_fee
+    fee = BillingSettings.current().no_show_fee
     if fee <= ZERO:
         return None
     line = {"kind": NO_SHOW_FEE_LINE, "description": "No-show fee", "rate": "",
@@ -484,7 +474,7 @@ def discount_limit(
 ) -> tuple[Decimal, Decimal] | None:
     """(cap percent, amount) that `actor` may take off a bill with these lines, all discounts
     together; None when the role has no limit (the role policy is apps.clinic.access)."""
-    cap = discount_cap_percent(actor, billing_settings().receptionist_discount_cap)
+    cap = discount_cap_percent(actor, BillingSettings.current().receptionist_discount_cap)
     if cap is None:
         return None
     return cap, money(charges_of(lines) * cap / 100)
@@ -607,7 +597,7 @@ def settle_cancellation(*, appointment: Appointment, actor: User | None) -> dict
     invoice = Invoice.objects.select_for_update().filter(appointment=appointment).first()
     if invoice is None:
         return {"policy": "none", "amount": "0.00"}
-    policy = billing_settings().cancellation_policy
+    policy = BillingSettings.current().cancellation_policy
     kept = Decimal("0.00")
     for payment in (
         Payment.objects.select_for_update()

@@ -12,6 +12,7 @@ from django.db.models import Q
 
 from apps.billing import events
 from apps.clinic.models import Branch
+from apps.core.models import SingletonSettings
 from apps.eventstore.models import EventSourcedModel
 from apps.scheduling.models import Appointment, Patient
 
@@ -29,7 +30,7 @@ class Method(models.TextChoices):
     CREDIT = "credit", "Patient credit"
 
 
-class BillingSettings(EventSourcedModel):
+class BillingSettings(SingletonSettings, EventSourcedModel):
     """One row per tenant: what happens to a deposit when its appointment is cancelled."""
 
     stream_type = "billing-settings"

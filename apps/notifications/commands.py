@@ -38,8 +38,7 @@ def notification_settings_update(
         )
     if default_channel not in channels:
         raise InvalidInput("The default channel must be enabled.", field="default_channel")
-    settings = NotificationSettings.objects.select_for_update().filter(pk=1).first()
-    settings = settings or NotificationSettings(pk=1)
+    settings = NotificationSettings.for_update()
     settings.reminder_offsets = offsets
     settings.enabled_channels = channels
     settings.default_channel = default_channel

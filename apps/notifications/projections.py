@@ -27,7 +27,6 @@ from apps.eventstore.models import Event
 from apps.eventstore.projections import Projection, Touched, register
 from apps.notifications import events
 from apps.notifications.models import (
-    DEFAULT_REMINDER_OFFSETS,
     Kind,
     Notification,
     ReminderPolicy,
@@ -107,8 +106,7 @@ class NotificationsProjection(Projection):
     def _plan_reminders(self, event: Event) -> None:
         start = datetime.fromisoformat(event.data["start"])
         zone = self._zone(event.data)
-        policy = ReminderPolicy.objects.filter(pk=1).first()
-        for offset in policy.reminder_offsets if policy else DEFAULT_REMINDER_OFFSETS:
+        for offset in ReminderPolicy.current().reminder_offsets:
             due = reminder_due(start, int(offset), zone)
             if due <= event.occurred_at:
                 continue  # booked too late for this reminder

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from apps.billing.commands import billing_settings
+from apps.billing.models import BillingSettings
 from apps.clinic.access import require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, User
 from apps.core.errors import Conflict, InvalidInput, NotFound
@@ -24,10 +24,6 @@ from apps.scheduling.selectors import is_repeat_no_show
 MAX_WINDOW_HOURS = 168
 
 
-def patient_app_settings() -> PatientAppSettings:
-    return PatientAppSettings.objects.filter(pk=1).first() or PatientAppSettings(pk=1)
-
-
 @command
 def patient_app_settings_update(
     *, actor: User | None, change_window_hours: int
@@ -35,9 +31,7 @@ def patient_app_settings_update(
     require_role(actor, WHOLE_TENANT_ROLES)
     if not 0 <= change_window_hours <= MAX_WINDOW_HOURS:
         raise InvalidInput(f"Give 0 to {MAX_WINDOW_HOURS} hours.", field="change_window_hours")
-    settings = PatientAppSettings.objects.select_for_update().filter(
-        pk=1
-    ).first() or PatientAppSettings(pk=1)
+    settings = PatientAppSettings.for_update()
     settings.change_window_hours = change_window_hours
     settings.record(
         events.PATIENT_APP_SETTINGS_CHANGED,
@@ -61,7 +55,7 @@ def patient_appointment_book(
     """Books for the signed-in patient. A repeat no-show of a tenant that asks a deposit of
     them is sent to reception (409), which takes the deposit with the booking."""
     patient = Patient.objects.get(pk=actor.patient_id)
-    if billing_settings().no_show_deposit > 0 and is_repeat_no_show(patient, now):
+    if BillingSettings.current().no_show_deposit > 0 and is_repeat_no_show(patient, now):
         raise Conflict(DEPOSIT_REQUIRED)
     return scheduling.appointment_book(
         actor=actor, doctor=doctor, patient=patient, start=start, now=now
@@ -79,7 +73,7 @@ def _require_change_window(appointment: Appointment, action: str, now: datetime 
     """Late changes are the clinic's to make: the slot can hardly be filled again."""
     if not Appointment.allows(action, appointment.status):
         return  # scheduling's command refuses it with the reason
-    hours = patient_app_settings().change_window_hours
+    hours = PatientAppSettings.current().change_window_hours
     if appointment.start - (now or timezone.now()) < timedelta(hours=hours):
         raise Conflict(
             f"Appointments can be changed in the app until {hours} hours before they start. "

@@ -39,10 +39,10 @@ from apps.scheduling import commands
 from apps.scheduling.commands import FRONT_DESK, DuplicateVisit
 from apps.scheduling.formats import human_clock, human_date, human_time, human_when
 from apps.scheduling.lifecycle import allowed_actions
-from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling.models import Appointment, Doctor, Patient, SchedulingSettings
 from apps.scheduling.phones import normalize_phone
 from apps.scheduling.read import board_projections, branch_board, next_visits
-from apps.scheduling.selectors import appointments_for, patients_for, scheduling_settings
+from apps.scheduling.selectors import appointments_for, patients_for
 from apps.scheduling.slots import free_slots
 
 # action in the URL → (the step of the state machine, what the confirmation says before the
@@ -73,7 +73,7 @@ def _board_context(user: User, branch: Branch) -> dict[str, Any]:
     if patient_ids:
         record("patient.list", actor=user, branch_id=branch.pk, detail={"patients": patient_ids})
     doctors = dict(Doctor.objects.filter(branch=branch).values_list("pk", "name"))
-    rules, now = scheduling_settings(), timezone.now()
+    rules, now = SchedulingSettings.current(), timezone.now()
     rows = []
     for row in board["appointments"]:
         patient = patients.get(row["patient"])

@@ -22,9 +22,15 @@ from apps.reception import forms
 from apps.reception.console import _desk, _today
 from apps.scheduling.formats import human_date, human_time, human_when
 from apps.scheduling.lifecycle import allowed_actions, check_in_opens_at, no_show_allowed_from
-from apps.scheduling.models import Appointment, AppointmentView, Doctor, Patient
+from apps.scheduling.models import (
+    Appointment,
+    AppointmentView,
+    Doctor,
+    Patient,
+    SchedulingSettings,
+)
 from apps.scheduling.read import branch_calendar, patient_visits
-from apps.scheduling.selectors import appointments_for, patients_for, scheduling_settings
+from apps.scheduling.selectors import appointments_for, patients_for
 
 
 def _names(user: User, branch: Branch, patient_ids: set[int]) -> dict[int, str]:
@@ -98,7 +104,7 @@ def visit(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
     record(
         "patient.read", actor=user, branch_id=branch.pk, target=f"patient:{appointment.patient_id}"
     )
-    rules = scheduling_settings()
+    rules = SchedulingSettings.current()
     now = timezone.now()
     zone = branch.timezone
     return render(request, "reception/visit.html", {
@@ -131,7 +137,7 @@ def patient(request: HttpRequest, pk: int, pid: int) -> HttpResponse:
             "doctor", "branch", "patient"
         )
     }
-    rules = scheduling_settings()
+    rules = SchedulingSettings.current()
     now = timezone.now()
     upcoming: list[dict[str, Any]] = []
     past: list[dict[str, Any]] = []

@@ -169,8 +169,7 @@ def tolerance_set(*, actor: User | None, tolerance: Decimal) -> ReconciliationSe
     require_role(actor, WHOLE_TENANT_ROLES)
     if tolerance < 0 or tolerance > Decimal("100000"):
         raise InvalidInput("Tolerance is 0 to 100000.", field="tolerance")
-    settings = ReconciliationSettings.objects.select_for_update().filter(pk=1).first()
-    settings = settings or ReconciliationSettings(pk=1)
+    settings = ReconciliationSettings.for_update()
     settings.tolerance = tolerance
     settings.record(events.RECONCILIATION_TOLERANCE_SET, {"tolerance": str(tolerance)}, actor=actor)
     settings.save()

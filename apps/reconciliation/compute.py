@@ -147,8 +147,7 @@ def compute_days(lo: date, hi: date, upto: int) -> dict[tuple[int, date], Day]:
 
 
 def tolerance() -> Decimal:
-    settings = ReconciliationSettings.objects.filter(pk=1).first()
-    return settings.tolerance if settings else ZERO
+    return ReconciliationSettings.current().tolerance
 
 
 @transaction.atomic

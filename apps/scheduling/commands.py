@@ -36,7 +36,6 @@ from apps.scheduling.phones import normalize_phone
 from apps.scheduling.selectors import (
     is_repeat_no_show,
     same_day_live_visit,
-    scheduling_settings,
 )
 from apps.scheduling.slots import branch_zone, check_slot_at
 from apps.scheduling.waitlist import consume_hold, offer_freed_slot
@@ -308,7 +307,7 @@ def no_show_policy_update(*, actor: User | None, threshold: int, window_days: in
         raise InvalidInput("Give a threshold from 0 (off) to 100.", field="threshold")
     if not 1 <= window_days <= 3650:
         raise InvalidInput("Give a window of 1 to 3650 days.", field="window_days")
-    policy = NoShowPolicy.objects.select_for_update().filter(pk=1).first() or NoShowPolicy(pk=1)
+    policy = NoShowPolicy.for_update()
     policy.threshold, policy.window_days = threshold, window_days
     policy.record(
         events.NO_SHOW_POLICY_CHANGED,
@@ -336,8 +335,7 @@ def scheduling_settings_update(
         )
     if not 0 <= no_show_grace_minutes <= 1440:
         raise InvalidInput("Give 0 to 1440 minutes after the start.", field="no_show_grace_minutes")
-    found = SchedulingSettings.objects.select_for_update().filter(pk=1).first()
-    settings_row = found or SchedulingSettings(pk=1)
+    settings_row = SchedulingSettings.for_update()
     if booking_horizon_days is not None:
         if not HORIZON_FLOOR_DAYS <= booking_horizon_days <= 3650:
             raise InvalidInput(
@@ -372,14 +370,14 @@ HORIZON_FLOOR_DAYS = 30
 def _check_horizon(start: datetime, now: datetime) -> None:
     if start - now <= timedelta(days=HORIZON_FLOOR_DAYS):
         return
-    horizon = scheduling_settings().booking_horizon_days
+    horizon = SchedulingSettings.current().booking_horizon_days
     if start - now > timedelta(days=horizon):
         raise Conflict(f"Visits can be booked at most {horizon} days ahead.")
 
 
 def _check_patient_open_bookings(patient: Patient, now: datetime) -> None:
     """A patient booking in the app holds a bounded number of upcoming visits."""
-    limit = scheduling_settings().patient_open_bookings
+    limit = SchedulingSettings.current().patient_open_bookings
     upcoming = Appointment.objects.filter(
         patient=patient, status=Appointment.Status.BOOKED, start__gte=now
     ).count()

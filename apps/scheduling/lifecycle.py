@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from apps.scheduling.formats import human_time
 from apps.scheduling.models import Appointment, SchedulingSettings
-from apps.scheduling.selectors import scheduling_settings
 
 # Steps taken only on the visit's own local day (branch time).
 SAME_DAY = frozenset({"check_in", "no_show", "undo_no_show"})
@@ -16,12 +15,12 @@ SAME_DAY = frozenset({"check_in", "no_show", "undo_no_show"})
 
 def check_in_opens_at(start: datetime, rules: SchedulingSettings | None = None) -> datetime:
     """When check-in opens for a visit starting at `start` (it closes with the visit's day)."""
-    rules = rules or scheduling_settings()
+    rules = rules or SchedulingSettings.current()
     return start - timedelta(minutes=rules.check_in_opens_minutes)
 
 
 def no_show_allowed_from(start: datetime, rules: SchedulingSettings | None = None) -> datetime:
-    rules = rules or scheduling_settings()
+    rules = rules or SchedulingSettings.current()
     return start + timedelta(minutes=rules.no_show_grace_minutes)
 
 

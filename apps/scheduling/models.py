@@ -19,6 +19,7 @@ from apps.clinic.models import Branch, User
 from apps.core import crypto, keys
 from apps.core.db import connection
 from apps.core.errors import Conflict
+from apps.core.models import SingletonSettings
 from apps.eventstore.models import EventSourcedModel
 from apps.scheduling import events
 
@@ -213,7 +214,7 @@ class Patient(EventSourcedModel):
         self._phi = {}
 
 
-class NoShowPolicy(EventSourcedModel):
+class NoShowPolicy(SingletonSettings, EventSourcedModel):
     """One row per tenant: when a patient counts as a repeat no-show (off by default).
 
     A patient with at least `threshold` no-shows among visits that started in the last
@@ -244,7 +245,7 @@ class NoShowPolicy(EventSourcedModel):
         return self.threshold > 0
 
 
-class SchedulingSettings(EventSourcedModel):
+class SchedulingSettings(SingletonSettings, EventSourcedModel):
     """One row per tenant: when the desk may check a patient in or mark a no-show, and how
     far ahead and how much may be booked.
 

@@ -15,7 +15,6 @@ from apps.scheduling.models import (
     Doctor,
     NoShowPolicy,
     Patient,
-    SchedulingSettings,
     WaitlistEntry,
 )
 from apps.scheduling.slots import branch_zone, local_date
@@ -85,13 +84,9 @@ def on_local_date(
     return appointments.filter(reduce(or_, windows))
 
 
-def no_show_policy() -> NoShowPolicy:
-    return NoShowPolicy.objects.filter(pk=1).first() or NoShowPolicy(pk=1)
-
-
 def is_repeat_no_show(patient: Patient, now: datetime | None = None) -> bool:
     """Whether the patient is over the tenant's no-show threshold right now."""
-    policy = no_show_policy()
+    policy = NoShowPolicy.current()
     if not policy.active:
         return False
     since = (now or timezone.now()) - timedelta(days=policy.window_days)
@@ -99,10 +94,6 @@ def is_repeat_no_show(patient: Patient, now: datetime | None = None) -> bool:
         patient=patient, status=Appointment.Status.NO_SHOW, start__gte=since
     ).count()
     return missed >= policy.threshold
-
-
-def scheduling_settings() -> SchedulingSettings:
-    return SchedulingSettings.objects.filter(pk=1).first() or SchedulingSettings(pk=1)
 
 
 def same_day_live_visit(

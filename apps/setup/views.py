@@ -19,7 +19,7 @@ from django.urls import reverse_lazy
 
 from apps.audit.trail import record
 from apps.billing import commands as billing
-from apps.billing.models import TaxRule
+from apps.billing.models import BillingSettings, TaxRule
 from apps.clinic import commands as clinic
 from apps.clinic.handoff import LinkRefused, redeem_sign_in_link
 from apps.clinic.models import Branch, Role, User
@@ -308,7 +308,7 @@ def staff_resend(request: HttpRequest, pk: int) -> HttpResponse:
 @setup_view
 def billing_settings(request: HttpRequest) -> HttpResponse:
     user = staff_of(request)
-    current = billing.billing_settings()
+    current = BillingSettings.current()
     posted = request.POST.get("form") if request.method == "POST" else None
     settings_form = setup_forms.BillingForm(
         request.POST if posted == "settings" else None,

@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from apps.billing import commands as billing
-from apps.billing.models import BranchTakings, Invoice, InvoiceAdjustment, Payment, Refund
+from apps.billing.models import (
+    BillingSettings,
+    BranchTakings,
+    Invoice,
+    InvoiceAdjustment,
+    Payment,
+    Refund,
+)
 from apps.billing.projections import takings
 from apps.clinic.models import Branch, Role
 from apps.eventstore import replay
@@ -389,7 +396,7 @@ def test_the_cap_is_set_in_the_admin_through_its_command(api: HostClient, owner:
     })  # fmt: skip
 
     assert response.status_code == 302, response.content.decode()[:500]
-    assert billing.billing_settings().receptionist_discount_cap == Decimal("30.00")
+    assert BillingSettings.current().receptionist_discount_cap == Decimal("30.00")
     changed = Event.objects.filter(type="DiscountCapChanged").latest("position")
     assert changed.data["receptionist_percent"] == "30.00"
     assert changed.metadata["actor_id"] == owner.pk

@@ -13,9 +13,14 @@ from apps.eventstore.projections import catch_up
 from apps.reconciliation.compute import close_days
 from apps.scheduling import commands, read
 from apps.scheduling.commands import DuplicateVisit
-from apps.scheduling.models import Appointment, AppointmentView, Doctor, Patient
+from apps.scheduling.models import (
+    Appointment,
+    AppointmentView,
+    Doctor,
+    Patient,
+    SchedulingSettings,
+)
 from apps.scheduling.projections import appointments as appointments_projection
-from apps.scheduling.selectors import scheduling_settings
 from apps.tenants.models import Tenant
 from tests.clinic.factories import UserFactory
 from tests.conftest import HostClient, client_for
@@ -149,7 +154,7 @@ def test_scheduling_settings_are_checked_and_kept_to_managers(owner: User, desk_
         commands.scheduling_settings_update(
             actor=desk_user, check_in_opens_minutes=60, no_show_grace_minutes=15
         )
-    assert scheduling_settings().check_in_opens_minutes == 120
+    assert SchedulingSettings.current().check_in_opens_minutes == 120
 
 
 # No-show after the start plus the grace; undo on the same day
@@ -271,7 +276,7 @@ def test_scheduling_settings_are_edited_in_the_admin_through_the_command(
 
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Event.objects.filter(type="SchedulingSettingsChanged").count() == 1
-    rules = scheduling_settings()
+    rules = SchedulingSettings.current()
     assert (rules.check_in_opens_minutes, rules.no_show_grace_minutes) == (60, 10)
 
 

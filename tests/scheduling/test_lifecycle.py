@@ -12,8 +12,7 @@ from apps.core.errors import Conflict
 from apps.eventstore.models import Event
 from apps.scheduling import commands
 from apps.scheduling.lifecycle import allowed_actions
-from apps.scheduling.models import Appointment, Doctor, Patient
-from apps.scheduling.selectors import scheduling_settings
+from apps.scheduling.models import Appointment, Doctor, Patient, SchedulingSettings
 from apps.tenants.models import Tenant
 from tests.conftest import HostClient, client_for
 from tests.scheduling.conftest import ist
@@ -326,7 +325,11 @@ def test_what_a_visit_offers_is_exactly_what_its_commands_accept(
     appointment = in_state(status, doctor, patient)
     monday_morning.move_to(ist(4, *clock))
     offered = allowed_actions(
-        appointment.status, appointment.start, "Asia/Kolkata", scheduling_settings(), ist(4, *clock)
+        appointment.status,
+        appointment.start,
+        "Asia/Kolkata",
+        SchedulingSettings.current(),
+        ist(4, *clock),
     )
 
     accepted = {}
