@@ -139,6 +139,47 @@ def branch_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     return _page(request, "setup/branch_form.html", {"branch": branch, "form": form})
 
 
+def _dated_list(
+    request: HttpRequest,
+    form: forms.Form,
+    add: Callable[[dict[str, Any]], str],
+    page: tuple[str, dict[str, Any]],
+    back: HttpResponse,
+    error_field: str | None = None,
+) -> HttpResponse:
+    """A list of dated rows (closures, leave) with a form that adds one through `add`, which
+    runs the command and says what it did; a refusal is shown on the form."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            done = add(form.cleaned_data)
+        except DomainError as exc:
+            if error_field is None:
+                _show(exc, form)
+            else:
+                form.add_error(error_field, exc.message)
+        else:
+            messages.success(request, done)
+            return back
+    template, context = page
+    return _page(request, template, {**context, "form": form})
+
+
+def _removed_from_list(
+    request: HttpRequest,
+    remove: Callable[[], str],
+    fragment: str,
+    context: Callable[[], dict[str, Any]],
+    back: HttpResponse,
+) -> HttpResponse:
+    """Removes one row of a dated list (on POST) and shows the list again: in place for
+    htmx, else by going back to its page."""
+    if request.method == "POST":
+        messages.success(request, remove())
+    if request.headers.get("HX-Request"):
+        return render(request, fragment, context())
+    return back
+
+
 def _closures_context(branch: Branch, form: forms.Form) -> dict[str, Any]:
     closures = BranchClosure.objects.filter(branch=branch, removed=False).order_by("date")
     return {"branch": branch, "closures": closures, "form": form}
@@ -148,31 +189,39 @@ def _closures_context(branch: Branch, form: forms.Form) -> dict[str, Any]:
 def closures(request: HttpRequest, pk: int) -> HttpResponse:
     branch = get_object_or_404(Branch, pk=pk)
     form = setup_forms.ClosureForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            scheduling.branch_closure_add(
-                actor=staff_of(request), branch=branch, day=form.cleaned_data["day"],
-                reason=form.cleaned_data["reason"],
-            )  # fmt: skip
-        except DomainError as exc:
-            form.add_error("day", exc.message)
-        else:
-            messages.success(request, f"{branch.name} is closed on {form.cleaned_data['day']}.")
-            return redirect("setup-closures", pk=branch.pk)
-    return _page(request, "setup/closures.html", _closures_context(branch, form))
+
+    def add(data: dict[str, Any]) -> str:
+        scheduling.branch_closure_add(
+            actor=staff_of(request), branch=branch, day=data["day"], reason=data["reason"]
+        )
+        return f"{branch.name} is closed on {data['day']}."
+
+    return _dated_list(
+        request,
+        form,
+        add,
+        ("setup/closures.html", _closures_context(branch, form)),
+        redirect("setup-closures", pk=branch.pk),
+        error_field="day",
+    )
 
 
 @setup_view
 def closure_remove(request: HttpRequest, pk: int, cid: int) -> HttpResponse:
     branch = get_object_or_404(Branch, pk=pk)
     closure = get_object_or_404(BranchClosure, pk=cid, branch=branch, removed=False)
-    if request.method == "POST":
+
+    def remove() -> str:
         scheduling.branch_closure_remove(actor=staff_of(request), closure=closure)
-        messages.success(request, f"{branch.name} is open again on {closure.date}.")
-    if request.headers.get("HX-Request"):
-        context = _closures_context(branch, setup_forms.ClosureForm())
-        return render(request, "setup/_closure_list.html", context)
-    return redirect("setup-closures", pk=branch.pk)
+        return f"{branch.name} is open again on {closure.date}."
+
+    return _removed_from_list(
+        request,
+        remove,
+        "setup/_closure_list.html",
+        lambda: _closures_context(branch, setup_forms.ClosureForm()),
+        redirect("setup-closures", pk=branch.pk),
+    )
 
 
 # --- doctors and leave -------------------------------------------------------------------
@@ -234,31 +283,36 @@ def _leave_context(doctor: Doctor, form: forms.Form) -> dict[str, Any]:
 def leave(request: HttpRequest, pk: int) -> HttpResponse:
     doctor = get_object_or_404(Doctor.objects.select_related("branch"), pk=pk)
     form = setup_forms.LeaveForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            scheduling.doctor_leave_grant(
-                actor=staff_of(request), doctor=doctor, **form.cleaned_data
-            )
-        except DomainError as exc:
-            _show(exc, form)
-        else:
-            messages.success(request, f"Leave added for {doctor.name}.")
-            return redirect("setup-leave", pk=doctor.pk)
-    return _page(request, "setup/leave.html", _leave_context(doctor, form))
+
+    def add(data: dict[str, Any]) -> str:
+        scheduling.doctor_leave_grant(actor=staff_of(request), doctor=doctor, **data)
+        return f"Leave added for {doctor.name}."
+
+    return _dated_list(
+        request,
+        form,
+        add,
+        ("setup/leave.html", _leave_context(doctor, form)),
+        redirect("setup-leave", pk=doctor.pk),
+    )
 
 
 @setup_view
 def leave_remove(request: HttpRequest, pk: int, lid: int) -> HttpResponse:
     doctor = get_object_or_404(Doctor, pk=pk)
     taken = get_object_or_404(DoctorLeave, pk=lid, doctor=doctor, removed=False)
-    if request.method == "POST":
+
+    def remove() -> str:
         scheduling.doctor_leave_remove(actor=staff_of(request), leave=taken)
-        messages.success(request, f"Leave from {taken.start_date} removed.")
-    if request.headers.get("HX-Request"):
-        return render(
-            request, "setup/_leave_list.html", _leave_context(doctor, setup_forms.LeaveForm())
-        )
-    return redirect("setup-leave", pk=doctor.pk)
+        return f"Leave from {taken.start_date} removed."
+
+    return _removed_from_list(
+        request,
+        remove,
+        "setup/_leave_list.html",
+        lambda: _leave_context(doctor, setup_forms.LeaveForm()),
+        redirect("setup-leave", pk=doctor.pk),
+    )
 
 
 # --- staff ---------------------------------------------------------------------------------
