@@ -1,5 +1,6 @@
 """Admin screens for branches and staff, scoped to the branches the signed-in user may see."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -25,6 +26,7 @@ from apps.clinic.commands import (
 from apps.clinic.forms import AdminLoginForm, PasswordResetForm
 from apps.clinic.models import Branch, Role, User
 from apps.clinic.scoping import scope_to_branches, staff_of
+from apps.core import clinictime
 from apps.core.errors import DomainError, InvalidInput
 
 # The admin's sign-in goes through the same lock-out as every other door.
@@ -122,6 +124,31 @@ class RefusedForm(forms.BaseForm):
         else:
             self.add_error(field if field in self.fields else None, self.refusal.message)
         return cleaned
+
+
+def clinic_time_column(field: str, description: str) -> Callable[[Any, Any], str]:
+    """A list or detail column showing the row's instant `field` on its branch's clock."""
+
+    @admin.display(description=description, ordering=field)
+    def column(modeladmin: Any, row: Any) -> str:
+        return clinictime.format_datetime(getattr(row, field), row.branch.timezone)
+
+    return column
+
+
+def money_column(
+    field: str, description: str, *, currency: str | None = None
+) -> Callable[[Any, Any], str]:
+    """A column showing the amount `field` as money, in the row's `currency` attribute when
+    one is named (else the tenant's currency)."""
+
+    @admin.display(description=description, ordering=field)
+    def column(modeladmin: Any, row: Any) -> str:
+        return clinictime.format_money(
+            getattr(row, field), getattr(row, currency) if currency else None
+        )
+
+    return column
 
 
 class BranchScopedAdmin(RoleAdmin):

@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from apps.billing.templatetags.billing import method_label
-from apps.clinic.admin import BranchScopedAdmin
+from apps.clinic.admin import BranchScopedAdmin, clinic_time_column, money_column
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.core import clinictime
 from apps.core.errors import DomainError
@@ -114,13 +114,8 @@ class DailyCloseAdmin(BranchScopedAdmin):
     def day(self, close: DailyClose) -> str:
         return clinictime.format_date(close.date)
 
-    @admin.display(description="Expected", ordering="expected")
-    def expected_money(self, close: DailyClose) -> str:
-        return clinictime.format_money(close.expected)
-
-    @admin.display(description="Recomputed")
-    def computed_at(self, close: DailyClose) -> str:
-        return clinictime.format_datetime(close.computed, close.branch.timezone)
+    expected_money = money_column("expected", "Expected")
+    computed_at = clinic_time_column("computed", "Recomputed")
 
     @admin.display(description="Money by method")
     def money_table(self, close: DailyClose) -> str:

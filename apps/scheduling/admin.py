@@ -10,9 +10,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from apps.audit.trail import record
-from apps.clinic.admin import BranchScopedAdmin, TenantSettingsAdmin
+from apps.clinic.admin import (
+    BranchScopedAdmin,
+    TenantSettingsAdmin,
+    clinic_time_column,
+    money_column,
+)
 from apps.clinic.scoping import staff_of
-from apps.core import clinictime
 from apps.core.errors import DomainError, InvalidInput
 from apps.core.keys import phone_indexes
 from apps.scheduling import commands
@@ -106,9 +110,7 @@ class DoctorAdmin(BranchScopedAdmin):
     def hours(self, doctor: Doctor) -> str:
         return readable_hours(doctor.weekly_hours)
 
-    @admin.display(description="Consultation fee", ordering="consultation_fee")
-    def fee(self, doctor: Doctor) -> str:
-        return clinictime.format_money(doctor.consultation_fee)
+    fee = money_column("consultation_fee", "Consultation fee")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # Who and where stay fixed; hours, slot length, fee and availability can change.
@@ -221,17 +223,9 @@ class AppointmentAdmin(ListsPatientNames):
         "cancel",
     ]
 
-    @admin.display(description="When", ordering="start")
-    def when(self, appointment: Appointment) -> str:
-        return clinictime.format_datetime(appointment.start, appointment.branch.timezone)
-
-    @admin.display(description="Ends")
-    def ends(self, appointment: Appointment) -> str:
-        return clinictime.format_datetime(appointment.end, appointment.branch.timezone)
-
-    @admin.display(description="Booked at")
-    def booked_at(self, appointment: Appointment) -> str:
-        return clinictime.format_datetime(appointment.created, appointment.branch.timezone)
+    when = clinic_time_column("start", "When")
+    ends = clinic_time_column("end", "Ends")
+    booked_at = clinic_time_column("created", "Booked at")
 
     @admin.display(description="Patient")
     def patient_full_name(self, appointment: Appointment) -> str:
