@@ -112,14 +112,21 @@ def _show_own_change() -> None:
     catch_up(board_projections())
 
 
+def _board_or_back(
+    request: HttpRequest, user: User, branch: Branch, to: str | None = None
+) -> HttpResponse:
+    """After a desk action: the board fragment for htmx, else a redirect (to the board)."""
+    if request.headers.get("HX-Request"):
+        return _board_response(request, user, branch)
+    return redirect(to or reverse("reception-branch", args=[branch.pk]))
+
+
 def _after_change(
     request: HttpRequest, user: User, branch: Branch, done: str, to: str | None = None
 ) -> HttpResponse:
     _show_own_change()
     messages.success(request, done)
-    if request.headers.get("HX-Request"):
-        return _board_response(request, user, branch)
-    return redirect(to or reverse("reception-branch", args=[branch.pk]))
+    return _board_or_back(request, user, branch, to)
 
 
 def _back_to(request: HttpRequest, branch: Branch) -> str:
@@ -137,19 +144,13 @@ def appointment_action(request: HttpRequest, pk: int, aid: int, action: str) -> 
         return redirect("reception-branch", pk=branch.pk)
     appointment = get_object_or_404(appointments_for(user).filter(branch=branch), pk=aid)
     back = _back_to(request, branch)
-
-    def refused() -> HttpResponse:
-        if request.headers.get("HX-Request"):
-            return _board_response(request, user, branch)
-        return redirect(back)
-
     try:
         if action == "cancel":
             reason = request.POST.get("reason") or request.POST.get(f"visit-{aid}-reason", "")
             form = forms.CancelForm({"reason": reason})
             if not form.is_valid():
                 messages.error(request, "Give a reason to cancel.")
-                return refused()
+                return _board_or_back(request, user, branch, back)
             done = commands.appointment_cancel(
                 actor=user, appointment=appointment, reason=form.cleaned_data["reason"]
             )
@@ -166,7 +167,7 @@ def appointment_action(request: HttpRequest, pk: int, aid: int, action: str) -> 
             raise PermissionDenied
     except DomainError as exc:
         messages.error(request, exc.message)
-        return refused()
+        return _board_or_back(request, user, branch, back)
     return _after_change(request, user, branch, said, back)
 
 
@@ -248,9 +249,7 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         chosen = next(d for d in doctors if d.pk == form.cleaned_data["doctor"])
         day = form.cleaned_data["date"]
-        slots = [{"value": s.start.isoformat(),
-                  "label": clinictime.format_time(s.start, branch.timezone)}
-                 for s in free_slots(chosen, day, patient=patient)]  # fmt: skip
+        slots = _slot_choices(chosen, day, patient)
     duplicate = None
     if request.method == "POST":
         doctor = get_object_or_404(
@@ -287,6 +286,16 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
     })  # fmt: skip
 
 
+def _slot_choices(doctor: Doctor, day: date, patient: Patient) -> list[dict[str, str]]:
+    """The doctor's free slots that day (one held for this patient counts as free), as the
+    booking and moving pages offer them: the instant, and its time on the branch's clock."""
+    zone = doctor.branch.timezone
+    return [
+        {"value": slot.start.isoformat(), "label": clinictime.format_time(slot.start, zone)}
+        for slot in free_slots(doctor, day, patient=patient)
+    ]
+
+
 def _slot_problem(exc: Exception) -> str:
     if isinstance(exc, DomainError | OutOfRange):
         return str(getattr(exc, "message", exc))
@@ -318,10 +327,7 @@ def reschedule(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
             )  # fmt: skip
     form = forms.RescheduleForm(request.GET or None, initial={"date": _today(branch)})
     day = form.cleaned_data["date"] if form.is_valid() else _today(branch)
-    slots = [
-        {"value": s.start.isoformat(), "label": clinictime.format_time(s.start, branch.timezone)}
-        for s in free_slots(appointment.doctor, day, patient=appointment.patient)
-    ]
+    slots = _slot_choices(appointment.doctor, day, appointment.patient)
     record(
         "patient.read", actor=user, branch_id=branch.pk, target=f"patient:{appointment.patient_id}"
     )
