@@ -23,11 +23,12 @@ from apps.scheduling import commands
 from apps.scheduling.waitlist import waitlist_join
 from apps.tenants.models import Tenant
 from tests.clinic.factories import STAFF_PASSWORD, BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import doctor, ist, monday_morning, patient
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
-__all__ = ["doctor", "monday_morning", "patient"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
+
 
 OWNER, MANAGER, LEAD, DESK, DOCTOR = (
     Role.OWNER, Role.MANAGER, Role.BRANCH_MANAGER, Role.RECEPTIONIST, Role.DOCTOR,

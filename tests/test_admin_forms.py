@@ -21,9 +21,9 @@ from apps.eventstore.models import Event
 from apps.scheduling.models import Doctor
 from tests.clinic.factories import STAFF_PASSWORD, UserFactory
 from tests.conftest import HostClient
-from tests.scheduling.conftest import doctor, monday_morning
 
-__all__ = ["doctor", "monday_morning"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
+
 
 ADMIN_ROLES = [Role.OWNER, Role.MANAGER, Role.BRANCH_MANAGER]
 WRITABLE = sorted(

@@ -12,11 +12,11 @@ from apps.eventstore.models import Event
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient
 from tests.clinic.factories import STAFF_PASSWORD, BranchFactory
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import doctor, ist, monday_morning, patient
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
-__all__ = ["doctor", "monday_morning", "patient"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from apps.scheduling import commands
 from apps.scheduling.models import Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 
 PERSON = {
     "name": "Farida Jalal", "phone": "+91 98765 43210", "date_of_birth": "1949-03-14",

@@ -14,8 +14,8 @@ from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import STAFF_PASSWORD, UserFactory
+from tests.clock import ist
 from tests.conftest import OWNER_PASSWORD, HostClient, client_for
-from tests.scheduling.conftest import ist
 
 
 def sql(statement: str, params: list[object] | None = None) -> None:

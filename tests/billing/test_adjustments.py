@@ -25,8 +25,8 @@ from apps.scheduling.models import Appointment, Patient
 from apps.tenants.models import Tenant
 from tests.billing.conftest import pay
 from tests.clinic.factories import UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import DoctorFactory
 
 FIELDS = ("total", "tax", "paid", "refunded", "balance_due", "overpaid")

@@ -11,8 +11,8 @@ from apps.eventstore.models import Event
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient
 from tests.billing.conftest import pay
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import ist
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from apps.eventstore.models import Event
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment
 from apps.tenants.models import Tenant
-from tests.scheduling.conftest import ist
+from tests.clock import ist
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 ZERO = Decimal("0.00")

@@ -18,8 +18,8 @@ from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.billing.conftest import pay
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import DoctorFactory
 
 

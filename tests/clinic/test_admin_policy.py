@@ -17,10 +17,11 @@ from apps.reconciliation import commands as recon
 from apps.reconciliation.compute import close_days
 from apps.tenants.models import Tenant
 from tests.clinic.factories import STAFF_PASSWORD
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import ist, monday_morning
 
-__all__ = ["monday_morning"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
+
 
 PLATFORM_ONLY = [
     "/admin/eventstore/event/",

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 from django.utils import translation
 
@@ -14,11 +15,12 @@ from apps.core import clinictime
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import doctor, ist, monday_morning, patient
 from tests.scheduling.factories import DoctorFactory
 
-__all__ = ["doctor", "monday_morning", "patient"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
+
 
 IST = ZoneInfo("Asia/Kolkata")
 

@@ -21,8 +21,8 @@ from apps.scheduling import commands
 from apps.tenants.models import Tenant
 from tests import servers
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, subprocess_env
-from tests.scheduling.conftest import ist
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

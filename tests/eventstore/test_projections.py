@@ -23,7 +23,7 @@ from apps.scheduling import commands, read
 from apps.scheduling.models import Appointment, AppointmentView, Doctor, Patient
 from apps.scheduling.projections import appointments
 from apps.tenants.models import Tenant
-from tests.scheduling.conftest import ist
+from tests.clock import ist
 from tests.scheduling.factories import PatientFactory
 
 

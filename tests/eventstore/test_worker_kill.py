@@ -18,8 +18,8 @@ from apps.scheduling import commands
 from apps.scheduling.models import AppointmentView
 from apps.scheduling.projections import appointments
 from apps.tenants.models import Tenant
+from tests.clock import ist
 from tests.conftest import subprocess_env
-from tests.scheduling.conftest import ist
 
 # Runs the real projection, then stops inside the open transaction until it is killed.
 DOOMED_WORKER = textwrap.dedent(

@@ -9,9 +9,9 @@ from apps.notifications.dispatch import dispatch_due
 from apps.notifications.models import Delivery, MessageTemplate, NotificationSettings
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
+from tests.clock import ist
 from tests.conftest import HostClient
 from tests.notifications.backends import FlakyBackend
-from tests.scheduling.conftest import ist
 
 
 @pytest.fixture

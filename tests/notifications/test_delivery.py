@@ -16,9 +16,9 @@ from apps.notifications.dispatch import UNKNOWN_OUTCOME, dispatch_due
 from apps.notifications.models import Delivery, MessageTemplate
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
+from tests.clock import ist
 from tests.notifications.backends import FlakyBackend
 from tests.notifications.conftest import sent_keys
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import PatientFactory
 
 

@@ -16,8 +16,8 @@ from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import BranchFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import DoctorFactory
 
 BOOKING_SHAPE = {"id", "doctor", "patient", "branch", "start", "end", "status", "cancel_reason",

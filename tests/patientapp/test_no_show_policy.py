@@ -16,8 +16,8 @@ from apps.patientapp.commands import DEPOSIT_REQUIRED
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.tenants.models import Tenant
+from tests.clock import IST, ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import IST, ist
 
 
 def missed(doctor: Doctor, patient: Patient, start: datetime) -> Appointment:

@@ -7,9 +7,9 @@ import pytest
 
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
+from tests.clock import ist
 from tests.conftest import HostClient
 from tests.patientapp.conftest import patient_client
-from tests.scheduling.conftest import ist
 
 NINE = "2027-01-05T09:00:00+05:30"
 

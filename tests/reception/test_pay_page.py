@@ -13,11 +13,11 @@ from apps.clinic.models import Branch, Role
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient
 from tests.clinic.factories import UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import doctor, ist, monday_morning, patient
 from tests.scheduling.factories import DoctorFactory
 
-__all__ = ["doctor", "monday_morning", "patient"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
 
 
 @pytest.fixture

@@ -1,14 +1,16 @@
 """The receipt prints the branch as set up (name, address, phone) and the visit's time in
 the branch's time zone."""
 
+import pytest
+
 from apps.clinic.commands import branch_update
 from apps.clinic.models import Branch, User
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import doctor, ist, monday_morning, patient
 
-__all__ = ["doctor", "monday_morning", "patient"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
 
 
 def test_the_receipt_shows_the_edited_branch_and_the_local_visit_time(

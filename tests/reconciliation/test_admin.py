@@ -7,8 +7,8 @@ from apps.reconciliation import commands as recon
 from apps.reconciliation.compute import close_days
 from apps.reconciliation.models import DailyClose, SignOff
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import ist
 
 
 def closes_with_a_variance(main_branch: Branch) -> DailyClose:

@@ -14,8 +14,8 @@ from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import PatientFactory
 
 D = Decimal

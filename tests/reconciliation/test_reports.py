@@ -23,8 +23,8 @@ from apps.scheduling import commands
 from apps.scheduling.models import Doctor
 from apps.tenants.models import Tenant
 from tests.clinic.factories import BranchFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 D = Decimal

@@ -21,8 +21,8 @@ from apps.reconciliation.warehouse import TenantWarehouse, backend
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor
 from apps.tenants.models import Tenant
+from tests.clock import ist
 from tests.conftest import client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import PatientFactory
 
 D = Decimal

@@ -11,8 +11,8 @@ from apps.scheduling import commands
 from apps.scheduling.actors import PatientActor
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
+from tests.clock import IST, MONDAY, ist
 from tests.conftest import client_for
-from tests.scheduling.conftest import IST, MONDAY, ist
 
 
 def monday_in(weeks: int, hour: int = 10) -> datetime:

@@ -11,9 +11,7 @@ from apps.scheduling import commands
 from apps.scheduling.models import Doctor
 from apps.scheduling.slots import free_slots
 from apps.tenants.models import Tenant
-from tests.scheduling.conftest import MONDAY, doctor, monday_morning
-
-__all__ = ["doctor", "monday_morning"]
+from tests.clock import MONDAY
 
 
 def test_a_doctor_update_that_changes_nothing_appends_no_event(owner: User, doctor: Doctor) -> None:

@@ -23,8 +23,8 @@ from apps.scheduling.models import (
 from apps.scheduling.projections import appointments as appointments_projection
 from apps.tenants.models import Tenant
 from tests.clinic.factories import UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 

@@ -14,8 +14,8 @@ from apps.scheduling import commands
 from apps.scheduling.lifecycle import allowed_actions
 from apps.scheduling.models import Appointment, Doctor, Patient, SchedulingSettings
 from apps.tenants.models import Tenant
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 
 
 @pytest.fixture

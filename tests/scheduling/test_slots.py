@@ -9,8 +9,8 @@ from apps.scheduling.models import Doctor, Patient
 from apps.scheduling.slots import Slot, free_slots, slot_grid
 from apps.tenants.models import Tenant
 from tests.clinic.factories import BranchFactory
+from tests.clock import MONDAY, ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import MONDAY, ist
 from tests.scheduling.factories import DoctorFactory
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -18,12 +18,9 @@ from apps.scheduling.slots import free_slots
 from apps.scheduling.waitlist import slot_holds_expire, waitlist_join, waitlist_leave
 from apps.tenants.models import Tenant
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import MONDAY, ist
 from tests.conftest import HostClient, client_for
-from tests.notifications.conftest import outbox
-from tests.scheduling.conftest import MONDAY, ist
 from tests.scheduling.factories import DoctorFactory, PatientFactory
-
-__all__ = ["outbox"]
 
 TUESDAY = MONDAY + timedelta(days=1)
 
