@@ -16,6 +16,7 @@ from apps.scheduling.models import Appointment, Doctor, Patient, SchedulingSetti
 from apps.tenants.models import Tenant
 from tests.clock import ist
 from tests.conftest import HostClient, client_for
+from tests.scheduling.factories import AppointmentFactory
 
 
 @pytest.fixture
@@ -26,9 +27,7 @@ def desk(owner: User, tenant: Tenant) -> HostClient:
 def book(
     doctor: Doctor, patient: Patient, day: int = 4, hour: int = 10, minute: int = 0
 ) -> Appointment:
-    return commands.appointment_book(
-        actor=None, doctor=doctor, patient=patient, start=ist(day, hour, minute)
-    )
+    return AppointmentFactory(doctor=doctor, patient=patient, start=ist(day, hour, minute))
 
 
 def in_state(status: str, doctor: Doctor, patient: Patient) -> Appointment:
@@ -65,15 +64,28 @@ ALLOWED = {
     ("completed", "follow-up"): (201, "booked"),
 }
 
-MATRIX = [
+REFUSED = [
     (status, action)
     for status in ("booked", "checked_in", "completed", "cancelled", "no_show")
     for action in ACTIONS
+    if (status, action) not in ALLOWED
 ]
 
 
-@pytest.mark.parametrize(("status", "action"), MATRIX)
-def test_transition_matrix(
+def take(
+    desk: HostClient,
+    appointment: Appointment,
+    action: str,
+    monday_morning: time_machine.Coordinates,
+) -> Any:
+    path, body = ACTIONS[action]
+    if action == "no-show":  # a no-show is marked from the start plus the grace
+        monday_morning.move_to(ist(4, 10, 20))
+    return desk.post(f"/api/v1/appointments/{appointment.pk}/{path}", body, format="json")
+
+
+@pytest.mark.parametrize(("status", "action"), list(ALLOWED))
+def test_each_allowed_transition_answers_with_the_new_state_and_one_event(
     desk: HostClient,
     doctor: Doctor,
     patient: Patient,
@@ -83,24 +95,35 @@ def test_transition_matrix(
 ) -> None:
     appointment = in_state(status, doctor, patient)
     events_before = Event.objects.count()
-    path, body = ACTIONS[action]
-    if action == "no-show":  # a no-show is marked from the start plus the grace
-        monday_morning.move_to(ist(4, 10, 20))
 
-    response = desk.post(f"/api/v1/appointments/{appointment.pk}/{path}", body, format="json")
+    response = take(desk, appointment, action, monday_morning)
+
+    code, new_status = ALLOWED[(status, action)]
+    assert response.status_code == code, response.content
+    assert response.json()["status"] == new_status
+    assert response.json()["position"] > 0
+    assert Event.objects.count() == events_before + 1
+
+
+@pytest.mark.parametrize(("status", "action"), REFUSED)
+def test_each_refused_transition_is_a_409_that_changes_nothing(
+    desk: HostClient,
+    doctor: Doctor,
+    patient: Patient,
+    status: str,
+    action: str,
+    monday_morning: time_machine.Coordinates,
+) -> None:
+    appointment = in_state(status, doctor, patient)
+    events_before = Event.objects.count()
+
+    response = take(desk, appointment, action, monday_morning)
 
     appointment.refresh_from_db()
-    if (status, action) in ALLOWED:
-        code, new_status = ALLOWED[(status, action)]
-        assert response.status_code == code, response.content
-        assert response.json()["status"] == new_status
-        assert response.json()["position"] > 0
-        assert Event.objects.count() == events_before + 1
-    else:
-        assert response.status_code == 409, response.content
-        assert "detail" in response.json()
-        assert appointment.status == status
-        assert Event.objects.count() == events_before
+    assert response.status_code == 409, response.content
+    assert "detail" in response.json()
+    assert appointment.status == status
+    assert Event.objects.count() == events_before
 
 
 def test_booking_returns_the_contract_fields(
