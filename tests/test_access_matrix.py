@@ -31,8 +31,12 @@ pytestmark = pytest.mark.usefixtures("monday_morning")
 
 
 OWNER, MANAGER, LEAD, DESK, DOCTOR = (
-    Role.OWNER, Role.MANAGER, Role.BRANCH_MANAGER, Role.RECEPTIONIST, Role.DOCTOR,
-)  # fmt: skip
+    Role.OWNER,
+    Role.MANAGER,
+    Role.BRANCH_MANAGER,
+    Role.RECEPTIONIST,
+    Role.DOCTOR,
+)
 ALL = frozenset({OWNER, MANAGER, LEAD, DESK, DOCTOR})
 MANAGERS = frozenset({OWNER, MANAGER})
 DOCTOR_ADMINS = MANAGERS | {LEAD}
@@ -180,11 +184,17 @@ def world(
         )
         waiting = waitlist_join(actor=None, doctor=doc, patient=person, day=ist(5, 9).date())
         ids[side] = {
-            "branch": branch.pk, "doctor": doc.pk, "patient": person.pk, "booked": booked.pk,
-            "checked_in": checked.pk, "completed": completed.pk, "payment": payment.pk,
+            "branch": branch.pk,
+            "doctor": doc.pk,
+            "patient": person.pk,
+            "booked": booked.pk,
+            "checked_in": checked.pk,
+            "completed": completed.pk,
+            "payment": payment.pk,
             "missed": missed.pk,
-            "waitlist": waiting.pk, "invoice": payment.invoice_id,
-        }  # fmt: skip
+            "waitlist": waiting.pk,
+            "invoice": payment.invoice_id,
+        }
     monday_morning.move_to(ist(4, 9, 20))
     with schema_context(other_tenant.schema_name):
         foreign = client_for(User.objects.get(role=OWNER), other_tenant)

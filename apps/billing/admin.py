@@ -57,13 +57,24 @@ class BillingSettingsAdmin(TenantSettingsAdmin):
 class InvoiceAdmin(BranchScopedAdmin):
     list_display = ["number", "issued_at", "branch", "status", "total_money", "tax_money"]
     list_select_related = ["branch"]
-    list_filter = ["status", ("branch", admin.RelatedOnlyFieldListFilter),
-                   ("issued", admin.DateFieldListFilter)]  # fmt: skip
+    list_filter = [
+        "status",
+        ("branch", admin.RelatedOnlyFieldListFilter),
+        ("issued", admin.DateFieldListFilter),
+    ]
     date_hierarchy = "issued"
     ordering = ["-issued", "-id"]
     search_fields = ["number"]
-    readonly_fields = ("number", "issued_at", "branch", "status", "lines_table", "tax_money",
-              "total_money", "appointment")  # fmt: skip
+    readonly_fields = (
+        "number",
+        "issued_at",
+        "branch",
+        "status",
+        "lines_table",
+        "tax_money",
+        "total_money",
+        "appointment",
+    )
     fields = readonly_fields
 
     issued_at = clinic_time_column("issued", "Issued")
@@ -89,8 +100,12 @@ class PaymentAdmin(BranchScopedAdmin):
 
     list_display = ["received_at", "branch", "kind", "method", "amount_money", "invoice"]
     list_select_related = ["branch", "invoice"]
-    list_filter = [("received", admin.DateFieldListFilter), "kind", "method",
-                   ("branch", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
+    list_filter = [
+        ("received", admin.DateFieldListFilter),
+        "kind",
+        "method",
+        ("branch", admin.RelatedOnlyFieldListFilter),
+    ]
     date_hierarchy = "received"
     ordering = ["-received", "-id"]
     readonly_fields = (
@@ -112,12 +127,23 @@ class PaymentAdmin(BranchScopedAdmin):
 class RefundAdmin(BranchScopedAdmin):
     list_display = ["refunded_at", "branch", "kind", "method", "amount_money", "payment", "reason"]
     list_select_related = ["branch", "payment"]
-    list_filter = [("refunded", admin.DateFieldListFilter), "kind", "method",
-                   ("branch", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
+    list_filter = [
+        ("refunded", admin.DateFieldListFilter),
+        "kind",
+        "method",
+        ("branch", admin.RelatedOnlyFieldListFilter),
+    ]
     date_hierarchy = "refunded"
     ordering = ["-refunded", "-id"]
-    readonly_fields = ("refunded_at", "branch", "kind", "method", "amount_money", "payment",
-                       "reason")  # fmt: skip
+    readonly_fields = (
+        "refunded_at",
+        "branch",
+        "kind",
+        "method",
+        "amount_money",
+        "payment",
+        "reason",
+    )
     fields = readonly_fields
 
     refunded_at = clinic_time_column("refunded", "Refunded")
@@ -128,8 +154,15 @@ class RefundAdmin(BranchScopedAdmin):
 class InvoiceAdjustmentAdmin(BranchScopedAdmin):
     """Discounts and credit notes, read-only: they are made at the desk or through the API."""
 
-    list_display = ["__str__", "created_at", "branch", "kind", "category", "reduction_money",
-                    "invoice"]  # fmt: skip
+    list_display = [
+        "__str__",
+        "created_at",
+        "branch",
+        "kind",
+        "category",
+        "reduction_money",
+        "invoice",
+    ]
     list_select_related = ["branch", "invoice"]
     list_filter = ["kind", "category", ("branch", admin.RelatedOnlyFieldListFilter)]
     ordering = ["-created", "-id"]

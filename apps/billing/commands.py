@@ -47,8 +47,12 @@ from apps.eventstore.store import command
 from apps.scheduling.commands import FRONT_DESK
 from apps.scheduling.models import Appointment
 
-PAYABLE = (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN, Appointment.Status.COMPLETED,
-           Appointment.Status.NO_SHOW)  # fmt: skip
+PAYABLE = (
+    Appointment.Status.BOOKED,
+    Appointment.Status.CHECKED_IN,
+    Appointment.Status.COMPLETED,
+    Appointment.Status.NO_SHOW,
+)
 
 
 def tenant_currency() -> str:
@@ -141,8 +145,12 @@ def charge_no_show_fee(*, appointment: Appointment, actor: Actor | None) -> Invo
     fee = BillingSettings.current().no_show_fee
     if fee <= ZERO:
         return None
-    line = {"kind": NO_SHOW_FEE_LINE, "description": "No-show fee", "rate": "",
-            "amount": str(money(fee))}  # fmt: skip
+    line = {
+        "kind": NO_SHOW_FEE_LINE,
+        "description": "No-show fee",
+        "rate": "",
+        "amount": str(money(fee)),
+    }
     return _issue_invoice(appointment, actor, extra_lines=[line])
 
 
@@ -292,9 +300,14 @@ def _refund(
             f"Only {format_money(left, payment.invoice.currency)} of this payment can be refunded."
         )
     refund = Refund(
-        payment=payment, branch_id=payment.branch_id, amount=amount, method=method, reason=reason,
-        kind=kind, adjustment=adjustment,
-    )  # fmt: skip
+        payment=payment,
+        branch_id=payment.branch_id,
+        amount=amount,
+        method=method,
+        reason=reason,
+        kind=kind,
+        adjustment=adjustment,
+    )
     refunded = timezone.now()
     # The reason is free text that may describe the patient: it stays in the row.
     refund.record(
@@ -328,8 +341,13 @@ def payment_refund(*, actor: User | None, payment: Payment, amount: Decimal, rea
     amount = check_amount(amount)
     if not reason.strip():
         raise InvalidInput("Give a reason for the refund.", field="reason")
-    return _refund(actor=actor, payment=payment, amount=amount, reason=reason.strip()[:200],
-                   method=payment.method)  # fmt: skip
+    return _refund(
+        actor=actor,
+        payment=payment,
+        amount=amount,
+        reason=reason.strip()[:200],
+        method=payment.method,
+    )
 
 
 def _locked_payment(actor: User | None, payment: Payment) -> Payment:
@@ -365,8 +383,14 @@ def payment_refund_overpayment(
             f"Only {format_money(overpaid, invoice.currency)} was paid beyond the bill; a refund "
             "of more would leave the patient owing it. Give a discount or concession instead."
         )
-    return _refund(actor=actor, payment=payment, amount=amount, reason=reason,
-                   method=payment.method, kind=Refund.Kind.OVERPAYMENT)  # fmt: skip
+    return _refund(
+        actor=actor,
+        payment=payment,
+        amount=amount,
+        reason=reason,
+        method=payment.method,
+        kind=Refund.Kind.OVERPAYMENT,
+    )
 
 
 @command
@@ -379,9 +403,13 @@ def payment_refund_concession(
     payment = _locked_payment(actor, payment)
     reason = _reason(reason, "concession")
     adjustment = _discount(
-        actor=actor, appointment=payment.appointment, category=category, amount=amount,
-        percent=None, reason=reason,
-    )  # fmt: skip
+        actor=actor,
+        appointment=payment.appointment,
+        category=category,
+        amount=amount,
+        percent=None,
+        reason=reason,
+    )
     overpaid = ledger.balance_of(adjustment.invoice).overpaid
     back = min(overpaid, adjustment.total_reduction)
     if back <= ZERO:
@@ -389,9 +417,15 @@ def payment_refund_concession(
             "Nothing was paid beyond the reduced bill, so there is no money to give back: "
             "give the concession as a discount instead."
         )
-    return _refund(actor=actor, payment=payment, amount=back, reason=reason,
-                   method=payment.method, kind=Refund.Kind.CONCESSION,
-                   adjustment=adjustment)  # fmt: skip
+    return _refund(
+        actor=actor,
+        payment=payment,
+        amount=back,
+        reason=reason,
+        method=payment.method,
+        kind=Refund.Kind.CONCESSION,
+        adjustment=adjustment,
+    )
 
 
 def _invoice_for(actor: User | None, appointment: Appointment) -> Invoice:
@@ -529,12 +563,22 @@ def _discount(
             "Ask a manager for more."
         )
     adjustment = InvoiceAdjustment(
-        invoice=invoice, branch_id=invoice.branch_id, kind=InvoiceAdjustment.Kind.DISCOUNT,
-        category=category, reason=reason, percent=percent, amount=amount,
-    )  # fmt: skip
+        invoice=invoice,
+        branch_id=invoice.branch_id,
+        kind=InvoiceAdjustment.Kind.DISCOUNT,
+        category=category,
+        reason=reason,
+        percent=percent,
+        amount=amount,
+    )
     lines = reprice(invoice.lines, [*_discounts_of(invoice), (_discount_label(category), amount)])
-    return _apply(actor=actor, invoice=invoice, adjustment=adjustment, lines=lines,
-                  event_type=events.DISCOUNT_GRANTED)  # fmt: skip
+    return _apply(
+        actor=actor,
+        invoice=invoice,
+        adjustment=adjustment,
+        lines=lines,
+        event_type=events.DISCOUNT_GRANTED,
+    )
 
 
 @command
@@ -552,8 +596,14 @@ def invoice_discount(
     computed again on the discounted amount. Money already paid beyond the new bill can then
     be paid back with an overpayment refund."""
     require_role(actor, FRONT_DESK)
-    return _discount(actor=actor, appointment=appointment, category=category, amount=amount,
-                     percent=percent, reason=_reason(reason, "discount"))  # fmt: skip
+    return _discount(
+        actor=actor,
+        appointment=appointment,
+        category=category,
+        amount=amount,
+        percent=percent,
+        reason=_reason(reason, "discount"),
+    )
 
 
 @command
@@ -582,14 +632,23 @@ def invoice_line_withdraw(
     lines = [dict(item) for item in invoice.lines]
     lines[line]["withdrawn"] = number
     adjustment = InvoiceAdjustment(
-        invoice=invoice, branch_id=invoice.branch_id, kind=InvoiceAdjustment.Kind.CREDIT_NOTE,
-        category=InvoiceAdjustment.Category.WITHDRAWN, reason=reason,
-        amount=money(Decimal(target["amount"])), number=number, sequence=counter.last_number,
+        invoice=invoice,
+        branch_id=invoice.branch_id,
+        kind=InvoiceAdjustment.Kind.CREDIT_NOTE,
+        category=InvoiceAdjustment.Category.WITHDRAWN,
+        reason=reason,
+        amount=money(Decimal(target["amount"])),
+        number=number,
+        sequence=counter.last_number,
         line=line,
-    )  # fmt: skip
-    return _apply(actor=actor, invoice=invoice, adjustment=adjustment,
-                  lines=reprice(lines, _discounts_of(invoice)),
-                  event_type=events.CREDIT_NOTE_ISSUED)  # fmt: skip
+    )
+    return _apply(
+        actor=actor,
+        invoice=invoice,
+        adjustment=adjustment,
+        lines=reprice(lines, _discounts_of(invoice)),
+        event_type=events.CREDIT_NOTE_ISSUED,
+    )
 
 
 def settle_cancellation(*, appointment: Appointment, actor: User | None) -> dict[str, str]:
@@ -619,8 +678,14 @@ def settle_cancellation(*, appointment: Appointment, actor: User | None) -> dict
         kept += left
     if policy == BillingSettings.CancellationPolicy.FEE:
         invoice.status = Invoice.Status.CANCELLATION_FEE
-        invoice.lines = [{"kind": "cancellation_fee", "description": "Cancellation fee", "rate": "",
-                          "amount": str(money(kept))}]  # fmt: skip
+        invoice.lines = [
+            {
+                "kind": "cancellation_fee",
+                "description": "Cancellation fee",
+                "rate": "",
+                "amount": str(money(kept)),
+            }
+        ]
     else:
         invoice.status = Invoice.Status.VOID
         invoice.lines = []

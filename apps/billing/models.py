@@ -45,22 +45,28 @@ class BillingSettings(SingletonSettings, EventSourcedModel):
     )
     # For bookings of repeat no-shows (scheduling's NoShowPolicy); 0.00 turns each off.
     no_show_fee = models.DecimalField(
-        max_digits=12, decimal_places=2, default=Decimal("0.00"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
         help_text="Added as a line to the invoice of a repeat no-show's booking; 0 is off.",
-    )  # fmt: skip
+    )
     no_show_deposit = models.DecimalField(
-        max_digits=12, decimal_places=2, default=Decimal("0.00"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
         help_text="Deposit a repeat no-show pays at reception before a visit is booked online "
         "(the patient app refuses the booking); 0 is off.",
-    )  # fmt: skip
+    )
 
     # The largest share of a bill (percent of its charges, all discounts together) that a
     # receptionist may give; apps.clinic.access.discount_cap_percent decides who it binds.
     receptionist_discount_cap = models.DecimalField(
-        max_digits=5, decimal_places=2, default=Decimal("20.00"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("20.00"),
         help_text="Percent of a bill's charges a receptionist may discount in all; managers "
         "and owners are not limited.",
-    )  # fmt: skip
+    )
 
     class Meta:
         verbose_name_plural = "billing settings"

@@ -233,9 +233,15 @@ class StaffAdmin(BranchScopedAdmin):
     search_fields = ["email", "name"]
     filter_horizontal = ["branches"]
     fields = [
-        "name", "email", "role", "branches", "is_active", "password_reset", "last_login",
+        "name",
+        "email",
+        "role",
+        "branches",
+        "is_active",
+        "password_reset",
+        "last_login",
         "date_joined",
-    ]  # fmt: skip
+    ]
     readonly_fields = ["email", "role", "password_reset", "last_login", "date_joined"]
 
     def get_form(
@@ -273,9 +279,10 @@ class StaffAdmin(BranchScopedAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 staff_password_reset(
-                    actor=staff_of(request), user=member,
+                    actor=staff_of(request),
+                    user=member,
                     new_password=form.cleaned_data["new_password"],
-                )  # fmt: skip
+                )
             except InvalidInput as exc:
                 for error in exc.errors.get("new_password", [exc.message]):
                     form.add_error("new_password", error)
@@ -289,9 +296,14 @@ class StaffAdmin(BranchScopedAdmin):
         return TemplateResponse(
             request,
             "admin/clinic/password_reset.html",
-            {**self.admin_site.each_context(request), "title": f"Reset the password of {member}",
-             "member": member, "form": form, "opts": self.model._meta},
-        )  # fmt: skip
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Reset the password of {member}",
+                "member": member,
+                "form": form,
+                "opts": self.model._meta,
+            },
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.readonly_fields if obj is not None else []
@@ -306,10 +318,12 @@ class StaffAdmin(BranchScopedAdmin):
     ) -> None:
         if change:
             staff_change(
-                actor=staff_of(request), user=obj, name=form.cleaned_data["name"],
+                actor=staff_of(request),
+                user=obj,
+                name=form.cleaned_data["name"],
                 is_active=form.cleaned_data["is_active"],
                 branches=list(form.cleaned_data["branches"]),
-            )  # fmt: skip
+            )
             return
         created = staff_create(
             actor=staff_of(request),

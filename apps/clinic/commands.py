@@ -37,8 +37,13 @@ def _branch_details(
     *, name: str, city: str, address: str, phone: str, timezone: str, exclude: int | None
 ) -> dict[str, str]:
     """The branch's fields, stripped and checked (one home for the branch rules)."""
-    details = {"name": name.strip(), "city": city.strip(), "address": address.strip(),
-               "phone": phone.strip(), "timezone": timezone}  # fmt: skip
+    details = {
+        "name": name.strip(),
+        "city": city.strip(),
+        "address": address.strip(),
+        "phone": phone.strip(),
+        "timezone": timezone,
+    }
     if not details["name"]:
         raise InvalidInput("A branch needs a name.", field="name")
     if problem := timezone_problem(timezone):

@@ -131,8 +131,10 @@ RESET_WINDOW_SECONDS = 3600
 
 def reset_email_allowed(request: HttpRequest, email: str) -> bool:
     allowed = True
-    for key in (f"password-reset:email:{email.strip().lower()}",
-                f"password-reset:ip:{request.META.get('REMOTE_ADDR', '')}"):  # fmt: skip
+    for key in (
+        f"password-reset:email:{email.strip().lower()}",
+        f"password-reset:ip:{request.META.get('REMOTE_ADDR', '')}",
+    ):
         if cache.add(key, 1, timeout=RESET_WINDOW_SECONDS):
             continue
         if cache.incr(key) > RESET_EMAILS_PER_WINDOW:

@@ -78,20 +78,25 @@ def _board_context(user: User, branch: Branch) -> dict[str, Any]:
     for row in board["appointments"]:
         patient = patients.get(row["patient"])
         start = datetime.fromisoformat(row["start"])
-        rows.append({
-            **row,
-            "time": human_time(start, branch.timezone),
-            "patient_name": (patient.name if patient else None) or "(erased)",
-            "status_label": Appointment.Status(row["status"]).label,
-            "doctor_name": doctors.get(row["doctor"], "—"),
-            "can": allowed_actions(row["status"], start, branch.timezone, rules, now),
-        })  # fmt: skip
+        rows.append(
+            {
+                **row,
+                "time": human_time(start, branch.timezone),
+                "patient_name": (patient.name if patient else None) or "(erased)",
+                "status_label": Appointment.Status(row["status"]).label,
+                "doctor_name": doctors.get(row["doctor"], "—"),
+                "can": allowed_actions(row["status"], start, branch.timezone, rules, now),
+            }
+        )
     counts = [(Appointment.Status(key).label, key, n) for key, n in board["counts"].items()]
     return {
-        "branch": branch, "board": board, "rows": rows, "counts": counts,
+        "branch": branch,
+        "board": board,
+        "rows": rows,
+        "counts": counts,
         "day": human_date(date.fromisoformat(board["date"])),
         "updated": human_clock(now, branch.timezone),
-    }  # fmt: skip
+    }
 
 
 def _board_response(request: HttpRequest, user: User, branch: Branch) -> HttpResponse:
@@ -257,10 +262,12 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
         )
         try:
             booked = commands.appointment_book(
-                actor=user, doctor=doctor, patient=patient,
+                actor=user,
+                doctor=doctor,
+                patient=patient,
                 start=parse_instant(request.POST.get("start", "")),
                 confirm_duplicate=request.POST.get("confirm_duplicate") == "yes",
-            )  # fmt: skip
+            )
         except DuplicateVisit as exc:
             # Ask again, on purpose: the same slot with a confirm button.
             duplicate = {
@@ -277,13 +284,24 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(f"{request.path}?patient={patient.pk}&doctor={doctor.pk}&date={day}")
         else:
             return _after_change(
-                request, user, branch, f"Booked {visit_words(booked)}.",
+                request,
+                user,
+                branch,
+                f"Booked {visit_words(booked)}.",
                 reverse("reception-visit", args=[branch.pk, booked.pk]),
-            )  # fmt: skip
-    return render(request, "reception/book.html", {
-        "branch": branch, "patient": patient, "form": form, "slots": slots, "doctor": chosen,
-        "duplicate": duplicate,
-    })  # fmt: skip
+            )
+    return render(
+        request,
+        "reception/book.html",
+        {
+            "branch": branch,
+            "patient": patient,
+            "form": form,
+            "slots": slots,
+            "doctor": chosen,
+            "duplicate": duplicate,
+        },
+    )
 
 
 def _slot_choices(doctor: Doctor, day: date, patient: Patient) -> list[dict[str, str]]:
@@ -313,28 +331,39 @@ def reschedule(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
         was = human_when(appointment.start, branch.timezone)
         try:
             moved = commands.appointment_reschedule(
-                actor=user, appointment=appointment,
+                actor=user,
+                appointment=appointment,
                 start=parse_instant(request.POST.get("start", "")),
-            )  # fmt: skip
+            )
         except (DomainError, ValueError) as exc:
             messages.error(request, _slot_problem(exc))
         else:
             now_at = human_when(moved.start, branch.timezone)
             return _after_change(
-                request, user, branch,
+                request,
+                user,
+                branch,
                 f"Moved {moved.patient.name} with {moved.doctor.name} from {was} to {now_at}.",
                 reverse("reception-visit", args=[branch.pk, moved.pk]),
-            )  # fmt: skip
+            )
     form = forms.RescheduleForm(request.GET or None, initial={"date": _today(branch)})
     day = form.cleaned_data["date"] if form.is_valid() else _today(branch)
     slots = _slot_choices(appointment.doctor, day, appointment.patient)
     record(
         "patient.read", actor=user, branch_id=branch.pk, target=f"patient:{appointment.patient_id}"
     )
-    return render(request, "reception/reschedule.html", {
-        "branch": branch, "appointment": appointment, "form": form, "slots": slots,
-        "day": human_date(day), "when": human_when(appointment.start, branch.timezone),
-    })  # fmt: skip
+    return render(
+        request,
+        "reception/reschedule.html",
+        {
+            "branch": branch,
+            "appointment": appointment,
+            "form": form,
+            "slots": slots,
+            "day": human_date(day),
+            "when": human_when(appointment.start, branch.timezone),
+        },
+    )
 
 
 def _payment_initial(invoice: dict[str, Any]) -> dict[str, Any]:
@@ -354,11 +383,16 @@ def _refund_initial(invoice: dict[str, Any], row: dict[str, Any]) -> dict[str, A
 
 def _charge_lines(invoice: dict[str, Any]) -> list[dict[str, Any]]:
     return [
-        {**line, "index": index,
-         "withdrawable": invoice["id"] is not None and invoice["status"] == "issued"
-         and line["kind"] not in NOT_CHARGES and not line.get("withdrawn")}
+        {
+            **line,
+            "index": index,
+            "withdrawable": invoice["id"] is not None
+            and invoice["status"] == "issued"
+            and line["kind"] not in NOT_CHARGES
+            and not line.get("withdrawn"),
+        }
         for index, line in enumerate(invoice["lines"])
-    ]  # fmt: skip
+    ]
 
 
 def _domain_error(form: django_forms.Form, exc: DomainError) -> None:
@@ -480,12 +514,20 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
     )
     status = 400 if form is not None and form.errors else 200
     rows = [{**row, "form": refund_forms[row["id"]]} for row in invoice["payments"]]
-    return render(request, "reception/pay.html", {
-        "branch": branch, "appointment": appointment, "invoice": invoice,
-        "payment_form": payment_form, "discount_form": discount_form if may_discount(user)
-        else None, "payment_rows": rows,
-        "lines": [{**line, "form": withdraw_forms.get(line["index"])} for line in lines],
-    }, status=status)  # fmt: skip
+    return render(
+        request,
+        "reception/pay.html",
+        {
+            "branch": branch,
+            "appointment": appointment,
+            "invoice": invoice,
+            "payment_form": payment_form,
+            "discount_form": discount_form if may_discount(user) else None,
+            "payment_rows": rows,
+            "lines": [{**line, "form": withdraw_forms.get(line["index"])} for line in lines],
+        },
+        status=status,
+    )
 
 
 def _int(text: str) -> int | None:
@@ -493,8 +535,7 @@ def _int(text: str) -> int | None:
 
 
 def _refund(user: User, payment: Payment, data: dict[str, Any]) -> Refund:
-    common = {"actor": user, "payment": payment, "amount": data["amount"],
-              "reason": data["reason"]}  # fmt: skip
+    common = {"actor": user, "payment": payment, "amount": data["amount"], "reason": data["reason"]}
     if data["kind"] == Refund.Kind.OVERPAYMENT:
         return billing.payment_refund_overpayment(**common)
     if data["kind"] == Refund.Kind.CONCESSION:
@@ -530,6 +571,7 @@ def declare(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Declared {', '.join(declared)} for {human_date(today)}.")
             return redirect("reception-declare", pk=branch.pk)
     return render(
-        request, "reception/declare.html",
+        request,
+        "reception/declare.html",
         {"branch": branch, "form": form, "today": human_date(today)},
-    )  # fmt: skip
+    )

@@ -88,10 +88,20 @@ def calendar(request: HttpRequest, pk: int) -> HttpResponse:
     title = (f"Week of {human_date(first)}" if view == "week" else human_date(first)) + (
         f" — {doctor_names[doctor_id]}" if doctor_id else ""
     )
-    return render(request, "reception/calendar.html", {
-        "branch": branch, "form": form, "days": days, "view": view, "title": title,
-        "previous": link(first - step), "next": link(first + step), "today_link": link(today),
-    })  # fmt: skip
+    return render(
+        request,
+        "reception/calendar.html",
+        {
+            "branch": branch,
+            "form": form,
+            "days": days,
+            "view": view,
+            "title": title,
+            "previous": link(first - step),
+            "next": link(first + step),
+            "today_link": link(today),
+        },
+    )
 
 
 @login_required
@@ -107,19 +117,26 @@ def visit(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
     rules = SchedulingSettings.current()
     now = timezone.now()
     zone = branch.timezone
-    return render(request, "reception/visit.html", {
-        "branch": branch, "appointment": appointment, "when": human_when(appointment.start, zone),
-        "can": allowed_actions(appointment.status, appointment.start, zone, rules, now),
-        "state_allows": {
-            action: Appointment.allows(action, appointment.status)
-            for action in Appointment.TRANSITIONS
+    return render(
+        request,
+        "reception/visit.html",
+        {
+            "branch": branch,
+            "appointment": appointment,
+            "when": human_when(appointment.start, zone),
+            "can": allowed_actions(appointment.status, appointment.start, zone, rules, now),
+            "state_allows": {
+                action: Appointment.allows(action, appointment.status)
+                for action in Appointment.TRANSITIONS
+            },
+            "check_in_opens": human_time(check_in_opens_at(appointment.start, rules), zone),
+            "no_show_from": human_time(no_show_allowed_from(appointment.start, rules), zone),
+            "confirm_no_show": request.GET.get("confirm") == "no-show",
+            "invoice": invoice_view(appointment),
+            "here": request.path,
+            "cancel_form": forms.CancelForm(prefix=f"visit-{appointment.pk}"),
         },
-        "check_in_opens": human_time(check_in_opens_at(appointment.start, rules), zone),
-        "no_show_from": human_time(no_show_allowed_from(appointment.start, rules), zone),
-        "confirm_no_show": request.GET.get("confirm") == "no-show",
-        "invoice": invoice_view(appointment), "here": request.path,
-        "cancel_form": forms.CancelForm(prefix=f"visit-{appointment.pk}"),
-    })  # fmt: skip
+    )
 
 
 @login_required
@@ -161,6 +178,13 @@ def patient(request: HttpRequest, pk: int, pid: int) -> HttpResponse:
         live = row.status in Appointment.LIVE
         (upcoming if live and row.end >= now else past).append(entry)
     upcoming.reverse()  # soonest first
-    return render(request, "reception/patient.html", {
-        "branch": branch, "patient": person, "upcoming": upcoming, "past": past,
-    })  # fmt: skip
+    return render(
+        request,
+        "reception/patient.html",
+        {
+            "branch": branch,
+            "patient": person,
+            "upcoming": upcoming,
+            "past": past,
+        },
+    )

@@ -28,18 +28,29 @@ SETTLEMENT_COLUMNS = ["date", "branch", "method", "amount", "reference"]
 
 
 def _declare(
-    *, actor: User | None, branch: Branch, day: date, method: str, amount: Decimal,
-    source: str, reference: str = "",
-) -> Declaration:  # fmt: skip
+    *,
+    actor: User | None,
+    branch: Branch,
+    day: date,
+    method: str,
+    amount: Decimal,
+    source: str,
+    reference: str = "",
+) -> Declaration:
     declaration = Declaration(
         branch=branch, date=day, method=method, amount=amount, source=source, reference=reference
     )
     declaration.record(
         events.DECLARATION_MADE,
-        {"branch_id": branch.pk, "date": day, "method": method, "amount": str(amount),
-         "source": source},
+        {
+            "branch_id": branch.pk,
+            "date": day,
+            "method": method,
+            "amount": str(amount),
+            "source": source,
+        },
         actor=actor,
-    )  # fmt: skip
+    )
     declaration.save()
     return declaration
 
@@ -58,8 +69,14 @@ def declaration_make(
     if amount > 0:
         check_amount(amount)
     _check_declarable(actor, branch, day)
-    return _declare(actor=actor, branch=branch, day=day, method=method, amount=amount,
-                    source=Declaration.Source.COUNT)  # fmt: skip
+    return _declare(
+        actor=actor,
+        branch=branch,
+        day=day,
+        method=method,
+        amount=amount,
+        source=Declaration.Source.COUNT,
+    )
 
 
 def _check_declarable(actor: User | None, branch: Branch, day: date) -> None:
@@ -67,8 +84,9 @@ def _check_declarable(actor: User | None, branch: Branch, day: date) -> None:
     (a re-count years back would rewrite a closed month), managers any past day."""
     today = timezone.now().astimezone(ZoneInfo(branch.timezone)).date()
     if day > today:
-        raise InvalidInput("That day has not happened yet: count today or an earlier day.",
-                           field="date")  # fmt: skip
+        raise InvalidInput(
+            "That day has not happened yet: count today or an earlier day.", field="date"
+        )
     window = settings.MYMEDIC_DECLARATION_WINDOW_DAYS
     if actor is not None and actor.role not in LATE_DECLARERS and day < today - timedelta(window):
         raise PermissionDenied(
@@ -119,7 +137,7 @@ def settlements_import(*, actor: User | None, text: str) -> list[Declaration]:
             amount=parse_amount(row["amount"]),
             source=Declaration.Source.SETTLEMENT,
             reference=(row.get("reference") or "").strip()[:80],
-        )  # fmt: skip
+        )
         for row in rows
     ]
 

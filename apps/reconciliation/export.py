@@ -34,8 +34,19 @@ APPOINTMENT_COLUMNS = [
     "position",
 ]
 MONEY_COLUMNS = ["position", "kind", "branch_id", "date", "method", "amount"]
-CLOSE_COLUMNS = ["branch_id", "date", "bookings", "cancellations", "no_shows", "completed",
-                 "expected", "net", "variance", "status", "version"]  # fmt: skip
+CLOSE_COLUMNS = [
+    "branch_id",
+    "date",
+    "bookings",
+    "cancellations",
+    "no_shows",
+    "completed",
+    "expected",
+    "net",
+    "variance",
+    "status",
+    "version",
+]
 
 ROLLUP = """
 INSERT INTO {db}.money_monthly
@@ -109,11 +120,13 @@ def export(warehouse: TenantWarehouse | None = None, window: int = WINDOW) -> di
                 db.execute(MONEY_MONTHS, [lo, hi])
                 months = sorted(month for (month,) in db.fetchall())
             if months:
-                warehouse.run([
-                    ROLLUP.replace("%(version)s", str(hi)).replace(
-                        "%(months)s", ",".join(literal(m) for m in months)
-                    )
-                ])  # fmt: skip
+                warehouse.run(
+                    [
+                        ROLLUP.replace("%(version)s", str(hi)).replace(
+                            "%(months)s", ",".join(literal(m) for m in months)
+                        )
+                    ]
+                )
             cursor.position = hi
             cursor.save()
             written += appointments.count("\n") + money.count("\n")
@@ -128,11 +141,21 @@ def _export_closes(warehouse: TenantWarehouse) -> int:
         if cursor.closes_exported is not None:
             closes = closes.filter(computed__gte=cursor.closes_exported)
         rows = [
-            [c.branch_id, c.date, c.bookings, c.cancellations, c.no_shows, c.completed,
-             c.expected, c.net, sum((Decimal(v) for v in c.variance.values()), Decimal("0")),
-             c.status, c.as_of_position]
+            [
+                c.branch_id,
+                c.date,
+                c.bookings,
+                c.cancellations,
+                c.no_shows,
+                c.completed,
+                c.expected,
+                c.net,
+                sum((Decimal(v) for v in c.variance.values()), Decimal("0")),
+                c.status,
+                c.as_of_position,
+            ]
             for c in closes
-        ]  # fmt: skip
+        ]
         warehouse.insert("daily_closes", CLOSE_COLUMNS, rows)
         cursor.closes_exported = started
         cursor.save()

@@ -42,8 +42,16 @@ class DoctorForm(forms.ModelForm):
 
     class Meta:
         model = Doctor
-        fields = ["branch", "user", "name", "specialty", "slot_minutes", "consultation_fee",
-                  "weekly_hours", "active"]  # fmt: skip
+        fields = [
+            "branch",
+            "user",
+            "name",
+            "specialty",
+            "slot_minutes",
+            "consultation_fee",
+            "weekly_hours",
+            "active",
+        ]
 
     def clean_weekly_hours(self) -> Any:
         try:
@@ -117,23 +125,38 @@ class DoctorAdmin(BranchScopedAdmin):
         return ["branch", "user", "name", "specialty"] if obj is not None else []
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fields = ["branch", "user", "name", "specialty", "slot_minutes", "consultation_fee",
-                  "weekly_hours"]  # fmt: skip
+        fields = [
+            "branch",
+            "user",
+            "name",
+            "specialty",
+            "slot_minutes",
+            "consultation_fee",
+            "weekly_hours",
+        ]
         return [*fields, "active"] if obj is not None else fields
 
     def save_model(self, request: HttpRequest, obj: Doctor, form: Any, change: bool) -> None:
         if change:
             commands.doctor_update(
-                actor=staff_of(request), doctor=obj, weekly_hours=form.cleaned_data["weekly_hours"],
-                slot_minutes=obj.slot_minutes, consultation_fee=obj.consultation_fee,
+                actor=staff_of(request),
+                doctor=obj,
+                weekly_hours=form.cleaned_data["weekly_hours"],
+                slot_minutes=obj.slot_minutes,
+                consultation_fee=obj.consultation_fee,
                 active=obj.active,
-            )  # fmt: skip
+            )
             return
         created = commands.doctor_add(
-            actor=staff_of(request), branch=obj.branch, user=obj.user, name=obj.name,
-            specialty=obj.specialty, slot_minutes=obj.slot_minutes,
-            consultation_fee=obj.consultation_fee, weekly_hours=form.cleaned_data["weekly_hours"],
-        )  # fmt: skip
+            actor=staff_of(request),
+            branch=obj.branch,
+            user=obj.user,
+            name=obj.name,
+            specialty=obj.specialty,
+            slot_minutes=obj.slot_minutes,
+            consultation_fee=obj.consultation_fee,
+            weekly_hours=form.cleaned_data["weekly_hours"],
+        )
         obj.pk = created.pk
 
 
@@ -149,8 +172,16 @@ class PatientAdmin(ListsPatientNames):
     list_filter = [("registered_branch", admin.RelatedOnlyFieldListFilter)]
     search_help_text = "Search by phone number"
     search_fields = ["phone_index"]  # replaced by a blind-index lookup below
-    fields = ("name", "phone", "date_of_birth", "address", "notes", "registered_branch",
-              "created", "erased")  # fmt: skip
+    fields = (
+        "name",
+        "phone",
+        "date_of_birth",
+        "address",
+        "notes",
+        "registered_branch",
+        "created",
+        "erased",
+    )
     readonly_fields = fields
 
     @admin.display(description="Name")
@@ -210,8 +241,18 @@ class AppointmentAdmin(ListsPatientNames):
     ]
     date_hierarchy = "start"
     ordering = ["-start", "-id"]
-    readonly_fields = ("when", "ends", "patient_full_name", "doctor", "branch", "status",
-              "cancel_reason", "follow_up_of", "repeat_no_show", "booked_at")  # fmt: skip
+    readonly_fields = (
+        "when",
+        "ends",
+        "patient_full_name",
+        "doctor",
+        "branch",
+        "status",
+        "cancel_reason",
+        "follow_up_of",
+        "repeat_no_show",
+        "booked_at",
+    )
     fields = readonly_fields
     actions = [
         _visit_step("check_in", "check_in", "Check in", "Checked in"),
@@ -261,8 +302,13 @@ class AppointmentAdmin(ListsPatientNames):
 
     @admin.action(description="Cancel (reason: cancelled by the clinic)")
     def cancel(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
-        self._apply(request, queryset, commands.appointment_cancel, "Cancelled",
-                    reason="Cancelled by the clinic")  # fmt: skip
+        self._apply(
+            request,
+            queryset,
+            commands.appointment_cancel,
+            "Cancelled",
+            reason="Cancelled by the clinic",
+        )
 
 
 @admin.register(WaitlistEntry)
@@ -297,8 +343,12 @@ class NoShowPolicyAdmin(TenantSettingsAdmin):
 @admin.register(SchedulingSettings)
 class SchedulingSettingsAdmin(TenantSettingsAdmin):
     list_display = ["__str__", "booking_horizon_days", "patient_open_bookings"]
-    fields = ["check_in_opens_minutes", "no_show_grace_minutes", "booking_horizon_days",
-              "patient_open_bookings"]  # fmt: skip
+    fields = [
+        "check_in_opens_minutes",
+        "no_show_grace_minutes",
+        "booking_horizon_days",
+        "patient_open_bookings",
+    ]
 
     def update(
         self, request: HttpRequest, obj: SchedulingSettings, changed: list[str]

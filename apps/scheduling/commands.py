@@ -525,9 +525,14 @@ def appointment_book(
     """Books a free slot. A person's second live visit with the same doctor on one day is
     refused (`DuplicateVisit`) unless the caller confirms it was meant."""
     return _book(
-        actor=actor, doctor=doctor, patient=patient, start=start, follow_up_of=None, now=now,
+        actor=actor,
+        doctor=doctor,
+        patient=patient,
+        start=start,
+        follow_up_of=None,
+        now=now,
         confirm_duplicate=confirm_duplicate,
-    )  # fmt: skip
+    )
 
 
 @command

@@ -318,19 +318,27 @@ class Appointment(EventSourcedModel):
     # the visit booked; the clock's part of each rule is `apps.scheduling.lifecycle`.
     TRANSITIONS: ClassVar[dict[str, Transition]] = {
         "check_in": Transition(
-            Status.BOOKED, Status.CHECKED_IN, events.APPOINTMENT_CHECKED_IN,
+            Status.BOOKED,
+            Status.CHECKED_IN,
+            events.APPOINTMENT_CHECKED_IN,
             "cannot become checked in",
         ),
         "complete": Transition(
-            Status.CHECKED_IN, Status.COMPLETED, events.APPOINTMENT_COMPLETED,
+            Status.CHECKED_IN,
+            Status.COMPLETED,
+            events.APPOINTMENT_COMPLETED,
             "cannot become completed",
         ),
         "no_show": Transition(
-            Status.BOOKED, Status.NO_SHOW, events.APPOINTMENT_MARKED_NO_SHOW,
+            Status.BOOKED,
+            Status.NO_SHOW,
+            events.APPOINTMENT_MARKED_NO_SHOW,
             "cannot become no-show",
         ),
         "undo_no_show": Transition(
-            Status.NO_SHOW, Status.BOOKED, events.APPOINTMENT_NO_SHOW_UNDONE,
+            Status.NO_SHOW,
+            Status.BOOKED,
+            events.APPOINTMENT_NO_SHOW_UNDONE,
             "cannot become booked",
         ),
         "cancel": Transition(
@@ -339,7 +347,7 @@ class Appointment(EventSourcedModel):
         "reschedule": Transition(
             Status.BOOKED, Status.BOOKED, events.APPOINTMENT_RESCHEDULED, "cannot move"
         ),
-    }  # fmt: skip
+    }
 
     doctor = models.ForeignKey(Doctor, on_delete=models.PROTECT, related_name="appointments")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")

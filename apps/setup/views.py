@@ -87,11 +87,16 @@ def welcome(request: HttpRequest, token: str) -> HttpResponse:
 def overview(request: HttpRequest) -> HttpResponse:
     checklists = [setup_checklist(branch) for branch in Branch.objects.order_by("name")]
     owner = User.objects.filter(role=Role.OWNER).order_by("id").first()
-    return render(request, "setup/overview.html", {
-        "checklists": checklists, "clinic_live": is_live(),
-        "owner_email": owner.email if owner else "",
-        "unverified_days": settings.MYMEDIC_UNVERIFIED_TENANT_DAYS,
-    })  # fmt: skip
+    return render(
+        request,
+        "setup/overview.html",
+        {
+            "checklists": checklists,
+            "clinic_live": is_live(),
+            "owner_email": owner.email if owner else "",
+            "unverified_days": settings.MYMEDIC_UNVERIFIED_TENANT_DAYS,
+        },
+    )
 
 
 @setup_view
@@ -239,10 +244,13 @@ def doctor_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     doctor = get_object_or_404(Doctor, pk=pk) if pk is not None else None
     if doctor is not None:
         initial: dict[str, Any] = {
-            "name": doctor.name, "specialty": doctor.specialty, "active": doctor.active,
-            "consultation_fee": doctor.consultation_fee, "slot_minutes": doctor.slot_minutes,
+            "name": doctor.name,
+            "specialty": doctor.specialty,
+            "active": doctor.active,
+            "consultation_fee": doctor.consultation_fee,
+            "slot_minutes": doctor.slot_minutes,
             **grid_initial(doctor.weekly_hours),
-        }  # fmt: skip
+        }
     else:
         initial = {"branch": request.GET.get("branch"), "slot_minutes": 15}
     data = request.POST if request.method == "POST" else None
@@ -325,10 +333,13 @@ def staff(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             invited = clinic.staff_invite(
-                actor=staff_of(request), name=data["name"], email=data["email"], role=data["role"],
+                actor=staff_of(request),
+                name=data["name"],
+                email=data["email"],
+                role=data["role"],
                 branches=list(Branch.objects.filter(pk__in=data["branches"])),
                 site_url=_site_url(request),
-            )  # fmt: skip
+            )
         except DomainError as exc:
             _show(exc, form)
         else:
@@ -366,9 +377,12 @@ def billing_settings(request: HttpRequest) -> HttpResponse:
     posted = request.POST.get("form") if request.method == "POST" else None
     settings_form = setup_forms.BillingForm(
         request.POST if posted == "settings" else None,
-        initial={"cancellation_policy": current.cancellation_policy,
-                 "no_show_fee": current.no_show_fee, "no_show_deposit": current.no_show_deposit},
-    )  # fmt: skip
+        initial={
+            "cancellation_policy": current.cancellation_policy,
+            "no_show_fee": current.no_show_fee,
+            "no_show_deposit": current.no_show_deposit,
+        },
+    )
     tax_form = setup_forms.TaxRuleForm(request.POST if posted == "tax" else None)
     try:
         if posted == "settings" and settings_form.is_valid():
@@ -379,12 +393,14 @@ def billing_settings(request: HttpRequest) -> HttpResponse:
                     actor=user, cancellation_policy=data["cancellation_policy"]
                 )
             if (data["no_show_fee"], data["no_show_deposit"]) != (
-                current.no_show_fee, current.no_show_deposit,
-            ):  # fmt: skip
+                current.no_show_fee,
+                current.no_show_deposit,
+            ):
                 billing.no_show_charges_update(
-                    actor=user, no_show_fee=data["no_show_fee"],
+                    actor=user,
+                    no_show_fee=data["no_show_fee"],
                     no_show_deposit=data["no_show_deposit"],
-                )  # fmt: skip
+                )
             messages.success(request, "Billing settings saved.")
             return redirect("setup-billing")
         if posted == "tax" and tax_form.is_valid():
@@ -396,10 +412,16 @@ def billing_settings(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         _show(exc, settings_form if posted == "settings" else tax_form)
     rules = TaxRule.objects.filter(active=True).select_related("branch").order_by("name")
-    return _page(request, "setup/billing.html", {
-        "settings_form": settings_form, "tax_form": tax_form, "rules": rules,
-        "currency": billing.tenant_currency(),
-    })  # fmt: skip
+    return _page(
+        request,
+        "setup/billing.html",
+        {
+            "settings_form": settings_form,
+            "tax_form": tax_form,
+            "rules": rules,
+            "currency": billing.tenant_currency(),
+        },
+    )
 
 
 # --- invitations and password reset (Django's views, our templates) ------------------------

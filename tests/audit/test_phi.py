@@ -56,8 +56,9 @@ def test_the_api_reads_back_what_was_registered(desk: HostClient, registered: in
     body = desk.get(f"/api/v1/patients/{registered}/").json()
 
     assert {k: body[k] for k in ("name", "phone", "date_of_birth", "address", "notes")} == {
-        **PERSON, "phone": "+919876543210",
-    }  # fmt: skip
+        **PERSON,
+        "phone": "+919876543210",
+    }
     assert body["erased"] is None
 
 

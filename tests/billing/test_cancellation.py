@@ -71,8 +71,11 @@ def test_the_deposit_can_be_kept_as_a_cancellation_fee(
     assert not Refund.objects.exists()
     bill = invoice(desk, deposited)
     assert (bill["status"], bill["total"], bill["paid"], bill["balance_due"]) == (
-        "cancellation_fee", "200.00", "200.00", "0.00",
-    )  # fmt: skip
+        "cancellation_fee",
+        "200.00",
+        "200.00",
+        "0.00",
+    )
     assert bill["lines"][0]["description"] == "Cancellation fee"
 
 

@@ -64,8 +64,12 @@ class LedgerMachine(RuleBasedStateMachine):
         )
 
     @precondition(lambda self: self.appointments)
-    @rule(data=st.data(), amount=cents, kind=st.sampled_from(["deposit", "balance"]),
-          method=st.sampled_from(["cash", "card", "upi"]))  # fmt: skip
+    @rule(
+        data=st.data(),
+        amount=cents,
+        kind=st.sampled_from(["deposit", "balance"]),
+        method=st.sampled_from(["cash", "card", "upi"]),
+    )
     def pay(self, data: st.DataObject, amount: Decimal, kind: str, method: str) -> None:
         appointment = data.draw(st.sampled_from(self.appointments))
         appointment.refresh_from_db()

@@ -32,8 +32,14 @@ PLATFORM_ONLY = [
 
 
 def make(role: Role, branch: Branch) -> User:
-    return staff_create(actor=None, name=f"{role.label} One", email=f"{role}@policy.example.com",
-                        password=STAFF_PASSWORD, role=role, branches=[branch])  # fmt: skip
+    return staff_create(
+        actor=None,
+        name=f"{role.label} One",
+        email=f"{role}@policy.example.com",
+        password=STAFF_PASSWORD,
+        role=role,
+        branches=[branch],
+    )
 
 
 def results(page: str) -> str:

@@ -114,8 +114,9 @@ def test_each_appointment_is_shown_on_its_own_branchs_clock(
     api: HostClient, owner: User, patient: Patient
 ) -> None:
     london = BranchFactory(name="London", timezone="Europe/London")
-    doctor = DoctorFactory(branch=london, weekly_hours=[{"weekday": 0, "start": "09:00",
-                                                         "end": "17:00"}])  # fmt: skip
+    doctor = DoctorFactory(
+        branch=london, weekly_hours=[{"weekday": 0, "start": "09:00", "end": "17:00"}]
+    )
     commands.appointment_book(
         actor=None, doctor=doctor, patient=patient, start=datetime(2027, 1, 4, 10, tzinfo=UTC)
     )

@@ -135,9 +135,11 @@ def test_email_is_used_when_it_is_the_default_and_the_patient_has_an_address(
     doctor: Doctor, outbox: FileBackend
 ) -> None:
     notify.notification_settings_update(
-        actor=None, reminder_offsets=[1440], enabled_channels=["sms", "email"],
+        actor=None,
+        reminder_offsets=[1440],
+        enabled_channels=["sms", "email"],
         default_channel="email",
-    )  # fmt: skip
+    )
     with_email = PatientFactory(email="asha@example.com")
     without = PatientFactory()
     for person, hour in ((with_email, 10), (without, 11)):

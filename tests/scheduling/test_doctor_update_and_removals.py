@@ -18,10 +18,15 @@ def test_a_doctor_update_that_changes_nothing_appends_no_event(owner: User, doct
     before = Event.objects.count()
 
     commands.doctor_update(
-        actor=owner, doctor=doctor, name=doctor.name, specialty=doctor.specialty,
-        weekly_hours=list(doctor.weekly_hours), slot_minutes=doctor.slot_minutes,
-        consultation_fee=Decimal(doctor.consultation_fee), active=True,
-    )  # fmt: skip
+        actor=owner,
+        doctor=doctor,
+        name=doctor.name,
+        specialty=doctor.specialty,
+        weekly_hours=list(doctor.weekly_hours),
+        slot_minutes=doctor.slot_minutes,
+        consultation_fee=Decimal(doctor.consultation_fee),
+        active=True,
+    )
 
     assert Event.objects.count() == before
 

@@ -271,7 +271,7 @@ def test_scheduling_settings_are_edited_in_the_admin_through_the_command(
             "no_show_grace_minutes": 10,
             "booking_horizon_days": 365,
             "patient_open_bookings": 5,
-        },  # fmt: skip
+        },
     )
 
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -281,9 +281,12 @@ def test_scheduling_settings_are_edited_in_the_admin_through_the_command(
 
 
 def test_the_admin_actions_mark_and_undo_a_no_show_only_when_the_rules_allow(
-    api: HostClient, owner: User, doctor: Doctor, patient: Patient,
+    api: HostClient,
+    owner: User,
+    doctor: Doctor,
+    patient: Patient,
     monday_morning: time_machine.Coordinates,
-) -> None:  # fmt: skip
+) -> None:
     visit = book(owner, doctor, patient, 9)
     api.force_login(owner)
     url = "/admin/scheduling/appointment/"

@@ -79,8 +79,10 @@ def test_upcoming_visits_show_only_my_branches_and_for_a_doctor_only_their_own(
     assert [row["id"] for row in desk["appointments"]] == [here.pk, with_colleague.pk]
     assert [row["id"] for row in own_doctor["appointments"]] == [here.pk]
     assert [row["id"] for row in owner_view["appointments"]] == [
-        here.pk, there.pk, with_colleague.pk,
-    ]  # fmt: skip
+        here.pk,
+        there.pk,
+        with_colleague.pk,
+    ]
 
 
 def test_a_search_by_post_finds_by_phone_with_the_number_out_of_the_url(

@@ -45,11 +45,16 @@ def test_the_web_process_logs_requests_without_their_query_strings(
     output = tmp_path / "web.log"
     with output.open("w") as sink:
         web = subprocess.Popen(
-            ["/bin/bash", "-c", f"exec {procfile_web()}"], cwd=ROOT,
-            env={**subprocess_env(), "PORT": str(port),
-                 "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
-            stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            ["/bin/bash", "-c", f"exec {procfile_web()}"],
+            cwd=ROOT,
+            env={
+                **subprocess_env(),
+                "PORT": str(port),
+                "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            },
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_until(lambda: get(port, "/healthz") == 200, 30, "the web process")
             status = get(port, f"/api/v1/patients/?phone={PHONE}")
