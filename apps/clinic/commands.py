@@ -130,19 +130,26 @@ def staff_create(
     except ValidationError as exc:
         raise InvalidInput(errors={"password": exc.messages}) from exc
     user.set_password(password)
-    # Admin access comes from the role policy; no role is a Django superuser.
-    user.is_staff = policy.may_use_admin(role)
+    _save_new_staff(user, branches, actor=actor, action="staff.created")
+    return user
+
+
+def _save_new_staff(
+    user: User, branches: Sequence[Branch], *, actor: User | None, action: str
+) -> None:
+    """Saves a new staff member with their branches and audits it (`action`). Admin access
+    comes from the role policy; no role is a Django superuser."""
+    user.is_staff = policy.may_use_admin(user.role)
     user.is_superuser = False
     user.save()
-    if role not in WHOLE_TENANT_ROLES:
+    if user.role not in WHOLE_TENANT_ROLES:
         user.branches.set(branches)
     record(
-        "staff.created",
+        action,
         actor=actor,
         target=f"user:{user.pk}",
-        detail={"role": role, "branches": sorted(b.pk for b in branches)},
+        detail={"role": user.role, "branches": sorted(b.pk for b in branches)},
     )
-    return user
 
 
 def _send_invitation(user_id: int, site_url: str) -> None:
@@ -184,17 +191,7 @@ def staff_invite(
         raise InvalidInput("Give this role at least one branch.", field="branches")
     user = User(email=email, name=name.strip(), role=role)
     user.set_unusable_password()
-    user.is_staff = policy.may_use_admin(role)
-    user.is_superuser = False
-    user.save()
-    if role not in WHOLE_TENANT_ROLES:
-        user.branches.set(branches)
-    record(
-        "staff.invited",
-        actor=actor,
-        target=f"user:{user.pk}",
-        detail={"role": role, "branches": sorted(b.pk for b in branches)},
-    )
+    _save_new_staff(user, branches, actor=actor, action="staff.invited")
     transaction.on_commit(lambda: _send_invitation(user.pk, site_url))
     return user
 

@@ -32,6 +32,16 @@ from apps.scheduling.models import (
 )
 from apps.scheduling.phones import normalize_phone
 
+DOCTOR_FIELDS = [
+    "branch",
+    "user",
+    "name",
+    "specialty",
+    "slot_minutes",
+    "consultation_fee",
+    "weekly_hours",
+]
+
 
 class DoctorForm(forms.ModelForm):
     weekly_hours = forms.JSONField(
@@ -42,16 +52,7 @@ class DoctorForm(forms.ModelForm):
 
     class Meta:
         model = Doctor
-        fields = [
-            "branch",
-            "user",
-            "name",
-            "specialty",
-            "slot_minutes",
-            "consultation_fee",
-            "weekly_hours",
-            "active",
-        ]
+        fields = [*DOCTOR_FIELDS, "active"]
 
     def clean_weekly_hours(self) -> Any:
         try:
@@ -125,16 +126,8 @@ class DoctorAdmin(BranchScopedAdmin):
         return ["branch", "user", "name", "specialty"] if obj is not None else []
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fields = [
-            "branch",
-            "user",
-            "name",
-            "specialty",
-            "slot_minutes",
-            "consultation_fee",
-            "weekly_hours",
-        ]
-        return [*fields, "active"] if obj is not None else fields
+        # A new doctor is active; availability changes on an existing one.
+        return [*DOCTOR_FIELDS, "active"] if obj is not None else DOCTOR_FIELDS
 
     def save_model(self, request: HttpRequest, obj: Doctor, form: Any, change: bool) -> None:
         if change:
