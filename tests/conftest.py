@@ -10,9 +10,11 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
@@ -23,9 +25,13 @@ from rest_framework.test import APIClient
 
 from apps.clinic import tokens
 from apps.clinic.models import Branch, User
+from apps.notifications.backends import CHANNELS, FileBackend
+from apps.scheduling.models import Doctor, Patient
 from apps.tenants.commands import tenant_onboard
 from apps.tenants.models import Tenant
 from apps.tenants.schemas import ensure_template_schema
+from tests.clock import ist
+from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 OWNER_PASSWORD = "correct-horse-battery-9"
 
@@ -144,6 +150,37 @@ def api(tenant: Tenant) -> HostClient:
 @pytest.fixture
 def public_api(db: None) -> HostClient:
     return HostClient("localhost")
+
+
+@pytest.fixture
+def monday_morning() -> Iterator[time_machine.Coordinates]:
+    """08:00 on Monday 4 January 2027 in Mumbai, frozen (tests move it on). Packages and
+    modules whose every test lives then ask for it once (an autouse fixture or `pytestmark`)."""
+    with time_machine.travel(ist(4, 8), tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def doctor(tenant: Tenant, main_branch: Branch) -> Doctor:
+    return DoctorFactory(branch=main_branch, name="Dr. Kavita Menon")
+
+
+@pytest.fixture
+def patient(tenant: Tenant) -> Patient:
+    return PatientFactory(name="Ravi Kumar", phone="+919812345678")
+
+
+@pytest.fixture
+def outbox(settings: Any, tmp_path: Path) -> FileBackend:
+    """Every message channel writes to a fresh folder; returns a reader of what was sent."""
+    settings.MYMEDIC_NOTIFY_BACKENDS = {
+        channel: {
+            "class": "apps.notifications.backends.FileBackend",
+            "options": {"directory": str(tmp_path)},
+        }
+        for channel in CHANNELS
+    }
+    return FileBackend(tmp_path)
 
 
 def client_for(user: User, tenant: Tenant) -> HostClient:

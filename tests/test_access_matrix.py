@@ -23,15 +23,20 @@ from apps.scheduling import commands
 from apps.scheduling.waitlist import waitlist_join
 from apps.tenants.models import Tenant
 from tests.clinic.factories import STAFF_PASSWORD, BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import doctor, ist, monday_morning, patient
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
-__all__ = ["doctor", "monday_morning", "patient"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
+
 
 OWNER, MANAGER, LEAD, DESK, DOCTOR = (
-    Role.OWNER, Role.MANAGER, Role.BRANCH_MANAGER, Role.RECEPTIONIST, Role.DOCTOR,
-)  # fmt: skip
+    Role.OWNER,
+    Role.MANAGER,
+    Role.BRANCH_MANAGER,
+    Role.RECEPTIONIST,
+    Role.DOCTOR,
+)
 ALL = frozenset({OWNER, MANAGER, LEAD, DESK, DOCTOR})
 MANAGERS = frozenset({OWNER, MANAGER})
 DOCTOR_ADMINS = MANAGERS | {LEAD}
@@ -179,11 +184,17 @@ def world(
         )
         waiting = waitlist_join(actor=None, doctor=doc, patient=person, day=ist(5, 9).date())
         ids[side] = {
-            "branch": branch.pk, "doctor": doc.pk, "patient": person.pk, "booked": booked.pk,
-            "checked_in": checked.pk, "completed": completed.pk, "payment": payment.pk,
+            "branch": branch.pk,
+            "doctor": doc.pk,
+            "patient": person.pk,
+            "booked": booked.pk,
+            "checked_in": checked.pk,
+            "completed": completed.pk,
+            "payment": payment.pk,
             "missed": missed.pk,
-            "waitlist": waiting.pk, "invoice": payment.invoice_id,
-        }  # fmt: skip
+            "waitlist": waiting.pk,
+            "invoice": payment.invoice_id,
+        }
     monday_morning.move_to(ist(4, 9, 20))
     with schema_context(other_tenant.schema_name):
         foreign = client_for(User.objects.get(role=OWNER), other_tenant)

@@ -12,19 +12,23 @@ from apps.eventstore.models import Event
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient
 from tests.clinic.factories import STAFF_PASSWORD, BranchFactory
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import doctor, ist, monday_morning, patient
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
-__all__ = ["doctor", "monday_morning", "patient"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
 
 
 @pytest.fixture
 def lead(main_branch: Branch) -> User:
     return staff_create(
-        actor=None, name="Lead", email="lead@acme.example.com", password=STAFF_PASSWORD,
-        role=Role.BRANCH_MANAGER, branches=[main_branch],
-    )  # fmt: skip
+        actor=None,
+        name="Lead",
+        email="lead@acme.example.com",
+        password=STAFF_PASSWORD,
+        role=Role.BRANCH_MANAGER,
+        branches=[main_branch],
+    )
 
 
 def test_a_branch_manager_sees_only_their_branch_and_no_staff(
@@ -93,15 +97,28 @@ def test_adding_a_doctor_in_the_admin_uses_the_command(
 ) -> None:
     api.force_login(lead)
 
-    response = api.post("/admin/scheduling/doctor/add/", {
-        "branch": main_branch.pk, "name": "Dr. Admin", "specialty": "ENT", "slot_minutes": 20,
-        "consultation_fee": "450.00",
-        "weekly_hours": '[{"weekday": 1, "start": "10:00", "end": "12:00"}]',
-    })  # fmt: skip
-    refused = api.post("/admin/scheduling/doctor/add/", {
-        "branch": main_branch.pk, "name": "Dr. Bad", "specialty": "ENT", "slot_minutes": 1,
-        "consultation_fee": "450.00", "weekly_hours": "[]",
-    })  # fmt: skip
+    response = api.post(
+        "/admin/scheduling/doctor/add/",
+        {
+            "branch": main_branch.pk,
+            "name": "Dr. Admin",
+            "specialty": "ENT",
+            "slot_minutes": 20,
+            "consultation_fee": "450.00",
+            "weekly_hours": '[{"weekday": 1, "start": "10:00", "end": "12:00"}]',
+        },
+    )
+    refused = api.post(
+        "/admin/scheduling/doctor/add/",
+        {
+            "branch": main_branch.pk,
+            "name": "Dr. Bad",
+            "specialty": "ENT",
+            "slot_minutes": 1,
+            "consultation_fee": "450.00",
+            "weekly_hours": "[]",
+        },
+    )
 
     assert response.status_code == 302
     assert Event.objects.filter(type="DoctorAdded", data__weekly_hours__0__start="10:00").exists()
@@ -127,10 +144,15 @@ def test_a_doctors_hours_are_changed_through_the_command(
 ) -> None:
     api.force_login(lead)
 
-    response = api.post(f"/admin/scheduling/doctor/{doctor.pk}/change/", {
-        "slot_minutes": 30, "consultation_fee": "650.00", "active": "on",
-        "weekly_hours": '[{"weekday": 0, "start": "16:00", "end": "18:00"}]',
-    })  # fmt: skip
+    response = api.post(
+        f"/admin/scheduling/doctor/{doctor.pk}/change/",
+        {
+            "slot_minutes": 30,
+            "consultation_fee": "650.00",
+            "active": "on",
+            "weekly_hours": '[{"weekday": 0, "start": "16:00", "end": "18:00"}]',
+        },
+    )
 
     assert response.status_code == 302, response.content.decode()[:500]
     doctor.refresh_from_db()

@@ -15,10 +15,15 @@ def test_no_seeded_phi_appears_in_logs_events_or_audit(owner: User, tenant: Tena
     client = client_for(owner, tenant)
     created = client.post(
         "/api/v1/patients/",
-        {"name": "Scanwell Patientname", "phone": "9000012345", "date_of_birth": "1961-04-05",
-         "address": "12 Marine Drive, Mumbai", "notes": "allergic to penicillin"},
+        {
+            "name": "Scanwell Patientname",
+            "phone": "9000012345",
+            "date_of_birth": "1961-04-05",
+            "address": "12 Marine Drive, Mumbai",
+            "notes": "allergic to penicillin",
+        },
         format="json",
-    )  # fmt: skip
+    )
     client.get(f"/api/v1/patients/{created.json()['id']}/")
     client.get("/api/v1/patients/?phone=9000012345")
     client.post("/api/v1/patients/", {"name": "Scanwell Other", "phone": "bad"}, format="json")

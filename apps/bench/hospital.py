@@ -88,9 +88,15 @@ def synthesize_month(
     with connection.cursor() as cursor:
         cursor.execute(
             GENERATE,
-            {"first": first, "branches": branch_ids, "doctors": doctors, "days": days,
-             "per_day": doctors * per_doctor_per_day, "total": total},
-        )  # fmt: skip
+            {
+                "first": first,
+                "branches": branch_ids,
+                "doctors": doctors,
+                "days": days,
+                "per_day": doctors * per_doctor_per_day,
+                "total": total,
+            },
+        )
         cursor.execute("SELECT count(*) FROM eventstore_event")
         (events,) = cursor.fetchone()
     return int(events)

@@ -60,10 +60,13 @@ def simulate(
     slug = f"sim-{segment.kind}-{uuid.uuid4().hex[:6]}"
     tenant = tenant_onboard(
         verified=True,
-        clinic_name=f"Simulated {segment.kind}", slug=slug, kind=segment.kind,
-        owner_name="Sim Owner", owner_email=f"owner@{slug}.example.com",
+        clinic_name=f"Simulated {segment.kind}",
+        slug=slug,
+        kind=segment.kind,
+        owner_name="Sim Owner",
+        owner_email=f"owner@{slug}.example.com",
         owner_password="simulated-owner-2026",  # noqa: S106  (throw-away tenant)
-    ).tenant  # fmt: skip
+    ).tenant
     done: Counter[str] = Counter()
     with schema_context(tenant.schema_name):
         branches = [Branch.objects.get()] + [
@@ -79,7 +82,7 @@ def simulate(
                 slot_minutes=10,
                 consultation_fee=Decimal("500.00"),
                 weekly_hours=HOURS,
-            )  # fmt: skip
+            )
             for b, branch in enumerate(branches)
             for n in range(segment.doctors_per_branch)
         ]
@@ -97,9 +100,15 @@ def simulate(
 
 
 def _doctors_day(
-    doctor: Doctor, patients: list[Patient], day: object, eve: datetime, segment: Segment,
-    rng: random.Random, done: Counter[str], progress: Progress | None,
-) -> None:  # fmt: skip
+    doctor: Doctor,
+    patients: list[Patient],
+    day: object,
+    eve: datetime,
+    segment: Segment,
+    rng: random.Random,
+    done: Counter[str],
+    progress: Progress | None,
+) -> None:
     slots = free_slots(doctor, day, now=eve)  # type: ignore[arg-type]
     chosen = slots[: segment.visits_per_doctor]
     spare = slots[segment.visits_per_doctor :]
@@ -112,9 +121,12 @@ def _doctors_day(
         try:
             if rng.random() < 0.4:
                 billing.payment_take(
-                    actor=None, appointment=visit, kind="deposit", amount=Decimal("200.00"),
+                    actor=None,
+                    appointment=visit,
+                    kind="deposit",
+                    amount=Decimal("200.00"),
                     method=rng.choice(["cash", "upi"]),
-                )  # fmt: skip
+                )
                 done["deposits"] += 1
             if roll < 0.05:
                 commands.appointment_cancel(actor=None, appointment=visit, reason="sim", now=eve)
@@ -145,9 +157,12 @@ def _attend(visit: object, roll: float, rng: random.Random, done: Counter[str]) 
     due = Decimal("500.00") - sum((p.amount for p in visit.payments.all()), Decimal(0))
     if due > 0:
         payment = billing.payment_take(
-            actor=None, appointment=visit, kind="balance", amount=due,
+            actor=None,
+            appointment=visit,
+            kind="balance",
+            amount=due,
             method=rng.choice(["cash", "card", "upi"]),
-        )  # fmt: skip
+        )
         done["balances"] += 1
         if rng.random() < 0.03:
             billing.payment_refund(

@@ -1,6 +1,5 @@
 """Invoices and payments in the admin: read-only (money changes only through commands)."""
 
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
@@ -9,7 +8,12 @@ from django.utils.html import format_html, format_html_join
 
 from apps.billing import commands
 from apps.billing.models import BillingSettings, Invoice, InvoiceAdjustment, Payment, Refund
-from apps.clinic.admin import BranchScopedAdmin, TenantSettingsAdmin
+from apps.clinic.admin import (
+    BranchScopedAdmin,
+    TenantSettingsAdmin,
+    clinic_time_column,
+    money_column,
+)
 from apps.clinic.scoping import staff_of
 from apps.core import clinictime
 
@@ -49,39 +53,43 @@ class BillingSettingsAdmin(TenantSettingsAdmin):
         return saved
 
 
-def _money(amount: Decimal, currency: str | None = None) -> str:
-    return clinictime.format_money(amount, currency)
-
-
 @admin.register(Invoice)
 class InvoiceAdmin(BranchScopedAdmin):
     list_display = ["number", "issued_at", "branch", "status", "total_money", "tax_money"]
     list_select_related = ["branch"]
-    list_filter = ["status", ("branch", admin.RelatedOnlyFieldListFilter),
-                   ("issued", admin.DateFieldListFilter)]  # fmt: skip
+    list_filter = [
+        "status",
+        ("branch", admin.RelatedOnlyFieldListFilter),
+        ("issued", admin.DateFieldListFilter),
+    ]
     date_hierarchy = "issued"
     ordering = ["-issued", "-id"]
     search_fields = ["number"]
-    readonly_fields = ("number", "issued_at", "branch", "status", "lines_table", "tax_money",
-              "total_money", "appointment")  # fmt: skip
+    readonly_fields = (
+        "number",
+        "issued_at",
+        "branch",
+        "status",
+        "lines_table",
+        "tax_money",
+        "total_money",
+        "appointment",
+    )
     fields = readonly_fields
 
-    @admin.display(description="Issued", ordering="issued")
-    def issued_at(self, invoice: Invoice) -> str:
-        return clinictime.format_datetime(invoice.issued, invoice.branch.timezone)
-
-    @admin.display(description="Total", ordering="total")
-    def total_money(self, invoice: Invoice) -> str:
-        return _money(invoice.total, invoice.currency)
-
-    @admin.display(description="Tax", ordering="tax")
-    def tax_money(self, invoice: Invoice) -> str:
-        return _money(invoice.tax, invoice.currency)
+    issued_at = clinic_time_column("issued", "Issued")
+    total_money = money_column("total", "Total", currency="currency")
+    tax_money = money_column("tax", "Tax", currency="currency")
 
     @admin.display(description="Lines")
     def lines_table(self, invoice: Invoice) -> str:
-        rows = [(line.get("description", ""), _money(line.get("amount"), invoice.currency))
-                for line in invoice.lines]  # fmt: skip
+        rows = [
+            (
+                line.get("description", ""),
+                clinictime.format_money(line.get("amount"), invoice.currency),
+            )
+            for line in invoice.lines
+        ]
         body = format_html_join("", '<tr><td>{}</td><td class="num">{}</td></tr>', rows)
         return format_html('<table class="details">{}</table>', body)
 
@@ -92,8 +100,12 @@ class PaymentAdmin(BranchScopedAdmin):
 
     list_display = ["received_at", "branch", "kind", "method", "amount_money", "invoice"]
     list_select_related = ["branch", "invoice"]
-    list_filter = [("received", admin.DateFieldListFilter), "kind", "method",
-                   ("branch", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
+    list_filter = [
+        ("received", admin.DateFieldListFilter),
+        "kind",
+        "method",
+        ("branch", admin.RelatedOnlyFieldListFilter),
+    ]
     date_hierarchy = "received"
     ordering = ["-received", "-id"]
     readonly_fields = (
@@ -107,52 +119,55 @@ class PaymentAdmin(BranchScopedAdmin):
     )
     fields = readonly_fields
 
-    @admin.display(description="Received", ordering="received")
-    def received_at(self, payment: Payment) -> str:
-        return clinictime.format_datetime(payment.received, payment.branch.timezone)
-
-    @admin.display(description="Amount", ordering="amount")
-    def amount_money(self, payment: Payment) -> str:
-        return _money(payment.amount)
+    received_at = clinic_time_column("received", "Received")
+    amount_money = money_column("amount", "Amount")
 
 
 @admin.register(Refund)
 class RefundAdmin(BranchScopedAdmin):
     list_display = ["refunded_at", "branch", "kind", "method", "amount_money", "payment", "reason"]
     list_select_related = ["branch", "payment"]
-    list_filter = [("refunded", admin.DateFieldListFilter), "kind", "method",
-                   ("branch", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
+    list_filter = [
+        ("refunded", admin.DateFieldListFilter),
+        "kind",
+        "method",
+        ("branch", admin.RelatedOnlyFieldListFilter),
+    ]
     date_hierarchy = "refunded"
     ordering = ["-refunded", "-id"]
-    readonly_fields = ("refunded_at", "branch", "kind", "method", "amount_money", "payment",
-                       "reason")  # fmt: skip
+    readonly_fields = (
+        "refunded_at",
+        "branch",
+        "kind",
+        "method",
+        "amount_money",
+        "payment",
+        "reason",
+    )
     fields = readonly_fields
 
-    @admin.display(description="Refunded", ordering="refunded")
-    def refunded_at(self, refund: Refund) -> str:
-        return clinictime.format_datetime(refund.refunded, refund.branch.timezone)
-
-    @admin.display(description="Amount", ordering="amount")
-    def amount_money(self, refund: Refund) -> str:
-        return _money(refund.amount)
+    refunded_at = clinic_time_column("refunded", "Refunded")
+    amount_money = money_column("amount", "Amount")
 
 
 @admin.register(InvoiceAdjustment)
 class InvoiceAdjustmentAdmin(BranchScopedAdmin):
     """Discounts and credit notes, read-only: they are made at the desk or through the API."""
 
-    list_display = ["__str__", "created_at", "branch", "kind", "category", "reduction_money",
-                    "invoice"]  # fmt: skip
+    list_display = [
+        "__str__",
+        "created_at",
+        "branch",
+        "kind",
+        "category",
+        "reduction_money",
+        "invoice",
+    ]
     list_select_related = ["branch", "invoice"]
     list_filter = ["kind", "category", ("branch", admin.RelatedOnlyFieldListFilter)]
     ordering = ["-created", "-id"]
     search_fields = ["number", "invoice__number"]
     readonly_fields = [f.name for f in InvoiceAdjustment._meta.fields]
 
-    @admin.display(description="Made", ordering="created")
-    def created_at(self, adjustment: InvoiceAdjustment) -> str:
-        return clinictime.format_datetime(adjustment.created, adjustment.branch.timezone)
-
-    @admin.display(description="Reduction", ordering="total_reduction")
-    def reduction_money(self, adjustment: InvoiceAdjustment) -> str:
-        return _money(adjustment.total_reduction)
+    created_at = clinic_time_column("created", "Made")
+    reduction_money = money_column("total_reduction", "Reduction")

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.billing import commands
-from apps.billing.models import Refund, TaxRule
+from apps.billing.models import BillingSettings, Refund, TaxRule
 from apps.billing.selectors import invoice_view, invoices_for, payments_for
 from apps.billing.serializers import (
     AdjustmentSerializer,
@@ -25,8 +25,9 @@ from apps.billing.serializers import (
 from apps.clinic.models import WHOLE_TENANT_ROLES
 from apps.clinic.permissions import roles
 from apps.clinic.scoping import staff_of, visible_branches
+from apps.core.api import get_visible
 from apps.scheduling.commands import FRONT_DESK
-from apps.scheduling.selectors import appointments_for, get_visible
+from apps.scheduling.selectors import appointments_for
 
 FrontDesk = roles(read=FRONT_DESK, write=FRONT_DESK)
 Managers = roles(read=WHOLE_TENANT_ROLES, write=WHOLE_TENANT_ROLES)
@@ -119,7 +120,7 @@ class BillingSettingsApi(APIView):
 
     @extend_schema(responses={200: BillingSettingsSerializer}, tags=["billing"])
     def get(self, request: Request) -> Response:
-        return Response(BillingSettingsSerializer(commands.billing_settings()).data)
+        return Response(BillingSettingsSerializer(BillingSettings.current()).data)
 
     @extend_schema(
         request=BillingSettingsSerializer,

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 from django_tenants.utils import get_tenant_model
 
-from apps.billing import ledger
+from apps.billing import events, ledger
 from apps.billing.models import (
     DISCOUNT_CATEGORIES,
     REFUND_EVENTS,
@@ -47,12 +47,12 @@ from apps.eventstore.store import command
 from apps.scheduling.commands import FRONT_DESK
 from apps.scheduling.models import Appointment
 
-PAYABLE = (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN, Appointment.Status.COMPLETED,
-           Appointment.Status.NO_SHOW)  # fmt: skip
-
-
-def billing_settings() -> BillingSettings:
-    return BillingSettings.objects.filter(pk=1).first() or BillingSettings(pk=1)
+PAYABLE = (
+    Appointment.Status.BOOKED,
+    Appointment.Status.CHECKED_IN,
+    Appointment.Status.COMPLETED,
+    Appointment.Status.NO_SHOW,
+)
 
 
 def tenant_currency() -> str:
@@ -84,12 +84,10 @@ def billing_settings_update(*, actor: User | None, cancellation_policy: str) -> 
             f"Choose one of: {', '.join(BillingSettings.CancellationPolicy.values)}.",
             field="cancellation_policy",
         )
-    settings = BillingSettings.objects.select_for_update().filter(pk=1).first() or BillingSettings(
-        pk=1
-    )
+    settings = BillingSettings.for_update()
     settings.cancellation_policy = cancellation_policy
     settings.record(
-        "BillingSettingsChanged", {"cancellation_policy": cancellation_policy}, actor=actor
+        events.BILLING_SETTINGS_CHANGED, {"cancellation_policy": cancellation_policy}, actor=actor
     )
     settings.save()
     return settings
@@ -104,13 +102,13 @@ def no_show_charges_update(
     amounts = {}
     for field, amount in (("no_show_fee", no_show_fee), ("no_show_deposit", no_show_deposit)):
         amounts[field] = ZERO if amount == ZERO else check_amount(amount, field=field)
-    settings = BillingSettings.objects.select_for_update().filter(pk=1).first() or BillingSettings(
-        pk=1
-    )
+    settings = BillingSettings.for_update()
     settings.no_show_fee = amounts["no_show_fee"]
     settings.no_show_deposit = amounts["no_show_deposit"]
     settings.record(
-        "NoShowChargesChanged", {key: str(value) for key, value in amounts.items()}, actor=actor
+        events.NO_SHOW_CHARGES_CHANGED,
+        {key: str(value) for key, value in amounts.items()},
+        actor=actor,
     )
     settings.save()
     return settings
@@ -127,11 +125,11 @@ def receptionist_discount_cap_update(*, actor: User | None, percent: Decimal) ->
         or percent != percent.quantize(PAISA)
     ):
         raise InvalidInput("A cap is a percent from 0 to 100.", field="receptionist_discount_cap")
-    settings = BillingSettings.objects.select_for_update().filter(pk=1).first() or BillingSettings(
-        pk=1
-    )
+    settings = BillingSettings.for_update()
     settings.receptionist_discount_cap = percent
-    settings.record("DiscountCapChanged", {"receptionist_percent": str(percent)}, actor=actor)
+    settings.record(
+        events.DISCOUNT_CAP_CHANGED, {"receptionist_percent": str(percent)}, actor=actor
+    )
     settings.save()
     return settings
 
@@ -144,11 +142,15 @@ def charge_no_show_fee(*, appointment: Appointment, actor: Actor | None) -> Invo
     as a line of its own (untaxed), so reception collects it with the consultation."""
     if not appointment.repeat_no_show:
         return None  # the common case costs no query
-    fee = billing_settings().no_show_fee
+    fee = BillingSettings.current().no_show_fee
     if fee <= ZERO:
         return None
-    line = {"kind": NO_SHOW_FEE_LINE, "description": "No-show fee", "rate": "",
-            "amount": str(money(fee))}  # fmt: skip
+    line = {
+        "kind": NO_SHOW_FEE_LINE,
+        "description": "No-show fee",
+        "rate": "",
+        "amount": str(money(fee)),
+    }
     return _issue_invoice(appointment, actor, extra_lines=[line])
 
 
@@ -165,7 +167,7 @@ def tax_rule_add(
         raise InvalidInput("A tax rate is more than 0 and at most 100 percent.", field="rate")
     rule = TaxRule(name=name.strip(), rate=rate, branch=branch)
     rule.record(
-        "TaxRuleAdded",
+        events.TAX_RULE_ADDED,
         {"name": rule.name, "rate": str(rate), "branch_id": branch.pk if branch else None},
         actor=actor,
     )
@@ -197,7 +199,7 @@ def _issue_invoice(
         tax=tax,
     )
     invoice.record(
-        "InvoiceIssued",
+        events.INVOICE_ISSUED,
         {
             "appointment_id": appointment.pk,
             "branch_id": appointment.branch_id,
@@ -264,7 +266,7 @@ def payment_take(
     )
     received = timezone.now()
     payment.record(
-        "PaymentTaken",
+        events.PAYMENT_TAKEN,
         {
             "appointment_id": appointment.pk,
             "invoice_id": invoice.pk,
@@ -298,9 +300,14 @@ def _refund(
             f"Only {format_money(left, payment.invoice.currency)} of this payment can be refunded."
         )
     refund = Refund(
-        payment=payment, branch_id=payment.branch_id, amount=amount, method=method, reason=reason,
-        kind=kind, adjustment=adjustment,
-    )  # fmt: skip
+        payment=payment,
+        branch_id=payment.branch_id,
+        amount=amount,
+        method=method,
+        reason=reason,
+        kind=kind,
+        adjustment=adjustment,
+    )
     refunded = timezone.now()
     # The reason is free text that may describe the patient: it stays in the row.
     refund.record(
@@ -334,8 +341,13 @@ def payment_refund(*, actor: User | None, payment: Payment, amount: Decimal, rea
     amount = check_amount(amount)
     if not reason.strip():
         raise InvalidInput("Give a reason for the refund.", field="reason")
-    return _refund(actor=actor, payment=payment, amount=amount, reason=reason.strip()[:200],
-                   method=payment.method)  # fmt: skip
+    return _refund(
+        actor=actor,
+        payment=payment,
+        amount=amount,
+        reason=reason.strip()[:200],
+        method=payment.method,
+    )
 
 
 def _locked_payment(actor: User | None, payment: Payment) -> Payment:
@@ -371,8 +383,14 @@ def payment_refund_overpayment(
             f"Only {format_money(overpaid, invoice.currency)} was paid beyond the bill; a refund "
             "of more would leave the patient owing it. Give a discount or concession instead."
         )
-    return _refund(actor=actor, payment=payment, amount=amount, reason=reason,
-                   method=payment.method, kind=Refund.Kind.OVERPAYMENT)  # fmt: skip
+    return _refund(
+        actor=actor,
+        payment=payment,
+        amount=amount,
+        reason=reason,
+        method=payment.method,
+        kind=Refund.Kind.OVERPAYMENT,
+    )
 
 
 @command
@@ -385,9 +403,13 @@ def payment_refund_concession(
     payment = _locked_payment(actor, payment)
     reason = _reason(reason, "concession")
     adjustment = _discount(
-        actor=actor, appointment=payment.appointment, category=category, amount=amount,
-        percent=None, reason=reason,
-    )  # fmt: skip
+        actor=actor,
+        appointment=payment.appointment,
+        category=category,
+        amount=amount,
+        percent=None,
+        reason=reason,
+    )
     overpaid = ledger.balance_of(adjustment.invoice).overpaid
     back = min(overpaid, adjustment.total_reduction)
     if back <= ZERO:
@@ -395,9 +417,15 @@ def payment_refund_concession(
             "Nothing was paid beyond the reduced bill, so there is no money to give back: "
             "give the concession as a discount instead."
         )
-    return _refund(actor=actor, payment=payment, amount=back, reason=reason,
-                   method=payment.method, kind=Refund.Kind.CONCESSION,
-                   adjustment=adjustment)  # fmt: skip
+    return _refund(
+        actor=actor,
+        payment=payment,
+        amount=back,
+        reason=reason,
+        method=payment.method,
+        kind=Refund.Kind.CONCESSION,
+        adjustment=adjustment,
+    )
 
 
 def _invoice_for(actor: User | None, appointment: Appointment) -> Invoice:
@@ -460,7 +488,7 @@ def _apply(
     adjustment.save()
     invoice.lines, invoice.total, invoice.tax = lines, total, tax
     invoice.record(
-        "InvoiceAdjusted",
+        events.INVOICE_ADJUSTED,
         {
             "appointment_id": invoice.appointment_id,
             "branch_id": invoice.branch_id,
@@ -480,7 +508,7 @@ def discount_limit(
 ) -> tuple[Decimal, Decimal] | None:
     """(cap percent, amount) that `actor` may take off a bill with these lines, all discounts
     together; None when the role has no limit (the role policy is apps.clinic.access)."""
-    cap = discount_cap_percent(actor, billing_settings().receptionist_discount_cap)
+    cap = discount_cap_percent(actor, BillingSettings.current().receptionist_discount_cap)
     if cap is None:
         return None
     return cap, money(charges_of(lines) * cap / 100)
@@ -535,12 +563,22 @@ def _discount(
             "Ask a manager for more."
         )
     adjustment = InvoiceAdjustment(
-        invoice=invoice, branch_id=invoice.branch_id, kind=InvoiceAdjustment.Kind.DISCOUNT,
-        category=category, reason=reason, percent=percent, amount=amount,
-    )  # fmt: skip
+        invoice=invoice,
+        branch_id=invoice.branch_id,
+        kind=InvoiceAdjustment.Kind.DISCOUNT,
+        category=category,
+        reason=reason,
+        percent=percent,
+        amount=amount,
+    )
     lines = reprice(invoice.lines, [*_discounts_of(invoice), (_discount_label(category), amount)])
-    return _apply(actor=actor, invoice=invoice, adjustment=adjustment, lines=lines,
-                  event_type="DiscountGranted")  # fmt: skip
+    return _apply(
+        actor=actor,
+        invoice=invoice,
+        adjustment=adjustment,
+        lines=lines,
+        event_type=events.DISCOUNT_GRANTED,
+    )
 
 
 @command
@@ -558,8 +596,14 @@ def invoice_discount(
     computed again on the discounted amount. Money already paid beyond the new bill can then
     be paid back with an overpayment refund."""
     require_role(actor, FRONT_DESK)
-    return _discount(actor=actor, appointment=appointment, category=category, amount=amount,
-                     percent=percent, reason=_reason(reason, "discount"))  # fmt: skip
+    return _discount(
+        actor=actor,
+        appointment=appointment,
+        category=category,
+        amount=amount,
+        percent=percent,
+        reason=_reason(reason, "discount"),
+    )
 
 
 @command
@@ -588,14 +632,23 @@ def invoice_line_withdraw(
     lines = [dict(item) for item in invoice.lines]
     lines[line]["withdrawn"] = number
     adjustment = InvoiceAdjustment(
-        invoice=invoice, branch_id=invoice.branch_id, kind=InvoiceAdjustment.Kind.CREDIT_NOTE,
-        category=InvoiceAdjustment.Category.WITHDRAWN, reason=reason,
-        amount=money(Decimal(target["amount"])), number=number, sequence=counter.last_number,
+        invoice=invoice,
+        branch_id=invoice.branch_id,
+        kind=InvoiceAdjustment.Kind.CREDIT_NOTE,
+        category=InvoiceAdjustment.Category.WITHDRAWN,
+        reason=reason,
+        amount=money(Decimal(target["amount"])),
+        number=number,
+        sequence=counter.last_number,
         line=line,
-    )  # fmt: skip
-    return _apply(actor=actor, invoice=invoice, adjustment=adjustment,
-                  lines=reprice(lines, _discounts_of(invoice)),
-                  event_type="CreditNoteIssued")  # fmt: skip
+    )
+    return _apply(
+        actor=actor,
+        invoice=invoice,
+        adjustment=adjustment,
+        lines=reprice(lines, _discounts_of(invoice)),
+        event_type=events.CREDIT_NOTE_ISSUED,
+    )
 
 
 def settle_cancellation(*, appointment: Appointment, actor: User | None) -> dict[str, str]:
@@ -603,7 +656,7 @@ def settle_cancellation(*, appointment: Appointment, actor: User | None) -> dict
     invoice = Invoice.objects.select_for_update().filter(appointment=appointment).first()
     if invoice is None:
         return {"policy": "none", "amount": "0.00"}
-    policy = billing_settings().cancellation_policy
+    policy = BillingSettings.current().cancellation_policy
     kept = Decimal("0.00")
     for payment in (
         Payment.objects.select_for_update()
@@ -625,14 +678,20 @@ def settle_cancellation(*, appointment: Appointment, actor: User | None) -> dict
         kept += left
     if policy == BillingSettings.CancellationPolicy.FEE:
         invoice.status = Invoice.Status.CANCELLATION_FEE
-        invoice.lines = [{"kind": "cancellation_fee", "description": "Cancellation fee", "rate": "",
-                          "amount": str(money(kept))}]  # fmt: skip
+        invoice.lines = [
+            {
+                "kind": "cancellation_fee",
+                "description": "Cancellation fee",
+                "rate": "",
+                "amount": str(money(kept)),
+            }
+        ]
     else:
         invoice.status = Invoice.Status.VOID
         invoice.lines = []
     invoice.total, invoice.tax = totals(invoice.lines)
     invoice.record(
-        "InvoiceSettledOnCancellation",
+        events.INVOICE_SETTLED_ON_CANCELLATION,
         {"appointment_id": appointment.pk, "policy": policy, "total": str(invoice.total)},
         actor=actor,
     )

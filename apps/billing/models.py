@@ -10,7 +10,9 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 
+from apps.billing import events
 from apps.clinic.models import Branch
+from apps.core.models import SingletonSettings
 from apps.eventstore.models import EventSourcedModel
 from apps.scheduling.models import Appointment, Patient
 
@@ -28,7 +30,7 @@ class Method(models.TextChoices):
     CREDIT = "credit", "Patient credit"
 
 
-class BillingSettings(EventSourcedModel):
+class BillingSettings(SingletonSettings, EventSourcedModel):
     """One row per tenant: what happens to a deposit when its appointment is cancelled."""
 
     stream_type = "billing-settings"
@@ -43,22 +45,28 @@ class BillingSettings(EventSourcedModel):
     )
     # For bookings of repeat no-shows (scheduling's NoShowPolicy); 0.00 turns each off.
     no_show_fee = models.DecimalField(
-        max_digits=12, decimal_places=2, default=Decimal("0.00"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
         help_text="Added as a line to the invoice of a repeat no-show's booking; 0 is off.",
-    )  # fmt: skip
+    )
     no_show_deposit = models.DecimalField(
-        max_digits=12, decimal_places=2, default=Decimal("0.00"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
         help_text="Deposit a repeat no-show pays at reception before a visit is booked online "
         "(the patient app refuses the booking); 0 is off.",
-    )  # fmt: skip
+    )
 
     # The largest share of a bill (percent of its charges, all discounts together) that a
     # receptionist may give; apps.clinic.access.discount_cap_percent decides who it binds.
     receptionist_discount_cap = models.DecimalField(
-        max_digits=5, decimal_places=2, default=Decimal("20.00"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("20.00"),
         help_text="Percent of a bill's charges a receptionist may discount in all; managers "
         "and owners are not limited.",
-    )  # fmt: skip
+    )
 
     class Meta:
         verbose_name_plural = "billing settings"
@@ -192,16 +200,13 @@ class Refund(EventSourcedModel):
         return f"Refund {self.amount} of payment {self.payment_id}"
 
 
-# The event type of each kind of refund: every reader of money moved back (takings, the daily
-# close, the warehouse) asks for all of them here.
+# The event type of each kind of refund (readers of money moved back ask for all of them:
+# `apps.billing.events.REFUND_EVENT_TYPES`).
 REFUND_EVENTS = {
-    Refund.Kind.REFUND: "RefundIssued",
-    Refund.Kind.OVERPAYMENT: "OverpaymentRefunded",
-    Refund.Kind.CONCESSION: "ConcessionRefunded",
+    Refund.Kind.REFUND: events.REFUND_ISSUED,
+    Refund.Kind.OVERPAYMENT: events.OVERPAYMENT_REFUNDED,
+    Refund.Kind.CONCESSION: events.CONCESSION_REFUNDED,
 }
-REFUND_EVENT_TYPES = tuple(sorted(REFUND_EVENTS.values()))
-# Events of the invoice stream that carry its current `total`; the latest one is the bill.
-INVOICE_TOTAL_EVENTS = ("InvoiceIssued", "InvoiceAdjusted")
 
 
 class CreditNoteCounter(models.Model):

@@ -97,9 +97,13 @@ def reprice(
         left -= taken
         taxed -= min(taken, taxed)
         discount_lines.append(
-            {"kind": "discount", "description": description, "rate": "",
-             "amount": str(money(ZERO - taken))}
-        )  # fmt: skip
+            {
+                "kind": "discount",
+                "description": description,
+                "rate": "",
+                "amount": str(money(ZERO - taken)),
+            }
+        )
     repriced = [
         {**line, "amount": str(money(taxed * Decimal(line["rate"]) / 100))}
         if line["kind"] == "tax"

@@ -4,7 +4,8 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from apps.billing.models import REFUND_EVENT_TYPES, BranchTakings, Method
+from apps.billing.events import PAYMENT_TAKEN, REFUND_EVENT_TYPES
+from apps.billing.models import BranchTakings, Method
 from apps.clinic.models import Branch
 from apps.core.db import connection
 from apps.eventstore.models import Event
@@ -24,7 +25,7 @@ SET amount = billing_branchtakings.amount + EXCLUDED.amount
 
 class TakingsProjection(Projection):
     name = "takings"
-    handles = frozenset({"PaymentTaken", *REFUND_EVENT_TYPES})
+    handles = frozenset({PAYMENT_TAKEN, *REFUND_EVENT_TYPES})
     read_models = (BranchTakings,)
 
     def apply(self, event: Event, touched: Touched) -> None:
@@ -36,7 +37,7 @@ class TakingsProjection(Projection):
             data = event.data
             if data["method"] in NOT_MONEY:
                 continue
-            sign = 1 if event.type == "PaymentTaken" else -1
+            sign = 1 if event.type == PAYMENT_TAKEN else -1
             change[(data["branch_id"], data["date"], data["method"])] += sign * Decimal(
                 data["amount"]
             )

@@ -1,5 +1,6 @@
 """Admin screens for branches and staff, scoped to the branches the signed-in user may see."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -25,6 +26,7 @@ from apps.clinic.commands import (
 from apps.clinic.forms import AdminLoginForm, PasswordResetForm
 from apps.clinic.models import Branch, Role, User
 from apps.clinic.scoping import scope_to_branches, staff_of
+from apps.core import clinictime
 from apps.core.errors import DomainError, InvalidInput
 
 # The admin's sign-in goes through the same lock-out as every other door.
@@ -124,6 +126,31 @@ class RefusedForm(forms.BaseForm):
         return cleaned
 
 
+def clinic_time_column(field: str, description: str) -> Callable[[Any, Any], str]:
+    """A list or detail column showing the row's instant `field` on its branch's clock."""
+
+    @admin.display(description=description, ordering=field)
+    def column(modeladmin: Any, row: Any) -> str:
+        return clinictime.format_datetime(getattr(row, field), row.branch.timezone)
+
+    return column
+
+
+def money_column(
+    field: str, description: str, *, currency: str | None = None
+) -> Callable[[Any, Any], str]:
+    """A column showing the amount `field` as money, in the row's `currency` attribute when
+    one is named (else the tenant's currency)."""
+
+    @admin.display(description=description, ordering=field)
+    def column(modeladmin: Any, row: Any) -> str:
+        return clinictime.format_money(
+            getattr(row, field), getattr(row, currency) if currency else None
+        )
+
+    return column
+
+
 class BranchScopedAdmin(RoleAdmin):
     """Shows only rows of branches the user may see; `branch_field` names the row's branch."""
 
@@ -206,9 +233,15 @@ class StaffAdmin(BranchScopedAdmin):
     search_fields = ["email", "name"]
     filter_horizontal = ["branches"]
     fields = [
-        "name", "email", "role", "branches", "is_active", "password_reset", "last_login",
+        "name",
+        "email",
+        "role",
+        "branches",
+        "is_active",
+        "password_reset",
+        "last_login",
         "date_joined",
-    ]  # fmt: skip
+    ]
     readonly_fields = ["email", "role", "password_reset", "last_login", "date_joined"]
 
     def get_form(
@@ -246,9 +279,10 @@ class StaffAdmin(BranchScopedAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 staff_password_reset(
-                    actor=staff_of(request), user=member,
+                    actor=staff_of(request),
+                    user=member,
                     new_password=form.cleaned_data["new_password"],
-                )  # fmt: skip
+                )
             except InvalidInput as exc:
                 for error in exc.errors.get("new_password", [exc.message]):
                     form.add_error("new_password", error)
@@ -262,9 +296,14 @@ class StaffAdmin(BranchScopedAdmin):
         return TemplateResponse(
             request,
             "admin/clinic/password_reset.html",
-            {**self.admin_site.each_context(request), "title": f"Reset the password of {member}",
-             "member": member, "form": form, "opts": self.model._meta},
-        )  # fmt: skip
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Reset the password of {member}",
+                "member": member,
+                "form": form,
+                "opts": self.model._meta,
+            },
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.readonly_fields if obj is not None else []
@@ -279,10 +318,12 @@ class StaffAdmin(BranchScopedAdmin):
     ) -> None:
         if change:
             staff_change(
-                actor=staff_of(request), user=obj, name=form.cleaned_data["name"],
+                actor=staff_of(request),
+                user=obj,
+                name=form.cleaned_data["name"],
                 is_active=form.cleaned_data["is_active"],
                 branches=list(form.cleaned_data["branches"]),
-            )  # fmt: skip
+            )
             return
         created = staff_create(
             actor=staff_of(request),

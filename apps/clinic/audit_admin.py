@@ -46,8 +46,21 @@ ACTION_LABELS = {
 }
 
 # `at` in the clinic's time with its offset (unambiguous and sortable); ids beside names.
-CSV_FIELDS = ["id", "at", "actor_id", "actor", "actor_role", "branch_id", "branch", "action",
-              "target", "request_id", "ip", "prev_hash", "hash"]  # fmt: skip
+CSV_FIELDS = [
+    "id",
+    "at",
+    "actor_id",
+    "actor",
+    "actor_role",
+    "branch_id",
+    "branch",
+    "action",
+    "target",
+    "request_id",
+    "ip",
+    "prev_hash",
+    "hash",
+]
 
 
 class EntryKindFilter(admin.SimpleListFilter):
@@ -94,8 +107,11 @@ class RoleFilter(admin.SimpleListFilter):
     parameter_name = "actor_role"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [*((str(code), str(label)) for code, label in Role.choices),
-                ("patient", "Patient"), ("system", "System")]  # fmt: skip
+        return [
+            *((str(code), str(label)) for code, label in Role.choices),
+            ("patient", "Patient"),
+            ("system", "System"),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(actor_role=self.value()) if self.value() else queryset
@@ -151,8 +167,20 @@ class AuditEntryAdmin(RoleAdmin):
     date_hierarchy = "at"
     ordering = ["-id"]
     list_per_page = 50
-    readonly_fields = ("when", "who", "role", "what", "subject", "target", "branch", "details",
-                       "request_id", "ip", "prev_hash", "hash")  # fmt: skip
+    readonly_fields = (
+        "when",
+        "who",
+        "role",
+        "what",
+        "subject",
+        "target",
+        "branch",
+        "details",
+        "request_id",
+        "ip",
+        "prev_hash",
+        "hash",
+    )
     fields = readonly_fields
     actions = ["export_csv"]
 
@@ -219,8 +247,10 @@ class AuditEntryAdmin(RoleAdmin):
 
     @admin.display(description="Details")
     def details(self, entry: AuditEntry) -> str:
-        rows = [(key.replace("_", " ").capitalize(), _plain(value))
-                for key, value in sorted(entry.detail.items())]  # fmt: skip
+        rows = [
+            (key.replace("_", " ").capitalize(), _plain(value))
+            for key, value in sorted(entry.detail.items())
+        ]
         if not rows:
             return "—"
         body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
@@ -246,16 +276,17 @@ class AuditEntryAdmin(RoleAdmin):
             .order_by("-day", "actor_id", "action")[:500]
         )
         actors = dict(
-            User.objects.filter(pk__in={r["actor_id"] for r in rows if r["actor_id"]})
-            .values_list("pk", "name")
-        )  # fmt: skip
+            User.objects.filter(pk__in={r["actor_id"] for r in rows if r["actor_id"]}).values_list(
+                "pk", "name"
+            )
+        )
         table = [
             {
                 "day": clinictime.format_date(r["day"]),
                 "iso_day": r["day"].isoformat() if isinstance(r["day"], date) else "",
                 "who": actor_name(
                     AuditEntry(actor_id=r["actor_id"], actor_role=r["actor_role"]), actors
-                ),  # fmt: skip
+                ),
                 "role": role_label(r["actor_role"]),
                 "what": ACTION_LABELS.get(r["action"], r["action"]),
                 "count": r["count"],
@@ -265,9 +296,13 @@ class AuditEntryAdmin(RoleAdmin):
         return render(
             request,
             "admin/audit/reads.html",
-            {**self.admin_site.each_context(request), "rows": table,
-             "title": "Patient-data reads by person and day", "opts": self.model._meta},
-        )  # fmt: skip
+            {
+                **self.admin_site.each_context(request),
+                "rows": table,
+                "title": "Patient-data reads by person and day",
+                "opts": self.model._meta,
+            },
+        )
 
     @admin.action(description="Export selected entries as CSV")
     def export_csv(self, request: HttpRequest, queryset: QuerySet[AuditEntry]) -> HttpResponse:
@@ -278,12 +313,23 @@ class AuditEntryAdmin(RoleAdmin):
         entries = list(queryset.order_by("-id"))
         actors, branches = _names(entries)
         for e in entries:
-            writer.writerow([
-                e.id, clinictime.in_zone(e.at).isoformat(), e.actor_id or "",
-                actor_name(e, actors), e.actor_role, e.branch_id or "",
-                branches.get(e.branch_id or 0, ""), e.action, e.target, e.request_id,
-                e.ip or "", e.prev_hash, e.hash,
-            ])  # fmt: skip
+            writer.writerow(
+                [
+                    e.id,
+                    clinictime.in_zone(e.at).isoformat(),
+                    e.actor_id or "",
+                    actor_name(e, actors),
+                    e.actor_role,
+                    e.branch_id or "",
+                    branches.get(e.branch_id or 0, ""),
+                    e.action,
+                    e.target,
+                    e.request_id,
+                    e.ip or "",
+                    e.prev_hash,
+                    e.hash,
+                ]
+            )
         return response
 
 

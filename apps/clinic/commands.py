@@ -12,7 +12,7 @@ from django.utils import timezone as dj_timezone
 from django_tenants.utils import schema_context
 
 from apps.audit.trail import record
-from apps.clinic import policy
+from apps.clinic import events, policy
 from apps.clinic.access import require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, StaffToken, User
 from apps.clinic.tasks import send_invitation
@@ -35,8 +35,13 @@ def _branch_details(
     *, name: str, city: str, address: str, phone: str, timezone: str, exclude: int | None
 ) -> dict[str, str]:
     """The branch's fields, stripped and checked (one home for the branch rules)."""
-    details = {"name": name.strip(), "city": city.strip(), "address": address.strip(),
-               "phone": phone.strip(), "timezone": timezone}  # fmt: skip
+    details = {
+        "name": name.strip(),
+        "city": city.strip(),
+        "address": address.strip(),
+        "phone": phone.strip(),
+        "timezone": timezone,
+    }
     if not details["name"]:
         raise InvalidInput("A branch needs a name.", field="name")
     if problem := timezone_problem(timezone):
@@ -63,7 +68,7 @@ def branch_create(
         name=name, city=city, address=address, phone=phone, timezone=timezone, exclude=None
     )
     branch = Branch(**details)
-    branch.record("BranchOpened", {"timezone": timezone}, actor=actor)
+    branch.record(events.BRANCH_OPENED, {"timezone": timezone}, actor=actor)
     branch.save()
     return branch
 
@@ -91,7 +96,9 @@ def branch_update(
         return branch
     for key in changed:
         setattr(branch, key, details[key])
-    branch.record("BranchUpdated", {"changed": changed, "timezone": branch.timezone}, actor=actor)
+    branch.record(
+        events.BRANCH_UPDATED, {"changed": changed, "timezone": branch.timezone}, actor=actor
+    )
     branch.save()
     return branch
 
@@ -121,19 +128,26 @@ def staff_create(
     except ValidationError as exc:
         raise InvalidInput(errors={"password": exc.messages}) from exc
     user.set_password(password)
-    # Admin access comes from the role policy; no role is a Django superuser.
-    user.is_staff = policy.may_use_admin(role)
+    _save_new_staff(user, branches, actor=actor, action="staff.created")
+    return user
+
+
+def _save_new_staff(
+    user: User, branches: Sequence[Branch], *, actor: User | None, action: str
+) -> None:
+    """Saves a new staff member with their branches and audits it (`action`). Admin access
+    comes from the role policy; no role is a Django superuser."""
+    user.is_staff = policy.may_use_admin(user.role)
     user.is_superuser = False
     user.save()
-    if role not in WHOLE_TENANT_ROLES:
+    if user.role not in WHOLE_TENANT_ROLES:
         user.branches.set(branches)
     record(
-        "staff.created",
+        action,
         actor=actor,
         target=f"user:{user.pk}",
-        detail={"role": role, "branches": sorted(b.pk for b in branches)},
+        detail={"role": user.role, "branches": sorted(b.pk for b in branches)},
     )
-    return user
 
 
 def _queue_invitation(schema: str, user_id: int, site_url: str) -> None:
@@ -167,17 +181,7 @@ def staff_invite(
         raise InvalidInput("Give this role at least one branch.", field="branches")
     user = User(email=email, name=name.strip(), role=role)
     user.set_unusable_password()
-    user.is_staff = policy.may_use_admin(role)
-    user.is_superuser = False
-    user.save()
-    if role not in WHOLE_TENANT_ROLES:
-        user.branches.set(branches)
-    record(
-        "staff.invited",
-        actor=actor,
-        target=f"user:{user.pk}",
-        detail={"role": role, "branches": sorted(b.pk for b in branches)},
-    )
+    _save_new_staff(user, branches, actor=actor, action="staff.invited")
     after_commit(
         partial(_queue_invitation, connection.schema_name, user.pk, site_url), what="invitation"
     )

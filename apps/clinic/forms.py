@@ -36,17 +36,21 @@ class PasswordChangeForm(forms.Form):
     """A signed-in staff member's own new password (checked by `staff_password_change`)."""
 
     old_password = forms.CharField(
-        label="Current password", strip=False,
+        label="Current password",
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )  # fmt: skip
+    )
     new_password = forms.CharField(
-        label="New password", strip=False, help_text="At least 10 characters, not a common one.",
+        label="New password",
+        strip=False,
+        help_text="At least 10 characters, not a common one.",
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )  # fmt: skip
+    )
     new_password_again = forms.CharField(
-        label="New password again", strip=False,
+        label="New password again",
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )  # fmt: skip
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -59,6 +63,8 @@ class PasswordResetForm(forms.Form):
     """An owner's or manager's new password for a staff member (`staff_password_reset`)."""
 
     new_password = forms.CharField(
-        label="New password", strip=False, help_text="Tell it to the staff member in person.",
+        label="New password",
+        strip=False,
+        help_text="Tell it to the staff member in person.",
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )  # fmt: skip
+    )

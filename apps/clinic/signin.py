@@ -131,8 +131,10 @@ RESET_WINDOW_SECONDS = 3600
 
 def reset_email_allowed(request: HttpRequest, email: str) -> bool:
     allowed = True
-    for key in (f"password-reset:email:{email.strip().lower()}",
-                f"password-reset:ip:{request.META.get('REMOTE_ADDR', '')}"):  # fmt: skip
+    for key in (
+        f"password-reset:email:{email.strip().lower()}",
+        f"password-reset:ip:{request.META.get('REMOTE_ADDR', '')}",
+    ):
         if take(key, RESET_WINDOW_SECONDS) > RESET_EMAILS_PER_WINDOW:
             allowed = False
     return allowed

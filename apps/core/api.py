@@ -1,20 +1,32 @@
-"""Cross-cutting API pieces: error mapping and pagination."""
+"""Cross-cutting API pieces: error mapping, pagination and finding a row within reach."""
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, QuerySet
 from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, NotFound
+
+M = TypeVar("M", bound=Model)
 
 
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+def get_visible(queryset: QuerySet[M], pk: int, what: str) -> M:
+    """The row `pk` of a queryset already narrowed to what the caller may see; else 404
+    ("Doctor not found."), the same answer whether it exists elsewhere or not at all."""
+    found = queryset.filter(pk=pk).first()
+    if found is None:
+        raise NotFound(f"{what} not found.")
+    return found
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -1,8 +1,10 @@
-"""The default connection, typed as django-tenants' schema-aware wrapper."""
+"""The default connection, typed as django-tenants' schema-aware wrapper, and the one
+definition of the append-only triggers that migrations install."""
 
 from typing import cast
 
 from django.db import connection as _connection
+from django.db import migrations
 from django_tenants.postgresql_backend.base import DatabaseWrapper
 
 connection = cast(DatabaseWrapper, _connection)
@@ -16,3 +18,37 @@ def release_connection() -> None:
     """
     if not connection.in_atomic_block:
         connection.close()
+
+
+# One function in `public` serves every tenant's triggers; each schema gets its own triggers.
+REFUSE_CHANGE_FUNCTION = """
+CREATE OR REPLACE FUNCTION public.mymedic_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% on %.% is not allowed: the table is append-only',
+        TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+"""
+
+
+def append_only(*tables: str, name: str | None = None, truncate: bool = True) -> migrations.RunSQL:
+    """The migration operation that makes each table append-only: triggers that refuse UPDATE
+    and DELETE (`<name>_append_only`) and, with `truncate`, TRUNCATE (`<name>_no_truncate`),
+    through `public.mymedic_refuse_change()`. `name` defaults to the table's name."""
+    create, drop = [], []
+    for table in tables:
+        trigger = name or table
+        create.append(
+            f"CREATE TRIGGER {trigger}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION public.mymedic_refuse_change();"
+        )
+        drop.append(f"DROP TRIGGER IF EXISTS {trigger}_append_only ON {table};")
+        if truncate:
+            create.append(
+                f"CREATE TRIGGER {trigger}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION public.mymedic_refuse_change();"
+            )
+            drop.append(f"DROP TRIGGER IF EXISTS {trigger}_no_truncate ON {table};")
+    return migrations.RunSQL("\n".join(create), reverse_sql="\n".join(drop))

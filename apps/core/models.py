@@ -1,8 +1,29 @@
-"""Idempotency records: the first response to each `Idempotency-Key`, kept for replay."""
+"""Model plumbing without domain knowledge: a tenant's one settings row, and idempotency
+records (the first response to each `Idempotency-Key`, kept for replay)."""
+
+from typing import Self
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+
+
+class SingletonSettings(models.Model):
+    """A tenant's one row of some settings (pk 1). Until somebody changes a setting there is
+    no row, and an unsaved one with the model's defaults stands in for it."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def current(cls) -> Self:
+        """The settings in force: the row, or the defaults."""
+        return cls._default_manager.filter(pk=1).first() or cls(pk=1)
+
+    @classmethod
+    def for_update(cls) -> Self:
+        """The row locked for a command to change (or a new one to save), in its transaction."""
+        return cls._default_manager.select_for_update().filter(pk=1).first() or cls(pk=1)
 
 
 class IdempotencyRecord(models.Model):

@@ -161,8 +161,11 @@ def _park(state: ProjectionState, event: Event, exc: Exception) -> None:
     state.parked_at = timezone.now()
     logger.error(
         "projection parked schema=%s projection=%s position=%s type=%s",
-        connection.schema_name, state.name, event.position, event.type,
-    )  # fmt: skip
+        connection.schema_name,
+        state.name,
+        event.position,
+        event.type,
+    )
 
 
 def catch_up(

@@ -108,8 +108,17 @@ class MessageTemplateAdmin(RoleAdmin):
 
 
 class DeliveryAdmin(RoleAdmin):
-    list_display = ["id", "key", "kind", "channel", "status", "attempts", "next_attempt_at",
-                    "sent_at", "last_error"]  # fmt: skip
+    list_display = [
+        "id",
+        "key",
+        "kind",
+        "channel",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+    ]
     list_filter = ["status", "kind", "channel"]
     search_fields = ["key"]
     date_hierarchy = "created"

@@ -11,9 +11,9 @@ from rest_framework.views import APIView
 
 from apps.clinic.permissions import ManagersOnly
 from apps.clinic.scoping import staff_of
+from apps.core.api import get_visible
 from apps.notifications import commands
 from apps.notifications.models import Delivery, Kind
-from apps.scheduling.selectors import get_visible
 
 
 class DeliverySerializer(serializers.ModelSerializer):

@@ -9,6 +9,7 @@ from apps.clinic.access import require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, User
 from apps.core.errors import Conflict, InvalidInput
 from apps.eventstore.store import command
+from apps.notifications import events
 from apps.notifications.backends import CHANNELS
 from apps.notifications.models import Delivery, NotificationSettings
 
@@ -37,13 +38,12 @@ def notification_settings_update(
         )
     if default_channel not in channels:
         raise InvalidInput("The default channel must be enabled.", field="default_channel")
-    settings = NotificationSettings.objects.select_for_update().filter(pk=1).first()
-    settings = settings or NotificationSettings(pk=1)
+    settings = NotificationSettings.for_update()
     settings.reminder_offsets = offsets
     settings.enabled_channels = channels
     settings.default_channel = default_channel
     settings.record(
-        "NotificationSettingsChanged",
+        events.NOTIFICATION_SETTINGS_CHANGED,
         {
             "reminder_offsets": offsets,
             "enabled_channels": channels,

@@ -17,6 +17,7 @@ or email, doctor, time) is rendered at send time and never written to the databa
 
 from django.db import models
 
+from apps.core.models import SingletonSettings
 from apps.eventstore.models import EventSourcedModel
 
 CHANNEL_CHOICES = [("sms", "SMS"), ("whatsapp", "WhatsApp"), ("email", "Email")]
@@ -40,7 +41,7 @@ def default_channels() -> list[str]:
     return [channel for channel, _ in CHANNEL_CHOICES]
 
 
-class NotificationSettings(EventSourcedModel):
+class NotificationSettings(SingletonSettings, EventSourcedModel):
     """The tenant's one row of notification settings (edited in the admin, through
     `notification_settings_update`). Its events let the projection plan reminders with the
     offsets in force at each booking, on a replay too."""
@@ -66,11 +67,6 @@ class NotificationSettings(EventSourcedModel):
     def __str__(self) -> str:
         return "Notification settings"
 
-    @classmethod
-    def current(cls) -> "NotificationSettings":
-        """The tenant's settings, or the defaults (unsaved) when nobody has changed them."""
-        return cls.objects.filter(pk=1).first() or cls()
-
 
 class MessageTemplate(models.Model):
     """A tenant's wording of one kind of message in one language (Django template syntax);
@@ -95,7 +91,7 @@ class MessageTemplate(models.Model):
         return f"{self.get_kind_display()} ({self.language})"
 
 
-class ReminderPolicy(models.Model):
+class ReminderPolicy(SingletonSettings):
     """Read model: the reminder offsets in force, as the settings events tell them."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)

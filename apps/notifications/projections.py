@@ -25,24 +25,27 @@ from apps.core.db import connection
 from apps.core.wakeups import after_commit
 from apps.eventstore.models import Event
 from apps.eventstore.projections import Projection, Touched, register
+from apps.notifications import events
 from apps.notifications.models import (
-    DEFAULT_REMINDER_OFFSETS,
     Kind,
     Notification,
     ReminderPolicy,
 )
 from apps.notifications.timing import reminder_due
+from apps.scheduling import events as scheduling_events
 
-APPOINTMENT_EVENTS = {
-    "AppointmentBooked": Kind.CONFIRMATION,
-    "AppointmentRescheduled": Kind.RESCHEDULED,
-    "AppointmentCancelled": Kind.CANCELLED,
+MESSAGE_KIND_BY_EVENT = {
+    scheduling_events.APPOINTMENT_BOOKED: Kind.CONFIRMATION,
+    scheduling_events.APPOINTMENT_RESCHEDULED: Kind.RESCHEDULED,
+    scheduling_events.APPOINTMENT_CANCELLED: Kind.CANCELLED,
 }
 
 
 class NotificationsProjection(Projection):
     name = "notifications"
-    handles = frozenset({*APPOINTMENT_EVENTS, "SlotHeld", "NotificationSettingsChanged"})
+    handles = frozenset(
+        {*MESSAGE_KIND_BY_EVENT, scheduling_events.SLOT_HELD, events.NOTIFICATION_SETTINGS_CHANGED}
+    )
     read_models = (Notification, ReminderPolicy)
 
     def __init__(self) -> None:
@@ -63,13 +66,13 @@ class NotificationsProjection(Projection):
     def plan(self, event: Event) -> bool:
         """Plans the event's messages; True when one of them is due at once."""
         data = event.data
-        if event.type == "NotificationSettingsChanged":
+        if event.type == events.NOTIFICATION_SETTINGS_CHANGED:
             ReminderPolicy.objects.update_or_create(
                 pk=1,
                 defaults={"reminder_offsets": data["reminder_offsets"], "position": event.position},
             )
             return False
-        if event.type == "SlotHeld":
+        if event.type == scheduling_events.SLOT_HELD:
             self._add(
                 event,
                 key=f"slot-hold-{data['id']}:offer",
@@ -83,11 +86,11 @@ class NotificationsProjection(Projection):
         planned_before = Notification.objects.filter(
             appointment_id=appointment_id, version__lt=event.version, voided=False
         )
-        if event.type == "AppointmentRescheduled":
+        if event.type == scheduling_events.APPOINTMENT_RESCHEDULED:
             planned_before.filter(kind=Kind.REMINDER).update(voided=True)
-        elif event.type == "AppointmentCancelled":
+        elif event.type == scheduling_events.APPOINTMENT_CANCELLED:
             planned_before.update(voided=True)
-        kind = APPOINTMENT_EVENTS[event.type]
+        kind = MESSAGE_KIND_BY_EVENT[event.type]
         self._add(
             event,
             key=f"appointment-{appointment_id}:{kind}:v{event.version}",
@@ -96,15 +99,14 @@ class NotificationsProjection(Projection):
             hold_id=None,
             due_at=event.occurred_at,
         )
-        if event.type != "AppointmentCancelled":
+        if event.type != scheduling_events.APPOINTMENT_CANCELLED:
             self._plan_reminders(event)
         return True
 
     def _plan_reminders(self, event: Event) -> None:
         start = datetime.fromisoformat(event.data["start"])
         zone = self._zone(event.data)
-        policy = ReminderPolicy.objects.filter(pk=1).first()
-        for offset in policy.reminder_offsets if policy else DEFAULT_REMINDER_OFFSETS:
+        for offset in ReminderPolicy.current().reminder_offsets:
             due = reminder_due(start, int(offset), zone)
             if due <= event.occurred_at:
                 continue  # booked too late for this reminder

@@ -19,8 +19,14 @@ logger = logging.getLogger(__name__)
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 VARIABLES = (
-    "patient_name", "doctor_name", "branch_name", "clinic_name", "date", "time", "hold_until",
-)  # fmt: skip
+    "patient_name",
+    "doctor_name",
+    "branch_name",
+    "clinic_name",
+    "date",
+    "time",
+    "hold_until",
+)
 MAX_SUBJECT = 200
 MAX_BODY = 1000
 

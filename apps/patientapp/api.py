@@ -20,7 +20,7 @@ from apps.audit.trail import record
 from apps.billing.models import Invoice
 from apps.billing.selectors import invoice_view
 from apps.clinic import signin
-from apps.core.api import Pagination
+from apps.core.api import Pagination, get_visible
 from apps.core.errors import DomainError, InvalidInput
 from apps.core.keys import phone_index
 from apps.core.throttling import AnonThrottle
@@ -59,7 +59,6 @@ from apps.scheduling.actors import PatientActor
 from apps.scheduling.api import free_slots_of, waitlist_result
 from apps.scheduling.models import Appointment, Doctor, WaitlistEntry
 from apps.scheduling.phones import normalize_phone
-from apps.scheduling.selectors import get_visible
 from apps.scheduling.serializers import (
     AppointmentCommandResultSerializer,
     AppointmentSerializer,

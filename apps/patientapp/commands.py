@@ -9,21 +9,19 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from apps.billing.commands import billing_settings
+from apps.billing.models import BillingSettings
 from apps.clinic.access import require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, User
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.eventstore.store import command
+from apps.patientapp import events
 from apps.patientapp.models import PatientAppSettings
 from apps.scheduling import commands as scheduling
 from apps.scheduling.actors import PatientActor
 from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling.selectors import is_repeat_no_show
 
 MAX_WINDOW_HOURS = 168
-
-
-def patient_app_settings() -> PatientAppSettings:
-    return PatientAppSettings.objects.filter(pk=1).first() or PatientAppSettings(pk=1)
 
 
 @command
@@ -33,12 +31,12 @@ def patient_app_settings_update(
     require_role(actor, WHOLE_TENANT_ROLES)
     if not 0 <= change_window_hours <= MAX_WINDOW_HOURS:
         raise InvalidInput(f"Give 0 to {MAX_WINDOW_HOURS} hours.", field="change_window_hours")
-    settings = PatientAppSettings.objects.select_for_update().filter(
-        pk=1
-    ).first() or PatientAppSettings(pk=1)
+    settings = PatientAppSettings.for_update()
     settings.change_window_hours = change_window_hours
     settings.record(
-        "PatientAppSettingsChanged", {"change_window_hours": change_window_hours}, actor=actor
+        events.PATIENT_APP_SETTINGS_CHANGED,
+        {"change_window_hours": change_window_hours},
+        actor=actor,
     )
     settings.save()
     return settings
@@ -57,7 +55,7 @@ def patient_appointment_book(
     """Books for the signed-in patient. A repeat no-show of a tenant that asks a deposit of
     them is sent to reception (409), which takes the deposit with the booking."""
     patient = Patient.objects.get(pk=actor.patient_id)
-    if billing_settings().no_show_deposit > 0 and scheduling.is_repeat_no_show(patient, now):
+    if BillingSettings.current().no_show_deposit > 0 and is_repeat_no_show(patient, now):
         raise Conflict(DEPOSIT_REQUIRED)
     return scheduling.appointment_book(
         actor=actor, doctor=doctor, patient=patient, start=start, now=now
@@ -71,11 +69,11 @@ def _own_locked(actor: PatientActor, appointment: Appointment) -> Appointment:
     return locked
 
 
-def _require_change_window(appointment: Appointment, now: datetime | None) -> None:
+def _require_change_window(appointment: Appointment, action: str, now: datetime | None) -> None:
     """Late changes are the clinic's to make: the slot can hardly be filled again."""
-    if appointment.status != Appointment.Status.BOOKED:
+    if not Appointment.allows(action, appointment.status):
         return  # scheduling's command refuses it with the reason
-    hours = patient_app_settings().change_window_hours
+    hours = PatientAppSettings.current().change_window_hours
     if appointment.start - (now or timezone.now()) < timedelta(hours=hours):
         raise Conflict(
             f"Appointments can be changed in the app until {hours} hours before they start. "
@@ -88,7 +86,7 @@ def patient_appointment_cancel(
     *, actor: PatientActor, appointment: Appointment, reason: str, now: datetime | None = None
 ) -> Appointment:
     appointment = _own_locked(actor, appointment)
-    _require_change_window(appointment, now)
+    _require_change_window(appointment, "cancel", now)
     return scheduling.appointment_cancel(
         actor=actor, appointment=appointment, reason=reason, now=now
     )
@@ -99,7 +97,7 @@ def patient_appointment_reschedule(
     *, actor: PatientActor, appointment: Appointment, start: datetime, now: datetime | None = None
 ) -> Appointment:
     appointment = _own_locked(actor, appointment)
-    _require_change_window(appointment, now)
+    _require_change_window(appointment, "reschedule", now)
     return scheduling.appointment_reschedule(
         actor=actor, appointment=appointment, start=start, now=now
     )

@@ -6,11 +6,12 @@ their keyed hashes are stored, never the code or the key itself.
 
 from django.db import models
 
+from apps.core.models import SingletonSettings
 from apps.eventstore.models import EventSourcedModel
 from apps.scheduling.models import Patient
 
 
-class PatientAppSettings(EventSourcedModel):
+class PatientAppSettings(SingletonSettings, EventSourcedModel):
     """One row per tenant (pk 1); absent means the defaults."""
 
     stream_type = "patient-app-settings"

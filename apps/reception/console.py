@@ -36,25 +36,22 @@ from apps.reception import forms
 from apps.reception.wording import visit_words
 from apps.reconciliation import commands as reconciliation
 from apps.scheduling import commands
-from apps.scheduling.commands import (
-    FRONT_DESK,
-    DuplicateVisit,
-    allowed_actions,
-    scheduling_settings,
-)
+from apps.scheduling.commands import FRONT_DESK, DuplicateVisit
 from apps.scheduling.formats import human_clock, human_date, human_time, human_when
-from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling.lifecycle import allowed_actions
+from apps.scheduling.models import Appointment, Doctor, Patient, SchedulingSettings
 from apps.scheduling.phones import normalize_phone
-from apps.scheduling.read import branch_board, next_visits
+from apps.scheduling.read import board_projections, branch_board, next_visits
 from apps.scheduling.selectors import appointments_for, patients_for
 from apps.scheduling.slots import free_slots
 
-# action → (command, what the confirmation says before the visit's words)
+# action in the URL → (the step of the state machine, what the confirmation says before the
+# visit's words)
 ACTIONS = {
-    "check-in": (commands.appointment_check_in, "Checked in"),
-    "complete": (commands.appointment_complete, "Completed the visit of"),
-    "no-show": (commands.appointment_mark_no_show, "Marked as a no-show:"),
-    "undo-no-show": (commands.appointment_undo_no_show, "No-show undone, booked again:"),
+    "check-in": ("check_in", "Checked in"),
+    "complete": ("complete", "Completed the visit of"),
+    "no-show": ("no_show", "Marked as a no-show:"),
+    "undo-no-show": ("undo_no_show", "No-show undone, booked again:"),
 }
 
 
@@ -76,25 +73,30 @@ def _board_context(user: User, branch: Branch) -> dict[str, Any]:
     if patient_ids:
         record("patient.list", actor=user, branch_id=branch.pk, detail={"patients": patient_ids})
     doctors = dict(Doctor.objects.filter(branch=branch).values_list("pk", "name"))
-    rules, now = scheduling_settings(), timezone.now()
+    rules, now = SchedulingSettings.current(), timezone.now()
     rows = []
     for row in board["appointments"]:
         patient = patients.get(row["patient"])
         start = datetime.fromisoformat(row["start"])
-        rows.append({
-            **row,
-            "time": human_time(start, branch.timezone),
-            "patient_name": (patient.name if patient else None) or "(erased)",
-            "status_label": Appointment.Status(row["status"]).label,
-            "doctor_name": doctors.get(row["doctor"], "—"),
-            "can": allowed_actions(row["status"], start, branch.timezone, rules, now),
-        })  # fmt: skip
+        rows.append(
+            {
+                **row,
+                "time": human_time(start, branch.timezone),
+                "patient_name": (patient.name if patient else None) or "(erased)",
+                "status_label": Appointment.Status(row["status"]).label,
+                "doctor_name": doctors.get(row["doctor"], "—"),
+                "can": allowed_actions(row["status"], start, branch.timezone, rules, now),
+            }
+        )
     counts = [(Appointment.Status(key).label, key, n) for key, n in board["counts"].items()]
     return {
-        "branch": branch, "board": board, "rows": rows, "counts": counts,
+        "branch": branch,
+        "board": board,
+        "rows": rows,
+        "counts": counts,
         "day": human_date(date.fromisoformat(board["date"])),
         "updated": human_clock(now, branch.timezone),
-    }  # fmt: skip
+    }
 
 
 def _board_response(request: HttpRequest, user: User, branch: Branch) -> HttpResponse:
@@ -109,16 +111,27 @@ def board(request: HttpRequest, pk: int) -> HttpResponse:
     return _board_response(request, user, branch)
 
 
-def _after_change(
-    request: HttpRequest, user: User, branch: Branch, done: str, to: str | None = None
+def _show_own_change() -> None:
+    """Brings the board's own projections up to the desk's change now, so the next board the
+    desk sees has it; the other projections (messages) are the worker's."""
+    catch_up(board_projections())
+
+
+def _board_or_back(
+    request: HttpRequest, user: User, branch: Branch, to: str | None = None
 ) -> HttpResponse:
-    # The board reads projections: bring them up to date now, so the desk sees its own change
-    # (the worker's coalesced run finds nothing left to do).
-    catch_up()
-    messages.success(request, done)
+    """After a desk action: the board fragment for htmx, else a redirect (to the board)."""
     if request.headers.get("HX-Request"):
         return _board_response(request, user, branch)
     return redirect(to or reverse("reception-branch", args=[branch.pk]))
+
+
+def _after_change(
+    request: HttpRequest, user: User, branch: Branch, done: str, to: str | None = None
+) -> HttpResponse:
+    _show_own_change()
+    messages.success(request, done)
+    return _board_or_back(request, user, branch, to)
 
 
 def _back_to(request: HttpRequest, branch: Branch) -> str:
@@ -136,19 +149,13 @@ def appointment_action(request: HttpRequest, pk: int, aid: int, action: str) -> 
         return redirect("reception-branch", pk=branch.pk)
     appointment = get_object_or_404(appointments_for(user).filter(branch=branch), pk=aid)
     back = _back_to(request, branch)
-
-    def refused() -> HttpResponse:
-        if request.headers.get("HX-Request"):
-            return _board_response(request, user, branch)
-        return redirect(back)
-
     try:
         if action == "cancel":
             reason = request.POST.get("reason") or request.POST.get(f"visit-{aid}-reason", "")
             form = forms.CancelForm({"reason": reason})
             if not form.is_valid():
                 messages.error(request, "Give a reason to cancel.")
-                return refused()
+                return _board_or_back(request, user, branch, back)
             done = commands.appointment_cancel(
                 actor=user, appointment=appointment, reason=form.cleaned_data["reason"]
             )
@@ -158,14 +165,14 @@ def appointment_action(request: HttpRequest, pk: int, aid: int, action: str) -> 
                 # One click next to "Check in" must not mark a no-show: ask on the visit's page.
                 url = reverse("reception-visit", args=[branch.pk, aid])
                 return redirect(f"{url}?confirm=no-show")
-            run, verb = ACTIONS[action]
-            done = run(actor=user, appointment=appointment)
+            step, verb = ACTIONS[action]
+            done = commands.VISIT_STEPS[step](actor=user, appointment=appointment)
             said = f"{verb} {visit_words(done)}."
         else:
             raise PermissionDenied
     except DomainError as exc:
         messages.error(request, exc.message)
-        return refused()
+        return _board_or_back(request, user, branch, back)
     return _after_change(request, user, branch, said, back)
 
 
@@ -247,9 +254,7 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         chosen = next(d for d in doctors if d.pk == form.cleaned_data["doctor"])
         day = form.cleaned_data["date"]
-        slots = [{"value": s.start.isoformat(),
-                  "label": clinictime.format_time(s.start, branch.timezone)}
-                 for s in free_slots(chosen, day, patient=patient)]  # fmt: skip
+        slots = _slot_choices(chosen, day, patient)
     duplicate = None
     if request.method == "POST":
         doctor = get_object_or_404(
@@ -257,10 +262,12 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
         )
         try:
             booked = commands.appointment_book(
-                actor=user, doctor=doctor, patient=patient,
+                actor=user,
+                doctor=doctor,
+                patient=patient,
                 start=parse_instant(request.POST.get("start", "")),
                 confirm_duplicate=request.POST.get("confirm_duplicate") == "yes",
-            )  # fmt: skip
+            )
         except DuplicateVisit as exc:
             # Ask again, on purpose: the same slot with a confirm button.
             duplicate = {
@@ -277,13 +284,34 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(f"{request.path}?patient={patient.pk}&doctor={doctor.pk}&date={day}")
         else:
             return _after_change(
-                request, user, branch, f"Booked {visit_words(booked)}.",
+                request,
+                user,
+                branch,
+                f"Booked {visit_words(booked)}.",
                 reverse("reception-visit", args=[branch.pk, booked.pk]),
-            )  # fmt: skip
-    return render(request, "reception/book.html", {
-        "branch": branch, "patient": patient, "form": form, "slots": slots, "doctor": chosen,
-        "duplicate": duplicate,
-    })  # fmt: skip
+            )
+    return render(
+        request,
+        "reception/book.html",
+        {
+            "branch": branch,
+            "patient": patient,
+            "form": form,
+            "slots": slots,
+            "doctor": chosen,
+            "duplicate": duplicate,
+        },
+    )
+
+
+def _slot_choices(doctor: Doctor, day: date, patient: Patient) -> list[dict[str, str]]:
+    """The doctor's free slots that day (one held for this patient counts as free), as the
+    booking and moving pages offer them: the instant, and its time on the branch's clock."""
+    zone = doctor.branch.timezone
+    return [
+        {"value": slot.start.isoformat(), "label": clinictime.format_time(slot.start, zone)}
+        for slot in free_slots(doctor, day, patient=patient)
+    ]
 
 
 def _slot_problem(exc: Exception) -> str:
@@ -303,31 +331,39 @@ def reschedule(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
         was = human_when(appointment.start, branch.timezone)
         try:
             moved = commands.appointment_reschedule(
-                actor=user, appointment=appointment,
+                actor=user,
+                appointment=appointment,
                 start=parse_instant(request.POST.get("start", "")),
-            )  # fmt: skip
+            )
         except (DomainError, ValueError) as exc:
             messages.error(request, _slot_problem(exc))
         else:
             now_at = human_when(moved.start, branch.timezone)
             return _after_change(
-                request, user, branch,
+                request,
+                user,
+                branch,
                 f"Moved {moved.patient.name} with {moved.doctor.name} from {was} to {now_at}.",
                 reverse("reception-visit", args=[branch.pk, moved.pk]),
-            )  # fmt: skip
+            )
     form = forms.RescheduleForm(request.GET or None, initial={"date": _today(branch)})
     day = form.cleaned_data["date"] if form.is_valid() else _today(branch)
-    slots = [
-        {"value": s.start.isoformat(), "label": clinictime.format_time(s.start, branch.timezone)}
-        for s in free_slots(appointment.doctor, day, patient=appointment.patient)
-    ]
+    slots = _slot_choices(appointment.doctor, day, appointment.patient)
     record(
         "patient.read", actor=user, branch_id=branch.pk, target=f"patient:{appointment.patient_id}"
     )
-    return render(request, "reception/reschedule.html", {
-        "branch": branch, "appointment": appointment, "form": form, "slots": slots,
-        "day": human_date(day), "when": human_when(appointment.start, branch.timezone),
-    })  # fmt: skip
+    return render(
+        request,
+        "reception/reschedule.html",
+        {
+            "branch": branch,
+            "appointment": appointment,
+            "form": form,
+            "slots": slots,
+            "day": human_date(day),
+            "when": human_when(appointment.start, branch.timezone),
+        },
+    )
 
 
 def _payment_initial(invoice: dict[str, Any]) -> dict[str, Any]:
@@ -347,11 +383,16 @@ def _refund_initial(invoice: dict[str, Any], row: dict[str, Any]) -> dict[str, A
 
 def _charge_lines(invoice: dict[str, Any]) -> list[dict[str, Any]]:
     return [
-        {**line, "index": index,
-         "withdrawable": invoice["id"] is not None and invoice["status"] == "issued"
-         and line["kind"] not in NOT_CHARGES and not line.get("withdrawn")}
+        {
+            **line,
+            "index": index,
+            "withdrawable": invoice["id"] is not None
+            and invoice["status"] == "issued"
+            and line["kind"] not in NOT_CHARGES
+            and not line.get("withdrawn"),
+        }
         for index, line in enumerate(invoice["lines"])
-    ]  # fmt: skip
+    ]
 
 
 def _domain_error(form: django_forms.Form, exc: DomainError) -> None:
@@ -473,12 +514,20 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
     )
     status = 400 if form is not None and form.errors else 200
     rows = [{**row, "form": refund_forms[row["id"]]} for row in invoice["payments"]]
-    return render(request, "reception/pay.html", {
-        "branch": branch, "appointment": appointment, "invoice": invoice,
-        "payment_form": payment_form, "discount_form": discount_form if may_discount(user)
-        else None, "payment_rows": rows,
-        "lines": [{**line, "form": withdraw_forms.get(line["index"])} for line in lines],
-    }, status=status)  # fmt: skip
+    return render(
+        request,
+        "reception/pay.html",
+        {
+            "branch": branch,
+            "appointment": appointment,
+            "invoice": invoice,
+            "payment_form": payment_form,
+            "discount_form": discount_form if may_discount(user) else None,
+            "payment_rows": rows,
+            "lines": [{**line, "form": withdraw_forms.get(line["index"])} for line in lines],
+        },
+        status=status,
+    )
 
 
 def _int(text: str) -> int | None:
@@ -486,8 +535,7 @@ def _int(text: str) -> int | None:
 
 
 def _refund(user: User, payment: Payment, data: dict[str, Any]) -> Refund:
-    common = {"actor": user, "payment": payment, "amount": data["amount"],
-              "reason": data["reason"]}  # fmt: skip
+    common = {"actor": user, "payment": payment, "amount": data["amount"], "reason": data["reason"]}
     if data["kind"] == Refund.Kind.OVERPAYMENT:
         return billing.payment_refund_overpayment(**common)
     if data["kind"] == Refund.Kind.CONCESSION:
@@ -498,7 +546,7 @@ def _refund(user: User, payment: Payment, data: dict[str, Any]) -> Refund:
 def _paid(
     request: HttpRequest, branch: Branch, appointment: Appointment, done: str
 ) -> HttpResponse:
-    catch_up()
+    _show_own_change()
     messages.success(request, done)
     return redirect("reception-pay", pk=branch.pk, aid=appointment.pk)
 
@@ -523,6 +571,7 @@ def declare(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Declared {', '.join(declared)} for {human_date(today)}.")
             return redirect("reception-declare", pk=branch.pk)
     return render(
-        request, "reception/declare.html",
+        request,
+        "reception/declare.html",
         {"branch": branch, "form": form, "today": human_date(today)},
-    )  # fmt: skip
+    )

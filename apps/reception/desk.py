@@ -20,14 +20,15 @@ from apps.clinic.models import Branch, User
 from apps.clinic.scoping import visible_branches
 from apps.reception import forms
 from apps.reception.console import _desk, _today
-from apps.scheduling.commands import (
-    allowed_actions,
-    check_in_opens_at,
-    no_show_allowed_from,
-    scheduling_settings,
-)
 from apps.scheduling.formats import human_date, human_time, human_when
-from apps.scheduling.models import Appointment, AppointmentView, Doctor, Patient
+from apps.scheduling.lifecycle import allowed_actions, check_in_opens_at, no_show_allowed_from
+from apps.scheduling.models import (
+    Appointment,
+    AppointmentView,
+    Doctor,
+    Patient,
+    SchedulingSettings,
+)
 from apps.scheduling.read import branch_calendar, patient_visits
 from apps.scheduling.selectors import appointments_for, patients_for
 
@@ -87,10 +88,20 @@ def calendar(request: HttpRequest, pk: int) -> HttpResponse:
     title = (f"Week of {human_date(first)}" if view == "week" else human_date(first)) + (
         f" — {doctor_names[doctor_id]}" if doctor_id else ""
     )
-    return render(request, "reception/calendar.html", {
-        "branch": branch, "form": form, "days": days, "view": view, "title": title,
-        "previous": link(first - step), "next": link(first + step), "today_link": link(today),
-    })  # fmt: skip
+    return render(
+        request,
+        "reception/calendar.html",
+        {
+            "branch": branch,
+            "form": form,
+            "days": days,
+            "view": view,
+            "title": title,
+            "previous": link(first - step),
+            "next": link(first + step),
+            "today_link": link(today),
+        },
+    )
 
 
 @login_required
@@ -103,18 +114,29 @@ def visit(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
     record(
         "patient.read", actor=user, branch_id=branch.pk, target=f"patient:{appointment.patient_id}"
     )
-    rules = scheduling_settings()
+    rules = SchedulingSettings.current()
     now = timezone.now()
     zone = branch.timezone
-    return render(request, "reception/visit.html", {
-        "branch": branch, "appointment": appointment, "when": human_when(appointment.start, zone),
-        "can": allowed_actions(appointment.status, appointment.start, zone, rules, now),
-        "check_in_opens": human_time(check_in_opens_at(appointment.start, rules), zone),
-        "no_show_from": human_time(no_show_allowed_from(appointment.start, rules), zone),
-        "confirm_no_show": request.GET.get("confirm") == "no-show",
-        "invoice": invoice_view(appointment), "here": request.path,
-        "cancel_form": forms.CancelForm(prefix=f"visit-{appointment.pk}"),
-    })  # fmt: skip
+    return render(
+        request,
+        "reception/visit.html",
+        {
+            "branch": branch,
+            "appointment": appointment,
+            "when": human_when(appointment.start, zone),
+            "can": allowed_actions(appointment.status, appointment.start, zone, rules, now),
+            "state_allows": {
+                action: Appointment.allows(action, appointment.status)
+                for action in Appointment.TRANSITIONS
+            },
+            "check_in_opens": human_time(check_in_opens_at(appointment.start, rules), zone),
+            "no_show_from": human_time(no_show_allowed_from(appointment.start, rules), zone),
+            "confirm_no_show": request.GET.get("confirm") == "no-show",
+            "invoice": invoice_view(appointment),
+            "here": request.path,
+            "cancel_form": forms.CancelForm(prefix=f"visit-{appointment.pk}"),
+        },
+    )
 
 
 @login_required
@@ -132,7 +154,7 @@ def patient(request: HttpRequest, pk: int, pid: int) -> HttpResponse:
             "doctor", "branch", "patient"
         )
     }
-    rules = scheduling_settings()
+    rules = SchedulingSettings.current()
     now = timezone.now()
     upcoming: list[dict[str, Any]] = []
     past: list[dict[str, Any]] = []
@@ -153,9 +175,16 @@ def patient(request: HttpRequest, pk: int, pid: int) -> HttpResponse:
             "url": reverse("reception-visit", args=[row.branch_id, row.appointment_id]),
             "pay_url": reverse("reception-pay", args=[row.branch_id, row.appointment_id]),
         }
-        live = row.status in (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN)
+        live = row.status in Appointment.LIVE
         (upcoming if live and row.end >= now else past).append(entry)
     upcoming.reverse()  # soonest first
-    return render(request, "reception/patient.html", {
-        "branch": branch, "patient": person, "upcoming": upcoming, "past": past,
-    })  # fmt: skip
+    return render(
+        request,
+        "reception/patient.html",
+        {
+            "branch": branch,
+            "patient": person,
+            "upcoming": upcoming,
+            "past": past,
+        },
+    )

@@ -41,10 +41,13 @@ class CancelForm(forms.Form):
 
 def money_input(label: str, **options: Any) -> forms.DecimalField:
     return forms.DecimalField(
-        label=label, max_digits=12, decimal_places=2, min_value=Decimal("0.01"),
+        label=label,
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
         **options,
-    )  # fmt: skip
+    )
 
 
 # Money methods the desk takes, spelled as the model labels them everywhere.
@@ -85,10 +88,14 @@ class DiscountForm(forms.Form):
     category = forms.ChoiceField(label="Discount or concession", choices=DISCOUNT_CATEGORIES)
     amount = money_input("Amount off (before tax)", required=False)
     percent = forms.DecimalField(
-        label="or percent off", max_digits=5, decimal_places=2, min_value=Decimal("0.01"),
-        max_value=Decimal("100"), required=False,
+        label="or percent off",
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("100"),
+        required=False,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
-    )  # fmt: skip
+    )
     reason = forms.CharField(label="Reason", max_length=200)
 
     def clean(self) -> dict[str, Any]:
@@ -116,10 +123,13 @@ class DeclarationForm(forms.Form):
         super().__init__(*args, **kwargs)
         for method in METHODS:
             self.fields[method] = forms.DecimalField(
-                label=f"{Method(method).label} counted", max_digits=12, decimal_places=2,
-                min_value=0, required=False,
+                label=f"{Method(method).label} counted",
+                max_digits=12,
+                decimal_places=2,
+                min_value=0,
+                required=False,
                 widget=forms.TextInput(attrs={"inputmode": "decimal"}),
-            )  # fmt: skip
+            )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

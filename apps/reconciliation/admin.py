@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from apps.billing.templatetags.billing import method_label
-from apps.clinic.admin import BranchScopedAdmin
+from apps.clinic.admin import BranchScopedAdmin, clinic_time_column, money_column
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.core import clinictime
 from apps.core.errors import DomainError
@@ -71,23 +71,34 @@ def money_by_method(close: DailyClose) -> list[dict[str, Any]]:
             verdict, css = f"over by {clinictime.format_money(variance)}", "variance-over"
         else:
             verdict, css = f"short by {clinictime.format_money(-variance)}", "variance-short"
-        rows.append({
-            "label": method_label(method),
-            "collected": clinictime.format_money(collected),
-            "refunded": clinictime.format_money(refunded),
-            "net": clinictime.format_money(collected - refunded),
-            "declared": clinictime.format_money(declared) if declared is not None else "—",
-            "variance": variance,
-            "verdict": verdict,
-            "css": css,
-        })  # fmt: skip
+        rows.append(
+            {
+                "label": method_label(method),
+                "collected": clinictime.format_money(collected),
+                "refunded": clinictime.format_money(refunded),
+                "net": clinictime.format_money(collected - refunded),
+                "declared": clinictime.format_money(declared) if declared is not None else "—",
+                "variance": variance,
+                "verdict": verdict,
+                "css": css,
+            }
+        )
     return rows
 
 
 @admin.register(DailyClose)
 class DailyCloseAdmin(BranchScopedAdmin):
-    list_display = ["day", "branch", "status_badge", "bookings", "no_shows", "expected_money",
-                    "net_taken", "variance_summary", "signed_off"]  # fmt: skip
+    list_display = [
+        "day",
+        "branch",
+        "status_badge",
+        "bookings",
+        "no_shows",
+        "expected_money",
+        "net_taken",
+        "variance_summary",
+        "signed_off",
+    ]
     list_filter = [
         "status",
         ("branch", admin.RelatedOnlyFieldListFilter),
@@ -95,8 +106,19 @@ class DailyCloseAdmin(BranchScopedAdmin):
     ]
     date_hierarchy = "date"
     ordering = ["-date", "branch"]
-    readonly_fields = ("branch", "day", "status_badge", "bookings", "cancellations", "no_shows",
-              "completed", "expected_money", "net_taken", "money_table", "computed_at")  # fmt: skip
+    readonly_fields = (
+        "branch",
+        "day",
+        "status_badge",
+        "bookings",
+        "cancellations",
+        "no_shows",
+        "completed",
+        "expected_money",
+        "net_taken",
+        "money_table",
+        "computed_at",
+    )
     fields = readonly_fields
     actions = ["sign_off"]
 
@@ -114,18 +136,14 @@ class DailyCloseAdmin(BranchScopedAdmin):
     def day(self, close: DailyClose) -> str:
         return clinictime.format_date(close.date)
 
-    @admin.display(description="Expected", ordering="expected")
-    def expected_money(self, close: DailyClose) -> str:
-        return clinictime.format_money(close.expected)
-
-    @admin.display(description="Recomputed")
-    def computed_at(self, close: DailyClose) -> str:
-        return clinictime.format_datetime(close.computed, close.branch.timezone)
+    expected_money = money_column("expected", "Expected")
+    computed_at = clinic_time_column("computed", "Recomputed")
 
     @admin.display(description="Money by method")
     def money_table(self, close: DailyClose) -> str:
-        return render_to_string("admin/reconciliation/money_table.html",
-                                {"rows": money_by_method(close)})  # fmt: skip
+        return render_to_string(
+            "admin/reconciliation/money_table.html", {"rows": money_by_method(close)}
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -166,8 +184,12 @@ class DailyCloseAdmin(BranchScopedAdmin):
             done = 0
             for close in queryset.select_related("branch"):
                 try:
-                    close_sign_off(actor=staff_of(request), branch=close.branch, day=close.date,
-                                   note=form.cleaned_data["note"])  # fmt: skip
+                    close_sign_off(
+                        actor=staff_of(request),
+                        branch=close.branch,
+                        day=close.date,
+                        note=form.cleaned_data["note"],
+                    )
                     done += 1
                 except DomainError as exc:
                     self.message_user(request, f"{close}: {exc.message}", messages.ERROR)
@@ -177,9 +199,14 @@ class DailyCloseAdmin(BranchScopedAdmin):
         return render(
             request,
             "admin/reconciliation/sign_off.html",
-            {**self.admin_site.each_context(request), "closes": queryset, "form": form,
-             "title": "Sign off daily closes", "opts": self.model._meta},
-        )  # fmt: skip
+            {
+                **self.admin_site.each_context(request),
+                "closes": queryset,
+                "form": form,
+                "title": "Sign off daily closes",
+                "opts": self.model._meta,
+            },
+        )
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
@@ -223,12 +250,17 @@ class DailyCloseAdmin(BranchScopedAdmin):
         return render(
             request,
             "admin/reconciliation/week.html",
-            {**self.admin_site.each_context(request),
-             "title": f"Chain week from {clinictime.format_date(monday)}",
-             "days": days, "charts": charts, "rows": rows, "opts": self.model._meta,
-             "previous": (monday - timedelta(days=7)).strftime("%G-W%V"),
-             "next": (monday + timedelta(days=7)).strftime("%G-W%V")},
-        )  # fmt: skip
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Chain week from {clinictime.format_date(monday)}",
+                "days": days,
+                "charts": charts,
+                "rows": rows,
+                "opts": self.model._meta,
+                "previous": (monday - timedelta(days=7)).strftime("%G-W%V"),
+                "next": (monday + timedelta(days=7)).strftime("%G-W%V"),
+            },
+        )
 
     def month_view(self, request: HttpRequest) -> HttpResponse:
         today = timezone.localdate()
@@ -261,11 +293,15 @@ class DailyCloseAdmin(BranchScopedAdmin):
         return render(
             request,
             "admin/reconciliation/month.html",
-            {**self.admin_site.each_context(request),
-             "title": f"Variance for {clinictime.format_month(first)}",
-             "month": month, "report": report, "charts": [bar_chart(takings, "Takings (net)"),
-             bar_chart(no_shows, "No-shows")], "opts": self.model._meta},
-        )  # fmt: skip
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Variance for {clinictime.format_month(first)}",
+                "month": month,
+                "report": report,
+                "charts": [bar_chart(takings, "Takings (net)"), bar_chart(no_shows, "No-shows")],
+                "opts": self.model._meta,
+            },
+        )
 
 
 @admin.register(SignOff)

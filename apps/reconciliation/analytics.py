@@ -17,9 +17,15 @@ def chain_analytics(
     period = PERIOD[by]
     between = f"date BETWEEN {literal(lo)} AND {literal(hi)}"
     rows: dict[tuple[int, str], dict[str, Any]] = defaultdict(
-        lambda: {"bookings": 0, "no_shows": 0, "cancellations": 0, "takings": Decimal("0"),
-                 "variance": Decimal("0"), "days_with_variance": 0}
-    )  # fmt: skip
+        lambda: {
+            "bookings": 0,
+            "no_shows": 0,
+            "cancellations": 0,
+            "takings": Decimal("0"),
+            "variance": Decimal("0"),
+            "days_with_variance": 0,
+        }
+    )
     for branch, start, bookings, no_shows, cancelled in warehouse.rows(
         f"SELECT branch_id, toString({period}) AS p, count(), countIf(status = 'no_show'), "
         f"countIf(status = 'cancelled') FROM {{db}}.appointments FINAL WHERE {between} "
@@ -43,12 +49,16 @@ def chain_analytics(
     result = []
     for (branch, start), row in sorted(rows.items()):
         attended = row["bookings"] - row["cancellations"]
-        result.append({
-            "branch": branch, "period": start, **row,
-            "takings": str(row["takings"].quantize(Decimal("0.01"))),
-            "variance": str(row["variance"].quantize(Decimal("0.01"))),
-            "no_show_rate": round(row["no_shows"] / attended, 4) if attended else 0.0,
-        })  # fmt: skip
+        result.append(
+            {
+                "branch": branch,
+                "period": start,
+                **row,
+                "takings": str(row["takings"].quantize(Decimal("0.01"))),
+                "variance": str(row["variance"].quantize(Decimal("0.01"))),
+                "no_show_rate": round(row["no_shows"] / attended, 4) if attended else 0.0,
+            }
+        )
     return result
 
 

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from apps.clinic.models import Branch, Role
 from apps.clinic.permissions import roles
 from apps.clinic.scoping import staff_of, visible_branches
+from apps.core.api import get_visible
 from apps.core.dates import BoundedDateField, date_problem
 from apps.core.db import connection
 from apps.core.errors import InvalidInput, Unavailable
@@ -23,7 +24,6 @@ from apps.reconciliation.analytics import chain_analytics
 from apps.reconciliation.compute import close_days
 from apps.reconciliation.models import METHODS
 from apps.reconciliation.warehouse import TenantWarehouse, WarehouseUnavailable
-from apps.scheduling.selectors import get_visible
 
 MANAGERS = frozenset({Role.OWNER, Role.MANAGER})
 READERS = MANAGERS | {Role.BRANCH_MANAGER}

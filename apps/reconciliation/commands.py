@@ -17,6 +17,7 @@ from apps.clinic.scoping import visible_branches
 from apps.core.dates import OutOfRange, parse_amount, parse_date
 from apps.core.errors import InvalidInput, PermissionDenied
 from apps.eventstore.store import command
+from apps.reconciliation import events
 from apps.reconciliation.models import METHODS, Declaration, ReconciliationSettings, SignOff
 
 DECLARERS = WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER, Role.RECEPTIONIST}
@@ -27,18 +28,29 @@ SETTLEMENT_COLUMNS = ["date", "branch", "method", "amount", "reference"]
 
 
 def _declare(
-    *, actor: User | None, branch: Branch, day: date, method: str, amount: Decimal,
-    source: str, reference: str = "",
-) -> Declaration:  # fmt: skip
+    *,
+    actor: User | None,
+    branch: Branch,
+    day: date,
+    method: str,
+    amount: Decimal,
+    source: str,
+    reference: str = "",
+) -> Declaration:
     declaration = Declaration(
         branch=branch, date=day, method=method, amount=amount, source=source, reference=reference
     )
     declaration.record(
-        "DeclarationMade",
-        {"branch_id": branch.pk, "date": day, "method": method, "amount": str(amount),
-         "source": source},
+        events.DECLARATION_MADE,
+        {
+            "branch_id": branch.pk,
+            "date": day,
+            "method": method,
+            "amount": str(amount),
+            "source": source,
+        },
         actor=actor,
-    )  # fmt: skip
+    )
     declaration.save()
     return declaration
 
@@ -57,8 +69,14 @@ def declaration_make(
     if amount > 0:
         check_amount(amount)
     _check_declarable(actor, branch, day)
-    return _declare(actor=actor, branch=branch, day=day, method=method, amount=amount,
-                    source=Declaration.Source.COUNT)  # fmt: skip
+    return _declare(
+        actor=actor,
+        branch=branch,
+        day=day,
+        method=method,
+        amount=amount,
+        source=Declaration.Source.COUNT,
+    )
 
 
 def _check_declarable(actor: User | None, branch: Branch, day: date) -> None:
@@ -66,8 +84,9 @@ def _check_declarable(actor: User | None, branch: Branch, day: date) -> None:
     (a re-count years back would rewrite a closed month), managers any past day."""
     today = timezone.now().astimezone(ZoneInfo(branch.timezone)).date()
     if day > today:
-        raise InvalidInput("That day has not happened yet: count today or an earlier day.",
-                           field="date")  # fmt: skip
+        raise InvalidInput(
+            "That day has not happened yet: count today or an earlier day.", field="date"
+        )
     window = settings.MYMEDIC_DECLARATION_WINDOW_DAYS
     if actor is not None and actor.role not in LATE_DECLARERS and day < today - timedelta(window):
         raise PermissionDenied(
@@ -118,7 +137,7 @@ def settlements_import(*, actor: User | None, text: str) -> list[Declaration]:
             amount=parse_amount(row["amount"]),
             source=Declaration.Source.SETTLEMENT,
             reference=(row.get("reference") or "").strip()[:80],
-        )  # fmt: skip
+        )
         for row in rows
     ]
 
@@ -155,7 +174,7 @@ def close_sign_off(*, actor: User | None, branch: Branch, day: date, note: str =
     sign_off = SignOff(branch=branch, date=day, note=note.strip()[:500], variance=close.variance)
     # The note is free text: it stays in the row, out of the event.
     sign_off.record(
-        "DailyCloseSignedOff",
+        events.DAILY_CLOSE_SIGNED_OFF,
         {"branch_id": branch.pk, "date": day, "status": close.status, "variance": close.variance},
         actor=actor,
     )
@@ -168,9 +187,8 @@ def tolerance_set(*, actor: User | None, tolerance: Decimal) -> ReconciliationSe
     require_role(actor, WHOLE_TENANT_ROLES)
     if tolerance < 0 or tolerance > Decimal("100000"):
         raise InvalidInput("Tolerance is 0 to 100000.", field="tolerance")
-    settings = ReconciliationSettings.objects.select_for_update().filter(pk=1).first()
-    settings = settings or ReconciliationSettings(pk=1)
+    settings = ReconciliationSettings.for_update()
     settings.tolerance = tolerance
-    settings.record("ReconciliationToleranceSet", {"tolerance": str(tolerance)}, actor=actor)
+    settings.record(events.RECONCILIATION_TOLERANCE_SET, {"tolerance": str(tolerance)}, actor=actor)
     settings.save()
     return settings

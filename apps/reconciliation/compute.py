@@ -20,11 +20,12 @@ from typing import Any
 
 from django.db import transaction
 
-from apps.billing.models import INVOICE_TOTAL_EVENTS, REFUND_EVENT_TYPES
+from apps.billing import events as billing_events
+from apps.billing.events import INVOICE_TOTAL_EVENTS, REFUND_EVENT_TYPES
 from apps.core.db import connection
 from apps.eventstore.store import head_position
 from apps.reconciliation.models import DailyClose, ReconciliationSettings
-from apps.scheduling.projections import APPOINTMENT_EVENTS
+from apps.scheduling.events import APPOINTMENT_ROW_EVENTS
 
 ZERO = Decimal("0.00")
 
@@ -117,10 +118,14 @@ class Day:
 
 def compute_days(lo: date, hi: date, upto: int) -> dict[tuple[int, date], Day]:
     """Every branch-day between `lo` and `hi` that the log up to `upto` mentions."""
-    params: dict[str, Any] = {"lo": lo.isoformat(), "hi": hi.isoformat(), "upto": upto,
-                              "types": sorted(APPOINTMENT_EVENTS),
-                              "invoice_types": list(INVOICE_TOTAL_EVENTS),
-                              "money_types": ["PaymentTaken", *REFUND_EVENT_TYPES]}  # fmt: skip
+    params: dict[str, Any] = {
+        "lo": lo.isoformat(),
+        "hi": hi.isoformat(),
+        "upto": upto,
+        "types": sorted(APPOINTMENT_ROW_EVENTS),
+        "invoice_types": list(INVOICE_TOTAL_EVENTS),
+        "money_types": [billing_events.PAYMENT_TAKEN, *REFUND_EVENT_TYPES],
+    }
     days: dict[tuple[int, date], Day] = defaultdict(Day)
     with transaction.atomic(), connection.cursor() as cursor:
         # A hospital month sorts a few hundred thousand rows: keep the sorts in memory.
@@ -133,7 +138,7 @@ def compute_days(lo: date, hi: date, upto: int) -> dict[tuple[int, date], Day]:
         cursor.execute(MONEY_OF_DAYS, params)
         for branch_id, day, method, kind, amount in cursor.fetchall():
             target = days[(branch_id, day)]
-            book = target.collected if kind == "PaymentTaken" else target.refunded
+            book = target.collected if kind == billing_events.PAYMENT_TAKEN else target.refunded
             book[method] += Decimal(amount)
         cursor.execute(DECLARED_ON_DAYS, params)
         for branch_id, day, method, amount in cursor.fetchall():
@@ -142,8 +147,7 @@ def compute_days(lo: date, hi: date, upto: int) -> dict[tuple[int, date], Day]:
 
 
 def tolerance() -> Decimal:
-    settings = ReconciliationSettings.objects.filter(pk=1).first()
-    return settings.tolerance if settings else ZERO
+    return ReconciliationSettings.current().tolerance
 
 
 @transaction.atomic

@@ -9,14 +9,18 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from apps.billing.models import REFUND_EVENT_TYPES
+from apps.billing import events as billing_events
+from apps.billing.events import REFUND_EVENT_TYPES
 from apps.core.db import connection
 from apps.eventstore.store import head_position
 from apps.reconciliation.models import DailyClose, WarehouseCursor
 from apps.reconciliation.warehouse import TenantWarehouse, literal
-from apps.scheduling.projections import APPOINTMENT_EVENTS
+from apps.scheduling.events import APPOINTMENT_ROW_EVENTS
 
-MONEY_EVENTS = {"PaymentTaken": "payment", **dict.fromkeys(REFUND_EVENT_TYPES, "refund")}
+MONEY_EVENTS = {
+    billing_events.PAYMENT_TAKEN: "payment",
+    **dict.fromkeys(REFUND_EVENT_TYPES, "refund"),
+}
 # Our own constant event type names, quoted for the SQL below (never input).
 MONEY_TYPES = ", ".join(f"'{event_type}'" for event_type in sorted(MONEY_EVENTS))
 WINDOW = 500_000  # positions per export step
@@ -30,8 +34,19 @@ APPOINTMENT_COLUMNS = [
     "position",
 ]
 MONEY_COLUMNS = ["position", "kind", "branch_id", "date", "method", "amount"]
-CLOSE_COLUMNS = ["branch_id", "date", "bookings", "cancellations", "no_shows", "completed",
-                 "expected", "net", "variance", "status", "version"]  # fmt: skip
+CLOSE_COLUMNS = [
+    "branch_id",
+    "date",
+    "bookings",
+    "cancellations",
+    "no_shows",
+    "completed",
+    "expected",
+    "net",
+    "variance",
+    "status",
+    "version",
+]
 
 ROLLUP = """
 INSERT INTO {db}.money_monthly
@@ -90,7 +105,7 @@ def export(warehouse: TenantWarehouse | None = None, window: int = WINDOW) -> di
     WarehouseCursor.objects.get_or_create(pk=1)
     head = head_position()
     written = 0
-    types = "{" + ",".join(sorted(APPOINTMENT_EVENTS)) + "}"
+    types = "{" + ",".join(sorted(APPOINTMENT_ROW_EVENTS)) + "}"
     while True:
         with transaction.atomic():
             cursor = WarehouseCursor.objects.select_for_update().get(pk=1)
@@ -105,11 +120,13 @@ def export(warehouse: TenantWarehouse | None = None, window: int = WINDOW) -> di
                 db.execute(MONEY_MONTHS, [lo, hi])
                 months = sorted(month for (month,) in db.fetchall())
             if months:
-                warehouse.run([
-                    ROLLUP.replace("%(version)s", str(hi)).replace(
-                        "%(months)s", ",".join(literal(m) for m in months)
-                    )
-                ])  # fmt: skip
+                warehouse.run(
+                    [
+                        ROLLUP.replace("%(version)s", str(hi)).replace(
+                            "%(months)s", ",".join(literal(m) for m in months)
+                        )
+                    ]
+                )
             cursor.position = hi
             cursor.save()
             written += appointments.count("\n") + money.count("\n")
@@ -124,11 +141,21 @@ def _export_closes(warehouse: TenantWarehouse) -> int:
         if cursor.closes_exported is not None:
             closes = closes.filter(computed__gte=cursor.closes_exported)
         rows = [
-            [c.branch_id, c.date, c.bookings, c.cancellations, c.no_shows, c.completed,
-             c.expected, c.net, sum((Decimal(v) for v in c.variance.values()), Decimal("0")),
-             c.status, c.as_of_position]
+            [
+                c.branch_id,
+                c.date,
+                c.bookings,
+                c.cancellations,
+                c.no_shows,
+                c.completed,
+                c.expected,
+                c.net,
+                sum((Decimal(v) for v in c.variance.values()), Decimal("0")),
+                c.status,
+                c.as_of_position,
+            ]
             for c in closes
-        ]  # fmt: skip
+        ]
         warehouse.insert("daily_closes", CLOSE_COLUMNS, rows)
         cursor.closes_exported = started
         cursor.save()

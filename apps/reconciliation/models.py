@@ -6,12 +6,13 @@ from django.db import models
 
 from apps.clinic.models import Branch
 from apps.core.clinictime import format_date
+from apps.core.models import SingletonSettings
 from apps.eventstore.models import EventSourcedModel
 
 METHODS = ("cash", "card", "upi", "other")
 
 
-class ReconciliationSettings(EventSourcedModel):
+class ReconciliationSettings(SingletonSettings, EventSourcedModel):
     """One row per tenant: how far a declaration may be off and still count as balanced."""
 
     stream_type = "reconciliation-settings"

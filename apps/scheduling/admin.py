@@ -10,9 +10,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from apps.audit.trail import record
-from apps.clinic.admin import BranchScopedAdmin, TenantSettingsAdmin
+from apps.clinic.admin import (
+    BranchScopedAdmin,
+    TenantSettingsAdmin,
+    clinic_time_column,
+    money_column,
+)
 from apps.clinic.scoping import staff_of
-from apps.core import clinictime
 from apps.core.errors import DomainError, InvalidInput
 from apps.core.keys import phone_indexes
 from apps.scheduling import commands
@@ -28,6 +32,16 @@ from apps.scheduling.models import (
 )
 from apps.scheduling.phones import normalize_phone
 
+DOCTOR_FIELDS = [
+    "branch",
+    "user",
+    "name",
+    "specialty",
+    "slot_minutes",
+    "consultation_fee",
+    "weekly_hours",
+]
+
 
 class DoctorForm(forms.ModelForm):
     weekly_hours = forms.JSONField(
@@ -38,8 +52,7 @@ class DoctorForm(forms.ModelForm):
 
     class Meta:
         model = Doctor
-        fields = ["branch", "user", "name", "specialty", "slot_minutes", "consultation_fee",
-                  "weekly_hours", "active"]  # fmt: skip
+        fields = [*DOCTOR_FIELDS, "active"]
 
     def clean_weekly_hours(self) -> Any:
         try:
@@ -106,32 +119,37 @@ class DoctorAdmin(BranchScopedAdmin):
     def hours(self, doctor: Doctor) -> str:
         return readable_hours(doctor.weekly_hours)
 
-    @admin.display(description="Consultation fee", ordering="consultation_fee")
-    def fee(self, doctor: Doctor) -> str:
-        return clinictime.format_money(doctor.consultation_fee)
+    fee = money_column("consultation_fee", "Consultation fee")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # Who and where stay fixed; hours, slot length, fee and availability can change.
         return ["branch", "user", "name", "specialty"] if obj is not None else []
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fields = ["branch", "user", "name", "specialty", "slot_minutes", "consultation_fee",
-                  "weekly_hours"]  # fmt: skip
-        return [*fields, "active"] if obj is not None else fields
+        # A new doctor is active; availability changes on an existing one.
+        return [*DOCTOR_FIELDS, "active"] if obj is not None else DOCTOR_FIELDS
 
     def save_model(self, request: HttpRequest, obj: Doctor, form: Any, change: bool) -> None:
         if change:
             commands.doctor_update(
-                actor=staff_of(request), doctor=obj, weekly_hours=form.cleaned_data["weekly_hours"],
-                slot_minutes=obj.slot_minutes, consultation_fee=obj.consultation_fee,
+                actor=staff_of(request),
+                doctor=obj,
+                weekly_hours=form.cleaned_data["weekly_hours"],
+                slot_minutes=obj.slot_minutes,
+                consultation_fee=obj.consultation_fee,
                 active=obj.active,
-            )  # fmt: skip
+            )
             return
         created = commands.doctor_add(
-            actor=staff_of(request), branch=obj.branch, user=obj.user, name=obj.name,
-            specialty=obj.specialty, slot_minutes=obj.slot_minutes,
-            consultation_fee=obj.consultation_fee, weekly_hours=form.cleaned_data["weekly_hours"],
-        )  # fmt: skip
+            actor=staff_of(request),
+            branch=obj.branch,
+            user=obj.user,
+            name=obj.name,
+            specialty=obj.specialty,
+            slot_minutes=obj.slot_minutes,
+            consultation_fee=obj.consultation_fee,
+            weekly_hours=form.cleaned_data["weekly_hours"],
+        )
         obj.pk = created.pk
 
 
@@ -147,8 +165,16 @@ class PatientAdmin(ListsPatientNames):
     list_filter = [("registered_branch", admin.RelatedOnlyFieldListFilter)]
     search_help_text = "Search by phone number"
     search_fields = ["phone_index"]  # replaced by a blind-index lookup below
-    fields = ("name", "phone", "date_of_birth", "address", "notes", "registered_branch",
-              "created", "erased")  # fmt: skip
+    fields = (
+        "name",
+        "phone",
+        "date_of_birth",
+        "address",
+        "notes",
+        "registered_branch",
+        "created",
+        "erased",
+    )
     readonly_fields = fields
 
     @admin.display(description="Name")
@@ -182,6 +208,18 @@ class PatientAdmin(ListsPatientNames):
         return super().change_view(request, object_id, form_url, extra_context)
 
 
+def _visit_step(name: str, step: str, description: str, done: str) -> Any:
+    """The admin action `name`: one step of the visit state machine for each row chosen."""
+
+    def act(
+        modeladmin: "AppointmentAdmin", request: HttpRequest, queryset: QuerySet[Appointment]
+    ) -> None:
+        modeladmin._apply(request, queryset, commands.VISIT_STEPS[step], done)
+
+    act.__name__ = name
+    return admin.action(description=description)(act)
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(ListsPatientNames):
     """Times on the clock of the appointment's branch, newest first."""
@@ -196,22 +234,32 @@ class AppointmentAdmin(ListsPatientNames):
     ]
     date_hierarchy = "start"
     ordering = ["-start", "-id"]
-    readonly_fields = ("when", "ends", "patient_full_name", "doctor", "branch", "status",
-              "cancel_reason", "follow_up_of", "repeat_no_show", "booked_at")  # fmt: skip
+    readonly_fields = (
+        "when",
+        "ends",
+        "patient_full_name",
+        "doctor",
+        "branch",
+        "status",
+        "cancel_reason",
+        "follow_up_of",
+        "repeat_no_show",
+        "booked_at",
+    )
     fields = readonly_fields
-    actions = ["check_in", "complete", "mark_no_show", "undo_no_show", "cancel"]
+    actions = [
+        _visit_step("check_in", "check_in", "Check in", "Checked in"),
+        _visit_step("complete", "complete", "Complete", "Completed"),
+        _visit_step("mark_no_show", "no_show", "Mark no-show", "Marked no-show"),
+        _visit_step(
+            "undo_no_show", "undo_no_show", "Undo no-show (same day only)", "No-show undone"
+        ),
+        "cancel",
+    ]
 
-    @admin.display(description="When", ordering="start")
-    def when(self, appointment: Appointment) -> str:
-        return clinictime.format_datetime(appointment.start, appointment.branch.timezone)
-
-    @admin.display(description="Ends")
-    def ends(self, appointment: Appointment) -> str:
-        return clinictime.format_datetime(appointment.end, appointment.branch.timezone)
-
-    @admin.display(description="Booked at")
-    def booked_at(self, appointment: Appointment) -> str:
-        return clinictime.format_datetime(appointment.created, appointment.branch.timezone)
+    when = clinic_time_column("start", "When")
+    ends = clinic_time_column("end", "Ends")
+    booked_at = clinic_time_column("created", "Booked at")
 
     @admin.display(description="Patient")
     def patient_full_name(self, appointment: Appointment) -> str:
@@ -245,26 +293,15 @@ class AppointmentAdmin(ListsPatientNames):
         if count:
             self.message_user(request, f"{done}: {count}.")
 
-    @admin.action(description="Check in")
-    def check_in(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
-        self._apply(request, queryset, commands.appointment_check_in, "Checked in")
-
-    @admin.action(description="Complete")
-    def complete(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
-        self._apply(request, queryset, commands.appointment_complete, "Completed")
-
-    @admin.action(description="Mark no-show")
-    def mark_no_show(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
-        self._apply(request, queryset, commands.appointment_mark_no_show, "Marked no-show")
-
-    @admin.action(description="Undo no-show (same day only)")
-    def undo_no_show(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
-        self._apply(request, queryset, commands.appointment_undo_no_show, "No-show undone")
-
     @admin.action(description="Cancel (reason: cancelled by the clinic)")
     def cancel(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
-        self._apply(request, queryset, commands.appointment_cancel, "Cancelled",
-                    reason="Cancelled by the clinic")  # fmt: skip
+        self._apply(
+            request,
+            queryset,
+            commands.appointment_cancel,
+            "Cancelled",
+            reason="Cancelled by the clinic",
+        )
 
 
 @admin.register(WaitlistEntry)
@@ -299,8 +336,12 @@ class NoShowPolicyAdmin(TenantSettingsAdmin):
 @admin.register(SchedulingSettings)
 class SchedulingSettingsAdmin(TenantSettingsAdmin):
     list_display = ["__str__", "booking_horizon_days", "patient_open_bookings"]
-    fields = ["check_in_opens_minutes", "no_show_grace_minutes", "booking_horizon_days",
-              "patient_open_bookings"]  # fmt: skip
+    fields = [
+        "check_in_opens_minutes",
+        "no_show_grace_minutes",
+        "booking_horizon_days",
+        "patient_open_bookings",
+    ]
 
     def update(
         self, request: HttpRequest, obj: SchedulingSettings, changed: list[str]

@@ -17,17 +17,18 @@ from apps.audit.trail import record
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
 from apps.clinic.permissions import STAFF_ROLES, roles
 from apps.clinic.scoping import staff_of, visible_branches
+from apps.core.api import get_visible
 from apps.core.dates import BoundedDateField
 from apps.core.errors import NotFound
 from apps.core.keys import phone_indexes
 from apps.scheduling import commands, read, waitlist
 from apps.scheduling.commands import DOCTOR_ADMINS, FRONT_DESK
+from apps.scheduling.formats import local_iso
 from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
 from apps.scheduling.phones import normalize_phone
 from apps.scheduling.selectors import (
     appointments_for,
     doctors_for,
-    get_visible,
     on_local_date,
     patients_for,
     patients_of_my_branches,
@@ -57,7 +58,6 @@ from apps.scheduling.serializers import (
     WaitlistEntrySerializer,
     WaitlistFilterSerializer,
     WaitlistJoinSerializer,
-    local_iso,
 )
 from apps.scheduling.slots import free_slots
 
@@ -394,48 +394,19 @@ class AppointmentFollowUpApi(AppointmentCommandApi):
         return command_result(follow_up, status.HTTP_201_CREATED)
 
 
-class AppointmentCheckInApi(AppointmentCommandApi):
+class AppointmentStepApi(AppointmentCommandApi):
+    """Check in, complete, mark or undo a no-show: one step of the visit state machine
+    (`step`, given in the URL conf), with no body."""
+
+    step = ""
+
     @extend_schema(
         request=None, responses={200: AppointmentCommandResultSerializer}, tags=["appointments"]
     )
     def post(self, request: Request, pk: int) -> Response:
         appointment = self.appointment(request, pk)
-        return command_result(
-            commands.appointment_check_in(actor=staff_of(request), appointment=appointment)
-        )
-
-
-class AppointmentCompleteApi(AppointmentCommandApi):
-    @extend_schema(
-        request=None, responses={200: AppointmentCommandResultSerializer}, tags=["appointments"]
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        appointment = self.appointment(request, pk)
-        return command_result(
-            commands.appointment_complete(actor=staff_of(request), appointment=appointment)
-        )
-
-
-class AppointmentNoShowApi(AppointmentCommandApi):
-    @extend_schema(
-        request=None, responses={200: AppointmentCommandResultSerializer}, tags=["appointments"]
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        appointment = self.appointment(request, pk)
-        return command_result(
-            commands.appointment_mark_no_show(actor=staff_of(request), appointment=appointment)
-        )
-
-
-class AppointmentUndoNoShowApi(AppointmentCommandApi):
-    @extend_schema(
-        request=None, responses={200: AppointmentCommandResultSerializer}, tags=["appointments"]
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        appointment = self.appointment(request, pk)
-        return command_result(
-            commands.appointment_undo_no_show(actor=staff_of(request), appointment=appointment)
-        )
+        take = commands.VISIT_STEPS[self.step]
+        return command_result(take(actor=staff_of(request), appointment=appointment))
 
 
 class DayQuerySerializer(serializers.Serializer):

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -19,9 +18,11 @@ from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.idempotency import forget_subject
 from apps.eventstore.locks import in_command
 from apps.eventstore.store import command
+from apps.scheduling import events
 from apps.scheduling.actors import PatientActor
 from apps.scheduling.formats import human_time
 from apps.scheduling.hours import normalize_weekly_hours
+from apps.scheduling.lifecycle import clock_refusal
 from apps.scheduling.models import (
     Appointment,
     BranchClosure,
@@ -32,7 +33,11 @@ from apps.scheduling.models import (
     SchedulingSettings,
 )
 from apps.scheduling.phones import normalize_phone
-from apps.scheduling.slots import branch_zone, check_slot_at, local_date
+from apps.scheduling.selectors import (
+    is_repeat_no_show,
+    same_day_live_visit,
+)
+from apps.scheduling.slots import branch_zone, check_slot_at
 from apps.scheduling.waitlist import consume_hold, offer_freed_slot
 
 DOCTOR_ADMINS = WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
@@ -115,7 +120,7 @@ def doctor_add(
         weekly_hours=normalize_weekly_hours(weekly_hours),
     )
     doctor.record(
-        "DoctorAdded",
+        events.DOCTOR_ADDED,
         {
             "branch_id": branch.pk,
             "user_id": user.pk if user else None,
@@ -173,7 +178,7 @@ def doctor_update(
         data["consultation_fee"] = str(data["consultation_fee"])
     if renamed := sorted(set(changed) & {"name", "specialty"}):
         data["renamed"] = renamed
-    doctor.record("DoctorUpdated", data, actor=actor)
+    doctor.record(events.DOCTOR_UPDATED, data, actor=actor)
     doctor.save()
     return doctor
 
@@ -189,7 +194,7 @@ def doctor_leave_grant(
         raise InvalidInput("Leave ends on or after the day it starts.", field="end_date")
     leave = DoctorLeave(doctor=doctor, start_date=start_date, end_date=end_date, reason=reason)
     leave.record(
-        "DoctorLeaveGranted",
+        events.DOCTOR_LEAVE_GRANTED,
         {"doctor_id": doctor.pk, "start_date": start_date, "end_date": end_date},
         actor=actor,
     )
@@ -206,7 +211,7 @@ def branch_closure_add(
     if BranchClosure.objects.filter(branch=branch, date=day, removed=False).exists():
         raise Conflict("The branch is already closed that day.")
     closure = BranchClosure(branch=branch, date=day, reason=reason)
-    closure.record("BranchClosed", {"branch_id": branch.pk, "date": day}, actor=actor)
+    closure.record(events.BRANCH_CLOSED, {"branch_id": branch.pk, "date": day}, actor=actor)
     closure.save()
     return closure
 
@@ -220,7 +225,7 @@ def doctor_leave_remove(*, actor: User | None, leave: DoctorLeave) -> DoctorLeav
     if leave.removed:
         return leave
     leave.removed = True
-    leave.record("DoctorLeaveRemoved", {"doctor_id": leave.doctor_id}, actor=actor)
+    leave.record(events.DOCTOR_LEAVE_REMOVED, {"doctor_id": leave.doctor_id}, actor=actor)
     leave.save()
     return leave
 
@@ -235,7 +240,7 @@ def branch_closure_remove(*, actor: User | None, closure: BranchClosure) -> Bran
         return closure
     closure.removed = True
     closure.record(
-        "BranchReopened", {"branch_id": closure.branch_id, "date": closure.date}, actor=actor
+        events.BRANCH_REOPENED, {"branch_id": closure.branch_id, "date": closure.date}, actor=actor
     )
     closure.save()
     return closure
@@ -272,7 +277,7 @@ def patient_register(
     patient.email = email.strip()
     # No PHI in events: the patient's name, phone and birth date stay in the row.
     patient.record(
-        "PatientRegistered",
+        events.PATIENT_REGISTERED,
         {"branch_id": branch.pk if branch else None, "language": language},
         actor=actor,
     )
@@ -289,26 +294,10 @@ def patient_erase(*, actor: User | None, patient: Patient) -> Patient:
     if patient.erased is not None:
         raise Conflict("This patient's data has already been erased.")
     patient.erase()
-    patient.record("PatientErased", {}, actor=actor)
+    patient.record(events.PATIENT_ERASED, {}, actor=actor)
     patient.save()
     forget_subject(f"patient:{patient.pk}")
     return patient
-
-
-def no_show_policy() -> NoShowPolicy:
-    return NoShowPolicy.objects.filter(pk=1).first() or NoShowPolicy(pk=1)
-
-
-def is_repeat_no_show(patient: Patient, now: datetime | None = None) -> bool:
-    """Whether the patient is over the tenant's no-show threshold right now."""
-    policy = no_show_policy()
-    if not policy.active:
-        return False
-    since = (now or timezone.now()) - timedelta(days=policy.window_days)
-    missed = Appointment.objects.filter(
-        patient=patient, status=Appointment.Status.NO_SHOW, start__gte=since
-    ).count()
-    return missed >= policy.threshold
 
 
 @command
@@ -318,17 +307,15 @@ def no_show_policy_update(*, actor: User | None, threshold: int, window_days: in
         raise InvalidInput("Give a threshold from 0 (off) to 100.", field="threshold")
     if not 1 <= window_days <= 3650:
         raise InvalidInput("Give a window of 1 to 3650 days.", field="window_days")
-    policy = NoShowPolicy.objects.select_for_update().filter(pk=1).first() or NoShowPolicy(pk=1)
+    policy = NoShowPolicy.for_update()
     policy.threshold, policy.window_days = threshold, window_days
     policy.record(
-        "NoShowPolicyChanged", {"threshold": threshold, "window_days": window_days}, actor=actor
+        events.NO_SHOW_POLICY_CHANGED,
+        {"threshold": threshold, "window_days": window_days},
+        actor=actor,
     )
     policy.save()
     return policy
-
-
-def scheduling_settings() -> SchedulingSettings:
-    return SchedulingSettings.objects.filter(pk=1).first() or SchedulingSettings(pk=1)
 
 
 @command
@@ -348,8 +335,7 @@ def scheduling_settings_update(
         )
     if not 0 <= no_show_grace_minutes <= 1440:
         raise InvalidInput("Give 0 to 1440 minutes after the start.", field="no_show_grace_minutes")
-    found = SchedulingSettings.objects.select_for_update().filter(pk=1).first()
-    settings_row = found or SchedulingSettings(pk=1)
+    settings_row = SchedulingSettings.for_update()
     if booking_horizon_days is not None:
         if not HORIZON_FLOOR_DAYS <= booking_horizon_days <= 3650:
             raise InvalidInput(
@@ -363,7 +349,7 @@ def scheduling_settings_update(
     settings_row.check_in_opens_minutes = check_in_opens_minutes
     settings_row.no_show_grace_minutes = no_show_grace_minutes
     settings_row.record(
-        "SchedulingSettingsChanged",
+        events.SCHEDULING_SETTINGS_CHANGED,
         {
             "check_in_opens_minutes": check_in_opens_minutes,
             "no_show_grace_minutes": no_show_grace_minutes,
@@ -384,14 +370,14 @@ HORIZON_FLOOR_DAYS = 30
 def _check_horizon(start: datetime, now: datetime) -> None:
     if start - now <= timedelta(days=HORIZON_FLOOR_DAYS):
         return
-    horizon = scheduling_settings().booking_horizon_days
+    horizon = SchedulingSettings.current().booking_horizon_days
     if start - now > timedelta(days=horizon):
         raise Conflict(f"Visits can be booked at most {horizon} days ahead.")
 
 
 def _check_patient_open_bookings(patient: Patient, now: datetime) -> None:
     """A patient booking in the app holds a bounded number of upcoming visits."""
-    limit = scheduling_settings().patient_open_bookings
+    limit = SchedulingSettings.current().patient_open_bookings
     upcoming = Appointment.objects.filter(
         patient=patient, status=Appointment.Status.BOOKED, start__gte=now
     ).count()
@@ -417,25 +403,6 @@ class DuplicateVisit(Conflict):
 
     def as_dict(self) -> dict[str, object]:
         return {"detail": self.message, "code": self.code, "existing": self.existing.pk}
-
-
-def same_day_live_visit(
-    *, doctor: Doctor, patient: Patient, start: datetime, exclude: int | None = None
-) -> Appointment | None:
-    """The patient's first live visit with `doctor` on `start`'s local date, if any."""
-    zone = branch_zone(doctor)
-    day = local_date(start, zone)
-    opens = datetime.combine(day, datetime.min.time(), tzinfo=zone)
-    visits = Appointment.objects.filter(
-        doctor=doctor,
-        patient=patient,
-        status__in=Appointment.LIVE,
-        start__gte=opens,
-        start__lt=datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone),
-    ).select_related("doctor__branch")
-    if exclude is not None:
-        visits = visits.exclude(pk=exclude)
-    return visits.order_by("start").first()
 
 
 def _require_front_desk(actor: VisitActor) -> None:
@@ -536,7 +503,7 @@ def _book(
         follow_up_of=follow_up_of,
         repeat_no_show=is_repeat_no_show(patient, now),
     )
-    appointment.record("AppointmentBooked", appointment.event_data(), actor=actor)
+    appointment.record(events.APPOINTMENT_BOOKED, appointment.event_data(), actor=actor)
     _save_holding_time(appointment)
     if held_for_patient:
         consume_hold(appointment=appointment, actor=actor, now=now)
@@ -558,9 +525,14 @@ def appointment_book(
     """Books a free slot. A person's second live visit with the same doctor on one day is
     refused (`DuplicateVisit`) unless the caller confirms it was meant."""
     return _book(
-        actor=actor, doctor=doctor, patient=patient, start=start, follow_up_of=None, now=now,
+        actor=actor,
+        doctor=doctor,
+        patient=patient,
+        start=start,
+        follow_up_of=None,
+        now=now,
         confirm_duplicate=confirm_duplicate,
-    )  # fmt: skip
+    )
 
 
 @command
@@ -596,8 +568,7 @@ def appointment_reschedule(
     appointment = _locked(appointment)
     _require_visit_access(actor, appointment)
     _require_front_desk(actor)
-    if appointment.status != Appointment.Status.BOOKED:
-        raise Conflict(f"A {appointment.get_status_display().lower()} appointment cannot move.")
+    appointment.require("reschedule")
     now = now or timezone.now()
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(appointment.doctor))
@@ -607,12 +578,11 @@ def appointment_reschedule(
         appointment.doctor, start, now, appointment.patient
     )
     appointment.start = start
-    appointment.record(
-        "AppointmentRescheduled",
-        appointment.event_data(
-            previous_start=previous[0].isoformat(), previous_end=previous[1].isoformat()
-        ),
+    appointment.take(
+        "reschedule",
         actor=actor,
+        previous_start=previous[0].isoformat(),
+        previous_end=previous[1].isoformat(),
     )
     _save_holding_time(appointment)
     if held_for_patient:
@@ -627,23 +597,22 @@ def appointment_cancel(
     appointment = _locked(appointment)
     _require_visit_access(actor, appointment)
     _require_front_desk(actor)
-    if appointment.status != Appointment.Status.BOOKED:
-        raise Conflict(
-            f"A {appointment.get_status_display().lower()} appointment cannot be cancelled."
-        )
+    appointment.require("cancel")
     now = now or timezone.now()
-    if now >= appointment.start:
-        raise Conflict("An appointment can be cancelled only before it starts.")
-    appointment.status = Appointment.Status.CANCELLED
+    refusal = clock_refusal(
+        "cancel", start=appointment.start, zone=appointment.doctor.branch.timezone, now=now
+    )
+    if refusal is not None:
+        raise Conflict(refusal)
     appointment.cancel_reason = reason.strip()[:200]
     # Higher apps (billing) settle what they hold for the appointment in this transaction
-    # and say what they did; the cancellation event records it.
+    # and say what they did; the cancellation event records it. The reason is free text and
+    # may name the patient's condition: it stays in the row.
     outcomes = {
         name: handler(appointment=appointment, actor=actor)
         for name, handler in cancellation_handlers.items()
     }
-    # The reason is free text and may name the patient's condition: it stays in the row.
-    appointment.record("AppointmentCancelled", appointment.event_data(**outcomes), actor=actor)
+    appointment.take("cancel", actor=actor, **outcomes)
     appointment.save()
     # The freed slot goes to the first patient on the doctor's waitlist for that day.
     offer_freed_slot(
@@ -656,84 +625,28 @@ def appointment_cancel(
     return appointment
 
 
-def _opens_and_closes(appointment: Appointment, now: datetime) -> None:
-    """Refuses a visit command on any day but the visit's own (branch time)."""
-    zone = branch_zone(appointment.doctor)
-    if local_date(now, zone) != local_date(appointment.start, zone):
-        raise Conflict("This can be done only on the day of the appointment.")
-
-
 def _transition(
-    *,
-    actor: User | None,
-    appointment: Appointment,
-    source: str,
-    target: str,
-    event_type: str,
-    rule: Callable[[Appointment, datetime], None] | None,
-    now: datetime | None,
+    *, actor: User | None, appointment: Appointment, action: str, now: datetime | None
 ) -> Appointment:
+    """Takes one step of the state machine that needs no more than the state and the clock."""
     appointment = _locked(appointment)
     _require_visit_access(actor, appointment)
     require_role(actor, VISIT_STAFF)
-    if appointment.status != source:
-        raise Conflict(
-            f"A {appointment.get_status_display().lower()} appointment cannot become "
-            f"{Appointment.Status(target).label.lower()}."
-        )
-    if rule is not None:
-        rule(appointment, now or timezone.now())
-    appointment.status = target
-    appointment.record(event_type, appointment.event_data(), actor=actor)
-    if target in Appointment.HOLDING:
+    appointment.require(action)
+    refusal = clock_refusal(
+        action,
+        start=appointment.start,
+        zone=appointment.doctor.branch.timezone,
+        now=now or timezone.now(),
+    )
+    if refusal is not None:
+        raise Conflict(refusal)
+    appointment.take(action, actor=actor)
+    if appointment.status in Appointment.HOLDING:
         _save_holding_time(appointment)
     else:
         appointment.save()
     return appointment
-
-
-def check_in_opens_at(start: datetime, rules: SchedulingSettings | None = None) -> datetime:
-    """When check-in opens for a visit starting at `start` (it closes with the visit's day)."""
-    rules = rules or scheduling_settings()
-    return start - timedelta(minutes=rules.check_in_opens_minutes)
-
-
-def no_show_allowed_from(start: datetime, rules: SchedulingSettings | None = None) -> datetime:
-    rules = rules or scheduling_settings()
-    return start + timedelta(minutes=rules.no_show_grace_minutes)
-
-
-def allowed_actions(
-    status: str, start: datetime, zone: str, rules: SchedulingSettings, now: datetime
-) -> dict[str, bool]:
-    """Which visit actions the rules allow now (the commands check again on submit)."""
-    tz = ZoneInfo(zone)
-    on_its_day = now.astimezone(tz).date() == start.astimezone(tz).date()
-    booked = status == Appointment.Status.BOOKED
-    return {
-        "check_in": booked and on_its_day and now >= check_in_opens_at(start, rules),
-        "no_show": booked and on_its_day and now >= no_show_allowed_from(start, rules),
-        "undo_no_show": status == Appointment.Status.NO_SHOW and on_its_day,
-        "complete": status == Appointment.Status.CHECKED_IN,
-        "cancel": booked and now < start,
-        "reschedule": booked,
-    }
-
-
-def _check_in_window(appointment: Appointment, now: datetime) -> None:
-    _opens_and_closes(appointment, now)
-    opens = check_in_opens_at(appointment.start)
-    if now < opens:
-        zone = appointment.doctor.branch.timezone
-        raise Conflict(f"Check-in opens at {human_time(opens, zone)}.")
-
-
-def _after_grace(appointment: Appointment, now: datetime) -> None:
-    _opens_and_closes(appointment, now)
-    allowed = no_show_allowed_from(appointment.start)
-    if now < allowed:
-        zone = appointment.doctor.branch.timezone
-        raise Conflict(f"A no-show can be marked from {human_time(allowed, zone)}.")
 
 
 @command
@@ -741,11 +654,7 @@ def appointment_check_in(
     *, actor: User | None, appointment: Appointment, now: datetime | None = None
 ) -> Appointment:
     """Only on the visit's day, from the tenant's check-in window before its start."""
-    return _transition(
-        actor=actor, appointment=appointment, source=Appointment.Status.BOOKED,
-        target=Appointment.Status.CHECKED_IN, event_type="AppointmentCheckedIn",
-        rule=_check_in_window, now=now,
-    )  # fmt: skip
+    return _transition(actor=actor, appointment=appointment, action="check_in", now=now)
 
 
 @command
@@ -753,11 +662,7 @@ def appointment_complete(
     *, actor: User | None, appointment: Appointment, now: datetime | None = None
 ) -> Appointment:
     """Only a checked-in visit completes."""
-    return _transition(
-        actor=actor, appointment=appointment, source=Appointment.Status.CHECKED_IN,
-        target=Appointment.Status.COMPLETED, event_type="AppointmentCompleted",
-        rule=None, now=now,
-    )  # fmt: skip
+    return _transition(actor=actor, appointment=appointment, action="complete", now=now)
 
 
 @command
@@ -765,11 +670,7 @@ def appointment_mark_no_show(
     *, actor: User | None, appointment: Appointment, now: datetime | None = None
 ) -> Appointment:
     """Only on the visit's day, once its start plus the tenant's grace has passed."""
-    return _transition(
-        actor=actor, appointment=appointment, source=Appointment.Status.BOOKED,
-        target=Appointment.Status.NO_SHOW, event_type="AppointmentMarkedNoShow",
-        rule=_after_grace, now=now,
-    )  # fmt: skip
+    return _transition(actor=actor, appointment=appointment, action="no_show", now=now)
 
 
 @command
@@ -778,8 +679,14 @@ def appointment_undo_no_show(
 ) -> Appointment:
     """Takes back a no-show marked by mistake, on the visit's own day only: the visit is
     booked again (409 if its time was given to someone else meanwhile)."""
-    return _transition(
-        actor=actor, appointment=appointment, source=Appointment.Status.NO_SHOW,
-        target=Appointment.Status.BOOKED, event_type="AppointmentNoShowUndone",
-        rule=_opens_and_closes, now=now,
-    )  # fmt: skip
+    return _transition(actor=actor, appointment=appointment, action="undo_no_show", now=now)
+
+
+# The steps that need nothing but the state and the clock, by action: every surface (console,
+# admin, API) that offers them calls them through this table.
+VISIT_STEPS: dict[str, Callable[..., Appointment]] = {
+    "check_in": appointment_check_in,
+    "complete": appointment_complete,
+    "no_show": appointment_mark_no_show,
+    "undo_no_show": appointment_undo_no_show,
+}

@@ -2,10 +2,11 @@
 `apps.core.clinictime` (the branch's clock, the locale's date format), with the weekday in
 front where a day is named on its own.
 
-Machines get ISO 8601 (`serializers.local_iso`); people get "Wed 2 Dec 2026" and "10:30".
+Machines get ISO 8601 (`local_iso`); people get "Wed 2 Dec 2026" and "10:30".
 """
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from apps.core import clinictime
 
@@ -26,3 +27,8 @@ def human_clock(instant: datetime, zone: str) -> str:
 def human_when(instant: datetime, zone: str) -> str:
     """ "Wed 2 Dec 2026 at 10:30" on the branch's clock."""
     return f"{human_date(clinictime.in_zone(instant, zone).date())} at {human_time(instant, zone)}"
+
+
+def local_iso(instant: datetime, zone_name: str) -> str:
+    """An instant as ISO 8601 with the branch's offset, e.g. 2026-12-01T09:00:00+05:30."""
+    return instant.astimezone(ZoneInfo(zone_name)).isoformat()

@@ -45,9 +45,12 @@ def rotate_tenant_key(
 
 
 def rewrap_patients(
-    version: int, *, batch: int = BATCH, limit: int | None = None,
+    version: int,
+    *,
+    batch: int = BATCH,
+    limit: int | None = None,
     progress: Callable[[int], None] | None = None,
-) -> int:  # fmt: skip
+) -> int:
     new_key = keys.tenant_key(version)
     done = 0
     while limit is None or done < limit:

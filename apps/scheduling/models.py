@@ -6,7 +6,7 @@ and each change appends one event to the tenant's log in the same transaction.
 
 import uuid
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.contrib.postgres.constraints import ExclusionConstraint
@@ -18,7 +18,10 @@ from django.utils import timezone
 from apps.clinic.models import Branch, User
 from apps.core import crypto, keys
 from apps.core.db import connection
+from apps.core.errors import Conflict
+from apps.core.models import SingletonSettings
 from apps.eventstore.models import EventSourcedModel
+from apps.scheduling import events
 
 
 class Doctor(EventSourcedModel):
@@ -225,7 +228,7 @@ class Patient(EventSourcedModel):
         self._phi = {}
 
 
-class NoShowPolicy(EventSourcedModel):
+class NoShowPolicy(SingletonSettings, EventSourcedModel):
     """One row per tenant: when a patient counts as a repeat no-show (off by default).
 
     A patient with at least `threshold` no-shows among visits that started in the last
@@ -256,7 +259,7 @@ class NoShowPolicy(EventSourcedModel):
         return self.threshold > 0
 
 
-class SchedulingSettings(EventSourcedModel):
+class SchedulingSettings(SingletonSettings, EventSourcedModel):
     """One row per tenant: when the desk may check a patient in or mark a no-show, and how
     far ahead and how much may be booked.
 
@@ -298,7 +301,19 @@ class TsTzRange(Func):
     output_field = DateTimeRangeField()
 
 
+class Transition(NamedTuple):
+    """One step of the appointment's state machine."""
+
+    source: str
+    target: str
+    event_type: str
+    refusal: str  # what a refused step says after "A <state> appointment …"
+
+
 class Appointment(EventSourcedModel):
+    """A visit. Its state machine is `TRANSITIONS`, the one table that the commands enforce
+    and that the console, the admin and the API ask what a visit allows."""
+
     stream_type = "appointment"
 
     class Status(models.TextChoices):
@@ -312,6 +327,41 @@ class Appointment(EventSourcedModel):
     HOLDING = (Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED)
     # A visit still to happen or under way: a second one the same day needs a confirmation.
     LIVE = (Status.BOOKED, Status.CHECKED_IN)
+
+    # action → where it starts, where it leads and the event it appends. Rescheduling keeps
+    # the visit booked; the clock's part of each rule is `apps.scheduling.lifecycle`.
+    TRANSITIONS: ClassVar[dict[str, Transition]] = {
+        "check_in": Transition(
+            Status.BOOKED,
+            Status.CHECKED_IN,
+            events.APPOINTMENT_CHECKED_IN,
+            "cannot become checked in",
+        ),
+        "complete": Transition(
+            Status.CHECKED_IN,
+            Status.COMPLETED,
+            events.APPOINTMENT_COMPLETED,
+            "cannot become completed",
+        ),
+        "no_show": Transition(
+            Status.BOOKED,
+            Status.NO_SHOW,
+            events.APPOINTMENT_MARKED_NO_SHOW,
+            "cannot become no-show",
+        ),
+        "undo_no_show": Transition(
+            Status.NO_SHOW,
+            Status.BOOKED,
+            events.APPOINTMENT_NO_SHOW_UNDONE,
+            "cannot become booked",
+        ),
+        "cancel": Transition(
+            Status.BOOKED, Status.CANCELLED, events.APPOINTMENT_CANCELLED, "cannot be cancelled"
+        ),
+        "reschedule": Transition(
+            Status.BOOKED, Status.BOOKED, events.APPOINTMENT_RESCHEDULED, "cannot move"
+        ),
+    }
 
     doctor = models.ForeignKey(Doctor, on_delete=models.PROTECT, related_name="appointments")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
@@ -354,6 +404,26 @@ class Appointment(EventSourcedModel):
     @property
     def duration(self) -> timedelta:
         return self.end - self.start
+
+    @classmethod
+    def allows(cls, action: str, status: str) -> bool:
+        """Whether the state machine lets a visit in `status` take `action` (the clock aside)."""
+        step = cls.TRANSITIONS.get(action)
+        return step is not None and step.source == status
+
+    def require(self, action: str) -> Transition:
+        """The step `action` takes from the visit's state; a 409 from any other state."""
+        step = self.TRANSITIONS[action]
+        if self.status != step.source:
+            raise Conflict(f"A {self.get_status_display().lower()} appointment {step.refusal}.")
+        return step
+
+    def take(self, action: str, *, actor: Any, **extra: Any) -> None:
+        """Moves the visit along `action` and records its event (with `extra` data); the
+        caller holds the row's lock and saves."""
+        step = self.require(action)
+        self.status = step.target
+        self.record(step.event_type, self.event_data(**extra), actor=actor)
 
     def event_data(self, **extra: Any) -> dict[str, Any]:
         """The appointment's facts as event data: ids, times and its local date; no PHI."""

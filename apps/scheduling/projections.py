@@ -4,20 +4,8 @@ from django.db import connection
 
 from apps.eventstore.models import Event
 from apps.eventstore.projections import Projection, Touched, register
+from apps.scheduling.events import APPOINTMENT_ROW_EVENTS
 from apps.scheduling.models import AppointmentView
-
-# Every appointment event carries the appointment's whole current row (no PHI).
-APPOINTMENT_EVENTS = frozenset(
-    {
-        "AppointmentBooked",
-        "AppointmentRescheduled",
-        "AppointmentCancelled",
-        "AppointmentCheckedIn",
-        "AppointmentCompleted",
-        "AppointmentMarkedNoShow",
-        "AppointmentNoShowUndone",
-    }
-)
 
 COLUMNS = [
     "appointment_id", "branch_id", "doctor_id", "patient_id", "date", "start", "end",
@@ -43,7 +31,7 @@ RETURNING branch_id
 
 class AppointmentsProjection(Projection):
     name = "appointments"
-    handles = APPOINTMENT_EVENTS
+    handles = APPOINTMENT_ROW_EVENTS
     read_models = (AppointmentView,)
 
     def apply(self, event: Event, touched: Touched) -> None:
@@ -56,7 +44,7 @@ class AppointmentsProjection(Projection):
         positions = [event.position for event in events]
         with connection.cursor() as cursor:
             cursor.execute(
-                UPSERT_FROM_LOG, [min(positions), max(positions), sorted(APPOINTMENT_EVENTS)]
+                UPSERT_FROM_LOG, [min(positions), max(positions), sorted(APPOINTMENT_ROW_EVENTS)]
             )
             for (branch_id,) in cursor.fetchall():
                 touched.branch(branch_id)

@@ -12,9 +12,9 @@ from django.utils import timezone
 from apps.clinic.models import Branch
 from apps.eventstore.models import ProjectionState
 from apps.eventstore.readcache import cached, cached_json
+from apps.scheduling.formats import local_iso
 from apps.scheduling.models import Appointment, AppointmentView, Doctor
 from apps.scheduling.projections import appointments as appointments_projection
-from apps.scheduling.serializers import local_iso
 
 
 def projection_position() -> int:
@@ -82,6 +82,11 @@ def board_section(key: str, projection: str) -> Callable[[BoardSection], BoardSe
     return register
 
 
+def board_projections() -> set[str]:
+    """The projections the board reads: its rows and every section's."""
+    return {appointments_projection.name} | {p for p, _ in board_sections.values()}
+
+
 def positions_of(names: set[str]) -> int:
     """The lowest position among projections: the board is current up to there."""
     found = dict(ProjectionState.objects.filter(name__in=names).values_list("name", "position"))
@@ -90,8 +95,7 @@ def positions_of(names: set[str]) -> int:
 
 def _board_builder(branch: Branch, day: date) -> Callable[[], dict[str, Any]]:
     def build() -> dict[str, Any]:
-        projections = {appointments_projection.name} | {p for p, _ in board_sections.values()}
-        position = positions_of(projections)
+        position = positions_of(board_projections())
         rows = list(AppointmentView.objects.filter(branch_id=branch.pk, date=day).order_by("start"))
         counts = dict.fromkeys(Appointment.Status.values, 0)
         counts.update(Counter(view.status for view in rows))

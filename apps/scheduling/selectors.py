@@ -3,17 +3,21 @@
 from datetime import date, datetime, time, timedelta
 from functools import reduce
 from operator import or_
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from apps.clinic.models import Role, User
 from apps.clinic.scoping import scope_to_branches, visible_branches
-from apps.core.errors import NotFound
-from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
-
-M = TypeVar("M", bound=Model)
+from apps.scheduling.models import (
+    Appointment,
+    Doctor,
+    NoShowPolicy,
+    Patient,
+    WaitlistEntry,
+)
+from apps.scheduling.slots import branch_zone, local_date
 
 
 def doctors_for(user: User) -> QuerySet[Doctor]:
@@ -80,8 +84,32 @@ def on_local_date(
     return appointments.filter(reduce(or_, windows))
 
 
-def get_visible(queryset: QuerySet[M], pk: int, what: str) -> M:
-    found = queryset.filter(pk=pk).first()
-    if found is None:
-        raise NotFound(f"{what} not found.")
-    return found
+def is_repeat_no_show(patient: Patient, now: datetime | None = None) -> bool:
+    """Whether the patient is over the tenant's no-show threshold right now."""
+    policy = NoShowPolicy.current()
+    if not policy.active:
+        return False
+    since = (now or timezone.now()) - timedelta(days=policy.window_days)
+    missed = Appointment.objects.filter(
+        patient=patient, status=Appointment.Status.NO_SHOW, start__gte=since
+    ).count()
+    return missed >= policy.threshold
+
+
+def same_day_live_visit(
+    *, doctor: Doctor, patient: Patient, start: datetime, exclude: int | None = None
+) -> Appointment | None:
+    """The patient's first live visit with `doctor` on `start`'s local date, if any."""
+    zone = branch_zone(doctor)
+    day = local_date(start, zone)
+    opens = datetime.combine(day, datetime.min.time(), tzinfo=zone)
+    visits = Appointment.objects.filter(
+        doctor=doctor,
+        patient=patient,
+        status__in=Appointment.LIVE,
+        start__gte=opens,
+        start__lt=datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone),
+    ).select_related("doctor__branch")
+    if exclude is not None:
+        visits = visits.exclude(pk=exclude)
+    return visits.order_by("start").first()

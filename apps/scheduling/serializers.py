@@ -2,18 +2,13 @@
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.dates import BoundedDateField, parse_instant
+from apps.scheduling.formats import local_iso
 from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
-
-
-def local_iso(instant: datetime, zone_name: str) -> str:
-    """An instant as ISO 8601 with the branch's offset, e.g. 2026-12-01T09:00:00+05:30."""
-    return instant.astimezone(ZoneInfo(zone_name)).isoformat()
 
 
 class InstantField(serializers.DateTimeField):

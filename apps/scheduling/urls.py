@@ -21,10 +21,12 @@ urlpatterns = [
     path("appointments/<int:pk>/", api.AppointmentDetailApi.as_view(), name="api-appointment"),
     path("appointments/<int:pk>/cancel/", api.AppointmentCancelApi.as_view()),
     path("appointments/<int:pk>/reschedule/", api.AppointmentRescheduleApi.as_view()),
-    path("appointments/<int:pk>/check-in/", api.AppointmentCheckInApi.as_view()),
-    path("appointments/<int:pk>/complete/", api.AppointmentCompleteApi.as_view()),
-    path("appointments/<int:pk>/no-show/", api.AppointmentNoShowApi.as_view()),
-    path("appointments/<int:pk>/undo-no-show/", api.AppointmentUndoNoShowApi.as_view()),
+    path("appointments/<int:pk>/check-in/", api.AppointmentStepApi.as_view(step="check_in")),
+    path("appointments/<int:pk>/complete/", api.AppointmentStepApi.as_view(step="complete")),
+    path("appointments/<int:pk>/no-show/", api.AppointmentStepApi.as_view(step="no_show")),
+    path(
+        "appointments/<int:pk>/undo-no-show/", api.AppointmentStepApi.as_view(step="undo_no_show")
+    ),
     path("appointments/<int:pk>/follow-up/", api.AppointmentFollowUpApi.as_view()),
     path("waitlist/", api.WaitlistListApi.as_view(), name="api-waitlist"),
     path("waitlist/<int:pk>/leave/", api.WaitlistLeaveApi.as_view(), name="api-waitlist-leave"),

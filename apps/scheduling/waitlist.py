@@ -21,6 +21,7 @@ from apps.clinic.models import Role, User
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.eventstore.models import Actor
 from apps.eventstore.store import command
+from apps.scheduling import events
 from apps.scheduling.actors import PatientActor
 from apps.scheduling.models import Appointment, Doctor, Patient, SlotHold, WaitlistEntry
 from apps.scheduling.slots import branch_zone, live_holds, local_date
@@ -79,7 +80,7 @@ def waitlist_join(
     ).exists():
         raise Conflict("The patient is already on this doctor's waitlist for that day.")
     entry = WaitlistEntry(doctor=doctor, patient=patient, branch_id=doctor.branch_id, date=day)
-    entry.record("WaitlistJoined", _entry_data(entry), actor=actor)
+    entry.record(events.WAITLIST_JOINED, _entry_data(entry), actor=actor)
     try:
         with transaction.atomic():
             entry.save()
@@ -103,13 +104,13 @@ def waitlist_leave(
         raise Conflict(f"An entry that is {entry.get_status_display().lower()} cannot leave.")
     now = now or timezone.now()
     released = [
-        _close_hold(hold, SlotHold.Status.RELEASED, "SlotHoldReleased", actor=actor)
+        _close_hold(hold, SlotHold.Status.RELEASED, events.SLOT_HOLD_RELEASED, actor=actor)
         for hold in SlotHold.objects.select_for_update().filter(
             entry=entry, status=SlotHold.Status.LIVE
         )
     ]
     entry.status = WaitlistEntry.Status.LEFT
-    entry.record("WaitlistLeft", _entry_data(entry), actor=actor)
+    entry.record(events.WAITLIST_LEFT, _entry_data(entry), actor=actor)
     entry.save()
     for hold in released:
         offer_freed_slot(doctor=entry.doctor, start=hold.start, end=hold.end, actor=actor, now=now)
@@ -163,10 +164,10 @@ def offer_freed_slot(
         # Never beyond the slot's start: a hold past it would keep nothing.
         expires_at=min(now + hold_duration(), start),
     )
-    hold.record("SlotHeld", hold.event_data(), actor=actor)
+    hold.record(events.SLOT_HELD, hold.event_data(), actor=actor)
     hold.save()
     entry.status = WaitlistEntry.Status.OFFERED
-    entry.record("WaitlistOffered", _entry_data(entry, hold_id=hold.pk), actor=actor)
+    entry.record(events.WAITLIST_OFFERED, _entry_data(entry, hold_id=hold.pk), actor=actor)
     entry.save()
     return hold
 
@@ -190,12 +191,14 @@ def consume_hold(
     if hold is None:
         return None
     hold.status = SlotHold.Status.CONSUMED
-    hold.record("SlotHoldConsumed", hold.event_data(appointment_id=appointment.pk), actor=actor)
+    hold.record(
+        events.SLOT_HOLD_CONSUMED, hold.event_data(appointment_id=appointment.pk), actor=actor
+    )
     hold.save()
     entry = WaitlistEntry.objects.select_for_update().get(pk=hold.entry_id)
     entry.status = WaitlistEntry.Status.FULFILLED
     entry.record(
-        "WaitlistFulfilled", _entry_data(entry, appointment_id=appointment.pk), actor=actor
+        events.WAITLIST_FULFILLED, _entry_data(entry, appointment_id=appointment.pk), actor=actor
     )
     entry.save()
     return hold
@@ -216,11 +219,13 @@ def slot_holds_expire(*, now: datetime | None = None) -> int:
         .order_by("expires_at", "id")
     )
     for hold in due:
-        _close_hold(hold, SlotHold.Status.EXPIRED, "SlotHoldExpired", actor=None)
+        _close_hold(hold, SlotHold.Status.EXPIRED, events.SLOT_HOLD_EXPIRED, actor=None)
         entry = WaitlistEntry.objects.select_for_update().get(pk=hold.entry_id)
         if entry.status == WaitlistEntry.Status.OFFERED:
             entry.status = WaitlistEntry.Status.EXPIRED
-            entry.record("WaitlistOfferExpired", _entry_data(entry, hold_id=hold.pk), actor=None)
+            entry.record(
+                events.WAITLIST_OFFER_EXPIRED, _entry_data(entry, hold_id=hold.pk), actor=None
+            )
             entry.save()
         offer_freed_slot(doctor=hold.doctor, start=hold.start, end=hold.end, actor=None, now=now)
         expired += 1

@@ -21,9 +21,13 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 def money_field(label: str, help_text: str = "") -> forms.DecimalField:
     return forms.DecimalField(
-        label=label, help_text=help_text, min_value=Decimal("0"),
-        max_value=MAX_FEE - Decimal("0.01"), max_digits=9, decimal_places=2,
-    )  # fmt: skip
+        label=label,
+        help_text=help_text,
+        min_value=Decimal("0"),
+        max_value=MAX_FEE - Decimal("0.01"),
+        max_digits=9,
+        decimal_places=2,
+    )
 
 
 def _branch_choices() -> list[tuple[int, str]]:
@@ -53,9 +57,11 @@ class DoctorForm(forms.Form):
         label="Slot length (minutes)", min_value=5, max_value=240, initial=15
     )
     active = forms.BooleanField(
-        label="Takes bookings", required=False, initial=True,
+        label="Takes bookings",
+        required=False,
+        initial=True,
         help_text="Untick to stop new bookings; booked visits stay.",
-    )  # fmt: skip
+    )
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -71,9 +77,11 @@ class InviteForm(forms.Form):
     email = forms.EmailField(help_text="The invitation goes here; it is also their sign-in.")
     role = forms.ChoiceField(choices=[(r.value, r.label) for r in Role if r != Role.OWNER])
     branches = forms.TypedMultipleChoiceField(
-        coerce=int, required=False, widget=forms.CheckboxSelectMultiple,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         help_text="Where they work (not needed for managers, who see every branch).",
-    )  # fmt: skip
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -101,9 +109,12 @@ class BillingForm(forms.Form):
 class TaxRuleForm(forms.Form):
     name = forms.CharField(max_length=40, help_text="e.g. CGST")
     rate = forms.DecimalField(
-        label="Rate (%)", min_value=Decimal("0.01"), max_value=Decimal("100"),
-        max_digits=5, decimal_places=2,
-    )  # fmt: skip
+        label="Rate (%)",
+        min_value=Decimal("0.01"),
+        max_value=Decimal("100"),
+        max_digits=5,
+        decimal_places=2,
+    )
     branch = forms.TypedChoiceField(
         coerce=int, required=False, empty_value=None, label="Applies to"
     )

@@ -8,13 +8,21 @@ from typing import Any
 from django import forms
 from django.forms.boundfield import BoundField
 
-WEEKDAYS = [(0, "mon", "Monday"), (1, "tue", "Tuesday"), (2, "wed", "Wednesday"),
-            (3, "thu", "Thursday"), (4, "fri", "Friday"), (5, "sat", "Saturday"),
-            (6, "sun", "Sunday")]  # fmt: skip
+WEEKDAYS = [
+    (0, "mon", "Monday"),
+    (1, "tue", "Tuesday"),
+    (2, "wed", "Wednesday"),
+    (3, "thu", "Thursday"),
+    (4, "fri", "Friday"),
+    (5, "sat", "Saturday"),
+    (6, "sun", "Sunday"),
+]
 INTERVALS_PER_DAY = 3
 # Copy Monday's intervals to these days ("copy" buttons of the grid).
-COPY_TARGETS = {"weekdays": ["tue", "wed", "thu", "fri", "sat"],
-                "all": ["tue", "wed", "thu", "fri", "sat", "sun"]}  # fmt: skip
+COPY_TARGETS = {
+    "weekdays": ["tue", "wed", "thu", "fri", "sat"],
+    "all": ["tue", "wed", "thu", "fri", "sat", "sun"],
+}
 
 
 def _name(day: str, n: int, edge: str) -> str:
@@ -63,8 +71,10 @@ class WeeklyHoursForm(forms.Form):
 
     def rows(self) -> Iterator[tuple[str, str, list[tuple[BoundField, BoundField]]]]:
         for _, day, label in WEEKDAYS:
-            pairs = [(self[_name(day, n, "start")], self[_name(day, n, "end")])
-                     for n in range(1, INTERVALS_PER_DAY + 1)]  # fmt: skip
+            pairs = [
+                (self[_name(day, n, "start")], self[_name(day, n, "end")])
+                for n in range(1, INTERVALS_PER_DAY + 1)
+            ]
             yield day, label, pairs
 
     def clean(self) -> dict[str, Any]:
@@ -94,9 +104,8 @@ class WeeklyHoursForm(forms.Form):
                         _name(day, n, "start"), f"{label}: this interval overlaps another one."
                     )
             hours.extend(
-                {"weekday": weekday, "start": start.strftime("%H:%M"),
-                 "end": end.strftime("%H:%M")}
+                {"weekday": weekday, "start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
                 for start, end, _ in intervals
-            )  # fmt: skip
+            )
         cleaned["weekly_hours"] = hours
         return cleaned

@@ -19,7 +19,7 @@ from django.urls import reverse_lazy
 
 from apps.audit.trail import record
 from apps.billing import commands as billing
-from apps.billing.models import TaxRule
+from apps.billing.models import BillingSettings, TaxRule
 from apps.clinic import commands as clinic
 from apps.clinic.handoff import LinkRefused, redeem_sign_in_link
 from apps.clinic.models import Branch, Role, User
@@ -87,11 +87,16 @@ def welcome(request: HttpRequest, token: str) -> HttpResponse:
 def overview(request: HttpRequest) -> HttpResponse:
     checklists = [setup_checklist(branch) for branch in Branch.objects.order_by("name")]
     owner = User.objects.filter(role=Role.OWNER).order_by("id").first()
-    return render(request, "setup/overview.html", {
-        "checklists": checklists, "clinic_live": is_live(),
-        "owner_email": owner.email if owner else "",
-        "unverified_days": settings.MYMEDIC_UNVERIFIED_TENANT_DAYS,
-    })  # fmt: skip
+    return render(
+        request,
+        "setup/overview.html",
+        {
+            "checklists": checklists,
+            "clinic_live": is_live(),
+            "owner_email": owner.email if owner else "",
+            "unverified_days": settings.MYMEDIC_UNVERIFIED_TENANT_DAYS,
+        },
+    )
 
 
 @setup_view
@@ -139,6 +144,47 @@ def branch_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     return _page(request, "setup/branch_form.html", {"branch": branch, "form": form})
 
 
+def _dated_list(
+    request: HttpRequest,
+    form: forms.Form,
+    add: Callable[[dict[str, Any]], str],
+    page: tuple[str, dict[str, Any]],
+    back: HttpResponse,
+    error_field: str | None = None,
+) -> HttpResponse:
+    """A list of dated rows (closures, leave) with a form that adds one through `add`, which
+    runs the command and says what it did; a refusal is shown on the form."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            done = add(form.cleaned_data)
+        except DomainError as exc:
+            if error_field is None:
+                _show(exc, form)
+            else:
+                form.add_error(error_field, exc.message)
+        else:
+            messages.success(request, done)
+            return back
+    template, context = page
+    return _page(request, template, {**context, "form": form})
+
+
+def _removed_from_list(
+    request: HttpRequest,
+    remove: Callable[[], str],
+    fragment: str,
+    context: Callable[[], dict[str, Any]],
+    back: HttpResponse,
+) -> HttpResponse:
+    """Removes one row of a dated list (on POST) and shows the list again: in place for
+    htmx, else by going back to its page."""
+    if request.method == "POST":
+        messages.success(request, remove())
+    if request.headers.get("HX-Request"):
+        return render(request, fragment, context())
+    return back
+
+
 def _closures_context(branch: Branch, form: forms.Form) -> dict[str, Any]:
     closures = BranchClosure.objects.filter(branch=branch, removed=False).order_by("date")
     return {"branch": branch, "closures": closures, "form": form}
@@ -148,31 +194,39 @@ def _closures_context(branch: Branch, form: forms.Form) -> dict[str, Any]:
 def closures(request: HttpRequest, pk: int) -> HttpResponse:
     branch = get_object_or_404(Branch, pk=pk)
     form = setup_forms.ClosureForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            scheduling.branch_closure_add(
-                actor=staff_of(request), branch=branch, day=form.cleaned_data["day"],
-                reason=form.cleaned_data["reason"],
-            )  # fmt: skip
-        except DomainError as exc:
-            form.add_error("day", exc.message)
-        else:
-            messages.success(request, f"{branch.name} is closed on {form.cleaned_data['day']}.")
-            return redirect("setup-closures", pk=branch.pk)
-    return _page(request, "setup/closures.html", _closures_context(branch, form))
+
+    def add(data: dict[str, Any]) -> str:
+        scheduling.branch_closure_add(
+            actor=staff_of(request), branch=branch, day=data["day"], reason=data["reason"]
+        )
+        return f"{branch.name} is closed on {data['day']}."
+
+    return _dated_list(
+        request,
+        form,
+        add,
+        ("setup/closures.html", _closures_context(branch, form)),
+        redirect("setup-closures", pk=branch.pk),
+        error_field="day",
+    )
 
 
 @setup_view
 def closure_remove(request: HttpRequest, pk: int, cid: int) -> HttpResponse:
     branch = get_object_or_404(Branch, pk=pk)
     closure = get_object_or_404(BranchClosure, pk=cid, branch=branch, removed=False)
-    if request.method == "POST":
+
+    def remove() -> str:
         scheduling.branch_closure_remove(actor=staff_of(request), closure=closure)
-        messages.success(request, f"{branch.name} is open again on {closure.date}.")
-    if request.headers.get("HX-Request"):
-        context = _closures_context(branch, setup_forms.ClosureForm())
-        return render(request, "setup/_closure_list.html", context)
-    return redirect("setup-closures", pk=branch.pk)
+        return f"{branch.name} is open again on {closure.date}."
+
+    return _removed_from_list(
+        request,
+        remove,
+        "setup/_closure_list.html",
+        lambda: _closures_context(branch, setup_forms.ClosureForm()),
+        redirect("setup-closures", pk=branch.pk),
+    )
 
 
 # --- doctors and leave -------------------------------------------------------------------
@@ -190,10 +244,13 @@ def doctor_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     doctor = get_object_or_404(Doctor, pk=pk) if pk is not None else None
     if doctor is not None:
         initial: dict[str, Any] = {
-            "name": doctor.name, "specialty": doctor.specialty, "active": doctor.active,
-            "consultation_fee": doctor.consultation_fee, "slot_minutes": doctor.slot_minutes,
+            "name": doctor.name,
+            "specialty": doctor.specialty,
+            "active": doctor.active,
+            "consultation_fee": doctor.consultation_fee,
+            "slot_minutes": doctor.slot_minutes,
             **grid_initial(doctor.weekly_hours),
-        }  # fmt: skip
+        }
     else:
         initial = {"branch": request.GET.get("branch"), "slot_minutes": 15}
     data = request.POST if request.method == "POST" else None
@@ -234,31 +291,36 @@ def _leave_context(doctor: Doctor, form: forms.Form) -> dict[str, Any]:
 def leave(request: HttpRequest, pk: int) -> HttpResponse:
     doctor = get_object_or_404(Doctor.objects.select_related("branch"), pk=pk)
     form = setup_forms.LeaveForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            scheduling.doctor_leave_grant(
-                actor=staff_of(request), doctor=doctor, **form.cleaned_data
-            )
-        except DomainError as exc:
-            _show(exc, form)
-        else:
-            messages.success(request, f"Leave added for {doctor.name}.")
-            return redirect("setup-leave", pk=doctor.pk)
-    return _page(request, "setup/leave.html", _leave_context(doctor, form))
+
+    def add(data: dict[str, Any]) -> str:
+        scheduling.doctor_leave_grant(actor=staff_of(request), doctor=doctor, **data)
+        return f"Leave added for {doctor.name}."
+
+    return _dated_list(
+        request,
+        form,
+        add,
+        ("setup/leave.html", _leave_context(doctor, form)),
+        redirect("setup-leave", pk=doctor.pk),
+    )
 
 
 @setup_view
 def leave_remove(request: HttpRequest, pk: int, lid: int) -> HttpResponse:
     doctor = get_object_or_404(Doctor, pk=pk)
     taken = get_object_or_404(DoctorLeave, pk=lid, doctor=doctor, removed=False)
-    if request.method == "POST":
+
+    def remove() -> str:
         scheduling.doctor_leave_remove(actor=staff_of(request), leave=taken)
-        messages.success(request, f"Leave from {taken.start_date} removed.")
-    if request.headers.get("HX-Request"):
-        return render(
-            request, "setup/_leave_list.html", _leave_context(doctor, setup_forms.LeaveForm())
-        )
-    return redirect("setup-leave", pk=doctor.pk)
+        return f"Leave from {taken.start_date} removed."
+
+    return _removed_from_list(
+        request,
+        remove,
+        "setup/_leave_list.html",
+        lambda: _leave_context(doctor, setup_forms.LeaveForm()),
+        redirect("setup-leave", pk=doctor.pk),
+    )
 
 
 # --- staff ---------------------------------------------------------------------------------
@@ -271,10 +333,13 @@ def staff(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             invited = clinic.staff_invite(
-                actor=staff_of(request), name=data["name"], email=data["email"], role=data["role"],
+                actor=staff_of(request),
+                name=data["name"],
+                email=data["email"],
+                role=data["role"],
                 branches=list(Branch.objects.filter(pk__in=data["branches"])),
                 site_url=_site_url(request),
-            )  # fmt: skip
+            )
         except DomainError as exc:
             _show(exc, form)
         else:
@@ -308,13 +373,16 @@ def staff_resend(request: HttpRequest, pk: int) -> HttpResponse:
 @setup_view
 def billing_settings(request: HttpRequest) -> HttpResponse:
     user = staff_of(request)
-    current = billing.billing_settings()
+    current = BillingSettings.current()
     posted = request.POST.get("form") if request.method == "POST" else None
     settings_form = setup_forms.BillingForm(
         request.POST if posted == "settings" else None,
-        initial={"cancellation_policy": current.cancellation_policy,
-                 "no_show_fee": current.no_show_fee, "no_show_deposit": current.no_show_deposit},
-    )  # fmt: skip
+        initial={
+            "cancellation_policy": current.cancellation_policy,
+            "no_show_fee": current.no_show_fee,
+            "no_show_deposit": current.no_show_deposit,
+        },
+    )
     tax_form = setup_forms.TaxRuleForm(request.POST if posted == "tax" else None)
     try:
         if posted == "settings" and settings_form.is_valid():
@@ -325,12 +393,14 @@ def billing_settings(request: HttpRequest) -> HttpResponse:
                     actor=user, cancellation_policy=data["cancellation_policy"]
                 )
             if (data["no_show_fee"], data["no_show_deposit"]) != (
-                current.no_show_fee, current.no_show_deposit,
-            ):  # fmt: skip
+                current.no_show_fee,
+                current.no_show_deposit,
+            ):
                 billing.no_show_charges_update(
-                    actor=user, no_show_fee=data["no_show_fee"],
+                    actor=user,
+                    no_show_fee=data["no_show_fee"],
                     no_show_deposit=data["no_show_deposit"],
-                )  # fmt: skip
+                )
             messages.success(request, "Billing settings saved.")
             return redirect("setup-billing")
         if posted == "tax" and tax_form.is_valid():
@@ -342,10 +412,16 @@ def billing_settings(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         _show(exc, settings_form if posted == "settings" else tax_form)
     rules = TaxRule.objects.filter(active=True).select_related("branch").order_by("name")
-    return _page(request, "setup/billing.html", {
-        "settings_form": settings_form, "tax_form": tax_form, "rules": rules,
-        "currency": billing.tenant_currency(),
-    })  # fmt: skip
+    return _page(
+        request,
+        "setup/billing.html",
+        {
+            "settings_form": settings_form,
+            "tax_form": tax_form,
+            "rules": rules,
+            "currency": billing.tenant_currency(),
+        },
+    )
 
 
 # --- invitations and password reset (Django's views, our templates) ------------------------

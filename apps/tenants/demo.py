@@ -73,9 +73,13 @@ def seed_demo_chain() -> DemoLogin:
         doctors: list[Doctor] = []
         for name, local_part, role, branches in people:
             user = staff_create(
-                actor=None, name=name, email=f"{local_part}@{DEMO_SLUG}.example.com",
-                password=DEMO_PASSWORD, role=role, branches=branches,
-            )  # fmt: skip
+                actor=None,
+                name=name,
+                email=f"{local_part}@{DEMO_SLUG}.example.com",
+                password=DEMO_PASSWORD,
+                role=role,
+                branches=branches,
+            )
             if role == Role.DOCTOR:
                 doctors.append(
                     doctor_add(
@@ -87,7 +91,7 @@ def seed_demo_chain() -> DemoLogin:
                         slot_minutes=15,
                         consultation_fee=Decimal("600.00"),
                         weekly_hours=CLINIC_HOURS,
-                    )  # fmt: skip
+                    )
                 )
         patients = [
             patient_register(actor=None, name=name, phone=phone, branch=main)

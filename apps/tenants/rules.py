@@ -9,21 +9,75 @@ SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{2,30}$")
 # Host labels that belong to the platform, and names PostgreSQL keeps for itself.
 RESERVED_SLUGS = frozenset(
     {
-        "www", "admin", "api", "public", "app", "apps", "static", "media", "assets", "mail",
-        "email", "smtp", "ftp", "help", "support", "status", "docs", "blog", "billing",
-        "signup", "login", "auth", "account", "accounts", "dashboard", "console", "cdn",
-        "dev", "test", "staging", "demo-template", "tenant-template", "information-schema",
-        "mymedic", "root", "system", "postgres",
+        "www",
+        "admin",
+        "api",
+        "public",
+        "app",
+        "apps",
+        "static",
+        "media",
+        "assets",
+        "mail",
+        "email",
+        "smtp",
+        "ftp",
+        "help",
+        "support",
+        "status",
+        "docs",
+        "blog",
+        "billing",
+        "signup",
+        "login",
+        "auth",
+        "account",
+        "accounts",
+        "dashboard",
+        "console",
+        "cdn",
+        "dev",
+        "test",
+        "staging",
+        "demo-template",
+        "tenant-template",
+        "information-schema",
+        "mymedic",
+        "root",
+        "system",
+        "postgres",
     }
-)  # fmt: skip
+)
 
 # Markets MyMedic serves: India first, then GCC, South-East Asia and Europe.
 SUPPORTED_CURRENCIES = frozenset(
     {
-        "INR", "AED", "SAR", "QAR", "OMR", "KWD", "BHD", "SGD", "MYR", "IDR", "THB", "PHP",
-        "VND", "LKR", "NPR", "BDT", "EUR", "GBP", "USD", "CHF", "SEK", "DKK", "NOK", "PLN",
+        "INR",
+        "AED",
+        "SAR",
+        "QAR",
+        "OMR",
+        "KWD",
+        "BHD",
+        "SGD",
+        "MYR",
+        "IDR",
+        "THB",
+        "PHP",
+        "VND",
+        "LKR",
+        "NPR",
+        "BDT",
+        "EUR",
+        "GBP",
+        "USD",
+        "CHF",
+        "SEK",
+        "DKK",
+        "NOK",
+        "PLN",
     }
-)  # fmt: skip
+)
 
 
 def schema_name_for(slug: str) -> str:

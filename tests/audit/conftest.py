@@ -1,3 +1,7 @@
-from tests.scheduling.conftest import doctor, monday_morning, patient
+import pytest
+import time_machine
 
-__all__ = ["doctor", "monday_morning", "patient"]
+
+@pytest.fixture(autouse=True)
+def on_monday_morning(monday_morning: time_machine.Coordinates) -> None:
+    """Every test here runs on the suite's frozen Monday morning (`tests/conftest.py`)."""

@@ -13,7 +13,7 @@ from apps.audit.tasks import publish_anchor
 from apps.audit.trail import GENESIS, _hashed_fields, entry_hash, verify
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
-from tests.scheduling.conftest import ist
+from tests.clock import ist
 
 
 def sql(statement: str, params: list[object] | None = None) -> None:

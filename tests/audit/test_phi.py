@@ -17,8 +17,8 @@ from apps.scheduling import commands
 from apps.scheduling.models import Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 
 PERSON = {
     "name": "Farida Jalal", "phone": "+91 98765 43210", "date_of_birth": "1949-03-14",
@@ -56,8 +56,9 @@ def test_the_api_reads_back_what_was_registered(desk: HostClient, registered: in
     body = desk.get(f"/api/v1/patients/{registered}/").json()
 
     assert {k: body[k] for k in ("name", "phone", "date_of_birth", "address", "notes")} == {
-        **PERSON, "phone": "+919876543210",
-    }  # fmt: skip
+        **PERSON,
+        "phone": "+919876543210",
+    }
     assert body["erased"] is None
 
 

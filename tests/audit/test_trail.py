@@ -14,8 +14,8 @@ from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import STAFF_PASSWORD, UserFactory
+from tests.clock import ist
 from tests.conftest import OWNER_PASSWORD, HostClient, client_for
-from tests.scheduling.conftest import ist
 
 
 def sql(statement: str, params: list[object] | None = None) -> None:
@@ -43,14 +43,19 @@ def test_an_entry_names_actor_role_branch_request_and_ip(
     owner: User, tenant: Tenant, main_branch: Branch
 ) -> None:
     response = client_for(owner, tenant).post(
-        "/api/v1/branches/", {"name": "Powai"}, format="json",
-        HTTP_X_REQUEST_ID="req-77", REMOTE_ADDR="10.1.2.3",
-    )  # fmt: skip
+        "/api/v1/branches/",
+        {"name": "Powai"},
+        format="json",
+        HTTP_X_REQUEST_ID="req-77",
+        REMOTE_ADDR="10.1.2.3",
+    )
 
     entry = AuditEntry.objects.filter(action="event.appended").latest("id")
     assert (entry.actor_id, entry.actor_role, entry.branch_id) == (
-        owner.pk, "owner", response.json()["id"],
-    )  # fmt: skip
+        owner.pk,
+        "owner",
+        response.json()["id"],
+    )
     assert (entry.request_id, entry.ip) == ("req-77", "10.1.2.3")
 
 
@@ -96,8 +101,13 @@ def test_reading_and_searching_patients_is_recorded(
 
 
 def test_creating_staff_is_recorded(owner: User, tenant: Tenant, main_branch: Branch) -> None:
-    body = {"name": "N", "email": "n@acme.example.com", "password": STAFF_PASSWORD,
-            "role": "receptionist", "branches": [main_branch.pk]}  # fmt: skip
+    body = {
+        "name": "N",
+        "email": "n@acme.example.com",
+        "password": STAFF_PASSWORD,
+        "role": "receptionist",
+        "branches": [main_branch.pk],
+    }
     created = client_for(owner, tenant).post("/api/v1/staff/", body, format="json")
 
     entry = AuditEntry.objects.filter(action="staff.created").latest("id")

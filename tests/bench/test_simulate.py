@@ -19,8 +19,11 @@ def test_a_small_day_is_played_through_the_commands(db: None) -> None:
         statuses = {
             s: appointments.filter(status=s).count() for s in ("completed", "no_show", "cancelled")
         }
-        assert statuses == {"completed": done["completed"], "no_show": done["no_show"],
-                            "cancelled": done["cancelled"]}  # fmt: skip
+        assert statuses == {
+            "completed": done["completed"],
+            "no_show": done["no_show"],
+            "cancelled": done["cancelled"],
+        }
         assert done["completed"] > done["no_show"] + done["cancelled"]
         assert Payment.objects.count() == done["deposits"] + done["balances"]
         assert Event.objects.filter(type="AppointmentRescheduled").count() == done["rescheduled"]

@@ -2,13 +2,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 
 from apps.clinic.models import User
 from apps.tenants.models import Tenant
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import doctor, monday_morning, patient
-
-__all__ = ["desk", "doctor", "monday_morning", "patient", "pay"]
 
 
 @pytest.fixture
@@ -22,3 +20,8 @@ def pay(client: HostClient, appointment_id: int, amount: str, **extra: Any) -> A
 
 
 FEE = Decimal("500.00")
+
+
+@pytest.fixture(autouse=True)
+def on_monday_morning(monday_morning: time_machine.Coordinates) -> None:
+    """Every test here runs on the suite's frozen Monday morning (`tests/conftest.py`)."""

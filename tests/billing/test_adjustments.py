@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from apps.billing import commands as billing
-from apps.billing.models import BranchTakings, Invoice, InvoiceAdjustment, Payment, Refund
+from apps.billing.models import (
+    BillingSettings,
+    BranchTakings,
+    Invoice,
+    InvoiceAdjustment,
+    Payment,
+    Refund,
+)
 from apps.billing.projections import takings
 from apps.clinic.models import Branch, Role
 from apps.eventstore import replay
@@ -18,8 +25,8 @@ from apps.scheduling.models import Appointment, Patient
 from apps.tenants.models import Tenant
 from tests.billing.conftest import pay
 from tests.clinic.factories import UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import DoctorFactory
 
 FIELDS = ("total", "tax", "paid", "refunded", "balance_due", "overpaid")
@@ -67,21 +74,33 @@ def test_a_senior_citizen_concession_with_money_back_leaves_nothing_due(
 ) -> None:
     paid = pay(desk, visit_600.pk, "600.00", kind="balance").json()
 
-    response = refund(desk, paid["id"], kind="concession", category="senior_citizen",
-                      amount="100.00", reason="Senior citizen")  # fmt: skip
+    response = refund(
+        desk,
+        paid["id"],
+        kind="concession",
+        category="senior_citizen",
+        amount="100.00",
+        reason="Senior citizen",
+    )
     invoice = invoice_of(desk, visit_600)
 
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["kind"], body["amount"], body["method"]) == ("concession", "100.00", "cash")
     assert figures(invoice) == {
-        "total": "500.00", "tax": "0.00", "paid": "600.00", "refunded": "100.00",
-        "balance_due": "0.00", "overpaid": "0.00",
-    }  # fmt: skip
+        "total": "500.00",
+        "tax": "0.00",
+        "paid": "600.00",
+        "refunded": "100.00",
+        "balance_due": "0.00",
+        "overpaid": "0.00",
+    }
     assert invoice["lines"][-1] == {
-        "kind": "discount", "description": "Senior citizen discount", "rate": "",
+        "kind": "discount",
+        "description": "Senior citizen discount",
+        "rate": "",
         "amount": "-100.00",
-    }  # fmt: skip
+    }
     assert [(a["category"], a["total_reduction"]) for a in invoice["adjustments"]] == [
         ("senior_citizen", "100.00")
     ]
@@ -108,8 +127,9 @@ def test_a_concession_when_nothing_was_overpaid_is_refused_and_changes_nothing(
     deposit = pay(desk, visit_600.pk, "200.00").json()
     before = ledger_rows()
 
-    response = refund(desk, deposit["id"], kind="concession", category="hardship",
-                      amount="100.00", reason="x")  # fmt: skip
+    response = refund(
+        desk, deposit["id"], kind="concession", category="hardship", amount="100.00", reason="x"
+    )
 
     assert response.status_code == 409
     assert "give the concession as a discount" in response.json()["detail"]
@@ -134,8 +154,9 @@ def test_receptionists_are_held_to_the_tenants_cap_and_managers_are_not(
     assert "₹120.00" in over.json()["detail"]
     assert within.status_code == 201, within.content
     assert (within.json()["total_reduction"], within.json()["invoice_total"]) == (
-        "80.00", "520.00",
-    )  # fmt: skip
+        "80.00",
+        "520.00",
+    )
     assert beyond.status_code == 409  # 10 % of the 520.00 left is 52.00: 132.00 in all
     assert manager.status_code == 201
     assert invoice_of(desk, visit_600)["total"] == "220.00"
@@ -148,9 +169,12 @@ def test_the_cap_is_a_tenant_setting(
     pay(desk, visit_600.pk, "100.00")
 
     response = discount(
-        receptionist, Invoice.objects.get().pk, category="senior_citizen", percent="25",
+        receptionist,
+        Invoice.objects.get().pk,
+        category="senior_citizen",
+        percent="25",
         reason="x",
-    )  # fmt: skip
+    )
 
     assert response.status_code == 201, response.content
     assert (response.json()["amount"], response.json()["invoice_total"]) == ("150.00", "450.00")
@@ -162,8 +186,9 @@ def test_a_doctor_may_not_discount(
     pay(desk, visit_600.pk, "100.00")
     doctor = client_for(UserFactory(role=Role.DOCTOR, branches=[main_branch]), tenant)
 
-    response = discount(doctor, Invoice.objects.get().pk, category="staff", amount="1.00",
-                        reason="x")  # fmt: skip
+    response = discount(
+        doctor, Invoice.objects.get().pk, category="staff", amount="1.00", reason="x"
+    )
 
     assert response.status_code == 403
 
@@ -177,19 +202,27 @@ def test_tax_is_charged_on_the_discounted_amount_of_a_taxed_line(
     visit = commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(4, 9))
     pay(desk, visit.pk, "590.00", kind="balance")
 
-    response = discount(desk, Invoice.objects.get().pk, category="other", amount="100.00",
-                        reason="x")  # fmt: skip
+    response = discount(
+        desk, Invoice.objects.get().pk, category="other", amount="100.00", reason="x"
+    )
     invoice = invoice_of(desk, visit)
 
     # (500 − 100) × 9 % = 36.00 per tax; 400 + 72 = 472.00; 590 − 472 = 118.00 off.
     assert response.json()["total_reduction"] == "118.00"
     assert [(line["kind"], line["amount"]) for line in invoice["lines"]] == [
-        ("fee", "500.00"), ("tax", "36.00"), ("tax", "36.00"), ("discount", "-100.00"),
-    ]  # fmt: skip
+        ("fee", "500.00"),
+        ("tax", "36.00"),
+        ("tax", "36.00"),
+        ("discount", "-100.00"),
+    ]
     assert figures(invoice) == {
-        "total": "472.00", "tax": "72.00", "paid": "590.00", "refunded": "0.00",
-        "balance_due": "-118.00", "overpaid": "118.00",
-    }  # fmt: skip
+        "total": "472.00",
+        "tax": "72.00",
+        "paid": "590.00",
+        "refunded": "0.00",
+        "balance_due": "-118.00",
+        "overpaid": "118.00",
+    }
 
 
 def test_an_overpayment_refund_pays_back_only_what_was_paid_beyond_the_bill(
@@ -209,9 +242,13 @@ def test_an_overpayment_refund_pays_back_only_what_was_paid_beyond_the_bill(
     assert exact.status_code == 201
     assert exact.json()["kind"] == "overpayment"
     assert figures(invoice_of(desk, visit_600)) == {
-        "total": "450.00", "tax": "0.00", "paid": "600.00", "refunded": "150.00",
-        "balance_due": "0.00", "overpaid": "0.00",
-    }  # fmt: skip
+        "total": "450.00",
+        "tax": "0.00",
+        "paid": "600.00",
+        "refunded": "150.00",
+        "balance_due": "0.00",
+        "overpaid": "0.00",
+    }
     assert Event.objects.filter(type="OverpaymentRefunded").count() == 1
     assert not Event.objects.filter(type="RefundIssued").exists()
 
@@ -245,15 +282,19 @@ def test_credit_notes_are_numbered_per_branch_and_reference_their_invoice(
     assert a.json()["number"] == f"CN{main_branch.pk}-000001"
     assert b.json()["number"] == f"CN{main_branch.pk}-000002"
     assert (a.json()["invoice"], a.json()["kind"], a.json()["total_reduction"]) == (
-        one.pk, "credit_note", "500.00",
-    )  # fmt: skip
+        one.pk,
+        "credit_note",
+        "500.00",
+    )
     assert again.status_code == 409 and "already withdrawn" in again.json()["detail"]
     assert missing.status_code == 400 and "line" in missing.json()
     invoice = invoice_of(desk, first)
     assert invoice["lines"][0]["withdrawn"] == f"CN{main_branch.pk}-000001"
     assert (invoice["total"], invoice["balance_due"], invoice["overpaid"]) == (
-        "0.00", "-500.00", "500.00",
-    )  # fmt: skip
+        "0.00",
+        "-500.00",
+        "500.00",
+    )
     paid = Payment.objects.get(appointment=first)
     back = refund(desk, paid.pk, kind="overpayment", amount="500.00", reason="Not seen")
     assert back.status_code == 201
@@ -341,8 +382,9 @@ def test_bad_withdrawals_are_400(desk: HostClient, visit_600: Appointment) -> No
     invoice_id = Invoice.objects.get().pk
 
     no_reason = desk.post(f"/api/v1/invoices/{invoice_id}/lines/0/withdraw/", {}, format="json")
-    garbage = desk.post(f"/api/v1/invoices/{invoice_id}/lines/0/withdraw/", "x{",
-                        content_type="application/json")  # fmt: skip
+    garbage = desk.post(
+        f"/api/v1/invoices/{invoice_id}/lines/0/withdraw/", "x{", content_type="application/json"
+    )
 
     assert (no_reason.status_code, garbage.status_code) == (400, 400)
     assert not InvoiceAdjustment.objects.exists()
@@ -352,8 +394,7 @@ def test_a_cancelled_visit_takes_no_discount(desk: HostClient, visit_600: Appoin
     pay(desk, visit_600.pk, "100.00")
     commands.appointment_cancel(actor=None, appointment=visit_600, reason="x")
 
-    response = discount(desk, Invoice.objects.get().pk, category="staff", amount="1.00",
-                        reason="x")  # fmt: skip
+    response = discount(desk, Invoice.objects.get().pk, category="staff", amount="1.00", reason="x")
 
     assert response.status_code == 409
 
@@ -362,8 +403,9 @@ def test_takings_replay_to_the_same_rows_after_concessions_and_credit_notes(
     desk: HostClient, visit_600: Appointment
 ) -> None:
     paid = pay(desk, visit_600.pk, "600.00", kind="balance").json()
-    refund(desk, paid["id"], kind="concession", category="senior_citizen", amount="100.00",
-           reason="x")  # fmt: skip
+    refund(
+        desk, paid["id"], kind="concession", category="senior_citizen", amount="100.00", reason="x"
+    )
     desk.post(
         f"/api/v1/invoices/{Invoice.objects.get().pk}/lines/0/withdraw/",
         {"reason": "x"},
@@ -383,13 +425,18 @@ def test_takings_replay_to_the_same_rows_after_concessions_and_credit_notes(
 def test_the_cap_is_set_in_the_admin_through_its_command(api: HostClient, owner: Any) -> None:
     api.force_login(owner)
 
-    response = api.post("/admin/billing/billingsettings/add/", {
-        "cancellation_policy": "refund", "no_show_fee": "0.00", "no_show_deposit": "0.00",
-        "receptionist_discount_cap": "30.00",
-    })  # fmt: skip
+    response = api.post(
+        "/admin/billing/billingsettings/add/",
+        {
+            "cancellation_policy": "refund",
+            "no_show_fee": "0.00",
+            "no_show_deposit": "0.00",
+            "receptionist_discount_cap": "30.00",
+        },
+    )
 
     assert response.status_code == 302, response.content.decode()[:500]
-    assert billing.billing_settings().receptionist_discount_cap == Decimal("30.00")
+    assert BillingSettings.current().receptionist_discount_cap == Decimal("30.00")
     changed = Event.objects.filter(type="DiscountCapChanged").latest("position")
     assert changed.data["receptionist_percent"] == "30.00"
     assert changed.metadata["actor_id"] == owner.pk
@@ -399,8 +446,7 @@ def test_a_repeated_concession_with_the_same_key_pays_back_once(
     desk: HostClient, visit_600: Appointment
 ) -> None:
     paid = pay(desk, visit_600.pk, "600.00", kind="balance").json()
-    body = {"kind": "concession", "category": "senior_citizen", "amount": "100.00",
-            "reason": "60+"}  # fmt: skip
+    body = {"kind": "concession", "category": "senior_citizen", "amount": "100.00", "reason": "60+"}
 
     first, second = (
         desk.post(
@@ -408,7 +454,7 @@ def test_a_repeated_concession_with_the_same_key_pays_back_once(
             body,
             format="json",
             HTTP_IDEMPOTENCY_KEY="concession-1",
-        )  # fmt: skip
+        )
         for _ in range(2)
     )
 

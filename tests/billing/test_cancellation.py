@@ -11,8 +11,8 @@ from apps.eventstore.models import Event
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient
 from tests.billing.conftest import pay
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import ist
 
 
 @pytest.fixture
@@ -71,8 +71,11 @@ def test_the_deposit_can_be_kept_as_a_cancellation_fee(
     assert not Refund.objects.exists()
     bill = invoice(desk, deposited)
     assert (bill["status"], bill["total"], bill["paid"], bill["balance_due"]) == (
-        "cancellation_fee", "200.00", "200.00", "0.00",
-    )  # fmt: skip
+        "cancellation_fee",
+        "200.00",
+        "200.00",
+        "0.00",
+    )
     assert bill["lines"][0]["description"] == "Cancellation fee"
 
 

@@ -20,13 +20,8 @@ from hypothesis.stateful import (
 
 from apps.billing import commands as billing
 from apps.billing import ledger
-from apps.billing.models import (
-    INVOICE_TOTAL_EVENTS,
-    REFUND_EVENT_TYPES,
-    Invoice,
-    Payment,
-    Refund,
-)
+from apps.billing.events import INVOICE_TOTAL_EVENTS, PAYMENT_TAKEN, REFUND_EVENT_TYPES
+from apps.billing.models import Invoice, Payment, Refund
 from apps.billing.money import totals
 from apps.clinic.models import Branch
 from apps.core.errors import Conflict, InvalidInput
@@ -34,7 +29,7 @@ from apps.eventstore.models import Event
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment
 from apps.tenants.models import Tenant
-from tests.scheduling.conftest import ist
+from tests.clock import ist
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 ZERO = Decimal("0.00")
@@ -69,8 +64,12 @@ class LedgerMachine(RuleBasedStateMachine):
         )
 
     @precondition(lambda self: self.appointments)
-    @rule(data=st.data(), amount=cents, kind=st.sampled_from(["deposit", "balance"]),
-          method=st.sampled_from(["cash", "card", "upi"]))  # fmt: skip
+    @rule(
+        data=st.data(),
+        amount=cents,
+        kind=st.sampled_from(["deposit", "balance"]),
+        method=st.sampled_from(["cash", "card", "upi"]),
+    )
     def pay(self, data: st.DataObject, amount: Decimal, kind: str, method: str) -> None:
         appointment = data.draw(st.sampled_from(self.appointments))
         appointment.refresh_from_db()
@@ -252,7 +251,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def the_ledger_is_a_fold_of_its_events(self) -> None:
         folded: dict[int, Decimal] = defaultdict(lambda: ZERO)
-        for event in Event.objects.filter(type__in=["PaymentTaken", *REFUND_EVENT_TYPES]):
+        for event in Event.objects.filter(type__in=[PAYMENT_TAKEN, *REFUND_EVENT_TYPES]):
             sign = 1 if event.type == "PaymentTaken" else -1
             folded[event.data["appointment_id"]] += sign * Decimal(event.data["amount"])
         rows: dict[int, Decimal] = defaultdict(lambda: ZERO)

@@ -18,8 +18,8 @@ from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.billing.conftest import pay
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import DoctorFactory
 
 
@@ -43,16 +43,22 @@ def test_a_deposit_then_the_balance_settle_the_invoice(
     assert deposit.status_code == 201, deposit.content
     body = deposit.json()
     assert {k: body[k] for k in ("kind", "amount", "method")} == {
-        "kind": "deposit", "amount": "200.00", "method": "cash",
-    }  # fmt: skip
+        "kind": "deposit",
+        "amount": "200.00",
+        "method": "cash",
+    }
     assert body["position"] == Event.objects.get(type="PaymentTaken", data__id=body["id"]).position
     assert balance.status_code == 201
     assert invoice["number"] == f"B{visit.branch_id}-000001"
     fields = ("currency", "total", "tax", "paid", "refunded", "balance_due")
     assert {k: invoice[k] for k in fields} == {
-        "currency": "INR", "total": "500.00", "tax": "0.00", "paid": "500.00",
-        "refunded": "0.00", "balance_due": "0.00",
-    }  # fmt: skip
+        "currency": "INR",
+        "total": "500.00",
+        "tax": "0.00",
+        "paid": "500.00",
+        "refunded": "0.00",
+        "balance_due": "0.00",
+    }
     assert invoice["lines"] == [
         {"kind": "fee", "description": "Consultation", "rate": "", "amount": "500.00"}
     ]
@@ -361,9 +367,10 @@ def test_payments_and_refunds_cannot_be_changed_through_sql(
 ) -> None:
     payment = pay(desk, visit.pk, "500.00").json()
     desk.post(
-        f"/api/v1/payments/{payment['id']}/refunds/", {"amount": "100.00", "reason": "x"},
+        f"/api/v1/payments/{payment['id']}/refunds/",
+        {"amount": "100.00", "reason": "x"},
         format="json",
-    )  # fmt: skip
+    )
     assert (Payment.objects.count(), Refund.objects.count()) == (1, 1)
 
     with (

@@ -10,8 +10,15 @@ from playwright.sync_api import Browser, sync_playwright
 from tests import servers
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # Screenshots of the screens the tests walk through (not committed).
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 

@@ -37,21 +37,36 @@ def clinic(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
         doctor = commands.doctor_add(
-            actor=None, branch=branch, name="Dr. Policy", specialty="General medicine",
-            slot_minutes=15, consultation_fee=Decimal("500.00"),
+            actor=None,
+            branch=branch,
+            name="Dr. Policy",
+            specialty="General medicine",
+            slot_minutes=15,
+            consultation_fee=Decimal("500.00"),
             weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:45"} for d in range(7)],
-        )  # fmt: skip
+        )
         patient = commands.patient_register(actor=None, name="Asha Policy", phone="98200 33445")
         slot = free_slots(doctor, timezone.now().date() + timedelta(days=1))[0]
         visit = commands.appointment_book(
             actor=None, doctor=doctor, patient=patient, start=slot.start
         )
-        billing.payment_take(actor=None, appointment=visit, kind="deposit",
-                             amount=Decimal("100.00"), method="cash")  # fmt: skip
-        staff_create(actor=None, name="Desk", email=DESK, password=PASSWORD,
-                     role="receptionist", branches=[branch])  # fmt: skip
-        return {"branch": branch.pk, "visit": visit.pk, "patient": patient.pk,
-                "owner": f"owner@{committed_tenant.slug}.example.com"}  # fmt: skip
+        billing.payment_take(
+            actor=None, appointment=visit, kind="deposit", amount=Decimal("100.00"), method="cash"
+        )
+        staff_create(
+            actor=None,
+            name="Desk",
+            email=DESK,
+            password=PASSWORD,
+            role="receptionist",
+            branches=[branch],
+        )
+        return {
+            "branch": branch.pk,
+            "visit": visit.pk,
+            "patient": patient.pk,
+            "owner": f"owner@{committed_tenant.slug}.example.com",
+        }
 
 
 @pytest.fixture(scope="module")
@@ -92,20 +107,27 @@ def test_no_page_breaks_the_content_security_policy(
     b, v, p = clinic["branch"], clinic["visit"], clinic["patient"]
     pages = {
         desk: [
-            f"/reception/branches/{b}/", f"/reception/branches/{b}/calendar/?view=week",
+            f"/reception/branches/{b}/",
+            f"/reception/branches/{b}/calendar/?view=week",
             f"/reception/branches/{b}/patients/{p}/",
             f"/reception/branches/{b}/appointments/{v}/",
             f"/reception/branches/{b}/appointments/{v}/pay/",
             f"/reception/appointments/{v}/invoice/",
-            f"/reception/branches/{b}/book/?patient={p}", f"/reception/branches/{b}/declare/",
+            f"/reception/branches/{b}/book/?patient={p}",
+            f"/reception/branches/{b}/declare/",
             "/account/password/",
         ],
         owner: [
-            "/setup/", "/setup/doctors/new/", "/setup/billing/", "/admin/",
-            "/admin/scheduling/appointment/", "/admin/reconciliation/dailyclose/",
-            "/admin/audit/auditentry/", "/api/v1/docs/",
+            "/setup/",
+            "/setup/doctors/new/",
+            "/setup/billing/",
+            "/admin/",
+            "/admin/scheduling/appointment/",
+            "/admin/reconciliation/dailyclose/",
+            "/admin/audit/auditentry/",
+            "/api/v1/docs/",
         ],
-    }  # fmt: skip
+    }
     problems = {}
     for page, paths in pages.items():
         for path in paths:

@@ -39,13 +39,23 @@ def clinic(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
         branch = Branch.objects.get()
         zone = ZoneInfo(branch.timezone)
         doctor = commands.doctor_add(
-            actor=None, branch=branch, name="Dr. Vikram Rao", specialty="General medicine",
-            slot_minutes=5, consultation_fee=Decimal("600.00"),
+            actor=None,
+            branch=branch,
+            name="Dr. Vikram Rao",
+            specialty="General medicine",
+            slot_minutes=5,
+            consultation_fee=Decimal("600.00"),
             weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:55"} for d in range(7)],
-        )  # fmt: skip
+        )
         for email in ("desk3@example.com", "desk4@example.com"):
-            staff_create(actor=None, name=email.split("@")[0], email=email, password=PASSWORD,
-                         role="receptionist", branches=[branch])  # fmt: skip
+            staff_create(
+                actor=None,
+                name=email.split("@")[0],
+                email=email,
+                password=PASSWORD,
+                role="receptionist",
+                branches=[branch],
+            )
 
         def patient(name: str, phone: str) -> Any:
             return commands.patient_register(actor=None, name=name, phone=phone, branch=branch)
@@ -64,11 +74,14 @@ def clinic(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
         to_check_in = book(patient("Sana Khan", "+919811122255"), soon + timedelta(minutes=5))
         catch_up()
         return {
-            "branch": branch.pk, "tomorrow": tomorrow.pk, "next_week": next_week.pk,
-            "to_cancel": to_cancel.pk, "to_check_in": to_check_in.pk,
+            "branch": branch.pk,
+            "tomorrow": tomorrow.pk,
+            "next_week": next_week.pk,
+            "to_cancel": to_cancel.pk,
+            "to_check_in": to_check_in.pk,
             "tomorrow_words": human_when(tomorrow.start, branch.timezone),
             "next_week_date": next_week.start.astimezone(zone).date(),
-        }  # fmt: skip
+        }
 
 
 @pytest.fixture(scope="module")

@@ -38,10 +38,14 @@ def morning(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
         doctor = commands.doctor_add(
-            actor=None, branch=branch, name="Dr. Neha Joshi", specialty="General medicine",
-            slot_minutes=15, consultation_fee=Decimal("1500.00"),
+            actor=None,
+            branch=branch,
+            name="Dr. Neha Joshi",
+            specialty="General medicine",
+            slot_minutes=15,
+            consultation_fee=Decimal("1500.00"),
             weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:45"} for d in range(7)],
-        )  # fmt: skip
+        )
         today = timezone.now().astimezone(clinictime.zone(branch.timezone)).date()
         slots = free_slots(doctor, today)[:2]
         visits = []
@@ -54,13 +58,20 @@ def morning(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
                     actor=None, doctor=doctor, patient=patient, start=slot.start
                 )
             )
-        paid = billing.payment_take(actor=None, appointment=visits[0], kind="deposit",
-                                    amount=Decimal("1500.00"), method="upi")  # fmt: skip
-        recon.declaration_make(actor=None, branch=branch, day=today, method="upi",
-                               amount=Decimal("1450.00"))  # fmt: skip
+        paid = billing.payment_take(
+            actor=None,
+            appointment=visits[0],
+            kind="deposit",
+            amount=Decimal("1500.00"),
+            method="upi",
+        )
+        recon.declaration_make(
+            actor=None, branch=branch, day=today, method="upi", amount=Decimal("1450.00")
+        )
         close_days(today - timedelta(days=3), today + timedelta(days=10), {branch.pk})
-        staff_create(actor=None, name="Meera Iyer", email=MANAGER, password=PASSWORD,
-                     role="manager")  # fmt: skip
+        staff_create(
+            actor=None, name="Meera Iyer", email=MANAGER, password=PASSWORD, role="manager"
+        )
         return {
             "today": clinictime.format_date(today),
             "tomorrow": clinictime.format_date(today + timedelta(days=1)),

@@ -213,8 +213,9 @@ def test_an_owner_from_signup_to_first_booking_with_no_json_and_no_admin(
             doctor = Doctor.objects.get()
             assert len(doctor.weekly_hours) == 12
             assert {(h["start"], h["end"]) for h in doctor.weekly_hours} == {
-                ("09:00", "13:00"), ("17:00", "20:00"),
-            }  # fmt: skip
+                ("09:00", "13:00"),
+                ("17:00", "20:00"),
+            }
             assert sorted({h["weekday"] for h in doctor.weekly_hours}) == [0, 1, 2, 3, 4, 5]
             assert User.objects.get(email="meena@sunrise.example.com").has_usable_password()
             visit = Appointment.objects.get()
@@ -232,12 +233,20 @@ def owner_clinic(committed_tenant: Tenant, django_db_blocker: Any) -> Iterator[d
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
         doctor = commands.doctor_add(
-            actor=None, branch=branch, name="Dr. Ravi Iyer", specialty="ENT", slot_minutes=15,
+            actor=None,
+            branch=branch,
+            name="Dr. Ravi Iyer",
+            specialty="ENT",
+            slot_minutes=15,
             consultation_fee=Decimal("400.00"),
             weekly_hours=[{"weekday": 0, "start": "10:00", "end": "12:00"}],
-        )  # fmt: skip
-    yield {"email": f"owner@{committed_tenant.slug}.example.com", "password": PASSWORD,
-           "doctor": doctor.pk, "branch": branch.pk}  # fmt: skip
+        )
+    yield {
+        "email": f"owner@{committed_tenant.slug}.example.com",
+        "password": PASSWORD,
+        "doctor": doctor.pk,
+        "branch": branch.pk,
+    }
 
 
 def test_set_up_screens_leave_closures_billing_and_password_reset_in_a_browser(

@@ -34,19 +34,31 @@ def visit(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
         doctor = commands.doctor_add(
-            actor=None, branch=branch, name="Dr. Arun Pillai", specialty="General medicine",
-            slot_minutes=15, consultation_fee=Decimal("600.00"),
+            actor=None,
+            branch=branch,
+            name="Dr. Arun Pillai",
+            specialty="General medicine",
+            slot_minutes=15,
+            consultation_fee=Decimal("600.00"),
             weekly_hours=[{"weekday": d, "start": "08:00", "end": "20:00"} for d in range(7)],
-        )  # fmt: skip
-        staff_create(actor=None, name="Desk Three", email="desk3@example.com", password=PASSWORD,
-                     role="receptionist", branches=[branch])  # fmt: skip
+        )
+        staff_create(
+            actor=None,
+            name="Desk Three",
+            email="desk3@example.com",
+            password=PASSWORD,
+            role="receptionist",
+            branches=[branch],
+        )
         patient = commands.patient_register(actor=None, name="Asha Iyer", phone="98200 33445")
         zone = ZoneInfo(branch.timezone)
         tomorrow = timezone.now().astimezone(zone).date() + timedelta(days=1)
         appointment = commands.appointment_book(
-            actor=None, doctor=doctor, patient=patient,
+            actor=None,
+            doctor=doctor,
+            patient=patient,
             start=datetime.combine(tomorrow, time(10, 0), tzinfo=zone),
-        )  # fmt: skip
+        )
     return {"branch": branch.pk, "appointment": appointment.pk}
 
 

@@ -32,13 +32,23 @@ def desk_setup(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, An
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
         commands.doctor_add(
-            actor=None, branch=branch, name="Dr. Neha Joshi", specialty="General medicine",
-            slot_minutes=5, consultation_fee=Decimal("500.00"),
+            actor=None,
+            branch=branch,
+            name="Dr. Neha Joshi",
+            specialty="General medicine",
+            slot_minutes=5,
+            consultation_fee=Decimal("500.00"),
             weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:55"} for d in range(7)],
-        )  # fmt: skip
+        )
         for email in ("desk1@example.com", "desk2@example.com"):
-            staff_create(actor=None, name=email.split("@")[0], email=email, password=PASSWORD,
-                         role="receptionist", branches=[branch])  # fmt: skip
+            staff_create(
+                actor=None,
+                name=email.split("@")[0],
+                email=email,
+                password=PASSWORD,
+                role="receptionist",
+                branches=[branch],
+            )
     return {"branch": branch.pk}
 
 

@@ -17,10 +17,11 @@ from apps.reconciliation import commands as recon
 from apps.reconciliation.compute import close_days
 from apps.tenants.models import Tenant
 from tests.clinic.factories import STAFF_PASSWORD
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import ist, monday_morning
 
-__all__ = ["monday_morning"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
+
 
 PLATFORM_ONLY = [
     "/admin/eventstore/event/",
@@ -31,8 +32,14 @@ PLATFORM_ONLY = [
 
 
 def make(role: Role, branch: Branch) -> User:
-    return staff_create(actor=None, name=f"{role.label} One", email=f"{role}@policy.example.com",
-                        password=STAFF_PASSWORD, role=role, branches=[branch])  # fmt: skip
+    return staff_create(
+        actor=None,
+        name=f"{role.label} One",
+        email=f"{role}@policy.example.com",
+        password=STAFF_PASSWORD,
+        role=role,
+        branches=[branch],
+    )
 
 
 def results(page: str) -> str:

@@ -9,8 +9,13 @@ from apps.eventstore.models import Event
 from apps.tenants.models import Tenant
 from tests.clinic.factories import UserFactory
 
-DETAILS = {"name": "Andheri West", "city": "Mumbai", "address": "12 Link Road, Andheri West",
-           "phone": "+91 22 2345 6789", "timezone": "Asia/Kolkata"}  # fmt: skip
+DETAILS = {
+    "name": "Andheri West",
+    "city": "Mumbai",
+    "address": "12 Link Road, Andheri West",
+    "phone": "+91 22 2345 6789",
+    "timezone": "Asia/Kolkata",
+}
 
 
 def test_an_owner_renames_the_first_branch_and_the_event_names_what_changed(
@@ -20,12 +25,17 @@ def test_an_owner_renames_the_first_branch_and_the_event_names_what_changed(
 
     branch.refresh_from_db()
     assert (branch.name, branch.address, branch.phone) == (
-        "Andheri West", "12 Link Road, Andheri West", "+91 22 2345 6789",
-    )  # fmt: skip
+        "Andheri West",
+        "12 Link Road, Andheri West",
+        "+91 22 2345 6789",
+    )
     event = branch.history().last()
     assert event is not None and event.type == "BranchUpdated"
-    assert event.data == {"id": branch.pk, "changed": ["address", "city", "name", "phone"],
-                          "timezone": "Asia/Kolkata"}  # fmt: skip
+    assert event.data == {
+        "id": branch.pk,
+        "changed": ["address", "city", "name", "phone"],
+        "timezone": "Asia/Kolkata",
+    }
 
 
 def test_saving_unchanged_details_appends_no_event(owner: User, main_branch: Branch) -> None:
@@ -39,9 +49,12 @@ def test_saving_unchanged_details_appends_no_event(owner: User, main_branch: Bra
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"name": "  "}, "name"), ({"timezone": "Mars/Olympus"}, "timezone"),
-     ({"phone": "call us"}, "phone")],
-)  # fmt: skip
+    [
+        ({"name": "  "}, "name"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"phone": "call us"}, "phone"),
+    ],
+)
 def test_bad_branch_details_are_refused_by_field(
     owner: User, main_branch: Branch, change: dict[str, str], field: str
 ) -> None:

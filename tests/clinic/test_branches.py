@@ -68,8 +68,12 @@ def test_owner_creates_a_branch_in_the_tenants_timezone(owner: User, tenant: Ten
 
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body == {"id": body["id"], "name": "Koregaon Park", "city": "Pune",
-                    "timezone": "Asia/Kolkata"}  # fmt: skip
+    assert body == {
+        "id": body["id"],
+        "name": "Koregaon Park",
+        "city": "Pune",
+        "timezone": "Asia/Kolkata",
+    }
     assert Branch.objects.filter(pk=body["id"], name="Koregaon Park").exists()
 
 

@@ -18,9 +18,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def token_attempt(api: HostClient, email: str, password: str, ip: str = "10.0.0.1") -> Any:
     return api.post(
-        "/api/v1/auth/token/", {"username": email, "password": password}, format="json",
+        "/api/v1/auth/token/",
+        {"username": email, "password": password},
+        format="json",
         REMOTE_ADDR=ip,
-    )  # fmt: skip
+    )
 
 
 def test_repeated_failures_lock_the_account_even_for_the_right_password(
@@ -105,8 +107,12 @@ def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -115,9 +121,12 @@ def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
 def test_production_refuses_to_start_without_its_secrets() -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
-        cwd=ROOT, env={"PATH": "/usr/bin:/bin", "MYMEDIC_ENV": "production"},
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "MYMEDIC_ENV": "production"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert result.returncode != 0
     assert "MYMEDIC_SECRET_KEY" in result.stderr
@@ -135,14 +144,25 @@ def test_production_does_not_install_the_bench_tools(tmp_path: Path) -> None:
     }
     script = "from django.conf import settings; print(sorted(settings.INSTALLED_APPS))"
     production = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=60,
-    )  # fmt: skip
+    )
     local = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={"PATH": "/usr/bin:/bin", "MYMEDIC_ENV": "local",
-             "DJANGO_SETTINGS_MODULE": "mymedic.settings"},
-    )  # fmt: skip
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "MYMEDIC_ENV": "local",
+            "DJANGO_SETTINGS_MODULE": "mymedic.settings",
+        },
+    )
 
     assert production.returncode == 0, production.stderr
     assert "apps.bench" not in production.stdout

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 from django.utils import translation
 
@@ -14,11 +15,12 @@ from apps.core import clinictime
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import doctor, ist, monday_morning, patient
 from tests.scheduling.factories import DoctorFactory
 
-__all__ = ["doctor", "monday_morning", "patient"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
+
 
 IST = ZoneInfo("Asia/Kolkata")
 
@@ -112,8 +114,9 @@ def test_each_appointment_is_shown_on_its_own_branchs_clock(
     api: HostClient, owner: User, patient: Patient
 ) -> None:
     london = BranchFactory(name="London", timezone="Europe/London")
-    doctor = DoctorFactory(branch=london, weekly_hours=[{"weekday": 0, "start": "09:00",
-                                                         "end": "17:00"}])  # fmt: skip
+    doctor = DoctorFactory(
+        branch=london, weekly_hours=[{"weekday": 0, "start": "09:00", "end": "17:00"}]
+    )
     commands.appointment_book(
         actor=None, doctor=doctor, patient=patient, start=datetime(2027, 1, 4, 10, tzinfo=UTC)
     )

@@ -81,10 +81,13 @@ def test_an_oversized_key_is_a_400(owner: User, tenant: Tenant) -> None:
 
 def test_onboarding_is_idempotent_on_the_public_host(public_api: HostClient) -> None:
     body = {
-        "clinic_name": "Retry Clinic", "slug": "retryclinic", "kind": "clinic",
-        "owner_name": "Ira", "owner_email": "ira@example.com",
+        "clinic_name": "Retry Clinic",
+        "slug": "retryclinic",
+        "kind": "clinic",
+        "owner_name": "Ira",
+        "owner_email": "ira@example.com",
         "owner_password": "a-long-unusual-passphrase",
-    }  # fmt: skip
+    }
 
     first = public_api.post("/api/v1/onboarding/", body, format="json", HTTP_IDEMPOTENCY_KEY="k")
     retry = public_api.post("/api/v1/onboarding/", body, format="json", HTTP_IDEMPOTENCY_KEY="k")

@@ -9,8 +9,8 @@ from apps.eventstore.projections import catch_up
 from apps.scheduling import commands
 from apps.scheduling.models import AppointmentView, Doctor, Patient
 from apps.tenants.models import Tenant
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import ist
 
 
 def run(*args: str) -> str:

@@ -167,3 +167,30 @@ class TestEventsApi:
         client = client_for(UserFactory(role=Role.MANAGER), tenant)
 
         assert client.get("/api/v1/events/").status_code == 200
+
+
+def test_the_log_the_trail_and_the_ledger_carry_their_append_only_triggers(tenant: Tenant) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, t.tgname, p.proname FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND NOT t.tgisinternal",
+            [tenant.schema_name],
+        )
+        found = cursor.fetchall()
+    triggers = {
+        (table, name) for table, name, function in found if function == "mymedic_refuse_change"
+    }
+
+    assert triggers == {
+        ("eventstore_event", "eventstore_event_append_only"),
+        ("eventstore_event", "eventstore_event_no_truncate"),
+        ("audit_auditentry", "audit_entry_append_only"),
+        ("audit_auditentry", "audit_entry_no_truncate"),
+        ("billing_payment", "billing_payment_append_only"),
+        ("billing_payment", "billing_payment_no_truncate"),
+        ("billing_refund", "billing_refund_append_only"),
+        ("billing_refund", "billing_refund_no_truncate"),
+        ("billing_invoiceadjustment", "billing_invoiceadjustment_append_only"),
+    }

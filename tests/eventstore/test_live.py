@@ -18,11 +18,12 @@ from apps.eventstore.live import BranchChannelManager, branch_channel
 from apps.eventstore.models import ProjectionState
 from apps.eventstore.projections import catch_up
 from apps.scheduling import commands
+from apps.scheduling.models import AppointmentView
 from apps.tenants.models import Tenant
 from tests import servers
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, subprocess_env
-from tests.scheduling.conftest import ist
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -48,12 +49,25 @@ def worker(django_db_setup: Any) -> Iterator[subprocess.Popen[bytes]]:
         capture_output=True,
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mymedic", "worker", "--pool", "solo",
-         "--loglevel", "warning", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "mymedic",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "warning",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
         env=subprocess_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     try:
         yield process
     finally:
@@ -65,10 +79,14 @@ def _branch_doctor_patient(phone: str) -> tuple[Branch, Any, Any]:
     """The committed tenant's branch, with a doctor who works around the clock."""
     branch = Branch.objects.get()
     doctor = commands.doctor_add(
-        actor=None, branch=branch, name=f"Dr. {phone[-4:]}", specialty="GP", slot_minutes=15,
+        actor=None,
+        branch=branch,
+        name=f"Dr. {phone[-4:]}",
+        specialty="GP",
+        slot_minutes=15,
         consultation_fee=Decimal("400"),
         weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:45"} for d in range(7)],
-    )  # fmt: skip
+    )
     patient = commands.patient_register(actor=None, name="Live Patient", phone=phone)
     return branch, doctor, patient
 
@@ -87,6 +105,9 @@ def test_a_booking_reaches_the_read_model_through_a_real_worker(
             return state is not None and state.position >= booked.position
 
         servers.wait_until(projected, 30, "the worker to project the booking")
+        row = AppointmentView.objects.get(appointment_id=booked.pk)
+
+    assert (row.doctor_id, row.patient_id, row.status) == (doctor.pk, patient.pk, "booked")
 
 
 def test_a_live_event_arrives_on_the_branch_stream_after_a_booking(

@@ -23,7 +23,7 @@ from apps.scheduling import commands, read
 from apps.scheduling.models import Appointment, AppointmentView, Doctor, Patient
 from apps.scheduling.projections import appointments
 from apps.tenants.models import Tenant
-from tests.scheduling.conftest import ist
+from tests.clock import ist
 from tests.scheduling.factories import PatientFactory
 
 
@@ -57,8 +57,11 @@ def test_catch_up_builds_the_read_model_from_the_log(busy_day: list[Appointment]
     for appointment in Appointment.objects.all():
         row = rows[appointment.pk]
         assert (row["status"], row["start"], row["doctor_id"], row["patient_id"]) == (
-            appointment.status, appointment.start, appointment.doctor_id, appointment.patient_id,
-        )  # fmt: skip
+            appointment.status,
+            appointment.start,
+            appointment.doctor_id,
+            appointment.patient_id,
+        )
     assert rows[busy_day[2].pk]["date"].isoformat() == "2027-01-05"
     assert lag()["appointments"]["lag"] == 0
 
@@ -184,8 +187,10 @@ def test_a_poison_event_parks_only_its_projection(
     state = ProjectionState.objects.get(name="test-flaky")
     assert results["test-flaky"].parked
     assert (state.status, state.parked_position, state.parked_type) == (
-        "parked", poison.position, "AppointmentBooked",
-    )  # fmt: skip
+        "parked",
+        poison.position,
+        "AppointmentBooked",
+    )
     assert "cannot handle this event" in state.error
     assert first.position in Flaky.applied
     assert poison.position not in Flaky.applied

@@ -11,7 +11,7 @@ from apps.eventstore.store import command
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.tenants.models import Tenant
-from tests.scheduling.conftest import ist
+from tests.clock import ist
 
 
 def statements(captured: CaptureQueriesContext) -> list[str]:

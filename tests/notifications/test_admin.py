@@ -9,9 +9,9 @@ from apps.notifications.dispatch import dispatch_due
 from apps.notifications.models import Delivery, MessageTemplate, NotificationSettings
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
+from tests.clock import ist
 from tests.conftest import HostClient
 from tests.notifications.backends import FlakyBackend
-from tests.scheduling.conftest import ist
 
 
 @pytest.fixture
@@ -44,9 +44,12 @@ def test_the_dead_letter_list_shows_dead_letters_and_retries_them(
 def test_settings_saved_in_the_admin_go_through_the_command(signed_in: HostClient) -> None:
     response = signed_in.post(
         "/admin/notifications/notificationsettings/add/",
-        {"reminder_offsets": "[2880, 60]", "enabled_channels": ["sms", "whatsapp"],
-         "default_channel": "whatsapp"},
-    )  # fmt: skip
+        {
+            "reminder_offsets": "[2880, 60]",
+            "enabled_channels": ["sms", "whatsapp"],
+            "default_channel": "whatsapp",
+        },
+    )
 
     assert response.status_code == 302
     saved = NotificationSettings.objects.get()

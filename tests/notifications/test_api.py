@@ -13,9 +13,9 @@ from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import UserFactory
+from tests.clock import ist
 from tests.conftest import client_for
 from tests.notifications.backends import FlakyBackend
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import PatientFactory
 
 

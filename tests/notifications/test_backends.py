@@ -57,8 +57,9 @@ def test_the_json_provider_gets_the_message_with_its_key_and_token(provider: str
     assert request["headers"]["Idempotency-Key"] == MESSAGE.key
 
 
-@pytest.mark.parametrize(("status", "permanent"), [(400, True), (422, True), (429, False),
-                                                    (503, False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("status", "permanent"), [(400, True), (422, True), (429, False), (503, False)]
+)
 def test_a_4xx_is_permanent_and_the_rest_may_succeed_later(
     provider: str, status: int, permanent: bool
 ) -> None:
@@ -87,7 +88,10 @@ def test_email_goes_through_djangos_mail_framework(settings: Any) -> None:
 
     [sent] = mail.outbox
     assert (sent.subject, sent.body, sent.to, sent.from_email) == (
-        "Booked", "Hi", ["a@example.com"], "clinic@example.com",
-    )  # fmt: skip
+        "Booked",
+        "Hi",
+        ["a@example.com"],
+        "clinic@example.com",
+    )
     assert sent.extra_headers["X-MyMedic-Key"] == "appointment-2:y"
     assert sent.extra_headers["Message-ID"] == provider_id

@@ -16,9 +16,9 @@ from apps.notifications.dispatch import UNKNOWN_OUTCOME, dispatch_due
 from apps.notifications.models import Delivery, MessageTemplate
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
+from tests.clock import ist
 from tests.notifications.backends import FlakyBackend
 from tests.notifications.conftest import sent_keys
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import PatientFactory
 
 
@@ -135,9 +135,11 @@ def test_email_is_used_when_it_is_the_default_and_the_patient_has_an_address(
     doctor: Doctor, outbox: FileBackend
 ) -> None:
     notify.notification_settings_update(
-        actor=None, reminder_offsets=[1440], enabled_channels=["sms", "email"],
+        actor=None,
+        reminder_offsets=[1440],
+        enabled_channels=["sms", "email"],
         default_channel="email",
-    )  # fmt: skip
+    )
     with_email = PatientFactory(email="asha@example.com")
     without = PatientFactory()
     for person, hour in ((with_email, 10), (without, 11)):

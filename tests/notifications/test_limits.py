@@ -9,7 +9,7 @@ from apps.notifications.dispatch import dispatch_due
 from apps.notifications.models import DailySendCount, Delivery
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor
-from tests.scheduling.conftest import ist
+from tests.clock import ist
 from tests.scheduling.factories import PatientFactory
 
 

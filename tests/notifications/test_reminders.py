@@ -16,8 +16,8 @@ from apps.notifications.projections import notifications
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
+from tests.clock import ist
 from tests.notifications.conftest import sent_keys
-from tests.scheduling.conftest import ist
 
 
 def test_a_booking_plans_a_confirmation_now_and_reminders_24h_and_2h_before(

@@ -17,8 +17,8 @@ from apps.scheduling.tasks import expire_slot_holds
 from apps.scheduling.waitlist import waitlist_join
 from apps.tenants.models import Tenant
 from mymedic.celery import app
+from tests.clock import ist
 from tests.notifications.conftest import sent_keys
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import PatientFactory
 
 

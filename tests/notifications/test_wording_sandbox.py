@@ -50,9 +50,13 @@ def test_tags_filters_and_unknown_names_are_refused_at_save(
 def test_wording_over_the_length_cap_is_refused(signed_in: HostClient) -> None:
     response = signed_in.post(
         "/admin/notifications/messagetemplate/add/",
-        {"kind": "reminder", "language": "en", "subject": "",
-         "body": "{{ patient_name }} " + "x" * wording.MAX_BODY},
-    )  # fmt: skip
+        {
+            "kind": "reminder",
+            "language": "en",
+            "subject": "",
+            "body": "{{ patient_name }} " + "x" * wording.MAX_BODY,
+        },
+    )
 
     assert response.status_code == 200
     assert "Keep it to 1000 characters" in response.content.decode()
@@ -61,9 +65,13 @@ def test_wording_over_the_length_cap_is_refused(signed_in: HostClient) -> None:
 def test_placeholders_are_filled_in(signed_in: HostClient) -> None:
     response = signed_in.post(
         "/admin/notifications/messagetemplate/add/",
-        {"kind": "reminder", "language": "en", "subject": "See {{doctor_name}}",
-         "body": "{{ patient_name }}, {{ date }} at {{ time }}, {{ branch_name }}."},
-    )  # fmt: skip
+        {
+            "kind": "reminder",
+            "language": "en",
+            "subject": "See {{doctor_name}}",
+            "body": "{{ patient_name }}, {{ date }} at {{ time }}, {{ branch_name }}.",
+        },
+    )
 
     rendered = wording.render("reminder", "en", VALUES)
 

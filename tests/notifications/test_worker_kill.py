@@ -65,12 +65,20 @@ def start_dispatcher(
     **env: str,
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", DISPATCHER, tenant.schema_name, str(directory),
-         str(hang_before), str(hang_after), str(delay)],
+        [
+            sys.executable,
+            "-c",
+            DISPATCHER,
+            tenant.schema_name,
+            str(directory),
+            str(hang_before),
+            str(hang_after),
+            str(delay),
+        ],
         env=subprocess_env(DJANGO_SETTINGS_MODULE="mymedic.settings", **env),
         stdout=subprocess.PIPE,
         text=True,
-    )  # fmt: skip
+    )
 
 
 def wait_for(worker: subprocess.Popen[str], word: str) -> list[str]:
@@ -95,10 +103,14 @@ def book_confirmations(tenant: Tenant, count: int, day_offset: int) -> list[str]
     zone = ZoneInfo(branch.timezone)
     day = (timezone.now().astimezone(zone) + timedelta(days=day_offset)).date()
     doctor = commands.doctor_add(
-        actor=None, branch=branch, name=f"Dr. Outbox {day_offset}", specialty="GP",
-        slot_minutes=30, consultation_fee=Decimal("300"),
+        actor=None,
+        branch=branch,
+        name=f"Dr. Outbox {day_offset}",
+        specialty="GP",
+        slot_minutes=30,
+        consultation_fee=Decimal("300"),
         weekly_hours=[{"weekday": d, "start": "08:00", "end": "20:00"} for d in range(7)],
-    )  # fmt: skip
+    )
     keys = []
     for n in range(count):
         person = commands.patient_register(

@@ -2,38 +2,22 @@
 tokens, and a second tenant's patient for isolation tests."""
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django_tenants.utils import schema_context
 
-from apps.notifications.backends import FileBackend
 from apps.patientapp import auth
 from apps.scheduling.models import Patient
 from apps.tenants.models import Tenant
 from tests.conftest import HostClient
-from tests.scheduling.conftest import doctor, monday_morning, patient
 from tests.scheduling.factories import PatientFactory
-
-__all__ = ["doctor", "monday_morning", "patient"]
 
 
 @pytest.fixture(autouse=True)
 def tasks_run_in_process(celery_in_process: None) -> None:
     """Sign-in codes leave from a Celery task: here it runs in the test's own process."""
-
-
-@pytest.fixture
-def outbox(settings: Any, tmp_path: Path) -> FileBackend:
-    settings.MYMEDIC_NOTIFY_BACKENDS = {
-        channel: {
-            "class": "apps.notifications.backends.FileBackend",
-            "options": {"directory": str(tmp_path)},
-        }
-        for channel in ("sms", "whatsapp", "email")
-    }
-    return FileBackend(tmp_path)
 
 
 def patient_client(patient: Patient, tenant: Tenant) -> HostClient:
@@ -64,3 +48,8 @@ def outsider(other_tenant: Tenant, tenant: Tenant) -> Iterator[HostClient]:
 
 
 SendCode = Callable[..., Any]
+
+
+@pytest.fixture(autouse=True)
+def on_monday_morning(monday_morning: time_machine.Coordinates) -> None:
+    """Every test here runs on the suite's frozen Monday morning (`tests/conftest.py`)."""

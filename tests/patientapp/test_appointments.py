@@ -16,12 +16,22 @@ from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import BranchFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import DoctorFactory
 
-BOOKING_SHAPE = {"id", "doctor", "patient", "branch", "start", "end", "status", "cancel_reason",
-                 "follow_up_of", "position"}  # fmt: skip
+BOOKING_SHAPE = {
+    "id",
+    "doctor",
+    "patient",
+    "branch",
+    "start",
+    "end",
+    "status",
+    "cancel_reason",
+    "follow_up_of",
+    "position",
+}
 
 
 def book(client: HostClient, doctor: Doctor, start: str) -> Any:
@@ -54,8 +64,10 @@ def test_a_patient_books_a_free_slot_like_the_front_desk(
     body = response.json()
     assert set(body) == BOOKING_SHAPE
     assert (body["patient"], body["status"], body["start"]) == (
-        patient.pk, "booked", "2027-01-05T09:00:00+05:30",
-    )  # fmt: skip
+        patient.pk,
+        "booked",
+        "2027-01-05T09:00:00+05:30",
+    )
     event = Event.objects.get(type="AppointmentBooked", data__id=body["id"])
     assert body["position"] == event.position
     assert (event.metadata["actor_id"], event.metadata["actor_role"]) == (patient.pk, "patient")
@@ -91,23 +103,42 @@ def test_patient_and_desk_actions_append_the_same_events(
     desk = client_for(owner, tenant)
 
     def run(client: HostClient, base: str, booking_body: dict[str, Any], hour: int) -> list[Any]:
-        booked = client.post(base, {**booking_body, "start": f"2027-01-06T{hour:02d}:00:00+05:30"},
-                             format="json").json()  # fmt: skip
+        booked = client.post(
+            base, {**booking_body, "start": f"2027-01-06T{hour:02d}:00:00+05:30"}, format="json"
+        ).json()
         moved = f"2027-01-06T{hour + 1:02d}:00:00+05:30"
-        assert client.post(f"{base}{booked['id']}/reschedule/", {"start": moved},
-                           format="json").status_code == 200  # fmt: skip
-        assert client.post(f"{base}{booked['id']}/cancel/", {"reason": "travel"},
-                           format="json").status_code == 200  # fmt: skip
-        return list(Event.objects.filter(data__id=booked["id"], stream__startswith="appointment")
-                    .order_by("position"))  # fmt: skip
+        assert (
+            client.post(
+                f"{base}{booked['id']}/reschedule/", {"start": moved}, format="json"
+            ).status_code
+            == 200
+        )
+        assert (
+            client.post(
+                f"{base}{booked['id']}/cancel/", {"reason": "travel"}, format="json"
+            ).status_code
+            == 200
+        )
+        return list(
+            Event.objects.filter(data__id=booked["id"], stream__startswith="appointment").order_by(
+                "position"
+            )
+        )
 
-    staff_events = run(desk, "/api/v1/appointments/",
-                       {"doctor": doctor.pk, "patient": patient.pk}, 9)  # fmt: skip
+    staff_events = run(
+        desk, "/api/v1/appointments/", {"doctor": doctor.pk, "patient": patient.pk}, 9
+    )
     patient_events = run(me, "/api/v1/patient/appointments/", {"doctor": doctor.pk}, 14)
 
-    assert [e.type for e in patient_events] == [e.type for e in staff_events] == [
-        "AppointmentBooked", "AppointmentRescheduled", "AppointmentCancelled",
-    ]  # fmt: skip
+    assert (
+        [e.type for e in patient_events]
+        == [e.type for e in staff_events]
+        == [
+            "AppointmentBooked",
+            "AppointmentRescheduled",
+            "AppointmentCancelled",
+        ]
+    )
     for staff_event, patient_event in zip(staff_events, patient_events, strict=True):
         assert set(patient_event.data) == set(staff_event.data)
         assert staff_event.metadata["actor_role"] == "owner"
@@ -140,8 +171,9 @@ def test_a_patient_reads_their_visit(me: HostClient, mine: Appointment) -> None:
 
     assert response.status_code == 200
     assert (response.json()["id"], response.json()["start"]) == (
-        mine.pk, "2027-01-05T09:00:00+05:30",
-    )  # fmt: skip
+        mine.pk,
+        "2027-01-05T09:00:00+05:30",
+    )
 
 
 def test_someone_elses_visit_is_not_found(me: HostClient, theirs: Appointment) -> None:
@@ -174,8 +206,9 @@ def test_a_patient_reschedules_their_visit(me: HostClient, mine: Appointment) ->
 
     assert response.status_code == 200, response.content
     assert (response.json()["id"], response.json()["start"]) == (
-        mine.pk, "2027-01-05T11:00:00+05:30",
-    )  # fmt: skip
+        mine.pk,
+        "2027-01-05T11:00:00+05:30",
+    )
     assert Event.objects.get(type="AppointmentRescheduled").metadata["actor_role"] == "patient"
 
 
@@ -183,8 +216,11 @@ def test_a_patient_reschedules_their_visit(me: HostClient, mine: Appointment) ->
 def test_someone_elses_visit_cannot_be_changed(
     me: HostClient, theirs: Appointment, action: str
 ) -> None:
-    response = me.post(f"/api/v1/patient/appointments/{theirs.pk}/{action}/",
-                       {"start": "2027-01-05T11:00:00+05:30"}, format="json")  # fmt: skip
+    response = me.post(
+        f"/api/v1/patient/appointments/{theirs.pk}/{action}/",
+        {"start": "2027-01-05T11:00:00+05:30"},
+        format="json",
+    )
 
     assert response.status_code == 404
     theirs.refresh_from_db()
@@ -195,8 +231,11 @@ def test_someone_elses_visit_cannot_be_changed(
 def test_a_visit_of_another_clinic_cannot_be_changed(
     outsider: HostClient, mine: Appointment, action: str
 ) -> None:
-    response = outsider.post(f"/api/v1/patient/appointments/{mine.pk}/{action}/",
-                             {"start": "2027-01-05T11:00:00+05:30"}, format="json")  # fmt: skip
+    response = outsider.post(
+        f"/api/v1/patient/appointments/{mine.pk}/{action}/",
+        {"start": "2027-01-05T11:00:00+05:30"},
+        format="json",
+    )
 
     assert response.status_code == 404
     mine.refresh_from_db()
@@ -272,8 +311,11 @@ def test_bookable_doctors_by_branch(me: HostClient, doctor: Doctor, main_branch:
     assert [row["id"] for row in here["results"]] == [doctor.pk]
     row = here["results"][0]
     assert (row["name"], row["specialty"], row["branch"], row["fee"]) == (
-        "Dr. Kavita Menon", "General medicine", main_branch.pk, "500.00",
-    )  # fmt: skip
+        "Dr. Kavita Menon",
+        "General medicine",
+        main_branch.pk,
+        "500.00",
+    )
 
 
 def test_no_doctors_of_another_clinic_are_listed(outsider: HostClient, doctor: Doctor) -> None:
@@ -297,15 +339,17 @@ def test_free_slots_leave_out_taken_ones(
 
 @pytest.fixture
 def my_invoice(mine: Appointment) -> Any:
-    billing.payment_take(actor=None, appointment=mine, kind="deposit", amount=Decimal("200.00"),
-                         method="upi")  # fmt: skip
+    billing.payment_take(
+        actor=None, appointment=mine, kind="deposit", amount=Decimal("200.00"), method="upi"
+    )
     return mine.invoice
 
 
 @pytest.fixture
 def their_invoice(theirs: Appointment) -> Any:
-    billing.payment_take(actor=None, appointment=theirs, kind="deposit", amount=Decimal("100.00"),
-                         method="cash")  # fmt: skip
+    billing.payment_take(
+        actor=None, appointment=theirs, kind="deposit", amount=Decimal("100.00"), method="cash"
+    )
     return theirs.invoice
 
 
@@ -319,8 +363,11 @@ def test_a_patient_sees_their_own_invoices(
     assert one.status_code == 200
     body = one.json()
     assert (body["appointment"], body["number"], body["paid"], body["balance_due"]) == (
-        mine.pk, my_invoice.number, "200.00", "300.00",
-    )  # fmt: skip
+        mine.pk,
+        my_invoice.number,
+        "200.00",
+        "300.00",
+    )
 
 
 def test_someone_elses_invoice_is_not_found(me: HostClient, their_invoice: Any) -> None:

@@ -16,8 +16,8 @@ from apps.patientapp.commands import DEPOSIT_REQUIRED
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.tenants.models import Tenant
+from tests.clock import IST, ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import IST, ist
 
 
 def missed(doctor: Doctor, patient: Patient, start: datetime) -> Appointment:
@@ -95,11 +95,14 @@ def test_a_repeat_no_shows_booking_is_flagged_and_charged_the_fee(
     invoice = desk.get(f"/api/v1/appointments/{flagged['id']}/invoice/").json()
     assert invoice["number"] is not None  # issued with the booking
     assert [(line["kind"], line["amount"]) for line in invoice["lines"]] == [
-        ("fee", "500.00"), ("no_show_fee", "150.00"),
-    ]  # fmt: skip
+        ("fee", "500.00"),
+        ("no_show_fee", "150.00"),
+    ]
     assert (invoice["total"], invoice["tax"], invoice["balance_due"]) == (
-        "650.00", "0.00", "650.00",
-    )  # fmt: skip
+        "650.00",
+        "0.00",
+        "650.00",
+    )
     issued = Event.objects.get(type="InvoiceIssued", data__appointment_id=flagged["id"])
     assert issued.data["total"] == "650.00"
     assert desk.get(f"/api/v1/appointments/{plain['id']}/invoice/").json()["total"] == "500.00"
@@ -160,9 +163,13 @@ def test_a_patient_app_booking_carries_the_fee_on_the_patients_invoice(
 
 
 def test_a_required_deposit_sends_the_patient_to_reception(
-    me: HostClient, desk: HostClient, doctor: Doctor, patient: Patient, two_no_shows: None,
+    me: HostClient,
+    desk: HostClient,
+    doctor: Doctor,
+    patient: Patient,
+    two_no_shows: None,
     policy: None,
-) -> None:  # fmt: skip
+) -> None:
     billing.no_show_charges_update(
         actor=None, no_show_fee=Decimal("0"), no_show_deposit=Decimal("300.00")
     )
@@ -208,14 +215,23 @@ def test_cancelling_a_flagged_visit_voids_its_fee(
 @pytest.mark.parametrize(
     ("url", "body", "event"),
     [
-        ("/admin/scheduling/noshowpolicy/add/", {"threshold": 3, "window_days": 60},
-         "NoShowPolicyChanged"),
-        ("/admin/billing/billingsettings/add/", {"cancellation_policy": "refund",
-         "no_show_fee": "100.00", "no_show_deposit": "0.00"}, "NoShowChargesChanged"),
-        ("/admin/patientapp/patientappsettings/add/", {"change_window_hours": 2},
-         "PatientAppSettingsChanged"),
+        (
+            "/admin/scheduling/noshowpolicy/add/",
+            {"threshold": 3, "window_days": 60},
+            "NoShowPolicyChanged",
+        ),
+        (
+            "/admin/billing/billingsettings/add/",
+            {"cancellation_policy": "refund", "no_show_fee": "100.00", "no_show_deposit": "0.00"},
+            "NoShowChargesChanged",
+        ),
+        (
+            "/admin/patientapp/patientappsettings/add/",
+            {"change_window_hours": 2},
+            "PatientAppSettingsChanged",
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_settings_are_edited_in_the_admin_through_the_commands(
     api: HostClient, owner: User, url: str, body: dict[str, Any], event: str
 ) -> None:

@@ -7,9 +7,9 @@ import pytest
 
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
+from tests.clock import ist
 from tests.conftest import HostClient
 from tests.patientapp.conftest import patient_client
-from tests.scheduling.conftest import ist
 
 NINE = "2027-01-05T09:00:00+05:30"
 
@@ -42,8 +42,11 @@ def test_a_patient_joins_a_waitlist_and_sees_only_their_own_places(
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["patient"], body["doctor"], body["date"], body["status"]) == (
-        patient.pk, doctor.pk, "2027-01-05", "waiting",
-    )  # fmt: skip
+        patient.pk,
+        doctor.pk,
+        "2027-01-05",
+        "waiting",
+    )
     assert body["position"] > 0
     assert [e["id"] for e in me.get("/api/v1/patient/waitlist/").json()["results"]] == [body["id"]]
     stranger = patient_client(someone_else, tenant)

@@ -10,11 +10,11 @@ from apps.scheduling import commands, waitlist
 from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import doctor, ist, monday_morning, patient
 from tests.scheduling.factories import PatientFactory
 
-__all__ = ["doctor", "monday_morning", "patient"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
 
 
 @pytest.fixture

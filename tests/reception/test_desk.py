@@ -12,17 +12,18 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.audit.models import AuditEntry
 from apps.clinic.models import Branch, Role
+from apps.eventstore.models import Event, ProjectionState
 from apps.eventstore.projections import catch_up
 from apps.reconciliation.models import Declaration
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import doctor, ist, monday_morning, patient
-from tests.scheduling.factories import DoctorFactory, PatientFactory
+from tests.scheduling.factories import AppointmentFactory, DoctorFactory, PatientFactory
 
-__all__ = ["doctor", "monday_morning", "patient"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
 
 
 @pytest.fixture
@@ -36,9 +37,7 @@ def base(branch: Branch) -> str:
 
 
 def book(doctor: Doctor, patient: Patient, day: int, hour: int, minute: int = 0) -> Appointment:
-    return commands.appointment_book(
-        actor=None, doctor=doctor, patient=patient, start=ist(day, hour, minute)
-    )
+    return AppointmentFactory(doctor=doctor, patient=patient, start=ist(day, hour, minute))
 
 
 def ids_of(html: str) -> list[str]:
@@ -116,9 +115,16 @@ def test_the_calendar_reads_the_visits_in_a_fixed_number_of_queries(
 
 @pytest.mark.parametrize(
     "query",
-    ["date=garbage", "date=9999-12-31", "date=0001-01-01", "view=year", "doctor=abc",
-     "doctor=999999", "date=2027-02-30&view=week"],
-)  # fmt: skip
+    [
+        "date=garbage",
+        "date=9999-12-31",
+        "date=0001-01-01",
+        "view=year",
+        "doctor=abc",
+        "doctor=999999",
+        "date=2027-02-30&view=week",
+    ],
+)
 def test_bad_calendar_queries_are_form_errors_not_500s(
     desk: HostClient, main_branch: Branch, query: str
 ) -> None:
@@ -254,10 +260,12 @@ def test_moving_and_cancelling_say_from_when_to_when(
     ).content.decode()
     cancelled = desk.post(
         f"{base(main_branch)}/appointments/{visit.pk}/cancel/",
-        {f"visit-{visit.pk}-reason": "Going out of town",
-         "next": f"{base(main_branch)}/appointments/{visit.pk}/"},
+        {
+            f"visit-{visit.pk}-reason": "Going out of town",
+            "next": f"{base(main_branch)}/appointments/{visit.pk}/",
+        },
         follow=True,
-    ).content.decode()  # fmt: skip
+    ).content.decode()
 
     assert (
         "Moved Ravi Kumar with Dr. Kavita Menon from Tue 5 Jan 2027 at 10:00 "
@@ -279,6 +287,24 @@ def test_an_action_returns_only_to_a_page_of_this_site(
 
     assert response.status_code == 302
     assert response["Location"] == f"{base(main_branch)}/"
+
+
+def test_a_desk_change_brings_the_boards_projections_up_to_date_and_leaves_messages_to_the_worker(
+    desk: HostClient, main_branch: Branch, doctor: Doctor, patient: Patient
+) -> None:
+    booked = desk.post(
+        f"{base(main_branch)}/book/",
+        {"patient": patient.pk, "doctor": doctor.pk, "start": "2027-01-04T10:30:00+05:30"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+
+    head = Event.objects.order_by("-position").values_list("position", flat=True).first()
+    positions = dict(ProjectionState.objects.values_list("name", "position"))
+    assert "Booked Ravi Kumar with Dr. Kavita Menon on Mon 4 Jan 2027 at 10:30." in booked
+    assert ">Ravi Kumar</a>" in booked  # the board fragment already has the new row
+    assert positions["appointments"] == head
+    assert positions["takings"] == head
+    assert positions.get("notifications", 0) < head  # the worker's, not the request's
 
 
 # No-show: a confirmation step, then an undo the same day
@@ -343,8 +369,10 @@ def test_the_day_end_count_declares_every_method_in_one_submit(
 
     declared = {d.method: d.amount for d in Declaration.objects.all()}
     assert declared == {
-        "cash": Decimal("1200.50"), "card": Decimal("300.00"), "upi": Decimal("45.00")
-    }  # fmt: skip
+        "cash": Decimal("1200.50"),
+        "card": Decimal("300.00"),
+        "upi": Decimal("45.00"),
+    }
     assert "Declared Cash ₹1,200.50, Card ₹300.00, UPI ₹45.00 for Mon 4 Jan 2027." in (
         response.content.decode()
     )
@@ -367,9 +395,16 @@ def test_a_bad_amount_in_the_count_is_shown_on_its_field_and_nothing_is_declared
 
 @pytest.mark.parametrize(
     "page",
-    ["", "patients/", "calendar/?view=week", "declare/",
-     "book/?patient={patient}", "appointments/{visit}/", "patients/{patient}/"],
-)  # fmt: skip
+    [
+        "",
+        "patients/",
+        "calendar/?view=week",
+        "declare/",
+        "book/?patient={patient}",
+        "appointments/{visit}/",
+        "patients/{patient}/",
+    ],
+)
 def test_every_console_page_has_unique_element_ids(
     desk: HostClient, main_branch: Branch, doctor: Doctor, patient: Patient, page: str
 ) -> None:

@@ -1,13 +1,15 @@
+import pytest
+
 from apps.clinic.models import Role, User
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.billing.conftest import pay
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import doctor, ist, monday_morning, patient
 
-__all__ = ["doctor", "monday_morning", "patient"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
 
 
 def test_the_printable_invoice_shows_lines_payments_and_balance(

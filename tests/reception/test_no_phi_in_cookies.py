@@ -4,9 +4,9 @@ import time_machine
 
 from apps.clinic.models import Branch, Role
 from tests.clinic.factories import UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient
 from tests.reception.test_console import sign_in
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 

@@ -7,17 +7,17 @@ from decimal import Decimal
 
 import pytest
 
-from apps.billing import commands as billing
 from apps.billing.models import Invoice, Payment
 from apps.clinic.models import Branch, Role
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient
+from tests.billing.factories import PaymentFactory
 from tests.clinic.factories import UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import doctor, ist, monday_morning, patient
 from tests.scheduling.factories import DoctorFactory
 
-__all__ = ["doctor", "monday_morning", "patient"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
 
 
 @pytest.fixture
@@ -63,8 +63,11 @@ def test_the_balance_is_prefilled_and_the_kind_turns_to_balance_after_a_deposit(
     desk: HostClient, visit: Appointment
 ) -> None:
     before = page(desk, visit)
-    taken = desk.post(url(visit), {"form": "payment", "kind": "deposit", "amount": "200.00",
-                                   "method": "upi"}, follow=True)  # fmt: skip
+    taken = desk.post(
+        url(visit),
+        {"form": "payment", "kind": "deposit", "amount": "200.00", "method": "upi"},
+        follow=True,
+    )
     after = taken.content.decode()
 
     assert 'name="amount" value="500.00"' in before and selected(before, "kind") == "deposit"
@@ -75,15 +78,23 @@ def test_the_balance_is_prefilled_and_the_kind_turns_to_balance_after_a_deposit(
 def test_the_senior_citizen_concession_gives_money_back_and_leaves_nothing_due(
     desk: HostClient, visit_600: Appointment
 ) -> None:
-    desk.post(url(visit_600), {"form": "payment", "kind": "balance", "amount": "600.00",
-                               "method": "cash"})  # fmt: skip
+    desk.post(
+        url(visit_600), {"form": "payment", "kind": "balance", "amount": "600.00", "method": "cash"}
+    )
     payment = Payment.objects.get()
     prefix = f"refund-{payment.pk}"
 
-    done = desk.post(url(visit_600), {
-        "form": prefix, f"{prefix}-kind": "concession", f"{prefix}-category": "senior_citizen",
-        f"{prefix}-amount": "100.00", f"{prefix}-reason": "Senior citizen",
-    }, follow=True).content.decode()  # fmt: skip
+    done = desk.post(
+        url(visit_600),
+        {
+            "form": prefix,
+            f"{prefix}-kind": "concession",
+            f"{prefix}-category": "senior_citizen",
+            f"{prefix}-amount": "100.00",
+            f"{prefix}-reason": "Senior citizen",
+        },
+        follow=True,
+    ).content.decode()
     receipt = desk.get(f"/reception/appointments/{visit_600.pk}/invoice/").content.decode()
 
     assert (
@@ -101,15 +112,19 @@ def test_a_refund_error_stays_on_its_row_with_what_was_typed(
     desk: HostClient, visit: Appointment
 ) -> None:
     for amount, kind in (("200.00", "deposit"), ("300.00", "balance")):
-        billing.payment_take(actor=None, appointment=visit, kind=kind, amount=Decimal(amount),
-                             method="cash")  # fmt: skip
+        PaymentFactory(appointment=visit, kind=kind, amount=Decimal(amount), method="cash")
     first, second = Payment.objects.order_by("id")
     prefix = f"refund-{second.pk}"
 
-    response = desk.post(url(visit), {
-        "form": prefix, f"{prefix}-kind": "refund", f"{prefix}-amount": "999.00",
-        f"{prefix}-reason": "Typed with care",
-    })  # fmt: skip
+    response = desk.post(
+        url(visit),
+        {
+            "form": prefix,
+            f"{prefix}-kind": "refund",
+            f"{prefix}-amount": "999.00",
+            f"{prefix}-reason": "Typed with care",
+        },
+    )
     html = response.content.decode()
 
     assert response.status_code == 400
@@ -122,10 +137,15 @@ def test_a_refund_error_stays_on_its_row_with_what_was_typed(
 def test_a_receptionists_discount_over_the_cap_is_refused_beside_the_amount(
     desk: HostClient, visit_600: Appointment
 ) -> None:
-    response = desk.post(url(visit_600), {
-        "form": "discount", "discount-category": "staff", "discount-amount": "150.00",
-        "discount-reason": "Staff member",
-    })  # fmt: skip
+    response = desk.post(
+        url(visit_600),
+        {
+            "form": "discount",
+            "discount-category": "staff",
+            "discount-amount": "150.00",
+            "discount-reason": "Staff member",
+        },
+    )
     html = response.content.decode()
     form = re.search(r'data-testid="discount-form">.*?</form>', html, re.S)
 
@@ -139,10 +159,16 @@ def test_a_receptionists_discount_over_the_cap_is_refused_beside_the_amount(
 def test_a_discount_within_the_cap_lowers_what_is_due(
     desk: HostClient, visit_600: Appointment
 ) -> None:
-    done = desk.post(url(visit_600), {
-        "form": "discount", "discount-category": "senior_citizen", "discount-percent": "10",
-        "discount-reason": "60+",
-    }, follow=True).content.decode()  # fmt: skip
+    done = desk.post(
+        url(visit_600),
+        {
+            "form": "discount",
+            "discount-category": "senior_citizen",
+            "discount-percent": "10",
+            "discount-reason": "60+",
+        },
+        follow=True,
+    ).content.decode()
 
     assert "Senior citizen discount for Ravi Kumar: ₹60.00 off the bill, now ₹540.00." in done
     assert 'name="amount" value="540.00"' in done
@@ -151,11 +177,11 @@ def test_a_discount_within_the_cap_lowers_what_is_due(
 def test_withdrawing_the_consultation_issues_a_credit_note(
     desk: HostClient, visit: Appointment
 ) -> None:
-    billing.payment_take(actor=None, appointment=visit, kind="balance", amount=Decimal("500"),
-                         method="card")  # fmt: skip
+    PaymentFactory(appointment=visit, kind="balance", amount=Decimal("500"), method="card")
 
-    done = desk.post(url(visit), {"form": "withdraw-0", "withdraw-0-reason": "Doctor away"},
-                     follow=True).content.decode()  # fmt: skip
+    done = desk.post(
+        url(visit), {"form": "withdraw-0", "withdraw-0-reason": "Doctor away"}, follow=True
+    ).content.decode()
     payment = Payment.objects.get()
 
     number = f"CN{visit.branch_id}-000001"
@@ -168,8 +194,7 @@ def test_withdrawing_the_consultation_issues_a_credit_note(
 
 
 def test_methods_are_spelled_as_the_model_labels_them(desk: HostClient, visit: Appointment) -> None:
-    billing.payment_take(actor=None, appointment=visit, kind="deposit", amount=Decimal("100"),
-                         method="upi")  # fmt: skip
+    PaymentFactory(appointment=visit, kind="deposit", amount=Decimal("100"), method="upi")
 
     html = page(desk, visit)
 
@@ -183,16 +208,23 @@ def test_methods_are_spelled_as_the_model_labels_them(desk: HostClient, visit: A
 def test_bad_amounts_are_form_errors_never_500(
     desk: HostClient, visit: Appointment, form: str, amount: str
 ) -> None:
-    billing.payment_take(actor=None, appointment=visit, kind="deposit", amount=Decimal("100"),
-                         method="cash")  # fmt: skip
+    PaymentFactory(appointment=visit, kind="deposit", amount=Decimal("100"), method="cash")
     payment = Payment.objects.get()
     bodies = {
         "payment": {"form": "payment", "kind": "balance", "amount": amount, "method": "cash"},
-        "discount": {"form": "discount", "discount-category": "staff", "discount-amount": amount,
-                     "discount-reason": "x"},
-        "refund": {"form": f"refund-{payment.pk}", f"refund-{payment.pk}-kind": "refund",
-                   f"refund-{payment.pk}-amount": amount, f"refund-{payment.pk}-reason": "x"},
-    }  # fmt: skip
+        "discount": {
+            "form": "discount",
+            "discount-category": "staff",
+            "discount-amount": amount,
+            "discount-reason": "x",
+        },
+        "refund": {
+            "form": f"refund-{payment.pk}",
+            f"refund-{payment.pk}-kind": "refund",
+            f"refund-{payment.pk}-amount": amount,
+            f"refund-{payment.pk}-reason": "x",
+        },
+    }
 
     response = desk.post(url(visit), bodies[form])
 

@@ -19,8 +19,8 @@ from apps.reconciliation.warehouse import TenantWarehouse
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor
 from apps.tenants.models import Tenant
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import PatientFactory
 
 D = Decimal
@@ -39,17 +39,19 @@ def adjusted_monday(doctor: Doctor) -> Any:
         )
         for hour in (10, 11, 12)
     )
-    one = billing.payment_take(actor=None, appointment=a1, kind="balance", amount=D("500"),
-                               method="cash")  # fmt: skip
+    one = billing.payment_take(
+        actor=None, appointment=a1, kind="balance", amount=D("500"), method="cash"
+    )
     billing.payment_refund_concession(
         actor=None, payment=one, category="senior_citizen", amount=D("100"), reason="60+"
     )
-    billing.payment_take(actor=None, appointment=a2, kind="deposit", amount=D("200"),
-                         method="upi")  # fmt: skip
-    billing.invoice_discount(actor=None, appointment=a2, category="staff", amount=D("50"),
-                             reason="Staff")  # fmt: skip
-    three = billing.payment_take(actor=None, appointment=a3, kind="balance", amount=D("500"),
-                                 method="card")  # fmt: skip
+    billing.payment_take(actor=None, appointment=a2, kind="deposit", amount=D("200"), method="upi")
+    billing.invoice_discount(
+        actor=None, appointment=a2, category="staff", amount=D("50"), reason="Staff"
+    )
+    three = billing.payment_take(
+        actor=None, appointment=a3, kind="balance", amount=D("500"), method="card"
+    )
     billing.invoice_line_withdraw(
         actor=None, invoice=Invoice.objects.get(appointment=a3), line=0, reason="Not seen"
     )

@@ -3,19 +3,17 @@
 from decimal import Decimal
 
 from apps.clinic.models import Branch, Role, User
-from apps.reconciliation import commands as recon
 from apps.reconciliation.compute import close_days
 from apps.reconciliation.models import DailyClose, SignOff
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient
-from tests.scheduling.conftest import ist
+from tests.reconciliation.factories import DeclarationFactory
 
 
 def closes_with_a_variance(main_branch: Branch) -> DailyClose:
     day = ist(4, 0).date()
-    recon.declaration_make(
-        actor=None, branch=main_branch, day=day, method="cash", amount=Decimal("50")
-    )
+    DeclarationFactory(branch=main_branch, day=day, amount=Decimal("50"))
     (close,) = close_days(day, day, {main_branch.pk})
     return close
 

@@ -23,8 +23,8 @@ from apps.scheduling import commands
 from apps.scheduling.models import Doctor
 from apps.tenants.models import Tenant
 from tests.clinic.factories import BranchFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 D = Decimal
@@ -196,9 +196,11 @@ def test_days_equal_event_sums_and_weeks_and_months_are_sums_of_days(
             day = date(2027, 1, 4) + timedelta(days=offset)
             visit_day = day + timedelta(days=1) if day.weekday() == 6 else day  # no Sunday hours
             visit = commands.appointment_book(
-                actor=None, doctor=doctor, patient=PatientFactory(),
+                actor=None,
+                doctor=doctor,
+                patient=PatientFactory(),
                 start=ist(visit_day.day, 0) + SLOTS[slot],
-            )  # fmt: skip
+            )
             amount = min(D(paise) / 100, D("500.00"))
             with time_machine.travel(ist(day.day, 8), tick=False):
                 payment = billing.payment_take(
@@ -209,8 +211,11 @@ def test_days_equal_event_sums_and_weeks_and_months_are_sums_of_days(
                     billing.payment_refund(actor=None, payment=payment, amount=back, reason="r")
         branch = doctor.branch
         month = reports.monthly("2027-01", [branch])
-        days = {d["date"]: d for w in ("2027-W01", "2027-W02", "2027-W03", "2027-W04")
-                for d in reports.weekly(branch, w)["days"]}  # fmt: skip
+        days = {
+            d["date"]: d
+            for w in ("2027-W01", "2027-W02", "2027-W03", "2027-W04")
+            for d in reports.weekly(branch, w)["days"]
+        }
         sums: dict[tuple[str, str, str], D] = defaultdict(D)
         for event in Event.objects.filter(type__in=["PaymentTaken", "RefundIssued"]):
             sums[(event.type, event.data["date"], event.data["method"])] += D(event.data["amount"])

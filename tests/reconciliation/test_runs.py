@@ -12,7 +12,7 @@ from apps.reconciliation.models import DailyClose
 from apps.reconciliation.tasks import nightly_reconciliation, reconcile_recent
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
-from tests.scheduling.conftest import ist
+from tests.clock import ist
 
 
 @pytest.fixture

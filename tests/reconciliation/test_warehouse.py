@@ -21,8 +21,8 @@ from apps.reconciliation.warehouse import TenantWarehouse, backend
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor
 from apps.tenants.models import Tenant
+from tests.clock import ist
 from tests.conftest import client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import PatientFactory
 
 D = Decimal
@@ -76,14 +76,23 @@ def test_export_is_incremental_and_analytics_match_the_log(
 
     assert written == {"facts": 12, "closes": 2}  # 8 appointment + 4 money events; 2 days
     assert again["facts"] == 0
-    assert by_month == [{
-        "branch": doctor.branch_id, "period": "2027-01-01", "bookings": 4, "no_shows": 1,
-        "cancellations": 1, "takings": "800.00", "variance": "0.00", "days_with_variance": 0,
-        "no_show_rate": round(1 / 3, 4),
-    }]  # fmt: skip
+    assert by_month == [
+        {
+            "branch": doctor.branch_id,
+            "period": "2027-01-01",
+            "bookings": 4,
+            "no_shows": 1,
+            "cancellations": 1,
+            "takings": "800.00",
+            "variance": "0.00",
+            "days_with_variance": 0,
+            "no_show_rate": round(1 / 3, 4),
+        }
+    ]
     assert [(row["period"], row["bookings"], row["takings"]) for row in by_week] == [
-        ("2027-01-04", 3, "500.00"), ("2027-01-11", 1, "300.00"),
-    ]  # fmt: skip
+        ("2027-01-04", 3, "500.00"),
+        ("2027-01-11", 1, "300.00"),
+    ]
     assert monthly_takings(warehouse, 2027) == [
         {"branch": doctor.branch_id, "month": "2027-01-01", "takings": "800.00"}
     ]

@@ -11,8 +11,8 @@ from apps.scheduling import commands
 from apps.scheduling.actors import PatientActor
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
+from tests.clock import IST, MONDAY, ist
 from tests.conftest import client_for
-from tests.scheduling.conftest import IST, MONDAY, ist
 
 
 def monday_in(weeks: int, hour: int = 10) -> datetime:
@@ -34,9 +34,11 @@ def test_the_horizon_is_the_tenants_and_holds_for_moves_too(
     owner: User, doctor: Doctor, patient: Patient
 ) -> None:
     commands.scheduling_settings_update(
-        actor=owner, check_in_opens_minutes=120, no_show_grace_minutes=15,
+        actor=owner,
+        check_in_opens_minutes=120,
+        no_show_grace_minutes=15,
         booking_horizon_days=60,
-    )  # fmt: skip
+    )
     visit = commands.appointment_book(
         actor=owner, doctor=doctor, patient=patient, start=monday_in(8)
     )
@@ -78,9 +80,14 @@ def test_a_patient_holds_a_bounded_number_of_upcoming_visits_the_desk_does_not(
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("booking_horizon_days", 10), ("booking_horizon_days", 4000),
-                         ("patient_open_bookings", 0), ("patient_open_bookings", 101)],
-)  # fmt: skip
+    ("field", "value"),
+    [
+        ("booking_horizon_days", 10),
+        ("booking_horizon_days", 4000),
+        ("patient_open_bookings", 0),
+        ("patient_open_bookings", 101),
+    ],
+)
 def test_limits_outside_their_range_are_refused(owner: User, field: str, value: int) -> None:
     with pytest.raises(InvalidInput) as refused:
         commands.scheduling_settings_update(

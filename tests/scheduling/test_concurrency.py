@@ -28,10 +28,14 @@ def test_forty_concurrent_requests_for_five_slots_make_five_bookings(
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
         doctor = commands.doctor_add(
-            actor=None, branch=branch, name="Dr. Race", specialty="GP", slot_minutes=10,
+            actor=None,
+            branch=branch,
+            name="Dr. Race",
+            specialty="GP",
+            slot_minutes=10,
             consultation_fee=Decimal("300"),
             weekly_hours=[{"weekday": 1, "start": "09:00", "end": "09:50"}],
-        )  # fmt: skip
+        )
         patients = [
             commands.patient_register(actor=None, name=f"P{i}", phone=f"+9197000000{i:02d}")
             for i in range(REQUESTS)

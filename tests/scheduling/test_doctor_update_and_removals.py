@@ -11,19 +11,22 @@ from apps.scheduling import commands
 from apps.scheduling.models import Doctor
 from apps.scheduling.slots import free_slots
 from apps.tenants.models import Tenant
-from tests.scheduling.conftest import MONDAY, doctor, monday_morning
-
-__all__ = ["doctor", "monday_morning"]
+from tests.clock import MONDAY
 
 
 def test_a_doctor_update_that_changes_nothing_appends_no_event(owner: User, doctor: Doctor) -> None:
     before = Event.objects.count()
 
     commands.doctor_update(
-        actor=owner, doctor=doctor, name=doctor.name, specialty=doctor.specialty,
-        weekly_hours=list(doctor.weekly_hours), slot_minutes=doctor.slot_minutes,
-        consultation_fee=Decimal(doctor.consultation_fee), active=True,
-    )  # fmt: skip
+        actor=owner,
+        doctor=doctor,
+        name=doctor.name,
+        specialty=doctor.specialty,
+        weekly_hours=list(doctor.weekly_hours),
+        slot_minutes=doctor.slot_minutes,
+        consultation_fee=Decimal(doctor.consultation_fee),
+        active=True,
+    )
 
     assert Event.objects.count() == before
 

@@ -13,12 +13,18 @@ from apps.eventstore.projections import catch_up
 from apps.reconciliation.compute import close_days
 from apps.scheduling import commands, read
 from apps.scheduling.commands import DuplicateVisit
-from apps.scheduling.models import Appointment, AppointmentView, Doctor, Patient
+from apps.scheduling.models import (
+    Appointment,
+    AppointmentView,
+    Doctor,
+    Patient,
+    SchedulingSettings,
+)
 from apps.scheduling.projections import appointments as appointments_projection
 from apps.tenants.models import Tenant
 from tests.clinic.factories import UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 
@@ -148,7 +154,7 @@ def test_scheduling_settings_are_checked_and_kept_to_managers(owner: User, desk_
         commands.scheduling_settings_update(
             actor=desk_user, check_in_opens_minutes=60, no_show_grace_minutes=15
         )
-    assert commands.scheduling_settings().check_in_opens_minutes == 120
+    assert SchedulingSettings.current().check_in_opens_minutes == 120
 
 
 # No-show after the start plus the grace; undo on the same day
@@ -265,19 +271,22 @@ def test_scheduling_settings_are_edited_in_the_admin_through_the_command(
             "no_show_grace_minutes": 10,
             "booking_horizon_days": 365,
             "patient_open_bookings": 5,
-        },  # fmt: skip
+        },
     )
 
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Event.objects.filter(type="SchedulingSettingsChanged").count() == 1
-    rules = commands.scheduling_settings()
+    rules = SchedulingSettings.current()
     assert (rules.check_in_opens_minutes, rules.no_show_grace_minutes) == (60, 10)
 
 
 def test_the_admin_actions_mark_and_undo_a_no_show_only_when_the_rules_allow(
-    api: HostClient, owner: User, doctor: Doctor, patient: Patient,
+    api: HostClient,
+    owner: User,
+    doctor: Doctor,
+    patient: Patient,
     monday_morning: time_machine.Coordinates,
-) -> None:  # fmt: skip
+) -> None:
     visit = book(owner, doctor, patient, 9)
     api.force_login(owner)
     url = "/admin/scheduling/appointment/"

@@ -59,18 +59,22 @@ def test_an_old_key_retires_only_when_nothing_uses_it(tenant: Tenant, owner: Any
     patient = PatientFactory(name="Kept Readable", phone="+919876511111")
     client = client_for(owner, tenant)
     first = client.post(
-        "/api/v1/patients/", {"name": "Via The Api", "phone": "+919876522222"},
-        format="json", HTTP_IDEMPOTENCY_KEY="before-rotation",
-    )  # fmt: skip
+        "/api/v1/patients/",
+        {"name": "Via The Api", "phone": "+919876522222"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="before-rotation",
+    )
 
     keyrotation.rotate_tenant_key()
     dropped, in_use = keyrotation.retire()
 
     assert (dropped, in_use) == ([], [1])  # a kept response is still sealed with key 1
     replay = client.post(
-        "/api/v1/patients/", {"name": "Via The Api", "phone": "+919876522222"},
-        format="json", HTTP_IDEMPOTENCY_KEY="before-rotation",
-    )  # fmt: skip
+        "/api/v1/patients/",
+        {"name": "Via The Api", "phone": "+919876522222"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="before-rotation",
+    )
     assert replay.json() == first.json() and replay["Idempotent-Replayed"] == "true"
 
     IdempotencyRecord.objects.all().delete()  # what the hourly purge does after a day

@@ -1,17 +1,22 @@
 """Every appointment transition, allowed and refused, through the API."""
 
+from functools import partial
 from typing import Any
 
 import pytest
 import time_machine
+from django.db import transaction
 
 from apps.clinic.models import User
+from apps.core.errors import Conflict
 from apps.eventstore.models import Event
 from apps.scheduling import commands
-from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling.lifecycle import allowed_actions
+from apps.scheduling.models import Appointment, Doctor, Patient, SchedulingSettings
 from apps.tenants.models import Tenant
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
+from tests.scheduling.factories import AppointmentFactory
 
 
 @pytest.fixture
@@ -22,9 +27,7 @@ def desk(owner: User, tenant: Tenant) -> HostClient:
 def book(
     doctor: Doctor, patient: Patient, day: int = 4, hour: int = 10, minute: int = 0
 ) -> Appointment:
-    return commands.appointment_book(
-        actor=None, doctor=doctor, patient=patient, start=ist(day, hour, minute)
-    )
+    return AppointmentFactory(doctor=doctor, patient=patient, start=ist(day, hour, minute))
 
 
 def in_state(status: str, doctor: Doctor, patient: Patient) -> Appointment:
@@ -61,15 +64,28 @@ ALLOWED = {
     ("completed", "follow-up"): (201, "booked"),
 }
 
-MATRIX = [
+REFUSED = [
     (status, action)
     for status in ("booked", "checked_in", "completed", "cancelled", "no_show")
     for action in ACTIONS
+    if (status, action) not in ALLOWED
 ]
 
 
-@pytest.mark.parametrize(("status", "action"), MATRIX)
-def test_transition_matrix(
+def take(
+    desk: HostClient,
+    appointment: Appointment,
+    action: str,
+    monday_morning: time_machine.Coordinates,
+) -> Any:
+    path, body = ACTIONS[action]
+    if action == "no-show":  # a no-show is marked from the start plus the grace
+        monday_morning.move_to(ist(4, 10, 20))
+    return desk.post(f"/api/v1/appointments/{appointment.pk}/{path}", body, format="json")
+
+
+@pytest.mark.parametrize(("status", "action"), list(ALLOWED))
+def test_each_allowed_transition_answers_with_the_new_state_and_one_event(
     desk: HostClient,
     doctor: Doctor,
     patient: Patient,
@@ -79,24 +95,35 @@ def test_transition_matrix(
 ) -> None:
     appointment = in_state(status, doctor, patient)
     events_before = Event.objects.count()
-    path, body = ACTIONS[action]
-    if action == "no-show":  # a no-show is marked from the start plus the grace
-        monday_morning.move_to(ist(4, 10, 20))
 
-    response = desk.post(f"/api/v1/appointments/{appointment.pk}/{path}", body, format="json")
+    response = take(desk, appointment, action, monday_morning)
+
+    code, new_status = ALLOWED[(status, action)]
+    assert response.status_code == code, response.content
+    assert response.json()["status"] == new_status
+    assert response.json()["position"] > 0
+    assert Event.objects.count() == events_before + 1
+
+
+@pytest.mark.parametrize(("status", "action"), REFUSED)
+def test_each_refused_transition_is_a_409_that_changes_nothing(
+    desk: HostClient,
+    doctor: Doctor,
+    patient: Patient,
+    status: str,
+    action: str,
+    monday_morning: time_machine.Coordinates,
+) -> None:
+    appointment = in_state(status, doctor, patient)
+    events_before = Event.objects.count()
+
+    response = take(desk, appointment, action, monday_morning)
 
     appointment.refresh_from_db()
-    if (status, action) in ALLOWED:
-        code, new_status = ALLOWED[(status, action)]
-        assert response.status_code == code, response.content
-        assert response.json()["status"] == new_status
-        assert response.json()["position"] > 0
-        assert Event.objects.count() == events_before + 1
-    else:
-        assert response.status_code == 409, response.content
-        assert "detail" in response.json()
-        assert appointment.status == status
-        assert Event.objects.count() == events_before
+    assert response.status_code == 409, response.content
+    assert "detail" in response.json()
+    assert appointment.status == status
+    assert Event.objects.count() == events_before
 
 
 def test_booking_returns_the_contract_fields(
@@ -296,3 +323,48 @@ def test_the_cancel_reason_stays_out_of_the_event(
     assert "diabetic" not in str(cancelled.data)
     appointment.refresh_from_db()
     assert appointment.cancel_reason == "diabetic crisis at home"
+
+
+STEPS: dict[str, Any] = {
+    "check_in": commands.appointment_check_in,
+    "complete": commands.appointment_complete,
+    "no_show": commands.appointment_mark_no_show,
+    "undo_no_show": commands.appointment_undo_no_show,
+    "cancel": partial(commands.appointment_cancel, reason="patient asked"),
+    "reschedule": partial(commands.appointment_reschedule, start=ist(5, 11)),
+}
+
+
+@pytest.mark.parametrize("status", ["booked", "checked_in", "completed", "cancelled", "no_show"])
+@pytest.mark.parametrize("clock", [(8, 0), (10, 20)], ids=["before-the-start", "after-the-grace"])
+def test_what_a_visit_offers_is_exactly_what_its_commands_accept(
+    owner: User,
+    doctor: Doctor,
+    patient: Patient,
+    status: str,
+    clock: tuple[int, int],
+    monday_morning: time_machine.Coordinates,
+) -> None:
+    appointment = in_state(status, doctor, patient)
+    monday_morning.move_to(ist(4, *clock))
+    offered = allowed_actions(
+        appointment.status,
+        appointment.start,
+        "Asia/Kolkata",
+        SchedulingSettings.current(),
+        ist(4, *clock),
+    )
+
+    accepted = {}
+    for action, step in STEPS.items():
+        savepoint = transaction.savepoint()
+        try:
+            step(actor=owner, appointment=appointment)
+            accepted[action] = True
+        except Conflict:
+            accepted[action] = False
+        finally:
+            transaction.savepoint_rollback(savepoint)
+
+    assert set(offered) == set(Appointment.TRANSITIONS) == set(STEPS)
+    assert accepted == offered

@@ -7,8 +7,8 @@ from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 
@@ -79,8 +79,10 @@ def test_upcoming_visits_show_only_my_branches_and_for_a_doctor_only_their_own(
     assert [row["id"] for row in desk["appointments"]] == [here.pk, with_colleague.pk]
     assert [row["id"] for row in own_doctor["appointments"]] == [here.pk]
     assert [row["id"] for row in owner_view["appointments"]] == [
-        here.pk, there.pk, with_colleague.pk,
-    ]  # fmt: skip
+        here.pk,
+        there.pk,
+        with_colleague.pk,
+    ]
 
 
 def test_a_search_by_post_finds_by_phone_with_the_number_out_of_the_url(

@@ -8,8 +8,8 @@ from apps.scheduling import commands, read
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import ist
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 
@@ -32,11 +32,21 @@ def test_doctors_day_lists_the_days_appointments_with_its_position(
     assert body["date"] == "2027-01-04"
     assert body["as_of_position"] >= second.position
     assert body["appointments"] == [
-        {"id": first.pk, "start": "2027-01-04T09:00:00+05:30", "end": "2027-01-04T09:30:00+05:30",
-         "status": "booked", "patient": patient.pk},
-        {"id": second.pk, "start": "2027-01-04T11:00:00+05:30", "end": "2027-01-04T11:30:00+05:30",
-         "status": "booked", "patient": patient.pk},
-    ]  # fmt: skip
+        {
+            "id": first.pk,
+            "start": "2027-01-04T09:00:00+05:30",
+            "end": "2027-01-04T09:30:00+05:30",
+            "status": "booked",
+            "patient": patient.pk,
+        },
+        {
+            "id": second.pk,
+            "start": "2027-01-04T11:00:00+05:30",
+            "end": "2027-01-04T11:30:00+05:30",
+            "status": "booked",
+            "patient": patient.pk,
+        },
+    ]
 
 
 def test_the_day_defaults_to_today_in_the_branch_timezone(
@@ -67,8 +77,12 @@ def test_board_counts_statuses_and_lists_the_queue(
 
     assert body["branch"] == main_branch.pk
     assert body["counts"] == {
-        "booked": 1, "checked_in": 1, "completed": 0, "cancelled": 1, "no_show": 0,
-    }  # fmt: skip
+        "booked": 1,
+        "checked_in": 1,
+        "completed": 0,
+        "cancelled": 1,
+        "no_show": 0,
+    }
     assert [row["id"] for row in body["appointments"]] == [a.pk for a in made]
     assert body["appointments"][0]["doctor"] == doctor.pk
     assert body["takings"] == {}

@@ -9,9 +9,9 @@ from apps.scheduling.models import Doctor, Patient
 from apps.scheduling.slots import Slot, free_slots, slot_grid
 from apps.tenants.models import Tenant
 from tests.clinic.factories import BranchFactory
+from tests.clock import MONDAY, ist
 from tests.conftest import HostClient, client_for
-from tests.scheduling.conftest import MONDAY, ist
-from tests.scheduling.factories import DoctorFactory
+from tests.scheduling.factories import DoctorFactory, DoctorLeaveFactory
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MUMBAI = ZoneInfo("Asia/Kolkata")
@@ -46,9 +46,7 @@ def test_no_slots_on_a_day_without_hours(doctor: Doctor) -> None:
 
 
 def test_leave_removes_every_day_it_covers(doctor: Doctor) -> None:
-    commands.doctor_leave_grant(
-        actor=None, doctor=doctor, start_date=date(2027, 1, 5), end_date=date(2027, 1, 6)
-    )
+    DoctorLeaveFactory(doctor=doctor, start_date=date(2027, 1, 5), end_date=date(2027, 1, 6))
 
     assert free_slots(doctor, date(2027, 1, 5)) == []
     assert free_slots(doctor, date(2027, 1, 6)) == []

@@ -18,12 +18,9 @@ from apps.scheduling.slots import free_slots
 from apps.scheduling.waitlist import slot_holds_expire, waitlist_join, waitlist_leave
 from apps.tenants.models import Tenant
 from tests.clinic.factories import BranchFactory, UserFactory
+from tests.clock import MONDAY, ist
 from tests.conftest import HostClient, client_for
-from tests.notifications.conftest import outbox
-from tests.scheduling.conftest import MONDAY, ist
-from tests.scheduling.factories import DoctorFactory, PatientFactory
-
-__all__ = ["outbox"]
+from tests.scheduling.factories import DoctorFactory, PatientFactory, WaitlistEntryFactory
 
 TUESDAY = MONDAY + timedelta(days=1)
 
@@ -42,7 +39,7 @@ def booked(doctor: Doctor, patient: Patient) -> Appointment:
 def waiting(doctor: Doctor) -> list[Patient]:
     first, second = PatientFactory(name="First Waiting"), PatientFactory(name="Second Waiting")
     for person in (first, second):
-        waitlist_join(actor=None, doctor=doctor, patient=person, day=TUESDAY)
+        WaitlistEntryFactory(doctor=doctor, patient=person, day=TUESDAY)
     return [first, second]
 
 
@@ -50,21 +47,26 @@ def test_staff_put_a_patient_on_the_waitlist_and_list_it_by_doctor_and_date(
     desk: HostClient, doctor: Doctor, patient: Patient
 ) -> None:
     created = desk.post(
-        "/api/v1/waitlist/", {"doctor": doctor.pk, "patient": patient.pk, "date": "2027-01-05"},
+        "/api/v1/waitlist/",
+        {"doctor": doctor.pk, "patient": patient.pk, "date": "2027-01-05"},
         format="json",
-    )  # fmt: skip
+    )
     again = desk.post(
-        "/api/v1/waitlist/", {"doctor": doctor.pk, "patient": patient.pk, "date": "2027-01-05"},
+        "/api/v1/waitlist/",
+        {"doctor": doctor.pk, "patient": patient.pk, "date": "2027-01-05"},
         format="json",
-    )  # fmt: skip
+    )
     listed = desk.get(f"/api/v1/waitlist/?doctor={doctor.pk}&date=2027-01-05").json()
     other_day = desk.get(f"/api/v1/waitlist/?doctor={doctor.pk}&date=2027-01-06").json()
 
     assert created.status_code == 201, created.json()
     body = created.json()
     assert (body["doctor"], body["patient"], body["date"], body["status"]) == (
-        doctor.pk, patient.pk, "2027-01-05", "waiting",
-    )  # fmt: skip
+        doctor.pk,
+        patient.pk,
+        "2027-01-05",
+        "waiting",
+    )
     assert body["hold"] is None and body["position"] > 0
     assert again.status_code == 409
     assert listed["count"] == 1 and listed["results"][0]["id"] == body["id"]
@@ -73,9 +75,10 @@ def test_staff_put_a_patient_on_the_waitlist_and_list_it_by_doctor_and_date(
 
 def test_a_past_day_is_refused(desk: HostClient, doctor: Doctor, patient: Patient) -> None:
     response = desk.post(
-        "/api/v1/waitlist/", {"doctor": doctor.pk, "patient": patient.pk, "date": "2027-01-03"},
+        "/api/v1/waitlist/",
+        {"doctor": doctor.pk, "patient": patient.pk, "date": "2027-01-03"},
         format="json",
-    )  # fmt: skip
+    )
 
     assert response.status_code == 400 and "date" in response.json()
 

@@ -1,6 +1,9 @@
-"""Fixtures of the security tests: the patient-app ones, and an SMS outbox."""
+"""The security tests run on the suite's frozen Monday morning."""
 
-from tests.patientapp.conftest import outbox
-from tests.scheduling.conftest import doctor, monday_morning, patient
+import pytest
+import time_machine
 
-__all__ = ["doctor", "monday_morning", "outbox", "patient"]
+
+@pytest.fixture(autouse=True)
+def on_monday_morning(monday_morning: time_machine.Coordinates) -> None:
+    """Every test here runs on the suite's frozen Monday morning (`tests/conftest.py`)."""

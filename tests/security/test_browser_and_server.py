@@ -28,8 +28,14 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def server(committed_tenant: Tenant, django_db_blocker: Any) -> Iterator[tuple[int, str]]:
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
-        staff_create(actor=None, name="Asha Desk", email="asha@example.com", password=PASSWORD,
-                     role="receptionist", branches=[Branch.objects.get()])  # fmt: skip
+        staff_create(
+            actor=None,
+            name="Asha Desk",
+            email="asha@example.com",
+            password=PASSWORD,
+            role="receptionist",
+            branches=[Branch.objects.get()],
+        )
     with django_db_blocker.unblock(), servers.asgi_server(MYMEDIC_MAX_BODY_BYTES="2000") as port:
         yield port, f"{committed_tenant.slug}.localhost"
 
@@ -59,9 +65,12 @@ def test_daphne_refuses_an_oversized_body_with_a_json_413(server: tuple[int, str
     port, host = server
 
     status, content_type, body = post(
-        port, host, "/api/v1/auth/token/", b"{" + b" " * 5000 + b"}",
+        port,
+        host,
+        "/api/v1/auth/token/",
+        b"{" + b" " * 5000 + b"}",
         {"Content-Type": "application/json"},
-    )  # fmt: skip
+    )
 
     assert (status, content_type) == (413, "application/json")
     assert b"too large" in body

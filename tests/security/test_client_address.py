@@ -36,9 +36,12 @@ def test_the_client_address_believes_only_our_proxies(
 
 def otp(api: HostClient, forwarded: str, peer: str = "203.0.113.9") -> int:
     response = api.post(
-        "/api/v1/patient/auth/otp/", {"phone": "9800000001"}, format="json",
-        REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded,
-    )  # fmt: skip
+        "/api/v1/patient/auth/otp/",
+        {"phone": "9800000001"},
+        format="json",
+        REMOTE_ADDR=peer,
+        HTTP_X_FORWARDED_FOR=forwarded,
+    )
     return int(response.status_code)
 
 
@@ -86,14 +89,20 @@ def test_rotating_x_forwarded_for_does_not_escape_the_sign_in_throttle(
     settings.MYMEDIC_LOGIN_ADDRESS_LIMIT = 3
     for n in range(3):
         api.post(
-            "/api/v1/auth/token/", {"username": f"guess{n}@acme.example.com", "password": "x"},
-            format="json", REMOTE_ADDR="203.0.113.20", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}",
-        )  # fmt: skip
+            "/api/v1/auth/token/",
+            {"username": f"guess{n}@acme.example.com", "password": "x"},
+            format="json",
+            REMOTE_ADDR="203.0.113.20",
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{n}",
+        )
 
     response = api.post(
-        "/api/v1/auth/token/", {"username": owner.email, "password": OWNER_PASSWORD},
-        format="json", REMOTE_ADDR="203.0.113.20", HTTP_X_FORWARDED_FOR="192.0.2.99",
-    )  # fmt: skip
+        "/api/v1/auth/token/",
+        {"username": owner.email, "password": OWNER_PASSWORD},
+        format="json",
+        REMOTE_ADDR="203.0.113.20",
+        HTTP_X_FORWARDED_FOR="192.0.2.99",
+    )
 
     assert response.status_code == 429
 
@@ -103,13 +112,19 @@ def test_audit_entries_record_the_client_address(
 ) -> None:
     settings.MYMEDIC_TRUSTED_PROXIES = ["10.0.0.0/8"]
     api.post(
-        "/api/v1/auth/token/", {"username": owner.email, "password": OWNER_PASSWORD},
-        format="json", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.77",
-    )  # fmt: skip
+        "/api/v1/auth/token/",
+        {"username": owner.email, "password": OWNER_PASSWORD},
+        format="json",
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.77",
+    )
     api.post(
-        "/api/v1/auth/token/", {"username": owner.email, "password": OWNER_PASSWORD},
-        format="json", REMOTE_ADDR="203.0.113.30", HTTP_X_FORWARDED_FOR="198.51.100.78",
-    )  # fmt: skip
+        "/api/v1/auth/token/",
+        {"username": owner.email, "password": OWNER_PASSWORD},
+        format="json",
+        REMOTE_ADDR="203.0.113.30",
+        HTTP_X_FORWARDED_FOR="198.51.100.78",
+    )
 
     ips = list(
         AuditEntry.objects.filter(action="login.token").order_by("id").values_list("ip", flat=True)

@@ -100,9 +100,10 @@ def test_the_patient_app_refuses_the_edges_with_a_400(
 
     slots = me.get(f"/api/v1/patient/doctors/{ids['doctor']}/slots/?date={day}")
     booking = me.post(
-        "/api/v1/patient/appointments/", {"doctor": ids["doctor"], "start": f"{day}T23:30:00Z"},
+        "/api/v1/patient/appointments/",
+        {"doctor": ids["doctor"], "start": f"{day}T23:30:00Z"},
         format="json",
-    )  # fmt: skip
+    )
     waiting = me.post(
         "/api/v1/patient/waitlist/", {"doctor": ids["doctor"], "date": day}, format="json"
     )

@@ -34,9 +34,11 @@ def web_login(client: HostClient, email: str, password: str, ip: str = "10.1.0.1
 
 def api_login(client: HostClient, email: str, password: str, ip: str = "10.1.0.1") -> Any:
     return client.post(
-        "/api/v1/auth/token/", {"username": email, "password": password}, format="json",
+        "/api/v1/auth/token/",
+        {"username": email, "password": password},
+        format="json",
         REMOTE_ADDR=ip,
-    )  # fmt: skip
+    )
 
 
 def test_admin_login_locks_an_account_after_repeated_failures(api: HostClient, owner: User) -> None:
@@ -69,8 +71,9 @@ def test_the_admin_login_failures_count_for_the_api_too(api: HostClient, owner: 
 def test_a_locked_account_does_not_lock_colleagues_behind_the_same_address(
     api: HostClient, owner: User, main_branch: object
 ) -> None:
-    desk = UserFactory(email="desk@acme.example.com", role=Role.RECEPTIONIST,
-                       branches=[main_branch])  # fmt: skip
+    desk = UserFactory(
+        email="desk@acme.example.com", role=Role.RECEPTIONIST, branches=[main_branch]
+    )
     for _ in range(3):
         web_login(api, owner.email, "wrong-password", ip="203.0.113.7")
 

@@ -80,10 +80,13 @@ def test_an_anonymous_refusal_is_a_rate_limited_log_line_not_an_audit_entry(
 
     with caplog.at_level(logging.WARNING, logger="mymedic.security"):
         codes = [
-            browser.post("/login/", {"username": owner.email, "password": OWNER_PASSWORD},
-                         REMOTE_ADDR="203.0.113.44").status_code
+            browser.post(
+                "/login/",
+                {"username": owner.email, "password": OWNER_PASSWORD},
+                REMOTE_ADDR="203.0.113.44",
+            ).status_code
             for _ in range(5)
-        ]  # fmt: skip
+        ]
 
     assert codes == [403] * 5
     assert AuditEntry.objects.count() == before

@@ -29,9 +29,12 @@ SECRETS = {
 def import_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "import mymedic.settings"],
-        cwd=ROOT, env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
         timeout=60,
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize(
@@ -39,14 +42,16 @@ def import_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     [
         ({}, ["MYMEDIC_SECRET_KEY", "MYMEDIC_MASTER_KEY", "MYMEDIC_NOTIFY_SMS_URL"]),
         ({**SECRETS, "MYMEDIC_DEBUG": "true"}, ["MYMEDIC_DEBUG"]),
-        ({**SECRETS, "MYMEDIC_SECRET_KEY": "local-development-only-not-a-secret"},
-         ["MYMEDIC_SECRET_KEY"]),
+        (
+            {**SECRETS, "MYMEDIC_SECRET_KEY": "local-development-only-not-a-secret"},
+            ["MYMEDIC_SECRET_KEY"],
+        ),
         ({**SECRETS, "MYMEDIC_MASTER_KEY": ""}, ["MYMEDIC_MASTER_KEY"]),
         ({**SECRETS, "MYMEDIC_AUDIT_ANCHOR_KEY": ""}, ["MYMEDIC_AUDIT_ANCHOR_KEY"]),
         ({**SECRETS, "MYMEDIC_NOTIFY_SMS_URL": ""}, ["MYMEDIC_NOTIFY_SMS_URL"]),
         ({**SECRETS, "MYMEDIC_ENV": "staging", "MYMEDIC_DEBUG": "1"}, ["MYMEDIC_DEBUG"]),
     ],
-)  # fmt: skip
+)
 def test_settings_refuse_local_defaults_unless_local_is_said(
     env: dict[str, str], named: list[str]
 ) -> None:
@@ -73,8 +78,10 @@ def test_make_and_ci_say_local_explicitly() -> None:
 def asgi_call(path: str, chunks: list[bytes], headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
     """Runs one HTTP request through the project's ASGI application; what it sent back."""
     sent: list[dict[str, Any]] = []
-    pending = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
-               for i, c in enumerate(chunks)]  # fmt: skip
+    pending = [
+        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+        for i, c in enumerate(chunks)
+    ]
     reads = {"count": 0}
 
     async def receive() -> dict[str, Any]:
@@ -88,11 +95,19 @@ def asgi_call(path: str, chunks: list[bytes], headers: list[tuple[bytes, bytes]]
         sent.append(message)
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "headers": [(b"host", b"acme.localhost"), *headers],
-        "client": ("203.0.113.1", 5000), "server": ("127.0.0.1", 8000),
-    }  # fmt: skip
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"acme.localhost"), *headers],
+        "client": ("203.0.113.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
     # mymedic/asgi.py wraps Django the same way (and test_browser_and_server.py runs it in
     # daphne); importing it here would set Django up a second time, resetting the logging.
     application = BodyLimitMiddleware(ASGIHandler())
@@ -100,8 +115,13 @@ def asgi_call(path: str, chunks: list[bytes], headers: list[tuple[bytes, bytes]]
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     starts = sum(m["type"] == "http.response.start" for m in sent)
-    return {"status": start["status"], "headers": dict(start["headers"]), "body": body,
-            "reads": reads["count"], "starts": starts}  # fmt: skip
+    return {
+        "status": start["status"],
+        "headers": dict(start["headers"]),
+        "body": body,
+        "reads": reads["count"],
+        "starts": starts,
+    }
 
 
 def test_a_declared_oversized_body_is_refused_before_it_is_read(settings: Any) -> None:

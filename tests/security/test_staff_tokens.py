@@ -38,8 +38,9 @@ def with_token(tenant_host: str, key: str) -> HostClient:
 
 @pytest.fixture
 def desk(main_branch: Branch) -> User:
-    return UserFactory(email="desk@acme.example.com", role=Role.RECEPTIONIST,
-                       branches=[main_branch])  # fmt: skip
+    return UserFactory(
+        email="desk@acme.example.com", role=Role.RECEPTIONIST, branches=[main_branch]
+    )
 
 
 def test_a_token_is_stored_only_as_its_digest(api: HostClient, owner: User) -> None:
@@ -118,8 +119,9 @@ def test_a_receptionist_changes_their_password_and_every_token_dies(
 
     response = with_token(host, phone).post(
         "/api/v1/auth/password/",
-        {"old_password": STAFF_PASSWORD, "new_password": NEW_PASSWORD}, format="json",
-    )  # fmt: skip
+        {"old_password": STAFF_PASSWORD, "new_password": NEW_PASSWORD},
+        format="json",
+    )
 
     assert response.status_code == 204
     assert with_token(host, phone).get("/api/v1/auth/me/").status_code == 401
@@ -162,9 +164,12 @@ def test_a_password_change_ends_the_other_web_sessions(api: HostClient, desk: Us
 
     page = here.post(
         "/account/password/",
-        {"old_password": STAFF_PASSWORD, "new_password": NEW_PASSWORD,
-         "new_password_again": NEW_PASSWORD},
-    )  # fmt: skip
+        {
+            "old_password": STAFF_PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "new_password_again": NEW_PASSWORD,
+        },
+    )
 
     assert page.status_code == 302
     assert here.get("/account/password/").status_code == 200  # this browser stays signed in
@@ -177,18 +182,24 @@ def test_the_console_page_shows_each_error_next_to_its_field(api: HostClient, de
 
     page = browser.post(
         "/account/password/",
-        {"old_password": "not-it", "new_password": NEW_PASSWORD,
-         "new_password_again": NEW_PASSWORD + "x"},
-    )  # fmt: skip
+        {
+            "old_password": "not-it",
+            "new_password": NEW_PASSWORD,
+            "new_password_again": NEW_PASSWORD + "x",
+        },
+    )
 
     html = page.content.decode()
     assert page.status_code == 200
     assert "The two new passwords differ." in html
     page = browser.post(
         "/account/password/",
-        {"old_password": "not-it", "new_password": NEW_PASSWORD,
-         "new_password_again": NEW_PASSWORD},
-    )  # fmt: skip
+        {
+            "old_password": "not-it",
+            "new_password": NEW_PASSWORD,
+            "new_password_again": NEW_PASSWORD,
+        },
+    )
     assert page.context["form"].errors == {
         "old_password": ["Your current password is not correct."]
     }

@@ -6,8 +6,12 @@ import pytest
 
 from apps.setup.hours import WeeklyHoursForm, copy_monday, grid_initial
 
-SPLIT_DAY = {"hours_mon_1_start": "09:00", "hours_mon_1_end": "13:00",
-             "hours_mon_2_start": "17:00", "hours_mon_2_end": "20:00"}  # fmt: skip
+SPLIT_DAY = {
+    "hours_mon_1_start": "09:00",
+    "hours_mon_1_end": "13:00",
+    "hours_mon_2_start": "17:00",
+    "hours_mon_2_end": "20:00",
+}
 
 
 def test_two_intervals_on_a_day_make_a_lunch_break() -> None:
@@ -28,8 +32,14 @@ def test_an_empty_grid_means_no_hours() -> None:
 
 
 def test_intervals_typed_out_of_order_are_sorted() -> None:
-    form = WeeklyHoursForm({"hours_fri_1_start": "17:00", "hours_fri_1_end": "20:00",
-                            "hours_fri_2_start": "08:30", "hours_fri_2_end": "12:00"})  # fmt: skip
+    form = WeeklyHoursForm(
+        {
+            "hours_fri_1_start": "17:00",
+            "hours_fri_1_end": "20:00",
+            "hours_fri_2_start": "08:30",
+            "hours_fri_2_end": "12:00",
+        }
+    )
 
     assert form.is_valid()
     assert [i["start"] for i in form.cleaned_data["weekly_hours"]] == ["08:30", "17:00"]
@@ -38,23 +48,48 @@ def test_intervals_typed_out_of_order_are_sorted() -> None:
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        ({"hours_tue_1_start": "13:00", "hours_tue_1_end": "09:00"}, "hours_tue_1_end",
-         "Tuesday: the end must be after the start."),
-        ({"hours_tue_1_start": "09:00", "hours_tue_1_end": "09:00"}, "hours_tue_1_end",
-         "Tuesday: the end must be after the start."),
-        ({"hours_wed_1_start": "09:00"}, "hours_wed_1_end",
-         "Wednesday: give the time this interval ends."),
-        ({"hours_wed_2_end": "18:00"}, "hours_wed_2_start",
-         "Wednesday: give the time this interval starts."),
-        ({"hours_thu_1_start": "09:00", "hours_thu_1_end": "13:00",
-          "hours_thu_2_start": "12:30", "hours_thu_2_end": "15:00"}, "hours_thu_2_start",
-         "Thursday: this interval overlaps another one."),
-        ({"hours_sun_1_start": "25:00", "hours_sun_1_end": "26:00"}, "hours_sun_1_start",
-         "Enter a valid time."),
-        ({"hours_sat_1_start": "9am", "hours_sat_1_end": "1pm"}, "hours_sat_1_start",
-         "Enter a valid time."),
+        (
+            {"hours_tue_1_start": "13:00", "hours_tue_1_end": "09:00"},
+            "hours_tue_1_end",
+            "Tuesday: the end must be after the start.",
+        ),
+        (
+            {"hours_tue_1_start": "09:00", "hours_tue_1_end": "09:00"},
+            "hours_tue_1_end",
+            "Tuesday: the end must be after the start.",
+        ),
+        (
+            {"hours_wed_1_start": "09:00"},
+            "hours_wed_1_end",
+            "Wednesday: give the time this interval ends.",
+        ),
+        (
+            {"hours_wed_2_end": "18:00"},
+            "hours_wed_2_start",
+            "Wednesday: give the time this interval starts.",
+        ),
+        (
+            {
+                "hours_thu_1_start": "09:00",
+                "hours_thu_1_end": "13:00",
+                "hours_thu_2_start": "12:30",
+                "hours_thu_2_end": "15:00",
+            },
+            "hours_thu_2_start",
+            "Thursday: this interval overlaps another one.",
+        ),
+        (
+            {"hours_sun_1_start": "25:00", "hours_sun_1_end": "26:00"},
+            "hours_sun_1_start",
+            "Enter a valid time.",
+        ),
+        (
+            {"hours_sat_1_start": "9am", "hours_sat_1_end": "1pm"},
+            "hours_sat_1_start",
+            "Enter a valid time.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_intervals_are_refused_next_to_their_field(
     data: dict[str, str], field: str, message: str
 ) -> None:
@@ -82,9 +117,11 @@ def test_copying_monday_to_every_day_includes_sunday() -> None:
 
 
 def test_stored_hours_come_back_into_the_grid() -> None:
-    hours: list[dict[str, Any]] = [{"weekday": 0, "start": "09:00", "end": "13:00"},
-                                   {"weekday": 0, "start": "17:00", "end": "20:00"},
-                                   {"weekday": 6, "start": "10:00", "end": "12:00"}]  # fmt: skip
+    hours: list[dict[str, Any]] = [
+        {"weekday": 0, "start": "09:00", "end": "13:00"},
+        {"weekday": 0, "start": "17:00", "end": "20:00"},
+        {"weekday": 6, "start": "10:00", "end": "12:00"},
+    ]
 
     initial = grid_initial(hours)
 

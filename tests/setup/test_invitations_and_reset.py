@@ -29,8 +29,13 @@ def _link(message: mail.EmailMessage) -> str:
 
 
 def _invite(owner_web: HostClient, branch: Branch, commits: Commits, **extra: Any) -> Any:
-    form = {"name": "Meena Desk", "email": "Meena@Acme.example.com", "role": "receptionist",
-            "branches": [branch.pk], **extra}  # fmt: skip
+    form = {
+        "name": "Meena Desk",
+        "email": "Meena@Acme.example.com",
+        "role": "receptionist",
+        "branches": [branch.pk],
+        **extra,
+    }
     with commits(execute=True):
         return owner_web.post("/setup/staff/", form)
 

@@ -18,17 +18,40 @@ from tests.clinic.factories import BranchFactory, UserFactory
 from tests.conftest import HostClient
 from tests.scheduling.factories import DoctorFactory
 
-BRANCH = {"name": "Andheri West", "city": "Mumbai", "address": "12 Link Road",
-          "phone": "+91 22 2345 6789", "timezone": "Asia/Kolkata"}  # fmt: skip
-SPLIT_MONDAY = {"hours_mon_1_start": "09:00", "hours_mon_1_end": "13:00",
-                "hours_mon_2_start": "17:00", "hours_mon_2_end": "20:00"}  # fmt: skip
-SETUP_PAGES = ["/setup/", "/setup/branches/", "/setup/branches/new/", "/setup/doctors/",
-               "/setup/doctors/new/", "/setup/staff/", "/setup/billing/"]  # fmt: skip
+BRANCH = {
+    "name": "Andheri West",
+    "city": "Mumbai",
+    "address": "12 Link Road",
+    "phone": "+91 22 2345 6789",
+    "timezone": "Asia/Kolkata",
+}
+SPLIT_MONDAY = {
+    "hours_mon_1_start": "09:00",
+    "hours_mon_1_end": "13:00",
+    "hours_mon_2_start": "17:00",
+    "hours_mon_2_end": "20:00",
+}
+SETUP_PAGES = [
+    "/setup/",
+    "/setup/branches/",
+    "/setup/branches/new/",
+    "/setup/doctors/",
+    "/setup/doctors/new/",
+    "/setup/staff/",
+    "/setup/billing/",
+]
 
 
 def _doctor_form(main: Branch, **extra: Any) -> dict[str, Any]:
-    return {"name": "Dr. Asha Rao", "specialty": "General medicine", "branch": main.pk,
-            "consultation_fee": "500", "slot_minutes": "15", **SPLIT_MONDAY, **extra}  # fmt: skip
+    return {
+        "name": "Dr. Asha Rao",
+        "specialty": "General medicine",
+        "branch": main.pk,
+        "consultation_fee": "500",
+        "slot_minutes": "15",
+        **SPLIT_MONDAY,
+        **extra,
+    }
 
 
 # --- who may open set-up ---------------------------------------------------------------
@@ -149,7 +172,7 @@ def test_a_chain_adds_a_branch(owner_web: HostClient, main_branch: Branch) -> No
         ({"name": "x" * 500}, "name", "at most 120 characters"),
         ({"name": "main branch"}, "name", "A branch with this name already exists."),
     ],
-)  # fmt: skip
+)
 def test_bad_branch_input_is_shown_next_to_its_field(
     owner_web: HostClient, main_branch: Branch, change: dict[str, str], field: str, message: str
 ) -> None:
@@ -180,8 +203,10 @@ def test_the_owner_adds_a_doctor_with_a_split_day_grid(
     assert response.status_code == 302
     doctor = Doctor.objects.get(name="Dr. Asha Rao")
     assert doctor.branch == main_branch and doctor.consultation_fee == Decimal("500.00")
-    assert doctor.weekly_hours == [{"weekday": 0, "start": "09:00", "end": "13:00"},
-                                   {"weekday": 0, "start": "17:00", "end": "20:00"}]  # fmt: skip
+    assert doctor.weekly_hours == [
+        {"weekday": 0, "start": "09:00", "end": "13:00"},
+        {"weekday": 0, "start": "17:00", "end": "20:00"},
+    ]
 
 
 def test_the_copy_button_fills_the_week_without_saving(
@@ -201,12 +226,17 @@ def test_the_copy_button_fills_the_week_without_saving(
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"consultation_fee": "abc"}, "consultation_fee"),
-     ({"consultation_fee": "-1"}, "consultation_fee"),
-     ({"consultation_fee": "NaN"}, "consultation_fee"), ({"slot_minutes": "3"}, "slot_minutes"),
-     ({"slot_minutes": "fifteen"}, "slot_minutes"), ({"branch": "999999"}, "branch"),
-     ({"branch": "x"}, "branch"), ({"name": ""}, "name")],
-)  # fmt: skip
+    [
+        ({"consultation_fee": "abc"}, "consultation_fee"),
+        ({"consultation_fee": "-1"}, "consultation_fee"),
+        ({"consultation_fee": "NaN"}, "consultation_fee"),
+        ({"slot_minutes": "3"}, "slot_minutes"),
+        ({"slot_minutes": "fifteen"}, "slot_minutes"),
+        ({"branch": "999999"}, "branch"),
+        ({"branch": "x"}, "branch"),
+        ({"name": ""}, "name"),
+    ],
+)
 def test_bad_doctor_input_is_shown_next_to_its_field(
     owner_web: HostClient, main_branch: Branch, change: dict[str, str], field: str
 ) -> None:
@@ -234,9 +264,15 @@ def test_editing_a_doctor_shows_their_hours_and_saves_changes(
     page = owner_web.get(f"/setup/doctors/{doctor.pk}/").content.decode()
     assert 'name="hours_mon_2_start" value="14:00"' in page
 
-    form = {"name": "Dr. New", "specialty": "ENT", "consultation_fee": "700",
-            "slot_minutes": "20", "active": "on", "hours_tue_1_start": "10:00",
-            "hours_tue_1_end": "12:00"}  # fmt: skip
+    form = {
+        "name": "Dr. New",
+        "specialty": "ENT",
+        "consultation_fee": "700",
+        "slot_minutes": "20",
+        "active": "on",
+        "hours_tue_1_start": "10:00",
+        "hours_tue_1_end": "12:00",
+    }
     response = owner_web.post(f"/setup/doctors/{doctor.pk}/", form)
 
     assert response.status_code == 302
@@ -248,14 +284,25 @@ def test_editing_a_doctor_shows_their_hours_and_saves_changes(
 def test_saving_a_doctor_unchanged_appends_no_event(
     owner_web: HostClient, main_branch: Branch
 ) -> None:
-    doctor = DoctorFactory(branch=main_branch, name="Dr. Same", weekly_hours=[
-        {"weekday": 0, "start": "09:00", "end": "13:00"}])  # fmt: skip
+    doctor = DoctorFactory(
+        branch=main_branch,
+        name="Dr. Same",
+        weekly_hours=[{"weekday": 0, "start": "09:00", "end": "13:00"}],
+    )
     before = Event.objects.count()
 
-    owner_web.post(f"/setup/doctors/{doctor.pk}/", {
-        "name": "Dr. Same", "specialty": doctor.specialty, "consultation_fee": "500.00",
-        "slot_minutes": str(doctor.slot_minutes), "active": "on",
-        "hours_mon_1_start": "09:00", "hours_mon_1_end": "13:00"})  # fmt: skip
+    owner_web.post(
+        f"/setup/doctors/{doctor.pk}/",
+        {
+            "name": "Dr. Same",
+            "specialty": doctor.specialty,
+            "consultation_fee": "500.00",
+            "slot_minutes": str(doctor.slot_minutes),
+            "active": "on",
+            "hours_mon_1_start": "09:00",
+            "hours_mon_1_end": "13:00",
+        },
+    )
 
     assert Event.objects.count() == before
 
@@ -270,8 +317,10 @@ def test_another_tenants_doctor_is_not_found(owner_web: HostClient) -> None:
 
 def test_leave_is_listed_added_and_removed(owner_web: HostClient, main_branch: Branch) -> None:
     doctor = DoctorFactory(branch=main_branch, name="Dr. Away")
-    response = owner_web.post(f"/setup/doctors/{doctor.pk}/leave/", {
-        "start_date": "2027-02-01", "end_date": "2027-02-03", "reason": "Conference"})  # fmt: skip
+    response = owner_web.post(
+        f"/setup/doctors/{doctor.pk}/leave/",
+        {"start_date": "2027-02-01", "end_date": "2027-02-03", "reason": "Conference"},
+    )
     assert response.status_code == 302
     leave = DoctorLeave.objects.get(doctor=doctor)
     assert "Conference" in owner_web.get(f"/setup/doctors/{doctor.pk}/leave/").content.decode()
@@ -288,10 +337,12 @@ def test_leave_is_listed_added_and_removed(owner_web: HostClient, main_branch: B
 
 @pytest.mark.parametrize(
     ("form", "field"),
-    [({"start_date": "2027-02-03", "end_date": "2027-02-01"}, "end_date"),
-     ({"start_date": "someday", "end_date": "2027-02-01"}, "start_date"),
-     ({"start_date": "", "end_date": ""}, "start_date")],
-)  # fmt: skip
+    [
+        ({"start_date": "2027-02-03", "end_date": "2027-02-01"}, "end_date"),
+        ({"start_date": "someday", "end_date": "2027-02-01"}, "start_date"),
+        ({"start_date": "", "end_date": ""}, "start_date"),
+    ],
+)
 def test_bad_leave_is_shown_next_to_its_field(
     owner_web: HostClient, main_branch: Branch, form: dict[str, str], field: str
 ) -> None:
@@ -355,9 +406,15 @@ def test_a_bad_closure_date_is_a_form_error(owner_web: HostClient, main_branch: 
 
 
 def test_billing_settings_are_saved_through_the_commands(owner_web: HostClient) -> None:
-    response = owner_web.post("/setup/billing/", {
-        "form": "settings", "cancellation_policy": "credit", "no_show_fee": "100",
-        "no_show_deposit": "200"})  # fmt: skip
+    response = owner_web.post(
+        "/setup/billing/",
+        {
+            "form": "settings",
+            "cancellation_policy": "credit",
+            "no_show_fee": "100",
+            "no_show_deposit": "200",
+        },
+    )
 
     assert response.status_code == 302
     settings = BillingSettings.objects.get()
@@ -369,9 +426,15 @@ def test_billing_settings_are_saved_through_the_commands(owner_web: HostClient) 
 
 
 def test_saving_the_default_billing_settings_ticks_the_checklist(owner_web: HostClient) -> None:
-    response = owner_web.post("/setup/billing/", {
-        "form": "settings", "cancellation_policy": "refund", "no_show_fee": "0",
-        "no_show_deposit": "0"})  # fmt: skip
+    response = owner_web.post(
+        "/setup/billing/",
+        {
+            "form": "settings",
+            "cancellation_policy": "refund",
+            "no_show_fee": "0",
+            "no_show_deposit": "0",
+        },
+    )
 
     assert response.status_code == 302
     assert BillingSettings.objects.get().cancellation_policy == "refund"
@@ -391,15 +454,31 @@ def test_a_tax_is_added_for_every_branch(owner_web: HostClient) -> None:
 
 @pytest.mark.parametrize(
     ("form", "field"),
-    [({"form": "tax", "name": "GST", "rate": "0"}, "rate"),
-     ({"form": "tax", "name": "GST", "rate": "150"}, "rate"),
-     ({"form": "tax", "name": "", "rate": "5"}, "name"),
-     ({"form": "tax", "name": "GST", "rate": "5", "branch": "999999"}, "branch"),
-     ({"form": "settings", "cancellation_policy": "keep-it-all", "no_show_fee": "0",
-       "no_show_deposit": "0"}, "cancellation_policy"),
-     ({"form": "settings", "cancellation_policy": "refund", "no_show_fee": "-5",
-       "no_show_deposit": "0"}, "no_show_fee")],
-)  # fmt: skip
+    [
+        ({"form": "tax", "name": "GST", "rate": "0"}, "rate"),
+        ({"form": "tax", "name": "GST", "rate": "150"}, "rate"),
+        ({"form": "tax", "name": "", "rate": "5"}, "name"),
+        ({"form": "tax", "name": "GST", "rate": "5", "branch": "999999"}, "branch"),
+        (
+            {
+                "form": "settings",
+                "cancellation_policy": "keep-it-all",
+                "no_show_fee": "0",
+                "no_show_deposit": "0",
+            },
+            "cancellation_policy",
+        ),
+        (
+            {
+                "form": "settings",
+                "cancellation_policy": "refund",
+                "no_show_fee": "-5",
+                "no_show_deposit": "0",
+            },
+            "no_show_fee",
+        ),
+    ],
+)
 def test_bad_billing_input_is_shown_next_to_its_field(
     owner_web: HostClient, form: dict[str, str], field: str
 ) -> None:

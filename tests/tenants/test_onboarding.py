@@ -168,8 +168,13 @@ def test_missing_body_names_every_required_field(public_api: Any) -> None:
 
     assert response.status_code == 400
     assert set(response.json()) == {
-        "clinic_name", "slug", "kind", "owner_name", "owner_email", "owner_password",
-    }  # fmt: skip
+        "clinic_name",
+        "slug",
+        "kind",
+        "owner_name",
+        "owner_email",
+        "owner_password",
+    }
 
 
 def test_malformed_json_is_a_400(public_api: Any) -> None:
@@ -216,8 +221,13 @@ def test_signup_form_creates_the_clinic_and_sends_the_owner_to_its_host(public_a
 
 
 def test_signup_form_shows_errors_and_keeps_what_was_typed(public_api: Any) -> None:
-    form = {**VALID, "slug": "admin", "owner_password": "short", "timezone": "Asia/Kolkata",
-            "currency": "INR"}  # fmt: skip
+    form = {
+        **VALID,
+        "slug": "admin",
+        "owner_password": "short",
+        "timezone": "Asia/Kolkata",
+        "currency": "INR",
+    }
 
     response = public_api.post("/signup/", form)
 

@@ -25,10 +25,13 @@ pytestmark = pytest.mark.usefixtures("celery_in_process")
 
 def body(slug: str, email: str | None = None) -> dict[str, str]:
     return {
-        "clinic_name": f"{slug.title()} Clinic", "slug": slug, "kind": "clinic",
-        "owner_name": "Nisha Verma", "owner_email": email or f"nisha@{slug}.example.com",
+        "clinic_name": f"{slug.title()} Clinic",
+        "slug": slug,
+        "kind": "clinic",
+        "owner_name": "Nisha Verma",
+        "owner_email": email or f"nisha@{slug}.example.com",
         "owner_password": "a-long-unusual-passphrase",
-    }  # fmt: skip
+    }
 
 
 def link_path(message: Any) -> str:
@@ -40,10 +43,12 @@ def link_path(message: Any) -> str:
 @pytest.fixture
 def outbox_dir(settings: Any, tmp_path: Path) -> Path:
     settings.MYMEDIC_NOTIFY_BACKENDS = {
-        channel: {"class": "apps.notifications.backends.FileBackend",
-                  "options": {"directory": str(tmp_path)}}
+        channel: {
+            "class": "apps.notifications.backends.FileBackend",
+            "options": {"directory": str(tmp_path)},
+        }
         for channel in ("sms", "whatsapp", "email")
-    }  # fmt: skip
+    }
     return tmp_path
 
 

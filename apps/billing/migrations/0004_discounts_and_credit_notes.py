@@ -4,16 +4,9 @@ import django.db.models.deletion
 from decimal import Decimal
 from django.db import migrations, models
 
+from apps.core.db import append_only
 
-# Discounts and credit notes are documents: once made they are never changed or removed.
-APPEND_ONLY = """
-CREATE TRIGGER billing_invoiceadjustment_append_only
-    BEFORE UPDATE OR DELETE ON billing_invoiceadjustment
-    FOR EACH ROW EXECUTE FUNCTION public.mymedic_refuse_change();
-"""
-DROP_APPEND_ONLY = """
-DROP TRIGGER IF EXISTS billing_invoiceadjustment_append_only ON billing_invoiceadjustment;
-"""
+
 
 
 class Migration(migrations.Migration):
@@ -149,5 +142,7 @@ class Migration(migrations.Migration):
                 name="credit_note_branch_sequence",
             ),
         ),
-        migrations.RunSQL(APPEND_ONLY, reverse_sql=DROP_APPEND_ONLY),
+        # Discounts and credit notes are documents: once made they are never changed or
+        # removed (TRUNCATE stays possible, as before).
+        append_only("billing_invoiceadjustment", truncate=False),
     ]

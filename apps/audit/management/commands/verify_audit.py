@@ -30,7 +30,7 @@ class Command(BaseCommand):
                 self.style.ERROR(
                     f"{tenant.slug}: BROKEN{where}: {result.problem} "
                     f"(after {result.entries} good entries)"
-                )  # fmt: skip
+                )
             )
         if broken:
             raise CommandError(f"{broken} tenant(s) have a broken audit trail.")

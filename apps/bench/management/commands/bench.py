@@ -55,9 +55,13 @@ def make_tenant(kind: str = "clinic") -> Tenant:
     slug = f"bench-{kind}-{uuid.uuid4().hex[:8]}"
     return tenant_onboard(
         verified=True,
-        clinic_name=f"Bench {kind}", slug=slug, kind=kind, owner_name="Bench",
-        owner_email=f"owner@{slug}.example.com", owner_password=PASSWORD,
-    ).tenant  # fmt: skip
+        clinic_name=f"Bench {kind}",
+        slug=slug,
+        kind=kind,
+        owner_name="Bench",
+        owner_email=f"owner@{slug}.example.com",
+        owner_password=PASSWORD,
+    ).tenant
 
 
 def drop_tenant(tenant: Tenant) -> None:
@@ -94,7 +98,7 @@ def seed_doctors(count: int) -> tuple[list[Doctor], Patient]:
             slot_minutes=SLOT_MINUTES,
             consultation_fee=Decimal("500"),
             weekly_hours=ROUND_THE_CLOCK,
-        )  # fmt: skip
+        )
         for i in range(count)
     ]
     patient = commands.patient_register(actor=None, name="Bench Patient", phone="+919999900001")
@@ -311,10 +315,23 @@ class Command(BaseCommand):
         """Commit → read-model lag with a real Celery worker, under a steady booking rate."""
         tenant = make_tenant()
         worker = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "celery", "-A", "mymedic", "worker", "--pool", "solo",
-             "--loglevel", "error", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "mymedic",
+                "worker",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "error",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
             stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         seen: list[tuple[float, int]] = []
         stop = threading.Event()
 
@@ -408,9 +425,12 @@ class Command(BaseCommand):
                 self.stderr.write("synthesizing the month…")
                 with timed() as made:
                     events = synthesize_month(
-                        date(2027, 1, 1), [b.pk for b in branches],
-                        doctors=doctors, per_doctor_per_day=per_doctor_day, days=30,
-                    )  # fmt: skip
+                        date(2027, 1, 1),
+                        [b.pk for b in branches],
+                        doctors=doctors,
+                        per_doctor_per_day=per_doctor_day,
+                        days=30,
+                    )
                 with timed() as report_timer:
                     report = reports.monthly("2027-01", branches)
                 with timed() as again_timer:
@@ -420,8 +440,10 @@ class Command(BaseCommand):
                 with timed() as query_timer:
                     analytics = chain_analytics(
                         TenantWarehouse(tenant.schema_name, store),
-                        date(2027, 1, 1), date(2027, 1, 31), "month",
-                    )  # fmt: skip
+                        date(2027, 1, 1),
+                        date(2027, 1, 31),
+                        "month",
+                    )
         finally:
             drop_tenant(tenant)
             shutil.rmtree(store.path, ignore_errors=True) if isinstance(
@@ -560,9 +582,14 @@ def tenant_targets(tenant: Tenant) -> dict[str, Target]:
     with schema_context(tenant.schema_name):
         token = owner_token()
         doctor = commands.doctor_add(
-            actor=None, branch=Branch.objects.get(), name="Dr. Spread", specialty="GP",
-            slot_minutes=15, consultation_fee=Decimal("500"), weekly_hours=ROUND_THE_CLOCK,
-        )  # fmt: skip
+            actor=None,
+            branch=Branch.objects.get(),
+            name="Dr. Spread",
+            specialty="GP",
+            slot_minutes=15,
+            consultation_fee=Decimal("500"),
+            weekly_hours=ROUND_THE_CLOCK,
+        )
     host = tenant_domain(tenant.slug)
     day = datetime.now(IST).date()
     return {

@@ -1,0 +1,7 @@
+"""The event types the patient app appends: one name each, for producers and consumers alike.
+
+The strings are the contract of the event log (stored events carry them, replay reads them
+back): a value here never changes.
+"""
+
+PATIENT_APP_SETTINGS_CHANGED = "PatientAppSettingsChanged"
