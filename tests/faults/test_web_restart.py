@@ -29,7 +29,7 @@ from apps.scheduling import commands
 from apps.scheduling.models import Appointment
 from apps.tenants.models import Tenant
 from tests import servers
-from tests.scheduling.conftest import IST
+from tests.clock import IST
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
