@@ -1,12 +1,16 @@
 """Celery tasks that keep projections caught up. Thin and safe to run twice."""
 
-from typing import Any
-
-from celery import shared_task
+from celery import Task, shared_task
 from django.core.cache import cache
+from django.utils import timezone
 
-from apps.core.db import connection
-from apps.core.tenancy import for_each_tenant
+from apps.core.tenancy import (
+    TENANT_TASK_OPTIONS,
+    fan_out,
+    first_fire,
+    run_tenant_job,
+    tenants_with_work,
+)
 from apps.eventstore.projections import catch_up, lag
 
 PENDING_KEY = "projections:pending"  # the cache key function scopes it to the schema
@@ -27,15 +31,22 @@ def request_projection_run() -> None:
 
 
 @shared_task
-def sweep_projections() -> dict[str, Any]:
-    """Beat's safety net: any tenant whose projections trail the log gets a run."""
+def sweep_projections() -> list[str]:
+    """Beat's safety net (public schema): a sweep task for each tenant whose log grew since
+    its projections were last seen caught up."""
+    if not first_fire("sweep-projections"):
+        return []
+    return fan_out(sweep_tenant, tenants_with_work("sweep-projections", timezone.now()))
 
-    def sweep(tenant: Any) -> bool:
+
+@shared_task(**TENANT_TASK_OPTIONS)
+def sweep_tenant(self: Task) -> bool:
+    """The task's tenant: a run if a projection trails the log; seen caught up otherwise."""
+
+    def sweep() -> bool:
         behind = any(state["lag"] > 0 and state["status"] == "running" for state in lag().values())
         if behind:  # a lost message's pending flag expires, so this re-requests in time
             request_projection_run()
-        return behind
+        return not behind
 
-    swept = for_each_tenant(sweep)
-    connection.set_schema_to_public()
-    return {"tenants_behind": sum(swept.values())}
+    return run_tenant_job(self, "sweep-projections", sweep, covered=bool) is True
