@@ -377,6 +377,8 @@ for _item in filter(None, os.environ.get("MYMEDIC_TASK_TIME_LIMITS", "").split("
     _soft, _hard = _limits.split("/")
     MYMEDIC_TASK_TIME_LIMITS[_queue.strip()] = (int(_soft), int(_hard))
 CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT = MYMEDIC_TASK_TIME_LIMITS["default"]
+# A tenant's failed periodic task is retried 3 times, this many seconds × 4^attempt apart.
+MYMEDIC_TENANT_RETRY_SECONDS = float(os.environ.get("MYMEDIC_TENANT_RETRY_SECONDS", "10"))
 CELERY_TASK_ANNOTATIONS = {
     task: dict(zip(("soft_time_limit", "time_limit"), MYMEDIC_TASK_TIME_LIMITS[queue], strict=True))
     for queue, tasks in MYMEDIC_TASK_QUEUES.items()

@@ -36,10 +36,10 @@ from apps.core.db import connection
 T = TypeVar("T")
 logger = logging.getLogger("mymedic.tenancy")
 
-# Retries of a tenant's task after an error: 3, with 10 s, 40 s, 160 s between them. After
-# that the work waits for the job's next beat period, which finds it again.
+# Retries of a tenant's task after an error: 3, with 10 s, 40 s, 160 s between them (for the
+# default MYMEDIC_TENANT_RETRY_SECONDS). After that the work waits for the job's next beat
+# period, which finds it again.
 MAX_RETRIES = 3
-RETRY_BASE_SECONDS = 10
 
 # Options of every per-tenant task: safe to run twice, so acknowledged only when done (a
 # worker that dies hands it back); time limits come from the task's queue (settings).
@@ -225,7 +225,8 @@ def run_tenant_job(
         )  # fmt: skip
         if attempt >= MAX_RETRIES:
             return None
-        raise task.retry(countdown=RETRY_BASE_SECONDS * 4**attempt) from None
+        countdown = settings.MYMEDIC_TENANT_RETRY_SECONDS * 4**attempt
+        raise task.retry(countdown=countdown) from None
     if covered(result):
         _note_done(job, head, next_due)
     return result

@@ -97,6 +97,7 @@ class RunResult:
     position: int = 0
     parked: bool = False
     more: bool = False
+    held: bool = False  # False when another run held the projection (it catches up)
     touched: Touched = field(default_factory=Touched)
 
 
@@ -112,6 +113,7 @@ def run_batch(projection: Projection, batch_size: int = DEFAULT_BATCH) -> RunRes
         )
         if state is None:  # another worker holds it; that run will catch up
             return result
+        result.held = True
         result.position = state.position
         if state.status == ProjectionState.Status.PARKED:
             result.parked = True
@@ -180,14 +182,23 @@ def catch_up(
             total.position = max(total.position, step.position)
             total.parked = step.parked
             touched.branches |= step.touched.branches
-            if not step.more:
-                break
+            if step.more:
+                continue
+            # A run that found this projection held while this one had it returned at once,
+            # counting on this one: look for what was committed before it let go.
+            if step.held and not step.parked and _has_events_after(step.position):
+                continue
+            break
         head = max(head, total.position)
         results[projection.name] = total
     if touched.branches:
         for hook in (*_after_run_hooks, *_announce_hooks):
             hook(touched, head)
     return results
+
+
+def _has_events_after(position: int) -> bool:
+    return Event.objects.filter(position__gt=position).exists()
 
 
 def retry(name: str) -> ProjectionState:
