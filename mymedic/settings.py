@@ -364,11 +364,11 @@ CELERY_TASK_ROUTES = {
 }
 # Time limits (soft, hard) in seconds per queue. At the soft limit the task's tenant boundary
 # logs it and leaves the work to the next beat period; at the hard limit the worker kills the
-# process. MYMEDIC_TASK_TIME_LIMITS="reports=600/660,default=60/90" overrides.
+# process. MYMEDIC_TASK_TIME_LIMITS="reports=300/360,default=60/90" overrides.
 MYMEDIC_TASK_TIME_LIMITS: dict[str, tuple[int, int]] = {
     "projections": (30, 45),
     "notifications": (60, 90),
-    "reports": (600, 660),
+    "reports": (300, 360),
     "integration": (120, 150),
     "default": (60, 90),
 }
