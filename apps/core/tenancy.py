@@ -211,6 +211,9 @@ def run_tenant_job(
     without retries (it would likely hang again). Returns `work`'s result, None on failure.
     """
     schema = connection.schema_name
+    if schema == get_public_schema_name():  # the tenant was removed after the task was sent
+        logger.warning("tenant job without a tenant job=%s", job)
+        return None
     head = _head(job)
     try:
         result = work()

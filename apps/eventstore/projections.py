@@ -58,6 +58,7 @@ class Projection:
 _registry: dict[str, Projection] = {}
 _after_run_hooks: list[Callable[[Touched, int], None]] = []
 _announce_hooks: list[Callable[[Touched, int], None]] = []
+_left_behind_hooks: list[Callable[[], None]] = []
 
 
 def register(projection: Projection) -> Projection:
@@ -88,6 +89,15 @@ def announce(hook: Callable[[Touched, int], None]) -> Callable[[Touched, int], N
     """Registers `hook(touched, position)` to run after every `after_run` hook: by then the
     read caches have moved on, so whoever hears the announcement and reads finds the change."""
     _announce_hooks.append(hook)
+    return hook
+
+
+def when_left_behind(hook: Callable[[], None]) -> Callable[[], None]:
+    """Registers `hook()` for a run that finds, after letting go of a projection, events it
+    did not apply: another run skipped that projection while this one held it and counted
+    on this one. The hook asks for another run (queued behind other tenants' work) rather
+    than this run chasing a busy tenant's log for as long as it keeps growing."""
+    _left_behind_hooks.append(hook)
     return hook
 
 
@@ -174,6 +184,7 @@ def catch_up(
     results = {}
     touched = Touched()
     head = 0
+    left_behind = False
     for projection in projections(names):
         total = RunResult()
         while True:
@@ -182,18 +193,19 @@ def catch_up(
             total.position = max(total.position, step.position)
             total.parked = step.parked
             touched.branches |= step.touched.branches
-            if step.more:
-                continue
-            # A run that found this projection held while this one had it returned at once,
-            # counting on this one: look for what was committed before it let go.
-            if step.held and not step.parked and _has_events_after(step.position):
-                continue
-            break
+            if not step.more:
+                break
+        # A run that found this projection held while this one had it returned at once,
+        # counting on this one: look for what was committed before it let go.
+        left_behind |= step.held and not step.parked and _has_events_after(step.position)
         head = max(head, total.position)
         results[projection.name] = total
     if touched.branches:
         for hook in (*_after_run_hooks, *_announce_hooks):
             hook(touched, head)
+    if left_behind:
+        for behind_hook in _left_behind_hooks:
+            behind_hook()
     return results
 
 

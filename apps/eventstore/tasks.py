@@ -11,7 +11,7 @@ from apps.core.tenancy import (
     run_tenant_job,
     tenants_with_work,
 )
-from apps.eventstore.projections import catch_up, lag
+from apps.eventstore.projections import catch_up, lag, when_left_behind
 
 PENDING_KEY = "projections:pending"  # the cache key function scopes it to the schema
 PENDING_SECONDS = 60
@@ -24,6 +24,7 @@ def run_projections() -> dict[str, int]:
     return {name: result.position for name, result in catch_up().items()}
 
 
+@when_left_behind
 def request_projection_run() -> None:
     """Asks for one run for this tenant; requests made while one is pending coalesce."""
     if cache.add(PENDING_KEY, 1, timeout=PENDING_SECONDS):

@@ -2,7 +2,8 @@
 tests start (`celery -A tests.faults.faulty worker ...`).
 
 MYMEDIC_FAULT_RAISE and MYMEDIC_FAULT_HANG name schemas (comma-separated) whose nightly
-close, warehouse export and message dispatch raise, or hang until the time limit stops them.
+close, warehouse export and message dispatch raise, or hang until the time limit stops them;
+MYMEDIC_FAULT_SLOW names schemas whose work takes MYMEDIC_FAULT_SLOW_SECONDS longer.
 """
 
 import os
@@ -23,6 +24,8 @@ from mymedic.celery import app  # noqa: E402
 
 RAISE = set(filter(None, os.environ.get("MYMEDIC_FAULT_RAISE", "").split(",")))
 HANG = set(filter(None, os.environ.get("MYMEDIC_FAULT_HANG", "").split(",")))
+SLOW = set(filter(None, os.environ.get("MYMEDIC_FAULT_SLOW", "").split(",")))
+SLOW_SECONDS = float(os.environ.get("MYMEDIC_FAULT_SLOW_SECONDS", "0"))
 
 
 def faulty(work: Callable[..., Any]) -> Callable[..., Any]:
@@ -31,6 +34,9 @@ def faulty(work: Callable[..., Any]) -> Callable[..., Any]:
             raise RuntimeError("injected fault")
         if connection.schema_name in HANG:
             time.sleep(3600)
+        if connection.schema_name in SLOW:
+            print(f"slow work begins schema={connection.schema_name}", flush=True)
+            time.sleep(SLOW_SECONDS)
         return work(*args, **kwargs)
 
     return run

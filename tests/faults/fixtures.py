@@ -14,15 +14,17 @@ from apps.tenants.models import Tenant
 from tests.conftest import _onboard
 
 QUEUES = ["default", "projections", "notifications", "reports", "integration", "celery"]
+# Where kombu keeps messages a worker took and has not acknowledged.
+UNACKED = ["unacked", "unacked_index", "unacked_mutex"]
 
 
 @pytest.fixture
 def empty_queues() -> Iterator[None]:
     """No message left by another test reaches these workers, and none of theirs stays."""
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete(*QUEUES)
+    broker.delete(*QUEUES, *UNACKED)
     yield
-    broker.delete(*QUEUES)
+    broker.delete(*QUEUES, *UNACKED)
     broker.close()
 
 
