@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -362,6 +363,8 @@ MYMEDIC_TASK_QUEUES = {
 CELERY_TASK_ROUTES = {
     task: {"queue": queue} for queue, tasks in MYMEDIC_TASK_QUEUES.items() for task in tasks
 }
+# Declared, so a worker started without -Q (and `celery purge`) takes every queue.
+CELERY_TASK_QUEUES = [Queue(name) for name in (CELERY_TASK_DEFAULT_QUEUE, *MYMEDIC_TASK_QUEUES)]
 # Time limits (soft, hard) in seconds per queue. At the soft limit the task's tenant boundary
 # logs it and leaves the work to the next beat period; at the hard limit the worker kills the
 # process. MYMEDIC_TASK_TIME_LIMITS="reports=300/360,default=60/90" overrides.

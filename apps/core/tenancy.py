@@ -19,6 +19,7 @@ beat's cost grows with the tenants that have work, not with the tenants there ar
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -72,8 +73,11 @@ def for_each_tenant(work: Callable[[Any], T], slugs: list[str] | None = None) ->
     results: dict[str, T] = {}
     failed: dict[str, str] = {}
     for tenant in tenant_schemas(slugs):
+        # Inside a transaction a savepoint keeps one tenant's database error from breaking
+        # the transaction for the tenants after it.
+        boundary = transaction.atomic() if connection.in_atomic_block else nullcontext()
         try:
-            with schema_context(tenant.schema_name):
+            with boundary, schema_context(tenant.schema_name):
                 results[tenant.schema_name] = work(tenant)
         except Exception as error:  # noqa: BLE001 - the tenant's error boundary
             failed[tenant.schema_name] = type(error).__name__

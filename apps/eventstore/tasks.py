@@ -7,7 +7,6 @@ from django.utils import timezone
 from apps.core.tenancy import (
     TENANT_TASK_OPTIONS,
     fan_out,
-    first_fire,
     run_tenant_job,
     tenants_with_work,
 )
@@ -34,9 +33,9 @@ def request_projection_run() -> None:
 @shared_task
 def sweep_projections() -> list[str]:
     """Beat's safety net (public schema): a sweep task for each tenant whose log grew since
-    its projections were last seen caught up."""
-    if not first_fire("sweep-projections"):
-        return []
+    its projections were last seen caught up. Unlike the other periodic jobs it may fire more
+    than once a period (a starting worker asks for it too): each fire costs one query and a
+    cheap, idempotent check per tenant with new events."""
     return fan_out(sweep_tenant, tenants_with_work("sweep-projections", timezone.now()))
 
 

@@ -49,6 +49,21 @@ def test_a_tenant_that_raises_is_named_and_every_other_tenant_still_runs(
     assert "1 tenant(s) failed: acme (ValueError)" in str(failure.value)
 
 
+def test_a_tenants_database_error_inside_a_transaction_spares_the_next_tenant(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    def work(each: Any) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / %s", [0 if each.schema_name == tenant.schema_name else 1])
+            return int(cursor.fetchone()[0])
+
+    with schema_context("public"), pytest.raises(TenantsFailed) as failure:
+        for_each_tenant(work, [tenant.slug, other_tenant.slug])
+
+    assert failure.value.failed == {tenant.schema_name: "DataError"}
+    assert failure.value.results == {other_tenant.schema_name: 1}
+
+
 def test_reconcile_goes_on_past_a_failing_tenant_and_fails_at_the_end(
     tenant: Tenant, other_tenant: Tenant, monkeypatch: Any
 ) -> None:
@@ -116,10 +131,10 @@ def test_a_due_time_brings_a_tenant_back_only_when_it_falls_due(tenant: Tenant) 
 def test_a_periodic_job_fires_once_per_period_however_many_beats_ask(db: None) -> None:
     start = timezone.now()
     with time_machine.travel(start, tick=False):
-        assert first_fire("sweep-projections") is True
-        assert first_fire("sweep-projections") is False  # a second beat, same period
-    with time_machine.travel(start + timedelta(seconds=20), tick=False):
-        assert first_fire("sweep-projections") is False
-    with time_machine.travel(start + timedelta(seconds=28), tick=False):
-        assert first_fire("sweep-projections") is True  # the next period (30 s, 10% early)
-        assert first_fire("dispatch-notifications") is True  # each job has its own period
+        assert first_fire("dispatch-notifications") is True
+        assert first_fire("dispatch-notifications") is False  # a second beat, same period
+    with time_machine.travel(start + timedelta(seconds=50), tick=False):
+        assert first_fire("dispatch-notifications") is False
+    with time_machine.travel(start + timedelta(seconds=55), tick=False):
+        assert first_fire("dispatch-notifications") is True  # the next period (60 s, 10% early)
+        assert first_fire("expire-slot-holds") is True  # each job has its own period
