@@ -110,6 +110,7 @@ def test_sigterm_finishes_the_running_task_and_a_sigkilled_ones_comes_back(
     visibility = 6
     monkeypatch.setattr(close_tenant_days, "soft_time_limit", 2)
     monkeypatch.setattr(close_tenant_days, "time_limit", 3)
+    monkeypatch.setattr(close_tenant_days, "_exec_options", None)  # cached on a first send
     with django_db_blocker.unblock():
         with schema_context(schema):
             doctor = doctor_all_week("Dr. Drain")
