@@ -25,7 +25,7 @@ from tests.servers import wait_until
 
 FLOOD_RATE = 100  # bookings a second, from FLOOD_DESKS processes together
 FLOOD_DESKS = 2
-# Reached on an idle machine; the shared 2-core test machine (load 7-11) managed 33-48/s, so
+# Reached on the shared 2-core test machine at load 4; at load 7-11 it managed 33-48/s, so
 # the test asks for a flood of at least FLOOD_FLOOR (several busy clinics' peak at once).
 FLOOD_FLOOR = 30
 FLOOD_SECONDS = 6
