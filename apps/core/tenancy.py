@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.cache import cache
 from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -41,6 +42,10 @@ logger = logging.getLogger("mymedic.tenancy")
 # default MYMEDIC_TENANT_RETRY_SECONDS). After that the work waits for the job's next beat
 # period, which finds it again.
 MAX_RETRIES = 3
+# A tenant's task that finds another of the tenant's tasks running on its worker comes back
+# after this long (the cache key function scopes the key to the tenant's schema).
+RUNNING_KEY = "tenancy:running"
+BUSY_SECONDS = 2
 
 # Options of every per-tenant task: safe to run twice, so acknowledged only when done (a
 # worker that dies hands it back); time limits come from the task's queue (settings).
@@ -218,6 +223,34 @@ def run_tenant_job(
     if schema == get_public_schema_name():  # the tenant was removed after the task was sent
         logger.warning("tenant job without a tenant job=%s", job)
         return None
+    # One worker process per tenant and worker: while one of this tenant's tasks runs (or
+    # hangs until its time limit), the others come back later instead of taking the rest of
+    # the worker's processes from every other tenant.
+    slot = f"{RUNNING_KEY}:{task.request.hostname}"
+    hard_limit = int(task.time_limit or settings.CELERY_TASK_TIME_LIMIT)
+    if not cache.add(slot, 1, timeout=hard_limit):
+        logger.info("tenant job waits for the tenant's running one schema=%s job=%s", schema, job)
+        task.apply_async(
+            args=task.request.args,
+            kwargs=task.request.kwargs,
+            countdown=BUSY_SECONDS,
+            headers={"_schema_name": schema},
+        )
+        return None
+    try:
+        return _run(task, job, work, covered, next_due)
+    finally:
+        cache.delete(slot)
+
+
+def _run(
+    task: Task,
+    job: str,
+    work: Callable[[], T],
+    covered: Callable[[T], bool],
+    next_due: Callable[[], datetime | None] | None,
+) -> T | None:
+    schema = connection.schema_name
     head = _head(job)
     try:
         result = work()
