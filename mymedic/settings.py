@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -363,6 +364,54 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Queues by kind (docs/FAULT-DOMAINS.md): a worker of its own keeps the board's projections
+# moving while reports, messages or integrations are slow. Beat's fan-out tasks and upkeep
+# use `default`.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+MYMEDIC_TASK_QUEUES = {
+    "projections": ["apps.eventstore.tasks.run_projections", "apps.eventstore.tasks.sweep_tenant"],
+    "notifications": [
+        "apps.notifications.tasks.dispatch_tenant",
+        "apps.patientapp.tasks.send_sign_in_code",
+    ],
+    "reports": [
+        "apps.reconciliation.tasks.close_tenant_days",
+        "apps.reconciliation.tasks.export_tenant",
+    ],
+    "integration": [],
+}
+CELERY_TASK_ROUTES = {
+    task: {"queue": queue} for queue, tasks in MYMEDIC_TASK_QUEUES.items() for task in tasks
+}
+# Declared, so a worker started without -Q (and `celery purge`) takes every queue.
+CELERY_TASK_QUEUES = [Queue(name) for name in (CELERY_TASK_DEFAULT_QUEUE, *MYMEDIC_TASK_QUEUES)]
+# Time limits (soft, hard) in seconds per queue. At the soft limit the task's tenant boundary
+# logs it and leaves the work to the next beat period; at the hard limit the worker kills the
+# process. MYMEDIC_TASK_TIME_LIMITS="reports=300/360,default=60/90" overrides.
+MYMEDIC_TASK_TIME_LIMITS: dict[str, tuple[int, int]] = {
+    "projections": (30, 45),
+    "notifications": (60, 90),
+    "reports": (300, 360),
+    "integration": (120, 150),
+    "default": (60, 90),
+}
+for _item in filter(None, os.environ.get("MYMEDIC_TASK_TIME_LIMITS", "").split(",")):
+    _queue, _limits = _item.split("=")
+    _soft, _hard = _limits.split("/")
+    MYMEDIC_TASK_TIME_LIMITS[_queue.strip()] = (int(_soft), int(_hard))
+CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT = MYMEDIC_TASK_TIME_LIMITS["default"]
+# A tenant's failed periodic task is retried 3 times, this many seconds × 4^attempt apart.
+MYMEDIC_TENANT_RETRY_SECONDS = float(os.environ.get("MYMEDIC_TENANT_RETRY_SECONDS", "10"))
+CELERY_TASK_ANNOTATIONS = {
+    task: dict(zip(("soft_time_limit", "time_limit"), MYMEDIC_TASK_TIME_LIMITS[queue], strict=True))
+    for queue, tasks in MYMEDIC_TASK_QUEUES.items()
+    for task in tasks
+}
+# A message taken by a worker that then dies (SIGKILL, power) goes back to its queue after
+# this long: longer than any hard limit, so a task still running is never handed out twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 2 * max(hard for _, hard in MYMEDIC_TASK_TIME_LIMITS.values())
+}
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Safety net for projection runs whose trigger message was lost.
     "sweep-projections": {"task": "apps.eventstore.tasks.sweep_projections", "schedule": 30.0},

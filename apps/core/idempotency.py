@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -29,6 +30,10 @@ from apps.core import crypto
 from apps.core.db import connection
 from apps.core.keys import active_tenant_key, tenant_key
 from apps.core.models import IdempotencyRecord
+from apps.core.tenancy import note_due
+
+# Keys are honoured for a day; older records are purged (apps/core/tasks.py).
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -147,6 +152,7 @@ class IdempotencyMiddleware:
                     record = IdempotencyRecord.objects.create(
                         scope=scope, key=key, request_hash=request_hash, key_version=version
                     )
+                    note_due("purge-idempotency-records", record.created + IDEMPOTENCY_WINDOW)
             except IntegrityError:
                 # Another attempt with this key committed first (we waited for it if needed).
                 earlier = IdempotencyRecord.objects.get(scope=scope, key=key)

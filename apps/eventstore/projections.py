@@ -58,6 +58,7 @@ class Projection:
 _registry: dict[str, Projection] = {}
 _after_run_hooks: list[Callable[[Touched, int], None]] = []
 _announce_hooks: list[Callable[[Touched, int], None]] = []
+_left_behind_hooks: list[Callable[[], None]] = []
 
 
 def register(projection: Projection) -> Projection:
@@ -91,12 +92,22 @@ def announce(hook: Callable[[Touched, int], None]) -> Callable[[Touched, int], N
     return hook
 
 
+def when_left_behind(hook: Callable[[], None]) -> Callable[[], None]:
+    """Registers `hook()` for a run that finds, after letting go of a projection, events it
+    did not apply: another run skipped that projection while this one held it and counted
+    on this one. The hook asks for another run (queued behind other tenants' work) rather
+    than this run chasing a busy tenant's log for as long as it keeps growing."""
+    _left_behind_hooks.append(hook)
+    return hook
+
+
 @dataclass
 class RunResult:
     applied: int = 0
     position: int = 0
     parked: bool = False
     more: bool = False
+    held: bool = False  # False when another run held the projection (it catches up)
     touched: Touched = field(default_factory=Touched)
 
 
@@ -112,6 +123,7 @@ def run_batch(projection: Projection, batch_size: int = DEFAULT_BATCH) -> RunRes
         )
         if state is None:  # another worker holds it; that run will catch up
             return result
+        result.held = True
         result.position = state.position
         if state.status == ProjectionState.Status.PARKED:
             result.parked = True
@@ -175,6 +187,7 @@ def catch_up(
     results = {}
     touched = Touched()
     head = 0
+    left_behind = False
     for projection in projections(names):
         total = RunResult()
         while True:
@@ -185,12 +198,22 @@ def catch_up(
             touched.branches |= step.touched.branches
             if not step.more:
                 break
+        # A run that found this projection held while this one had it returned at once,
+        # counting on this one: look for what was committed before it let go.
+        left_behind |= step.held and not step.parked and _has_events_after(step.position)
         head = max(head, total.position)
         results[projection.name] = total
     if touched.branches:
         for hook in (*_after_run_hooks, *_announce_hooks):
             hook(touched, head)
+    if left_behind:
+        for behind_hook in _left_behind_hooks:
+            behind_hook()
     return results
+
+
+def _has_events_after(position: int) -> bool:
+    return Event.objects.filter(position__gt=position).exists()
 
 
 def retry(name: str) -> ProjectionState:

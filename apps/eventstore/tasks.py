@@ -7,12 +7,17 @@ from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 from django_redis import get_redis_connection
 
 from apps.core.counters import UNREACHABLE
-from apps.core.db import connection
-from apps.core.tenancy import for_each_tenant
-from apps.eventstore.projections import catch_up, lag
+from apps.core.tenancy import (
+    TENANT_TASK_OPTIONS,
+    fan_out,
+    run_tenant_job,
+    tenants_with_work,
+)
+from apps.eventstore.projections import catch_up, lag, when_left_behind
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +52,7 @@ def run_projections(self: Task) -> dict[str, int]:
         raise self.retry(exc=exc, countdown=delay) from exc
 
 
+@when_left_behind
 def request_projection_run() -> None:
     """Asks for one run for this tenant; requests made while one is pending coalesce.
 
@@ -80,15 +86,22 @@ def _forget_pending_runs(**_: Any) -> None:
 
 
 @shared_task
-def sweep_projections() -> dict[str, Any]:
-    """Beat's safety net: any tenant whose projections trail the log gets a run."""
+def sweep_projections() -> list[str]:
+    """Beat's safety net (public schema): a sweep task for each tenant whose log grew since
+    its projections were last seen caught up. Unlike the other periodic jobs it may fire more
+    than once a period (a starting worker asks for it too): each fire costs one query and a
+    cheap, idempotent check per tenant with new events."""
+    return fan_out(sweep_tenant, tenants_with_work("sweep-projections", timezone.now()))
 
-    def sweep(tenant: Any) -> bool:
+
+@shared_task(**TENANT_TASK_OPTIONS)
+def sweep_tenant(self: Task) -> bool:
+    """The task's tenant: a run if a projection trails the log; seen caught up otherwise."""
+
+    def sweep() -> bool:
         behind = any(state["lag"] > 0 and state["status"] == "running" for state in lag().values())
         if behind:  # a lost message's pending flag expires, so this re-requests in time
             request_projection_run()
-        return behind
+        return not behind
 
-    swept = for_each_tenant(sweep)
-    connection.set_schema_to_public()
-    return {"tenants_behind": sum(swept.values())}
+    return run_tenant_job(self, "sweep-projections", sweep, covered=bool) is True

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from apps.clinic.models import Branch
@@ -112,16 +113,22 @@ def _put_back(delivery: Delivery, now: datetime) -> None:
         )
 
 
-def has_work(now: datetime) -> bool:
-    """Whether this tenant has a message due, a retry due, or a row left `sending`."""
-    unclaimed = Notification.objects.filter(voided=False, due_at__lte=now).exclude(
+def next_due() -> datetime | None:
+    """When this tenant next has a message due, a retry due, or a row left `sending` to settle."""
+    unclaimed = Notification.objects.filter(voided=False).exclude(
         key__in=Delivery.objects.values("key")
     )
-    return (
-        Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now).exists()
-        or Delivery.objects.filter(status=Delivery.Status.SENDING).exists()
-        or unclaimed.exists()
-    )
+    stuck_after = timedelta(seconds=settings.MYMEDIC_NOTIFY_STUCK_SECONDS)
+    sending = Delivery.objects.filter(status=Delivery.Status.SENDING)
+    claimed = sending.aggregate(at=Min("claimed_at"))
+    times = [
+        unclaimed.aggregate(at=Min("due_at"))["at"],
+        Delivery.objects.filter(status=Delivery.Status.PENDING).aggregate(
+            at=Min("next_attempt_at")
+        )["at"],
+        claimed["at"] + stuck_after if claimed["at"] else None,
+    ]
+    return min((at for at in times if at is not None), default=None)
 
 
 def dead_letter_stuck(*, now: datetime) -> int:

@@ -22,6 +22,7 @@ from django_tenants.utils import schema_context
 
 from apps.clinic.models import Branch
 from apps.core.db import connection
+from apps.core.tenancy import note_due
 from apps.core.wakeups import after_commit
 from apps.eventstore.models import Event
 from apps.eventstore.projections import Projection, Touched, register
@@ -50,18 +51,27 @@ class NotificationsProjection(Projection):
 
     def __init__(self) -> None:
         self._zones: dict[int, ZoneInfo] = {}
+        self._earliest: datetime | None = None
 
     def apply_batch(self, events: list[Event], touched: Touched) -> None:
         self._zones = {}
         planned_now = False
         for event in events:
             planned_now |= self.plan(event)
+        self._note_earliest()
         if planned_now:
             # The commit may happen after the schema was switched back: name it here.
             after_commit(partial(_request_dispatch, connection.schema_name), what="dispatch")
 
     def apply(self, event: Event, touched: Touched) -> None:
         self.plan(event)
+        self._note_earliest()
+
+    def _note_earliest(self) -> None:
+        """Beat's dispatch finds this tenant when its earliest new message falls due."""
+        if self._earliest is not None:
+            note_due("dispatch-notifications", self._earliest)
+            self._earliest = None
 
     def plan(self, event: Event) -> bool:
         """Plans the event's messages; True when one of them is due at once."""
@@ -137,6 +147,7 @@ class NotificationsProjection(Projection):
         hold_id: int | None,
         due_at: datetime,
     ) -> None:
+        self._earliest = due_at if self._earliest is None else min(self._earliest, due_at)
         Notification.objects.get_or_create(
             key=key,
             defaults={

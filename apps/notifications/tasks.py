@@ -1,16 +1,20 @@
 """Celery tasks of notifications. Thin and safe to run twice (the dispatcher claims rows)."""
 
 import logging
-from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
 from apps.core.counters import UNREACHABLE
-from apps.core.db import connection
-from apps.core.tenancy import for_each_tenant
-from apps.notifications.dispatch import dispatch_due, has_work
+from apps.core.tenancy import (
+    TENANT_TASK_OPTIONS,
+    fan_out,
+    first_fire,
+    run_tenant_job,
+    tenants_with_work,
+)
+from apps.notifications.dispatch import dispatch_due, next_due
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +29,16 @@ def _release_pending() -> None:
         logger.warning("dispatch pending flag not released: %s", type(exc).__name__)
 
 
-@shared_task(acks_late=True)
-def dispatch_tenant() -> dict[str, int]:
+@shared_task(**TENANT_TASK_OPTIONS)
+def dispatch_tenant(self: Task) -> dict[str, int] | None:
     """Sends the task's tenant's due messages (tenant-schemas-celery sets the schema)."""
     _release_pending()
-    result = dispatch_due()
-    return {"sent": result.sent, "retried": result.retried, "dead": result.dead}
+
+    def dispatch() -> dict[str, int]:
+        result = dispatch_due()
+        return {"sent": result.sent, "retried": result.retried, "dead": result.dead}
+
+    return run_tenant_job(self, "dispatch-notifications", dispatch, next_due=next_due)
 
 
 def request_dispatch() -> None:
@@ -51,16 +59,9 @@ def request_dispatch() -> None:
 
 
 @shared_task
-def dispatch_all_tenants() -> dict[str, bool]:
-    """Beat (in the public schema): one dispatch task per tenant that has work due."""
-    now = timezone.now()
-
-    def fan_out(tenant: Any) -> bool:
-        due = has_work(now)
-        if due:
-            dispatch_tenant.delay()  # sent inside the tenant's schema: it runs there
-        return due
-
-    fanned = for_each_tenant(fan_out)
-    connection.set_schema_to_public()
-    return fanned
+def dispatch_all_tenants() -> list[str]:
+    """Beat, every minute (public schema): a dispatch task for each tenant with a message, a
+    retry or a stuck row due."""
+    if not first_fire("dispatch-notifications"):
+        return []
+    return fan_out(dispatch_tenant, tenants_with_work("dispatch-notifications", timezone.now()))

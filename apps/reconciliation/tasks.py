@@ -1,14 +1,20 @@
-"""Nightly reconciliation: each tenant's previous two days, just after its local midnight."""
+"""Nightly reconciliation and the warehouse export: beat fans out one task per tenant."""
 
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.utils import timezone
 
-from apps.core.tenancy import for_each_tenant
+from apps.core.tenancy import (
+    TENANT_TASK_OPTIONS,
+    fan_out,
+    first_fire,
+    run_tenant_job,
+    tenants_with_work,
+)
 from apps.reconciliation.compute import close_days
+from apps.tenants.models import Tenant
 
 NIGHTLY_HOUR = 0  # the job runs hourly and acts for tenants where it is now 00:xx
 
@@ -19,20 +25,55 @@ def reconcile_recent(now: datetime | None = None) -> int:
     return len(close_days(today - timedelta(days=2), today - timedelta(days=1)))
 
 
+def tenants_at_midnight(now: datetime) -> dict[str, str]:
+    """Schema → local date of each tenant where it is now NIGHTLY_HOUR (one query per zone
+    in use, not per tenant)."""
+    zones = Tenant.objects.exclude(schema_name="public").values_list("timezone", flat=True)
+    at_midnight = {
+        zone: now.astimezone(ZoneInfo(zone)).date().isoformat()
+        for zone in set(zones)
+        if now.astimezone(ZoneInfo(zone)).hour == NIGHTLY_HOUR
+    }
+    tenants = Tenant.objects.filter(timezone__in=at_midnight).order_by("schema_name")
+    pairs = tenants.values_list("schema_name", "timezone")
+    return {schema: at_midnight[zone] for schema, zone in pairs}
+
+
 @shared_task
-def nightly_reconciliation() -> dict[str, Any]:
-    now = timezone.now()
+def nightly_reconciliation(now: str | None = None) -> list[str]:
+    """Beat, hourly (public schema): a close task for each tenant at its local midnight."""
+    if not first_fire("nightly-reconciliation"):
+        return []
+    moment = datetime.fromisoformat(now) if now else timezone.now()
+    sent = []
+    for schema, today in tenants_at_midnight(moment).items():
+        sent += fan_out(close_tenant_days, [schema], today)
+    return sent
 
-    def run(tenant: Any) -> int:
-        local = now.astimezone(ZoneInfo(tenant.timezone))
-        return reconcile_recent(local) if local.hour == NIGHTLY_HOUR else 0
 
-    return for_each_tenant(run)
+@shared_task(**TENANT_TASK_OPTIONS)
+def close_tenant_days(self: Task, today: str) -> int | None:
+    """The task's tenant: recomputes the two days before its local `today`."""
+    local_today = date.fromisoformat(today)
+
+    def close() -> int:
+        return len(close_days(local_today - timedelta(days=2), local_today - timedelta(days=1)))
+
+    return run_tenant_job(self, "nightly-reconciliation", close)
 
 
 @shared_task
-def export_warehouse() -> dict[str, Any]:
-    """Every few minutes: each tenant's new facts go to the warehouse."""
+def export_warehouse() -> list[str]:
+    """Beat, every few minutes (public schema): an export task for each tenant with new
+    events since its last export."""
+    if not first_fire("warehouse-export"):
+        return []
+    return fan_out(export_tenant, tenants_with_work("warehouse-export", timezone.now()))
+
+
+@shared_task(**TENANT_TASK_OPTIONS)
+def export_tenant(self: Task) -> dict[str, int] | None:
+    """The task's tenant: its new facts go to the warehouse."""
     from apps.reconciliation.export import export
 
-    return for_each_tenant(lambda tenant: export())
+    return run_tenant_job(self, "warehouse-export", export)

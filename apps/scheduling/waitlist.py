@@ -19,6 +19,7 @@ from django.utils import timezone
 from apps.clinic.access import require_branch, require_role
 from apps.clinic.models import Role, User
 from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.core.tenancy import note_due
 from apps.eventstore.models import Actor
 from apps.eventstore.store import command
 from apps.scheduling import events
@@ -166,6 +167,7 @@ def offer_freed_slot(
     )
     hold.record(events.SLOT_HELD, hold.event_data(), actor=actor)
     hold.save()
+    note_due("expire-slot-holds", hold.expires_at)
     entry.status = WaitlistEntry.Status.OFFERED
     entry.record(events.WAITLIST_OFFERED, _entry_data(entry, hold_id=hold.pk), actor=actor)
     entry.save()

@@ -45,3 +45,27 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class TenantWork(models.Model):
+    """Where each tenant's periodic work stands, so beat finds the tenants that have work in
+    one query instead of visiting every schema (`apps.core.tenancy`).
+
+    Rows named after a log (`events`, `audit`) hold the highest position appended there; the
+    tenant schema's triggers keep them, inside the appending transaction. A row named after a
+    periodic job holds the position that job last covered and when it is next due.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    job = models.CharField(max_length=40)
+    position = models.BigIntegerField(default=0)
+    due_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "job"], name="tenant_work_once_per_job")
+        ]
+        indexes = [models.Index(fields=["job", "due_at"], name="tenant_work_due")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}/{self.job}"

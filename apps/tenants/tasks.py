@@ -1,16 +1,30 @@
 """Periodic upkeep of the public schema's tenants (thin; safe to run twice)."""
 
 from celery import shared_task
+from django.db import DatabaseError
 
 from apps.clinic.tasks import MAIL_RETRY
+from apps.core.tenancy import first_fire
 from apps.tenants.models import Tenant
-from apps.tenants.verification import reap_unverified, verification_email
+from apps.tenants.verification import reap_unverified, unverified_past_deadline, verification_email
 
 
 @shared_task
 def reap_unverified_tenants() -> list[str]:
-    """Beat, hourly: removes tenants whose owner never confirmed the sign-up email."""
-    return reap_unverified()
+    """Beat, hourly: one removal task per tenant whose owner never confirmed the sign-up
+    email (each in the public schema, where the tenant row lives)."""
+    if not first_fire("reap-unverified-tenants"):
+        return []
+    slugs = unverified_past_deadline()
+    for slug in slugs:
+        reap_tenant.apply_async(args=(slug,), headers={"_schema_name": "public"})
+    return slugs
+
+
+@shared_task(acks_late=True, autoretry_for=(DatabaseError,), retry_backoff=10, max_retries=3)
+def reap_tenant(slug: str) -> list[str]:
+    """Removes one unverified tenant, if it is still unverified and past its deadline."""
+    return reap_unverified(slugs=[slug])
 
 
 @shared_task(**MAIL_RETRY)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.core.counters import take
@@ -110,11 +111,23 @@ def signup_allowed(address: str, email: str) -> bool:
     return per_address and per_domain
 
 
-def reap_unverified(now: datetime | None = None) -> list[str]:
-    """Removes tenants whose owner never confirmed (schema, domain, row); returns their slugs."""
+def _unverified(now: datetime | None = None) -> QuerySet[Tenant]:
     cutoff = (now or timezone.now()) - timedelta(days=settings.MYMEDIC_UNVERIFIED_TENANT_DAYS)
+    return Tenant.objects.filter(verified_at__isnull=True, created__lt=cutoff)
+
+
+def unverified_past_deadline(now: datetime | None = None) -> list[str]:
+    """Slugs of the tenants whose owner did not confirm in time."""
+    return list(_unverified(now).order_by("slug").values_list("slug", flat=True))
+
+
+def reap_unverified(now: datetime | None = None, slugs: list[str] | None = None) -> list[str]:
+    """Removes tenants whose owner never confirmed (schema, domain, row); returns their slugs."""
+    tenants = _unverified(now)
+    if slugs is not None:
+        tenants = tenants.filter(slug__in=slugs)
     reaped = []
-    for tenant in Tenant.objects.filter(verified_at__isnull=True, created__lt=cutoff):
+    for tenant in tenants:
         slug = tenant.slug
         tenant.delete(force_drop=True)
         logger.info("unverified tenant removed slug=%s", slug)

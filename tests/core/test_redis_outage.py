@@ -22,8 +22,8 @@ from apps.scheduling.models import Appointment
 from apps.tenants.models import Tenant
 from apps.tenants.verification import signup_allowed
 from mymedic.celery import app
-from tests.conftest import OWNER_PASSWORD, HostClient, client_for
 from tests.clock import ist
+from tests.conftest import OWNER_PASSWORD, HostClient, client_for
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 from tests.servers import free_port
 

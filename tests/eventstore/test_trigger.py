@@ -11,16 +11,20 @@ from django_tenants.utils import schema_context
 from apps.core.db import connection
 from apps.eventstore.tasks import PENDING_KEY
 from apps.tenants.models import Tenant
-from mymedic.celery import app
 from tests.clinic.factories import BranchFactory
 
 
 def queued_schemas() -> list[str]:
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    messages = [json.loads(raw) for raw in broker.lrange("celery", 0, -1)]
+    messages = [json.loads(raw) for raw in broker.lrange("projections", 0, -1)]
     return [
         m["headers"]["_schema_name"] for m in messages if "run_projections" in m["headers"]["task"]
     ]
+
+
+def purge() -> None:
+    """Empties the queue these tasks are routed to."""
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("projections")
 
 
 def test_a_commit_requests_one_run_for_its_own_tenant(
@@ -28,7 +32,7 @@ def test_a_commit_requests_one_run_for_its_own_tenant(
 ) -> None:
     tenant = Tenant.objects.get(slug="acme")
     assert connection.schema_name == "public"
-    app.control.purge()
+    purge()
     with django_capture_on_commit_callbacks(execute=True), schema_context(tenant.schema_name):
         BranchFactory()
         BranchFactory()
@@ -37,4 +41,4 @@ def test_a_commit_requests_one_run_for_its_own_tenant(
     assert queued_schemas() == [tenant.schema_name]  # two appends, one coalesced run
     with schema_context(tenant.schema_name):
         assert cache.get(PENDING_KEY) == 1
-    app.control.purge()
+    purge()

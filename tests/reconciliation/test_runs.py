@@ -60,7 +60,7 @@ def test_reconcile_refuses_a_backwards_range() -> None:
 
 
 def test_the_nightly_job_closes_yesterday_at_local_midnight(
-    paid_monday: None, doctor: Doctor
+    paid_monday: None, doctor: Doctor, celery_in_process: None
 ) -> None:
     tuesday_midnight_ist = datetime(2027, 1, 4, 18, 40, tzinfo=UTC)  # 00:10 on the 5th in Mumbai
     monday_noon_ist = datetime(2027, 1, 4, 6, 30, tzinfo=UTC)

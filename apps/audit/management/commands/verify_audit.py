@@ -1,10 +1,9 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django_tenants.utils import schema_context
 
 from apps.audit.trail import verify
-from apps.core.tenancy import tenant_schemas
+from apps.core.tenancy import for_each_tenant
 
 
 class Command(BaseCommand):
@@ -15,15 +14,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         broken = 0
-        for tenant in tenant_schemas(options["tenants"]):
-            with schema_context(tenant.schema_name):
-                result = verify()
+
+        def check(tenant: Any) -> None:
+            nonlocal broken
+            result = verify()
             if result.ok:
                 self.stdout.write(
                     f"{tenant.slug}: ok, {result.entries} entries, head {result.head[:16]}…, "
                     f"{result.anchors} anchors match"
                 )
-                continue
+                return
             broken += 1
             where = f" at entry {result.broken_at}" if result.broken_at else ""
             self.stdout.write(
@@ -32,5 +32,13 @@ class Command(BaseCommand):
                     f"(after {result.entries} good entries)"
                 )
             )
+
+        try:
+            for_each_tenant(check, options["tenants"])
+        finally:
+            if broken:
+                self.stdout.write(
+                    self.style.ERROR(f"{broken} tenant(s) have a broken audit trail.")
+                )
         if broken:
             raise CommandError(f"{broken} tenant(s) have a broken audit trail.")

@@ -2,10 +2,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django_tenants.utils import schema_context
 from tqdm import tqdm
 
-from apps.core.tenancy import tenant_schemas
+from apps.core.tenancy import TenantsFailed, for_each_tenant, tenant_schemas
 from apps.reconciliation.compute import close_days
 
 
@@ -25,11 +24,22 @@ class Command(BaseCommand):
             raise CommandError("Give --date, or --from (and --to not before it).")
         tenants = list(tenant_schemas(options["tenants"]))
         days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
-        closes = 0
         with tqdm(total=len(tenants) * len(days), unit="day", file=self.stderr) as bar:
-            for tenant in tenants:
-                with schema_context(tenant.schema_name):
-                    for day in days:
-                        closes += len(close_days(day, day))
-                        bar.update()
-        self.stdout.write(f"{closes} daily closes computed for {len(tenants)} tenant(s).")
+
+            def close(tenant: Any) -> int:
+                closes = 0
+                for day in days:
+                    closes += len(close_days(day, day))
+                    bar.update()
+                return closes
+
+            try:
+                closes = for_each_tenant(close, options["tenants"])
+            except TenantsFailed as failure:
+                closes = failure.results
+                self.stdout.write(self._summary(closes))
+                raise
+        self.stdout.write(self._summary(closes))
+
+    def _summary(self, closes: dict[str, int]) -> str:
+        return f"{sum(closes.values())} daily closes computed for {len(closes)} tenant(s)."
