@@ -27,10 +27,8 @@ from apps.reconciliation.models import DailyClose
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
-from tests.scheduling.conftest import doctor, ist, monday_morning, patient
+from tests.clock import ist
 from tests.scheduling.factories import DoctorFactory, PatientFactory
-
-__all__ = ["doctor", "monday_morning", "patient"]
 
 
 def test_a_tenant_that_raises_is_named_and_every_other_tenant_still_runs(

@@ -19,7 +19,6 @@ from apps.scheduling.models import AppointmentView
 from apps.tenants.models import Tenant
 from tests.conftest import subprocess_env
 from tests.faults.desk import book, doctor_all_week, slots
-from tests.faults.fixtures import empty_queues, second_tenant
 from tests.faults.workers import ROOT, running_worker
 from tests.servers import wait_until
 
@@ -32,7 +31,6 @@ FLOOD_SECONDS = 6
 SAMPLES = 12
 
 pytestmark = pytest.mark.usefixtures("empty_queues")
-__all__ = ["empty_queues", "second_tenant"]
 
 
 def start_flood(tenant: Tenant, desk: int, rate: float, seconds: float) -> subprocess.Popen[str]:

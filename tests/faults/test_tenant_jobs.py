@@ -31,12 +31,11 @@ from apps.reconciliation.tasks import (
 )
 from apps.scheduling import commands
 from apps.tenants.models import Tenant, TenantWork
+from tests.faults.conftest import QUEUES
 from tests.faults.desk import book, doctor_all_week, slots
-from tests.faults.fixtures import QUEUES, empty_queues
 from tests.faults.workers import running_worker
 
 pytestmark = pytest.mark.usefixtures("empty_queues")
-__all__ = ["empty_queues"]
 
 SOFT, HARD = 4, 6  # the worker's time limits here, in seconds
 BOUND = 30  # seconds from beat's fan-out to every tenant's job done, failed or stopped

@@ -22,12 +22,10 @@ from apps.scheduling.models import AppointmentView
 from apps.tenants.models import Tenant
 from tests.conftest import subprocess_env
 from tests.faults.desk import book, doctor_all_week, slots
-from tests.faults.fixtures import empty_queues
 from tests.faults.workers import ROOT, Worker, running_worker
 from tests.servers import wait_until
 
 pytestmark = pytest.mark.usefixtures("empty_queues")
-__all__ = ["empty_queues"]
 
 BOOKINGS_PER_SECOND = 30
 FLOW_SECONDS = 6
