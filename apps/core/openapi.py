@@ -92,6 +92,8 @@ def refine_request_field(field: Any, schema: dict[str, Any]) -> None:
     """State in the schema what DRF's own validation of `field` refuses."""
     if schema.get("type") != "string" or "enum" in schema or "$ref" in schema:
         return
+    if hasattr(field, "_spectacular_annotation"):  # the field states its own schema
+        return
     if isinstance(field, serializers.DecimalField):
         schema["pattern"] = decimal_pattern(field)
     elif type(field) is serializers.CharField and "pattern" not in schema:
