@@ -71,6 +71,24 @@ NOT_BLANK_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
 NOT_EMPTY_TEXT = r"^[^\x00]+$"
 
 
+# Days and instants within apps.core.dates' bounds (1900-01-01..2200-12-31), as request
+# patterns: every day a pattern matches is a real one (days 29-31 are left out, and so is
+# 2200 for instants, whose offset could carry them past the last day).
+DAY = r"(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+DATE_PATTERN = rf"^(19[0-9]{{2}}|2[01][0-9]{{2}}|2200)-{DAY}$"
+INSTANT_PATTERN = (
+    rf"^(19[0-9]{{2}}|2[01][0-9]{{2}})-{DAY}"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])$"
+)
+
+
+# ISO weeks and months within those bounds (every year has weeks 1-52; the last week of
+# 2200 would end in 2201).
+WEEK_PATTERN = r"^(19[0-9]{2}|2[01][0-9]{2})-W(0[1-9]|[1-4][0-9]|5[0-2])$"
+MONTH_PATTERN = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])$"
+PERIOD_PATTERNS = {"week": WEEK_PATTERN, "month": MONTH_PATTERN}
+
+
 def decimal_pattern(field: serializers.DecimalField) -> str:
     """The decimal strings `field` takes: at most its digits, no sign below a zero minimum,
     and no zero when the minimum is above it."""
@@ -94,7 +112,13 @@ def refine_request_field(field: Any, schema: dict[str, Any]) -> None:
         return
     if hasattr(field, "_spectacular_annotation"):  # the field states its own schema
         return
-    if isinstance(field, serializers.DecimalField):
+    if schema.get("format") == "date":
+        schema["pattern"] = DATE_PATTERN
+    elif schema.get("format") == "date-time":
+        schema["pattern"] = INSTANT_PATTERN
+    elif isinstance(field, serializers.RegexField) and field.field_name in PERIOD_PATTERNS:
+        schema["pattern"] = PERIOD_PATTERNS[field.field_name]
+    elif isinstance(field, serializers.DecimalField):
         schema["pattern"] = decimal_pattern(field)
     elif type(field) is serializers.CharField and "pattern" not in schema:
         if field.allow_blank:

@@ -16,6 +16,7 @@ from apps.clinic.permissions import roles
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.core.db import connection
 from apps.core.errors import InvalidInput
+from apps.core.openapi import DATE_PATTERN
 from apps.reconciliation import commands, reports
 from apps.reconciliation.analytics import chain_analytics
 from apps.reconciliation.compute import close_days
@@ -205,8 +206,14 @@ class AnalyticsApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("from", OpenApiTypes.DATE, required=True),
-            OpenApiParameter("to", OpenApiTypes.DATE, required=True),
+            OpenApiParameter("from", OpenApiTypes.DATE, required=True, pattern=DATE_PATTERN),
+            OpenApiParameter(
+                "to",
+                OpenApiTypes.DATE,
+                required=True,
+                pattern=DATE_PATTERN,
+                description="On or after `from`, at most ten years later (400 on `end`).",
+            ),
             OpenApiParameter("by", OpenApiTypes.STR, enum=["week", "month"]),
         ],
         responses={200: AnalyticsRowSerializer(many=True)},

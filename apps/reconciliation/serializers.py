@@ -11,7 +11,10 @@ from apps.reconciliation.models import METHODS
 
 class DeclarationSerializer(serializers.Serializer):
     branch = serializers.IntegerField(min_value=1)
-    date = BoundedDateField()
+    date = BoundedDateField(
+        help_text="A day that has happened in the branch (400 otherwise); the front desk "
+        "may declare the last MYMEDIC_DECLARATION_WINDOW_DAYS days only (403 otherwise)."
+    )
     method = serializers.ChoiceField(choices=METHODS)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
 
@@ -22,12 +25,18 @@ class DayQuery(serializers.Serializer):
 
 
 class SignOffSerializer(DayQuery):
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="",
+        help_text="Required when the day has a variance (400 otherwise).",
+    )  # fmt: skip
 
 
 class WeekQuery(serializers.Serializer):
     branch = serializers.IntegerField(min_value=1)
-    week = serializers.RegexField(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
+    week = serializers.RegexField(
+        r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$",
+        help_text="An ISO week, e.g. 2026-W48; week 53 only in years that have one.",
+    )
     format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
 
     def validate_week(self, value: str) -> str:
@@ -41,7 +50,7 @@ class WeekQuery(serializers.Serializer):
 
 
 class MonthQuery(serializers.Serializer):
-    month = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$")
+    month = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", help_text="e.g. 2026-11")
     format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
 
     def validate_month(self, value: str) -> str:

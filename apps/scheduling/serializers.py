@@ -70,7 +70,10 @@ class DoctorSerializer(serializers.ModelSerializer):
     )
     slot_minutes = serializers.IntegerField(min_value=5, max_value=240)
     branch = serializers.IntegerField(source="branch_id", min_value=1)
-    user = serializers.IntegerField(source="user_id", required=False, allow_null=True, min_value=1)
+    user = serializers.IntegerField(
+        source="user_id", required=False, allow_null=True, min_value=1,
+        help_text="A staff member with the doctor role not linked to another doctor.",
+    )  # fmt: skip
 
     class Meta:
         model = Doctor
@@ -98,7 +101,7 @@ class PatientFilterSerializer(serializers.Serializer):
 
 class LeaveSerializer(serializers.Serializer):
     start_date = BoundedDateField()
-    end_date = BoundedDateField()
+    end_date = BoundedDateField(help_text="On or after `start_date` (400 otherwise).")
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
@@ -301,7 +304,7 @@ class AppointmentFilterSerializer(serializers.Serializer):
 class WaitlistJoinSerializer(serializers.Serializer):
     doctor = serializers.IntegerField(min_value=1)
     patient = serializers.IntegerField(min_value=1)
-    date = BoundedDateField()
+    date = BoundedDateField(help_text="Today or a later day (400 otherwise).")
 
 
 class WaitlistFilterSerializer(serializers.Serializer):
