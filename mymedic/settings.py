@@ -457,6 +457,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The API's clients sign in with tokens; the console's session cookie is not for them.
+    "AUTHENTICATION_WHITELIST": [
+        "apps.clinic.tokens.StaffTokenAuthentication",
+        "apps.patientapp.auth.PatientTokenAuthentication",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PaymentKindEnum": "apps.billing.models.Payment.Kind",
         "TenantKindEnum": "apps.tenants.models.Tenant.Kind",

@@ -19,3 +19,5 @@ urlpatterns = [
         "api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"
     ),
 ]
+
+handler404 = "apps.core.api.not_found"

@@ -41,3 +41,5 @@ urlpatterns = [
     path("", include("apps.reception.urls")),
     path("", include("apps.setup.urls")),
 ]
+
+handler404 = "apps.core.api.not_found"

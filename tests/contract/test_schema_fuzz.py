@@ -135,6 +135,13 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]  # fmt: skip
 
 
+def takes_input(operation: Any) -> bool:
+    """Whether requests to `operation` can differ at all (else one example says it all)."""
+    raw = operation.definition.raw
+    return bool(raw.get("requestBody") or [p for p in raw.get("parameters", [])
+                                           if p.get("in") in ("path", "query")])  # fmt: skip
+
+
 def fuzz(operation: Any, mode: GenerationMode, roles: list[str], clinic: Clinic, port: int) -> None:
     """Bounded, reproducible examples of one operation, each sent as every role in turn."""
     public = operation.path.startswith("/api/v1/onboarding")
@@ -143,7 +150,7 @@ def fuzz(operation: Any, mode: GenerationMode, roles: list[str], clinic: Clinic,
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=EXAMPLES if takes_input(operation) else 1,
         deadline=None,
         derandomize=True,
         database=None,
@@ -189,12 +196,16 @@ def test_every_operation_as_every_role_keeps_the_contract(
                 continue
             began = time.monotonic()
             roles = ["anonymous"] if operation.path.startswith("/api/v1/onboarding") else ROLES
-            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            modes = [GenerationMode.POSITIVE]
+            if takes_input(operation):  # else there is nothing to make invalid
+                modes.append(GenerationMode.NEGATIVE)
+            for mode in modes:
                 try:
                     fuzz(operation, mode, roles, clinic, server)
                 except Exception as exc:  # noqa: BLE001 (collect every failure, then report)
                     label = f"{operation.method.upper()} {operation.path}, {mode.value}"
                     failures.append(f"{label}: {exc}"[:2000])
+                    print("FAILURE", failures[-1], flush=True)
             timings.append((time.monotonic() - began, operation.method, operation.path))
             print(f"TOOK {timings[-1]}", flush=True)
     for took, method, path in sorted(timings)[-15:]:
