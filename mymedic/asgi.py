@@ -10,7 +10,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
 
 from mymedic.bodylimit import BodyLimitMiddleware  # noqa: E402
-from mymedic.daphnebodies import leave_bodies_to_the_application  # noqa: E402
+from mymedic.daphne_contract import keep_the_contract  # noqa: E402
 
-leave_bodies_to_the_application()
+keep_the_contract()
 application = BodyLimitMiddleware(ProtocolTypeRouter({"http": django_asgi_app}))

@@ -115,7 +115,7 @@ def accepts_token(operation: Any, role: str) -> bool:
 def positive_data_accepted(role: str) -> Any:
     def check(ctx: Any, response: Any, case: Any) -> bool:
         operation = case.operation
-        allowed = {403, 404, 409}
+        allowed = {403, 404, 409, 422}  # 422: an Idempotency-Key used before
         if not accepts_token(operation, role):
             allowed.add(401)
         status = response.status_code
@@ -160,8 +160,13 @@ def fuzz(operation: Any, mode: GenerationMode, roles: list[str], clinic: Clinic,
     def check(case: Any) -> None:
         if positive:
             case.path_parameters = {**case.path_parameters, **existing_ids(clinic, case.path)}
+        # Each role brings its own token (or none): not one the schema's security made up.
+        case.headers = {k: v for k, v in (case.headers or {}).items() if k != "Authorization"}
+        key = case.headers.get("Idempotency-Key")
         for role in roles:
             headers = {"Host": host}
+            if positive and key:  # one key per caller: the same key again would be a replay
+                headers["Idempotency-Key"] = f"{key[:240]}-{role}"
             token = clinic.token(role)
             if token:
                 headers["Authorization"] = f"Token {token}"
