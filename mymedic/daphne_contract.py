@@ -37,6 +37,6 @@ def keep_the_contract() -> None:
         )  # fmt: skip
         self.handle_reply({"type": "http.response.body", "body": content})
 
-    WebRequest.__init__ = __init__  # type: ignore[method-assign]
-    WebRequest.basic_error = basic_error  # type: ignore[method-assign]
-    WebRequest.keeps_the_contract = True  # type: ignore[attr-defined]
+    WebRequest.__init__ = __init__
+    WebRequest.basic_error = basic_error
+    WebRequest.keeps_the_contract = True

@@ -12,6 +12,7 @@ end before its start). Throttles are lifted for this server process only.
 
 import json
 import os
+import re
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -135,6 +136,19 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]  # fmt: skip
 
 
+FIELD_NAME = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+
+
+def is_http_field(name: str, value: Any) -> bool:
+    """Whether a generated header can be sent as HTTP at all: negative data also makes names
+    that are no token and values with NUL, CR, LF or bytes beyond ASCII, which the web
+    server's HTTP parser refuses (a bare 400) before any application could answer."""
+    text = str(value)
+    return (
+        bool(FIELD_NAME.fullmatch(name)) and text.isascii() and not set(text) & {"\0", "\r", "\n"}
+    )
+
+
 def takes_input(operation: Any) -> bool:
     """Whether requests to `operation` can differ at all (else one example says it all)."""
     raw = operation.definition.raw
@@ -161,7 +175,10 @@ def fuzz(operation: Any, mode: GenerationMode, roles: list[str], clinic: Clinic,
         if positive:
             case.path_parameters = {**case.path_parameters, **existing_ids(clinic, case.path)}
         # Each role brings its own token (or none): not one the schema's security made up.
-        case.headers = {k: v for k, v in (case.headers or {}).items() if k != "Authorization"}
+        case.headers = {
+            name: value for name, value in (case.headers or {}).items()
+            if name != "Authorization" and is_http_field(name, value)
+        }  # fmt: skip
         key = case.headers.get("Idempotency-Key")
         for role in roles:
             headers = {"Host": host}
