@@ -77,14 +77,20 @@ class DeclarationApi(APIView):
 
 
 class SettlementImportApi(APIView):
-    """A settlement CSV as the request body (text/csv) or as the multipart field `file`."""
+    """A settlement CSV as the request body (text/csv) or as the multipart field `file`:
+    UTF-8, first line `date,branch,method,amount,reference`, then one row per settlement
+    (`date` the branch's business day, `branch` its id, `method` card, upi or other, `amount`
+    non-negative with two decimals, `reference` optional). Anything else is a 400 on `file`
+    (not UTF-8, another first line, no rows) or on `rows` (each bad row by line number), and
+    nothing is imported."""
 
     permission_classes = [roles(read=READERS, write=READERS)]
     parser_classes = [MultiPartParser]
 
     @extend_schema(
         request={"text/csv": {"type": "string"}, "multipart/form-data": {
-            "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}},
+            "type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
+            "required": ["file"]}},
         responses={201: ImportResultSerializer}, tags=["reconciliation"],
     )  # fmt: skip
     def post(self, request: Request) -> Response:
