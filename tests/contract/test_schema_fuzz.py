@@ -5,9 +5,10 @@ request that the schema allows refused as invalid.
 Positive (schema-valid) requests must be accepted unless a documented state refuses them:
 401 where the caller's token is not one this operation reads (or there is none), 403 for a
 role that may not use it, 404 for an id that names nothing the caller may see, 409 for a
-state conflict, 422 for an Idempotency-Key used before with another body. A 400 on positive data is allowed only on the fields of STATE_RULES, where
-the contract refuses input for state or across fields (wrong credentials, a taken name, an
-end before its start). Throttles are lifted for this server process only.
+state conflict, 422 for an Idempotency-Key used before with another body. A 400 on positive
+data is allowed only on the fields of STATE_RULES, where the contract refuses input for
+state or across fields (wrong credentials, a taken name, an end before its start).
+Throttles are lifted for this server process only.
 """
 
 import json
