@@ -466,7 +466,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.openapi.ContractSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # The contract speaks JSON; the one file upload (settlements) names its own parsers.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -526,6 +526,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The API's clients sign in with tokens; the console's session cookie is not for them.
+    "AUTHENTICATION_WHITELIST": [
+        "apps.clinic.tokens.StaffTokenAuthentication",
+        "apps.patientapp.auth.PatientTokenAuthentication",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PaymentKindEnum": "apps.billing.models.Payment.Kind",
         "TenantKindEnum": "apps.tenants.models.Tenant.Kind",

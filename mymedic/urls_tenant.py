@@ -3,12 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from apps.audit.api import AuditVerifyApi
 from apps.clinic.models import Role
 from apps.clinic.permissions import ManagersOnly, roles
 from apps.clinic.views import password_change
+from apps.core.schemaview import SchemaApi
 from apps.eventstore.api import EventListApi
 
 OWNERS = frozenset({Role.OWNER})
@@ -16,7 +17,7 @@ OWNERS = frozenset({Role.OWNER})
 urlpatterns = [
     path("", RedirectView.as_view(url="/reception/"), name="home"),
     path("admin/", admin.site.urls),
-    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/schema/", SchemaApi.as_view(), name="api-schema"),
     path(
         "api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"
     ),
@@ -40,3 +41,5 @@ urlpatterns = [
     path("", include("apps.reception.urls")),
     path("", include("apps.setup.urls")),
 ]
+
+handler404 = "apps.core.api.not_found"

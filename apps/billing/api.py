@@ -1,7 +1,7 @@
 """Billing API: payments, refunds, invoices and billing settings (thin views)."""
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,6 +12,7 @@ from apps.billing.models import BillingSettings, Refund, TaxRule
 from apps.billing.selectors import invoice_view, invoices_for, payments_for
 from apps.billing.serializers import (
     AdjustmentSerializer,
+    BillingSettingsResultSerializer,
     BillingSettingsSerializer,
     DiscountRequestSerializer,
     InvoiceSerializer,
@@ -19,6 +20,7 @@ from apps.billing.serializers import (
     PaymentSerializer,
     RefundRequestSerializer,
     RefundResultSerializer,
+    TaxRuleCreatedSerializer,
     TaxRuleSerializer,
     WithdrawRequestSerializer,
 )
@@ -124,7 +126,7 @@ class BillingSettingsApi(APIView):
 
     @extend_schema(
         request=BillingSettingsSerializer,
-        responses={200: BillingSettingsSerializer},
+        responses={200: BillingSettingsResultSerializer},
         tags=["billing"],
     )
     def post(self, request: Request) -> Response:
@@ -137,6 +139,12 @@ class BillingSettingsApi(APIView):
         return Response(body)
 
 
+@extend_schema_view(
+    get=extend_schema(tags=["billing"]),
+    post=extend_schema(
+        request=TaxRuleSerializer, responses={201: TaxRuleCreatedSerializer}, tags=["billing"]
+    ),
+)
 class TaxRuleListApi(generics.ListCreateAPIView):
     serializer_class = TaxRuleSerializer
     permission_classes = [Managers]

@@ -1,5 +1,7 @@
+from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.billing.models import (
@@ -11,6 +13,7 @@ from apps.billing.models import (
     Refund,
     TaxRule,
 )
+from apps.billing.money import PAISA
 
 
 def amount_field(**options: Any) -> serializers.DecimalField:
@@ -19,9 +22,30 @@ def amount_field(**options: Any) -> serializers.DecimalField:
     )
 
 
+def money_in(**options: Any) -> serializers.DecimalField:
+    """An amount a caller pays, refunds or takes off: more than 0, at most 10,000,000.00
+    (`apps.billing.money.check_amount`); the schema says at most 9,999,999.99."""
+    return serializers.DecimalField(
+        max_digits=9, decimal_places=2, min_value=PAISA, coerce_to_string=True, **options
+    )
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "example": "10.00",
+     "pattern": r"^(100(\.00?)?|[1-9][0-9]?(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9]))$",
+     "description": "A percent more than 0 and at most 100, at most two decimals."}
+)  # fmt: skip
+class PercentField(serializers.DecimalField):
+    def __init__(self, **options: Any) -> None:
+        super().__init__(
+            max_digits=5, decimal_places=2, min_value=PAISA, max_value=Decimal("100"),
+            coerce_to_string=True, **options,
+        )  # fmt: skip
+
+
 class PaymentRequestSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Payment.Kind.choices)
-    amount = amount_field()
+    amount = money_in()
     method = serializers.ChoiceField(choices=Method.choices)
 
 
@@ -44,7 +68,7 @@ class RefundRequestSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=Refund.Kind.choices, required=False, default=Refund.Kind.REFUND
     )
-    amount = amount_field()
+    amount = money_in()
     reason = serializers.CharField(max_length=200)
     category = serializers.ChoiceField(choices=DISCOUNT_CATEGORIES, required=False)
 
@@ -77,12 +101,8 @@ class DiscountRequestSerializer(serializers.Serializer):
 
     category = serializers.ChoiceField(choices=DISCOUNT_CATEGORIES)
     reason = serializers.CharField(max_length=200)
-    amount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, coerce_to_string=True, required=False
-    )
-    percent = serializers.DecimalField(
-        max_digits=5, decimal_places=2, coerce_to_string=True, required=False
-    )
+    amount = money_in(required=False)
+    percent = PercentField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("amount" in attrs) == ("percent" in attrs):
@@ -140,6 +160,16 @@ class InvoiceRefundLineSerializer(serializers.Serializer):
     amount = serializers.CharField()
 
 
+class InvoicePaymentLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Payment.Kind.choices)
+    method = serializers.CharField()
+    method_label = serializers.CharField()
+    amount = serializers.CharField()
+    refunded = serializers.CharField()
+    refundable = serializers.CharField()
+
+
 class InvoiceSerializer(serializers.Serializer):
     id = serializers.IntegerField(allow_null=True, help_text="None while a draft.")
     number = serializers.CharField(allow_null=True)
@@ -152,7 +182,7 @@ class InvoiceSerializer(serializers.Serializer):
     balance_due = amount_field()
     overpaid = amount_field()
     lines = serializers.ListField(child=serializers.DictField())
-    payments = serializers.ListField(child=serializers.DictField())
+    payments = InvoicePaymentLineSerializer(many=True)
     adjustments = InvoiceAdjustmentLineSerializer(many=True)
     refunds = InvoiceRefundLineSerializer(many=True)
 
@@ -164,11 +194,27 @@ class BillingSettingsSerializer(serializers.ModelSerializer):
         extra_kwargs = {"cancellation_policy": {"required": True}}
 
 
+class BillingSettingsResultSerializer(BillingSettingsSerializer):
+    position = serializers.IntegerField()
+
+    class Meta(BillingSettingsSerializer.Meta):
+        fields = [*BillingSettingsSerializer.Meta.fields, "position"]
+
+
 class TaxRuleSerializer(serializers.ModelSerializer):
-    rate = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=True)
-    branch = serializers.IntegerField(source="branch_id", required=False, allow_null=True)
+    rate = PercentField()
+    branch = serializers.IntegerField(
+        source="branch_id", required=False, allow_null=True, min_value=1
+    )
 
     class Meta:
         model = TaxRule
         fields = ["id", "name", "rate", "branch", "active"]
         read_only_fields = ["active"]
+
+
+class TaxRuleCreatedSerializer(TaxRuleSerializer):
+    position = serializers.IntegerField()
+
+    class Meta(TaxRuleSerializer.Meta):
+        fields = [*TaxRuleSerializer.Meta.fields, "position"]

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.contrib.auth import update_session_auth_hash
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -24,6 +24,7 @@ from apps.clinic.scoping import staff_of, visible_branches
 from apps.clinic.serializers import (
     BranchSerializer,
     PasswordChangeSerializer,
+    StaffCreateSerializer,
     StaffSerializer,
     TokenRequestSerializer,
 )
@@ -139,13 +140,19 @@ class BranchDetailApi(generics.RetrieveAPIView):
         return visible_branches(staff_of(self.request))
 
 
+@extend_schema_view(
+    get=extend_schema(tags=["staff"]),
+    post=extend_schema(
+        request=StaffCreateSerializer, responses={201: StaffSerializer}, tags=["staff"]
+    ),
+)
 class StaffListApi(generics.ListCreateAPIView):
     serializer_class = StaffSerializer
     permission_classes = [ManagersOnly]
     queryset = User.objects.prefetch_related("branches")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(data=request.data)
+        serializer = StaffCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         user = staff_create(

@@ -4,11 +4,11 @@ from rest_framework import serializers
 
 from apps.billing.serializers import InvoiceSerializer
 from apps.core.dates import BoundedDateField
-from apps.scheduling.serializers import InstantField
+from apps.scheduling.serializers import InstantField, PhoneField
 
 
 class CodeRequestSerializer(serializers.Serializer):
-    phone = serializers.CharField(max_length=32)
+    phone = PhoneField()
 
 
 class CodeSentSerializer(serializers.Serializer):
@@ -17,7 +17,7 @@ class CodeSentSerializer(serializers.Serializer):
 
 
 class SignInSerializer(serializers.Serializer):
-    phone = serializers.CharField(max_length=32)
+    phone = PhoneField()
     code = serializers.CharField(max_length=16, help_text="The six digits sent by SMS")
 
 
@@ -72,4 +72,4 @@ class PatientInvoiceSerializer(InvoiceSerializer):
 
 class PatientWaitlistJoinSerializer(serializers.Serializer):
     doctor = serializers.IntegerField(min_value=1)
-    date = BoundedDateField()
+    date = BoundedDateField(help_text="Today or a later day (400 otherwise).")

@@ -1,12 +1,11 @@
 """Reconciliation API: declarations, settlement import, daily/weekly/monthly reports, runs."""
 
 from datetime import date
-from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,13 +15,29 @@ from apps.clinic.models import Branch, Role
 from apps.clinic.permissions import roles
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.core.api import get_visible
-from apps.core.dates import BoundedDateField, date_problem
 from apps.core.db import connection
 from apps.core.errors import InvalidInput, Unavailable
+from apps.core.openapi import DATE_PATTERN
 from apps.reconciliation import commands, reports
 from apps.reconciliation.analytics import chain_analytics
 from apps.reconciliation.compute import close_days
-from apps.reconciliation.models import METHODS
+from apps.reconciliation.serializers import (
+    AnalyticsQuery,
+    AnalyticsRowSerializer,
+    DailyCloseSerializer,
+    DayQuery,
+    DeclarationResultSerializer,
+    DeclarationSerializer,
+    ImportResultSerializer,
+    MonthlySerializer,
+    MonthQuery,
+    RunResultSerializer,
+    RunSerializer,
+    SignOffResultSerializer,
+    SignOffSerializer,
+    WeeklySerializer,
+    WeekQuery,
+)
 from apps.reconciliation.warehouse import TenantWarehouse, WarehouseUnavailable
 
 MANAGERS = frozenset({Role.OWNER, Role.MANAGER})
@@ -30,130 +45,6 @@ READERS = MANAGERS | {Role.BRANCH_MANAGER}
 Declarers = roles(read=commands.DECLARERS, write=commands.DECLARERS)
 Readers = roles(read=READERS, write=commands.SIGNERS)
 Managers = roles(read=MANAGERS, write=MANAGERS)
-
-
-class DeclarationSerializer(serializers.Serializer):
-    branch = serializers.IntegerField(min_value=1)
-    date = BoundedDateField()
-    method = serializers.ChoiceField(choices=METHODS)
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
-
-
-class DayQuery(serializers.Serializer):
-    branch = serializers.IntegerField(min_value=1)
-    date = BoundedDateField()
-
-
-class SignOffSerializer(DayQuery):
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-
-
-class WeekQuery(serializers.Serializer):
-    branch = serializers.IntegerField(min_value=1)
-    week = serializers.RegexField(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
-    format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
-
-    def validate_week(self, value: str) -> str:
-        try:
-            bounds = reports.week_bounds(value)
-        except (ValueError, OverflowError) as exc:
-            raise serializers.ValidationError("No such ISO week.") from exc
-        if problem := date_problem(bounds[0]) or date_problem(bounds[1]):
-            raise serializers.ValidationError(problem)
-        return value
-
-
-class MonthQuery(serializers.Serializer):
-    month = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$")
-    format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
-
-    def validate_month(self, value: str) -> str:
-        try:
-            bounds = reports.month_bounds(value)
-        except (ValueError, OverflowError) as exc:
-            raise serializers.ValidationError("No such month.") from exc
-        if problem := date_problem(bounds[0]) or date_problem(bounds[1]):
-            raise serializers.ValidationError(problem)
-        return value
-
-
-class RunSerializer(serializers.Serializer):
-    date = BoundedDateField()
-
-
-class DeclarationResultSerializer(DeclarationSerializer):
-    id = serializers.IntegerField()
-    position = serializers.IntegerField()
-
-
-class BooksSerializer(serializers.Serializer):
-    bookings = serializers.IntegerField()
-    cancellations = serializers.IntegerField()
-    no_shows = serializers.IntegerField()
-    completed = serializers.IntegerField()
-    expected = serializers.CharField()
-    collected = serializers.DictField(child=serializers.CharField())
-    refunded = serializers.DictField(child=serializers.CharField())
-    declared = serializers.DictField(child=serializers.CharField())
-    variance = serializers.DictField(child=serializers.CharField())
-    net = serializers.CharField()
-
-
-class DailyCloseSerializer(BooksSerializer):
-    branch = serializers.IntegerField()
-    date = BoundedDateField()
-    status = serializers.ChoiceField(choices=["undeclared", "balanced", "variance"])
-    as_of_position = serializers.IntegerField()
-
-
-class TotalsSerializer(BooksSerializer):
-    days_with_variance = serializers.IntegerField()
-
-
-class WeeklySerializer(serializers.Serializer):
-    branch = serializers.IntegerField()
-    week = serializers.CharField()
-    days = DailyCloseSerializer(many=True)
-    totals = TotalsSerializer()
-
-
-class BranchTotalsSerializer(TotalsSerializer):
-    branch = serializers.IntegerField()
-    name = serializers.CharField()
-
-
-class MonthlySerializer(serializers.Serializer):
-    month = serializers.CharField()
-    branches = BranchTotalsSerializer(many=True)
-    chain = TotalsSerializer()
-
-
-class RunResultSerializer(serializers.Serializer):
-    date = BoundedDateField()
-    closes = DailyCloseSerializer(many=True)
-
-
-class ImportResultSerializer(serializers.Serializer):
-    imported = serializers.IntegerField()
-    position = serializers.IntegerField()
-
-
-class SignOffResultSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    variance = serializers.DictField(child=serializers.CharField())
-    position = serializers.IntegerField()
-
-
-class AnalyticsRowSerializer(serializers.Serializer):
-    branch = serializers.IntegerField()
-    period = serializers.CharField()
-    bookings = serializers.IntegerField()
-    no_shows = serializers.IntegerField()
-    cancellations = serializers.IntegerField()
-    no_show_rate = serializers.FloatField()
-    takings = serializers.CharField()
-    variance = serializers.CharField()
-    days_with_variance = serializers.IntegerField()
 
 
 def _branch(request: Request, pk: int) -> Branch:
@@ -186,14 +77,20 @@ class DeclarationApi(APIView):
 
 
 class SettlementImportApi(APIView):
-    """A settlement CSV as the request body (text/csv) or as the multipart field `file`."""
+    """A settlement CSV as the request body (text/csv) or as the multipart field `file`:
+    UTF-8, first line `date,branch,method,amount,reference`, then one row per settlement
+    (`date` the branch's business day, `branch` its id, `method` card, upi or other, `amount`
+    non-negative with two decimals, `reference` optional). Anything else is a 400 on `file`
+    (not UTF-8, another first line, no rows) or on `rows` (each bad row by line number), and
+    nothing is imported."""
 
     permission_classes = [roles(read=READERS, write=READERS)]
     parser_classes = [MultiPartParser]
 
     @extend_schema(
         request={"text/csv": {"type": "string"}, "multipart/form-data": {
-            "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}},
+            "type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
+            "required": ["file"]}},
         responses={201: ImportResultSerializer}, tags=["reconciliation"],
     )  # fmt: skip
     def post(self, request: Request) -> Response:
@@ -308,19 +205,6 @@ class RunApi(APIView):
         )
 
 
-class AnalyticsQuery(serializers.Serializer):
-    start = BoundedDateField()
-    end = BoundedDateField()
-    by = serializers.ChoiceField(choices=["week", "month"], required=False, default="month")
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["end"] < attrs["start"]:
-            raise serializers.ValidationError({"end": ["End on or after the start."]})
-        if (attrs["end"] - attrs["start"]).days > 3660:
-            raise serializers.ValidationError({"end": ["Ask for ten years at most."]})
-        return attrs
-
-
 class AnalyticsApi(APIView):
     """Chain analytics from the warehouse (exported every few minutes)."""
 
@@ -328,8 +212,14 @@ class AnalyticsApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("from", OpenApiTypes.DATE, required=True),
-            OpenApiParameter("to", OpenApiTypes.DATE, required=True),
+            OpenApiParameter("from", OpenApiTypes.DATE, required=True, pattern=DATE_PATTERN),
+            OpenApiParameter(
+                "to",
+                OpenApiTypes.DATE,
+                required=True,
+                pattern=DATE_PATTERN,
+                description="On or after `from`, at most ten years later (400 on `end`).",
+            ),
             OpenApiParameter("by", OpenApiTypes.STR, enum=["week", "month"]),
         ],
         responses={200: AnalyticsRowSerializer(many=True)},

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,11 +45,17 @@ from apps.scheduling.serializers import (
     CancelSerializer,
     ClosureResultSerializer,
     ClosureSerializer,
+    DoctorCreatedSerializer,
     DoctorDaySerializer,
+    DoctorFilterSerializer,
     DoctorSerializer,
     LeaveResultSerializer,
     LeaveSerializer,
+    PatientCreatedSerializer,
+    PatientFilterSerializer,
+    PatientRegisterSerializer,
     PatientSerializer,
+    PhoneField,
     SlotQuerySerializer,
     SlotSerializer,
     StartSerializer,
@@ -73,15 +79,22 @@ def command_result(appointment: Appointment, code: int = status.HTTP_200_OK) -> 
     return Response(data, status=code)
 
 
+@extend_schema_view(
+    get=extend_schema(parameters=[DoctorFilterSerializer], tags=["doctors"]),
+    post=extend_schema(
+        request=DoctorSerializer, responses={201: DoctorCreatedSerializer}, tags=["doctors"]
+    ),
+)
 class DoctorListApi(generics.ListCreateAPIView):
     serializer_class = DoctorSerializer
     permission_classes = [StaffReadDoctorAdminsWrite]
 
     def get_queryset(self) -> QuerySet[Doctor]:
+        filters = DoctorFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
         doctors = doctors_for(staff_of(self.request))
-        branch = self.request.query_params.get("branch")
-        if branch is not None:
-            doctors = doctors.filter(branch_id=branch) if branch.isdigit() else doctors.none()
+        if "branch" in filters.validated_data:
+            doctors = doctors.filter(branch_id=filters.validated_data["branch"])
         return doctors
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -190,13 +203,23 @@ class BranchClosureApi(APIView):
 BROWSE_PAGE_SIZE = 50
 
 
+@extend_schema_view(
+    get=extend_schema(parameters=[PatientFilterSerializer], tags=["patients"]),
+    post=extend_schema(
+        request=PatientRegisterSerializer,
+        responses={201: PatientCreatedSerializer},
+        tags=["patients"],
+    ),
+)
 class PatientListApi(generics.ListCreateAPIView):
     serializer_class = PatientSerializer
     permission_classes = [StaffReadFrontDeskWrite]
 
     def get_queryset(self) -> QuerySet[Patient]:
         user = staff_of(self.request)
-        phone = self.request.query_params.get("phone")
+        filters = PatientFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        phone = filters.validated_data.get("phone")
         if phone is not None:
             return patients_for(user).filter(phone_index__in=phone_indexes(normalize_phone(phone)))
         return patients_of_my_branches(user)
@@ -217,7 +240,7 @@ class PatientListApi(generics.ListCreateAPIView):
         return response
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(data=request.data)
+        serializer = PatientRegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         actor = staff_of(request)
@@ -240,7 +263,7 @@ class PatientListApi(generics.ListCreateAPIView):
 
 
 class PatientSearchRequestSerializer(serializers.Serializer):
-    phone = serializers.CharField(max_length=32, help_text="As typed, e.g. 98123 45678.")
+    phone = PhoneField()
 
 
 class PatientSearchResultSerializer(serializers.Serializer):
@@ -285,6 +308,18 @@ class PatientDetailApi(generics.RetrieveAPIView):
         return response
 
 
+@extend_schema_view(
+    get=extend_schema(parameters=[AppointmentFilterSerializer], tags=["appointments"]),
+    post=extend_schema(
+        request=BookSerializer,
+        responses={201: AppointmentCommandResultSerializer},
+        tags=["appointments"],
+        summary="Book a free slot",
+        description="409 when the slot is taken or outside working hours, or (with "
+        "`confirm_duplicate: false`) the patient already has a live visit with this doctor "
+        "that day: `{detail, code: duplicate_visit, existing}`.",
+    ),
+)
 class AppointmentListApi(generics.ListCreateAPIView):
     serializer_class = AppointmentSerializer
     permission_classes = [StaffReadFrontDeskWrite]
@@ -449,7 +484,7 @@ class BranchBoardApi(APIView):
 class PatientEraseApi(APIView):
     permission_classes = [roles(read=WHOLE_TENANT_ROLES, write=WHOLE_TENANT_ROLES)]
 
-    @extend_schema(request=None, responses={200: PatientSerializer}, tags=["patients"])
+    @extend_schema(request=None, responses={200: PatientCreatedSerializer}, tags=["patients"])
     def post(self, request: Request, pk: int) -> Response:
         actor = staff_of(request)
         patient = commands.patient_erase(

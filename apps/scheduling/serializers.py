@@ -3,12 +3,18 @@
 from datetime import datetime
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.dates import BoundedDateField, parse_instant
 from apps.scheduling.formats import local_iso
 from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class LocalInstantField(serializers.CharField):
+    """An instant as the API answers it: ISO 8601 with the branch's offset."""
 
 
 class InstantField(serializers.DateTimeField):
@@ -23,20 +29,46 @@ class InstantField(serializers.DateTimeField):
             raise serializers.ValidationError(str(exc), code="invalid") from exc
 
 
+# A phone number as `normalize_phone` takes it without separators: +country and 8-15 digits,
+# 00country..., or a national number of ten digits (with a leading 0: eleven).
+PHONE_PATTERN = r"^(\+[0-9]{8,15}|00[0-9]{8,15}|0?[0-9]{10})$"
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": PHONE_PATTERN, "maxLength": 32, "example": "+919812345678",
+     "description": "With its country code (+91…) or ten national digits; spaces, dashes "
+     "and brackets are also accepted and dropped."}
+)  # fmt: skip
+class PhoneField(serializers.CharField):
+    """A phone number in a request; `normalize_phone` gives its one stored form."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=32, **kwargs)
+
+
+# Times of day as the weekly hours grid takes them: 00:00 to 23:59.
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
 class WeeklyHoursItemSerializer(serializers.Serializer):
-    weekday = serializers.IntegerField(min_value=0, max_value=6)
-    start = serializers.RegexField(r"^\d{2}:\d{2}$")
-    end = serializers.RegexField(r"^\d{2}:\d{2}$")
+    """One working interval; `start` before `end`, intervals of a day must not overlap."""
+
+    weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 = Monday")
+    start = serializers.RegexField(CLOCK_PATTERN)
+    end = serializers.RegexField(CLOCK_PATTERN)
 
 
 class DoctorSerializer(serializers.ModelSerializer):
     weekly_hours = WeeklyHoursItemSerializer(many=True)
     consultation_fee = serializers.DecimalField(
-        max_digits=10, decimal_places=2, min_value=0, coerce_to_string=True
+        max_digits=8, decimal_places=2, min_value=0, coerce_to_string=True
     )
     slot_minutes = serializers.IntegerField(min_value=5, max_value=240)
-    branch = serializers.IntegerField(source="branch_id")
-    user = serializers.IntegerField(source="user_id", required=False, allow_null=True)
+    branch = serializers.IntegerField(source="branch_id", min_value=1)
+    user = serializers.IntegerField(
+        source="user_id", required=False, allow_null=True, min_value=1,
+        help_text="A staff member with the doctor role not linked to another doctor.",
+    )  # fmt: skip
 
     class Meta:
         model = Doctor
@@ -47,9 +79,24 @@ class DoctorSerializer(serializers.ModelSerializer):
         read_only_fields = ["active"]
 
 
+class DoctorCreatedSerializer(DoctorSerializer):
+    position = serializers.IntegerField()
+
+    class Meta(DoctorSerializer.Meta):
+        fields = [*DoctorSerializer.Meta.fields, "position"]
+
+
+class DoctorFilterSerializer(serializers.Serializer):
+    branch = serializers.IntegerField(required=False, min_value=1)
+
+
+class PatientFilterSerializer(serializers.Serializer):
+    phone = PhoneField(required=False, help_text="Find by phone (an audited search).")
+
+
 class LeaveSerializer(serializers.Serializer):
     start_date = BoundedDateField()
-    end_date = BoundedDateField()
+    end_date = BoundedDateField(help_text="On or after `start_date` (400 otherwise).")
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
@@ -68,22 +115,46 @@ class ErasableCharField(serializers.CharField):
 
 
 class PatientSerializer(serializers.Serializer):
-    """A patient's personal fields are unsealed on read; null once the patient is erased."""
+    """A patient as the API answers: personal fields unsealed, null once the patient is
+    erased; `email` is an address or null, never empty."""
 
     id = serializers.IntegerField(read_only=True)
-    # Null only once the patient is erased (reads); requests must give them.
     name = ErasableCharField(max_length=150)
     phone = ErasableCharField(max_length=32)
     date_of_birth = BoundedDateField(required=False, allow_null=True)
     address = ErasableCharField(max_length=500, required=False, allow_blank=True)
     notes = ErasableCharField(max_length=2000, required=False, allow_blank=True)
-    email = serializers.EmailField(required=False, allow_blank=True, allow_null=True)
+    email = serializers.EmailField(required=False, allow_null=True)
     language = serializers.ChoiceField(choices=Patient.LANGUAGES, required=False, default="en")
     branch = serializers.IntegerField(
         source="registered_branch_id", required=False, allow_null=True
     )
     created = serializers.DateTimeField(read_only=True)
     erased = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        body: dict[str, Any] = super().to_representation(instance)
+        body["email"] = body["email"] or None
+        return body
+
+
+class PatientCreatedSerializer(PatientSerializer):
+    position = serializers.IntegerField()
+
+
+class PatientRegisterSerializer(serializers.Serializer):
+    """A new patient. `date_of_birth` must be a past day."""
+
+    name = serializers.CharField(max_length=150)
+    phone = PhoneField()
+    date_of_birth = BoundedDateField(required=False, allow_null=True)
+    address = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True, allow_null=True)
+    language = serializers.ChoiceField(choices=Patient.LANGUAGES, required=False, default="en")
+    branch = serializers.IntegerField(
+        source="registered_branch_id", required=False, allow_null=True, min_value=1
+    )
 
 
 class AppointmentSerializer(serializers.ModelSerializer):
@@ -104,9 +175,11 @@ class AppointmentSerializer(serializers.ModelSerializer):
     def _zone(self, appointment: Appointment) -> str:
         return appointment.branch.timezone
 
+    @extend_schema_field(OpenApiTypes.DATETIME)
     def get_start(self, appointment: Appointment) -> str:
         return local_iso(appointment.start, self._zone(appointment))
 
+    @extend_schema_field(OpenApiTypes.DATETIME)
     def get_end(self, appointment: Appointment) -> str:
         return local_iso(appointment.end, self._zone(appointment))
 
@@ -141,8 +214,8 @@ class AppointmentDetailSerializer(AppointmentSerializer):
 
 
 class SlotSerializer(serializers.Serializer):
-    start = serializers.CharField(help_text="ISO 8601 with the branch's offset")
-    end = serializers.CharField()
+    start = LocalInstantField(help_text="ISO 8601 with the branch's offset")
+    end = LocalInstantField()
 
 
 class ReadModelRowSerializer(serializers.Serializer):
@@ -226,7 +299,7 @@ class AppointmentFilterSerializer(serializers.Serializer):
 class WaitlistJoinSerializer(serializers.Serializer):
     doctor = serializers.IntegerField(min_value=1)
     patient = serializers.IntegerField(min_value=1)
-    date = BoundedDateField()
+    date = BoundedDateField(help_text="Today or a later day (400 otherwise).")
 
 
 class WaitlistFilterSerializer(serializers.Serializer):
@@ -237,9 +310,9 @@ class WaitlistFilterSerializer(serializers.Serializer):
 
 class HoldSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    start = serializers.CharField(help_text="ISO 8601 with the branch's offset")
-    end = serializers.CharField()
-    expires_at = serializers.CharField()
+    start = LocalInstantField(help_text="ISO 8601 with the branch's offset")
+    end = LocalInstantField()
+    expires_at = LocalInstantField()
 
 
 class WaitlistEntrySerializer(serializers.ModelSerializer):

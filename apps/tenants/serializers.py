@@ -1,17 +1,35 @@
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.clinic.serializers import NewPasswordField, TimezoneField
 from apps.tenants.models import Tenant
+from apps.tenants.rules import RESERVED_SLUGS, SUPPORTED_CURRENCIES
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": r"^[a-z][a-z0-9-]{1,29}[a-z0-9]$", "maxLength": 31,
+     "not": {"anyOf": [{"pattern": "^pg-"}, {"enum": sorted(RESERVED_SLUGS)}]},
+     "example": "sunrise-clinic",
+     "description": "3 to 31 lowercase letters, digits and hyphens, starting with a letter and "
+     "not ending with a hyphen; a taken or reserved one (www, admin, api, …) is refused "
+     "(400 on `slug`)."}
+)  # fmt: skip
+class SlugField(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=63, **kwargs)
 
 
 class OnboardingSerializer(serializers.Serializer):
     clinic_name = serializers.CharField(max_length=200)
-    slug = serializers.CharField(max_length=63)
+    slug = SlugField()
     kind = serializers.ChoiceField(choices=Tenant.Kind.choices)
     owner_name = serializers.CharField(max_length=150)
     owner_email = serializers.EmailField()
-    owner_password = serializers.CharField(max_length=128, trim_whitespace=False)
-    timezone = serializers.CharField(max_length=64, default="Asia/Kolkata")
-    currency = serializers.CharField(max_length=3, default="INR")
+    owner_password = NewPasswordField()
+    timezone = TimezoneField(default="Asia/Kolkata")
+    currency = serializers.ChoiceField(choices=sorted(SUPPORTED_CURRENCIES), default="INR")
 
 
 class OnboardedSerializer(serializers.Serializer):

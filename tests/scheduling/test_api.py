@@ -172,7 +172,7 @@ def test_a_patients_language_and_email_are_optional_and_kept(desk: HostClient) -
         format="json",
     )
 
-    assert (plain["language"], plain["email"]) == ("en", "")
+    assert (plain["language"], plain["email"]) == ("en", None)  # null, never "" (API v1.1)
     assert (hindi["language"], hindi["email"]) == ("hi", "sunil@example.com")
     assert desk.get(f"/api/v1/patients/{hindi['id']}/").json()["language"] == "hi"
     assert bad.status_code == 400 and "language" in bad.json()
