@@ -31,7 +31,7 @@ from apps.tenants.models import Tenant
 from tests import servers
 from tests.clock import IST
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(180)]
 
 RETRYABLE = {502, 503, 504}
 
