@@ -1,6 +1,7 @@
 """Reconciliation API: declarations, settlement import, daily/weekly/monthly reports, runs."""
 
 from datetime import date
+from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -9,6 +10,7 @@ from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from apps.clinic.models import Branch, Role
@@ -49,6 +51,13 @@ Managers = roles(read=MANAGERS, write=MANAGERS)
 
 def _branch(request: Request, pk: int) -> Branch:
     return get_visible(visible_branches(staff_of(request)), pk, "Branch")
+
+
+def _query(serializer: type[Serializer], request: Request) -> dict[str, Any]:
+    """The report's query string, validated (400 on any bad parameter)."""
+    query = serializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
 
 
 def _csv(text: str, name: str) -> HttpResponse:
@@ -119,10 +128,8 @@ class DailyApi(APIView):
         parameters=[DayQuery], responses={200: DailyCloseSerializer}, tags=["reconciliation"]
     )
     def get(self, request: Request) -> Response:
-        query = DayQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        branch = _branch(request, query.validated_data["branch"])
-        close = reports.daily(branch, query.validated_data["date"])
+        query = _query(DayQuery, request)
+        close = reports.daily(_branch(request, query["branch"]), query["date"])
         return Response(reports.close_dict(close))
 
 
@@ -155,11 +162,9 @@ class WeeklyApi(APIView):
         tags=["reconciliation"],
     )
     def get(self, request: Request) -> Response | HttpResponse:
-        query = WeekQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        branch = _branch(request, query.validated_data["branch"])
-        report = reports.weekly(branch, query.validated_data["week"])
-        if query.validated_data["format"] == "csv":
+        query = _query(WeekQuery, request)
+        report = reports.weekly(_branch(request, query["branch"]), query["week"])
+        if query["format"] == "csv":
             return _csv(
                 reports.to_csv(report["days"], ["branch", "date"]), f"week-{report['week']}"
             )
@@ -175,11 +180,9 @@ class MonthlyApi(APIView):
         tags=["reconciliation"],
     )
     def get(self, request: Request) -> Response | HttpResponse:
-        query = MonthQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        branches = list(visible_branches(staff_of(request)))
-        report = reports.monthly(query.validated_data["month"], branches)
-        if query.validated_data["format"] == "csv":
+        query = _query(MonthQuery, request)
+        report = reports.monthly(query["month"], list(visible_branches(staff_of(request))))
+        if query["format"] == "csv":
             rows = report["branches"] + [{"branch": "chain", "name": "", **report["chain"]}]
             return _csv(reports.to_csv(rows, ["branch", "name"]), f"month-{report['month']}")
         return Response(report)

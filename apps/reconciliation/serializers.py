@@ -1,5 +1,7 @@
 """Request parsing and response shapes of the reconciliation API. Serializers never save."""
 
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from rest_framework import serializers
@@ -31,6 +33,17 @@ class SignOffSerializer(DayQuery):
     )  # fmt: skip
 
 
+def _period(value: str, bounds_of: Callable[[str], tuple[date, date]], unknown: str) -> str:
+    """A week or month the calendar has, both of whose ends are days the reports accept."""
+    try:
+        first, last = bounds_of(value)
+    except (ValueError, OverflowError) as exc:
+        raise serializers.ValidationError(unknown) from exc
+    if problem := date_problem(first) or date_problem(last):
+        raise serializers.ValidationError(problem)
+    return value
+
+
 class WeekQuery(serializers.Serializer):
     branch = serializers.IntegerField(min_value=1)
     week = serializers.RegexField(
@@ -40,13 +53,7 @@ class WeekQuery(serializers.Serializer):
     format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
 
     def validate_week(self, value: str) -> str:
-        try:
-            bounds = reports.week_bounds(value)
-        except (ValueError, OverflowError) as exc:
-            raise serializers.ValidationError("No such ISO week.") from exc
-        if problem := date_problem(bounds[0]) or date_problem(bounds[1]):
-            raise serializers.ValidationError(problem)
-        return value
+        return _period(value, reports.week_bounds, "No such ISO week.")
 
 
 class MonthQuery(serializers.Serializer):
@@ -54,13 +61,7 @@ class MonthQuery(serializers.Serializer):
     format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
 
     def validate_month(self, value: str) -> str:
-        try:
-            bounds = reports.month_bounds(value)
-        except (ValueError, OverflowError) as exc:
-            raise serializers.ValidationError("No such month.") from exc
-        if problem := date_problem(bounds[0]) or date_problem(bounds[1]):
-            raise serializers.ValidationError(problem)
-        return value
+        return _period(value, reports.month_bounds, "No such month.")
 
 
 class RunSerializer(serializers.Serializer):
