@@ -22,6 +22,7 @@ from apps.billing.templatetags.billing import method_label
 from apps.clinic.admin import BranchScopedAdmin, clinic_time_column, money_column
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.core import clinictime
+from apps.core.admin import NoAddOrDelete
 from apps.core.errors import DomainError
 from apps.reconciliation import reports
 from apps.reconciliation.commands import close_sign_off
@@ -87,7 +88,7 @@ def money_by_method(close: DailyClose) -> list[dict[str, Any]]:
 
 
 @admin.register(DailyClose)
-class DailyCloseAdmin(BranchScopedAdmin):
+class DailyCloseAdmin(NoAddOrDelete, BranchScopedAdmin):
     list_display = [
         "day",
         "branch",
@@ -144,12 +145,6 @@ class DailyCloseAdmin(BranchScopedAdmin):
         return render_to_string(
             "admin/reconciliation/money_table.html", {"rows": money_by_method(close)}
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Status")
     def status_badge(self, close: DailyClose) -> str:
@@ -305,13 +300,7 @@ class DailyCloseAdmin(BranchScopedAdmin):
 
 
 @admin.register(SignOff)
-class SignOffAdmin(BranchScopedAdmin):
+class SignOffAdmin(NoAddOrDelete, BranchScopedAdmin):
     list_display = ["date", "branch", "note", "created"]
     list_filter = [("branch", admin.RelatedOnlyFieldListFilter)]
     readonly_fields = [f.name for f in SignOff._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
