@@ -56,7 +56,7 @@ from apps.patientapp.throttling import (
 )
 from apps.scheduling import waitlist
 from apps.scheduling.actors import PatientActor
-from apps.scheduling.api import free_slots_of, waitlist_result
+from apps.scheduling.api import AppointmentCommandApi, free_slots_of, waitlist_result
 from apps.scheduling.models import Appointment, Doctor, WaitlistEntry
 from apps.scheduling.phones import normalize_phone
 from apps.scheduling.serializers import (
@@ -223,36 +223,38 @@ class AppointmentDetailApi(PatientView, generics.RetrieveAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class AppointmentCancelApi(PatientView):
-    @extend_schema(
-        request=PatientCancelSerializer,
-        responses={200: AppointmentCommandResultSerializer},
-        tags=TAGS,
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        actor = patient_of(request)
-        appointment = get_visible(own_appointments(actor), pk, "Appointment")
-        serializer = PatientCancelSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        cancelled = commands.patient_appointment_cancel(
-            actor=actor, appointment=appointment, reason=serializer.validated_data["reason"]
-        )
-        return Response(AppointmentCommandResultSerializer(cancelled).data)
+class PatientAppointmentCommandApi(PatientView, AppointmentCommandApi):
+    # A transition of one of the signed-in patient's own appointments (no docstring: its
+    # subclasses keep PatientView's description in the OpenAPI document).
+
+    def appointment(self, request: Request, pk: int) -> Appointment:
+        return get_visible(own_appointments(patient_of(request)), pk, "Appointment")
 
 
-class AppointmentRescheduleApi(PatientView):
-    @extend_schema(
-        request=StartSerializer, responses={200: AppointmentCommandResultSerializer}, tags=TAGS
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        actor = patient_of(request)
-        appointment = get_visible(own_appointments(actor), pk, "Appointment")
-        serializer = StartSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        moved = commands.patient_appointment_reschedule(
-            actor=actor, appointment=appointment, start=serializer.validated_data["start"]
+@extend_schema(
+    request=PatientCancelSerializer,
+    responses={200: AppointmentCommandResultSerializer},
+    tags=TAGS,
+)
+class AppointmentCancelApi(PatientAppointmentCommandApi):
+    body = PatientCancelSerializer
+
+    def run(self, request: Request, appointment: Appointment, data: dict[str, Any]) -> Appointment:
+        return commands.patient_appointment_cancel(
+            actor=patient_of(request), appointment=appointment, reason=data["reason"]
         )
-        return Response(AppointmentCommandResultSerializer(moved).data)
+
+
+@extend_schema(
+    request=StartSerializer, responses={200: AppointmentCommandResultSerializer}, tags=TAGS
+)
+class AppointmentRescheduleApi(PatientAppointmentCommandApi):
+    body = StartSerializer
+
+    def run(self, request: Request, appointment: Appointment, data: dict[str, Any]) -> Appointment:
+        return commands.patient_appointment_reschedule(
+            actor=patient_of(request), appointment=appointment, start=data["start"]
+        )
 
 
 class DoctorListApi(PatientView, generics.ListAPIView):

@@ -363,85 +363,87 @@ class AppointmentDetailApi(generics.RetrieveAPIView):
 class AppointmentCommandApi(APIView):
     """Base of the transition endpoints: finds the appointment within the caller's reach."""
 
+    # Then validates the body (`body`, none when None), runs the command (`run`) and answers
+    # with the appointment it returns (201 when the command `creates` one). The docstring
+    # above is every subclass's description in the OpenAPI document.
+
+    body: type[serializers.Serializer] | None = None
+    creates = False
+
     def appointment(self, request: Request, pk: int) -> Appointment:
         return get_visible(appointments_for(staff_of(request)), pk, "Appointment")
 
+    def run(self, request: Request, appointment: Appointment, data: dict[str, Any]) -> Appointment:
+        raise NotImplementedError
 
+    def post(self, request: Request, pk: int) -> Response:
+        appointment = self.appointment(request, pk)
+        data: dict[str, Any] = {}
+        if self.body is not None:
+            serializer = self.body(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+        code = status.HTTP_201_CREATED if self.creates else status.HTTP_200_OK
+        return command_result(self.run(request, appointment, data), code)
+
+
+@extend_schema(
+    request=CancelSerializer,
+    responses={200: AppointmentCommandResultSerializer},
+    tags=["appointments"],
+)
 class AppointmentCancelApi(AppointmentCommandApi):
     permission_classes = [FrontDeskOnly]
+    body = CancelSerializer
 
-    @extend_schema(
-        request=CancelSerializer,
-        responses={200: AppointmentCommandResultSerializer},
-        tags=["appointments"],
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        appointment = self.appointment(request, pk)
-        serializer = CancelSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return command_result(
-            commands.appointment_cancel(
-                actor=staff_of(request),
-                appointment=appointment,
-                reason=serializer.validated_data["reason"],
-            )
+    def run(self, request: Request, appointment: Appointment, data: dict[str, Any]) -> Appointment:
+        return commands.appointment_cancel(
+            actor=staff_of(request), appointment=appointment, reason=data["reason"]
         )
 
 
+@extend_schema(
+    request=StartSerializer,
+    responses={200: AppointmentCommandResultSerializer},
+    tags=["appointments"],
+)
 class AppointmentRescheduleApi(AppointmentCommandApi):
     permission_classes = [FrontDeskOnly]
+    body = StartSerializer
 
-    @extend_schema(
-        request=StartSerializer,
-        responses={200: AppointmentCommandResultSerializer},
-        tags=["appointments"],
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        appointment = self.appointment(request, pk)
-        serializer = StartSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return command_result(
-            commands.appointment_reschedule(
-                actor=staff_of(request),
-                appointment=appointment,
-                start=serializer.validated_data["start"],
-            )
+    def run(self, request: Request, appointment: Appointment, data: dict[str, Any]) -> Appointment:
+        return commands.appointment_reschedule(
+            actor=staff_of(request), appointment=appointment, start=data["start"]
         )
 
 
+@extend_schema(
+    request=StartSerializer,
+    responses={201: AppointmentCommandResultSerializer},
+    tags=["appointments"],
+)
 class AppointmentFollowUpApi(AppointmentCommandApi):
     permission_classes = [FrontDeskOnly]
+    body = StartSerializer
+    creates = True
 
-    @extend_schema(
-        request=StartSerializer,
-        responses={201: AppointmentCommandResultSerializer},
-        tags=["appointments"],
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        appointment = self.appointment(request, pk)
-        serializer = StartSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        follow_up = commands.appointment_follow_up(
-            actor=staff_of(request),
-            appointment=appointment,
-            start=serializer.validated_data["start"],
+    def run(self, request: Request, appointment: Appointment, data: dict[str, Any]) -> Appointment:
+        return commands.appointment_follow_up(
+            actor=staff_of(request), appointment=appointment, start=data["start"]
         )
-        return command_result(follow_up, status.HTTP_201_CREATED)
 
 
+@extend_schema(
+    request=None, responses={200: AppointmentCommandResultSerializer}, tags=["appointments"]
+)
 class AppointmentStepApi(AppointmentCommandApi):
     """Check in, complete, mark or undo a no-show: one step of the visit state machine
     (`step`, given in the URL conf), with no body."""
 
     step = ""
 
-    @extend_schema(
-        request=None, responses={200: AppointmentCommandResultSerializer}, tags=["appointments"]
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        appointment = self.appointment(request, pk)
-        take = commands.VISIT_STEPS[self.step]
-        return command_result(take(actor=staff_of(request), appointment=appointment))
+    def run(self, request: Request, appointment: Appointment, data: dict[str, Any]) -> Appointment:
+        return commands.VISIT_STEPS[self.step](actor=staff_of(request), appointment=appointment)
 
 
 class DayQuerySerializer(serializers.Serializer):
