@@ -6,7 +6,6 @@ Screenshots go to artifacts/screenshots/ (not committed).
 
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,15 +14,13 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, Page, expect
 
-from apps.clinic.commands import staff_create
 from apps.clinic.models import Branch
 from apps.eventstore.projections import catch_up
 from apps.scheduling import commands
 from apps.scheduling.formats import human_date, human_when
 from apps.tenants.models import Tenant
-from tests.browser.chromium import SHOTS, chromium_and_server, needs_chromium
-
-PASSWORD = "front-desk-password-2"
+from tests.browser.chromium import SHOTS, needs_chromium
+from tests.browser.desk import open_all_day_doctor, receptionists, sign_in, tenant_site
 
 pytestmark = [
     pytest.mark.slow,
@@ -38,24 +35,8 @@ def clinic(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
         zone = ZoneInfo(branch.timezone)
-        doctor = commands.doctor_add(
-            actor=None,
-            branch=branch,
-            name="Dr. Vikram Rao",
-            specialty="General medicine",
-            slot_minutes=5,
-            consultation_fee=Decimal("600.00"),
-            weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:55"} for d in range(7)],
-        )
-        for email in ("desk3@example.com", "desk4@example.com"):
-            staff_create(
-                actor=None,
-                name=email.split("@")[0],
-                email=email,
-                password=PASSWORD,
-                role="receptionist",
-                branches=[branch],
-            )
+        doctor = open_all_day_doctor(branch, "Dr. Vikram Rao", "600.00")
+        receptionists(branch, ["desk3@example.com", "desk4@example.com"])
 
         def patient(name: str, phone: str) -> Any:
             return commands.patient_register(actor=None, name=name, phone=phone, branch=branch)
@@ -88,18 +69,13 @@ def clinic(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
 def browser(
     committed_tenant: Tenant, clinic: dict[str, Any], django_db_blocker: Any
 ) -> Iterator[tuple[Browser, str]]:
-    # Playwright runs an event loop in this thread: every database call happens before it.
-    with django_db_blocker.unblock(), chromium_and_server() as (chromium, port):
-        yield chromium, f"http://{committed_tenant.slug}.localhost:{port}"
+    with tenant_site(committed_tenant, django_db_blocker) as site:
+        yield site
 
 
 def signed_in(chromium: Browser, base: str, email: str, width: int = 1280) -> Page:
     page = chromium.new_context(viewport={"width": width, "height": 800}).new_page()
-    page.goto(f"{base}/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Today", exact=False)).to_be_visible()
+    sign_in(page, base, email)
     return page
 
 

@@ -20,7 +20,8 @@ from apps.clinic.models import Branch
 from apps.scheduling import commands
 from apps.tenants.models import Tenant
 from tests.browser.chromium import chromium_and_server, needs_chromium
-from tests.browser.test_reception_day import PASSWORD, shot, sign_in
+from tests.browser.desk import PASSWORD, sign_in
+from tests.browser.test_reception_day import shot
 
 pytestmark = [
     pytest.mark.slow,

@@ -5,20 +5,16 @@ Screenshots of the main screens go to artifacts/screenshots/ (not committed).
 
 import time
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, Page, expect
 
-from apps.clinic.commands import staff_create
 from apps.clinic.models import Branch
-from apps.scheduling import commands
 from apps.tenants.models import Tenant
-from tests.browser.chromium import SHOTS, chromium_and_server, needs_chromium
-
-PASSWORD = "front-desk-password-1"
+from tests.browser.chromium import SHOTS, needs_chromium
+from tests.browser.desk import open_all_day_doctor, receptionists, sign_in, tenant_site
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,24 +27,8 @@ pytestmark = [
 def desk_setup(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
-        commands.doctor_add(
-            actor=None,
-            branch=branch,
-            name="Dr. Neha Joshi",
-            specialty="General medicine",
-            slot_minutes=5,
-            consultation_fee=Decimal("500.00"),
-            weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:55"} for d in range(7)],
-        )
-        for email in ("desk1@example.com", "desk2@example.com"):
-            staff_create(
-                actor=None,
-                name=email.split("@")[0],
-                email=email,
-                password=PASSWORD,
-                role="receptionist",
-                branches=[branch],
-            )
+        open_all_day_doctor(branch, "Dr. Neha Joshi", "500.00")
+        receptionists(branch, ["desk1@example.com", "desk2@example.com"])
     return {"branch": branch.pk}
 
 
@@ -56,17 +36,8 @@ def desk_setup(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, An
 def browser(
     committed_tenant: Tenant, desk_setup: dict[str, Any], django_db_blocker: Any
 ) -> Iterator[tuple[Browser, str]]:
-    # Playwright runs an event loop in this thread: every database call happens before it.
-    with django_db_blocker.unblock(), chromium_and_server() as (chromium, port):
-        yield chromium, f"http://{committed_tenant.slug}.localhost:{port}"
-
-
-def sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Today", exact=False)).to_be_visible()
+    with tenant_site(committed_tenant, django_db_blocker) as site:
+        yield site
 
 
 def shot(page: Page, name: str) -> None:
