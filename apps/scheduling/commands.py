@@ -7,7 +7,7 @@ role, branch and business rules, and appends its event by saving an event-source
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -45,34 +45,33 @@ DOCTOR_ADMINS = WHOLE_TENANT_ROLES | {Role.BRANCH_MANAGER}
 # Who may run a visit command: staff, a patient for their own visits, or None (the system).
 VisitActor = User | PatientActor | None
 
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+def _registrar(handlers: dict[str, H]) -> Callable[[str], Callable[[H], H]]:
+    """A decorator factory, `@on_x("name")`, that registers a handler under its name."""
+
+    def on(name: str) -> Callable[[H], H]:
+        def register(handler: H) -> H:
+            handlers[name] = handler
+            return handler
+
+        return register
+
+    return on
+
+
 CancellationHandler = Callable[..., dict[str, Any]]
-# name → handler(appointment=, actor=) returning what it did, for the cancellation event.
+# name → handler(appointment=, actor=) returning what it did, for the cancellation event;
+# it runs inside every cancellation's transaction.
 cancellation_handlers: dict[str, CancellationHandler] = {}
-
-
-def on_cancellation(name: str) -> Callable[[CancellationHandler], CancellationHandler]:
-    """Registers a handler that runs inside every cancellation's transaction."""
-
-    def register(handler: CancellationHandler) -> CancellationHandler:
-        cancellation_handlers[name] = handler
-        return handler
-
-    return register
-
+on_cancellation = _registrar(cancellation_handlers)
 
 BookingHandler = Callable[..., None]
 # name → handler(appointment=, actor=), run in every booking's transaction after its event.
 booking_handlers: dict[str, BookingHandler] = {}
-
-
-def on_booking(name: str) -> Callable[[BookingHandler], BookingHandler]:
-    """Registers a handler that reacts to every new booking inside its transaction."""
-
-    def register(handler: BookingHandler) -> BookingHandler:
-        booking_handlers[name] = handler
-        return handler
-
-    return register
+on_booking = _registrar(booking_handlers)
 
 
 FRONT_DESK = DOCTOR_ADMINS | {Role.RECEPTIONIST}
