@@ -3,6 +3,7 @@ invitations and password reset. Views parse forms and call the commands; nothing
 saves a domain model."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -144,45 +145,46 @@ def branch_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     return _page(request, "setup/branch_form.html", {"branch": branch, "form": form})
 
 
-def _dated_list(
-    request: HttpRequest,
-    form: forms.Form,
-    add: Callable[[dict[str, Any]], str],
-    page: tuple[str, dict[str, Any]],
-    back: HttpResponse,
-    error_field: str | None = None,
-) -> HttpResponse:
-    """A list of dated rows (closures, leave) with a form that adds one through `add`, which
-    runs the command and says what it did; a refusal is shown on the form."""
-    if request.method == "POST" and form.is_valid():
-        try:
-            done = add(form.cleaned_data)
-        except DomainError as exc:
-            if error_field is None:
-                _show(exc, form)
+@dataclass(frozen=True)
+class DatedList:
+    """A page of one owner's dated rows (a branch's closures, a doctor's leave): its form
+    adds a row, each row's button removes one."""
+
+    page: str
+    fragment: str  # the list alone, shown again in place after an htmx removal
+    url: str  # the page's URL name; its `pk` is the owner's
+    form: type[forms.Form]
+    context: Callable[[Any, forms.Form], dict[str, Any]]
+    error_field: str | None = None  # where a refusal goes; else by `_show`
+
+    def show(
+        self, request: HttpRequest, owner: Branch | Doctor, add: Callable[[dict[str, Any]], str]
+    ) -> HttpResponse:
+        """The page; on a valid POST, `add` runs the command and says what it did."""
+        form = self.form(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                done = add(form.cleaned_data)
+            except DomainError as exc:
+                if self.error_field is None:
+                    _show(exc, form)
+                else:
+                    form.add_error(self.error_field, exc.message)
             else:
-                form.add_error(error_field, exc.message)
-        else:
-            messages.success(request, done)
-            return back
-    template, context = page
-    return _page(request, template, {**context, "form": form})
+                messages.success(request, done)
+                return redirect(self.url, pk=owner.pk)
+        return _page(request, self.page, {**self.context(owner, form), "form": form})
 
-
-def _removed_from_list(
-    request: HttpRequest,
-    remove: Callable[[], str],
-    fragment: str,
-    context: Callable[[], dict[str, Any]],
-    back: HttpResponse,
-) -> HttpResponse:
-    """Removes one row of a dated list (on POST) and shows the list again: in place for
-    htmx, else by going back to its page."""
-    if request.method == "POST":
-        messages.success(request, remove())
-    if request.headers.get("HX-Request"):
-        return render(request, fragment, context())
-    return back
+    def remove(
+        self, request: HttpRequest, owner: Branch | Doctor, remove: Callable[[], str]
+    ) -> HttpResponse:
+        """Removes one row (on POST) and shows the list again: in place for htmx, else by
+        going back to its page."""
+        if request.method == "POST":
+            messages.success(request, remove())
+        if request.headers.get("HX-Request"):
+            return render(request, self.fragment, self.context(owner, self.form()))
+        return redirect(self.url, pk=owner.pk)
 
 
 def _closures_context(branch: Branch, form: forms.Form) -> dict[str, Any]:
@@ -190,10 +192,19 @@ def _closures_context(branch: Branch, form: forms.Form) -> dict[str, Any]:
     return {"branch": branch, "closures": closures, "form": form}
 
 
+CLOSURES = DatedList(
+    "setup/closures.html",
+    "setup/_closure_list.html",
+    "setup-closures",
+    setup_forms.ClosureForm,
+    _closures_context,
+    error_field="day",
+)
+
+
 @setup_view
 def closures(request: HttpRequest, pk: int) -> HttpResponse:
     branch = get_object_or_404(Branch, pk=pk)
-    form = setup_forms.ClosureForm(request.POST or None)
 
     def add(data: dict[str, Any]) -> str:
         scheduling.branch_closure_add(
@@ -201,14 +212,7 @@ def closures(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return f"{branch.name} is closed on {data['day']}."
 
-    return _dated_list(
-        request,
-        form,
-        add,
-        ("setup/closures.html", _closures_context(branch, form)),
-        redirect("setup-closures", pk=branch.pk),
-        error_field="day",
-    )
+    return CLOSURES.show(request, branch, add)
 
 
 @setup_view
@@ -220,13 +224,7 @@ def closure_remove(request: HttpRequest, pk: int, cid: int) -> HttpResponse:
         scheduling.branch_closure_remove(actor=staff_of(request), closure=closure)
         return f"{branch.name} is open again on {closure.date}."
 
-    return _removed_from_list(
-        request,
-        remove,
-        "setup/_closure_list.html",
-        lambda: _closures_context(branch, setup_forms.ClosureForm()),
-        redirect("setup-closures", pk=branch.pk),
-    )
+    return CLOSURES.remove(request, branch, remove)
 
 
 # --- doctors and leave -------------------------------------------------------------------
@@ -287,22 +285,24 @@ def _leave_context(doctor: Doctor, form: forms.Form) -> dict[str, Any]:
     return {"doctor": doctor, "leaves": leaves, "form": form}
 
 
+LEAVE = DatedList(
+    "setup/leave.html",
+    "setup/_leave_list.html",
+    "setup-leave",
+    setup_forms.LeaveForm,
+    _leave_context,
+)
+
+
 @setup_view
 def leave(request: HttpRequest, pk: int) -> HttpResponse:
     doctor = get_object_or_404(Doctor.objects.select_related("branch"), pk=pk)
-    form = setup_forms.LeaveForm(request.POST or None)
 
     def add(data: dict[str, Any]) -> str:
         scheduling.doctor_leave_grant(actor=staff_of(request), doctor=doctor, **data)
         return f"Leave added for {doctor.name}."
 
-    return _dated_list(
-        request,
-        form,
-        add,
-        ("setup/leave.html", _leave_context(doctor, form)),
-        redirect("setup-leave", pk=doctor.pk),
-    )
+    return LEAVE.show(request, doctor, add)
 
 
 @setup_view
@@ -314,13 +314,7 @@ def leave_remove(request: HttpRequest, pk: int, lid: int) -> HttpResponse:
         scheduling.doctor_leave_remove(actor=staff_of(request), leave=taken)
         return f"Leave from {taken.start_date} removed."
 
-    return _removed_from_list(
-        request,
-        remove,
-        "setup/_leave_list.html",
-        lambda: _leave_context(doctor, setup_forms.LeaveForm()),
-        redirect("setup-leave", pk=doctor.pk),
-    )
+    return LEAVE.remove(request, doctor, remove)
 
 
 # --- staff ---------------------------------------------------------------------------------
