@@ -3,10 +3,12 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from apps.tenants.models import Tenant
 from tests import servers
 
 CHROMIUM = "/usr/bin/chromium"
@@ -38,3 +40,11 @@ def chromium_and_server(**env: str) -> Iterator[tuple[Browser, int]]:
             yield chromium, port
         finally:
             chromium.close()
+
+
+@contextmanager
+def tenant_site(tenant: Tenant, django_db_blocker: Any) -> Iterator[tuple[Browser, str]]:
+    """Chromium and the tenant's site on a real server (its base URL)."""
+    # Playwright runs an event loop in this thread: every database call happens before it.
+    with django_db_blocker.unblock(), chromium_and_server() as (chromium, port):
+        yield chromium, f"http://{tenant.slug}.localhost:{port}"

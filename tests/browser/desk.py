@@ -1,18 +1,14 @@
 """The front desk's set-up and sign-in, shared by the browser tests of the desk."""
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from apps.clinic.commands import staff_create
 from apps.clinic.models import Branch
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor
-from apps.tenants.models import Tenant
-from tests.browser.chromium import chromium_and_server
 
 PASSWORD = "front-desk-password-1"
 
@@ -40,14 +36,6 @@ def receptionists(branch: Branch, emails: Iterable[str]) -> None:
             role="receptionist",
             branches=[branch],
         )
-
-
-@contextmanager
-def tenant_site(tenant: Tenant, django_db_blocker: Any) -> Iterator[tuple[Browser, str]]:
-    """Chromium and the tenant's site on a real server (its base URL)."""
-    # Playwright runs an event loop in this thread: every database call happens before it.
-    with django_db_blocker.unblock(), chromium_and_server() as (chromium, port):
-        yield chromium, f"http://{tenant.slug}.localhost:{port}"
 
 
 def sign_in(page: Page, base: str, email: str) -> None:

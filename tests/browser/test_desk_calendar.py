@@ -19,8 +19,8 @@ from apps.eventstore.projections import catch_up
 from apps.scheduling import commands
 from apps.scheduling.formats import human_date, human_when
 from apps.tenants.models import Tenant
-from tests.browser.chromium import SHOTS, needs_chromium
-from tests.browser.desk import open_all_day_doctor, receptionists, sign_in, tenant_site
+from tests.browser.chromium import SHOTS, needs_chromium, tenant_site
+from tests.browser.desk import open_all_day_doctor, receptionists, sign_in
 
 pytestmark = [
     pytest.mark.slow,

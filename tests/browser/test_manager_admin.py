@@ -24,7 +24,7 @@ from apps.reconciliation.compute import close_days
 from apps.scheduling import commands
 from apps.scheduling.slots import free_slots
 from apps.tenants.models import Tenant
-from tests.browser.chromium import SHOTS, chromium_and_server, needs_chromium
+from tests.browser.chromium import SHOTS, needs_chromium, tenant_site
 
 PASSWORD = "chain-manager-password-1"
 MANAGER = "meera@chain.example.com"
@@ -86,8 +86,8 @@ def morning(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
 def browser(
     committed_tenant: Tenant, morning: dict[str, Any], django_db_blocker: Any
 ) -> Iterator[tuple[Browser, str]]:
-    with django_db_blocker.unblock(), chromium_and_server() as (chromium, port):
-        yield chromium, f"http://{committed_tenant.slug}.localhost:{port}"
+    with tenant_site(committed_tenant, django_db_blocker) as site:
+        yield site
 
 
 def shot(page: Page, name: str) -> None:

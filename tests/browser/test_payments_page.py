@@ -19,7 +19,7 @@ from apps.clinic.commands import staff_create
 from apps.clinic.models import Branch
 from apps.scheduling import commands
 from apps.tenants.models import Tenant
-from tests.browser.chromium import chromium_and_server, needs_chromium
+from tests.browser.chromium import needs_chromium, tenant_site
 from tests.browser.desk import PASSWORD, sign_in
 from tests.browser.test_reception_day import shot
 
@@ -67,8 +67,8 @@ def visit(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
 def browser(
     committed_tenant: Tenant, visit: dict[str, Any], django_db_blocker: Any
 ) -> Iterator[tuple[Browser, str]]:
-    with django_db_blocker.unblock(), chromium_and_server() as (chromium, port):
-        yield chromium, f"http://{committed_tenant.slug}.localhost:{port}"
+    with tenant_site(committed_tenant, django_db_blocker) as site:
+        yield site
 
 
 def test_deposit_balance_and_a_senior_citizen_concession_leave_nothing_due(

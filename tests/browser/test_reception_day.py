@@ -13,8 +13,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from apps.clinic.models import Branch
 from apps.tenants.models import Tenant
-from tests.browser.chromium import SHOTS, needs_chromium
-from tests.browser.desk import open_all_day_doctor, receptionists, sign_in, tenant_site
+from tests.browser.chromium import SHOTS, needs_chromium, tenant_site
+from tests.browser.desk import open_all_day_doctor, receptionists, sign_in
 
 pytestmark = [
     pytest.mark.slow,
