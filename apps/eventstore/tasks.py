@@ -5,12 +5,12 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.signals import worker_ready
-from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from django_redis import get_redis_connection
 
 from apps.core.counters import UNREACHABLE
+from apps.core.pending import PendingRun
 from apps.core.tenancy import (
     TENANT_TASK_OPTIONS,
     fan_out,
@@ -23,18 +23,12 @@ logger = logging.getLogger(__name__)
 
 PENDING_KEY = "projections:pending"  # the cache key function scopes it to the schema
 PENDING_SECONDS = 60
+PENDING = PendingRun(PENDING_KEY, PENDING_SECONDS, "projection run")
 # A run that loses its database (PostgreSQL restarting) tries again after 0.25 s,
 # doubling up to 2 s, for about a minute; past that the sweep asks again.
 RETRY_FIRST_SECONDS = 0.25
 RETRY_MOST_SECONDS = 2.0
 RETRY_TIMES = 40
-
-
-def _release_pending() -> None:
-    try:
-        cache.delete(PENDING_KEY)
-    except UNREACHABLE as exc:  # it expires by itself; the run must go on
-        logger.warning("projection pending flag not released: %s", type(exc).__name__)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=RETRY_TIMES)
@@ -43,7 +37,7 @@ def run_projections(self: Task) -> dict[str, int]:
 
     The pending flag is released before the run, so a change committed during the run asks
     for another; a run that loses its database connection retries with backoff."""
-    _release_pending()
+    PENDING.release()
     try:
         return {name: result.position for name, result in catch_up().items()}
     except (OperationalError, InterfaceError) as exc:  # the connection, not the data
@@ -58,17 +52,7 @@ def request_projection_run() -> None:
 
     Never raises: when Redis cannot take the request the flag is not left set (it would
     swallow the next requests for a minute) and the sweep catches the tenant up later."""
-    try:
-        if not cache.add(PENDING_KEY, 1, timeout=PENDING_SECONDS):
-            return
-    except UNREACHABLE as exc:
-        logger.warning("projection run not requested: %s", type(exc).__name__)
-        return
-    try:
-        run_projections.delay()
-    except Exception as exc:  # noqa: BLE001  (broker down or refusing: the sweep catches up)
-        logger.warning("projection run not requested: %s", type(exc).__name__)
-        _release_pending()
+    PENDING.request(run_projections)
 
 
 @worker_ready.connect
