@@ -6,9 +6,10 @@ a caller sends passes through here and must fall in [EARLIEST, LATEST]: far wide
 clinic needs, far from the edges. Amounts are capped to what the money columns hold.
 """
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -18,6 +19,7 @@ EARLIEST = date(1900, 1, 1)
 LATEST = date(2200, 12, 31)
 # Money columns are numeric(12, 2): ten digits before the point.
 LARGEST_AMOUNT = Decimal("9999999999.99")
+T = TypeVar("T", date, datetime)
 
 OUT_OF_RANGE = f"Give a date between {EARLIEST.isoformat()} and {LATEST.isoformat()}."
 AMOUNT_TOO_LARGE = f"Give an amount of at most {LARGEST_AMOUNT}."
@@ -38,26 +40,26 @@ def instant_problem(instant: datetime) -> str | None:
     return date_problem(instant.astimezone(UTC).date()) if instant.tzinfo else None
 
 
+def _parse(
+    value: Any, fromisoformat: Callable[[str], T], shape: str, problem_of: Callable[[T], str | None]
+) -> T:
+    try:
+        parsed = fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise ValueError(f"Use the format {shape}.") from exc
+    if problem := problem_of(parsed):
+        raise OutOfRange(problem)
+    return parsed
+
+
 def parse_date(value: Any) -> date:
     """A `YYYY-MM-DD` string within bounds; ValueError with a message for people otherwise."""
-    try:
-        day = date.fromisoformat(str(value).strip())
-    except ValueError as exc:
-        raise ValueError("Use the format YYYY-MM-DD.") from exc
-    if problem := date_problem(day):
-        raise OutOfRange(problem)
-    return day
+    return _parse(value, date.fromisoformat, "YYYY-MM-DD", date_problem)
 
 
 def parse_instant(value: Any) -> datetime:
     """An ISO 8601 instant (offset optional) within bounds; ValueError otherwise."""
-    try:
-        instant = datetime.fromisoformat(str(value).strip())
-    except ValueError as exc:
-        raise ValueError("Use the format YYYY-MM-DDThh:mm[:ss]±hh:mm.") from exc
-    if problem := instant_problem(instant):
-        raise OutOfRange(problem)
-    return instant
+    return _parse(value, datetime.fromisoformat, "YYYY-MM-DDThh:mm[:ss]±hh:mm", instant_problem)
 
 
 def parse_amount(value: Any) -> Decimal:
