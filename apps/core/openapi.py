@@ -19,6 +19,12 @@ from rest_framework.permissions import AllowAny
 ERROR_SCHEMA = "Error"
 VALIDATION_ERROR_SCHEMA = "ValidationError"
 
+
+def token_header(description: str) -> dict[str, str]:
+    """An authentication extension's security definition: `Authorization: Token <key>`."""
+    return {"type": "apiKey", "in": "header", "name": "Authorization", "description": description}
+
+
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
