@@ -183,13 +183,18 @@ def outbox(settings: Any, tmp_path: Path) -> FileBackend:
     return FileBackend(tmp_path)
 
 
+def with_token(host: str, key: str) -> HostClient:
+    """An API client on `host` that sends `key` as its token."""
+    client = HostClient(host)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
 def client_for(user: User, tenant: Tenant) -> HostClient:
     """An API client on `tenant`'s host, signed in with `user`'s token."""
     with schema_context(tenant.schema_name):
         key = tokens.mint(user)
-    client = HostClient(f"{tenant.slug}.localhost")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
+    return with_token(f"{tenant.slug}.localhost", key)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from django_tenants.utils import schema_context
 from apps.patientapp import auth
 from apps.scheduling.models import Patient
 from apps.tenants.models import Tenant
-from tests.conftest import HostClient
+from tests.conftest import HostClient, with_token
 from tests.scheduling.factories import PatientFactory
 
 
@@ -24,9 +24,7 @@ def patient_client(patient: Patient, tenant: Tenant) -> HostClient:
     """A client on `tenant`'s host with a fresh token of `patient` (made in that schema)."""
     with schema_context(tenant.schema_name):
         key = auth.issue_token(patient)
-    client = HostClient(f"{tenant.slug}.localhost")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
+    return with_token(f"{tenant.slug}.localhost", key)
 
 
 @pytest.fixture

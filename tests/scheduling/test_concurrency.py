@@ -14,7 +14,7 @@ from apps.clinic.models import Branch, User
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment
 from apps.tenants.models import Tenant
-from tests.conftest import HostClient
+from tests.conftest import with_token
 
 REQUESTS = 40
 SLOTS = 5
@@ -46,8 +46,7 @@ def test_forty_concurrent_requests_for_five_slots_make_five_bookings(
         start_together = threading.Barrier(REQUESTS)
 
         def book(index: int) -> int:
-            client = HostClient(f"{committed_tenant.slug}.localhost")
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+            client = with_token(f"{committed_tenant.slug}.localhost", token)
             body = {
                 "doctor": doctor.pk,
                 "patient": patients[index].pk,

@@ -16,7 +16,7 @@ from apps.clinic.commands import staff_password_reset
 from apps.clinic.models import Branch, Role, StaffToken, User
 from apps.core.errors import Conflict, PermissionDenied
 from tests.clinic.factories import STAFF_PASSWORD, UserFactory
-from tests.conftest import OWNER_PASSWORD, HostClient
+from tests.conftest import OWNER_PASSWORD, HostClient, with_token
 
 NEW_PASSWORD = "a-fresh-passphrase-42"
 
@@ -28,12 +28,6 @@ def sign_in(api: HostClient, email: str, password: str) -> str:
     assert response.status_code == 200, response.content
     assert set(response.json()) == {"token", "role"}  # the contract's fields, unchanged
     return str(response.json()["token"])
-
-
-def with_token(tenant_host: str, key: str) -> HostClient:
-    client = HostClient(tenant_host)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
 
 
 @pytest.fixture
