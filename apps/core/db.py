@@ -52,3 +52,40 @@ def append_only(*tables: str, name: str | None = None, truncate: bool = True) ->
             )
             drop.append(f"DROP TRIGGER IF EXISTS {trigger}_no_truncate ON {table};")
     return migrations.RunSQL("\n".join(create), reverse_sql="\n".join(drop))
+
+
+def note_head(*, table: str, job: str, column: str, trigger: str) -> list[migrations.RunSQL]:
+    """The migration operations by which each insert into `table` notes its largest `column`
+    as the tenant's head for `job` in the public schema's `tenants_tenantwork`, in the same
+    transaction, so periodic jobs find the tenants with new rows without visiting every schema
+    (apps/core/tenancy.py): a function `public.mymedic_note_<job>_head()` and a
+    statement-level trigger `<trigger>` on `table`."""
+    function = f"public.mymedic_note_{job}_head"
+    return [
+        migrations.RunSQL(
+            f"""
+CREATE OR REPLACE FUNCTION {function}() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.tenants_tenantwork (tenant_id, job, position)
+    SELECT tenant.id, '{job}', head.position
+    FROM public.tenants_tenant AS tenant,
+         (SELECT max({column}) AS position FROM appended) AS head
+    WHERE tenant.schema_name = TG_TABLE_SCHEMA AND head.position IS NOT NULL
+    ON CONFLICT (tenant_id, job) DO UPDATE
+        SET position = GREATEST(public.tenants_tenantwork.position, EXCLUDED.position);
+    RETURN NULL;
+END
+$$;
+""",  # noqa: S608  (names from migrations, never from input)
+            reverse_sql=migrations.RunSQL.noop,
+        ),
+        migrations.RunSQL(
+            f"""
+CREATE TRIGGER {trigger}
+    AFTER INSERT ON {table} REFERENCING NEW TABLE AS appended
+    FOR EACH STATEMENT EXECUTE FUNCTION {function}();
+""",
+            reverse_sql=f"DROP TRIGGER IF EXISTS {trigger} ON {table};",
+        ),
+    ]
