@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management.base import CommandError
@@ -33,6 +34,7 @@ from django.utils import timezone
 from django_redis import get_redis_connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
 
+from apps.core.counters import UNREACHABLE
 from apps.core.db import connection
 
 T = TypeVar("T")
@@ -241,6 +243,24 @@ def run_tenant_job(
         return _run(task, job, work, covered, next_due)
     finally:
         cache.delete(slot)
+
+
+@worker_ready.connect
+def _forget_running_slots(sender: Any = None, **_: Any) -> None:
+    """A worker that starts runs nothing yet: a slot under its name was left by one killed
+    (or frozen and killed) with a tenant job in hand, and would make every task of that
+    tenant wait out the hard time limit. Forget them."""
+    hostname = getattr(sender, "hostname", None)
+    if not hostname:
+        return
+    try:
+        client = get_redis_connection("default")
+        stale = list(client.scan_iter(match=f"*:{RUNNING_KEY}:{hostname}", count=1000))
+        if stale:
+            client.delete(*stale)
+            logger.warning("forgot %s running slot(s) of a previous %s", len(stale), hostname)
+    except UNREACHABLE as exc:  # Redis is away: the slots expire by themselves
+        logger.warning("running slots not cleared at start: %s", type(exc).__name__)
 
 
 def _run(

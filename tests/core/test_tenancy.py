@@ -3,10 +3,12 @@
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -15,7 +17,9 @@ from apps.billing import commands as billing
 from apps.clinic.models import Branch
 from apps.core.db import connection
 from apps.core.tenancy import (
+    RUNNING_KEY,
     TenantsFailed,
+    _forget_running_slots,
     first_fire,
     for_each_tenant,
     note_due,
@@ -136,3 +140,23 @@ def test_a_periodic_job_fires_once_per_period_however_many_beats_ask(db: None) -
     with time_machine.travel(start + timedelta(seconds=55), tick=False):
         assert first_fire("dispatch-notifications") is True  # the next period (60 s, 10% early)
         assert first_fire("expire-slot-holds") is True  # each job has its own period
+
+
+def test_a_starting_worker_forgets_the_running_slots_a_killed_one_left_under_its_name(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """A worker killed with a tenant job in hand leaves that tenant's slot behind; its
+    successor (same name) would otherwise put off every task of the tenant until the slot's
+    hard time limit ran out."""
+    mine, other_workers = f"{RUNNING_KEY}:projections@here", f"{RUNNING_KEY}:jobs@here"
+    for schema in (tenant.schema_name, other_tenant.schema_name):
+        with schema_context(schema):
+            assert cache.add(mine, 1, timeout=60)
+            assert cache.add(other_workers, 1, timeout=60)
+
+    _forget_running_slots(sender=SimpleNamespace(hostname="projections@here"))
+
+    for schema in (tenant.schema_name, other_tenant.schema_name):
+        with schema_context(schema):
+            assert cache.get(mine) is None
+            assert cache.get(other_workers) == 1
