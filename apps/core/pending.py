@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from celery import Task
 from django.core.cache import cache
+from django_redis import get_redis_connection
 
 from apps.core.counters import UNREACHABLE
 
@@ -40,3 +41,18 @@ class PendingRun:
         except Exception as exc:  # noqa: BLE001  (broker down or refusing)
             logger.warning("%s not requested: %s", self.what, type(exc).__name__)
             self.release()
+
+
+def forget_in_every_schema(key: str, what: str) -> int:
+    """Deletes `key` under every schema's prefix (the cache key function puts the schema
+    first), for a worker that starts and knows no run of its own is in hand. Never raises:
+    with Redis away the keys expire by themselves. Returns how many were deleted."""
+    try:
+        client = get_redis_connection("default")
+        stale = list(client.scan_iter(match=f"*:{key}", count=1000))
+        if stale:
+            client.delete(*stale)
+        return len(stale)
+    except UNREACHABLE as exc:
+        logger.warning("%s not cleared at start: %s", what, type(exc).__name__)
+        return 0

@@ -34,8 +34,8 @@ from django.utils import timezone
 from django_redis import get_redis_connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
 
-from apps.core.counters import UNREACHABLE
 from apps.core.db import connection
+from apps.core.pending import forget_in_every_schema
 
 T = TypeVar("T")
 logger = logging.getLogger("mymedic.tenancy")
@@ -253,14 +253,9 @@ def _forget_running_slots(sender: Any = None, **_: Any) -> None:
     hostname = getattr(sender, "hostname", None)
     if not hostname:
         return
-    try:
-        client = get_redis_connection("default")
-        stale = list(client.scan_iter(match=f"*:{RUNNING_KEY}:{hostname}", count=1000))
-        if stale:
-            client.delete(*stale)
-            logger.warning("forgot %s running slot(s) of a previous %s", len(stale), hostname)
-    except UNREACHABLE as exc:  # Redis is away: the slots expire by themselves
-        logger.warning("running slots not cleared at start: %s", type(exc).__name__)
+    forgotten = forget_in_every_schema(f"{RUNNING_KEY}:{hostname}", "running slots")
+    if forgotten:
+        logger.warning("forgot %s running slot(s) of a previous %s", forgotten, hostname)
 
 
 def _run(

@@ -7,10 +7,8 @@ from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
-from django_redis import get_redis_connection
 
-from apps.core.counters import UNREACHABLE
-from apps.core.pending import PendingRun
+from apps.core.pending import PendingRun, forget_in_every_schema
 from apps.core.tenancy import (
     TENANT_TASK_OPTIONS,
     fan_out,
@@ -59,14 +57,11 @@ def request_projection_run() -> None:
 def _forget_pending_runs(**_: Any) -> None:
     """A starting worker may replace one killed with a run in hand, whose flags would swallow
     every request for PENDING_SECONDS: forget them all, then sweep once."""
+    forget_in_every_schema(PENDING_KEY, "pending projection runs")
     try:
-        client = get_redis_connection("default")
-        stale = list(client.scan_iter(match=f"*:{PENDING_KEY}", count=1000))
-        if stale:
-            client.delete(*stale)
         sweep_projections.delay()
-    except UNREACHABLE as exc:  # Redis is away: nothing is pending, the sweep will come
-        logger.warning("pending projection runs not cleared at start: %s", type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001  (broker away: beat's next sweep comes)
+        logger.warning("start-up sweep not requested: %s", type(exc).__name__)
 
 
 @shared_task
