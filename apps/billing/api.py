@@ -1,14 +1,23 @@
 """Billing API: payments, refunds, invoices and billing settings (thin views)."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.billing import commands
-from apps.billing.models import BillingSettings, Refund, TaxRule
+from apps.billing.models import (
+    BillingSettings,
+    Invoice,
+    InvoiceAdjustment,
+    Payment,
+    Refund,
+    TaxRule,
+)
 from apps.billing.selectors import invoice_view, invoices_for, payments_for
 from apps.billing.serializers import (
     AdjustmentSerializer,
@@ -24,32 +33,55 @@ from apps.billing.serializers import (
     TaxRuleSerializer,
     WithdrawRequestSerializer,
 )
-from apps.clinic.models import WHOLE_TENANT_ROLES
+from apps.clinic.models import WHOLE_TENANT_ROLES, User
 from apps.clinic.permissions import roles
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.core.api import get_visible
 from apps.scheduling.commands import FRONT_DESK
+from apps.scheduling.models import Appointment
 from apps.scheduling.selectors import appointments_for
 
 FrontDesk = roles(read=FRONT_DESK, write=FRONT_DESK)
 Managers = roles(read=WHOLE_TENANT_ROLES, write=WHOLE_TENANT_ROLES)
 
 
-class PaymentCreateApi(APIView):
-    permission_classes = [FrontDesk]
+class BillingCommandApi(APIView):
+    # Base of the billing writes: finds the object the URL names within the caller's reach
+    # (`target`), validates the body (`body`), runs the command (`run`) and answers 201 with
+    # what it made (`result`). No docstring: these operations have no description in the
+    # OpenAPI document.
 
-    @extend_schema(
-        request=PaymentRequestSerializer, responses={201: PaymentSerializer}, tags=["billing"]
-    )
-    def post(self, request: Request, pk: int) -> Response:
+    permission_classes = [FrontDesk]
+    body: type[serializers.Serializer]
+    result: type[serializers.Serializer]
+
+    def target(self, actor: User, pk: int) -> Any:
+        raise NotImplementedError
+
+    def run(self, actor: User, target: Any, data: dict[str, Any], **url: int) -> Any:
+        raise NotImplementedError
+
+    def post(self, request: Request, pk: int, **url: int) -> Response:
         actor = staff_of(request)
-        appointment = get_visible(appointments_for(actor), pk, "Appointment")
-        serializer = PaymentRequestSerializer(data=request.data)
+        target = self.target(actor, pk)
+        serializer = self.body(data=request.data)
         serializer.is_valid(raise_exception=True)
-        payment = commands.payment_take(
-            actor=actor, appointment=appointment, **serializer.validated_data
-        )
-        return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+        made = self.run(actor, target, dict(serializer.validated_data), **url)
+        return Response(self.result(made).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    request=PaymentRequestSerializer, responses={201: PaymentSerializer}, tags=["billing"]
+)
+class PaymentCreateApi(BillingCommandApi):
+    body = PaymentRequestSerializer
+    result = PaymentSerializer
+
+    def target(self, actor: User, pk: int) -> Appointment:
+        return get_visible(appointments_for(actor), pk, "Appointment")
+
+    def run(self, actor: User, target: Appointment, data: dict[str, Any], **url: int) -> Payment:
+        return commands.payment_take(actor=actor, appointment=target, **data)
 
 
 class InvoiceApi(APIView):
@@ -61,60 +93,51 @@ class InvoiceApi(APIView):
         return Response(InvoiceSerializer(invoice_view(appointment)).data)
 
 
-class RefundCreateApi(APIView):
-    permission_classes = [FrontDesk]
+@extend_schema(
+    request=RefundRequestSerializer, responses={201: RefundResultSerializer}, tags=["billing"]
+)
+class RefundCreateApi(BillingCommandApi):
+    body = RefundRequestSerializer
+    result = RefundResultSerializer
 
-    @extend_schema(
-        request=RefundRequestSerializer, responses={201: RefundResultSerializer}, tags=["billing"]
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        actor = staff_of(request)
-        payment = get_visible(payments_for(actor), pk, "Payment")
-        serializer = RefundRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        kind = data.pop("kind")
-        if kind == Refund.Kind.OVERPAYMENT:
-            refund = commands.payment_refund_overpayment(actor=actor, payment=payment, **data)
-        elif kind == Refund.Kind.CONCESSION:
-            refund = commands.payment_refund_concession(actor=actor, payment=payment, **data)
-        else:
-            refund = commands.payment_refund(actor=actor, payment=payment, **data)
-        return Response(RefundResultSerializer(refund).data, status=status.HTTP_201_CREATED)
+    def target(self, actor: User, pk: int) -> Payment:
+        return get_visible(payments_for(actor), pk, "Payment")
+
+    def run(self, actor: User, target: Payment, data: dict[str, Any], **url: int) -> Refund:
+        return commands.payment_refund_of_kind(actor=actor, payment=target, **data)
 
 
-class DiscountCreateApi(APIView):
-    permission_classes = [FrontDesk]
+class InvoiceCommandApi(BillingCommandApi):
+    # A billing write on one invoice within the caller's reach.
 
-    @extend_schema(
-        request=DiscountRequestSerializer, responses={201: AdjustmentSerializer}, tags=["billing"]
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        actor = staff_of(request)
-        invoice = get_visible(invoices_for(actor), pk, "Invoice")
-        serializer = DiscountRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        adjustment = commands.invoice_discount(
-            actor=actor, appointment=invoice.appointment, **serializer.validated_data
-        )
-        return Response(AdjustmentSerializer(adjustment).data, status=status.HTTP_201_CREATED)
+    result = AdjustmentSerializer
+
+    def target(self, actor: User, pk: int) -> Invoice:
+        return get_visible(invoices_for(actor), pk, "Invoice")
 
 
-class LineWithdrawApi(APIView):
-    permission_classes = [FrontDesk]
+@extend_schema(
+    request=DiscountRequestSerializer, responses={201: AdjustmentSerializer}, tags=["billing"]
+)
+class DiscountCreateApi(InvoiceCommandApi):
+    body = DiscountRequestSerializer
 
-    @extend_schema(
-        request=WithdrawRequestSerializer, responses={201: AdjustmentSerializer}, tags=["billing"]
-    )
-    def post(self, request: Request, pk: int, line: int) -> Response:
-        actor = staff_of(request)
-        invoice = get_visible(invoices_for(actor), pk, "Invoice")
-        serializer = WithdrawRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        adjustment = commands.invoice_line_withdraw(
-            actor=actor, invoice=invoice, line=line, **serializer.validated_data
-        )
-        return Response(AdjustmentSerializer(adjustment).data, status=status.HTTP_201_CREATED)
+    def run(
+        self, actor: User, target: Invoice, data: dict[str, Any], **url: int
+    ) -> InvoiceAdjustment:
+        return commands.invoice_discount(actor=actor, appointment=target.appointment, **data)
+
+
+@extend_schema(
+    request=WithdrawRequestSerializer, responses={201: AdjustmentSerializer}, tags=["billing"]
+)
+class LineWithdrawApi(InvoiceCommandApi):
+    body = WithdrawRequestSerializer
+
+    def run(
+        self, actor: User, target: Invoice, data: dict[str, Any], **url: int
+    ) -> InvoiceAdjustment:
+        return commands.invoice_line_withdraw(actor=actor, invoice=target, line=url["line"], **data)
 
 
 class BillingSettingsApi(APIView):

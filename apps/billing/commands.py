@@ -428,6 +428,28 @@ def payment_refund_concession(
     )
 
 
+def payment_refund_of_kind(
+    *,
+    actor: User | None,
+    payment: Payment,
+    kind: str,
+    amount: Decimal,
+    reason: str,
+    category: str = "",
+) -> Refund:
+    """The refund of `kind` that the desk or the API chose: a plain refund, an overpayment
+    refund or a concession refund (`category` names the concession)."""
+    if kind == Refund.Kind.CONCESSION:
+        return payment_refund_concession(
+            actor=actor, payment=payment, category=category, amount=amount, reason=reason
+        )
+    if kind == Refund.Kind.OVERPAYMENT:
+        return payment_refund_overpayment(
+            actor=actor, payment=payment, amount=amount, reason=reason
+        )
+    return payment_refund(actor=actor, payment=payment, amount=amount, reason=reason)
+
+
 def _invoice_for(actor: User | None, appointment: Appointment) -> Invoice:
     """The appointment's invoice, locked, issued now if it was still a draft."""
     appointment = _locked_appointment(appointment)
