@@ -2,8 +2,10 @@
 actions, payments, refunds and the day-end count. Every change goes through the commands;
 the board reads the read models (and the names of the patients on it, an audited read)."""
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -449,65 +451,60 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
         if line["withdrawable"]
     }
     patient = appointment.patient.name or "the patient"
-    form: django_forms.Form | None = None
-    try:
-        if posted == "payment":
-            form = payment_form
-            if form.is_valid():
-                taken = billing.payment_take(
-                    actor=user, appointment=appointment, **form.cleaned_data
-                )
-                done = (
-                    f"Took {money(taken.amount)} from {patient} by "
-                    f"{Method(taken.method).label} ({taken.get_kind_display().lower()})."
-                )
-                return _paid(request, branch, appointment, done)
-        elif posted == "discount" and may_discount(user):
-            form = discount_form
-            if form.is_valid():
-                adjustment = billing.invoice_discount(
-                    actor=user, appointment=appointment, **form.cleaned_data
-                )
-                done = (
-                    f"{adjustment.get_category_display()} discount for {patient}: "
-                    f"{money(adjustment.total_reduction)} off the bill, now "
-                    f"{money(adjustment.invoice.total)}."
-                )
-                return _paid(request, branch, appointment, done)
-        elif posted.startswith("refund-"):
-            form = refund_forms.get(_int(posted.removeprefix("refund-")))
-            if form is not None and form.is_valid():
-                payment = get_object_or_404(
-                    Payment.objects.filter(appointment=appointment),
-                    pk=_int(posted.removeprefix("refund-")),
-                )
-                refund = _refund(user, payment, form.cleaned_data)
-                done = (
-                    f"Refund recorded. Paid back {money(refund.amount)} to {patient} by "
-                    f"{Method(refund.method).label} ({refund.get_kind_display().lower()})."
-                )
-                if refund.adjustment is not None:
-                    done += (
-                        f" {refund.adjustment.get_category_display()} concession: "
-                        f"{money(refund.adjustment.total_reduction)} off the bill."
-                    )
-                return _paid(request, branch, appointment, done)
-        elif posted.startswith("withdraw-"):
-            index = _int(posted.removeprefix("withdraw-"))
-            form = withdraw_forms.get(index) if index is not None else None
-            if index is not None and form is not None and form.is_valid():
-                invoice_row = get_object_or_404(Invoice, appointment=appointment)
-                note = billing.invoice_line_withdraw(
-                    actor=user, invoice=invoice_row, line=index, **form.cleaned_data
-                )
-                done = (
-                    f"Credit note {note.number} for {patient}: "
-                    f"{money(note.total_reduction)} off the bill for the withdrawn "
-                    f"{invoice['lines'][index]['description'].lower()}."
-                )
-                return _paid(request, branch, appointment, done)
-    except DomainError as exc:
-        if form is not None:
+
+    def take(cleaned: dict[str, Any]) -> str:
+        taken = billing.payment_take(actor=user, appointment=appointment, **cleaned)
+        return (
+            f"Took {money(taken.amount)} from {patient} by "
+            f"{Method(taken.method).label} ({taken.get_kind_display().lower()})."
+        )
+
+    def discount(cleaned: dict[str, Any]) -> str:
+        adjustment = billing.invoice_discount(actor=user, appointment=appointment, **cleaned)
+        return (
+            f"{adjustment.get_category_display()} discount for {patient}: "
+            f"{money(adjustment.total_reduction)} off the bill, now "
+            f"{money(adjustment.invoice.total)}."
+        )
+
+    def refund(payment_id: int, cleaned: dict[str, Any]) -> str:
+        payment = get_object_or_404(Payment.objects.filter(appointment=appointment), pk=payment_id)
+        paid_back = billing.payment_refund_of_kind(actor=user, payment=payment, **cleaned)
+        done = (
+            f"Refund recorded. Paid back {money(paid_back.amount)} to {patient} by "
+            f"{Method(paid_back.method).label} ({paid_back.get_kind_display().lower()})."
+        )
+        if paid_back.adjustment is not None:
+            done += (
+                f" {paid_back.adjustment.get_category_display()} concession: "
+                f"{money(paid_back.adjustment.total_reduction)} off the bill."
+            )
+        return done
+
+    def withdraw(index: int, cleaned: dict[str, Any]) -> str:
+        invoice_row = get_object_or_404(Invoice, appointment=appointment)
+        note = billing.invoice_line_withdraw(actor=user, invoice=invoice_row, line=index, **cleaned)
+        return (
+            f"Credit note {note.number} for {patient}: "
+            f"{money(note.total_reduction)} off the bill for the withdrawn "
+            f"{invoice['lines'][index]['description'].lower()}."
+        )
+
+    # Each form of the page by its name in the POST, with the change it makes and says.
+    actions: dict[str, tuple[django_forms.Form, Callable[[dict[str, Any]], str]]] = {
+        "payment": (payment_form, take)
+    }
+    if may_discount(user):
+        actions["discount"] = (discount_form, discount)
+    for payment_id, refund_form in refund_forms.items():
+        actions[f"refund-{payment_id}"] = (refund_form, partial(refund, payment_id))
+    for index, withdraw_form in withdraw_forms.items():
+        actions[f"withdraw-{index}"] = (withdraw_form, partial(withdraw, index))
+    form, act = actions.get(posted, (None, None))
+    if form is not None and act is not None and form.is_valid():
+        try:
+            return _paid(request, branch, appointment, act(form.cleaned_data))
+        except DomainError as exc:
             _domain_error(form, exc)
     record(
         "patient.read", actor=user, branch_id=branch.pk, target=f"patient:{appointment.patient_id}"
@@ -528,19 +525,6 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
         },
         status=status,
     )
-
-
-def _int(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
-
-
-def _refund(user: User, payment: Payment, data: dict[str, Any]) -> Refund:
-    common = {"actor": user, "payment": payment, "amount": data["amount"], "reason": data["reason"]}
-    if data["kind"] == Refund.Kind.OVERPAYMENT:
-        return billing.payment_refund_overpayment(**common)
-    if data["kind"] == Refund.Kind.CONCESSION:
-        return billing.payment_refund_concession(**common, category=data["category"])
-    return billing.payment_refund(**common)
 
 
 def _paid(
