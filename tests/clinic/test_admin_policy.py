@@ -9,13 +9,13 @@ from decimal import Decimal
 import pytest
 from django.apps import apps as django_apps
 
-from apps.audit.trail import record
 from apps.clinic import policy
 from apps.clinic.commands import staff_create
 from apps.clinic.models import Branch, Role, User
 from apps.reconciliation import commands as recon
 from apps.reconciliation.compute import close_days
 from apps.tenants.models import Tenant
+from tests.audit.factories import AuditEntryFactory
 from tests.clinic.factories import STAFF_PASSWORD
 from tests.clock import ist
 from tests.conftest import HostClient
@@ -142,8 +142,12 @@ def test_the_audit_trail_is_newest_first_with_names_and_reads_apart(
     desk = make(Role.RECEPTIONIST, main_branch)
     api.force_login(owner)
     for _ in range(3):
-        record("patient.list", actor=desk, branch_id=main_branch.pk, detail={"patients": [1]})
-    record("staff.changed", actor=owner, target=f"user:{desk.pk}", detail={"fields": ["name"]})
+        AuditEntryFactory(
+            action="patient.list", actor=desk, branch_id=main_branch.pk, detail={"patients": [1]}
+        )
+    AuditEntryFactory(
+        action="staff.changed", actor=owner, target=f"user:{desk.pk}", detail={"fields": ["name"]}
+    )
 
     changes = results(api.get("/admin/audit/auditentry/").content.decode())
     reads = results(api.get("/admin/audit/auditentry/?kind=reads").content.decode())

@@ -4,14 +4,13 @@ command, templates checked for syntax."""
 import pytest
 
 from apps.eventstore.models import Event
-from apps.eventstore.projections import catch_up
 from apps.notifications.dispatch import dispatch_due
 from apps.notifications.models import Delivery, MessageTemplate, NotificationSettings
-from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from tests.clock import ist
 from tests.conftest import HostClient
 from tests.notifications.backends import FlakyBackend
+from tests.notifications.factories import NotificationFactory
 
 
 @pytest.fixture
@@ -24,8 +23,7 @@ def test_the_dead_letter_list_shows_dead_letters_and_retries_them(
     signed_in: HostClient, doctor: Doctor, patient: Patient, flaky: type[FlakyBackend]
 ) -> None:
     flaky.failures, flaky.permanent = 1, True
-    commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 10))
-    catch_up()
+    NotificationFactory(doctor=doctor, patient=patient, start=ist(5, 10))
     dispatch_due()
     dead = Delivery.objects.get(status="dead")
 

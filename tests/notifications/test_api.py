@@ -6,27 +6,22 @@ import pytest
 from django_tenants.utils import schema_context
 
 from apps.clinic.models import Branch, Role, User
-from apps.eventstore.projections import catch_up
 from apps.notifications.dispatch import dispatch_due
 from apps.notifications.models import Delivery
-from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clinic.factories import UserFactory
 from tests.clock import ist
 from tests.conftest import client_for
 from tests.notifications.backends import FlakyBackend
-from tests.scheduling.factories import PatientFactory
+from tests.notifications.factories import NotificationFactory
 
 
 @pytest.fixture
 def dead(doctor: Doctor, patient: Patient, flaky: type[FlakyBackend]) -> list[Delivery]:
     flaky.failures, flaky.permanent = 99, True
     for hour in (10, 11, 12):
-        commands.appointment_book(
-            actor=None, doctor=doctor, patient=PatientFactory(), start=ist(5, hour)
-        )
-    catch_up()
+        NotificationFactory(doctor=doctor, start=ist(5, hour))
     dispatch_due()
     flaky.failures = 0
     return list(Delivery.objects.filter(status="dead").order_by("id"))

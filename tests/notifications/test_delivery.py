@@ -13,20 +13,19 @@ from apps.eventstore.projections import catch_up
 from apps.notifications import commands as notify
 from apps.notifications.backends import FileBackend
 from apps.notifications.dispatch import UNKNOWN_OUTCOME, dispatch_due
-from apps.notifications.models import Delivery, MessageTemplate
+from apps.notifications.models import Delivery
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from tests.clock import ist
 from tests.notifications.backends import FlakyBackend
 from tests.notifications.conftest import sent_keys
+from tests.notifications.factories import MessageTemplateFactory, NotificationFactory
 from tests.scheduling.factories import PatientFactory
 
 
 @pytest.fixture
 def confirmation(doctor: Doctor, patient: Patient) -> str:
-    visit = commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 10))
-    catch_up()
-    return f"appointment-{visit.pk}:confirmation:v1"
+    return NotificationFactory(doctor=doctor, patient=patient, start=ist(5, 10)).key
 
 
 def test_failures_retry_with_exponential_backoff_then_land_in_the_dead_letter_list(
@@ -95,11 +94,8 @@ def test_a_row_left_sending_is_never_sent_again_but_dead_lettered_as_unknown(
 def test_a_hindi_speaking_patient_gets_the_hindi_message(
     doctor: Doctor, outbox: FileBackend
 ) -> None:
-    hindi = commands.patient_register(
-        actor=None, name="Sunita Devi", phone="+919811100022", language="hi"
-    )
-    commands.appointment_book(actor=None, doctor=doctor, patient=hindi, start=ist(5, 10))
-    catch_up()
+    hindi = PatientFactory(name="Sunita Devi", phone="+919811100022", language="hi")
+    NotificationFactory(doctor=doctor, patient=hindi, start=ist(5, 10))
 
     dispatch_due()
 
@@ -122,9 +118,7 @@ def test_the_english_default_wording(confirmation: str, outbox: FileBackend) -> 
 def test_a_tenants_own_template_replaces_the_default(
     confirmation: str, outbox: FileBackend
 ) -> None:
-    MessageTemplate.objects.create(
-        kind="confirmation", language="en", body="{{ patient_name }}: {{ date }} {{ time }} ok"
-    )
+    MessageTemplateFactory(kind="confirmation", body="{{ patient_name }}: {{ date }} {{ time }} ok")
 
     dispatch_due()
 
@@ -143,8 +137,7 @@ def test_email_is_used_when_it_is_the_default_and_the_patient_has_an_address(
     with_email = PatientFactory(email="asha@example.com")
     without = PatientFactory()
     for person, hour in ((with_email, 10), (without, 11)):
-        commands.appointment_book(actor=None, doctor=doctor, patient=person, start=ist(5, hour))
-    catch_up()
+        NotificationFactory(doctor=doctor, patient=person, start=ist(5, hour))
 
     dispatch_due()
 

@@ -5,6 +5,7 @@ import pytest
 from apps.notifications import wording
 from apps.notifications.models import MessageTemplate
 from tests.conftest import HostClient
+from tests.notifications.factories import MessageTemplateFactory
 
 VALUES = {
     "patient_name": "Asha",
@@ -84,7 +85,7 @@ def test_placeholders_are_filled_in(signed_in: HostClient) -> None:
 def test_a_hostile_stored_wording_is_never_run_the_default_is_sent(
     tenant: object, body: str
 ) -> None:
-    MessageTemplate.objects.create(kind="reminder", language="en", subject="", body=body)
+    MessageTemplateFactory(kind="reminder", language="en", body=body)
 
     rendered = wording.render("reminder", "en", VALUES)
 

@@ -8,10 +8,10 @@ import pytest
 import time_machine
 from django_tenants.utils import schema_context
 
-from apps.patientapp import auth
 from apps.scheduling.models import Patient
 from apps.tenants.models import Tenant
 from tests.conftest import HostClient, with_token
+from tests.patientapp.factories import PatientTokenFactory
 from tests.scheduling.factories import PatientFactory
 
 
@@ -23,7 +23,7 @@ def tasks_run_in_process(celery_in_process: None) -> None:
 def patient_client(patient: Patient, tenant: Tenant) -> HostClient:
     """A client on `tenant`'s host with a fresh token of `patient` (made in that schema)."""
     with schema_context(tenant.schema_name):
-        key = auth.issue_token(patient)
+        key = PatientTokenFactory(patient=patient).key
     return with_token(f"{tenant.slug}.localhost", key)
 
 

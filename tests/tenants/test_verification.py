@@ -14,10 +14,10 @@ from django_tenants.utils import schema_context, schema_exists
 
 from apps.clinic.models import Role, User
 from apps.notifications.backends import DeliveryError, Message, send
-from apps.tenants.commands import tenant_onboard
 from apps.tenants.models import Tenant
 from apps.tenants.verification import reap_unverified
 from tests.conftest import HostClient
+from tests.tenants.factories import TenantFactory
 
 # The confirmation email leaves from a Celery task: run it here.
 pytestmark = pytest.mark.usefixtures("celery_in_process")
@@ -131,10 +131,10 @@ def test_sign_ups_are_throttled_per_email_domain_whatever_the_address(
 
 
 def test_unconfirmed_clinics_are_removed_after_a_week_schema_and_all(db: None) -> None:
-    old = tenant_onboard(**body("forgotten")).tenant
-    confirmed = tenant_onboard(**body("confirmed"), verified=True).tenant
+    old = TenantFactory(slug="forgotten")
+    confirmed = TenantFactory(slug="confirmed", verified=True)
     with time_machine.travel(timezone.now() + timedelta(days=8)):
-        fresh = tenant_onboard(**body("fresh")).tenant
+        fresh = TenantFactory(slug="fresh")
 
         reaped = reap_unverified()
 
@@ -145,7 +145,7 @@ def test_unconfirmed_clinics_are_removed_after_a_week_schema_and_all(db: None) -
 
 
 def test_the_owner_sees_what_is_pending_and_can_have_the_email_sent_again(db: None) -> None:
-    tenant = tenant_onboard(**body("pending")).tenant
+    tenant = TenantFactory(slug="pending")
     client = HostClient("pending.localhost")
     with schema_context(tenant.schema_name):
         owner = User.objects.get(role=Role.OWNER)
