@@ -117,12 +117,7 @@ def staff_create(
     require_role(actor, WHOLE_TENANT_ROLES)
     if role not in Role.values or (role == Role.OWNER and actor is not None):
         raise InvalidInput(f"“{role}” is not a role you can give.", field="role")
-    email = User.objects.normalize_email(email.strip()).lower()
-    if User.objects.filter(email__iexact=email).exists():
-        raise InvalidInput("A staff member with this email already exists.", field="email")
-    if role in BRANCH_BOUND_ROLES and not branches:
-        raise InvalidInput("Give this role at least one branch.", field="branches")
-    user = User(email=email, name=name.strip(), role=role)
+    user = _new_staff_member(name=name, email=email, role=role, branches=branches)
     try:
         validate_password(password, user)
     except ValidationError as exc:
@@ -130,6 +125,17 @@ def staff_create(
     user.set_password(password)
     _save_new_staff(user, branches, actor=actor, action="staff.created")
     return user
+
+
+def _new_staff_member(*, name: str, email: str, role: str, branches: Sequence[Branch]) -> User:
+    """The unsaved user of a new staff member: the email normalised and not yet taken, and a
+    branch-bound role given at least one branch."""
+    email = User.objects.normalize_email(email.strip()).lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise InvalidInput("A staff member with this email already exists.", field="email")
+    if role in BRANCH_BOUND_ROLES and not branches:
+        raise InvalidInput("Give this role at least one branch.", field="branches")
+    return User(email=email, name=name.strip(), role=role)
 
 
 def _save_new_staff(
@@ -174,12 +180,7 @@ def staff_invite(
         raise InvalidInput(f"“{role}” is not a role you can give.", field="role")
     if not name.strip():
         raise InvalidInput("Give the person's name.", field="name")
-    email = User.objects.normalize_email(email.strip()).lower()
-    if User.objects.filter(email__iexact=email).exists():
-        raise InvalidInput("A staff member with this email already exists.", field="email")
-    if role in BRANCH_BOUND_ROLES and not branches:
-        raise InvalidInput("Give this role at least one branch.", field="branches")
-    user = User(email=email, name=name.strip(), role=role)
+    user = _new_staff_member(name=name, email=email, role=role, branches=branches)
     user.set_unusable_password()
     _save_new_staff(user, branches, actor=actor, action="staff.invited")
     after_commit(
