@@ -93,75 +93,52 @@ def test_forms_are_protected_against_csrf(owner: User) -> None:
     assert response.status_code == 403
 
 
-@pytest.mark.slow
-def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
-    env = {
+def production_env(**extra: str) -> dict[str, str]:
+    """What a production process is given: fresh secrets and an SMS provider, and `extra`."""
+    return {
         "PATH": "/usr/bin:/bin",
         "MYMEDIC_ENV": "production",
         "MYMEDIC_SECRET_KEY": secrets.token_urlsafe(50),
         "MYMEDIC_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "MYMEDIC_AUDIT_ANCHOR_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "MYMEDIC_STATIC_ROOT": str(tmp_path),
-        "MYMEDIC_BASE_DOMAIN": "mymedic.example.com",
         "MYMEDIC_NOTIFY_SMS_URL": "https://sms.example.com/send",
+        **extra,
     }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+
+
+def python(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Runs the project's Python with `args` in the checkout, with only `env`."""
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
+
+
+@pytest.mark.slow
+def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
+    env = production_env(
+        MYMEDIC_STATIC_ROOT=str(tmp_path), MYMEDIC_BASE_DOMAIN="mymedic.example.com"
+    )
+    result = python("manage.py", "check", "--deploy", "--fail-level", "WARNING", env=env)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_production_refuses_to_start_without_its_secrets() -> None:
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "MYMEDIC_ENV": "production"},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = python(
+        "manage.py", "check", env={"PATH": "/usr/bin:/bin", "MYMEDIC_ENV": "production"}
     )
 
     assert result.returncode != 0
     assert "MYMEDIC_SECRET_KEY" in result.stderr
 
 
-def test_production_does_not_install_the_bench_tools(tmp_path: Path) -> None:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "MYMEDIC_ENV": "production",
-        "MYMEDIC_SECRET_KEY": secrets.token_urlsafe(50),
-        "MYMEDIC_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "MYMEDIC_AUDIT_ANCHOR_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "MYMEDIC_NOTIFY_SMS_URL": "https://sms.example.com/send",
-        "DJANGO_SETTINGS_MODULE": "mymedic.settings",
-    }
+def test_production_does_not_install_the_bench_tools() -> None:
     script = "from django.conf import settings; print(sorted(settings.INSTALLED_APPS))"
-    production = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    local = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "MYMEDIC_ENV": "local",
-            "DJANGO_SETTINGS_MODULE": "mymedic.settings",
-        },
+    settings_module = {"DJANGO_SETTINGS_MODULE": "mymedic.settings"}
+    production = python("-c", script, env=production_env(**settings_module))
+    local = python(
+        "-c", script, env={"PATH": "/usr/bin:/bin", "MYMEDIC_ENV": "local", **settings_module}
     )
 
     assert production.returncode == 0, production.stderr
