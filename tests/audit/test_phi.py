@@ -19,6 +19,7 @@ from apps.tenants.models import Tenant
 from tests.clinic.factories import UserFactory
 from tests.clock import ist
 from tests.conftest import HostClient, client_for
+from tests.scheduling.factories import PatientFactory
 
 PERSON = {
     "name": "Farida Jalal", "phone": "+91 98765 43210", "date_of_birth": "1949-03-14",
@@ -69,9 +70,9 @@ def test_phone_search_works_through_the_blind_index(desk: HostClient, registered
 
 
 def test_each_tenant_has_its_own_key_and_index(tenant: Tenant, other_tenant: Tenant) -> None:
-    mine = commands.patient_register(actor=None, name="Same Phone", phone="9811111111")
+    mine = PatientFactory(name="Same Phone", phone="9811111111")
     with schema_context(other_tenant.schema_name):
-        theirs = commands.patient_register(actor=None, name="Same Phone", phone="9811111111")
+        theirs = PatientFactory(name="Same Phone", phone="9811111111")
         their_key = bytes(TenantKey.objects.get().wrapped)
 
     assert mine.phone_index != theirs.phone_index
@@ -81,7 +82,7 @@ def test_each_tenant_has_its_own_key_and_index(tenant: Tenant, other_tenant: Ten
 
 
 def test_a_sealed_record_moved_to_another_patient_does_not_open(registered: int) -> None:
-    other = commands.patient_register(actor=None, name="Other Person", phone="9822222222")
+    other = PatientFactory(name="Other Person", phone="9822222222")
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE scheduling_patient SET sealed = (SELECT sealed FROM scheduling_patient "

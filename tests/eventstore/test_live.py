@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from tests import servers
 from tests.clinic.factories import BranchFactory, UserFactory
 from tests.clock import ist
 from tests.conftest import HostClient, subprocess_env
+from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -78,16 +78,12 @@ def worker(django_db_setup: Any) -> Iterator[subprocess.Popen[bytes]]:
 def _branch_doctor_patient(phone: str) -> tuple[Branch, Any, Any]:
     """The committed tenant's branch, with a doctor who works around the clock."""
     branch = Branch.objects.get()
-    doctor = commands.doctor_add(
-        actor=None,
+    doctor = DoctorFactory(
         branch=branch,
-        name=f"Dr. {phone[-4:]}",
-        specialty="GP",
         slot_minutes=15,
-        consultation_fee=Decimal("400"),
         weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:45"} for d in range(7)],
     )
-    patient = commands.patient_register(actor=None, name="Live Patient", phone=phone)
+    patient = PatientFactory(name="Live Patient", phone=phone)
     return branch, doctor, patient
 
 

@@ -4,7 +4,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from apps.scheduling.projections import appointments
 from apps.tenants.models import Tenant
 from tests.clock import ist
 from tests.conftest import subprocess_env
+from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 # Runs the real projection, then stops inside the open transaction until it is killed.
 DOOMED_WORKER = textwrap.dedent(
@@ -52,16 +52,10 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
 ) -> None:
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
-        doctor = commands.doctor_add(
-            actor=None,
-            branch=branch,
-            name="Dr. Kill",
-            specialty="GP",
-            slot_minutes=30,
-            consultation_fee=Decimal("300"),
-            weekly_hours=[{"weekday": 1, "start": "09:00", "end": "17:00"}],
+        doctor = DoctorFactory(
+            branch=branch, weekly_hours=[{"weekday": 1, "start": "09:00", "end": "17:00"}]
         )
-        patient = commands.patient_register(actor=None, name="K", phone="+919800000077")
+        patient = PatientFactory(name="K", phone="+919800000077")
         made = [
             commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, h))
             for h in range(9, 17)

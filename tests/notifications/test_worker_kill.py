@@ -8,7 +8,6 @@ import sys
 import textwrap
 from collections import Counter
 from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +23,7 @@ from apps.notifications.models import Delivery
 from apps.scheduling import commands
 from apps.tenants.models import Tenant
 from tests.conftest import subprocess_env
+from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 # Runs the real dispatcher of one tenant with the cueing test backend.
 DISPATCHER = textwrap.dedent(
@@ -102,21 +102,14 @@ def book_confirmations(tenant: Tenant, count: int, day_offset: int) -> list[str]
     branch = Branch.objects.get()
     zone = ZoneInfo(branch.timezone)
     day = (timezone.now().astimezone(zone) + timedelta(days=day_offset)).date()
-    doctor = commands.doctor_add(
-        actor=None,
+    doctor = DoctorFactory(
         branch=branch,
-        name=f"Dr. Outbox {day_offset}",
-        specialty="GP",
-        slot_minutes=30,
-        consultation_fee=Decimal("300"),
         weekly_hours=[{"weekday": d, "start": "08:00", "end": "20:00"} for d in range(7)],
     )
     keys = []
     for n in range(count):
-        person = commands.patient_register(
-            actor=None,
-            name=f"Outbox Person {day_offset}-{n}",
-            phone=f"+9197{day_offset:02d}{n:06d}",
+        person = PatientFactory(
+            name=f"Outbox Person {day_offset}-{n}", phone=f"+9197{day_offset:02d}{n:06d}"
         )
         start = datetime(day.year, day.month, day.day, 8, tzinfo=zone) + timedelta(minutes=30 * n)
         visit = commands.appointment_book(actor=None, doctor=doctor, patient=person, start=start)

@@ -2,7 +2,6 @@
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,10 +10,10 @@ from django_tenants.utils import schema_context
 
 from apps.clinic import tokens
 from apps.clinic.models import Branch, User
-from apps.scheduling import commands
 from apps.scheduling.models import Appointment
 from apps.tenants.models import Tenant
 from tests.conftest import with_token
+from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 REQUESTS = 40
 SLOTS = 5
@@ -27,18 +26,13 @@ def test_forty_concurrent_requests_for_five_slots_make_five_bookings(
 ) -> None:
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
-        doctor = commands.doctor_add(
-            actor=None,
+        doctor = DoctorFactory(
             branch=branch,
-            name="Dr. Race",
-            specialty="GP",
             slot_minutes=10,
-            consultation_fee=Decimal("300"),
             weekly_hours=[{"weekday": 1, "start": "09:00", "end": "09:50"}],
         )
         patients = [
-            commands.patient_register(actor=None, name=f"P{i}", phone=f"+9197000000{i:02d}")
-            for i in range(REQUESTS)
+            PatientFactory(name=f"P{i}", phone=f"+9197000000{i:02d}") for i in range(REQUESTS)
         ]
         owner = User.objects.get(role="owner")
         token = tokens.mint(owner)
