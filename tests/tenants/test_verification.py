@@ -3,7 +3,6 @@ per address and per email domain; unconfirmed clinics are removed (security issu
 
 import re
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
 from apps.clinic.models import Role, User
-from apps.notifications.backends import DeliveryError, Message, send
+from apps.notifications.backends import DeliveryError, FileBackend, Message, send
 from apps.tenants.models import Tenant
 from apps.tenants.verification import reap_unverified
 from tests.conftest import HostClient
@@ -40,18 +39,6 @@ def link_path(message: Any) -> str:
     return found.group(1)
 
 
-@pytest.fixture
-def outbox_dir(settings: Any, tmp_path: Path) -> Path:
-    settings.MYMEDIC_NOTIFY_BACKENDS = {
-        channel: {
-            "class": "apps.notifications.backends.FileBackend",
-            "options": {"directory": str(tmp_path)},
-        }
-        for channel in ("sms", "whatsapp", "email")
-    }
-    return tmp_path
-
-
 def sms_from(tenant: Tenant) -> Any:
     with schema_context(tenant.schema_name):
         from apps.core.db import connection
@@ -61,7 +48,7 @@ def sms_from(tenant: Tenant) -> Any:
 
 
 def test_a_new_clinic_sends_nothing_to_patients_until_its_owner_confirms(
-    public_api: HostClient, outbox_dir: Path
+    public_api: HostClient, outbox: FileBackend
 ) -> None:
     created = public_api.post("/api/v1/onboarding/", body("sunrise"), format="json")
     tenant = Tenant.objects.get(slug="sunrise")
@@ -79,7 +66,7 @@ def test_a_new_clinic_sends_nothing_to_patients_until_its_owner_confirms(
     tenant.refresh_from_db()
     assert tenant.verified_at is not None
     assert sms_from(tenant)  # a provider id: sent
-    assert (outbox_dir / "sms.jsonl").exists()
+    assert [m["to"] for m in outbox.sent("sms")] == ["+919812345678"]
 
 
 @pytest.mark.parametrize("token", ["garbage", "eyJ0ZW5hbnQiOjF9:1abcde:forged"])
