@@ -1,8 +1,8 @@
 """Billing API: payments, refunds, invoices and billing settings (thin views)."""
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -44,8 +44,10 @@ from apps.scheduling.selectors import appointments_for
 FrontDesk = roles(read=FRONT_DESK, write=FRONT_DESK)
 Managers = roles(read=WHOLE_TENANT_ROLES, write=WHOLE_TENANT_ROLES)
 
+Target = TypeVar("Target", bound=Model)
 
-class BillingCommandApi(APIView):
+
+class BillingCommandApi(APIView, Generic[Target]):
     # Base of the billing writes: finds the object the URL names within the caller's reach
     # (`target`), validates the body (`body`), runs the command (`run`) and answers 201 with
     # what it made (`result`). No docstring: these operations have no description in the
@@ -55,10 +57,10 @@ class BillingCommandApi(APIView):
     body: type[serializers.Serializer]
     result: type[serializers.Serializer]
 
-    def target(self, actor: User, pk: int) -> Any:
+    def target(self, actor: User, pk: int) -> Target:
         raise NotImplementedError
 
-    def run(self, actor: User, target: Any, data: dict[str, Any], **url: int) -> Any:
+    def run(self, actor: User, target: Target, data: dict[str, Any], **url: int) -> Model:
         raise NotImplementedError
 
     def post(self, request: Request, pk: int, **url: int) -> Response:
@@ -73,7 +75,7 @@ class BillingCommandApi(APIView):
 @extend_schema(
     request=PaymentRequestSerializer, responses={201: PaymentSerializer}, tags=["billing"]
 )
-class PaymentCreateApi(BillingCommandApi):
+class PaymentCreateApi(BillingCommandApi[Appointment]):
     body = PaymentRequestSerializer
     result = PaymentSerializer
 
@@ -96,7 +98,7 @@ class InvoiceApi(APIView):
 @extend_schema(
     request=RefundRequestSerializer, responses={201: RefundResultSerializer}, tags=["billing"]
 )
-class RefundCreateApi(BillingCommandApi):
+class RefundCreateApi(BillingCommandApi[Payment]):
     body = RefundRequestSerializer
     result = RefundResultSerializer
 
@@ -107,7 +109,7 @@ class RefundCreateApi(BillingCommandApi):
         return commands.payment_refund_of_kind(actor=actor, payment=target, **data)
 
 
-class InvoiceCommandApi(BillingCommandApi):
+class InvoiceCommandApi(BillingCommandApi[Invoice]):
     # A billing write on one invoice within the caller's reach.
 
     result = AdjustmentSerializer
