@@ -33,15 +33,15 @@ class UserThrottle(ClientAddressIdent, UserRateThrottle):
         return str(settings.MYMEDIC_API_USER_RATE)
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        if self.rate is None:
-            return True
+        limit, seconds = self.parse_rate(self.rate)
         self.key = self.get_cache_key(request, view)
-        if self.key is None:
+        if self.key is None or limit is None or seconds is None:
             return True
-        return take(self.key, self.duration) <= self.num_requests
+        return take(self.key, seconds) <= limit
 
     def wait(self) -> float | None:
-        return counting_cache.ttl(self.key) or self.duration
+        _, seconds = self.parse_rate(self.rate)
+        return (counting_cache.ttl(self.key) if self.key else None) or seconds
 
 
 class AnonThrottle(ClientAddressIdent, AnonRateThrottle):
