@@ -3,8 +3,12 @@
 what it keeps in each process is at most a second old (apps/core/shortlived.py)."""
 
 import time
+from typing import Any
 
 import pytest
+from asgiref.sync import AsyncToSync, SyncToAsync
+from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -178,3 +182,33 @@ def test_every_read_of_patient_data_is_still_audited_with_a_warm_principal(
     reads = AuditEntry.objects.filter(action="patient.read", target=f"patient:{patient.pk}")
     assert reads.count() == count + 3
     assert set(reads.values_list("actor_id", flat=True)) == {owner.pk}
+
+
+def _chain(handler: ASGIHandler) -> list[object]:
+    """The ASGI handler's middleware chain, top down, with the thread switches in it."""
+    links: list[object] = []
+    node: Any = handler._middleware_chain
+    while node is not None:
+        if isinstance(node, SyncToAsync):
+            links.append(node)
+            node = node.func
+        elif isinstance(node, AsyncToSync):
+            links.append(node)
+            node = node.awaitable
+        elif hasattr(node, "__wrapped__"):
+            node = node.__wrapped__
+        elif hasattr(node, "get_response"):
+            links.append(node)
+            node = node.get_response
+        else:
+            node = None
+    return links
+
+
+def test_under_asgi_the_middleware_chain_runs_in_one_thread() -> None:
+    links = _chain(ASGIHandler())
+    switches = [n for n, link in enumerate(links) if isinstance(link, SyncToAsync | AsyncToSync)]
+
+    # Into the thread at the top, back to the event loop only below the last middleware.
+    assert switches == [0, len(links) - 1]
+    assert len(links) == len(settings.MIDDLEWARE) + 2
