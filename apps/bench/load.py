@@ -144,10 +144,12 @@ def _children(pid: int) -> list[int]:
 
 
 @contextmanager
-def proxied_web(workers: int, *, connections: int = 4096) -> Iterator[Proxied]:
+def proxied_web(
+    workers: int, *, connections: int = 4096, env: dict[str, str] | None = None
+) -> Iterator[Proxied]:
     """nginx (mymedic/proxy.py) in front of gunicorn with `workers` uvicorn workers, each on a
     free loopback port; `connections` raises nginx's per-address and per-worker caps so one
-    load generator may hold that many streams."""
+    load generator may hold that many streams; `env` adds to the web process's environment."""
     from mymedic.proxy import ProxyConfig, write
 
     port, web_port = free_port(), free_port()
@@ -164,6 +166,7 @@ def proxied_web(workers: int, *, connections: int = 4096) -> Iterator[Proxied]:
     )
     nginx_conf = write(config)
     web_env = {
+        **(env or {}),
         "MYMEDIC_WEB_BIND": f"127.0.0.1:{web_port}",
         "MYMEDIC_WEB_WORKERS": str(workers),
         "MYMEDIC_TRUSTED_PROXIES": "127.0.0.1",
@@ -182,10 +185,11 @@ def proxied_web(workers: int, *, connections: int = 4096) -> Iterator[Proxied]:
             proxied = Proxied(port, web, nginx)
 
             def answers() -> bool:
+                probe = Client(port)
                 try:
-                    status = Client(port).send("GET", Target("localhost", "", "/healthz"))[0]
-                except OSError:
-                    return False
+                    status = probe.status("GET", Target("localhost", "", "/healthz"))
+                finally:
+                    probe.close()
                 return status == 200 and len(proxied.worker_pids()) == workers
 
             if not wait_for(answers, 90):
