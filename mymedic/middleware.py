@@ -1,6 +1,7 @@
 """Request routing by host: health checks, the public site and tenants."""
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -8,9 +9,14 @@ from django.template.loader import render_to_string
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from apps.core.db import connection
+from apps.core.shortlived import ShortLived
 from mymedic.health import healthz
 
 HEALTH_PATH = "/healthz"
+
+# Host → tenant, kept at most a second per process (apps/core/shortlived.py): a removed
+# domain or a deleted or moved tenant stops being served everywhere within that second.
+_tenants_by_host: ShortLived[Any] = ShortLived("tenants by host")
 
 
 class HealthCheckMiddleware:
@@ -43,6 +49,16 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
             self.setup_url_routing(request, force_public=True)
             return None
         return super().process_request(request)
+
+    def get_tenant(self, domain_model: Any, hostname: str) -> Any:
+        def load() -> Any:
+            domain = domain_model.objects.select_related("tenant").filter(domain=hostname).first()
+            return domain.tenant if domain else None
+
+        tenant = _tenants_by_host.get(hostname, load)
+        if tenant is None:
+            raise domain_model.DoesNotExist
+        return tenant
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         return unknown_host(request)

@@ -262,10 +262,13 @@ MIDDLEWARE = [
     "apps.core.clinictime.ClinicTimeMiddleware",
     "apps.eventstore.context.RequestOriginMiddleware",
     "apps.core.idempotency.IdempotencyMiddleware",
-    "apps.audit.middleware.AuditDenialsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Sync-only, so last: under ASGI Django then runs the whole chain in one thread. Below a
+    # sync-only middleware, async-capable ones run as coroutines that hop to a thread for each
+    # of their hooks (tests/test_read_path.py).
+    "apps.audit.middleware.AuditDenialsMiddleware",
 ]
 
 # Content-Security-Policy: scripts only from our own files (htmx, its extensions, the admin's

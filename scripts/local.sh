@@ -96,6 +96,7 @@ cmd_system() {
   { command -v redis-server && command -v redis-cli; } >/dev/null || missing+=(redis-server)
   command -v chromium >/dev/null || missing+=(chromium)
   [[ -x /usr/sbin/nginx ]] || command -v nginx >/dev/null || missing+=(nginx)
+  command -v wrk >/dev/null || missing+=(wrk)  # make bench's serving part
   python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
   if ((${#missing[@]} == 0)); then say "system: packages present"; return; fi
   say "system: installing ${missing[*]}"

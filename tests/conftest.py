@@ -25,6 +25,7 @@ from rest_framework.test import APIClient
 
 from apps.clinic import tokens
 from apps.clinic.models import Branch, User
+from apps.core.shortlived import forget_all
 from apps.notifications.backends import CHANNELS, FileBackend
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.commands import tenant_onboard
@@ -106,6 +107,7 @@ def audit_anchor_dir(tmp_path: Any, settings: Any) -> None:
 def empty_cache() -> None:
     """Each test starts with an empty read-model cache: the database was rolled back."""
     cache.clear()
+    forget_all()
 
 
 @pytest.fixture(autouse=True)

@@ -9,10 +9,13 @@ omission).
 import http.client
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -71,11 +74,14 @@ SERVER_ENV = {"MYMEDIC_DEBUG": "0", "MYMEDIC_API_USER_RATE": "100000000/min"}
 
 @contextmanager
 def running(
-    command: list[str], name: str, ready: Callable[[], bool] | None = None
+    command: list[str],
+    name: str,
+    ready: Callable[[], bool] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Process]:
     popen = subprocess.Popen(  # noqa: S603  (our own interpreter and modules)
         command,
-        env={**os.environ, **SERVER_ENV},
+        env={**os.environ, **SERVER_ENV, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -108,6 +114,131 @@ def web_server() -> Iterator[tuple[Process, int]]:
     command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
     with running([*command, "mymedic.asgi:application"], "web", answers) as process:
         yield process, port
+
+
+@dataclass
+class Proxied:
+    """nginx in front of gunicorn's uvicorn workers, as the Procfile runs them."""
+
+    port: int  # nginx: where clients connect
+    web: Process  # gunicorn's master
+    nginx: Process
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.web.popen.pid}/task/{self.web.popen.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+    def memory(self) -> dict[str, Any]:
+        """Peak resident memory (VmHWM) of each web worker, gunicorn's master and nginx."""
+        nginx = [self.nginx.popen.pid, *_children(self.nginx.popen.pid)]
+        return {
+            "web_workers_peak_rss_mb": [peak_rss_mb(pid) for pid in self.worker_pids()],
+            "gunicorn_master_peak_rss_mb": peak_rss_mb(self.web.popen.pid),
+            "nginx_peak_rss_mb": [peak_rss_mb(pid) for pid in nginx],
+        }
+
+
+def _children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in children.read_text().split()] if children.exists() else []
+
+
+@contextmanager
+def proxied_web(
+    workers: int, *, connections: int = 4096, env: dict[str, str] | None = None
+) -> Iterator[Proxied]:
+    """nginx (mymedic/proxy.py) in front of gunicorn with `workers` uvicorn workers, each on a
+    free loopback port; `connections` raises nginx's per-address and per-worker caps so one
+    load generator may hold that many streams; `env` adds to the web process's environment."""
+    from mymedic.proxy import ProxyConfig, write
+
+    port, web_port = free_port(), free_port()
+    here = Path(tempfile.mkdtemp(prefix="mymedic-bench-proxy-"))
+    here.chmod(0o755)  # nginx's workers run as nobody when the bench runs as root
+    (here / "static").mkdir(mode=0o755)
+    config = ProxyConfig(
+        port=port,
+        upstream=f"127.0.0.1:{web_port}",
+        directory=here / "nginx",
+        static_root=here / "static",
+        connections_per_address=connections,
+        worker_connections=2 * connections + 64,
+    )
+    nginx_conf = write(config)
+    web_env = {
+        **(env or {}),
+        "MYMEDIC_WEB_BIND": f"127.0.0.1:{web_port}",
+        "MYMEDIC_WEB_WORKERS": str(workers),
+        "MYMEDIC_TRUSTED_PROXIES": "127.0.0.1",
+        "MYMEDIC_WEB_LOGLEVEL": "warning",
+    }
+    nginx_bin = shutil.which("nginx", path="/usr/sbin:/usr/bin") or "nginx"
+    try:
+        with (
+            running(
+                [sys.executable, "-m", "gunicorn", "-c", "python:mymedic.gunicorn"],
+                "web",
+                env=web_env,
+            ) as web,
+            running([nginx_bin, "-c", str(nginx_conf), "-g", "daemon off;"], "nginx") as nginx,
+        ):
+            proxied = Proxied(port, web, nginx)
+
+            def answers() -> bool:
+                probe = Client(port)
+                try:
+                    status = probe.status("GET", Target("localhost", "", "/healthz"))
+                finally:
+                    probe.close()
+                return status == 200 and len(proxied.worker_pids()) == workers
+
+            if not wait_for(answers, 90):
+                raise RuntimeError("nginx and the web workers did not start")
+            yield proxied
+    finally:
+        shutil.rmtree(here, ignore_errors=True)
+
+
+_WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _wrk_ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip()).groups()  # type: ignore[union-attr]
+    return round(float(number) * _WRK_UNITS[unit], 2)
+
+
+def wrk(target: Target, port: int, *, connections: int, seconds: float) -> dict[str, Any]:
+    """`wrk` (closed loop: `connections` keep-alive connections, one thread) on one path:
+    requests per second, latency percentiles and non-2xx answers."""
+    command = [
+        shutil.which("wrk") or "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-H",
+        f"Host: {target.host}",
+    ]
+    if target.token:
+        command += ["-H", f"Authorization: Token {target.token}"]
+    output = subprocess.run(  # noqa: S603  (wrk, with our own arguments)
+        [*command, f"http://127.0.0.1:{port}{target.path}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.MULTILINE))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)$", output, re.MULTILINE)
+    return {
+        "per_s": round(float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))),  # type: ignore[union-attr]
+        "p50_ms": _wrk_ms(latency["50"]),
+        "p90_ms": _wrk_ms(latency["90"]),
+        "p99_ms": _wrk_ms(latency["99"]),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": errors.group(1) if errors else "",
+        "connections": connections,
+    }
 
 
 @contextmanager

@@ -7,3 +7,7 @@ class ClinicConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.clinic import openapi  # noqa: F401  (registers the token scheme)
+        from apps.clinic.models import Branch, StaffToken, User
+        from apps.core.shortlived import forget_on_change
+
+        forget_on_change(User, StaffToken, Branch)

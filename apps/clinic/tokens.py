@@ -1,6 +1,7 @@
 """Staff API tokens: `Authorization: Token <key>`, stored as a digest, with sliding and
 absolute expiry. Issued and revoked by the commands in apps/clinic/commands.py."""
 
+import copy
 import secrets
 from datetime import datetime, timedelta
 
@@ -9,6 +10,8 @@ from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 
 from apps.clinic.models import StaffToken, User
+from apps.core.db import connection
+from apps.core.shortlived import ShortLived
 from apps.core.tokens import DigestTokenAuthentication, key_hash
 
 # Refreshing `last_used` on every request would write on every read; a minute is precise
@@ -35,18 +38,37 @@ def mint(user: User, *, now: datetime | None = None) -> str:
     return key
 
 
+# Token → staff member (with their role and branches), kept at most a second per process
+# (apps/core/shortlived.py): a revoked token, a deactivated member or a changed role or
+# branch is refused or seen by every process within that second.
+_principals: ShortLived[StaffToken] = ShortLived("staff tokens")
+
+
+def _token_with_principal(digest: str) -> StaffToken | None:
+    return (
+        StaffToken.objects.select_related("user")
+        .prefetch_related("user__branches")
+        .filter(key_hash=digest)
+        .first()
+    )
+
+
 class StaffTokenAuthentication(DigestTokenAuthentication):
     """`Authorization: Token <key>` with a live staff key; anything else is 401."""
 
     def authenticate_digest(self, digest: str) -> tuple[User, StaffToken]:
         now = timezone.now()
-        token = (
-            StaffToken.objects.select_related("user")
-            .filter(key_hash=digest, expires__gt=now, last_used__gt=now - idle_limit())
-            .first()
-        )
-        if token is None or not token.user.is_active:
+        key = (connection.schema_name, digest)
+        token = _principals.get(key, lambda: _token_with_principal(digest))
+        if (
+            token is None
+            or token.expires <= now
+            or token.last_used <= now - idle_limit()
+            or not token.user.is_active
+        ):
             raise AuthenticationFailed("Invalid or expired token.")
         if now - token.last_used >= TOUCH_EVERY:
             StaffToken.objects.filter(pk=token.pk).update(last_used=now)
-        return token.user, token
+            _principals.discard(key)
+        # The kept token's copy shares its user; each request gets a user of its own.
+        return copy.copy(token.user), token

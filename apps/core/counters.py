@@ -104,11 +104,17 @@ counting_cache = FallbackCache()
 
 
 def take(key: str, seconds: int) -> int:
-    """Counts one more in `key`'s window of `seconds` (opened by the first count); the count."""
+    """Counts one more in `key`'s window of `seconds` (opened by the first count); the count.
+
+    An open window costs one round trip (the increment); opening one, two."""
+    try:
+        return counting_cache.incr(key)
+    except ValueError:  # no window open
+        pass
     if counting_cache.add(key, 1, timeout=seconds):
         return 1
     try:
-        return counting_cache.incr(key)
-    except ValueError:  # expired between add and incr
+        return counting_cache.incr(key)  # another request opened it meanwhile
+    except ValueError:  # and it expired already
         counting_cache.set(key, 1, timeout=seconds)
         return 1

@@ -9,6 +9,7 @@ While Redis is unreachable, reads are built from the read-model tables in Postgr
 kept anywhere: a process-local copy could not see the generation bumps.
 """
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -28,23 +29,46 @@ def _generation_key(branch_id: int) -> str:
     return f"rm:branch:{branch_id}:gen"  # the cache key function prefixes the tenant schema
 
 
-def _key(branch_id: int, parts: tuple[Any, ...]) -> str:
-    generation = cache.get(_generation_key(branch_id), 0)
+def _key(branch_id: int, generation: str, parts: tuple[Any, ...]) -> str:
     return ":".join(["rm", "branch", str(branch_id), f"g{generation}", *map(str, parts)])
+
+
+# The branch's generation and the value kept under it, in one round trip to Redis instead of
+# two (the value's key names the generation). Both keys are the cache's own, so the script
+# builds the value's key exactly as the cache key function would.
+_READ_UNDER_GENERATION = """
+local generation = redis.call('GET', KEYS[1]) or '0'
+return {generation, redis.call('GET', ARGV[1] .. generation .. ARGV[2])}
+"""
+
+
+@functools.cache
+def _script(client: Any) -> Any:
+    return client.register_script(_READ_UNDER_GENERATION)
+
+
+def _read(branch_id: int, parts: tuple[Any, ...]) -> tuple[str, Any]:
+    """(generation, the value kept under it or None)."""
+    backend: Any = getattr(cache, "client")  # noqa: B009  (django-redis; BaseCache has none)
+    client = backend.get_client(write=False)
+    head, tail = cache.make_key(_key(branch_id, "\0", parts)).split("\0")
+    generation, raw = _script(client)(
+        keys=[cache.make_key(_generation_key(branch_id))], args=[head, tail]
+    )
+    return generation.decode(), (None if raw is None else backend.decode(raw))
 
 
 def cached(
     branch_id: int, parts: tuple[Any, ...], build: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
     try:
-        key = _key(branch_id, parts)
-        value = cache.get(key)
+        generation, value = _read(branch_id, parts)
     except UNREACHABLE as exc:
         logger.warning("read cache unreachable (%s); reading PostgreSQL", type(exc).__name__)
         return build()
     if value is None:
         value = build()
-        _keep(key, value)
+        _keep(_key(branch_id, generation, parts), value)
     return value
 
 
@@ -55,16 +79,16 @@ def cached_json(
 
     The same bytes DRF's JSON renderer makes of these plain values (compact, UTF-8).
     """
+    parts = (*parts, "json")
     try:
-        key = _key(branch_id, (*parts, "json"))
-        body = cache.get(key)
+        generation, body = _read(branch_id, parts)
     except UNREACHABLE as exc:
         logger.warning("read cache unreachable (%s); reading PostgreSQL", type(exc).__name__)
         return _encode(build())
     if body is None:
         body = _encode(build())
-        _keep(key, body)
-    return body
+        _keep(_key(branch_id, generation, parts), body)
+    return bytes(body)
 
 
 def _encode(value: dict[str, Any]) -> bytes:

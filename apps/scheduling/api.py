@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from apps.audit.trail import record
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
 from apps.clinic.permissions import STAFF_ROLES, roles
-from apps.clinic.scoping import staff_of, visible_branches
+from apps.clinic.scoping import branch_in_reach, staff_of, visible_branches
 from apps.core.api import get_visible
 from apps.core.dates import BoundedDateField
 from apps.core.errors import NotFound
@@ -28,6 +28,7 @@ from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
 from apps.scheduling.phones import normalize_phone
 from apps.scheduling.selectors import (
     appointments_for,
+    doctor_in_reach,
     doctors_for,
     on_local_date,
     patients_for,
@@ -464,7 +465,7 @@ class DoctorDayApi(APIView):
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
         user = staff_of(request)
-        doctor = get_visible(doctors_for(user), pk, "Doctor")
+        doctor = doctor_in_reach(user, pk)
         if user.role == Role.DOCTOR and doctor.user_id != user.pk:
             raise NotFound("Doctor not found.")
         day = _day(request, doctor.branch.timezone)
@@ -478,7 +479,7 @@ class BranchBoardApi(APIView):
         parameters=[DayQuerySerializer], responses={200: BoardSerializer}, tags=["branches"]
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
-        branch = get_visible(visible_branches(staff_of(request)), pk, "Branch")
+        branch = branch_in_reach(staff_of(request), pk)
         day = _day(request, branch.timezone)
         return HttpResponse(read.branch_board_json(branch, day), content_type="application/json")
 

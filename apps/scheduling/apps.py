@@ -6,4 +6,8 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Scheduling"
 
     def ready(self) -> None:
+        from apps.core.shortlived import forget_on_change
         from apps.scheduling import projections  # noqa: F401  (registers the projections)
+        from apps.scheduling.models import Doctor
+
+        forget_on_change(Doctor)

@@ -9,7 +9,10 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.clinic.models import Role, User
-from apps.clinic.scoping import scope_to_branches, visible_branches
+from apps.clinic.scoping import can_see_branch, scope_to_branches, visible_branches
+from apps.core.db import connection
+from apps.core.errors import NotFound
+from apps.core.shortlived import ShortLived
 from apps.scheduling.models import (
     Appointment,
     Doctor,
@@ -22,6 +25,22 @@ from apps.scheduling.slots import branch_zone, local_date
 
 def doctors_for(user: User) -> QuerySet[Doctor]:
     return scope_to_branches(Doctor.objects.select_related("branch"), user)
+
+
+# A doctor's row (with their branch) by id, kept at most a second per process
+# (apps/core/shortlived.py): the doctor's day asks nothing of PostgreSQL once warm.
+_doctors: ShortLived[Doctor] = ShortLived("doctors")
+
+
+def doctor_in_reach(user: User, pk: int) -> Doctor:
+    """The doctor `pk` if their branch is one `user` sees (as `doctors_for`); else 404."""
+    doctor = _doctors.get(
+        (connection.schema_name, pk),
+        lambda: Doctor.objects.select_related("branch").filter(pk=pk).first(),
+    )
+    if doctor is None or not can_see_branch(user, doctor.branch_id):
+        raise NotFound("Doctor not found.")
+    return doctor
 
 
 def appointments_for(user: User) -> QuerySet[Appointment]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 
 from apps.clinic.models import User
 from apps.tenants.models import Tenant
@@ -145,3 +146,16 @@ def test_production_does_not_install_the_bench_tools() -> None:
     assert "apps.bench" not in production.stdout
     assert "apps.scheduling" in production.stdout
     assert "apps.bench" in local.stdout
+
+
+def test_the_user_throttle_keeps_one_count_per_window_not_every_requests_time(
+    owner: User, tenant: Tenant, settings: Any
+) -> None:
+    settings.MYMEDIC_API_USER_RATE = "50/min"
+    client = client_for(owner, tenant)
+
+    codes = [client.get("/api/v1/auth/me/").status_code for _ in range(51)]
+
+    assert codes == [200] * 50 + [429]
+    assert cache.get(f"throttle_user_{owner.pk}") == 51
+    assert 0 < int(client.get("/api/v1/auth/me/")["Retry-After"]) <= 60

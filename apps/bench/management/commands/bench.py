@@ -6,7 +6,10 @@ table and are written as JSON (default artifacts/bench.json).
 
 import json
 import os
+import resource
+import selectors
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -23,11 +26,22 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.test import Client as TestClient
 from django_tenants.utils import schema_context
 from tqdm import tqdm
 
 from apps.bench.hospital import synthesize_month
-from apps.bench.load import Client, Target, celery_worker, closed_loop, paced, post_all, web_server
+from apps.bench.load import (
+    Client,
+    Target,
+    celery_worker,
+    closed_loop,
+    paced,
+    post_all,
+    proxied_web,
+    web_server,
+    wrk,
+)
 from apps.bench.measure import summary_ms, timed, wait_for
 from apps.clinic import commands as commands_clinic
 from apps.clinic import tokens
@@ -35,6 +49,7 @@ from apps.clinic.models import Branch, Role, User
 from apps.core.db import connection
 from apps.eventstore import replay
 from apps.eventstore.models import Event, ProjectionState
+from apps.eventstore.projections import catch_up
 from apps.reconciliation import reports
 from apps.reconciliation.analytics import chain_analytics
 from apps.reconciliation.export import export
@@ -120,9 +135,12 @@ class Command(BaseCommand):
         parser.add_argument("--month-per-doctor-day", type=int, default=40)
         parser.add_argument("--http-seconds", type=float, default=10.0)
         parser.add_argument("--tenants", type=int, default=1000)
+        parser.add_argument("--serving-seconds", type=float, default=8.0)
+        parser.add_argument("--write-bookings", type=int, default=960)
+        parser.add_argument("--streams", type=int, default=1000)
         parser.add_argument(
             "--only",
-            default="write,http,signup,lag,replay,tenants,month",
+            default="write,http,serving,writes,streams,signup,lag,replay,tenants,month",
             help="comma-separated parts to run",
         )
 
@@ -139,6 +157,12 @@ class Command(BaseCommand):
             results["write"] = self.bench_write()
         if "http" in parts:
             results["http"] = self.bench_http(options["http_seconds"])
+        if "serving" in parts:
+            results["serving"] = self.bench_serving(options["serving_seconds"])
+        if "writes" in parts:
+            results["writes"] = self.bench_writes(options["write_bookings"])
+        if "streams" in parts:
+            results["streams"] = self.bench_streams(options["streams"])
         if "signup" in parts:
             results["signup"] = self.bench_signup(options["signups"])
         if "lag" in parts:
@@ -256,6 +280,194 @@ class Command(BaseCommand):
             "appointments_on_board": len(bodies),
             "reads": reads,
             "memory": memory,
+        }
+
+    def bench_serving(self, seconds: float) -> dict[str, Any]:
+        """As deployed: nginx in front of gunicorn with one uvicorn worker, then one per core.
+        Each path: `wrk` at 16 connections (closed loop) and the paced generator at 100
+        requests/s (open loop), after a warm-up; peak memory of every process."""
+        tenant = make_tenant("chain")
+        host = tenant_domain(tenant.slug)
+        try:
+            with schema_context(tenant.schema_name):
+                token = owner_token()
+                doctors, patient = seed_doctors(10)
+                branch = Branch.objects.get()
+                day = datetime.now(IST).date() + timedelta(days=1)
+                opening = datetime.combine(day, clock(8), tzinfo=IST)
+                for n in range(30):
+                    for doctor in doctors:
+                        start = opening + timedelta(minutes=SLOT_MINUTES * n)
+                        commands.appointment_book(
+                            actor=None, doctor=doctor, patient=patient, start=start
+                        )
+                catch_up()
+            targets = {
+                "healthz": Target(host, "", "/healthz"),
+                "trivial_view": Target(host, token, "/api/v1/auth/me/"),
+                "doctor_day": Target(
+                    host, token, f"/api/v1/doctors/{doctors[0].pk}/day/?date={day}"
+                ),
+                "branch_board": Target(
+                    host, token, f"/api/v1/branches/{branch.pk}/board/?date={day}"
+                ),
+            }
+            shapes: dict[str, Any] = {}
+            for workers in sorted({1, os.cpu_count() or 1}):
+                with proxied_web(workers) as web:
+                    paths: dict[str, Any] = {}
+                    for name, target in targets.items():
+                        self.stderr.write(f"serving: {workers} worker(s), {name}…")
+                        closed_loop(partial(_same, target), web.port, clients=4, seconds=1)
+                        paths[name] = {
+                            "load_before": os.getloadavg()[0],
+                            "wrk": wrk(target, web.port, connections=16, seconds=seconds),
+                            "at_100_per_s": paced(
+                                partial(_same, target), web.port, rate=100, seconds=seconds
+                            ),
+                        }
+                    floor = paths["healthz"]["wrk"]["per_s"]
+                    for name in ("trivial_view", "doctor_day", "branch_board"):
+                        paths[name]["share_of_healthz"] = round(
+                            paths[name]["wrk"]["per_s"] / floor, 2
+                        )
+                    shapes[str(workers)] = {"paths": paths, "memory": web.memory()}
+        finally:
+            drop_tenant(tenant)
+        return {"web_workers": shapes, "appointments_on_board": 300}
+
+    def bench_writes(self, bookings: int, connections: int = 16) -> dict[str, Any]:
+        """Bookings per second through nginx and one web worker per core, with the same 16
+        connections spread over 1, 4 and 16 tenants (the append lock is per tenant), beside
+        the command layer's rate on one thread; a Celery worker projects as deployed."""
+        counts = (1, 4, 16)
+        made = [make_tenant() for _ in range(max(counts))]
+        try:
+            seeded = []
+            for tenant in made:
+                with schema_context(tenant.schema_name):
+                    doctors, patient = seed_doctors(4)
+                    seeded.append((tenant, owner_token(), SlotFeed(doctors), patient))
+            _, _, feed, patient = seeded[0]
+            with schema_context(made[0].schema_name), timed() as in_process:
+                for _ in range(bookings // 2):
+                    doctor, start = feed.next()
+                    commands.appointment_book(
+                        actor=None, doctor=doctor, patient=patient, start=start
+                    )
+            command_rate = (bookings // 2) / in_process.seconds
+            over_http: dict[str, Any] = {}
+            with proxied_web(os.cpu_count() or 1) as web, celery_worker():
+                for count in counts:
+                    self.stderr.write(f"writes: {bookings} bookings over {count} tenant(s)…")
+                    over_http[str(count)] = self._book_in_parallel(
+                        seeded[:count], web.port, bookings, connections
+                    )
+                memory = web.memory()
+        finally:
+            for tenant in made:
+                drop_tenant(tenant)
+        one = over_http["1"]["per_s"]
+        return {
+            "command_layer_per_s": round(command_rate),
+            "over_http": over_http,
+            "http_share_of_command_layer": round(one / command_rate, 2),
+            "sixteen_tenants_x_one": round(over_http["16"]["per_s"] / one, 2),
+            "memory": memory,
+            "connections": connections,
+        }
+
+    @staticmethod
+    def _book_in_parallel(
+        seeded: list[tuple[Tenant, str, SlotFeed, Patient]],
+        port: int,
+        bookings: int,
+        connections: int,
+    ) -> dict[str, Any]:
+        per_tenant, clients = bookings // len(seeded), max(1, connections // len(seeded))
+        jobs = []
+        for tenant, token, feed, patient in seeded:
+            bodies = []
+            for _ in range(per_tenant):
+                doctor, start = feed.next()
+                bodies.append(
+                    {"doctor": doctor.pk, "patient": patient.pk, "start": start.isoformat()}
+                )
+            target = Target(tenant_domain(tenant.slug), token, "/api/v1/appointments/")
+            jobs.append((target, bodies))
+        outcomes: list[dict[str, Any]] = []
+
+        def book(target: Target, bodies: list[dict[str, Any]]) -> None:
+            outcomes.append(post_all(target, port, bodies, clients=clients))
+
+        threads = [threading.Thread(target=book, args=job) for job in jobs]
+        with timed() as wall:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        return {
+            "tenants": len(seeded),
+            "bookings": per_tenant * len(seeded),
+            "per_s": round(per_tenant * len(seeded) / wall.seconds),
+            "errors": sum(outcome["errors"] for outcome in outcomes),
+            "p99_ms_worst_tenant": max(outcome["p99_ms"] for outcome in outcomes),
+            "load_after": os.getloadavg()[0],
+        }
+
+    def bench_streams(self, count: int) -> dict[str, Any]:
+        """`count` board streams held open through nginx to one web worker per core; then one
+        booking, and how long its push takes to reach every stream (from just after commit)."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = 4 * count + 1024  # ours, nginx's two per stream, the workers' one
+        if soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+        tenant = make_tenant()
+        host = tenant_domain(tenant.slug)
+        streams: list[socket.socket] = []
+        try:
+            with schema_context(tenant.schema_name):
+                doctors, patient = seed_doctors(1)
+                branch = Branch.objects.get()
+                browser = TestClient()
+                browser.force_login(User.objects.get(role=Role.OWNER))
+                session = browser.cookies["sessionid"].value
+            request = (
+                f"GET /events/branches/{branch.pk}/ HTTP/1.1\r\nHost: {host}\r\n"
+                f"Cookie: sessionid={session}\r\nAccept: text/event-stream\r\n\r\n"
+            ).encode()
+            with proxied_web(os.cpu_count() or 1, connections=count + 64) as web:
+                with timed() as opening:
+                    for _ in range(count):
+                        stream = socket.create_connection(("127.0.0.1", web.port), timeout=30)
+                        stream.sendall(request)
+                        streams.append(stream)
+                    opened = _read_all_until(streams, b"stream-open", 60)
+                self.stderr.write(f"streams: {len(opened)} of {count} open; one booking…")
+                with schema_context(tenant.schema_name):
+                    doctor, start = SlotFeed(doctors).next()
+                    commands.appointment_book(
+                        actor=None, doctor=doctor, patient=patient, start=start
+                    )
+                    committed = time.perf_counter()
+                    catch_up()
+                arrived = _read_all_until(streams, b"event: board", 10)
+                memory = web.memory()
+        finally:
+            for stream in streams:
+                stream.close()
+            drop_tenant(tenant)
+        latencies = [at - committed for at in arrived.values()]
+        return {
+            "streams": count,
+            "opened": len(opened),
+            "open_all_s": round(opening.seconds, 2),
+            "pushed_to": len(arrived),
+            "within_1_s": sum(1 for latency in latencies if latency < 1.0),
+            "push": summary_ms(latencies) if latencies else {},
+            "push_max_ms": round(max(latencies) * 1000, 1) if latencies else None,
+            "memory": memory,
+            "file_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
         }
 
     def bench_tenants(self, count: int, seconds: float = 8.0) -> dict[str, Any]:
@@ -503,6 +715,62 @@ class Command(BaseCommand):
                     f"worker {memory['worker_peak_rss_mb']} MiB",
                 )
             )
+        if serving := results.get("serving"):
+            for workers, shape in serving["web_workers"].items():
+                for name, path in shape["paths"].items():
+                    top, steady = path["wrk"], path["at_100_per_s"]
+                    share = (
+                        f" = {path['share_of_healthz']:.0%} of /healthz"
+                        if "share_of_healthz" in path
+                        else ""
+                    )
+                    rows.append(
+                        (
+                            f"{name}, nginx + {workers} web worker(s)",
+                            f"wrk -c16 {top['per_s']}/s{share}, p99 {top['p99_ms']} ms "
+                            f"({top['non_2xx']} non-2xx); at 100/s p50 {steady['p50_ms']} ms, "
+                            f"p99 {steady['p99_ms']} ms",
+                        )
+                    )
+                memory = shape["memory"]
+                rows.append(
+                    (
+                        f"peak memory, {workers} web worker(s)",
+                        f"workers {memory['web_workers_peak_rss_mb']} MiB, "
+                        f"master {memory['gunicorn_master_peak_rss_mb']} MiB, "
+                        f"nginx {memory['nginx_peak_rss_mb']} MiB",
+                    )
+                )
+        if writes := results.get("writes"):
+            rows.append(
+                ("bookings, command layer (1 thread)", f"{writes['command_layer_per_s']}/s")
+            )
+            for count, run in writes["over_http"].items():
+                rows.append(
+                    (
+                        f"bookings over HTTP, {count} tenant(s), {writes['connections']} conns",
+                        f"{run['per_s']}/s, {run['errors']} errors, "
+                        f"worst tenant p99 {run['p99_ms_worst_tenant']} ms",
+                    )
+                )
+            rows.append(
+                (
+                    "bookings: HTTP / command layer; 16 tenants / 1",
+                    f"{writes['http_share_of_command_layer']:.0%}; "
+                    f"{writes['sixteen_tenants_x_one']}x",
+                )
+            )
+        if streams := results.get("streams"):
+            push = streams["push"]
+            rows.append(
+                (
+                    f"board streams open ({streams['streams']})",
+                    f"{streams['opened']} opened in {streams['open_all_s']} s; push reached "
+                    f"{streams['pushed_to']} ({streams['within_1_s']} within 1 s), "
+                    f"p50 {push.get('p50_ms')} ms, p99 {push.get('p99_ms')} ms, "
+                    f"max {streams['push_max_ms']} ms",
+                )
+            )
         if tenants := results.get("tenants"):
             for name, overhead in tenants["latency_overhead"].items():
                 alone = tenants["one_tenant"][name]["mean_ms"]
@@ -617,6 +885,38 @@ def request_latency(targets: list[dict[str, Target]], port: int, seconds: float)
 
 def _nth(route: list[Target], n: int) -> Target:
     return route[n % len(route)]
+
+
+def _same(target: Target, n: int) -> Target:
+    return target
+
+
+def _read_all_until(
+    streams: list[socket.socket], marker: bytes, seconds: float
+) -> dict[int, float]:
+    """Reads every stream until each has shown `marker` (or `seconds` passed): when each did."""
+    seen: dict[int, bytes] = {}
+    arrived: dict[int, float] = {}
+    with selectors.DefaultSelector() as selector:
+        for index, stream in enumerate(streams):
+            stream.setblocking(False)
+            selector.register(stream, selectors.EVENT_READ, index)
+        deadline = time.perf_counter() + seconds
+        while len(arrived) < len(streams) and time.perf_counter() < deadline:
+            for key, _ in selector.select(timeout=0.05):
+                index = key.data
+                try:
+                    chunk = key.fileobj.recv(65536)  # type: ignore[union-attr]
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    continue
+                seen[index] = seen.get(index, b"")[-64:] + chunk
+                if index not in arrived and marker in seen[index]:
+                    arrived[index] = time.perf_counter()
+                    seen[index] = b""
+    return arrived
 
 
 def connection_tenant_count() -> int:
