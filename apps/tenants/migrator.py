@@ -45,6 +45,7 @@ from django_tenants.utils import get_public_schema_name, get_tenant_base_migrate
 from psycopg import sql
 
 from apps.core.db import connection
+from apps.tenants import migrator_worker as worker
 from apps.tenants.models import SchemaMigration, Tenant
 
 # Advisory lock class of "this schema is being migrated" (two-key form: class, hashtext(schema)).
@@ -180,7 +181,9 @@ def schemas_at_target(schemas: Sequence[str], target: Target) -> set[str]:
             counts = sql.SQL(" UNION ALL ").join(
                 sql.SQL(
                     "SELECT {label}::text, count(*) FROM {table} JOIN target USING (app, name)"
-                ).format(label=sql.Literal(schema), table=sql.Identifier(schema, "django_migrations"))
+                ).format(
+                    label=sql.Literal(schema), table=sql.Identifier(schema, "django_migrations")
+                )
                 for schema in chunk
             )
             query = sql.SQL(
@@ -216,7 +219,9 @@ def _lock(schema: str, wait_seconds: float) -> bool:
 
 def _unlock(schema: str) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [MIGRATION_LOCK_CLASS, schema])
+        cursor.execute(
+            "SELECT pg_advisory_unlock(%s, hashtext(%s))", [MIGRATION_LOCK_CLASS, schema]
+        )
 
 
 def _runner_name() -> str:
@@ -264,8 +269,9 @@ def migrate_schema(
     digest = target.digest
     started = time.perf_counter()
     if not _lock(schema, lock_wait):
-        error = f"Another runner held this schema's lock for {lock_wait:.0f} s."
-        _record(schema, digest, status=Status.FAILED, error=error, applied=0)
+        # Not a failure of the schema: the next run tries it again without being asked.
+        error = f"Another runner held this schema's lock for {lock_wait:g} s."
+        _record(schema, digest, status=Status.PENDING, error=error, applied=0)
         return Outcome(schema, "failed", error=error)
     try:
         if schema not in existing_schemas([schema]):
@@ -288,7 +294,8 @@ def migrate_schema(
             finished_at=None,
             seconds=None,
         )
-        output = io.StringIO()
+        # Django's migrate prints what it applies; shown when asked (-v 3 on the command).
+        output: TextIO = sys.stdout if verbosity > 1 else io.StringIO()
         try:
             applied = _apply(schema, verbosity, output)
         except Exception as error:  # noqa: BLE001 - the schema's error boundary
@@ -305,8 +312,6 @@ def migrate_schema(
                 seconds=seconds,
             )
             return Outcome(schema, "failed", seconds=seconds, error=text)
-        if verbosity > 1:
-            sys.stdout.write("".join(f"[{schema}] {line}\n" for line in output.getvalue().split("\n") if line))
         seconds = time.perf_counter() - started
         _record(
             schema,
@@ -432,7 +437,7 @@ def _in_processes(
     }
     connection.close()  # the children do the work; this one must not hold a session meanwhile
     with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_start_worker, initargs=(database,)
+        max_workers=jobs, mp_context=context, initializer=worker.start, initargs=(database,)
     ) as pool:
         futures = [
             pool.submit(migrate_schema, schema, target, lock_wait=lock_wait, verbosity=verbosity)
@@ -440,17 +445,3 @@ def _in_processes(
         ]
         for future in as_completed(futures):
             yield future.result()
-
-
-def _start_worker(database: dict[str, Any]) -> None:
-    """Sets a spawned process up like its parent: Django, the same database and migrations."""
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mymedic.settings")
-    django.setup()
-    from django.db import connections
-
-    connections["default"].close()
-    connections["default"].settings_dict["NAME"] = database["NAME"]
-    settings.MIGRATION_MODULES = database["MIGRATION_MODULES"]
-

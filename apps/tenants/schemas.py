@@ -2,6 +2,7 @@
 pool's spare schemas, every tenant."""
 
 from django.conf import settings
+
 from apps.core.keys import ensure_tenant_key
 from apps.core.tenancy import for_each_tenant
 from apps.tenants import migrator
