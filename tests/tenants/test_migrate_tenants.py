@@ -22,9 +22,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.clone import CloneSchema
 
+from apps.clinic.models import User
 from apps.tenants import migrator
 from apps.tenants.models import SchemaMigration, Tenant
-from tests.conftest import subprocess_env
+from tests.conftest import HostClient, subprocess_env
 from tests.tenants import migration_probe
 
 # A runner in its own process, with the probe's migrations (the test's settings don't reach it).
@@ -266,3 +267,23 @@ def test_several_processes_migrate_every_schema_once(probe: Probe) -> None:
     everyone = [settings.TENANT_BASE_SCHEMA, *probe.schemas, "acme", "globex"]
     assert [probed(schema) for schema in everyone] == [1] * len(everyone)
     assert set(statuses(everyone).values()) == {"done"}
+
+
+def test_operators_read_the_progress_and_clinic_staff_never_see_it(
+    api: HostClient, owner: User
+) -> None:
+    SchemaMigration.objects.create(
+        schema="spare_0123456789ab", target="f" * 64, status="failed", error="RuntimeError: x"
+    )
+    operator = User.objects.create_superuser("ops@platform.example.com", "x-operator-2026")
+
+    api.force_login(owner)
+    assert api.get("/admin/tenants/schemamigration/").status_code == 403
+    api.force_login(operator)
+    listing = api.get("/admin/tenants/schemamigration/?status__exact=failed")
+    row = SchemaMigration.objects.get(schema="spare_0123456789ab")
+    change = api.get(f"/admin/tenants/schemamigration/{row.pk}/change/")
+
+    assert listing.status_code == 200 and "spare_0123456789ab" in listing.content.decode()
+    assert "RuntimeError: x" in change.content.decode()
+    assert 'name="_save"' not in change.content.decode()  # read-only
