@@ -25,6 +25,7 @@ from django_tenants.clone import CloneSchema
 from apps.clinic.models import User
 from apps.tenants import migrator
 from apps.tenants.models import SchemaMigration, Tenant
+from apps.tenants.schemas import migrate_all
 from tests.conftest import HostClient, subprocess_env
 from tests.tenants import migration_probe
 
@@ -287,3 +288,17 @@ def test_operators_read_the_progress_and_clinic_staff_never_see_it(
     assert listing.status_code == 200 and "spare_0123456789ab" in listing.content.decode()
     assert "RuntimeError: x" in change.content.decode()
     assert 'name="_save"' not in change.content.decode()  # read-only
+
+
+def test_local_setup_migrates_with_the_runner_and_names_what_failed(
+    probe: Probe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = probe.spares[0]
+    monkeypatch.setenv("PROBE_FAIL", broken)
+
+    with pytest.raises(migrator.SchemasFailed) as failure:
+        migrate_all()
+
+    assert list(failure.value.failed) == [broken]
+    assert [probed(schema) for schema in probe.tenants] == [1] * len(probe.tenants)
+    assert SchemaMigration.objects.get(schema=broken).status == "failed"
