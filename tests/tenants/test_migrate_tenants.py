@@ -3,10 +3,8 @@ the template, spare schemas and every tenant, survives a SIGKILL without redoing
 schemas, reports a failing schema without blocking the others, visits nothing when every
 schema is current, and never lets two runners migrate one schema at once."""
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,23 +20,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.clone import CloneSchema
 
+from apps.bench import migration_probe
 from apps.clinic.models import User
 from apps.tenants import migrator
 from apps.tenants.models import SchemaMigration, Tenant
 from apps.tenants.schemas import migrate_all
 from tests.conftest import HostClient, subprocess_env
-from tests.tenants import migration_probe
-
-# A runner in its own process, with the probe's migrations (the test's settings don't reach it).
-DRIVER = """
-import os, sys
-import django
-django.setup()
-from django.conf import settings
-from django.core.management import call_command
-settings.MIGRATION_MODULES = {"patientapp": os.environ["PROBE_PACKAGE"]}
-call_command("migrate_tenants", *sys.argv[1:])
-"""
 
 
 @dataclass
@@ -53,13 +40,7 @@ class Probe:
         return self.spares + self.tenants
 
     def env(self, **extra: str) -> dict[str, str]:
-        path = os.pathsep.join([str(self.directory), str(settings.BASE_DIR)])
-        return subprocess_env(
-            DJANGO_SETTINGS_MODULE="mymedic.settings",
-            PYTHONPATH=path,
-            PROBE_PACKAGE=self.package,
-            **extra,
-        )
+        return migration_probe.driver_env(self.directory, self.package, subprocess_env(**extra))
 
 
 def probed(schema: str) -> int:
@@ -75,22 +56,6 @@ def probed(schema: str) -> int:
 def statuses(schemas: list[str]) -> dict[str, str]:
     rows = SchemaMigration.objects.filter(schema__in=schemas)
     return dict(rows.values_list("schema", "status"))
-
-
-def _forget_probe() -> None:
-    """Takes the probe out of every schema, so the rest of the suite sees the real graph."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relname = 'django_migrations'"
-        )
-        for (schema,) in cursor.fetchall():
-            cursor.execute(
-                f'DELETE FROM "{schema}".django_migrations WHERE app = %s AND name = %s',  # noqa: S608
-                [migration_probe.APP, migration_probe.NAME],
-            )
-            cursor.execute(f'DROP TABLE IF EXISTS "{schema}".migration_probe')
-    SchemaMigration.objects.all().delete()
 
 
 @pytest.fixture
@@ -129,7 +94,8 @@ def probe(
             with connection.cursor() as cursor:
                 for spare in spares:
                     cursor.execute(f'DROP SCHEMA IF EXISTS "{spare}" CASCADE')
-            _forget_probe()
+            migration_probe.forget()
+            SchemaMigration.objects.all().delete()
 
 
 def test_spare_schemas_the_template_and_every_tenant_are_migrated(probe: Probe) -> None:
@@ -194,7 +160,7 @@ def test_a_runner_killed_mid_run_is_resumed_without_redoing_finished_schemas(
 ) -> None:
     schemas = probe.schemas
     runner = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-c", DRIVER, "--schemas", ",".join(schemas), "-v", "0"],
+        migration_probe.driver_argv("migrate_tenants", "--schemas", ",".join(schemas), "-v", "0"),
         env=probe.env(PROBE_SLEEP="1.5"),
         start_new_session=True,
     )
@@ -256,7 +222,7 @@ def test_a_schema_another_runner_holds_is_left_to_it_and_taken_up_by_the_next_ru
 
 def test_several_processes_migrate_every_schema_once(probe: Probe) -> None:
     finished = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", DRIVER, "--jobs", "2", "-v", "0"],
+        migration_probe.driver_argv("migrate_tenants", "--jobs", "2", "-v", "0"),
         env=probe.env(),
         timeout=180,
         check=False,
