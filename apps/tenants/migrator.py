@@ -354,6 +354,8 @@ def run(
     summary = Summary(target=target.digest)
     public = get_public_schema_name()
     connection.set_schema_to_public()
+    if schemas is not None and (unknown := set(schemas) - existing_schemas(schemas)):
+        raise CommandError(f"No such schema(s): {', '.join(sorted(unknown))}.")
     if public not in schemas_at_target([public], target):
         outcome = migrate_schema(public, target, lock_wait=lock_wait, verbosity=verbosity)
         if outcome.status == "failed":

@@ -268,3 +268,10 @@ def test_local_setup_migrates_with_the_runner_and_names_what_failed(
     assert list(failure.value.failed) == [broken]
     assert [probed(schema) for schema in probe.tenants] == [1] * len(probe.tenants)
     assert SchemaMigration.objects.get(schema=broken).status == "failed"
+
+
+def test_naming_a_schema_that_does_not_exist_is_refused_before_anything_runs(db: None) -> None:
+    with pytest.raises(CommandError, match="No such schema\\(s\\): acme_typo."):
+        call_command("migrate_tenants", "--schemas", "acme,acme_typo", verbosity=0)
+
+    assert not SchemaMigration.objects.filter(schema__in=["acme", "acme_typo"]).exists()
