@@ -42,7 +42,7 @@ requirements:
 		--no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
 bench:
-	@exec $(LOCAL) bench
+	@exec $(LOCAL) bench $(ARGS)
 
 # Point-in-time recovery of the local cluster (started with MYMEDIC_WAL_ARCHIVE=1): a base
 # backup, and a restore of the newest one to TO (a time, default latest) on a new port.

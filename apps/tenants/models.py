@@ -69,3 +69,37 @@ class TenantWork(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}/{self.job}"
+
+
+class SchemaMigration(models.Model):
+    """Where `manage.py migrate_tenants` stands in each schema of this database: the public
+    schema, the tenant template, the signup pool's spare schemas and every tenant.
+
+    `target` is the digest of the migrations the runner brought the schema to (the leaf
+    migration of every app); a schema whose status is `done` for the current digest is at the
+    latest migrations. Written by the runner only (`apps.tenants.migrator`), never by hand.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    schema = models.CharField(max_length=63, unique=True)
+    target = models.CharField(max_length=64)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    # The exception's type and text; kept here for the operator, never logged (it may quote a row).
+    error = models.TextField(blank=True)
+    applied = models.PositiveIntegerField(default=0, help_text="migrations applied by the last run")
+    runner = models.CharField(max_length=100, blank=True, help_text="host:pid of the last runner")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["schema"]
+        indexes = [models.Index(fields=["status", "schema"], name="schema_migration_status")]
+
+    def __str__(self) -> str:
+        return f"{self.schema} ({self.status})"

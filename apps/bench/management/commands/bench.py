@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -30,6 +31,7 @@ from django.test import Client as TestClient
 from django_tenants.utils import schema_context
 from tqdm import tqdm
 
+from apps.bench import migration_probe
 from apps.bench.hospital import synthesize_month
 from apps.bench.load import (
     Client,
@@ -43,6 +45,7 @@ from apps.bench.load import (
     wrk,
 )
 from apps.bench.measure import summary_ms, timed, wait_for
+from apps.bench.migration_probe import copy_template, drop_copies
 from apps.clinic import commands as commands_clinic
 from apps.clinic import tokens
 from apps.clinic.models import Branch, Role, User
@@ -58,7 +61,7 @@ from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.scheduling.projections import appointments
 from apps.tenants.commands import tenant_domain, tenant_onboard
-from apps.tenants.models import Tenant
+from apps.tenants.models import SchemaMigration, Tenant
 
 PASSWORD = "bench-password-2026"  # noqa: S105  (throw-away tenants)
 IST = ZoneInfo("Asia/Kolkata")
@@ -139,6 +142,13 @@ class Command(BaseCommand):
         parser.add_argument("--write-bookings", type=int, default=960)
         parser.add_argument("--streams", type=int, default=1000)
         parser.add_argument(
+            "--migration-schemas",
+            type=int,
+            default=300,
+            help="tenant schemas for the migrations part (not in the default parts: it makes "
+            "and drops that many schemas)",
+        )
+        parser.add_argument(
             "--only",
             default="write,http,serving,writes,streams,signup,lag,replay,tenants,month",
             help="comma-separated parts to run",
@@ -171,6 +181,8 @@ class Command(BaseCommand):
             results["replay"] = self.bench_replay(options["replay_events"])
         if "tenants" in parts:
             results["tenants"] = self.bench_tenants(options["tenants"])
+        if "migrations" in parts:
+            results["migrations"] = self.bench_migrations(options["migration_schemas"])
         if "month" in parts:
             results["hospital_month"] = self.bench_month(
                 options["month_doctors"], options["month_per_doctor_day"]
@@ -514,6 +526,49 @@ class Command(BaseCommand):
             "schemas_migrated": schemas,
         }
 
+    def bench_migrations(self, count: int) -> dict[str, Any]:
+        """`migrate_tenants` against django-tenants' `migrate_schemas` over `count` tenant
+        schemas (copies of the template): with nothing to apply, and applying one migration
+        (`apps.bench.migration_probe`), serially and with two processes."""
+        tenants = copy_template(count, f"bench_mig_{uuid.uuid4().hex[:6]}")
+        names = [tenant.schema_name for tenant in tenants]
+        directory = Path(tempfile.mkdtemp(prefix="bench-migrations-"))
+        package = migration_probe.write_package(directory)
+        env = migration_probe.driver_env(directory, package)
+
+        def seconds(*command: str, probe: bool = False) -> float:
+            manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+            argv = migration_probe.driver_argv(*command) if probe else [*manage, *command]
+            with timed() as run:
+                subprocess.run([*argv, "-v", "0"], env=env if probe else None, check=True)  # noqa: S603
+            return round(run.seconds, 1)
+
+        def per_schema() -> dict[str, Any]:
+            rows = SchemaMigration.objects.filter(schema__in=names, applied=1)
+            return summary_ms([row.seconds for row in rows if row.seconds is not None])
+
+        results: dict[str, Any] = {"tenant_schemas": count}
+        try:
+            self.stderr.write(f"migrations over {count} tenant schemas…")
+            results["runner_first_noop_s"] = seconds("migrate_tenants")
+            results["runner_noop_s"] = seconds("migrate_tenants")
+            results["migrate_schemas_noop_s"] = seconds("migrate_schemas")
+            results["runner_one_migration_s"] = seconds("migrate_tenants", probe=True)
+            results["runner_one_migration_per_schema"] = per_schema()
+            migration_probe.forget()
+            results["runner_2_jobs_one_migration_s"] = seconds(
+                "migrate_tenants", "--jobs", "2", probe=True
+            )
+            results["runner_2_jobs_one_migration_per_schema"] = per_schema()
+            migration_probe.forget()
+            results["migrate_schemas_one_migration_s"] = seconds("migrate_schemas", probe=True)
+        finally:
+            migration_probe.forget()
+            SchemaMigration.objects.filter(schema__in=names).delete()
+            drop_copies(tenants)
+            shutil.rmtree(directory)
+        return results
+
     def bench_signup(self, count: int) -> dict[str, Any]:
         samples = []
         for _ in tqdm(range(count), desc="signup", file=self.stderr):
@@ -792,6 +847,25 @@ class Command(BaseCommand):
                 (
                     f"migrate_schemas ({tenants['schemas_migrated']} schemas)",
                     f"{tenants['migrate_schemas_s']} s",
+                )
+            )
+        if migrations := results.get("migrations"):
+            count = migrations["tenant_schemas"]
+            rows.append(
+                (
+                    f"migrations, nothing to apply ({count} tenant schemas)",
+                    f"migrate_tenants {migrations['runner_noop_s']} s, "
+                    f"migrate_schemas {migrations['migrate_schemas_noop_s']} s",
+                )
+            )
+            per = migrations["runner_one_migration_per_schema"]
+            rows.append(
+                (
+                    f"migrations, one to apply ({count} tenant schemas)",
+                    f"migrate_tenants {migrations['runner_one_migration_s']} s "
+                    f"(p50 {per['p50_ms']} ms a schema), --jobs 2 "
+                    f"{migrations['runner_2_jobs_one_migration_s']} s, "
+                    f"migrate_schemas {migrations['migrate_schemas_one_migration_s']} s",
                 )
             )
         if signup := results.get("signup"):
