@@ -5,7 +5,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from apps.core.schemaview import SchemaApi
-from apps.tenants.views import OnboardingApi, signup, verify_email
+from apps.directory.views import DirectoryApi
+from apps.tenants.views import CellOnboardingApi, OnboardingApi, signup, verify_email
 from mymedic.metrics import metrics
 
 urlpatterns = [
@@ -13,6 +14,9 @@ urlpatterns = [
     path("signup/", signup, name="signup"),
     path("verify-email/<str:token>/", verify_email, name="verify-email"),
     path("api/v1/onboarding/", OnboardingApi.as_view(), name="api-onboarding"),
+    path("api/v1/directory/<slug:slug>/", DirectoryApi.as_view(), name="api-directory"),
+    # Cell to cell only: the shared secret, and the edge never routes /internal/.
+    path("internal/cells/onboarding/", CellOnboardingApi.as_view(), name="cell-onboarding"),
     path("metrics", metrics, name="metrics"),
     path("api/v1/schema/", SchemaApi.as_view(), name="api-schema"),
     path(
