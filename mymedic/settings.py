@@ -122,14 +122,19 @@ MYMEDIC_CELL_SECRET = os.environ.get("MYMEDIC_CELL_SECRET") or (
 MYMEDIC_DIRECTORY_CELL = os.environ.get("MYMEDIC_DIRECTORY_CELL", "")
 MYMEDIC_EDGE_DEBOUNCE_SECONDS = float(os.environ.get("MYMEDIC_EDGE_DEBOUNCE_SECONDS", "0.5"))
 # The global directory (slug -> region -> cell): its own database when
-# MYMEDIC_DIRECTORY_DATABASE_URL is set, else the default database, where the router uses
-# the default connection itself (one transaction with the tenant's rows).
-MYMEDIC_DIRECTORY_SHARED = not os.environ.get("MYMEDIC_DIRECTORY_DATABASE_URL")
+# MYMEDIC_DIRECTORY_DATABASE_URL names another one, else this cell's database, where the
+# router uses the default connection itself (one transaction with the tenant's rows).
+MYMEDIC_DIRECTORY_SHARED = os.environ.get("MYMEDIC_DIRECTORY_DATABASE_URL") in (
+    None,
+    "",
+    os.environ.get("DATABASE_URL"),
+)
 DATABASES["directory"] = (
     {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
     if MYMEDIC_DIRECTORY_SHARED
     else dj_database_url.parse(
         os.environ["MYMEDIC_DIRECTORY_DATABASE_URL"],
+        engine="django_tenants.postgresql_backend",
         conn_max_age=0,
         conn_health_checks=True,
     )

@@ -154,6 +154,21 @@ def tenant_onboard(
     return Onboarded(tenant=tenant, domain=domain.domain, owner_id=owner.pk, seconds=seconds)
 
 
+def tenants_register_in_directory() -> list[str]:
+    """Records this cell's tenants that the directory does not know yet (made before it
+    existed); the slugs it added."""
+    return [
+        tenant.slug
+        for tenant in Tenant.objects.exclude(schema_name="public").prefetch_related("domains")
+        if location_register(
+            actor=None,
+            slug=tenant.slug,
+            region=tenant.region,
+            hosts=[domain.domain for domain in tenant.domains.order_by("-is_primary", "domain")],
+        )
+    ]
+
+
 @dataclass(frozen=True)
 class SignedUp:
     slug: str

@@ -12,6 +12,14 @@ from apps.core.tenancy import for_each_tenant
 def migrate_all(verbosity: int = 0) -> None:
     """Brings the public schema, the tenant template and every tenant to the latest migration."""
     call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
+    if not settings.MYMEDIC_DIRECTORY_SHARED:  # the global directory has its own database
+        call_command(
+            "migrate_schemas",
+            shared=True,
+            database="directory",
+            interactive=False,
+            verbosity=verbosity,
+        )
     ensure_template_schema(verbosity=verbosity)
     call_command("migrate_schemas", tenant=True, interactive=False, verbosity=verbosity)
     for_each_tenant(lambda tenant: ensure_tenant_key())
