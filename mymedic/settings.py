@@ -180,6 +180,8 @@ MYMEDIC_PG_BIN = os.environ.get("MYMEDIC_PG_BIN", "")
 MYMEDIC_MASTER_KEYS_RETIRED = [
     key for key in os.environ.get("MYMEDIC_MASTER_KEYS_RETIRED", "").split(",") if key.strip()
 ]
+# Where `manage.py tenant_backup` writes when not told (per cell: backups stay in the region).
+MYMEDIC_BACKUP_DIR = os.environ.get("MYMEDIC_BACKUP_DIR", f"{CELL_FILES}/backups/tenants")
 # Analytical warehouse: chdb://PATH (embedded, default) or clickhouse://HOST:PORT (server).
 MYMEDIC_WAREHOUSE_URL = os.environ.get(
     "MYMEDIC_WAREHOUSE_URL",
