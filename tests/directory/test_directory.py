@@ -70,6 +70,15 @@ def test_the_directory_api_names_region_host_and_cell(public_api: Any) -> None:
     }
 
 
+def test_the_directory_api_links_the_tenant_on_the_port_the_caller_used(public_api: Any) -> None:
+    # Behind the edge the application's own port is not the caller's: the Host header says it.
+    public_api.post("/api/v1/onboarding/", SIGNUP, format="json")
+
+    response = public_api.get("/api/v1/directory/lotus/", HTTP_HOST="localhost:8650")
+
+    assert response.json()["api"] == "http://lotus.localhost:8650/api/v1/"
+
+
 def test_the_directory_api_answers_404_in_the_api_format_for_an_unknown_slug(
     public_api: Any,
 ) -> None:
