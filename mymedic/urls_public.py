@@ -6,7 +6,13 @@ from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from apps.core.schemaview import SchemaApi
 from apps.directory.views import DirectoryApi
-from apps.tenants.views import CellOnboardingApi, OnboardingApi, signup, verify_email
+from apps.tenants.views import (
+    CellOnboardingApi,
+    CellVerifyEmailApi,
+    OnboardingApi,
+    signup,
+    verify_email,
+)
 from mymedic.metrics import metrics
 
 urlpatterns = [
@@ -17,6 +23,7 @@ urlpatterns = [
     path("api/v1/directory/<slug:slug>/", DirectoryApi.as_view(), name="api-directory"),
     # Cell to cell only: the shared secret, and the edge never routes /internal/.
     path("internal/cells/onboarding/", CellOnboardingApi.as_view(), name="cell-onboarding"),
+    path("internal/cells/verify-email/", CellVerifyEmailApi.as_view(), name="cell-verify-email"),
     path("metrics", metrics, name="metrics"),
     path("api/v1/schema/", SchemaApi.as_view(), name="api-schema"),
     path(

@@ -13,7 +13,8 @@ from apps.clinic.handoff import sign_in_link_token
 from apps.core.clientip import client_address
 from apps.core.errors import DomainError, InvalidInput
 from apps.core.hosts import host_url
-from apps.directory.forward import SECRET_HEADER, secret_matches
+from apps.directory.cells import cell_named
+from apps.directory.forward import SECRET_HEADER, call_cell, secret_matches
 from apps.tenants.commands import tenant_domain, tenant_onboard, tenant_sign_up
 from apps.tenants.forms import SignupForm
 from apps.tenants.serializers import (
@@ -22,7 +23,13 @@ from apps.tenants.serializers import (
     OnboardedSerializer,
     OnboardingSerializer,
 )
-from apps.tenants.verification import LinkRefused, send_verification, signup_allowed, verify
+from apps.tenants.verification import (
+    LinkRefused,
+    send_verification,
+    signup_allowed,
+    verification_cell,
+    verify,
+)
 
 
 class OnboardingApi(APIView):
@@ -84,15 +91,40 @@ def _site(request: HttpRequest) -> str:
 
 
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
-    """The link in the sign-up email: the clinic goes live."""
+    """The link in the sign-up email: the clinic goes live (in its own cell: the public site's
+    cell asks the cell that the link names)."""
     try:
-        tenant = verify(token)
-    except LinkRefused:
+        cell = cell_named(verification_cell(token))
+        if cell.is_here:
+            tenant = verify(token)
+            verified = {"name": tenant.name, "slug": tenant.slug}
+        else:
+            verified = call_cell(cell, "verify-email/", {"token": token})
+    except (LinkRefused, DomainError):
         return render(request, "tenants/verify_failed.html", status=400)
-    login_url = host_url(request, tenant_domain(tenant.slug))
+    login_url = host_url(request, tenant_domain(verified["slug"]))
     return render(
-        request, "tenants/verified.html", {"tenant": tenant, "login_url": f"{login_url}/login/"}
+        request, "tenants/verified.html", {"tenant": verified, "login_url": f"{login_url}/login/"}
     )
+
+
+class CellVerifyEmailApi(APIView):
+    """A sign-up confirmation link that the public site's cell received for this cell's
+    tenant. Only for cells (the shared secret); never routed by the edge."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request) -> Response:
+        if not secret_matches(request.headers.get(SECRET_HEADER)):
+            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        try:
+            tenant = verify(str(request.data.get("token", "")))
+        except LinkRefused:
+            return Response({"detail": "This link cannot be used."}, status=400)
+        return Response({"name": tenant.name, "slug": tenant.slug})
 
 
 def signup(request: HttpRequest) -> HttpResponse:

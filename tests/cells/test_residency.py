@@ -4,6 +4,7 @@ point lives in that region's cell only: its rows, warehouse and files never reac
 cell, and the directory names its region and cell."""
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -196,6 +197,21 @@ def test_each_region_s_tenant_lives_only_in_its_own_cell() -> None:
                 30,
                 f"the {region} cell to write its owner's confirmation email",
             )
+        # Its link, opened on the public site, confirms the tenant in its own cell.
+        for region, clinic in home.items():
+            mail_text = b"".join(
+                path.read_bytes() for path in (edge.cells[region].files / "mail").iterdir()
+            ).decode()
+            link = re.search(r"http://localhost(/verify-email/\S+/)", mail_text)
+            assert link, mail_text
+            page = edge.call("GET", "localhost", link.group(1))
+            assert page.status == 200 and clinic["clinic_name"] in page.body, page.body
+            with edge.connect(edge.cells[region].database) as conn:
+                confirmed = conn.execute(
+                    "SELECT verified_at IS NOT NULL FROM tenants_tenant WHERE slug = %s",
+                    [clinic["slug"]],
+                ).fetchone()
+            assert confirmed == (True,), region
         warehouses = {region: warehouse_databases(edge, region) for region in home}
 
         for region, clinic in home.items():
