@@ -20,7 +20,7 @@ urlpatterns = [
     path("signup/", signup, name="signup"),
     path("verify-email/<str:token>/", verify_email, name="verify-email"),
     path("api/v1/onboarding/", OnboardingApi.as_view(), name="api-onboarding"),
-    path("api/v1/directory/<slug:slug>/", DirectoryApi.as_view(), name="api-directory"),
+    path("api/v1/directory/<str:slug>/", DirectoryApi.as_view(), name="api-directory"),
     # Cell to cell only: the shared secret, and the edge never routes /internal/.
     path("internal/cells/onboarding/", CellOnboardingApi.as_view(), name="cell-onboarding"),
     path("internal/cells/verify-email/", CellVerifyEmailApi.as_view(), name="cell-verify-email"),

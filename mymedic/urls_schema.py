@@ -8,7 +8,7 @@ from mymedic.urls_tenant import urlpatterns as tenant_urlpatterns
 
 urlpatterns = [
     path("api/v1/onboarding/", OnboardingApi.as_view()),
-    path("api/v1/directory/<slug:slug>/", DirectoryApi.as_view()),
+    path("api/v1/directory/<str:slug>/", DirectoryApi.as_view()),
     *[
         p
         for p in tenant_urlpatterns

@@ -3,10 +3,10 @@
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from apps.core.wakeups import after_commit
 from apps.directory.commands import location_forget
 from apps.tenants.models import Tenant
 
@@ -18,4 +18,4 @@ def forget_deleted_tenant(sender: type[Tenant], instance: Tenant, **kwargs: Any)
         # One connection: the place goes in the transaction that removes the tenant.
         location_forget(actor=None, slug=slug)
     else:
-        transaction.on_commit(lambda: location_forget(actor=None, slug=slug))
+        after_commit(lambda: location_forget(actor=None, slug=slug), what="directory removal")

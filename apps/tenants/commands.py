@@ -159,7 +159,7 @@ def tenants_register_in_directory() -> list[str]:
     existed); the slugs it added."""
     return [
         tenant.slug
-        for tenant in Tenant.objects.exclude(schema_name="public").prefetch_related("domains")
+        for tenant in Tenant.objects.exclude(schema_name="public")
         if location_register(
             actor=None,
             slug=tenant.slug,

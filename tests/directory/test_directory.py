@@ -12,6 +12,7 @@ from apps.directory.cells import all_cells, place
 from apps.directory.commands import relocate
 from apps.directory.forward import SECRET_HEADER
 from apps.directory.models import TenantLocation
+from apps.tenants.commands import tenants_register_in_directory
 from apps.tenants.models import Tenant
 from apps.tenants.verification import reap_unverified
 from tests.servers import free_port
@@ -87,6 +88,16 @@ def test_the_directory_api_answers_404_in_the_api_format_for_an_unknown_slug(
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("slug", ["Lotus", "lotus%00", "a" * 40, "%F0%9F%98%80"])
+def test_the_directory_api_answers_404_for_what_cannot_be_a_slug(
+    public_api: Any, slug: str
+) -> None:
+    response = public_api.get(f"/api/v1/directory/{slug}/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
 
 
 def test_the_directory_api_is_not_served_on_a_tenant_host(api: Any) -> None:
@@ -223,6 +234,21 @@ def test_relocate_refuses_a_cell_of_another_region_and_an_unknown_tenant(
             relocate(actor=None, slug="nobody-here", cell="gcc")
 
     assert TenantLocation.objects.get(slug="lotus").cell == settings.MYMEDIC_CELL
+
+
+def test_tenants_made_before_the_directory_are_recorded_by_setup(tenant: Tenant) -> None:
+    TenantLocation.objects.filter(slug=tenant.slug).delete()
+
+    added = tenants_register_in_directory()
+
+    assert tenant.slug in added
+    location = TenantLocation.objects.get(slug=tenant.slug)
+    assert (location.region, location.cell, location.hosts) == (
+        "in",
+        settings.MYMEDIC_CELL,
+        [f"{tenant.slug}.localhost"],
+    )
+    assert tenants_register_in_directory() == []
 
 
 def test_the_default_configuration_is_one_cell_in_region_in() -> None:
