@@ -49,7 +49,21 @@ class ProxyConfig:
     worker_connections: int = 1024
 
 
-def _location(prefix: str, body_bytes: int, extra: str = "") -> str:
+@dataclass(frozen=True)
+class Routing:
+    """Where requests go: one upstream (the web server) by default; the edge (mymedic/edge.py)
+    names one upstream per cell and picks one by host (`target` names a `map` variable that
+    `http_extra` defines), and refuses the cell-internal paths."""
+
+    upstreams: dict[str, str]  # upstream name -> host:port
+    target: str  # what proxy_pass names, e.g. http://mymedic_web or http://$cell_upstream
+    http_extra: str = ""
+    refused: tuple[str, ...] = ()
+
+
+def _location(
+    prefix: str, body_bytes: int, extra: str = "", target: str = "http://mymedic_web"
+) -> str:
     # The API answers JSON, its 413 included (nginx's own page is HTML).
     if prefix.startswith("/api/"):
         extra += f"            error_page 413 @too_large_{body_bytes};\n"
@@ -57,7 +71,16 @@ def _location(prefix: str, body_bytes: int, extra: str = "") -> str:
         f"        location {prefix} {{\n"
         f"            client_max_body_size {body_bytes};\n"
         f"{extra}"
-        "            proxy_pass http://mymedic_web;\n"
+        f"            proxy_pass {target};\n"
+        "        }\n"
+    )
+
+
+def _refused(prefix: str) -> str:
+    return (
+        f"        location {prefix} {{\n"
+        "            default_type application/json;\n"
+        '            return 404 \'{"detail": "Not found."}\';\n'
         "        }\n"
     )
 
@@ -72,8 +95,16 @@ def _too_large(body_bytes: int) -> str:
     )
 
 
-def nginx_config(config: ProxyConfig) -> str:
+def nginx_config(config: ProxyConfig, routing: Routing | None = None) -> str:
     """The whole nginx.conf for `nginx -c FILE -g 'daemon off;'`."""
+    routing = routing or Routing(
+        upstreams={"mymedic_web": config.upstream}, target="http://mymedic_web"
+    )
+    target = routing.target
+    upstreams = "".join(
+        f"    upstream {name} {{\n        server {address};\n    }}\n"
+        for name, address in routing.upstreams.items()
+    )
     here = config.directory
     # As root, nginx's workers drop to an unprivileged user; otherwise they run as the caller.
     user = "user nobody nogroup;\n" if os.geteuid() == 0 else ""
@@ -91,10 +122,11 @@ def nginx_config(config: ProxyConfig) -> str:
     body, upload = settings.MYMEDIC_MAX_BODY_BYTES, settings.MYMEDIC_MAX_UPLOAD_BYTES
     locations = "".join(
         [
-            *(_location(prefix, upload) for prefix in settings.MYMEDIC_UPLOAD_PATHS),
-            _location("/api/", body),
-            _location("/events/", body, stream),
-            _location("/", body),
+            *(_refused(prefix) for prefix in routing.refused),
+            *(_location(prefix, upload, target=target) for prefix in settings.MYMEDIC_UPLOAD_PATHS),
+            _location("/api/", body, target=target),
+            _location("/events/", body, stream, target=target),
+            _location("/", body, target=target),
             _too_large(body),
             _too_large(upload),
         ]
@@ -134,10 +166,7 @@ http {{
     limit_conn per_address {config.connections_per_address};
     limit_conn_status 429;
 
-    upstream mymedic_web {{
-        server {config.upstream};
-    }}
-
+{upstreams}{routing.http_extra}
     # Bodies are read whole here before the application is asked (proxy_request_buffering).
     proxy_http_version 1.1;
     proxy_request_buffering on;
@@ -161,11 +190,11 @@ http {{
 """
 
 
-def write(config: ProxyConfig) -> Path:
+def write(config: ProxyConfig, routing: Routing | None = None) -> Path:
     """Writes nginx.conf into the proxy's directory (made readable by nginx's workers)."""
     for folder in (config.directory, config.directory / "temp"):
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o755)
     path = config.directory / "nginx.conf"
-    path.write_text(nginx_config(config))
+    path.write_text(nginx_config(config, routing))
     return path

@@ -6,6 +6,7 @@ production overrides them through environment variables (see README).
 
 import base64
 import hashlib
+import json
 import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -91,7 +92,62 @@ if DB_POOL:
         "max_size": int(os.environ.get("MYMEDIC_DB_POOL_MAX", "8")),
         "timeout": float(os.environ.get("MYMEDIC_DB_POOL_TIMEOUT", "10")),
     }
-DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+# Cells (docs/adr/0006-cells-and-directory.md): a cell is one PostgreSQL database with its own
+# Redis and processes; a region is a set of cells. MYMEDIC_CELL names this process's cell;
+# MYMEDIC_CELLS_JSON maps each cell to {"region", "database_url", "url" (its own base URL on
+# loopback, for cell-internal calls), "capacity" (tenants)}. Default: one cell on this database.
+MYMEDIC_CELL = os.environ.get("MYMEDIC_CELL", "local")
+MYMEDIC_CELLS: dict[str, dict[str, object]] = json.loads(
+    os.environ.get("MYMEDIC_CELLS_JSON", "null")
+) or {
+    MYMEDIC_CELL: {
+        "region": "in",
+        "database_url": os.environ.get(
+            "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mymedic"
+        ),
+        "url": f"http://127.0.0.1:{os.environ.get('PORT', '8000')}",
+        "capacity": int(os.environ.get("MYMEDIC_CELL_CAPACITY", "10000")),
+    }
+}
+if MYMEDIC_CELL not in MYMEDIC_CELLS:
+    raise ImproperlyConfigured(f"MYMEDIC_CELL={MYMEDIC_CELL} is not in MYMEDIC_CELLS_JSON")
+# Cells call each other's internal endpoints (forwarded sign-ups) with this shared secret;
+# empty turns those endpoints off. Never routed by the edge.
+MYMEDIC_CELL_SECRET = os.environ.get("MYMEDIC_CELL_SECRET") or (
+    hashlib.sha256(f"cell-secret:{SECRET_KEY}".encode()).hexdigest() if LOCAL else ""
+)
+# The cell that serves the public site and the directory API behind the edge (the first
+# configured when empty); and how long the edge waits for the directory to stay quiet before
+# it rewrites its host map and reloads (mymedic/edge.py).
+MYMEDIC_DIRECTORY_CELL = os.environ.get("MYMEDIC_DIRECTORY_CELL", "")
+MYMEDIC_EDGE_DEBOUNCE_SECONDS = float(os.environ.get("MYMEDIC_EDGE_DEBOUNCE_SECONDS", "0.5"))
+# The global directory (slug -> region -> cell): its own database when
+# MYMEDIC_DIRECTORY_DATABASE_URL names another one, else this cell's database, where the
+# router uses the default connection itself (one transaction with the tenant's rows).
+MYMEDIC_DIRECTORY_SHARED = os.environ.get("MYMEDIC_DIRECTORY_DATABASE_URL") in (
+    None,
+    "",
+    os.environ.get("DATABASE_URL"),
+)
+DATABASES["directory"] = (
+    {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+    if MYMEDIC_DIRECTORY_SHARED
+    else dj_database_url.parse(
+        os.environ["MYMEDIC_DIRECTORY_DATABASE_URL"],
+        engine="django_tenants.postgresql_backend",
+        conn_max_age=0,
+        conn_health_checks=True,
+    )
+)
+DATABASE_ROUTERS = (
+    "apps.directory.router.DirectoryRouter",
+    "django_tenants.routers.TenantSyncRouter",
+)
+# A cell's local files (warehouse, outbox, mail, audit anchors) stay with the cell (residency):
+# the default cell keeps them in the local folder, any other under cells/<name>/ in it.
+CELL_FILES = Path(os.environ.get("MYMEDIC_LOCAL_DIR") or BASE_DIR / ".local")
+if MYMEDIC_CELL != "local":
+    CELL_FILES = CELL_FILES / "cells" / MYMEDIC_CELL
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -113,7 +169,7 @@ MYMEDIC_AUDIT_ANCHOR_KEY = (
 )
 MYMEDIC_AUDIT_ANCHOR_DIR = os.environ.get(
     "MYMEDIC_AUDIT_ANCHOR_DIR",
-    f"{os.environ.get('MYMEDIC_LOCAL_DIR') or BASE_DIR / '.local'}/audit-anchors",
+    f"{CELL_FILES}/audit-anchors",
 )
 MYMEDIC_AUDIT_ANCHOR_SECONDS = int(os.environ.get("MYMEDIC_AUDIT_ANCHOR_SECONDS", "600"))
 # Where pg_dump and pg_restore live for tenant backups (the newest /usr/lib/postgresql/*/bin
@@ -124,16 +180,16 @@ MYMEDIC_PG_BIN = os.environ.get("MYMEDIC_PG_BIN", "")
 MYMEDIC_MASTER_KEYS_RETIRED = [
     key for key in os.environ.get("MYMEDIC_MASTER_KEYS_RETIRED", "").split(",") if key.strip()
 ]
+# Where `manage.py tenant_backup` writes when not told (per cell: backups stay in the region).
+MYMEDIC_BACKUP_DIR = os.environ.get("MYMEDIC_BACKUP_DIR", f"{CELL_FILES}/backups/tenants")
 # Analytical warehouse: chdb://PATH (embedded, default) or clickhouse://HOST:PORT (server).
 MYMEDIC_WAREHOUSE_URL = os.environ.get(
     "MYMEDIC_WAREHOUSE_URL",
-    f"chdb://{os.environ.get('MYMEDIC_LOCAL_DIR') or BASE_DIR / '.local'}/warehouse",
+    f"chdb://{CELL_FILES}/warehouse",
 )
 # Patient messages: one backend per channel. Locally and in tests every channel writes JSON
 # lines under MYMEDIC_NOTIFY_DIR; production points these at real providers.
-MYMEDIC_NOTIFY_DIR = os.environ.get(
-    "MYMEDIC_NOTIFY_DIR", f"{os.environ.get('MYMEDIC_LOCAL_DIR') or BASE_DIR / '.local'}/outbox"
-)
+MYMEDIC_NOTIFY_DIR = os.environ.get("MYMEDIC_NOTIFY_DIR", f"{CELL_FILES}/outbox")
 MYMEDIC_NOTIFY_BACKENDS: dict[str, dict[str, object]] = {
     channel: {
         "class": "apps.notifications.backends.FileBackend",
@@ -173,9 +229,7 @@ EMAIL_BACKEND = (
     if PRODUCTION or os.environ.get("MYMEDIC_NOTIFY_EMAIL") == "smtp"
     else "django.core.mail.backends.filebased.EmailBackend"
 )
-EMAIL_FILE_PATH = os.environ.get(
-    "MYMEDIC_MAIL_DIR", f"{os.environ.get('MYMEDIC_LOCAL_DIR') or BASE_DIR / '.local'}/mail"
-)
+EMAIL_FILE_PATH = os.environ.get("MYMEDIC_MAIL_DIR", f"{CELL_FILES}/mail")
 # Failed sends retry after 1, 2, 4, … minutes (base doubling) up to this many attempts, then
 # land in the dead-letter list. A row still "sending" after MYMEDIC_NOTIFY_STUCK_SECONDS is
 # taken for a crashed sender: it is never sent again automatically (unknown outcome).
@@ -213,6 +267,7 @@ SHARED_APPS = [
     "csp",
     "apps.core",
     "apps.clinic",
+    "apps.directory",
 ]
 # The workload generator and `make bench` are development tools: never installed in production.
 if not PRODUCTION:

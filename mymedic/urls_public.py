@@ -5,7 +5,14 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from apps.core.schemaview import SchemaApi
-from apps.tenants.views import OnboardingApi, signup, verify_email
+from apps.directory.views import DirectoryApi
+from apps.tenants.views import (
+    CellOnboardingApi,
+    CellVerifyEmailApi,
+    OnboardingApi,
+    signup,
+    verify_email,
+)
 from mymedic.metrics import metrics
 
 urlpatterns = [
@@ -13,6 +20,10 @@ urlpatterns = [
     path("signup/", signup, name="signup"),
     path("verify-email/<str:token>/", verify_email, name="verify-email"),
     path("api/v1/onboarding/", OnboardingApi.as_view(), name="api-onboarding"),
+    path("api/v1/directory/<str:slug>/", DirectoryApi.as_view(), name="api-directory"),
+    # Cell to cell only: the shared secret, and the edge never routes /internal/.
+    path("internal/cells/onboarding/", CellOnboardingApi.as_view(), name="cell-onboarding"),
+    path("internal/cells/verify-email/", CellVerifyEmailApi.as_view(), name="cell-verify-email"),
     path("metrics", metrics, name="metrics"),
     path("api/v1/schema/", SchemaApi.as_view(), name="api-schema"),
     path(

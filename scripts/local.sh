@@ -3,7 +3,8 @@
 #   system | venv | services-start | services-stop [postgres] [redis] | env
 #   setup | run | test [pytest args] | bench | clean | backup | restore
 # Env: MYMEDIC_LOCAL_DIR, MYMEDIC_PG_PORT, MYMEDIC_REDIS_PORT, MYMEDIC_PG_OPTS,
-#      MYMEDIC_STARTED_FILE, PORT (run), PYTEST_ARGS (test),
+#      MYMEDIC_STARTED_FILE, PORT (run), CELLS (run: one cell per region, e.g. in,gcc),
+#      PYTEST_ARGS (test),
 #      MYMEDIC_WAL_ARCHIVE, MYMEDIC_ARCHIVE_TIMEOUT, TO, MYMEDIC_RESTORE_PORT (backups).
 set -euo pipefail
 
@@ -263,9 +264,89 @@ cmd_setup() {
 
 cmd_run() {
   own_services
+  [[ -z ${CELLS:-} ]] || { run_cells; return; }
   cmd_setup
   export PORT=${PORT:-8000} PATH=$ROOT/.venv/bin:$PATH
   run_child honcho start -f Procfile -p "$PORT"
+}
+
+# --- several cells (make run CELLS=in,gcc) -------------------------------------------
+# One cell per region named in CELLS: the first keeps the `mymedic` database (which also holds
+# the global directory), this checkout's Redis and the demo chain; each other cell gets its
+# own database in this cluster (mymedic_<name>), its own Redis server (port + 900 per cell),
+# its own web, worker, jobs and beat processes and its own files under cells/<name>/. The edge
+# (`manage.py edge`, nginx) listens on $PORT and routes every host to its cell.
+CELL_REDIS=() # redis servers this invocation started for extra cells (their pid files)
+stop_cell_redis() {
+  local pidfile
+  for pidfile in "${CELL_REDIS[@]}"; do
+    [[ -f $pidfile ]] && kill "$(<"$pidfile")" 2>/dev/null || true
+  done
+}
+
+run_cells() {
+  local names i=0 name db redis_port web_port json= envfile procfile=$LOCAL/Procfile.cells
+  IFS=, read -r -a names <<<"$CELLS"
+  cmd_system
+  cmd_venv
+  cmd_services_start
+  trap 'stop_cell_redis; cleanup' EXIT
+  export PORT=${PORT:-8000} PATH=$ROOT/.venv/bin:$PATH
+  local psql=("$(pg_bin)/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -X -q -v ON_ERROR_STOP=1)
+  for name in "${names[@]}"; do
+    [[ $name =~ ^[a-z][a-z0-9-]{0,30}$ ]] || die "CELLS: '$name' is not a cell name"
+    db=mymedic; ((i == 0)) || db=mymedic_${name//-/_}
+    web_port=$((PORT + 10 + i))
+    json+="${json:+,}\"$name\": {\"region\": \"$name\", \"capacity\": 10000,"
+    json+=" \"database_url\": \"postgres://postgres@127.0.0.1:$PG_PORT/$db\","
+    json+=" \"url\": \"http://127.0.0.1:$web_port\"}"
+    i=$((i + 1))
+  done
+  json="{$json}"
+  i=0
+  : >"$procfile"
+  for name in "${names[@]}"; do
+    db=mymedic; redis_port=$REDIS_PORT
+    if ((i > 0)); then
+      db=mymedic_${name//-/_}
+      redis_port=$((REDIS_PORT + 900 * i))
+      [[ $("${psql[@]}" -tAc "select 1 from pg_database where datname = '$db'") == 1 ]] ||
+        quiet "${psql[@]}" -c "create database $db"
+      mkdir -p "$LOCAL/cells/$name/redis"
+      if ! redis-cli -p "$redis_port" ping &>/dev/null; then
+        quiet redis-server --port "$redis_port" --bind 127.0.0.1 --daemonize yes --save '' \
+          --appendonly no --dir "$LOCAL/cells/$name/redis" --pidfile "$LOCAL/cells/$name/redis/redis.pid" \
+          --logfile "$LOCAL/cells/$name/redis/redis.log"
+        CELL_REDIS+=("$LOCAL/cells/$name/redis/redis.pid")
+      fi
+    fi
+    mkdir -p "$LOCAL/cells/$name"
+    envfile=$LOCAL/cells/$name/env.sh
+    {
+      echo "export DATABASE_URL='postgres://postgres@127.0.0.1:$PG_PORT/$db'"
+      echo "export REDIS_URL='redis://127.0.0.1:$redis_port/0'"
+      echo "export MYMEDIC_LOCAL_DIR='$LOCAL' MYMEDIC_ENV=local MYMEDIC_CELL='$name'"
+      echo "export MYMEDIC_CELLS_JSON='$json'"
+      echo "export MYMEDIC_DIRECTORY_DATABASE_URL='postgres://postgres@127.0.0.1:$PG_PORT/mymedic'"
+      echo "export MYMEDIC_DIRECTORY_CELL='${names[0]}' MYMEDIC_TRUSTED_PROXIES=127.0.0.1"
+      echo "export MYMEDIC_WEB_BIND=127.0.0.1:$((PORT + 10 + i)) MYMEDIC_WEB_WORKERS=1"
+      echo "export MYMEDIC_STATIC_ROOT='$LOCAL/static'"
+    } >"$envfile"
+    say "cell $name: database $db, redis $redis_port, web 127.0.0.1:$((PORT + 10 + i))"
+    local demo=(); ((i == 0)) || demo=(--no-demo)
+    (source "$envfile" && run_child .venv/bin/python manage.py setup_local "${demo[@]}")
+    if ((i == 0)); then
+      echo "edge: . '$envfile' && exec python manage.py edge --port $PORT" >>"$procfile"
+    fi
+    {
+      echo "web_$name: . '$envfile' && exec gunicorn -c python:mymedic.gunicorn"
+      echo "worker_$name: . '$envfile' && exec celery -A mymedic worker -l info -Q projections --concurrency 1 -n projections-$name@%h"
+      echo "jobs_$name: . '$envfile' && exec celery -A mymedic worker -l info -Q default,notifications,reports,integration --concurrency 1 -n jobs-$name@%h"
+      echo "beat_$name: . '$envfile' && exec celery -A mymedic beat -l info --schedule '$LOCAL/cells/$name/celerybeat-schedule'"
+    } >>"$procfile"
+    i=$((i + 1))
+  done
+  run_child honcho start -f "$procfile" -p "$PORT"
 }
 
 cmd_test() {
@@ -320,5 +401,5 @@ case $cmd in
   system | venv | env | setup | run | test | bench | clean | backup | restore) "cmd_$cmd" "$@" ;;
   services-start) cmd_services_start ;;
   services-stop) cmd_services_stop "$@" ;;
-  *) sed -n '2,6s/^# \?//p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,7s/^# \?//p' "$0" >&2; exit 2 ;;
 esac

@@ -59,6 +59,7 @@ ERRORS = {
     "415": "A media type this operation does not read",
     "422": "Idempotency-Key reused with a different request",
     "429": "Throttled or locked out",
+    "503": "A part the answer needs is unavailable or full now; nothing changed",
 }
 
 
@@ -167,6 +168,8 @@ class ContractSchema(AutoSchema):
         if post:
             codes += ["409", "413", "415", "422"]
         codes.append("429")
+        # Views that may answer 503 (a part they need is down or full) say so.
+        codes += getattr(self.view, "unavailable_codes", [])
         return codes
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:

@@ -24,12 +24,17 @@ from apps.core.db import connection
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.keys import ensure_tenant_key
 from apps.core.timezones import timezone_problem
+from apps.directory.cells import place, region_problem, this_cell
+from apps.directory.commands import location_register, location_reserve
+from apps.directory.forward import call_cell
+from apps.directory.selectors import location_of
 from apps.eventstore.projections import Touched
 from apps.eventstore.readcache import bump_generations
 from apps.scheduling.keyrotation import rebind_patients
 from apps.tenants import backups
 from apps.tenants.models import Domain, Tenant
 from apps.tenants.rules import currency_problem, schema_name_for, slug_problem
+from apps.tenants.verification import send_verification
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +62,17 @@ def onboarding_problems(
     owner_password: str,
     timezone: str,
     currency: str,
+    region: str,
 ) -> dict[str, list[str]]:
     """Every reason the sign-up cannot go ahead, by field (empty when it can)."""
     problems: dict[str, list[str]] = {}
     if problem := slug_problem(slug):
         problems["slug"] = [problem]
-    elif Tenant.objects.filter(slug=slug).exists():
+    elif Tenant.objects.filter(slug=slug).exists() or location_of(slug) is not None:
+        # The directory knows the slugs of every cell: an address is unique across regions.
         problems["slug"] = ["This address is already taken."]
+    if problem := region_problem(region):
+        problems["region"] = [problem]
     if kind not in Tenant.Kind.values:
         problems["kind"] = [f"Choose one of: {', '.join(Tenant.Kind.values)}."]
     if problem := timezone_problem(timezone):
@@ -87,13 +96,17 @@ def tenant_onboard(
     owner_password: str,
     timezone: str = "Asia/Kolkata",
     currency: str = "INR",
+    region: str | None = None,
     verified: bool = False,
 ) -> Onboarded:
-    """Creates the tenant whole, or nothing: schema, domain, owner and branch in one transaction.
+    """Creates the tenant whole, or nothing, in this cell: schema, domain, owner and branch in
+    one transaction, and its place in the directory (`region`: this cell's by default; a
+    region this cell does not serve is refused, `tenant_sign_up` picks the cell).
 
     A self-service sign-up is not `verified` until its owner opens the emailed link
     (`apps.tenants.verification`); tenants an operator makes (demo, workloads) are."""
     started = time.perf_counter()
+    region = region or this_cell().region
     problems = onboarding_problems(
         slug=slug,
         kind=kind,
@@ -102,16 +115,21 @@ def tenant_onboard(
         owner_password=owner_password,
         timezone=timezone,
         currency=currency,
+        region=region,
     )
     if problems:
         raise InvalidInput(errors=problems)
+    reservation = location_reserve(
+        actor=None, slug=slug, region=region, hosts=[tenant_domain(slug)]
+    )
     try:
-        with transaction.atomic():
+        with reservation, transaction.atomic():
             tenant = Tenant(
                 schema_name=schema_name_for(slug),
                 slug=slug,
                 name=clinic_name.strip(),
                 kind=kind,
+                region=region,
                 timezone=timezone,
                 currency=currency,
                 verified_at=dj_timezone.now() if verified else None,
@@ -134,6 +152,50 @@ def tenant_onboard(
     seconds = time.perf_counter() - started
     logger.info("tenant onboarded schema=%s seconds=%.3f", tenant.schema_name, seconds)
     return Onboarded(tenant=tenant, domain=domain.domain, owner_id=owner.pk, seconds=seconds)
+
+
+def tenants_register_in_directory() -> list[str]:
+    """Records this cell's tenants that the directory does not know yet (made before it
+    existed); the slugs it added."""
+    return [
+        tenant.slug
+        for tenant in Tenant.objects.exclude(schema_name="public")
+        if location_register(
+            actor=None,
+            slug=tenant.slug,
+            region=tenant.region,
+            hosts=[domain.domain for domain in tenant.domains.order_by("-is_primary", "domain")],
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class SignedUp:
+    slug: str
+    domain: str
+    region: str
+    schema_name: str
+    owner_id: int
+
+
+def tenant_sign_up(*, site_url: str, region: str, **fields: Any) -> SignedUp:
+    """A self-service sign-up in `region`: onboarded in the region's cell that has room (400 for
+    a region not served, 503 when every cell of it is full), here or, when that cell is
+    another, by that cell's internal onboarding over loopback (`apps.directory.forward`). The
+    cell that makes the tenant also queues its confirmation email (site_url: the public site)."""
+    cell = place(region)
+    if not cell.is_here:
+        body = call_cell(cell, "onboarding/", {**fields, "region": region, "site_url": site_url})
+        return SignedUp(**{key: body[key] for key in SignedUp.__dataclass_fields__})
+    onboarded = tenant_onboard(region=region, **fields)
+    send_verification(onboarded.tenant, fields["owner_email"], site_url)
+    return SignedUp(
+        slug=onboarded.tenant.slug,
+        domain=onboarded.domain,
+        region=onboarded.tenant.region,
+        schema_name=onboarded.tenant.schema_name,
+        owner_id=onboarded.owner_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -242,6 +304,9 @@ def _register(
             tenant.refresh_from_db(fields=["created"])
         for name, primary in domains:
             Domain.objects.create(domain=name, tenant=tenant, is_primary=primary)
+        location_register(
+            actor=None, slug=slug, region=tenant.region, hosts=[name for name, _ in domains]
+        )
         with schema_context(schema):
             source = manifest["schema"]
             if source != schema:

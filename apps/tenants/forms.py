@@ -1,8 +1,11 @@
 from django import forms
 
 from apps.core.timezones import known_timezones
+from apps.directory.cells import regions
 from apps.tenants.models import Tenant
 from apps.tenants.rules import SUPPORTED_CURRENCIES
+
+REGION_NAMES = {"in": "India", "gcc": "Gulf (GCC)", "sea": "South-East Asia", "eu": "Europe"}
 
 
 class SignupForm(forms.Form):
@@ -25,7 +28,19 @@ class SignupForm(forms.Form):
     currency = forms.ChoiceField(
         label="Currency", initial="INR", choices=[(c, c) for c in sorted(SUPPORTED_CURRENCIES)]
     )
+    region = forms.ChoiceField(
+        label="Where your data is kept",
+        initial="in",
+        required=False,
+        help_text="Your clinic's records, backups and messages stay in this region.",
+    )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["region"].choices = [  # type: ignore[attr-defined]
+            (region, REGION_NAMES.get(region, region)) for region in regions()
+        ]
         self.fields["timezone"].choices = [(tz, tz) for tz in sorted(known_timezones())]  # type: ignore[attr-defined]
+
+    def clean_region(self) -> str:
+        return str(self.cleaned_data.get("region") or "in")

@@ -2,6 +2,7 @@
 pool's spare schemas, every tenant."""
 
 from django.conf import settings
+from django.core.management import call_command
 
 from apps.core.keys import ensure_tenant_key
 from apps.core.tenancy import for_each_tenant
@@ -11,7 +12,15 @@ from apps.tenants import migrator
 def migrate_all(verbosity: int = 0) -> None:
     """Brings every schema to the latest migrations with the resumable runner
     (`apps.tenants.migrator`); raises `SchemasFailed` naming the schemas that failed, after
-    migrating all the others."""
+    migrating all the others. A directory in a database of its own is migrated first."""
+    if not settings.MYMEDIC_DIRECTORY_SHARED:  # the global directory has its own database
+        call_command(
+            "migrate_schemas",
+            shared=True,
+            database="directory",
+            interactive=False,
+            verbosity=verbosity,
+        )
     migrator.run(verbosity=verbosity).raise_for_failures()
     for_each_tenant(lambda tenant: ensure_tenant_key())
 

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.clinic.serializers import NewPasswordField, TimezoneField
+from apps.directory.cells import regions
 from apps.tenants.models import Tenant
 from apps.tenants.rules import RESERVED_SLUGS, SUPPORTED_CURRENCIES
 
@@ -30,8 +31,27 @@ class OnboardingSerializer(serializers.Serializer):
     owner_password = NewPasswordField()
     timezone = TimezoneField(default="Asia/Kolkata")
     currency = serializers.ChoiceField(choices=sorted(SUPPORTED_CURRENCIES), default="INR")
+    # The regions this deployment's cells serve (the contract names in, gcc, sea, eu).
+    region = serializers.ChoiceField(choices=regions(), default="in")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["region"].choices = regions()  # type: ignore[attr-defined]
 
 
 class OnboardedSerializer(serializers.Serializer):
     slug = serializers.CharField()
     domain = serializers.CharField()
+    region = serializers.CharField()
+
+
+class CellOnboardingSerializer(OnboardingSerializer):
+    """A sign-up another cell forwards (`/internal/cells/onboarding/`), with the public site's
+    address for the confirmation email."""
+
+    site_url = serializers.URLField()
+
+
+class CellOnboardedSerializer(OnboardedSerializer):
+    schema_name = serializers.CharField()
+    owner_id = serializers.IntegerField()

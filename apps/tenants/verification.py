@@ -32,7 +32,17 @@ class LinkRefused(Exception):
 
 
 def verification_token(tenant: Tenant) -> str:
-    return signing.dumps({"tenant": tenant.pk}, salt=SALT)
+    # Tenant ids are per cell (each its own database): the link names the cell too.
+    return signing.dumps({"tenant": tenant.pk, "cell": settings.MYMEDIC_CELL}, salt=SALT)
+
+
+def verification_cell(token: str) -> str:
+    """The cell whose tenant the link confirms (links made before cells: this one)."""
+    try:
+        data = signing.loads(token, salt=SALT)
+    except signing.BadSignature as exc:
+        raise LinkRefused from exc
+    return str(data.get("cell") or settings.MYMEDIC_CELL)
 
 
 def send_verification(tenant: Tenant, owner_email: str, site_url: str) -> None:
@@ -71,6 +81,8 @@ def verify(token: str) -> Tenant:
         )
     except signing.BadSignature as exc:  # SignatureExpired is one
         raise LinkRefused from exc
+    if data.get("cell", settings.MYMEDIC_CELL) != settings.MYMEDIC_CELL:
+        raise LinkRefused  # another cell's tenant id: never this cell's tenant of that id
     tenant = Tenant.objects.filter(pk=data.get("tenant")).first()
     if tenant is None:
         raise LinkRefused

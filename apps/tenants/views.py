@@ -11,17 +11,31 @@ from rest_framework.views import APIView
 
 from apps.clinic.handoff import sign_in_link_token
 from apps.core.clientip import client_address
-from apps.core.errors import InvalidInput
+from apps.core.errors import DomainError, InvalidInput
 from apps.core.hosts import host_url
-from apps.tenants.commands import tenant_domain, tenant_onboard
+from apps.directory.cells import cell_named
+from apps.directory.forward import SECRET_HEADER, call_cell, secret_matches
+from apps.tenants.commands import tenant_domain, tenant_onboard, tenant_sign_up
 from apps.tenants.forms import SignupForm
-from apps.tenants.serializers import OnboardedSerializer, OnboardingSerializer
-from apps.tenants.verification import LinkRefused, send_verification, signup_allowed, verify
+from apps.tenants.serializers import (
+    CellOnboardedSerializer,
+    CellOnboardingSerializer,
+    OnboardedSerializer,
+    OnboardingSerializer,
+)
+from apps.tenants.verification import (
+    LinkRefused,
+    send_verification,
+    signup_allowed,
+    verification_cell,
+    verify,
+)
 
 
 class OnboardingApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
+    unavailable_codes = ["503"]  # the region's cells are full or cannot be reached
 
     @extend_schema(
         request=OnboardingSerializer,
@@ -34,11 +48,37 @@ class OnboardingApi(APIView):
         serializer.is_valid(raise_exception=True)
         if not signup_allowed(client_address(request), serializer.validated_data["owner_email"]):
             return Response({"detail": TOO_MANY}, status=status.HTTP_429_TOO_MANY_REQUESTS)
-        onboarded = tenant_onboard(**serializer.validated_data)
-        send_verification(
-            onboarded.tenant, serializer.validated_data["owner_email"], _site(request)
+        signed_up = tenant_sign_up(site_url=_site(request), **serializer.validated_data)
+        return Response(OnboardedSerializer(signed_up).data, status=status.HTTP_201_CREATED)
+
+
+class CellOnboardingApi(APIView):
+    """A sign-up forwarded by the cell that received it, for a region this cell serves. Only
+    for cells (the shared secret; anyone else gets 404) and never routed by the edge."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request) -> Response:
+        if not secret_matches(request.headers.get(SECRET_HEADER)):
+            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        serializer = CellOnboardingSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        site_url = fields.pop("site_url")
+        onboarded = tenant_onboard(**fields)
+        send_verification(onboarded.tenant, fields["owner_email"], site_url)
+        body = CellOnboardedSerializer(
+            {
+                "slug": onboarded.tenant.slug,
+                "domain": onboarded.domain,
+                "region": onboarded.tenant.region,
+                "schema_name": onboarded.tenant.schema_name,
+                "owner_id": onboarded.owner_id,
+            }
         )
-        body = OnboardedSerializer({"slug": onboarded.tenant.slug, "domain": onboarded.domain})
         return Response(body.data, status=status.HTTP_201_CREATED)
 
 
@@ -51,15 +91,40 @@ def _site(request: HttpRequest) -> str:
 
 
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
-    """The link in the sign-up email: the clinic goes live."""
+    """The link in the sign-up email: the clinic goes live (in its own cell: the public site's
+    cell asks the cell that the link names)."""
     try:
-        tenant = verify(token)
-    except LinkRefused:
+        cell = cell_named(verification_cell(token))
+        if cell.is_here:
+            tenant = verify(token)
+            verified = {"name": tenant.name, "slug": tenant.slug}
+        else:
+            verified = call_cell(cell, "verify-email/", {"token": token})
+    except (LinkRefused, DomainError):
         return render(request, "tenants/verify_failed.html", status=400)
-    login_url = host_url(request, tenant_domain(tenant.slug))
+    login_url = host_url(request, tenant_domain(verified["slug"]))
     return render(
-        request, "tenants/verified.html", {"tenant": tenant, "login_url": f"{login_url}/login/"}
+        request, "tenants/verified.html", {"tenant": verified, "login_url": f"{login_url}/login/"}
     )
+
+
+class CellVerifyEmailApi(APIView):
+    """A sign-up confirmation link that the public site's cell received for this cell's
+    tenant. Only for cells (the shared secret); never routed by the edge."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request) -> Response:
+        if not secret_matches(request.headers.get(SECRET_HEADER)):
+            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        try:
+            tenant = verify(str(request.data.get("token", "")))
+        except LinkRefused:
+            return Response({"detail": "This link cannot be used."}, status=400)
+        return Response({"name": tenant.name, "slug": tenant.slug})
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -69,18 +134,20 @@ def signup(request: HttpRequest) -> HttpResponse:
             form.add_error(None, TOO_MANY)
             return render(request, "tenants/signup.html", {"form": form}, status=429)
         try:
-            onboarded = tenant_onboard(**form.cleaned_data)
+            signed_up = tenant_sign_up(site_url=_site(request), **form.cleaned_data)
         except InvalidInput as exc:
             for field, messages in exc.as_dict().items():
                 for message in messages:  # type: ignore[attr-defined]
                     form.add_error(field if field in form.fields else None, message)
+        except DomainError as exc:  # the region is full or its cell unreachable
+            form.add_error(None, exc.message)
+            return render(request, "tenants/signup.html", {"form": form}, status=exc.status_code)
         else:
-            send_verification(onboarded.tenant, form.cleaned_data["owner_email"], _site(request))
             # The tenant's host has its own cookies: a single-use signed link signs the
-            # owner in there and opens the set-up screens.
-            tenant_url = host_url(request, onboarded.domain)
+            # owner in there and opens the set-up screens (cells share the signing key).
+            tenant_url = host_url(request, signed_up.domain)
             token = sign_in_link_token(
-                schema_name=onboarded.tenant.schema_name, user_id=onboarded.owner_id
+                schema_name=signed_up.schema_name, user_id=signed_up.owner_id
             )
             return redirect(f"{tenant_url}/welcome/{token}/")
     return render(

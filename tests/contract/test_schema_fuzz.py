@@ -158,7 +158,7 @@ def takes_input(operation: Any) -> bool:
 
 def fuzz(operation: Any, mode: GenerationMode, roles: list[str], clinic: Clinic, port: int) -> None:
     """Bounded, reproducible examples of one operation, each sent as every role in turn."""
-    public = operation.path.startswith("/api/v1/onboarding")
+    public = operation.path.startswith(("/api/v1/onboarding", "/api/v1/directory"))
     host = "localhost" if public else f"{clinic.tenant.replace('_', '-')}.localhost"
     positive = mode == GenerationMode.POSITIVE
 

@@ -93,7 +93,11 @@ def test_onboarding_is_idempotent_on_the_public_host(public_api: HostClient) -> 
     retry = public_api.post("/api/v1/onboarding/", body, format="json", HTTP_IDEMPOTENCY_KEY="k")
 
     assert first.status_code == retry.status_code == 201
-    assert retry.json() == {"slug": "retryclinic", "domain": "retryclinic.localhost"}
+    assert retry.json() == {
+        "slug": "retryclinic",
+        "domain": "retryclinic.localhost",
+        "region": "in",
+    }
     assert Tenant.objects.filter(slug="retryclinic").count() == 1
     assert IdempotencyRecord.objects.filter(key="k").count() == 1
 

@@ -175,6 +175,18 @@ def test_restoring_over_an_existing_tenant_needs_replace_and_brings_back_the_bac
     assert len(kept.read_text().splitlines()) == 2
 
 
+def test_a_backup_without_a_file_name_goes_to_the_cells_backup_folder(
+    clinic: Tenant, made: list[str], tmp_path: Path, settings: Any
+) -> None:
+    settings.MYMEDIC_BACKUP_DIR = str(tmp_path / "cell-backups")
+
+    call_command("tenant_backup", clinic.slug, stdout=io.StringIO())
+
+    written = list((tmp_path / "cell-backups").iterdir())
+    assert [path.name.startswith(f"{clinic.slug}-") for path in written] == [True]
+    assert written[0].suffix == ".tar" and written[0].stat().st_size > 0
+
+
 def test_a_backup_never_overwrites_a_file(clinic: Tenant, made: list[str], tmp_path: Path) -> None:
     backup = tmp_path / "clinic.tar"
     backup.write_bytes(b"yesterday's backup")

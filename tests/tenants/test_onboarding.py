@@ -5,6 +5,7 @@ from django.db import connection
 from django_tenants.utils import schema_context, schema_exists
 
 from apps.clinic.models import Branch, Role, User
+from apps.directory.models import TenantLocation
 from apps.tenants import commands
 from apps.tenants.commands import tenant_onboard
 from apps.tenants.models import Domain, Tenant
@@ -31,6 +32,7 @@ def schemas() -> set[str]:
 
 def assert_nothing_made(slug: str, schemas_before: set[str]) -> None:
     assert not Tenant.objects.filter(slug=slug).exists()
+    assert not TenantLocation.objects.filter(slug=slug).exists()
     assert not Domain.objects.filter(domain__startswith=f"{slug}.").exists()
     assert schemas() == schemas_before
 
@@ -39,7 +41,7 @@ def test_onboarding_creates_schema_domain_owner_and_first_branch(public_api: Any
     response = signup(public_api)
 
     assert response.status_code == 201, response.content
-    assert response.json() == {"slug": "sunrise", "domain": "sunrise.localhost"}
+    assert response.json() == {"slug": "sunrise", "domain": "sunrise.localhost", "region": "in"}
     tenant = Tenant.objects.get(slug="sunrise")
     assert (tenant.kind, tenant.timezone, tenant.currency) == ("clinic", "Asia/Kolkata", "INR")
     assert Domain.objects.get(tenant=tenant).domain == "sunrise.localhost"

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.core import mail
+from django.core import mail, signing
 from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
 from apps.clinic.models import Role, User
 from apps.notifications.backends import DeliveryError, FileBackend, Message, send
 from apps.tenants.models import Tenant
-from apps.tenants.verification import reap_unverified
+from apps.tenants.verification import SALT, LinkRefused, reap_unverified, verify
 from tests.conftest import HostClient
 from tests.tenants.factories import TenantFactory
 
@@ -75,6 +75,27 @@ def test_a_forged_confirmation_link_is_refused(public_api: HostClient, token: st
 
     assert page.status_code == 400
     assert "This link does not work" in page.content.decode()
+
+
+def test_a_link_for_another_cell_s_tenant_never_confirms_this_cell_s_tenant_of_that_id(
+    public_api: HostClient, settings: Any
+) -> None:
+    # Tenant ids are per cell: the link names its cell, and only that cell may confirm.
+    public_api.post("/api/v1/onboarding/", body("samepk"), format="json")
+    tenant = Tenant.objects.get(slug="samepk")
+    token = signing.dumps({"tenant": tenant.pk, "cell": "gcc"}, salt=SALT)
+    settings.MYMEDIC_CELLS = {
+        **settings.MYMEDIC_CELLS,
+        "gcc": {"region": "gcc", "url": "http://127.0.0.1:9", "capacity": 1},
+    }
+
+    with pytest.raises(LinkRefused):
+        verify(token)
+    page = public_api.get(f"/verify-email/{token}/")
+
+    assert page.status_code == 400  # the gcc cell cannot be reached here
+    tenant.refresh_from_db()
+    assert tenant.verified_at is None
 
 
 def test_an_old_confirmation_link_is_refused(public_api: HostClient) -> None:

@@ -1,6 +1,8 @@
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.core.errors import DomainError
@@ -15,10 +17,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug")
-        parser.add_argument("--out", required=True, type=Path, metavar="FILE")
+        parser.add_argument(
+            "--out",
+            type=Path,
+            metavar="FILE",
+            help="default: SLUG-<UTC time>.tar in this cell's MYMEDIC_BACKUP_DIR (residency)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        out = options["out"]
+        if out is None:
+            folder = Path(settings.MYMEDIC_BACKUP_DIR)
+            folder.mkdir(parents=True, exist_ok=True)
+            out = folder / f"{options['slug']}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar"
         try:
-            tenant_backup(slug=options["slug"], out=options["out"], progress=self.stdout.write)
+            tenant_backup(slug=options["slug"], out=out, progress=self.stdout.write)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
