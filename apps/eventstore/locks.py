@@ -5,9 +5,16 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from apps.core.db import connection
+from apps.core.errors import TenantMoving
 
 # First key of the two-key advisory lock; the second is a hash of the tenant's schema.
 APPEND_LOCK_CLASS = 0x4D594D44  # "MYMD"
+
+# Whether the tenant of the current schema is being moved to another cell (apps.tenants.moves).
+MOVING = (
+    "SELECT 1 FROM public.tenants_tenant"
+    " WHERE schema_name = current_schema() AND moving_at IS NOT NULL"
+)
 
 # (database connection, schema) whose append lock the running command holds.
 _held: ContextVar[tuple[int, str] | None] = ContextVar("append_lock_held", default=None)
@@ -42,6 +49,12 @@ def append_lock() -> None:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", [APPEND_LOCK_CLASS]
         )
+        # Asked after the lock is granted (a statement of its own, so it sees what committed
+        # while this one waited): a move to another cell takes this lock to wait out the
+        # commands in flight, and every later one must find the tenant paused.
+        cursor.execute(MOVING)
+        if cursor.fetchone() is not None:
+            raise TenantMoving()
 
 
 @contextmanager
