@@ -365,29 +365,7 @@ def load_schema(dump: Path, *, source: str, target: str, progress: Progress = si
             sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch))
         )
     try:
-        # The schema's tables use the public schema's extensions and functions; the scratch
-        # database's own public schema is empty and is made again by those definitions.
-        with connect(scratch, autocommit=True) as conn:
-            conn.execute("DROP SCHEMA public")
-        public = dump.with_name("public-definitions.sql")
-        run_tool(
-            [pg_tool("pg_dump"), "--schema-only", "--schema=public", "--extension=*",
-             "--no-owner", f"--file={public}"]
-        )  # fmt: skip
-        run_tool(
-            [
-                pg_tool("psql"),
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                scratch,
-                "-f",
-                str(public),
-            ],
-            dbname=scratch,
-        )
+        copy_public_definitions(scratch, dump.parent)
         run_tool([*restore, f"--dbname={scratch}", str(dump)], dbname=scratch)
         with connect(scratch, autocommit=True) as conn:
             conn.execute(
@@ -406,6 +384,23 @@ def load_schema(dump: Path, *, source: str, target: str, progress: Progress = si
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch))
             )
+
+
+def copy_public_definitions(dbname: str, folder: Path) -> None:
+    """Gives the empty database `dbname` this database's public schema without its rows:
+    tables, functions and extensions, which tenant schemas use (their triggers call public
+    functions, their constraints need the extensions). `folder` holds the definitions file."""
+    with connect(dbname, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public")
+    public = folder / "public-definitions.sql"
+    run_tool(
+        [pg_tool("pg_dump"), "--schema-only", "--schema=public", "--extension=*",
+         "--no-owner", f"--file={public}"]
+    )  # fmt: skip
+    run_tool(
+        [pg_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dbname, "-f", str(public)],
+        dbname=dbname,
+    )
 
 
 def drop_schema(schema: str) -> None:

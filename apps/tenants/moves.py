@@ -217,12 +217,19 @@ def tenant_move(
         try:
             _prepare(source, dest, plan, target, progress)
             _copy(source, dest, plan, copy_timeout, progress)
-            pause, snapshots = _cut_over(source, dest, plan, source_cell, target, max_pause)
+            steps, snapshots = _cut_over(source, dest, plan, source_cell, target, max_pause)
+            pause = steps["paused"]
         except BaseException:
             progress(f"{slug}: abandoning the move; the source stays as it was")
             _abandon(source, dest, plan, progress)
             raise
-        progress(f"{slug}: cut over to {target.cell}; writes were paused {pause * 1000:.0f} ms")
+        progress(
+            f"{slug}: cut over to {target.cell}; writes were paused {pause * 1000:.0f} ms ("
+            + ", ".join(
+                f"{what} {s * 1000:.0f} ms" for what, s in steps.items() if what != "paused"
+            )
+            + ")"
+        )
         try:
             differences, rows, heads = _compare(snapshots, plan)
         finally:
@@ -448,16 +455,30 @@ def _cut_over(
     source_cell: str,
     target: Target,
     max_pause: float,
-) -> tuple[float, tuple[psycopg.Connection[Any], psycopg.Connection[Any]]]:
+) -> tuple[dict[str, float], tuple[psycopg.Connection[Any], psycopg.Connection[Any]]]:
     """Pauses the tenant's writes, hands it over, lifts the pause on the target. Returns how
-    long writes were paused, and a snapshot of each side (for the verification)."""
+    long each step of the pause took (`paused` is the whole), and a snapshot of each side
+    taken during the pause (for the verification)."""
     schema, name = plan.schema, plan.name
-    deadline = time.monotonic() + max_pause
-    paused = time.perf_counter()
-    source.execute(
-        "UPDATE public.tenants_tenant SET moving_at = now() WHERE id = %s", [plan.tenant_id]
+    # Connections are opened before the pause, not during it.
+    hold = _connect(_source_params(), autocommit=False)
+    snapshots = (
+        _connect(_source_params(), autocommit=False),
+        _connect(target.params, autocommit=False),
     )
-    with _connect(_source_params(), autocommit=False) as hold:
+    steps: dict[str, float] = {}
+    try:
+        deadline = time.monotonic() + max_pause
+        paused = step = time.perf_counter()
+
+        def done(what: str) -> None:
+            nonlocal step
+            now = time.perf_counter()
+            steps[what], step = now - step, now
+
+        source.execute(
+            "UPDATE public.tenants_tenant SET moving_at = now() WHERE id = %s", [plan.tenant_id]
+        )
         # Waits out the commands in flight (they hold the append lock) and the projection
         # runs in flight (they hold their rows); later ones find the tenant paused or skip.
         hold.execute(
@@ -484,6 +505,13 @@ def _cut_over(
                 [schema],
             )
         )
+        # The source's WAL up to that position must be flushed before it can be sent; the
+        # row locks above are not, and an idle tenant commits nothing after them. A commit
+        # that waits for its flush (with a message the subscriber ignores) moves it along.
+        with source.transaction():
+            source.execute("SET LOCAL synchronous_commit = on")
+            source.execute("SELECT pg_logical_emit_message(true, 'mymedic.move', %s)", [schema])
+        done("writes stopped")
         _wait(
             "the target to apply the last writes",
             lambda: bool(
@@ -496,7 +524,16 @@ def _cut_over(
             ),
             max(deadline - time.monotonic(), 0.0),
         )
+        done("target caught up")
+        # Nothing the source writes from now on may reach the target. A disabled apply
+        # worker notices only at its next wake-up (up to a second); everything up to the
+        # position above is applied, so it is stopped at once instead.
         dest.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(sql.Identifier(name)))
+        dest.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_subscription"
+            " WHERE subid = %s AND pid IS NOT NULL",
+            [plan.subscription_oid],
+        )
         _wait(
             "the subscription to stop",
             lambda: not _one(
@@ -506,6 +543,7 @@ def _cut_over(
             ),
             max(deadline - time.monotonic(), 0.0),
         )
+        done("subscription stopped")
         with dest.transaction():
             for sequence, value in sequences:
                 dest.execute(
@@ -518,30 +556,27 @@ def _cut_over(
             )
             for row in work:
                 _insert_row(dest, "tenants_tenantwork", {**row, "tenant_id": plan.target_tenant_id})
-        snapshots = (_snapshot(_source_params()), _snapshot(target.params))
-        try:
-            tenant_moved.send(
-                sender=Tenant, slug=plan.slug, source_cell=source_cell, target_cell=target.cell
-            )
-            dest.execute(
-                "UPDATE public.tenants_tenant SET moving_at = NULL WHERE id = %s",
-                [plan.target_tenant_id],
-            )
-        except BaseException:
-            for conn in snapshots:
-                conn.close()
-            raise
-        pause = time.perf_counter() - paused
+        done("sequences set")
+        for conn in snapshots:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            conn.execute("SELECT 1")
+        tenant_moved.send(
+            sender=Tenant, slug=plan.slug, source_cell=source_cell, target_cell=target.cell
+        )
+        done("flipped")
+        dest.execute(
+            "UPDATE public.tenants_tenant SET moving_at = NULL WHERE id = %s",
+            [plan.target_tenant_id],
+        )
+        steps["paused"] = time.perf_counter() - paused
         hold.commit()
-    return pause, snapshots
-
-
-def _snapshot(params: dict[str, str]) -> psycopg.Connection[Any]:
-    """A connection inside a repeatable-read transaction whose snapshot is taken now."""
-    conn = _connect(params, autocommit=False)
-    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-    conn.execute("SELECT 1")
-    return conn
+    except BaseException:
+        for conn in snapshots:
+            conn.close()
+        raise
+    finally:
+        hold.close()
+    return steps, snapshots
 
 
 # Row count and an order-free checksum (the sum of each row's hash, 60 bits of md5).

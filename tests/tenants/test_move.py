@@ -62,18 +62,7 @@ def cell(django_db_setup: Any, django_db_blocker: Any, tmp_path: Path) -> Iterat
         with backups.connect(autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         try:
-            with backups.connect(name, autocommit=True) as conn:
-                conn.execute("DROP SCHEMA public")
-            public = tmp_path / "public.sql"
-            backups.run_tool(
-                [backups.pg_tool("pg_dump"), "--schema-only", "--schema=public",
-                 "--extension=*", "--no-owner", f"--file={public}"]
-            )  # fmt: skip
-            backups.run_tool(
-                [backups.pg_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", name,
-                 "-f", str(public)],
-                dbname=name,
-            )  # fmt: skip
+            backups.copy_public_definitions(name, tmp_path)
             yield name
         finally:
             connection.set_schema_to_public()
