@@ -1,14 +1,15 @@
 """A tenant moves to another database (another cell) online, by logical replication, while a
 desk keeps booking; a move that fails before its cut-over leaves the source as it was.
 
-The second database is in the test cluster (a cell of its own needs only a database: the
-move never relies on sharing a cluster; its slot is made apart from the subscription, as
-separate clusters need too). Its public schema is this one's, as a migrated cell's would be.
+The second database is in the test cluster, or in a cluster of its own that the test starts.
+Its public schema is this one's, as a migrated cell's would be.
 The tenants' data is committed (replication reads it from other connections), so these
 tests do not use `db`; each removes what it made.
 """
 
 import io
+import os
+import tempfile
 import threading
 import time
 import uuid
@@ -18,15 +19,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 from django_tenants.utils import schema_context
+from psycopg import sql
 
 from apps.audit.models import AuditEntry
 from apps.billing.models import Payment
 from apps.clinic.models import Branch, User
 from apps.core.errors import TenantMoving
+from apps.core.tenancy import tenants_with_work
 from apps.eventstore.models import Event, ProjectionState
 from apps.eventstore.projections import catch_up
 from apps.scheduling import commands
@@ -34,8 +39,10 @@ from apps.scheduling.models import Appointment, AppointmentView, Doctor, Patient
 from apps.tenants import backups
 from apps.tenants.models import Domain, Tenant, TenantWork
 from apps.tenants.moves import tenant_move, tenant_moved
+from tests.clock import ist
 from tests.conftest import client_for
 from tests.faults import clinic_day
+from tests.faults.stack import Postgres
 
 pytestmark = pytest.mark.slow
 
@@ -266,7 +273,9 @@ def test_a_move_that_fails_before_its_cut_over_leaves_the_source_as_it_was(
         assert source.moving_at is None
         with backups.connect(autocommit=True) as conn:
             assert conn.execute("SELECT count(*) FROM pg_publication").fetchone() == (0,)
-            assert conn.execute("SELECT count(*) FROM pg_replication_slots").fetchone() == (0,)
+            assert conn.execute(
+                "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"
+            ).fetchone() == (0,)
         with backups.connect(cell, autocommit=True) as conn:
             assert conn.execute("SELECT count(*) FROM pg_subscription").fetchone() == (0,)
             assert conn.execute(
@@ -286,7 +295,7 @@ def test_a_move_that_fails_before_its_cut_over_leaves_the_source_as_it_was(
 
 
 def test_while_a_tenant_is_paused_for_a_move_writes_answer_503_with_retry_after(
-    tenant: Tenant, db: None
+    tenant: Tenant,
 ) -> None:
     owner = User.objects.get(email=f"owner@{tenant.slug}.example.com")
     api = client_for(owner, tenant)
@@ -303,3 +312,66 @@ def test_while_a_tenant_is_paused_for_a_move_writes_answer_503_with_retry_after(
         api.post("/api/v1/branches/", {"name": "Moved", "city": "Pune"}, format="json").status_code
         == 201
     )
+
+
+def test_periodic_jobs_pass_a_tenant_that_is_moving_or_has_moved_by(
+    tenant: Tenant, doctor: Doctor, patient: Patient
+) -> None:
+    now = timezone.now()
+    commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 10))
+    assert tenant.schema_name in tenants_with_work("sweep-projections", now)
+
+    Tenant.objects.filter(pk=tenant.pk).update(moving_at=now)
+
+    assert tenant.schema_name not in tenants_with_work("sweep-projections", now)
+
+
+@pytest.fixture
+def other_cluster(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
+    """A PostgreSQL cluster of its own (another cell's server) on a free loopback port, with a
+    database set up as a cell; yields its URL. Stopped by its postmaster's PID."""
+    with tempfile.TemporaryDirectory(prefix="mymedic-cell-") as root:
+        os.chmod(root, 0o755)  # noqa: S103  (the postgres user enters it; nothing secret)
+        cluster = Postgres(Path(root))
+        cluster.start()
+        try:
+            with cluster.connect("postgres") as conn:
+                conn.execute("CREATE DATABASE mymedic")
+            with django_db_blocker.unblock():
+                backups.copy_public_definitions("mymedic", Path(root), server=cluster.url)
+            yield cluster.url
+        finally:
+            cluster.stop()
+
+
+def test_a_tenant_moves_to_a_database_in_another_cluster(
+    clinic: Tenant, other_cluster: str, django_db_blocker: Any
+) -> None:
+    schema = clinic.schema_name
+    with django_db_blocker.unblock():
+        with schema_context(schema):
+            events = Event.objects.count()
+            audit = AuditEntry.objects.count()
+
+        moved = tenant_move(actor=None, slug=clinic.slug, to=other_cluster)
+
+        assert not backups.schema_exists(schema)
+        assert not Tenant.objects.filter(slug=clinic.slug).exists()
+    assert (moved.events, moved.arrival["audit_entries"]) == (events, audit)
+    assert moved.arrival["patients"] == 2
+    with psycopg.connect(other_cluster, autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT moving_at FROM public.tenants_tenant WHERE slug = %s", [clinic.slug]
+        ).fetchone() == (None,)
+        log = sql.Identifier(schema, "eventstore_event")
+        assert conn.execute(sql.SQL("SELECT count(*) FROM {}").format(log)).fetchone() == (events,)
+        # The sequences went with the rows: the next event position follows the last.
+        assert conn.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'position'))", [log.as_string(conn)]
+        ).fetchone() == (events + 1,)
+        assert conn.execute("SELECT count(*) FROM pg_subscription").fetchone() == (0,)
+    with backups.connect(autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"
+        ).fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM pg_publication").fetchone() == (0,)
