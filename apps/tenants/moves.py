@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dj_database_url
 import psycopg
 from django.conf import settings
 from django.dispatch import Signal
@@ -81,15 +80,7 @@ class Target:
 
     @property
     def params(self) -> dict[str, str]:
-        db = dj_database_url.parse(self.url)
-        found = {
-            "host": str(db.get("HOST") or "127.0.0.1"),
-            "port": str(db.get("PORT") or 5432),
-            "user": str(db.get("USER") or ""),
-            "password": str(db.get("PASSWORD") or ""),
-            "dbname": str(db.get("NAME") or ""),
-        }
-        return {key: value for key, value in found.items() if value}
+        return backups.params_of(self.url)
 
 
 def this_cell() -> str:
@@ -158,21 +149,9 @@ def _connect(params: dict[str, str], *, autocommit: bool = True) -> psycopg.Conn
     return conn
 
 
-def _source_params() -> dict[str, str]:
-    return {key: value for key, value in backups._params().items() if value}
-
-
-def _libpq_env(params: dict[str, str]) -> dict[str, str]:
-    names = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD"}
-    names["dbname"] = "PGDATABASE"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
-    env.update({names[key]: value for key, value in params.items()})
-    return env
-
-
 def _run(args: list[str], params: dict[str, str]) -> None:
     done = subprocess.run(  # noqa: S603  (our own arguments, no shell)
-        args, env=_libpq_env(params), capture_output=True, text=True, check=False
+        args, env=backups.env_of(params), capture_output=True, text=True, check=False
     )
     if done.returncode:
         raise InvalidInput(f"{Path(args[0]).name} failed: {done.stderr.strip()[-2000:]}")
@@ -208,7 +187,7 @@ def tenant_move(
     target = resolve_target(to)
     started = time.perf_counter()
     source_cell = this_cell()
-    with _connect(_source_params()) as source, _connect(target.params) as dest:
+    with _connect(backups.app_params()) as source, _connect(target.params) as dest:
         plan = _plan(source, dest, slug)
         progress(
             f"{slug}: moving schema {plan.schema} ({len(plan.tables)} tables) "
@@ -340,7 +319,7 @@ def _prepare(
         _run(
             [backups.pg_tool("pg_dump"), "--schema-only", f"--schema={plan.schema}",
              "--no-owner", "--no-privileges", f"--file={ddl}"],
-            _source_params(),
+            backups.app_params(),
         )  # fmt: skip
         _run(
             [backups.pg_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
@@ -410,7 +389,7 @@ def _copy(
     plan.made.append("publication")
     source.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [name])
     plan.made.append("slot")
-    conninfo = make_conninfo(**_source_params())
+    conninfo = make_conninfo(**backups.app_params())
     dest.execute(
         sql.SQL(
             "CREATE SUBSCRIPTION {name} CONNECTION {conninfo} PUBLICATION {name}"
@@ -461,9 +440,9 @@ def _cut_over(
     taken during the pause (for the verification)."""
     schema, name = plan.schema, plan.name
     # Connections are opened before the pause, not during it.
-    hold = _connect(_source_params(), autocommit=False)
+    hold = _connect(backups.app_params(), autocommit=False)
     snapshots = (
-        _connect(_source_params(), autocommit=False),
+        _connect(backups.app_params(), autocommit=False),
         _connect(target.params, autocommit=False),
     )
     steps: dict[str, float] = {}
@@ -545,11 +524,14 @@ def _cut_over(
         )
         done("subscription stopped")
         with dest.transaction():
-            for sequence, value in sequences:
-                dest.execute(
-                    "SELECT setval(%s::regclass, %s, true)",
-                    [sql.Identifier(schema, sequence).as_string(dest), value],
-                )
+            dest.execute(
+                "SELECT setval(name::regclass, value, true)"
+                " FROM unnest(%s::text[], %s::bigint[]) AS s(name, value)",
+                [
+                    [sql.Identifier(schema, sequence).as_string(dest) for sequence, _ in sequences],
+                    [value for _, value in sequences],
+                ],
+            )
             dest.execute(
                 "DELETE FROM public.tenants_tenantwork WHERE tenant_id = %s",
                 [plan.target_tenant_id],
