@@ -29,7 +29,7 @@ from psycopg import sql
 
 from apps.audit.models import AuditEntry
 from apps.billing.models import Payment
-from apps.clinic.models import Branch, User
+from apps.clinic.models import Branch, Role, User
 from apps.core.errors import TenantMoving
 from apps.core.tenancy import tenants_with_work
 from apps.eventstore.models import Event, ProjectionState
@@ -39,8 +39,9 @@ from apps.scheduling.models import Appointment, AppointmentView, Doctor, Patient
 from apps.tenants import backups
 from apps.tenants.models import Domain, Tenant, TenantWork
 from apps.tenants.moves import tenant_move, tenant_moved
+from tests.clinic.factories import UserFactory
 from tests.clock import ist
-from tests.conftest import client_for
+from tests.conftest import HostClient, client_for
 from tests.faults import clinic_day
 from tests.faults.stack import Postgres
 
@@ -375,3 +376,20 @@ def test_a_tenant_moves_to_a_database_in_another_cluster(
             "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"
         ).fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM pg_publication").fetchone() == (0,)
+
+
+def test_a_console_page_that_audits_a_read_answers_503_while_the_tenant_is_paused(
+    tenant: Tenant, main_branch: Branch, patient: Patient
+) -> None:
+    desk = HostClient(f"{tenant.slug}.localhost")
+    desk.force_login(UserFactory(role=Role.RECEPTIONIST, branches=[main_branch]))
+    page = f"/reception/branches/{main_branch.pk}/patients/{patient.pk}/"
+    assert desk.get(page).status_code == 200
+    reads = AuditEntry.objects.count()
+    Tenant.objects.filter(pk=tenant.pk).update(moving_at=timezone.now())
+
+    response = desk.get(page)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert AuditEntry.objects.count() == reads
