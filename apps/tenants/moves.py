@@ -358,18 +358,20 @@ def _columns(conn: psycopg.Connection[Any], table: str) -> list[str]:
     ]
 
 
-def _insert_row(conn: psycopg.Connection[Any], table: str, row: dict[str, Any]) -> int:
+def _insert_row(conn: psycopg.Connection[Any], table: str, row: dict[str, Any]) -> int | None:
     """Inserts `row` (a JSON object of the source's row) into the target's public `table`,
-    with the target's own id; returns that id."""
+    with the target's own id if it has one; returns that id."""
     if row.get("moving_at") == "now":
         row["moving_at"] = _one(conn, "SELECT now()::text")
     columns = [name for name in _columns(conn, table) if name in row]
     names = sql.SQL(", ").join(map(sql.Identifier, columns))
     query = sql.SQL(
-        "INSERT INTO public.{table} ({names}) SELECT {names}"
-        " FROM jsonb_populate_record(NULL::public.{table}, %s::jsonb) RETURNING id"
+        "INSERT INTO public.{table} AS inserted ({names}) SELECT {names}"
+        " FROM jsonb_populate_record(NULL::public.{table}, %s::jsonb)"
+        " RETURNING to_jsonb(inserted)"
     ).format(table=sql.Identifier(table), names=names)
-    return int(_one(conn, query, [json.dumps(row)]))
+    inserted = _one(conn, query, [json.dumps(row)])
+    return int(inserted["id"]) if "id" in inserted else None
 
 
 def _copy(
@@ -463,12 +465,20 @@ def _cut_over(
         hold.execute(
             sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{int(max_pause * 1000)}ms"))
         )
-        hold.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [APPEND_LOCK_CLASS, schema])
-        hold.execute(
-            sql.SQL("SELECT 1 FROM {}.eventstore_projectionstate FOR UPDATE").format(
-                sql.Identifier(schema)
+        try:
+            hold.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [APPEND_LOCK_CLASS, schema]
             )
-        )
+            hold.execute(
+                sql.SQL("SELECT 1 FROM {}.eventstore_projectionstate FOR UPDATE").format(
+                    sql.Identifier(schema)
+                )
+            )
+        except psycopg.errors.LockNotAvailable as exc:
+            raise Unavailable(
+                f"A command or projection run held {plan.slug} longer than the pause allows "
+                f"({max_pause:.0f} s)."
+            ) from exc
         lsn = _one(hold, "SELECT pg_current_wal_insert_lsn()::text")
         work = [
             row

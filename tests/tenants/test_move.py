@@ -3,8 +3,9 @@ desk keeps booking; a move that fails before its cut-over leaves the source as i
 
 The second database is in the test cluster, or in a cluster of its own that the test starts.
 Its public schema is this one's, as a migrated cell's would be.
-The tenants' data is committed (replication reads it from other connections), so these
-tests do not use `db`; each removes what it made.
+The moved tenants' data is committed (replication reads it from other connections), so the
+moves do not use `db` and each removes what it made; the tests of the pause alone run in the
+usual rolled-back transaction.
 """
 
 import io
@@ -32,6 +33,7 @@ from apps.billing.models import Payment
 from apps.clinic.models import Branch, Role, User
 from apps.core.errors import TenantMoving
 from apps.core.tenancy import tenants_with_work
+from apps.eventstore.locks import APPEND_LOCK_CLASS
 from apps.eventstore.models import Event, ProjectionState
 from apps.eventstore.projections import catch_up
 from apps.scheduling import commands
@@ -43,7 +45,7 @@ from tests.clinic.factories import UserFactory
 from tests.clock import ist
 from tests.conftest import HostClient, client_for
 from tests.faults import clinic_day
-from tests.faults.stack import Postgres
+from tests.faults.stack import Postgres, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -393,3 +395,53 @@ def test_a_console_page_that_audits_a_read_answers_503_while_the_tenant_is_pause
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
     assert AuditEntry.objects.count() == reads
+
+
+def test_a_command_waiting_for_the_append_lock_finds_a_pause_set_meanwhile(
+    clinic: Tenant, django_db_blocker: Any
+) -> None:
+    schema = clinic.schema_name
+    outcome: list[str] = []
+
+    def book() -> None:
+        try:
+            connection.set_schema(schema)
+            commands.appointment_book(
+                actor=None,
+                doctor=Doctor.objects.get(),
+                patient=Patient.objects.order_by("pk").first(),
+                start=clinic_day.FIRST_DAY + timedelta(days=100),
+            )
+            outcome.append("booked")
+        except TenantMoving:
+            outcome.append("refused")
+        finally:
+            connection.close()
+
+    with django_db_blocker.unblock():
+        with backups.connect() as holder, backups.connect(autocommit=True) as other:
+            holder.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [APPEND_LOCK_CLASS, schema]
+            )
+            desk = threading.Thread(target=book)
+            desk.start()
+            wait_until(
+                lambda: other.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ).fetchone()
+                == (1,),
+                10,
+                "the booking to wait for the append lock",
+            )
+            other.execute(
+                "UPDATE public.tenants_tenant SET moving_at = now() WHERE slug = %s", [clinic.slug]
+            )
+            holder.rollback()  # the lock is released: the booking goes on, and must stop
+            desk.join(10)
+        with schema_context(schema):
+            appointments = Appointment.objects.filter(
+                start=clinic_day.FIRST_DAY + timedelta(days=100)
+            ).count()
+
+    assert outcome == ["refused"]
+    assert appointments == 0
