@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from apps.core.db import connection
+from apps.core.errors import TenantMoving
 from apps.core.shortlived import ShortLived
 from mymedic.health import healthz
 
@@ -62,6 +63,28 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         return unknown_host(request)
+
+
+class TenantMovingMiddleware:
+    """A tenant paused for a move to another cell refuses writes and audited reads
+    (`apps.core.errors.TenantMoving`); pages and API views that do not catch it answer 503
+    with Retry-After, in the API's error format under /api/, instead of a 500."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, TenantMoving):
+            return None
+        if request.path_info.startswith("/api/"):
+            response: HttpResponse = JsonResponse(exception.as_dict(), status=503)
+        else:
+            response = HttpResponse(exception.message, status=503, content_type="text/plain")
+        response["Retry-After"] = str(exception.retry_after)
+        return response
 
 
 def unknown_host(request: HttpRequest) -> HttpResponse:

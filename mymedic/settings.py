@@ -308,6 +308,7 @@ MIDDLEWARE = [
     "mymedic.accesslog.AccessLogMiddleware",
     "mymedic.middleware.HealthCheckMiddleware",
     "mymedic.middleware.TenantRoutingMiddleware",
+    "mymedic.middleware.TenantMovingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -138,6 +138,9 @@ start_pg() {
     fi
     opts="-c listen_addresses=127.0.0.1 -p $PG_PORT -k '$PGSOCK' $PG_LIMITS ${MYMEDIC_PG_OPTS:-}"
     opts+=" $(wal_archive_opts)"
+    # Logical decoding, for moving a tenant to another cell (apps/tenants/moves.py); it
+    # includes everything `replica` (the WAL archive) needs.
+    opts+=" -c wal_level=logical"
     quiet as_pg "$bin/pg_ctl" -w -D "$PGDATA" -l "$PGLOG" -o "$opts" start 9>&- ||
       { tail -n 20 "$PGLOG" >&2; die "postgres failed to start"; }
     STARTED+=(postgres)

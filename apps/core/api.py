@@ -34,7 +34,10 @@ def get_visible(queryset: QuerySet[M], pk: int, what: str) -> M:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus the domain error and Django's ValidationError as 4xx."""
     if isinstance(exc, DomainError):
-        return Response(exc.as_dict(), status=exc.status_code)
+        response = Response(exc.as_dict(), status=exc.status_code)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, RequestDataTooBig):  # DRF reads JSON and forms through request.body
         return Response(
             {"detail": "The request body is too large."},

@@ -8,6 +8,8 @@ class DomainError(Exception):
 
     status_code = 409
     code = "conflict"
+    # Seconds after which the same request may succeed (the Retry-After header), if known.
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -62,6 +64,16 @@ class Unavailable(DomainError):
 
     status_code = 503
     code = "unavailable"
+
+
+class TenantMoving(Unavailable):
+    """The tenant is being moved to another cell: its writes pause for a few seconds (503
+    with Retry-After); nothing was changed."""
+
+    retry_after = 5
+
+    def __init__(self, message: str = "This clinic is moving; try again in a few seconds.") -> None:
+        super().__init__(message)
 
 
 class Conflict(DomainError):

@@ -114,6 +114,7 @@ FROM tenants_tenant AS tenant
 LEFT JOIN tenants_tenantwork AS head ON head.tenant_id = tenant.id AND head.job = %(watches)s
 LEFT JOIN tenants_tenantwork AS done ON done.tenant_id = tenant.id AND done.job = %(job)s
 WHERE tenant.schema_name <> %(public)s
+  AND tenant.moving_at IS NULL
   AND (head.position > coalesce(done.position, 0) OR done.due_at <= %(now)s)
 ORDER BY tenant.schema_name
 """

@@ -5,9 +5,20 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from apps.core.db import connection
+from apps.core.errors import TenantMoving
 
 # First key of the two-key advisory lock; the second is a hash of the tenant's schema.
 APPEND_LOCK_CLASS = 0x4D594D44  # "MYMD"
+
+# Takes the lock, then asks whether the tenant is paused for a move to another cell
+# (apps.tenants.moves). One statement: the subquery is evaluated first, and the function's
+# own query takes a fresh snapshot once the lock is granted (migration tenants.0004), so it
+# sees a pause committed while this one waited. A move sets the pause, then takes this lock
+# to wait out the commands in flight; every later one finds the tenant paused.
+LOCK_AND_ASK = (
+    "SELECT public.mymedic_tenant_moving()"
+    " FROM (SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))) AS locked"
+)
 
 # (database connection, schema) whose append lock the running command holds.
 _held: ContextVar[tuple[int, str] | None] = ContextVar("append_lock_held", default=None)
@@ -39,9 +50,10 @@ def append_lock() -> None:
     if in_command():
         return
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", [APPEND_LOCK_CLASS]
-        )
+        cursor.execute(LOCK_AND_ASK, [APPEND_LOCK_CLASS])
+        (moving,) = cursor.fetchone()
+        if moving:
+            raise TenantMoving()
 
 
 @contextmanager

@@ -133,6 +133,15 @@ def export(warehouse: TenantWarehouse | None = None, window: int = WINDOW) -> di
     return {"facts": written, "closes": _export_closes(warehouse)}
 
 
+def export_afresh() -> None:
+    """The next export writes every fact and close again, from the start of the log: for a
+    tenant that arrived from another cell, whose facts this cell's warehouse may not have."""
+    with transaction.atomic():
+        cursor, _ = WarehouseCursor.objects.select_for_update().get_or_create(pk=1)
+        cursor.position, cursor.closes_exported = 0, None
+        cursor.save()
+
+
 def _export_closes(warehouse: TenantWarehouse) -> int:
     with transaction.atomic():
         cursor = WarehouseCursor.objects.select_for_update().get(pk=1)

@@ -38,6 +38,7 @@ from glob import glob
 from pathlib import Path
 from typing import Any
 
+import dj_database_url
 import psycopg
 from cryptography.exceptions import InvalidTag
 from django.conf import settings
@@ -96,12 +97,22 @@ def _params(dbname: str | None = None) -> dict[str, str]:
     }
 
 
+def app_params() -> dict[str, str]:
+    """The app's database connection parameters (those that are set)."""
+    return {key: value for key, value in _params().items() if value}
+
+
 def libpq_env(dbname: str | None = None) -> dict[str, str]:
     """The environment that points pg_dump/pg_restore at the app's database (or `dbname`)."""
+    return env_of(_params(dbname))
+
+
+def env_of(params: dict[str, str]) -> dict[str, str]:
+    """The environment that points libpq's programs at the database of `params`."""
     names = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD"}
     names["dbname"] = "PGDATABASE"
     env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
-    env.update({names[key]: value for key, value in _params(dbname).items() if value})
+    env.update({names[key]: value for key, value in params.items() if value})
     return env
 
 
@@ -365,29 +376,7 @@ def load_schema(dump: Path, *, source: str, target: str, progress: Progress = si
             sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch))
         )
     try:
-        # The schema's tables use the public schema's extensions and functions; the scratch
-        # database's own public schema is empty and is made again by those definitions.
-        with connect(scratch, autocommit=True) as conn:
-            conn.execute("DROP SCHEMA public")
-        public = dump.with_name("public-definitions.sql")
-        run_tool(
-            [pg_tool("pg_dump"), "--schema-only", "--schema=public", "--extension=*",
-             "--no-owner", f"--file={public}"]
-        )  # fmt: skip
-        run_tool(
-            [
-                pg_tool("psql"),
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                scratch,
-                "-f",
-                str(public),
-            ],
-            dbname=scratch,
-        )
+        copy_public_definitions(scratch, dump.parent)
         run_tool([*restore, f"--dbname={scratch}", str(dump)], dbname=scratch)
         with connect(scratch, autocommit=True) as conn:
             conn.execute(
@@ -406,6 +395,40 @@ def load_schema(dump: Path, *, source: str, target: str, progress: Progress = si
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch))
             )
+
+
+def params_of(url: str) -> dict[str, str]:
+    """Connection parameters of a database URL (`postgres://user:password@host:port/name`)."""
+    db = dj_database_url.parse(url)
+    found = {
+        "host": str(db.get("HOST") or "127.0.0.1"),
+        "port": str(db.get("PORT") or 5432),
+        "user": str(db.get("USER") or ""),
+        "password": str(db.get("PASSWORD") or ""),
+        "dbname": str(db.get("NAME") or ""),
+    }
+    return {key: value for key, value in found.items() if value}
+
+
+def copy_public_definitions(dbname: str, folder: Path, *, server: str | None = None) -> None:
+    """Gives the empty database `dbname` (on this server, or on the one of the database URL
+    `server`) this database's public schema without its rows: tables, functions and
+    extensions, which tenant schemas use (their triggers call public functions, their
+    constraints need the extensions). `folder` holds the definitions file."""
+    params = {**(params_of(server) if server else app_params()), "dbname": dbname}
+    with psycopg.connect(**params, autocommit=True) as conn:  # type: ignore[arg-type]
+        conn.execute("DROP SCHEMA public")
+    public = folder / "public-definitions.sql"
+    run_tool(
+        [pg_tool("pg_dump"), "--schema-only", "--schema=public", "--extension=*",
+         "--no-owner", f"--file={public}"]
+    )  # fmt: skip
+    psql = [pg_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(public)]
+    done = subprocess.run(  # noqa: S603  (our own arguments, no shell)
+        psql, env=env_of(params), capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        raise InvalidInput(f"psql failed: {done.stderr.strip()[-2000:]}")
 
 
 def drop_schema(schema: str) -> None:

@@ -27,6 +27,9 @@ class Tenant(TenantMixin):
     # When the owner proved the email address: until then nothing is sent to patients, and an
     # unverified tenant is removed after MYMEDIC_UNVERIFIED_TENANT_DAYS (see `verification`).
     verified_at = models.DateTimeField(null=True, blank=True)
+    # Set while the tenant is being moved to another cell (`apps.tenants.moves`), and for
+    # good on the cell it left: commands answer 503 and periodic jobs pass it by.
+    moving_at = models.DateTimeField(null=True, blank=True)
 
     # The schema is made inside the onboarding transaction; a failure rolls it back whole.
     auto_create_schema = True

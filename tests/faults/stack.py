@@ -91,7 +91,7 @@ class Postgres:
 
     def start(self) -> None:
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} "
-                   "-c fsync=off -c max_connections=100")  # fmt: skip
+                   "-c fsync=off -c max_connections=100 -c wal_level=logical")  # fmt: skip
         self._pg(["pg_ctl", "-w", "-D", str(self.data), "-l", str(self.dir / "log"),
                   "-o", options, "start"])  # fmt: skip
 

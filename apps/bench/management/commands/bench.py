@@ -50,6 +50,7 @@ from apps.clinic import commands as commands_clinic
 from apps.clinic import tokens
 from apps.clinic.models import Branch, Role, User
 from apps.core.db import connection
+from apps.core.errors import TenantMoving
 from apps.eventstore import replay
 from apps.eventstore.models import Event, ProjectionState
 from apps.eventstore.projections import catch_up
@@ -60,8 +61,10 @@ from apps.reconciliation.warehouse import EmbeddedBackend, TenantWarehouse, back
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.scheduling.projections import appointments
+from apps.tenants import backups
 from apps.tenants.commands import tenant_domain, tenant_onboard
 from apps.tenants.models import SchemaMigration, Tenant
+from apps.tenants.moves import tenant_move, tenant_moved
 
 PASSWORD = "bench-password-2026"  # noqa: S105  (throw-away tenants)
 IST = ZoneInfo("Asia/Kolkata")
@@ -149,8 +152,13 @@ class Command(BaseCommand):
             "and drops that many schemas)",
         )
         parser.add_argument(
+            "--move-bookings",
+            default="0,20000",
+            help="comma-separated bookings of each tenant moved to another database",
+        )
+        parser.add_argument(
             "--only",
-            default="write,http,serving,writes,streams,signup,lag,replay,tenants,month",
+            default="write,http,serving,writes,streams,signup,lag,replay,tenants,month,move",
             help="comma-separated parts to run",
         )
 
@@ -187,6 +195,10 @@ class Command(BaseCommand):
             results["hospital_month"] = self.bench_month(
                 options["month_doctors"], options["month_per_doctor_day"]
             )
+        if "move" in parts:
+            results["move"] = [
+                self.bench_move(int(size)) for size in options["move_bookings"].split(",")
+            ]
         self.print_table(results)
         path = Path(options["json"])
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -676,6 +688,89 @@ class Command(BaseCommand):
             "events_per_s": round(total / timer.seconds),
         }
 
+    def bench_move(self, bookings: int) -> dict[str, Any]:
+        """The write pause of moving a tenant of `bookings` visits to another database of this
+        cluster (a cell of its own) while a desk books through the commands all along."""
+        tenant = make_tenant()
+        cell = f"{connection.settings_dict['NAME']}_bench_cell_{uuid.uuid4().hex[:6]}"
+        with backups.connect(autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{cell}" TEMPLATE template0')
+        desk_stop, refused, booked = threading.Event(), [], []
+
+        def desk(doctor: Doctor, patient: Patient) -> None:
+            feed = SlotFeed([doctor])
+            try:
+                connection.set_schema(tenant.schema_name)
+                doctor, start = feed.next()
+                while not desk_stop.is_set():
+                    try:
+                        commands.appointment_book(
+                            actor=None, doctor=doctor, patient=patient, start=start
+                        )
+                    except TenantMoving:
+                        refused.append(time.monotonic())
+                        time.sleep(0.02)
+                        continue
+                    booked.append(time.monotonic())
+                    doctor, start = feed.next()
+                    time.sleep(0.02)
+            finally:
+                connection.close()
+
+        def stop_desk(sender: Any, **kwargs: Any) -> None:
+            desk_stop.set()
+
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                backups.copy_public_definitions(cell, Path(folder))
+            with schema_context(tenant.schema_name):
+                doctors, patient = seed_doctors(5)
+                feed = SlotFeed(doctors[:4])
+                for _ in tqdm(range(bookings), desc="bookings to move", file=self.stderr):
+                    doctor, start = feed.next()
+                    commands.appointment_book(
+                        actor=None, doctor=doctor, patient=patient, start=start
+                    )
+                catch_up()
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+                        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                        " WHERE n.nspname = %s AND c.relkind = 'r'",
+                        [tenant.schema_name],
+                    )
+                    size = int(cursor.fetchone()[0])
+            writer = threading.Thread(target=desk, args=(doctors[4], patient))
+            writer.start()
+            tenant_moved.connect(stop_desk)
+            try:
+                db = connection.settings_dict
+                moved = tenant_move(
+                    actor=None,
+                    slug=tenant.slug,
+                    to=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{cell}",
+                    progress=lambda line: self.stderr.write(line),
+                )
+            finally:
+                tenant_moved.disconnect(stop_desk)
+                desk_stop.set()
+                writer.join()
+        finally:
+            connection.set_schema_to_public()
+            with backups.connect(autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{cell}" WITH (FORCE)')
+            if Tenant.objects.filter(pk=tenant.pk).exists():
+                drop_tenant(tenant)
+        return {
+            "events": moved.events,
+            "rows": moved.rows,
+            "schema_mb": round(size / 1e6, 1),
+            "write_pause_ms": round(moved.pause_seconds * 1000),
+            "desk_bookings_before_the_pause": len(booked),
+            "desk_bookings_refused": len(refused),
+            "move_seconds": round(moved.seconds, 1),
+        }
+
     def bench_month(self, doctors: int, per_doctor_day: int) -> dict[str, Any]:
         """A hospital month: synthesize it, then time the monthly report and the warehouse load."""
         tenant = make_tenant("hospital")
@@ -880,6 +975,15 @@ class Command(BaseCommand):
                 (
                     f"projection lag @ {lag['rate_per_s']:.0f} bookings/s",
                     f"p50 {lag['p50_ms']} ms, p95 {lag['p95_ms']} ms, p99 {lag['p99_ms']} ms",
+                )
+            )
+        for move in results.get("move", []):
+            rows.append(
+                (
+                    f"moving a tenant ({move['events']:,} events, {move['schema_mb']} MB)",
+                    f"writes paused {move['write_pause_ms']} ms, "
+                    f"{move['desk_bookings_refused']} bookings refused and retried, "
+                    f"move {move['move_seconds']} s",
                 )
             )
         if month := results.get("hospital_month"):
