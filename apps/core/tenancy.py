@@ -54,6 +54,15 @@ BUSY_SECONDS = 2
 TENANT_TASK_OPTIONS: dict[str, Any] = {"bind": True, "acks_late": True, "max_retries": None}
 
 
+# Spare schemas of the sign-up pool (`apps.tenants.spares`) are named with this prefix and
+# 12 lowercase hex digits. They are not tenants: no keys, no periodic work, until claimed.
+SPARE_SCHEMA_PREFIX = "spare_"
+
+
+def is_spare_schema(schema: str) -> bool:
+    return schema.startswith(SPARE_SCHEMA_PREFIX)
+
+
 class TenantsFailed(CommandError):
     """Some tenants' work failed; every other tenant's ran."""
 

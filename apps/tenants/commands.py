@@ -1,8 +1,9 @@
-"""Tenant commands: self-onboarding (schema, domain, first branch and owner in one go) and
-restoring a tenant from a backup."""
+"""Tenant commands: self-onboarding (schema, domain, first branch and owner in one go), the
+pool of spare schemas it claims from, and restoring a tenant from a backup."""
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone as dj_timezone
-from django_tenants.utils import schema_context
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from apps.audit.trail import record
 from apps.clinic.commands import branch_create, staff_create
@@ -27,8 +28,9 @@ from apps.core.timezones import timezone_problem
 from apps.eventstore.projections import Touched
 from apps.eventstore.readcache import bump_generations
 from apps.scheduling.keyrotation import rebind_patients
-from apps.tenants import backups
-from apps.tenants.models import Domain, Tenant
+from apps.core.wakeups import after_commit
+from apps.tenants import backups, spares
+from apps.tenants.models import Domain, SpareSchema, Tenant
 from apps.tenants.rules import currency_problem, schema_name_for, slug_problem
 
 logger = logging.getLogger(__name__)
@@ -91,6 +93,10 @@ def tenant_onboard(
 ) -> Onboarded:
     """Creates the tenant whole, or nothing: schema, domain, owner and branch in one transaction.
 
+    The schema is a spare from the pool, renamed (`apps.tenants.spares`); when none is ready,
+    a clone of the template (slower, and slower the more schemas the database holds). Either
+    way the tenant's key is made here, under its own schema's name.
+
     A self-service sign-up is not `verified` until its owner opens the emailed link
     (`apps.tenants.verification`); tenants an operator makes (demo, workloads) are."""
     started = time.perf_counter()
@@ -116,6 +122,10 @@ def tenant_onboard(
                 currency=currency,
                 verified_at=dj_timezone.now() if verified else None,
             )
+            spare = spares.claim(tenant.schema_name)
+            if spare is None:
+                logger.warning("no spare schema ready; cloning schema=%s", tenant.schema_name)
+            tenant.auto_create_schema = spare is None
             tenant.save(verbosity=0)
             domain = Domain.objects.create(domain=tenant_domain(slug), tenant=tenant)
             with schema_context(tenant.schema_name):
@@ -131,9 +141,64 @@ def tenant_onboard(
     except IntegrityError as exc:
         # Two sign-ups raced for the same address; the unique index let one through.
         raise InvalidInput(errors={"slug": ["This address is already taken."]}) from exc
+    after_commit(top_up_spare_schemas_soon, what="spare schema top-up")
     seconds = time.perf_counter() - started
-    logger.info("tenant onboarded schema=%s seconds=%.3f", tenant.schema_name, seconds)
+    logger.info(
+        "tenant onboarded schema=%s spare=%s seconds=%.3f",
+        tenant.schema_name, spare.schema_name if spare else "-", seconds,
+    )  # fmt: skip
     return Onboarded(tenant=tenant, domain=domain.domain, owner_id=owner.pk, seconds=seconds)
+
+
+def top_up_spare_schemas_soon() -> None:
+    from apps.tenants.tasks import top_up_spare_schemas
+
+    top_up_spare_schemas.apply_async(headers={"_schema_name": get_public_schema_name()})
+
+
+@dataclass(frozen=True)
+class ToppedUp:
+    made: list[SpareSchema]
+    ready: int
+    skipped: str = ""
+
+
+# One top-up at a time per database (a session advisory lock; a second caller leaves at once).
+TOP_UP_LOCK = 0x5350415245  # "SPARE"
+
+
+def spare_schemas_top_up(
+    *,
+    actor: None,
+    target: int | None = None,
+    method: str = SpareSchema.Method.REPLAY,
+    progress: Callable[[int], None] = lambda made: None,
+) -> ToppedUp:
+    """Makes spare schemas until `target` (default `MYMEDIC_SPARE_SCHEMAS`) are ready, each in
+    its own transaction; `progress(1)` after each. Does nothing while another top-up runs or
+    while the template is behind the code (spares made from it could never be claimed)."""
+    target = settings.MYMEDIC_SPARE_SCHEMAS if target is None else target
+    connection.set_schema_to_public()
+    if not spares.template_is_current():
+        logger.warning("spare schemas not made: the template is behind the code; migrate it")
+        return ToppedUp([], spares.ready().count(), skipped="template behind the code")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [TOP_UP_LOCK])
+        (locked,) = cursor.fetchone()
+    if not locked:
+        return ToppedUp([], spares.ready().count(), skipped="another top-up is running")
+    made: list[SpareSchema] = []
+    try:
+        while spares.ready().count() < target:
+            made.append(spares.make(method))
+            progress(1)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [TOP_UP_LOCK])
+    ready = spares.ready().count()
+    if made:
+        logger.info("spare schemas made count=%s ready=%s", len(made), ready)
+    return ToppedUp(made, ready)
 
 
 @dataclass(frozen=True)
