@@ -13,14 +13,18 @@ class Readiness(admin.SimpleListFilter):
     title = "state"
     parameter_name = "state"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[SpareSchema]
+    ) -> list[tuple[str, str]]:
         return [
             ("ready", "Ready"),
             ("stale", "Behind the code's migrations"),
             ("claimed", "Claimed"),
         ]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[SpareSchema]) -> QuerySet[SpareSchema]:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[SpareSchema]
+    ) -> QuerySet[SpareSchema]:
         digest = spares.code_migrations()[0]
         if self.value() == "ready":
             return queryset.filter(claimed_at__isnull=True, migrations=digest)

@@ -25,10 +25,10 @@ from apps.core.db import connection
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.keys import ensure_tenant_key
 from apps.core.timezones import timezone_problem
+from apps.core.wakeups import after_commit
 from apps.eventstore.projections import Touched
 from apps.eventstore.readcache import bump_generations
 from apps.scheduling.keyrotation import rebind_patients
-from apps.core.wakeups import after_commit
 from apps.tenants import backups, spares
 from apps.tenants.models import Domain, SpareSchema, Tenant
 from apps.tenants.rules import currency_problem, schema_name_for, slug_problem

@@ -88,7 +88,8 @@ def recipe() -> str:
         started = time.perf_counter()
         dumped = subprocess.run(  # noqa: S603  (our own arguments, no shell)
             [pg_tool("pg_dump"), f"--schema={template}", "--inserts", "--no-owner",
-             "--no-privileges", "--no-comments", "--no-publications", "--no-subscriptions"],
+             "--no-privileges", "--no-comments", "--no-publications", "--no-subscriptions",
+             "--rows-per-insert=1000"],
             env=libpq_env(connection.settings_dict["NAME"]),
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
@@ -179,4 +180,3 @@ def drop(spare: SpareSchema) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f'DROP SCHEMA IF EXISTS "{spare.schema_name}" CASCADE')
         spare.delete()
-

@@ -29,7 +29,10 @@ class Command(BaseCommand):
             missing = max(0, options["fill"] - spares.ready().count())
             with tqdm(total=missing, desc="spare schemas", unit="schema", file=self.stderr) as bar:
                 result = spare_schemas_top_up(
-                    actor=None, target=options["fill"], method=options["method"], progress=bar.update
+                    actor=None,
+                    target=options["fill"],
+                    method=options["method"],
+                    progress=bar.update,
                 )
             if result.skipped:
                 self.stderr.write(f"made none: {result.skipped}")
