@@ -1,5 +1,7 @@
 """The spare schema pool, for platform operators (no role's screen: superusers only)."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -13,9 +15,7 @@ class Readiness(admin.SimpleListFilter):
     title = "state"
     parameter_name = "state"
 
-    def lookups(
-        self, request: HttpRequest, model_admin: admin.ModelAdmin[SpareSchema]
-    ) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [
             ("ready", "Ready"),
             ("stale", "Behind the code's migrations"),
