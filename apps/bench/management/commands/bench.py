@@ -4,6 +4,7 @@ Each part creates its own tenant, measures, and drops the tenant again. Results 
 table and are written as JSON (default artifacts/bench.json).
 """
 
+import argparse
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from django.db import transaction
 from django_tenants.utils import schema_context
 from tqdm import tqdm
 
+from apps.bench import tenants
 from apps.bench.hospital import synthesize_month
 from apps.bench.load import Client, Target, celery_worker, closed_loop, paced, post_all, web_server
 from apps.bench.measure import summary_ms, timed, wait_for
@@ -42,8 +44,9 @@ from apps.reconciliation.warehouse import EmbeddedBackend, TenantWarehouse, back
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.scheduling.projections import appointments
-from apps.tenants.commands import tenant_domain, tenant_onboard
-from apps.tenants.models import Tenant
+from apps.tenants.commands import spare_schemas_top_up, tenant_domain, tenant_onboard
+from apps.tenants.models import SpareSchema, Tenant
+from apps.tenants.schemas import migrate_all
 
 PASSWORD = "bench-password-2026"  # noqa: S105  (throw-away tenants)
 IST = ZoneInfo("Asia/Kolkata")
@@ -119,7 +122,14 @@ class Command(BaseCommand):
         parser.add_argument("--month-doctors", type=int, default=2000)
         parser.add_argument("--month-per-doctor-day", type=int, default=40)
         parser.add_argument("--http-seconds", type=float, default=10.0)
-        parser.add_argument("--tenants", type=int, default=1000)
+        parser.add_argument("--tenants", type=int, default=2000, help="tenants to grow to")
+        parser.add_argument("--tenants-step", type=int, default=100, help="sign-ups per point")
+        parser.add_argument("--idle-seconds", type=float, default=60.0)
+        parser.add_argument(
+            "--keep-bench-database", action="store_true", help="keep the tenants' database"
+        )
+        parser.add_argument("--in-bench-database", action="store_true", help=argparse.SUPPRESS)
+        parser.add_argument("--tenants-json", default="", help=argparse.SUPPRESS)
         parser.add_argument(
             "--only",
             default="write,http,signup,lag,replay,tenants,month",
@@ -146,7 +156,7 @@ class Command(BaseCommand):
         if "replay" in parts:
             results["replay"] = self.bench_replay(options["replay_events"])
         if "tenants" in parts:
-            results["tenants"] = self.bench_tenants(options["tenants"])
+            results["tenants"] = self.bench_tenants(options)
         if "month" in parts:
             results["hospital_month"] = self.bench_month(
                 options["month_doctors"], options["month_per_doctor_day"]
@@ -258,49 +268,67 @@ class Command(BaseCommand):
             "memory": memory,
         }
 
-    def bench_tenants(self, count: int, seconds: float = 8.0) -> dict[str, Any]:
-        """Request latency with one tenant, then spread over `count` tenants; and how long
-        `migrate_schemas` takes over all of them."""
-        made: list[Tenant] = []
-        try:
-            made.append(make_tenant())
-            targets = [tenant_targets(made[0])]
-            with web_server() as (_, port):
-                alone = request_latency(targets, port, seconds)
-            signups: list[float] = []
-            for _ in tqdm(range(count - 1), desc="tenants", file=self.stderr):
-                with timed() as signup:
-                    made.append(make_tenant())
-                signups.append(signup.seconds)
-                targets.append(tenant_targets(made[-1]))
-            with web_server() as (_, port):
-                spread = request_latency(targets, port, seconds)
-                # The first tenant again, now among many: what the catalog alone adds.
-                among_many = request_latency(targets[:1], port, seconds)
-            manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-            schemas = connection_tenant_count()
-            self.stderr.write(f"migrate_schemas over {schemas} tenant schemas…")
-            with timed() as migrate:
-                subprocess.run([*manage, "migrate_schemas", "-v", "0"], check=True)  # noqa: S603
-        finally:
-            for tenant in tqdm(made, desc="dropping tenants", file=self.stderr):
-                drop_tenant(tenant)
-        overhead = {
-            name: round(spread[name]["mean_ms"] / alone[name]["mean_ms"] - 1, 3) for name in alone
+    def bench_tenants(self, options: dict[str, Any]) -> dict[str, Any]:
+        if not options["in_bench_database"]:
+            return tenants.in_bench_database(
+                options["tenants"],
+                options["tenants_step"],
+                options["idle_seconds"],
+                options["keep_bench_database"],
+                self.stderr.write,
+            )
+        return self.bench_tenants_here(
+            options["tenants"], options["tenants_step"], options["idle_seconds"],
+            Path(options["tenants_json"]),
+        )  # fmt: skip
+
+    def bench_tenants_here(
+        self, count: int, step: int, idle_seconds: float, out: Path, seconds: float = 8.0
+    ) -> dict[str, Any]:
+        """In the bench database: spares made each way, sign-up and disk as the tenants grow,
+        request latency with one tenant and with all, and the background's idle CPU."""
+        results: dict[str, Any] = {"tenants": count, "step": step}
+
+        def save(curve: list[dict[str, Any]] | None = None) -> None:
+            if curve is not None:
+                results["curve"] = curve
+            out.write_text(json.dumps(results, indent=2))
+
+        migrate_all()
+        results["spare_methods_at_start"] = tenants.spare_methods()
+        save()
+        spare_schemas_top_up(actor=None, target=1)
+        first = make_tenant()
+        targets = [tenant_targets(first)]
+        with web_server() as (_, port):
+            results["one_tenant"] = request_latency(targets, port, seconds)
+        save()
+        tenants.grow(
+            count,
+            step,
+            make_tenant,
+            lambda tenant: targets.append(tenant_targets(tenant)),
+            save,
+            self.stderr,
+        )
+        results["spare_methods_at_end"] = tenants.spare_methods()
+        save()
+        with web_server() as (_, port):
+            results["spread_over_all"] = request_latency(targets, port, seconds)
+            # The first tenant again, now among many: what the catalog alone adds.
+            results["one_tenant_among_many"] = request_latency(targets[:1], port, seconds)
+        results["latency_overhead"] = {
+            name: round(
+                results["spread_over_all"][name]["mean_ms"] / results["one_tenant"][name]["mean_ms"]
+                - 1,
+                3,
+            )
+            for name in results["one_tenant"]
         }
-        return {
-            "tenants": count,
-            "one_tenant": alone,
-            "spread_over_all": spread,
-            "one_tenant_among_many": among_many,
-            # Signup clones the template with django-tenants' clone_schema, whose catalog
-            # queries grow with every schema in the database.
-            "signup_first_10": summary_ms(signups[:10]),
-            "signup_last_10": summary_ms(signups[-10:]),
-            "latency_overhead": overhead,
-            "migrate_schemas_s": round(migrate.seconds, 1),
-            "schemas_migrated": schemas,
-        }
+        save()
+        results["idle"] = tenants.idle_cpu(idle_seconds, self.stderr.write)
+        save()
+        return results
 
     def bench_signup(self, count: int) -> dict[str, Any]:
         samples = []
@@ -503,29 +531,8 @@ class Command(BaseCommand):
                     f"worker {memory['worker_peak_rss_mb']} MiB",
                 )
             )
-        if tenants := results.get("tenants"):
-            for name, overhead in tenants["latency_overhead"].items():
-                alone = tenants["one_tenant"][name]["mean_ms"]
-                spread = tenants["spread_over_all"][name]["mean_ms"]
-                rows.append(
-                    (
-                        f"{name}: 1 vs {tenants['tenants']} tenants (mean)",
-                        f"{alone} ms vs {spread} ms = {overhead:+.1%}",
-                    )
-                )
-            rows.append(
-                (
-                    f"signup as tenants grow (to {tenants['tenants']})",
-                    f"first 10 p50 {tenants['signup_first_10']['p50_ms']} ms, "
-                    f"last 10 p50 {tenants['signup_last_10']['p50_ms']} ms",
-                )
-            )
-            rows.append(
-                (
-                    f"migrate_schemas ({tenants['schemas_migrated']} schemas)",
-                    f"{tenants['migrate_schemas_s']} s",
-                )
-            )
+        if grown := results.get("tenants"):
+            rows.extend(tenant_rows(grown))
         if signup := results.get("signup"):
             rows.append(
                 (
@@ -563,6 +570,44 @@ class Command(BaseCommand):
         self.stdout.write("")
         for name, value in rows:
             self.stdout.write(f"{name.ljust(width)}  {value}")
+
+
+def tenant_rows(grown: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = []
+    for point in grown.get("curve", []):
+        signup = point["signup"]
+        rows.append(
+            (
+                f"sign-up at {point['tenants']} tenants",
+                f"p50 {signup['p50_ms']} ms, p99 {signup['p99_ms']} ms; spare "
+                f"{point['spare_make_s_mean']} s; {point['disk_mb_per_tenant']} MB a tenant",
+            )
+        )
+    for when in ("spare_methods_at_start", "spare_methods_at_end"):
+        if methods := grown.get(when):
+            made = ", ".join(
+                f"{method} p50 {methods[method]['p50_ms']} ms"
+                for method in SpareSchema.Method.values
+            )
+            rows.append((f"making a spare at {methods['schemas']} schemas", made))
+    for name, overhead in grown.get("latency_overhead", {}).items():
+        alone = grown["one_tenant"][name]["mean_ms"]
+        spread = grown["spread_over_all"][name]["mean_ms"]
+        rows.append(
+            (
+                f"{name}: 1 vs {grown['tenants']} tenants (mean)",
+                f"{alone} ms vs {spread} ms = {overhead:+.1%}",
+            )
+        )
+    if idle := grown.get("idle"):
+        rows.append(
+            (
+                f"idle CPU of worker + jobs + beat ({grown['tenants']} tenants)",
+                f"{idle['total_cpu_percent_of_one_core']} % of a core over {idle['seconds']} s "
+                f"{idle['cpu_percent_of_one_core']}",
+            )
+        )
+    return rows
 
 
 def memory_gib() -> float:
