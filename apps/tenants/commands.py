@@ -178,24 +178,24 @@ def spare_schemas_top_up(
     its own transaction; `progress(1)` after each. Does nothing while another top-up runs or
     while the template is behind the code (spares made from it could never be claimed)."""
     target = settings.MYMEDIC_SPARE_SCHEMAS if target is None else target
-    connection.set_schema_to_public()
-    if not spares.template_is_current():
-        logger.warning("spare schemas not made: the template is behind the code; migrate it")
-        return ToppedUp([], spares.ready().count(), skipped="template behind the code")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [TOP_UP_LOCK])
-        (locked,) = cursor.fetchone()
-    if not locked:
-        return ToppedUp([], spares.ready().count(), skipped="another top-up is running")
-    made: list[SpareSchema] = []
-    try:
-        while spares.ready().count() < target:
-            made.append(spares.make(method))
-            progress(1)
-    finally:
+    with schema_context(get_public_schema_name()):
+        if not spares.template_is_current():
+            logger.warning("spare schemas not made: the template is behind the code; migrate it")
+            return ToppedUp([], spares.ready().count(), skipped="template behind the code")
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [TOP_UP_LOCK])
-    ready = spares.ready().count()
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [TOP_UP_LOCK])
+            (locked,) = cursor.fetchone()
+        if not locked:
+            return ToppedUp([], spares.ready().count(), skipped="another top-up is running")
+        made: list[SpareSchema] = []
+        try:
+            while spares.ready().count() < target:
+                made.append(spares.make(method))
+                progress(1)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [TOP_UP_LOCK])
+        ready = spares.ready().count()
     if made:
         logger.info("spare schemas made count=%s ready=%s", len(made), ready)
     return ToppedUp(made, ready)

@@ -32,6 +32,7 @@ from django.db import models, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 from django_tenants.clone import CloneSchema
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from apps.core.db import connection
 from apps.core.tenancy import SPARE_SCHEMA_PREFIX
@@ -115,29 +116,35 @@ def rewrite(dump: str, schema: str) -> str:
 
 
 def make(method: str = Method.REPLAY) -> SpareSchema:
-    """Makes one spare schema by `method` and records it (in the public schema)."""
-    name = new_spare_name()
-    connection.set_schema_to_public()
-    started = time.perf_counter()
-    if method == Method.REPLAY:
-        statements = recipe().replace(PLACEHOLDER, name)
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f'CREATE SCHEMA "{name}"')
-            cursor.execute(statements)
-    elif method == Method.MIGRATE:
-        with connection.cursor() as cursor:
-            cursor.execute(f'CREATE SCHEMA "{name}"')
-        call_command("migrate_schemas", schema_name=name, interactive=False, verbosity=0)
-        connection.set_schema_to_public()
-    elif method == Method.CLONE:
-        CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, name, set_connection=False)
-    else:
+    """Makes one spare schema by `method` and records it in the public schema, in one
+    transaction (but for `migrate`, whose migrations commit as they go)."""
+    if method not in Method.values:
         raise ValueError(f"Unknown way to make a spare schema: {method}")
-    seconds = time.perf_counter() - started
-    digest, count = schema_migrations(name)
-    return SpareSchema.objects.create(
-        schema_name=name, migrations=digest, migration_count=count, method=method, seconds=seconds
-    )
+    name = new_spare_name()
+    with schema_context(get_public_schema_name()):
+        started = time.perf_counter()
+        if method == Method.MIGRATE:
+            with connection.cursor() as cursor:
+                cursor.execute(f'CREATE SCHEMA "{name}"')
+            call_command("migrate_schemas", schema_name=name, interactive=False, verbosity=0)
+            connection.set_schema_to_public()
+        with transaction.atomic():
+            if method == Method.REPLAY:
+                statements = recipe().replace(PLACEHOLDER, name)
+                with connection.cursor() as cursor:
+                    cursor.execute(f'CREATE SCHEMA "{name}"')
+                    cursor.execute(statements)
+            elif method == Method.CLONE:
+                CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, name, set_connection=False)
+            seconds = time.perf_counter() - started
+            digest, count = schema_migrations(name)
+            return SpareSchema.objects.create(
+                schema_name=name,
+                migrations=digest,
+                migration_count=count,
+                method=method,
+                seconds=seconds,
+            )
 
 
 def ready() -> models.QuerySet[SpareSchema]:
@@ -164,14 +171,19 @@ def migrate_stale(verbosity: int = 0) -> int:
     """Migrates every unclaimed spare behind the code (upkeep after a deploy, with the
     tenants); returns how many."""
     digest, _ = code_migrations()
-    stale = list(SpareSchema.objects.filter(claimed_at__isnull=True).exclude(migrations=digest))
-    for spare in stale:
-        call_command(
-            "migrate_schemas", schema_name=spare.schema_name, interactive=False, verbosity=verbosity
-        )
-        connection.set_schema_to_public()
-        spare.migrations, spare.migration_count = schema_migrations(spare.schema_name)
-        spare.save(update_fields=["migrations", "migration_count"])
+    with schema_context(get_public_schema_name()):
+        unclaimed = SpareSchema.objects.filter(claimed_at__isnull=True)
+        stale = list(unclaimed.exclude(migrations=digest))
+        for spare in stale:
+            call_command(
+                "migrate_schemas",
+                schema_name=spare.schema_name,
+                interactive=False,
+                verbosity=verbosity,
+            )
+            connection.set_schema_to_public()
+            spare.migrations, spare.migration_count = schema_migrations(spare.schema_name)
+            spare.save(update_fields=["migrations", "migration_count"])
     return len(stale)
 
 

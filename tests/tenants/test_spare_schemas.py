@@ -309,3 +309,21 @@ def test_concurrent_sign_ups_each_get_a_spare_of_their_own(committed_spares: lis
         with schema_context(schema):
             assert TenantKey.objects.count() == 1
             assert tenant_branch().name == "Main branch"
+
+
+def test_operators_see_the_pool_in_the_admin_and_owners_do_not(
+    api: Any, owner: Any, monday_morning: Any
+) -> None:
+    ready, claimed = spares.make(), spares.make()
+    SpareSchema.objects.filter(pk=claimed.pk).update(claimed_at=ist(4, 8), claimed_as="someclinic")
+    operator = type(owner).objects.create_superuser("ops@platform.example.com", "x-operator-26")
+
+    api.force_login(owner)
+    assert api.get("/admin/tenants/spareschema/").status_code == 403
+    api.force_login(operator)
+    listed = api.get("/admin/tenants/spareschema/").content.decode()
+    only_ready = api.get("/admin/tenants/spareschema/?state=ready").content.decode()
+
+    assert ready.schema_name in listed and claimed.schema_name in listed
+    assert "someclinic" in listed
+    assert ready.schema_name in only_ready and claimed.schema_name not in only_ready
