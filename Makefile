@@ -41,8 +41,9 @@ requirements:
 	.venv/bin/pip-compile -q --generate-hashes --strip-extras --no-emit-index-url \
 		--no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
+# ARGS go to manage.py bench, e.g. make bench ARGS='--only tenants --tenants 500'.
 bench:
-	@exec $(LOCAL) bench
+	@exec $(LOCAL) bench $(ARGS)
 
 # Point-in-time recovery of the local cluster (started with MYMEDIC_WAL_ARCHIVE=1): a base
 # backup, and a restore of the newest one to TO (a time, default latest) on a new port.
