@@ -212,10 +212,12 @@ def grow(
     on_tenant: Callable[[Tenant], None],
     save: Callable[[list[dict[str, Any]]], None],
     stderr: Any,
+    curve: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Grows the database to `count` tenants `step` at a time: fills the pool with `step`
-    spares, then signs up `step` tenants (each claims one); one curve point per step."""
-    curve: list[dict[str, Any]] = []
+    spares, then signs up `step` tenants (each claims one); one point per step, added to
+    `curve` (a resumed run's)."""
+    curve = [] if curve is None else curve
     have = Tenant.objects.exclude(schema_name="public").count()
     while have < count:
         batch = min(step, count - have)

@@ -131,6 +131,12 @@ class Command(BaseCommand):
         parser.add_argument("--in-bench-database", action="store_true", help=argparse.SUPPRESS)
         parser.add_argument("--tenants-json", default="", help=argparse.SUPPRESS)
         parser.add_argument(
+            "--tenants-resume",
+            action="store_true",
+            help="with --in-bench-database and DATABASE_URL on a kept bench database: carry on "
+            "a stopped run from its --tenants-json",
+        )
+        parser.add_argument(
             "--only",
             default="write,http,signup,lag,replay,tenants,month",
             help="comma-separated parts to run",
@@ -279,11 +285,18 @@ class Command(BaseCommand):
             )
         return self.bench_tenants_here(
             options["tenants"], options["tenants_step"], options["idle_seconds"],
-            Path(options["tenants_json"]),
+            Path(options["tenants_json"]), resume=options["tenants_resume"],
         )  # fmt: skip
 
     def bench_tenants_here(
-        self, count: int, step: int, idle_seconds: float, out: Path, seconds: float = 8.0
+        self,
+        count: int,
+        step: int,
+        idle_seconds: float,
+        out: Path,
+        seconds: float = 8.0,
+        *,
+        resume: bool = False,
     ) -> dict[str, Any]:
         """In the bench database: spares made each way, sign-up and disk as the tenants grow,
         request latency with one tenant and with all, and the background's idle CPU."""
@@ -294,15 +307,19 @@ class Command(BaseCommand):
                 results["curve"] = curve
             out.write_text(json.dumps(results, indent=2))
 
-        migrate_all()
-        results["spare_methods_at_start"] = tenants.spare_methods()
-        save()
-        spare_schemas_top_up(actor=None, target=1)
-        first = make_tenant()
-        targets = [tenant_targets(first)]
-        with web_server() as (_, port):
-            results["one_tenant"] = request_latency(targets, port, seconds)
-        save()
+        if resume:  # a run that stopped, its database kept: carry on from its JSON
+            results.update({**json.loads(out.read_text()), "tenants": count})
+            made = Tenant.objects.exclude(schema_name="public").order_by("created")
+            targets = [tenant_targets(tenant) for tenant in tqdm(made, file=self.stderr)]
+        else:
+            migrate_all()
+            results["spare_methods_at_start"] = tenants.spare_methods()
+            save()
+            spare_schemas_top_up(actor=None, target=1)
+            targets = [tenant_targets(make_tenant())]
+            with web_server() as (_, port):
+                results["one_tenant"] = request_latency(targets, port, seconds)
+            save()
         tenants.grow(
             count,
             step,
@@ -310,6 +327,7 @@ class Command(BaseCommand):
             lambda tenant: targets.append(tenant_targets(tenant)),
             save,
             self.stderr,
+            results.get("curve"),
         )
         results["spare_methods_at_end"] = tenants.spare_methods()
         save()
@@ -626,7 +644,7 @@ def tenant_targets(tenant: Tenant) -> dict[str, Target]:
     """A trivial view and one doctor's day on `tenant`, with its owner's token."""
     with schema_context(tenant.schema_name):
         token = owner_token()
-        doctor = commands.doctor_add(
+        doctor = Doctor.objects.filter(name="Dr. Spread").first() or commands.doctor_add(
             actor=None,
             branch=Branch.objects.get(),
             name="Dr. Spread",
