@@ -171,14 +171,20 @@ def spare_schemas_top_up(
     *,
     actor: None,
     target: int | None = None,
-    method: str = SpareSchema.Method.REPLAY,
+    method: str | None = None,
     progress: Callable[[int], None] = lambda made: None,
 ) -> ToppedUp:
     """Makes spare schemas until `target` (default `MYMEDIC_SPARE_SCHEMAS`) are ready, each in
     its own transaction; `progress(1)` after each. Does nothing while another top-up runs or
-    while the template is behind the code (spares made from it could never be claimed)."""
+    while the template is behind the code (spares made from it could never be claimed).
+
+    By default spares are replayed from the stored recipe, or migrated while upkeep has not
+    stored one yet (dumping it here could outlast the task's time limit)."""
     target = settings.MYMEDIC_SPARE_SCHEMAS if target is None else target
     with schema_context(get_public_schema_name()):
+        if method is None:
+            stored = spares.recipe(dump=False) is not None
+            method = SpareSchema.Method.REPLAY if stored else SpareSchema.Method.MIGRATE
         if not spares.template_is_current():
             logger.warning("spare schemas not made: the template is behind the code; migrate it")
             return ToppedUp([], spares.ready().count(), skipped="template behind the code")

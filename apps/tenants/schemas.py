@@ -18,6 +18,7 @@ def migrate_all(verbosity: int = 0) -> None:
     ensure_template_schema(verbosity=verbosity)
     call_command("migrate_schemas", tenant=True, interactive=False, verbosity=verbosity)
     spares.migrate_stale(verbosity=verbosity)
+    spares.recipe()  # dumped here, off any time limit, once per migration state
     for_each_tenant(lambda tenant: ensure_tenant_key())
 
 

@@ -6,11 +6,13 @@ So beat and every claim keep `MYMEDIC_SPARE_SCHEMAS` spares ready (`spare_<12 he
 `SpareSchema` row each in the public schema) and `tenant_onboard` claims one.
 
 A spare is made by replaying the template's definitions and rows: `pg_dump --inserts` of
-`settings.TENANT_BASE_SCHEMA`, taken once per migration state and kept in this process, with
-the schema's name rewritten, run in one transaction. It was the fastest of the three ways
-measured (docs/PERFORMANCE.md, "Spare schemas"): replaying takes the same time at any
-number of schemas, migrating is slower throughout, cloning grows with the catalog. The other
-two stay here for that measurement (`manage.py spare_schemas --fill N --method …`).
+`settings.TENANT_BASE_SCHEMA`, taken once per migration state by upkeep and kept in
+`SpareRecipe` (the dump reads the whole catalog: 124 s at 607 schemas), with the schema's
+name rewritten, run in one transaction; until upkeep has stored it, top-ups migrate instead.
+Replaying was the fastest of the three ways measured (docs/PERFORMANCE.md, "Spare
+schemas"): it takes about the same time at any number of schemas, migrating is slower
+throughout, cloning grows with the catalog. The other two stay here for that measurement
+(`manage.py spare_schemas --fill N --method …`).
 
 Nothing in a tenant schema names its schema: the append-only and head-noting triggers call
 functions in `public` that read `TG_TABLE_SCHEMA`, identity columns own their sequences by
@@ -37,7 +39,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from apps.core.db import connection
 from apps.core.tenancy import SPARE_SCHEMA_PREFIX
 from apps.tenants.backups import libpq_env, pg_tool
-from apps.tenants.models import SpareSchema
+from apps.tenants.models import SpareRecipe, SpareSchema
 
 logger = logging.getLogger(__name__)
 
@@ -80,26 +82,40 @@ def template_is_current() -> bool:
     return schema_migrations(settings.TENANT_BASE_SCHEMA) == code_migrations()
 
 
-def recipe() -> str:
-    """The template schema's definitions and rows as SQL, with `PLACEHOLDER` for its name;
-    dumped once per migration state of the template and kept in this process."""
+def recipe(*, dump: bool = True) -> str | None:
+    """The template schema's definitions and rows as SQL, with `PLACEHOLDER` for its name,
+    for the template's migration state: from this process, else from `SpareRecipe`, else
+    (with `dump`) dumped now and stored. None when there is none and `dump` is off."""
     template = settings.TENANT_BASE_SCHEMA
     state = schema_migrations(template)[0]
     if state not in _recipes:
-        started = time.perf_counter()
-        dumped = subprocess.run(  # noqa: S603  (our own arguments, no shell)
-            [pg_tool("pg_dump"), f"--schema={template}", "--inserts", "--no-owner",
-             "--no-privileges", "--no-comments", "--no-publications", "--no-subscriptions",
-             "--rows-per-insert=1000"],
-            env=libpq_env(connection.settings_dict["NAME"]),
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-        _recipes[state] = rewrite(dumped, template)
-        logger.info(
-            "spare schema recipe dumped template=%s seconds=%.3f",
-            template, time.perf_counter() - started,
-        )  # fmt: skip
+        stored = SpareRecipe.objects.filter(migrations=state).values_list("sql", flat=True)
+        if (text := stored.first()) is None:
+            if not dump:
+                return None
+            text = _dump_recipe(state)
+        _recipes[state] = text
     return _recipes[state]
+
+
+def _dump_recipe(state: str) -> str:
+    template = settings.TENANT_BASE_SCHEMA
+    started = time.perf_counter()
+    dumped = subprocess.run(  # noqa: S603  (our own arguments, no shell)
+        [pg_tool("pg_dump"), f"--schema={template}", "--inserts", "--no-owner",
+         "--no-privileges", "--no-comments", "--no-publications", "--no-subscriptions",
+         "--rows-per-insert=1000"],
+        env=libpq_env(connection.settings_dict["NAME"]),
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    seconds = time.perf_counter() - started
+    text = rewrite(dumped, template)
+    with schema_context(get_public_schema_name()):
+        SpareRecipe.objects.get_or_create(
+            migrations=state, defaults={"sql": text, "seconds": seconds}
+        )
+    logger.info("spare schema recipe dumped template=%s seconds=%.3f", template, seconds)
+    return text
 
 
 # pg_dump's session settings (search_path among them) would outlive the transaction that
@@ -130,7 +146,7 @@ def make(method: str = Method.REPLAY) -> SpareSchema:
             connection.set_schema_to_public()
         with transaction.atomic():
             if method == Method.REPLAY:
-                statements = recipe().replace(PLACEHOLDER, name)
+                statements = str(recipe()).replace(PLACEHOLDER, name)
                 with connection.cursor() as cursor:
                     cursor.execute(f'CREATE SCHEMA "{name}"')
                     cursor.execute(statements)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core.management import call_command
 from django.db import ProgrammingError, connection
 from django_tenants.utils import schema_context, schema_exists
@@ -22,7 +23,7 @@ from apps.scheduling import commands as scheduling
 from apps.scheduling.models import Appointment
 from apps.tenants import spares
 from apps.tenants.commands import spare_schemas_top_up, tenant_onboard
-from apps.tenants.models import SpareSchema, Tenant, TenantWork
+from apps.tenants.models import SpareRecipe, SpareSchema, Tenant, TenantWork
 from apps.tenants.rules import schema_name_for
 from apps.tenants.schemas import migrate_all
 from tests.clock import ist
@@ -263,14 +264,39 @@ def test_the_command_fills_the_pool_and_lists_it(empty_pool: None, capsys: Any) 
     assert all(f"  {spare.schema_name}  ready" in listing for spare in made)
 
 
-def test_upkeep_migrates_a_spare_recorded_behind_the_code(empty_pool: None) -> None:
+@pytest.fixture
+def no_recipe(empty_pool: None) -> Iterator[None]:
+    """No recipe stored or kept in this process (the process's copy is back afterwards)."""
+    kept = dict(spares._recipes)
+    spares._recipes.clear()
+    SpareRecipe.objects.all().delete()
+    yield
+    spares._recipes.update(kept)
+
+
+def test_upkeep_migrates_a_spare_recorded_behind_the_code_and_stores_the_recipe(
+    empty_pool: None,
+) -> None:
     spare = spares.make()
     SpareSchema.objects.filter(pk=spare.pk).update(migrations="made-by-older-code")
     assert not spares.ready().exists()
+    spares._recipes.clear()
+    SpareRecipe.objects.all().delete()
 
     migrate_all()
 
     assert list(spares.ready()) == [spare]
+    template = spares.schema_migrations(settings.TENANT_BASE_SCHEMA)[0]
+    assert SpareRecipe.objects.get().migrations == template
+
+
+def test_before_upkeep_stored_a_recipe_a_top_up_migrates_its_spares(no_recipe: None) -> None:
+    migrated = spare_schemas_top_up(actor=None, target=1).made
+    spares.recipe()
+    replayed = spare_schemas_top_up(actor=None, target=2).made
+
+    assert [spare.method for spare in migrated + replayed] == ["migrate", "replay"]
+    assert SpareRecipe.objects.count() == 1
 
 
 @pytest.fixture

@@ -26,6 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["fill"] is not None:
+            if options["method"] == SpareSchema.Method.REPLAY:
+                spares.recipe()  # dumped and stored now if upkeep has not yet
             missing = max(0, options["fill"] - spares.ready().count())
             with tqdm(total=missing, desc="spare schemas", unit="schema", file=self.stderr) as bar:
                 result = spare_schemas_top_up(
