@@ -41,6 +41,7 @@ requirements:
 	.venv/bin/pip-compile -q --generate-hashes --strip-extras --no-emit-index-url \
 		--no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
+# ARGS go to manage.py bench, e.g. make bench ARGS='--only tenants --tenants 500'.
 bench:
 	@exec $(LOCAL) bench $(ARGS)
 

@@ -298,6 +298,9 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 # New tenants are cloned from this fully migrated schema instead of running every migration.
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Spare schemas kept ready for sign-ups (apps/tenants/spares.py): a sign-up renames one instead
+# of cloning the template, which slows down as the database holds more schemas.
+MYMEDIC_SPARE_SCHEMAS = int(os.environ.get("MYMEDIC_SPARE_SCHEMAS", "3"))
 # Issue `SET search_path` when the schema changes (or after a rollback), not on every cursor.
 TENANT_LIMIT_SET_CALLS = True
 PUBLIC_SCHEMA_URLCONF = "mymedic.urls_public"
@@ -492,6 +495,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reap-unverified-tenants": {
         "task": "apps.tenants.tasks.reap_unverified_tenants",
         "schedule": 3600.0,
+    },
+    # Keeps MYMEDIC_SPARE_SCHEMAS spare schemas ready (each sign-up also asks for one).
+    "top-up-spare-schemas": {
+        "task": "apps.tenants.tasks.top_up_spare_schemas",
+        "schedule": 300.0,
     },
     "publish-audit-anchors": {
         "task": "apps.audit.tasks.publish_all_anchors",

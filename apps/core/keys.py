@@ -6,17 +6,24 @@ them. A patient's data key records which version wraps it; the phone blind index
 with that version too, so a search looks under every live version (one or two).
 """
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 
 from apps.core import crypto
 from apps.core.db import connection
 from apps.core.models import TenantKey
+from apps.core.tenancy import is_spare_schema
 
 
 def ensure_tenant_key() -> None:
-    """Creates this tenant's key if it has none (onboarding; upgrades of older tenants)."""
-    if connection.schema_name in ("public", "tenant_template") or TenantKey.objects.exists():
+    """Creates this tenant's key if it has none (onboarding; upgrades of older tenants).
+    The template and spare schemas get none: a key names its schema, so it is made once a
+    tenant has its schema (at the claim of a spare)."""
+    schema = connection.schema_name
+    if schema in ("public", settings.TENANT_BASE_SCHEMA) or is_spare_schema(schema):
+        return
+    if TenantKey.objects.exists():
         return
     try:
         with transaction.atomic():

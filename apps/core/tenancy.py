@@ -54,6 +54,15 @@ BUSY_SECONDS = 2
 TENANT_TASK_OPTIONS: dict[str, Any] = {"bind": True, "acks_late": True, "max_retries": None}
 
 
+# Spare schemas of the sign-up pool (`apps.tenants.spares`) are named with this prefix and
+# 12 lowercase hex digits. They are not tenants: no keys, no periodic work, until claimed.
+SPARE_SCHEMA_PREFIX = "spare_"
+
+
+def is_spare_schema(schema: str) -> bool:
+    return schema.startswith(SPARE_SCHEMA_PREFIX)
+
+
 class TenantsFailed(CommandError):
     """Some tenants' work failed; every other tenant's ran."""
 
@@ -105,7 +114,9 @@ WATCHES: dict[str, str | None] = {
     "dispatch-notifications": None,
     "expire-slot-holds": None,
     "purge-idempotency-records": None,
-    "nightly-reconciliation": None,  # chosen by the tenants' clocks, not by this table
+    # Chosen by the tenants' clocks, among those whose log grew since their last close: a
+    # close of days without new events would write what is there already.
+    "nightly-reconciliation": "events",
 }
 
 TENANTS_WITH_WORK = """

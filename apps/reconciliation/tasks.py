@@ -26,16 +26,19 @@ def reconcile_recent(now: datetime | None = None) -> int:
 
 
 def tenants_at_midnight(now: datetime) -> dict[str, str]:
-    """Schema → local date of each tenant where it is now NIGHTLY_HOUR (one query per zone
-    in use, not per tenant)."""
+    """Schema → local date of each tenant where it is now NIGHTLY_HOUR and whose event log
+    grew since its last close (one query per zone in use, not per tenant). A tenant without
+    new events is left alone: its last close covered everything the days to close hold, so
+    closing them again would change nothing, and ten thousand idle tenants cost no task."""
     zones = Tenant.objects.exclude(schema_name="public").values_list("timezone", flat=True)
     at_midnight = {
         zone: now.astimezone(ZoneInfo(zone)).date().isoformat()
         for zone in set(zones)
         if now.astimezone(ZoneInfo(zone)).hour == NIGHTLY_HOUR
     }
-    tenants = Tenant.objects.filter(timezone__in=at_midnight).order_by("schema_name")
-    pairs = tenants.values_list("schema_name", "timezone")
+    with_work = tenants_with_work("nightly-reconciliation", now)
+    tenants = Tenant.objects.filter(timezone__in=at_midnight, schema_name__in=with_work)
+    pairs = tenants.order_by("schema_name").values_list("schema_name", "timezone")
     return {schema: at_midnight[zone] for schema, zone in pairs}
 
 

@@ -1,8 +1,9 @@
-"""Tenant commands: self-onboarding (schema, domain, first branch and owner in one go) and
-restoring a tenant from a backup."""
+"""Tenant commands: self-onboarding (schema, domain, first branch and owner in one go), the
+pool of spare schemas it claims from, and restoring a tenant from a backup."""
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone as dj_timezone
-from django_tenants.utils import schema_context
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from apps.audit.trail import record
 from apps.clinic.commands import branch_create, staff_create
@@ -24,6 +25,7 @@ from apps.core.db import connection
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.keys import ensure_tenant_key
 from apps.core.timezones import timezone_problem
+from apps.core.wakeups import after_commit
 from apps.directory.cells import place, region_problem, this_cell
 from apps.directory.commands import location_register, location_reserve
 from apps.directory.forward import call_cell
@@ -31,8 +33,8 @@ from apps.directory.selectors import location_of
 from apps.eventstore.projections import Touched
 from apps.eventstore.readcache import bump_generations
 from apps.scheduling.keyrotation import rebind_patients
-from apps.tenants import backups
-from apps.tenants.models import Domain, Tenant
+from apps.tenants import backups, spares
+from apps.tenants.models import Domain, SpareSchema, Tenant
 from apps.tenants.rules import currency_problem, schema_name_for, slug_problem
 from apps.tenants.verification import send_verification
 
@@ -103,6 +105,10 @@ def tenant_onboard(
     one transaction, and its place in the directory (`region`: this cell's by default; a
     region this cell does not serve is refused, `tenant_sign_up` picks the cell).
 
+    The schema is a spare from the pool, renamed (`apps.tenants.spares`); when none is ready,
+    a clone of the template (slower, and slower the more schemas the database holds). Either
+    way the tenant's key is made here, under its own schema's name.
+
     A self-service sign-up is not `verified` until its owner opens the emailed link
     (`apps.tenants.verification`); tenants an operator makes (demo, workloads) are."""
     started = time.perf_counter()
@@ -134,6 +140,10 @@ def tenant_onboard(
                 currency=currency,
                 verified_at=dj_timezone.now() if verified else None,
             )
+            spare = spares.claim(tenant.schema_name)
+            if spare is None:
+                logger.warning("no spare schema ready; cloning schema=%s", tenant.schema_name)
+            tenant.auto_create_schema = spare is None
             tenant.save(verbosity=0)
             domain = Domain.objects.create(domain=tenant_domain(slug), tenant=tenant)
             with schema_context(tenant.schema_name):
@@ -149,8 +159,12 @@ def tenant_onboard(
     except IntegrityError as exc:
         # Two sign-ups raced for the same address; the unique index let one through.
         raise InvalidInput(errors={"slug": ["This address is already taken."]}) from exc
+    after_commit(top_up_spare_schemas_soon, what="spare schema top-up")
     seconds = time.perf_counter() - started
-    logger.info("tenant onboarded schema=%s seconds=%.3f", tenant.schema_name, seconds)
+    logger.info(
+        "tenant onboarded schema=%s spare=%s seconds=%.3f",
+        tenant.schema_name, spare.schema_name if spare else "-", seconds,
+    )  # fmt: skip
     return Onboarded(tenant=tenant, domain=domain.domain, owner_id=owner.pk, seconds=seconds)
 
 
@@ -196,6 +210,63 @@ def tenant_sign_up(*, site_url: str, region: str, **fields: Any) -> SignedUp:
         schema_name=onboarded.tenant.schema_name,
         owner_id=onboarded.owner_id,
     )
+
+
+def top_up_spare_schemas_soon() -> None:
+    from apps.tenants.tasks import top_up_spare_schemas
+
+    top_up_spare_schemas.apply_async(headers={"_schema_name": get_public_schema_name()})
+
+
+@dataclass(frozen=True)
+class ToppedUp:
+    made: list[SpareSchema]
+    ready: int
+    skipped: str = ""
+
+
+# One top-up at a time per database (a session advisory lock; a second caller leaves at once).
+TOP_UP_LOCK = 0x5350415245  # "SPARE"
+
+
+def spare_schemas_top_up(
+    *,
+    actor: None,
+    target: int | None = None,
+    method: str | None = None,
+    progress: Callable[[int], None] = lambda made: None,
+) -> ToppedUp:
+    """Makes spare schemas until `target` (default `MYMEDIC_SPARE_SCHEMAS`) are ready, each in
+    its own transaction; `progress(1)` after each. Does nothing while another top-up runs or
+    while the template is behind the code (spares made from it could never be claimed).
+
+    By default spares are replayed from the stored recipe, or migrated while upkeep has not
+    stored one yet (dumping it here could outlast the task's time limit)."""
+    target = settings.MYMEDIC_SPARE_SCHEMAS if target is None else target
+    with schema_context(get_public_schema_name()):
+        if method is None:
+            stored = spares.recipe(dump=False) is not None
+            method = SpareSchema.Method.REPLAY if stored else SpareSchema.Method.MIGRATE
+        if not spares.template_is_current():
+            logger.warning("spare schemas not made: the template is behind the code; migrate it")
+            return ToppedUp([], spares.ready().count(), skipped="template behind the code")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [TOP_UP_LOCK])
+            (locked,) = cursor.fetchone()
+        if not locked:
+            return ToppedUp([], spares.ready().count(), skipped="another top-up is running")
+        made: list[SpareSchema] = []
+        try:
+            while spares.ready().count() < target:
+                made.append(spares.make(method))
+                progress(1)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [TOP_UP_LOCK])
+        ready = spares.ready().count()
+    if made:
+        logger.info("spare schemas made count=%s ready=%s", len(made), ready)
+    return ToppedUp(made, ready)
 
 
 @dataclass(frozen=True)

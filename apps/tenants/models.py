@@ -1,6 +1,7 @@
 """Public schema: one row per clinic, chain or hospital, and its host names."""
 
 from django.db import models
+from django.utils import timezone as dj_timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
 
@@ -106,3 +107,57 @@ class SchemaMigration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schema} ({self.status})"
+
+
+class SpareSchema(models.Model):
+    """A ready tenant schema (`spare_<12 hex>`), made and migrated off the sign-up path, that a
+    sign-up takes by renaming it (`apps.tenants.spares`): signing up then costs the same with
+    ten tenants or ten thousand. The row stays after the claim as the record of who got it.
+
+    A spare holds no keys and no rows of its own beyond the template's: everything that names
+    a tenant (its key, branch, owner) is made at the claim, under the tenant's schema name.
+    """
+
+    class Method(models.TextChoices):
+        REPLAY = "replay", "Replayed the template's definitions"
+        MIGRATE = "migrate", "Ran every migration"
+        CLONE = "clone", "Cloned the template (clone_schema)"
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    # Digest of the schema's applied migrations; a spare is claimed only when it matches the
+    # code's (`spares.code_migrations`), so a sign-up never gets a schema behind the code.
+    migrations = models.CharField(max_length=64)
+    migration_count = models.PositiveIntegerField(default=0)
+    method = models.CharField(max_length=16, choices=Method.choices)
+    seconds = models.FloatField(help_text="How long making it took.")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_as = models.CharField(max_length=63, blank=True, help_text="The tenant's schema.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["migrations", "id"],
+                condition=models.Q(claimed_at__isnull=True),
+                name="spare_schema_ready",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.schema_name
+
+
+class SpareRecipe(models.Model):
+    """The template schema's definitions and rows as SQL (`apps.tenants.spares.recipe`), one
+    per migration state of the template. Dumping it reads the whole database's catalog, which
+    grows with the tenants (0.3 s at 5 schemas, 124 s at 607), so it is dumped by upkeep
+    (`migrate_all`, `spare_schemas --fill`) and kept here, never on a time-limited task."""
+
+    migrations = models.CharField(max_length=64, unique=True)
+    sql = models.TextField()
+    made_at = models.DateTimeField(default=dj_timezone.now)
+    seconds = models.FloatField(help_text="How long the dump took.")
+
+    def __str__(self) -> str:
+        return f"recipe {self.migrations[:12]}"

@@ -1,12 +1,12 @@
-"""Schema upkeep: the public schema, the template new tenants are cloned from, the signup
-pool's spare schemas, every tenant."""
+"""Schema upkeep: the public schema, the template new tenants are cloned from, every tenant
+and every spare schema of the sign-up pool."""
 
 from django.conf import settings
 from django.core.management import call_command
 
 from apps.core.keys import ensure_tenant_key
 from apps.core.tenancy import for_each_tenant
-from apps.tenants import migrator
+from apps.tenants import migrator, spares
 
 
 def migrate_all(verbosity: int = 0) -> None:
@@ -22,6 +22,8 @@ def migrate_all(verbosity: int = 0) -> None:
             verbosity=verbosity,
         )
     migrator.run(verbosity=verbosity).raise_for_failures()
+    spares.migrate_stale(verbosity=verbosity)  # their records catch up with the runner's work
+    spares.recipe()  # dumped here, off any time limit, once per migration state
     for_each_tenant(lambda tenant: ensure_tenant_key())
 
 

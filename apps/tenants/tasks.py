@@ -5,6 +5,7 @@ from django.db import DatabaseError
 
 from apps.clinic.tasks import MAIL_RETRY
 from apps.core.tenancy import first_fire
+from apps.tenants.commands import spare_schemas_top_up
 from apps.tenants.models import Tenant
 from apps.tenants.verification import reap_unverified, unverified_past_deadline, verification_email
 
@@ -34,3 +35,10 @@ def send_verification_email(tenant_id: int, owner_email: str, site_url: str) -> 
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is not None:
         verification_email(tenant, owner_email, site_url)
+
+
+@shared_task(acks_late=True)
+def top_up_spare_schemas() -> int:
+    """Beat, and after each sign-up that claimed a spare: makes spare schemas until
+    MYMEDIC_SPARE_SCHEMAS are ready (in the public schema). Returns how many it made."""
+    return len(spare_schemas_top_up(actor=None).made)

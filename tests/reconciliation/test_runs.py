@@ -5,6 +5,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 
 from apps.billing import commands as billing
@@ -78,4 +79,25 @@ def test_the_nightly_job_closes_yesterday_at_local_midnight(
     assert not DailyClose.objects.exists()  # not midnight in Mumbai: nothing to do
     with time_machine.travel(tuesday_midnight_ist, tick=False):
         nightly_reconciliation()
+    assert DailyClose.objects.filter(date="2027-01-04").exists()
+
+
+def test_the_nightly_job_leaves_a_tenant_without_new_events_alone(
+    paid_monday: None, doctor: Doctor, patient: Patient, celery_in_process: None
+) -> None:
+    tuesday_midnight_ist = datetime(2027, 1, 4, 18, 40, tzinfo=UTC)  # 00:10 on the 5th
+    wednesday_midnight_ist = datetime(2027, 1, 5, 18, 40, tzinfo=UTC)
+    thursday_midnight_ist = datetime(2027, 1, 6, 18, 40, tzinfo=UTC)
+
+    with time_machine.travel(tuesday_midnight_ist, tick=False):
+        first = nightly_reconciliation()
+    with time_machine.travel(wednesday_midnight_ist, tick=False):
+        quiet = nightly_reconciliation()
+        commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(7, 10))
+    with time_machine.travel(thursday_midnight_ist, tick=False):
+        after_a_booking = nightly_reconciliation()
+
+    assert "acme" in first
+    assert "acme" not in quiet
+    assert "acme" in after_a_booking
     assert DailyClose.objects.filter(date="2027-01-04").exists()

@@ -4,6 +4,7 @@ Each part creates its own tenant, measures, and drops the tenant again. Results 
 table and are written as JSON (default artifacts/bench.json).
 """
 
+import argparse
 import json
 import os
 import resource
@@ -31,7 +32,7 @@ from django.test import Client as TestClient
 from django_tenants.utils import schema_context
 from tqdm import tqdm
 
-from apps.bench import migration_probe
+from apps.bench import migration_probe, tenants
 from apps.bench.hospital import synthesize_month
 from apps.bench.load import (
     Client,
@@ -62,9 +63,10 @@ from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.scheduling.projections import appointments
 from apps.tenants import backups
-from apps.tenants.commands import tenant_domain, tenant_onboard
-from apps.tenants.models import SchemaMigration, Tenant
+from apps.tenants.commands import spare_schemas_top_up, tenant_domain, tenant_onboard
+from apps.tenants.models import SchemaMigration, SpareSchema, Tenant
 from apps.tenants.moves import tenant_move, tenant_moved
+from apps.tenants.schemas import migrate_all
 
 PASSWORD = "bench-password-2026"  # noqa: S105  (throw-away tenants)
 IST = ZoneInfo("Asia/Kolkata")
@@ -140,7 +142,6 @@ class Command(BaseCommand):
         parser.add_argument("--month-doctors", type=int, default=2000)
         parser.add_argument("--month-per-doctor-day", type=int, default=40)
         parser.add_argument("--http-seconds", type=float, default=10.0)
-        parser.add_argument("--tenants", type=int, default=1000)
         parser.add_argument("--serving-seconds", type=float, default=8.0)
         parser.add_argument("--write-bookings", type=int, default=960)
         parser.add_argument("--streams", type=int, default=1000)
@@ -155,6 +156,20 @@ class Command(BaseCommand):
             "--move-bookings",
             default="0,20000",
             help="comma-separated bookings of each tenant moved to another database",
+        )
+        parser.add_argument("--tenants", type=int, default=2000, help="tenants to grow to")
+        parser.add_argument("--tenants-step", type=int, default=100, help="sign-ups per point")
+        parser.add_argument("--idle-seconds", type=float, default=60.0)
+        parser.add_argument(
+            "--keep-bench-database", action="store_true", help="keep the tenants' database"
+        )
+        parser.add_argument("--in-bench-database", action="store_true", help=argparse.SUPPRESS)
+        parser.add_argument("--tenants-json", default="", help=argparse.SUPPRESS)
+        parser.add_argument(
+            "--tenants-resume",
+            action="store_true",
+            help="with --in-bench-database and DATABASE_URL on a kept bench database: carry on "
+            "a stopped run from its --tenants-json",
         )
         parser.add_argument(
             "--only",
@@ -188,7 +203,7 @@ class Command(BaseCommand):
         if "replay" in parts:
             results["replay"] = self.bench_replay(options["replay_events"])
         if "tenants" in parts:
-            results["tenants"] = self.bench_tenants(options["tenants"])
+            results["tenants"] = self.bench_tenants(options)
         if "migrations" in parts:
             results["migrations"] = self.bench_migrations(options["migration_schemas"])
         if "month" in parts:
@@ -494,49 +509,79 @@ class Command(BaseCommand):
             "file_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
         }
 
-    def bench_tenants(self, count: int, seconds: float = 8.0) -> dict[str, Any]:
-        """Request latency with one tenant, then spread over `count` tenants; and how long
-        `migrate_schemas` takes over all of them."""
-        made: list[Tenant] = []
-        try:
-            made.append(make_tenant())
-            targets = [tenant_targets(made[0])]
+    def bench_tenants(self, options: dict[str, Any]) -> dict[str, Any]:
+        if not options["in_bench_database"]:
+            return tenants.in_bench_database(
+                options["tenants"],
+                options["tenants_step"],
+                options["idle_seconds"],
+                options["keep_bench_database"],
+                self.stderr.write,
+            )
+        return self.bench_tenants_here(
+            options["tenants"], options["tenants_step"], options["idle_seconds"],
+            Path(options["tenants_json"]), resume=options["tenants_resume"],
+        )  # fmt: skip
+
+    def bench_tenants_here(
+        self,
+        count: int,
+        step: int,
+        idle_seconds: float,
+        out: Path,
+        seconds: float = 8.0,
+        *,
+        resume: bool = False,
+    ) -> dict[str, Any]:
+        """In the bench database: spares made each way, sign-up and disk as the tenants grow,
+        request latency with one tenant and with all, and the background's idle CPU."""
+        results: dict[str, Any] = {"tenants": count, "step": step}
+
+        def save(curve: list[dict[str, Any]] | None = None) -> None:
+            if curve is not None:
+                results["curve"] = curve
+            out.write_text(json.dumps(results, indent=2))
+
+        if resume:  # a run that stopped, its database kept: carry on from its JSON
+            results.update({**json.loads(out.read_text()), "tenants": count})
+            made = Tenant.objects.exclude(schema_name="public").order_by("created")
+            targets = [tenant_targets(tenant) for tenant in tqdm(made, file=self.stderr)]
+        else:
+            migrate_all()
+            results["spare_methods_at_start"] = tenants.spare_methods()
+            save()
+            spare_schemas_top_up(actor=None, target=1)
+            targets = [tenant_targets(make_tenant())]
             with web_server() as (_, port):
-                alone = request_latency(targets, port, seconds)
-            signups: list[float] = []
-            for _ in tqdm(range(count - 1), desc="tenants", file=self.stderr):
-                with timed() as signup:
-                    made.append(make_tenant())
-                signups.append(signup.seconds)
-                targets.append(tenant_targets(made[-1]))
-            with web_server() as (_, port):
-                spread = request_latency(targets, port, seconds)
-                # The first tenant again, now among many: what the catalog alone adds.
-                among_many = request_latency(targets[:1], port, seconds)
-            manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-            schemas = connection_tenant_count()
-            self.stderr.write(f"migrate_schemas over {schemas} tenant schemas…")
-            with timed() as migrate:
-                subprocess.run([*manage, "migrate_schemas", "-v", "0"], check=True)  # noqa: S603
-        finally:
-            for tenant in tqdm(made, desc="dropping tenants", file=self.stderr):
-                drop_tenant(tenant)
-        overhead = {
-            name: round(spread[name]["mean_ms"] / alone[name]["mean_ms"] - 1, 3) for name in alone
+                results["one_tenant"] = request_latency(targets, port, seconds)
+            save()
+        tenants.grow(
+            count,
+            step,
+            make_tenant,
+            lambda tenant: targets.append(tenant_targets(tenant)),
+            save,
+            self.stderr,
+            results.get("curve"),
+        )
+        results["spare_methods_at_end"] = tenants.spare_methods()
+        save()
+        with web_server() as (_, port):
+            results["spread_over_all"] = request_latency(targets, port, seconds)
+            # The first tenant again, now among many: what the catalog alone adds.
+            results["one_tenant_among_many"] = request_latency(targets[:1], port, seconds)
+        results["latency_overhead"] = {
+            name: round(
+                results["spread_over_all"][name]["mean_ms"] / results["one_tenant"][name]["mean_ms"]
+                - 1,
+                3,
+            )
+            for name in results["one_tenant"]
         }
-        return {
-            "tenants": count,
-            "one_tenant": alone,
-            "spread_over_all": spread,
-            "one_tenant_among_many": among_many,
-            # Signup clones the template with django-tenants' clone_schema, whose catalog
-            # queries grow with every schema in the database.
-            "signup_first_10": summary_ms(signups[:10]),
-            "signup_last_10": summary_ms(signups[-10:]),
-            "latency_overhead": overhead,
-            "migrate_schemas_s": round(migrate.seconds, 1),
-            "schemas_migrated": schemas,
-        }
+        save()
+        results["idle"] = tenants.idle_cpu(idle_seconds, self.stderr.write)
+        save()
+        return results
 
     def bench_migrations(self, count: int) -> dict[str, Any]:
         """`migrate_tenants` against django-tenants' `migrate_schemas` over `count` tenant
@@ -921,29 +966,8 @@ class Command(BaseCommand):
                     f"max {streams['push_max_ms']} ms",
                 )
             )
-        if tenants := results.get("tenants"):
-            for name, overhead in tenants["latency_overhead"].items():
-                alone = tenants["one_tenant"][name]["mean_ms"]
-                spread = tenants["spread_over_all"][name]["mean_ms"]
-                rows.append(
-                    (
-                        f"{name}: 1 vs {tenants['tenants']} tenants (mean)",
-                        f"{alone} ms vs {spread} ms = {overhead:+.1%}",
-                    )
-                )
-            rows.append(
-                (
-                    f"signup as tenants grow (to {tenants['tenants']})",
-                    f"first 10 p50 {tenants['signup_first_10']['p50_ms']} ms, "
-                    f"last 10 p50 {tenants['signup_last_10']['p50_ms']} ms",
-                )
-            )
-            rows.append(
-                (
-                    f"migrate_schemas ({tenants['schemas_migrated']} schemas)",
-                    f"{tenants['migrate_schemas_s']} s",
-                )
-            )
+        if grown := results.get("tenants"):
+            rows.extend(tenant_rows(grown))
         if migrations := results.get("migrations"):
             count = migrations["tenant_schemas"]
             rows.append(
@@ -1011,6 +1035,44 @@ class Command(BaseCommand):
             self.stdout.write(f"{name.ljust(width)}  {value}")
 
 
+def tenant_rows(grown: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = []
+    for point in grown.get("curve", []):
+        signup = point["signup"]
+        rows.append(
+            (
+                f"sign-up at {point['tenants']} tenants",
+                f"p50 {signup['p50_ms']} ms, p99 {signup['p99_ms']} ms; spare "
+                f"{point['spare_make_s_mean']} s; {point['disk_mb_per_tenant']} MB a tenant",
+            )
+        )
+    for when in ("spare_methods_at_start", "spare_methods_at_end"):
+        if methods := grown.get(when):
+            made = ", ".join(
+                f"{method} p50 {methods[method]['p50_ms']} ms"
+                for method in SpareSchema.Method.values
+            )
+            rows.append((f"making a spare at {methods['schemas']} schemas", made))
+    for name, overhead in grown.get("latency_overhead", {}).items():
+        alone = grown["one_tenant"][name]["mean_ms"]
+        spread = grown["spread_over_all"][name]["mean_ms"]
+        rows.append(
+            (
+                f"{name}: 1 vs {grown['tenants']} tenants (mean)",
+                f"{alone} ms vs {spread} ms = {overhead:+.1%}",
+            )
+        )
+    if idle := grown.get("idle"):
+        rows.append(
+            (
+                f"idle CPU of worker + jobs + beat ({grown['tenants']} tenants)",
+                f"{idle['total_cpu_percent_of_one_core']} % of a core over {idle['seconds']} s "
+                f"{idle['cpu_percent_of_one_core']}",
+            )
+        )
+    return rows
+
+
 def memory_gib() -> float:
     pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return round(pages / 2**30, 1)
@@ -1027,7 +1089,7 @@ def tenant_targets(tenant: Tenant) -> dict[str, Target]:
     """A trivial view and one doctor's day on `tenant`, with its owner's token."""
     with schema_context(tenant.schema_name):
         token = owner_token()
-        doctor = commands.doctor_add(
+        doctor = Doctor.objects.filter(name="Dr. Spread").first() or commands.doctor_add(
             actor=None,
             branch=Branch.objects.get(),
             name="Dr. Spread",
