@@ -33,6 +33,7 @@ from apps.billing.models import Payment
 from apps.clinic.models import Branch, Role, User
 from apps.core.errors import TenantMoving
 from apps.core.tenancy import tenants_with_work
+from apps.directory.models import TenantLocation
 from apps.eventstore.locks import APPEND_LOCK_CLASS
 from apps.eventstore.models import Event, ProjectionState
 from apps.eventstore.projections import catch_up
@@ -378,6 +379,25 @@ def test_a_tenant_moves_to_a_database_in_another_cluster(
             "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"
         ).fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM pg_publication").fetchone() == (0,)
+
+
+def test_a_tenant_moved_to_a_configured_cell_is_routed_there_by_the_directory(
+    clinic: Tenant, cell: str, django_db_blocker: Any, settings: Any
+) -> None:
+    settings.MYMEDIC_CELLS = {
+        **settings.MYMEDIC_CELLS,
+        "far": {"region": clinic.region, "database_url": url_of(cell), "url": "", "capacity": 9},
+    }
+    with django_db_blocker.unblock():
+        assert TenantLocation.objects.get(slug=clinic.slug).cell == settings.MYMEDIC_CELL
+        try:
+            tenant_move(actor=None, slug=clinic.slug, to="far")
+
+            # The source's copy is gone, and its removal did not take the place with it.
+            assert not Tenant.objects.filter(slug=clinic.slug).exists()
+            assert TenantLocation.objects.get(slug=clinic.slug).cell == "far"
+        finally:
+            TenantLocation.objects.filter(slug=clinic.slug).delete()
 
 
 def test_a_console_page_that_audits_a_read_answers_503_while_the_tenant_is_paused(
