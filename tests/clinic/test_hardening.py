@@ -12,18 +12,9 @@ from django.core.cache import cache
 
 from apps.clinic.models import User
 from apps.tenants.models import Tenant
-from tests.conftest import OWNER_PASSWORD, HostClient, client_for
+from tests.conftest import OWNER_PASSWORD, HostClient, client_for, token_sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def token_attempt(api: HostClient, email: str, password: str, ip: str = "10.0.0.1") -> Any:
-    return api.post(
-        "/api/v1/auth/token/",
-        {"username": email, "password": password},
-        format="json",
-        REMOTE_ADDR=ip,
-    )
 
 
 def test_repeated_failures_lock_the_account_even_for_the_right_password(
@@ -31,9 +22,9 @@ def test_repeated_failures_lock_the_account_even_for_the_right_password(
 ) -> None:
     settings.MYMEDIC_LOGIN_FAILURE_LIMIT = 3
     for _ in range(3):
-        assert token_attempt(api, owner.email, "wrong-password").status_code == 400
+        assert token_sign_in(api, owner.email, "wrong-password").status_code == 400
 
-    locked = token_attempt(api, owner.email, OWNER_PASSWORD, ip="10.0.0.2")
+    locked = token_sign_in(api, owner.email, OWNER_PASSWORD, ip="10.0.0.2")
 
     assert locked.status_code == 429
     assert "Too many failed sign-ins" in locked.json()["detail"]
@@ -48,22 +39,22 @@ def test_one_address_trying_many_accounts_is_locked_out(
     # The address has its own, larger limit (a clinic behind NAT shares one address).
     settings.MYMEDIC_LOGIN_ADDRESS_LIMIT = 3
     for n in range(3):
-        token_attempt(api, f"guess{n}@acme.example.com", "x", ip="10.9.9.9")
+        token_sign_in(api, f"guess{n}@acme.example.com", "x", ip="10.9.9.9")
 
-    assert token_attempt(api, owner.email, OWNER_PASSWORD, ip="10.9.9.9").status_code == 429
-    assert token_attempt(api, owner.email, OWNER_PASSWORD, ip="10.9.9.8").status_code == 200
+    assert token_sign_in(api, owner.email, OWNER_PASSWORD, ip="10.9.9.9").status_code == 429
+    assert token_sign_in(api, owner.email, OWNER_PASSWORD, ip="10.9.9.8").status_code == 200
 
 
 def test_a_success_clears_the_accounts_failures(
     api: HostClient, owner: User, settings: Any
 ) -> None:
     settings.MYMEDIC_LOGIN_FAILURE_LIMIT = 3
-    token_attempt(api, owner.email, "wrong", ip="10.0.0.3")
-    token_attempt(api, owner.email, "wrong", ip="10.0.0.4")
-    assert token_attempt(api, owner.email, OWNER_PASSWORD, ip="10.0.0.5").status_code == 200
+    token_sign_in(api, owner.email, "wrong", ip="10.0.0.3")
+    token_sign_in(api, owner.email, "wrong", ip="10.0.0.4")
+    assert token_sign_in(api, owner.email, OWNER_PASSWORD, ip="10.0.0.5").status_code == 200
 
-    token_attempt(api, owner.email, "wrong", ip="10.0.0.6")
-    assert token_attempt(api, owner.email, OWNER_PASSWORD, ip="10.0.0.7").status_code == 200
+    token_sign_in(api, owner.email, "wrong", ip="10.0.0.6")
+    assert token_sign_in(api, owner.email, OWNER_PASSWORD, ip="10.0.0.7").status_code == 200
 
 
 def test_the_api_throttles_each_user(owner: User, tenant: Tenant, settings: Any) -> None:

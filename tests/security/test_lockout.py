@@ -11,7 +11,7 @@ from apps.clinic.models import Role, User
 from apps.notifications.backends import FileBackend
 from apps.scheduling.models import Patient
 from tests.clinic.factories import STAFF_PASSWORD, UserFactory
-from tests.conftest import OWNER_PASSWORD, HostClient
+from tests.conftest import OWNER_PASSWORD, HostClient, token_sign_in
 
 LOCKED = "Too many failed sign-ins"
 
@@ -32,15 +32,6 @@ def web_login(client: HostClient, email: str, password: str, ip: str = "10.1.0.1
     return client.post("/login/", {"username": email, "password": password}, REMOTE_ADDR=ip)
 
 
-def api_login(client: HostClient, email: str, password: str, ip: str = "10.1.0.1") -> Any:
-    return client.post(
-        "/api/v1/auth/token/",
-        {"username": email, "password": password},
-        format="json",
-        REMOTE_ADDR=ip,
-    )
-
-
 def test_admin_login_locks_an_account_after_repeated_failures(api: HostClient, owner: User) -> None:
     for _ in range(3):
         assert admin_login(api, owner.email, "wrong-password").status_code == 200
@@ -54,18 +45,18 @@ def test_admin_login_locks_an_account_after_repeated_failures(api: HostClient, o
 
 def test_one_lock_covers_every_door(api: HostClient, owner: User) -> None:
     for _ in range(3):
-        assert api_login(api, owner.email, "wrong-password").status_code == 400
+        assert token_sign_in(api, owner.email, "wrong-password").status_code == 400
 
     assert LOCKED in admin_login(api, owner.email, OWNER_PASSWORD, ip="10.1.0.9").content.decode()
     assert LOCKED in web_login(api, owner.email, OWNER_PASSWORD, ip="10.1.0.9").content.decode()
-    assert api_login(api, owner.email, OWNER_PASSWORD, ip="10.1.0.9").status_code == 429
+    assert token_sign_in(api, owner.email, OWNER_PASSWORD, ip="10.1.0.9").status_code == 429
 
 
 def test_the_admin_login_failures_count_for_the_api_too(api: HostClient, owner: User) -> None:
     for _ in range(3):
         admin_login(api, owner.email, "wrong-password")
 
-    assert api_login(api, owner.email, OWNER_PASSWORD, ip="10.1.0.3").status_code == 429
+    assert token_sign_in(api, owner.email, OWNER_PASSWORD, ip="10.1.0.3").status_code == 429
 
 
 def test_a_locked_account_does_not_lock_colleagues_behind_the_same_address(
@@ -77,25 +68,27 @@ def test_a_locked_account_does_not_lock_colleagues_behind_the_same_address(
     for _ in range(3):
         web_login(api, owner.email, "wrong-password", ip="203.0.113.7")
 
-    assert api_login(api, desk.email, STAFF_PASSWORD, ip="203.0.113.7").status_code == 200
+    assert token_sign_in(api, desk.email, STAFF_PASSWORD, ip="203.0.113.7").status_code == 200
 
 
 def test_guessing_unknown_usernames_never_locks_a_real_account(
     api: HostClient, owner: User
 ) -> None:
     for n in range(5):  # below the address limit, above the account limit
-        api_login(api, f"nobody{n}@acme.example.com", "x", ip="198.51.100.1")
-        api_login(api, f"0wner{n}@acme.example.com", "x", ip="198.51.100.2")
+        token_sign_in(api, f"nobody{n}@acme.example.com", "x", ip="198.51.100.1")
+        token_sign_in(api, f"0wner{n}@acme.example.com", "x", ip="198.51.100.2")
 
-    assert api_login(api, owner.email, OWNER_PASSWORD, ip="198.51.100.3").status_code == 200
+    assert token_sign_in(api, owner.email, OWNER_PASSWORD, ip="198.51.100.3").status_code == 200
 
 
 def test_an_address_is_throttled_after_its_own_larger_limit(api: HostClient, owner: User) -> None:
     for n in range(6):
-        assert api_login(api, f"guess{n}@acme.example.com", "x", ip="192.0.2.9").status_code == 400
+        assert (
+            token_sign_in(api, f"guess{n}@acme.example.com", "x", ip="192.0.2.9").status_code == 400
+        )
 
-    assert api_login(api, owner.email, OWNER_PASSWORD, ip="192.0.2.9").status_code == 429
-    assert api_login(api, owner.email, OWNER_PASSWORD, ip="192.0.2.10").status_code == 200
+    assert token_sign_in(api, owner.email, OWNER_PASSWORD, ip="192.0.2.9").status_code == 429
+    assert token_sign_in(api, owner.email, OWNER_PASSWORD, ip="192.0.2.10").status_code == 200
 
 
 def test_patient_code_sign_in_goes_through_the_same_lock(
