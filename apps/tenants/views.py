@@ -52,9 +52,9 @@ class OnboardingApi(APIView):
         return Response(OnboardedSerializer(signed_up).data, status=status.HTTP_201_CREATED)
 
 
-class CellOnboardingApi(APIView):
-    """A sign-up forwarded by the cell that received it, for a region this cell serves. Only
-    for cells (the shared secret; anyone else gets 404) and never routed by the edge."""
+class CellInternalApi(APIView):
+    """A call from another cell: only with the cells' shared secret (anyone else gets 404),
+    never routed by the edge, not in the public contract. Subclasses answer in `answer`."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -64,6 +64,16 @@ class CellOnboardingApi(APIView):
     def post(self, request: Request) -> Response:
         if not secret_matches(request.headers.get(SECRET_HEADER)):
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        return self.answer(request)
+
+    def answer(self, request: Request) -> Response:
+        raise NotImplementedError
+
+
+class CellOnboardingApi(CellInternalApi):
+    """A sign-up forwarded by the cell that received it, for a region this cell serves."""
+
+    def answer(self, request: Request) -> Response:
         serializer = CellOnboardingSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
@@ -108,18 +118,11 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-class CellVerifyEmailApi(APIView):
+class CellVerifyEmailApi(CellInternalApi):
     """A sign-up confirmation link that the public site's cell received for this cell's
-    tenant. Only for cells (the shared secret); never routed by the edge."""
+    tenant."""
 
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    throttle_classes = []
-
-    @extend_schema(exclude=True)
-    def post(self, request: Request) -> Response:
-        if not secret_matches(request.headers.get(SECRET_HEADER)):
-            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    def answer(self, request: Request) -> Response:
         try:
             tenant = verify(str(request.data.get("token", "")))
         except LinkRefused:
