@@ -21,6 +21,19 @@ def local_dir() -> Path:
     return Path(os.environ.get("MYMEDIC_LOCAL_DIR") or settings.BASE_DIR / ".local")
 
 
+def nginx_and_static() -> tuple[str, Path]:
+    """nginx's binary and the static files it serves, collected and readable by its workers."""
+    if not settings.STATIC_ROOT:
+        raise CommandError("MYMEDIC_STATIC_ROOT must name the folder for /static/")
+    nginx = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    if nginx is None:
+        raise CommandError("nginx is not installed; run 'scripts/local.sh system'")
+    static_root = Path(settings.STATIC_ROOT).resolve()
+    call_command("collectstatic", interactive=False, verbosity=0)
+    static_root.chmod(0o755)
+    return nginx, static_root
+
+
 class Command(BaseCommand):
     help = "Write nginx's configuration (mymedic/proxy.py) and run nginx in the foreground."
 
@@ -32,14 +45,7 @@ class Command(BaseCommand):
         parser.add_argument("--write-only", action="store_true", help="print the file's path")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.STATIC_ROOT:
-            raise CommandError("MYMEDIC_STATIC_ROOT must name the folder for /static/")
-        nginx = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
-        if nginx is None:
-            raise CommandError("nginx is not installed; run 'scripts/local.sh system'")
-        static_root = Path(settings.STATIC_ROOT).resolve()
-        call_command("collectstatic", interactive=False, verbosity=0)
-        static_root.chmod(0o755)
+        nginx, static_root = nginx_and_static()
         config = ProxyConfig(
             port=options["port"],
             upstream=options["upstream"],

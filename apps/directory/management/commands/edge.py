@@ -10,7 +10,6 @@ nginx gracefully (SIGQUIT: requests in progress finish) and then the command.
 
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -21,11 +20,10 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import connections
 
-from apps.core.management.commands.proxy import local_dir
+from apps.core.management.commands.proxy import local_dir, nginx_and_static
 from apps.directory.router import directory_alias
 from apps.directory.selectors import host_map
 from mymedic.edge import edge_config, routing, write_host_map
@@ -72,14 +70,7 @@ class Command(BaseCommand):
         parser.add_argument("--write-only", action="store_true", help="print the file's path")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.STATIC_ROOT:
-            raise CommandError("MYMEDIC_STATIC_ROOT must name the folder for /static/")
-        nginx_bin = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
-        if nginx_bin is None:
-            raise CommandError("nginx is not installed; run 'scripts/local.sh system'")
-        static_root = Path(settings.STATIC_ROOT).resolve()
-        call_command("collectstatic", interactive=False, verbosity=0)
-        static_root.chmod(0o755)
+        nginx_bin, static_root = nginx_and_static()
         directory = (options["dir"] or local_dir() / "edge").resolve()
         config = edge_config(
             port=options["port"],
