@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from apps.bench.load import worker_command
 from mymedic.proxy import ProxyConfig, write
 from tests.conftest import subprocess_env
 
@@ -175,8 +176,7 @@ def celery_worker(**env: str) -> Iterator[None]:
     server queues work (emails leave from tasks). It first drops what earlier tests left in
     the queue (their tenants are gone). Stopped by its PID."""
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mymedic", "worker", "--pool", "solo", "--purge",
-         "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        worker_command(loglevel="info", purge=True),
         env=subprocess_env(**env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -241,11 +241,25 @@ def wrk(target: Target, port: int, *, connections: int, seconds: float) -> dict[
     }
 
 
+def worker_command(
+    *, loglevel: str = "warning", queues: str = "", purge: bool = False
+) -> list[str]:
+    """A Celery worker as benches and tests start one: this interpreter, the solo pool, none
+    of the cluster chatter a lone worker does not need; `queues` comma-separated (default:
+    the worker's own default queue)."""
+    command = [sys.executable, "-m", "celery", "-A", "mymedic", "worker", "--pool", "solo"]
+    command += ["--loglevel", loglevel, "--without-heartbeat", "--without-gossip"]
+    command += [
+        "--without-mingle",
+        *(["-Q", queues] if queues else []),
+        *(["--purge"] if purge else []),
+    ]
+    return command
+
+
 @contextmanager
 def celery_worker() -> Iterator[Process]:
-    command = [sys.executable, "-m", "celery", "-A", "mymedic", "worker", "--pool", "solo"]
-    flags = ["--loglevel", "error", "--without-heartbeat", "--without-gossip", "--without-mingle"]
-    with running([*command, *flags], "worker") as process:
+    with running(worker_command(loglevel="error"), "worker") as process:
         yield process
 
 

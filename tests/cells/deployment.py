@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 from django.db import connection
 
+from apps.bench.load import worker_command
 from tests.faults.stack import Redis, free_port, wait_until
 from tests.servers import stop
 
@@ -183,23 +184,9 @@ def deployment(regions: dict[str, str]) -> Iterator[Deployment]:
             )
             cell.processes.append(
                 _spawn(
-                    [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "mymedic",
-                        "worker",
-                        "--pool",
-                        "solo",
-                        "-l",
-                        "info",
-                        "-Q",
-                        "default,projections,notifications,reports",
-                        "--without-gossip",
-                        "--without-mingle",
-                        "--without-heartbeat",
-                    ],
+                    worker_command(
+                        loglevel="info", queues="default,projections,notifications,reports"
+                    ),
                     cell.env,
                     root / f"worker-{cell.name}.log",
                 )  # fmt: skip

@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from apps.bench.load import worker_command
 from apps.clinic.models import Branch, Role, User
 from apps.eventstore.live import BranchChannelManager, branch_channel
 from apps.eventstore.models import ProjectionState
@@ -49,21 +50,7 @@ def worker(django_db_setup: Any) -> Iterator[subprocess.Popen[bytes]]:
         capture_output=True,
     )
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "mymedic",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "warning",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
+        worker_command(),
         env=subprocess_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

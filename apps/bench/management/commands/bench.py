@@ -43,6 +43,7 @@ from apps.bench.load import (
     post_all,
     proxied_web,
     web_server,
+    worker_command,
     wrk,
 )
 from apps.bench.measure import summary_ms, timed, wait_for
@@ -638,24 +639,7 @@ class Command(BaseCommand):
     def bench_lag(self, bookings: int, rate: float) -> dict[str, Any]:
         """Commit → read-model lag with a real Celery worker, under a steady booking rate."""
         tenant = make_tenant()
-        worker = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "mymedic",
-                "worker",
-                "--pool",
-                "solo",
-                "--loglevel",
-                "error",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
+        worker = subprocess.Popen(worker_command(loglevel="error"), stdout=subprocess.DEVNULL)  # noqa: S603
         seen: list[tuple[float, int]] = []
         stop = threading.Event()
 
