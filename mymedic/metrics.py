@@ -8,6 +8,7 @@ from django_tenants.utils import schema_context
 
 from apps.core.tenancy import tenant_schemas
 from apps.eventstore.projections import lag
+from apps.tenants.commands import tenants_unrouted
 
 
 def _allowed(request: HttpRequest) -> bool:
@@ -37,4 +38,10 @@ def metrics(request: HttpRequest) -> HttpResponse:
                 lines.append(f"mymedic_projection_lag{{{labels}}} {row['lag']}")
                 is_parked = int(row["status"] == "parked")
                 parked.append(f"mymedic_projection_parked{{{labels}}} {is_parked}")
-    return HttpResponse("\n".join(lines + parked) + "\n", content_type="text/plain; version=0.0.4")
+    unrouted = [
+        "# HELP mymedic_tenants_unrouted Tenants of this cell the directory does not know.",
+        "# TYPE mymedic_tenants_unrouted gauge",
+        f"mymedic_tenants_unrouted {len(tenants_unrouted())}",
+    ]
+    body = "\n".join(lines + parked + unrouted) + "\n"
+    return HttpResponse(body, content_type="text/plain; version=0.0.4")

@@ -1,9 +1,11 @@
 """Request routing by host: health checks, the public site and tenants."""
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django_tenants.middleware.main import TenantMainMiddleware
@@ -11,9 +13,12 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from apps.core.db import connection
 from apps.core.errors import TenantMoving
 from apps.core.shortlived import ShortLived
+from apps.directory.selectors import location_of
 from mymedic.health import healthz
 
 HEALTH_PATH = "/healthz"
+
+logger = logging.getLogger(__name__)
 
 # Host → tenant, kept at most a second per process (apps/core/shortlived.py): a removed
 # domain or a deleted or moved tenant stops being served everywhere within that second.
@@ -62,6 +67,8 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
         return tenant
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
+        if served_by_another_cell(hostname):
+            return being_routed(request)
         return unknown_host(request)
 
 
@@ -85,6 +92,41 @@ class TenantMovingMiddleware:
             response = HttpResponse(exception.message, status=503, content_type="text/plain")
         response["Retry-After"] = str(exception.retry_after)
         return response
+
+
+def served_by_another_cell(hostname: str) -> bool:
+    """Whether the directory places this host's tenant in another cell. The edge sends a host
+    that its map does not name yet (for the moment between a sign-up, or a move, and its
+    reload) to the directory's cell, which must not call a real clinic unknown. Only a
+    `{slug}.{BASE_DOMAIN}` host is looked up (by the slug's unique index), and only when
+    there is more than one cell; a directory that cannot answer leaves the 404."""
+    if len(settings.MYMEDIC_CELLS) < 2:
+        return False
+    slug, dot, base = hostname.partition(".")
+    if not dot or base != settings.BASE_DOMAIN:
+        return False
+    try:
+        location = location_of(slug)
+    except DatabaseError:
+        logger.warning("directory unreachable while routing host %s", hostname)
+        return False
+    return (
+        location is not None
+        and location.cell != settings.MYMEDIC_CELL
+        and hostname in location.hosts
+    )
+
+
+def being_routed(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After: the clinic exists in another cell and the edge is about to route
+    its host there (it reloads within about a second of the directory's change)."""
+    message = "This clinic's address is being set up. Please retry in a second."
+    if request.path_info.startswith("/api/"):
+        response: HttpResponse = JsonResponse({"detail": message}, status=503)
+    else:
+        response = HttpResponse(message, status=503, content_type="text/plain")
+    response["Retry-After"] = "1"
+    return response
 
 
 def unknown_host(request: HttpRequest) -> HttpResponse:

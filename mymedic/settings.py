@@ -497,6 +497,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 3600.0,
     },
     # Keeps MYMEDIC_SPARE_SCHEMAS spare schemas ready (each sign-up also asks for one).
+    # Records tenants whose place the separate directory database lost (two queries).
+    "repair-directory": {"task": "apps.tenants.tasks.repair_directory", "schedule": 60.0},
     "top-up-spare-schemas": {
         "task": "apps.tenants.tasks.top_up_spare_schemas",
         "schedule": 300.0,

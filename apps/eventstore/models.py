@@ -190,6 +190,11 @@ class EventSourcedModel(models.Model):
 def _request_projection_run(schema: str) -> None:
     from apps.eventstore.tasks import request_projection_run  # tasks imports these models
 
+    if connection.schema_name == schema:
+        # Usually so: entering the same schema would make the next command set its search
+        # path again (django-tenants forgets it on every switch), a round trip per command.
+        request_projection_run()
+        return
     with schema_context(schema):
         request_projection_run()
 

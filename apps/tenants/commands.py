@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone as dj_timezone
 from django_tenants.utils import get_public_schema_name, schema_context
@@ -29,6 +29,7 @@ from apps.core.wakeups import after_commit
 from apps.directory.cells import place, region_problem, this_cell
 from apps.directory.commands import location_register, location_reserve
 from apps.directory.forward import call_cell
+from apps.directory.models import TenantLocation
 from apps.directory.selectors import location_of
 from apps.eventstore.projections import Touched
 from apps.eventstore.readcache import bump_generations
@@ -128,37 +129,49 @@ def tenant_onboard(
     reservation = location_reserve(
         actor=None, slug=slug, region=region, hosts=[tenant_domain(slug)]
     )
+    tenant_committed = False
     try:
-        with reservation, transaction.atomic():
-            tenant = Tenant(
-                schema_name=schema_name_for(slug),
-                slug=slug,
-                name=clinic_name.strip(),
-                kind=kind,
-                region=region,
-                timezone=timezone,
-                currency=currency,
-                verified_at=dj_timezone.now() if verified else None,
-            )
-            spare = spares.claim(tenant.schema_name)
-            if spare is None:
-                logger.warning("no spare schema ready; cloning schema=%s", tenant.schema_name)
-            tenant.auto_create_schema = spare is None
-            tenant.save(verbosity=0)
-            domain = Domain.objects.create(domain=tenant_domain(slug), tenant=tenant)
-            with schema_context(tenant.schema_name):
-                ensure_tenant_key()
-                branch_create(actor=None, name=FIRST_BRANCH_NAME, timezone=timezone)
-                owner = staff_create(
-                    actor=None,
-                    name=owner_name,
-                    email=owner_email,
-                    password=owner_password,
-                    role=Role.OWNER,
+        with reservation:
+            with transaction.atomic():
+                tenant = Tenant(
+                    schema_name=schema_name_for(slug),
+                    slug=slug,
+                    name=clinic_name.strip(),
+                    kind=kind,
+                    region=region,
+                    timezone=timezone,
+                    currency=currency,
+                    verified_at=dj_timezone.now() if verified else None,
                 )
-    except IntegrityError as exc:
-        # Two sign-ups raced for the same address; the unique index let one through.
-        raise InvalidInput(errors={"slug": ["This address is already taken."]}) from exc
+                spare = spares.claim(tenant.schema_name)
+                if spare is None:
+                    logger.warning("no spare schema ready; cloning schema=%s", tenant.schema_name)
+                tenant.auto_create_schema = spare is None
+                tenant.save(verbosity=0)
+                domain = Domain.objects.create(domain=tenant_domain(slug), tenant=tenant)
+                with schema_context(tenant.schema_name):
+                    ensure_tenant_key()
+                    branch_create(actor=None, name=FIRST_BRANCH_NAME, timezone=timezone)
+                    owner = staff_create(
+                        actor=None,
+                        name=owner_name,
+                        email=owner_email,
+                        password=owner_password,
+                        role=Role.OWNER,
+                    )
+            tenant_committed = True
+    except DatabaseError as exc:
+        if isinstance(exc, IntegrityError) and not tenant_committed:
+            # Two sign-ups raced for the same address; the unique index let one through.
+            raise InvalidInput(errors={"slug": ["This address is already taken."]}) from exc
+        if not tenant_committed or settings.MYMEDIC_DIRECTORY_SHARED:
+            raise
+        # The tenant is whole here; only its place in the separate directory database was
+        # lost. The directory repair (beat, every minute) records it; until then its host
+        # answers 404 at the edge and `mymedic_tenants_unrouted` counts it.
+        logger.error(
+            "tenant committed but the directory did not record it slug=%s error=%s", slug, exc
+        )
     after_commit(top_up_spare_schemas_soon, what="spare schema top-up")
     seconds = time.perf_counter() - started
     logger.info(
@@ -168,17 +181,33 @@ def tenant_onboard(
     return Onboarded(tenant=tenant, domain=domain.domain, owner_id=owner.pk, seconds=seconds)
 
 
+def tenants_unrouted() -> list[str]:
+    """Slugs of this cell's tenants that the directory does not know, so the edge cannot route
+    them: tenants made before the directory existed, or a sign-up whose tenant committed here
+    while the directory's separate database failed to commit its place. Two queries,
+    whatever the tenant count."""
+    here = set(Tenant.objects.exclude(schema_name="public").values_list("slug", flat=True))
+    known = set(TenantLocation.objects.filter(slug__in=here).values_list("slug", flat=True))
+    return sorted(here - known)
+
+
 def tenants_register_in_directory() -> list[str]:
-    """Records this cell's tenants that the directory does not know yet (made before it
-    existed); the slugs it added."""
+    """Records this cell's tenants that the directory does not know yet (`tenants_unrouted`);
+    the slugs it added."""
+    unrouted = Tenant.objects.filter(slug__in=tenants_unrouted()).prefetch_related("domains")
     return [
         tenant.slug
-        for tenant in Tenant.objects.exclude(schema_name="public")
+        for tenant in unrouted
         if location_register(
             actor=None,
             slug=tenant.slug,
             region=tenant.region,
-            hosts=[domain.domain for domain in tenant.domains.order_by("-is_primary", "domain")],
+            hosts=[
+                domain.domain
+                for domain in sorted(
+                    tenant.domains.all(), key=lambda d: (not d.is_primary, d.domain)
+                )
+            ],
         )
     ]
 

@@ -247,14 +247,90 @@ def tenant_move(
     )
 
 
-def _plan(source: psycopg.Connection[Any], dest: psycopg.Connection[Any], slug: str) -> Plan:
-    """What moves, after the checks that need nothing changed."""
+def tenant_move_recover(
+    *,
+    actor: None,
+    slug: str,
+    to: str,
+    keep_source: bool = False,
+    progress: Progress = silent,
+) -> str:
+    """Finishes or undoes the move of `slug` to `to` whose mover died (killed, its machine
+    lost) and left the tenant paused, a replication slot holding the source's WAL, a
+    subscription and a partial copy. What the two databases hold decides:
+
+    - the target's tenant row with its pause lifted: the cut-over completed (the pause is
+      lifted there last, after the directory flipped), so the move is **finished** — the
+      replication objects dropped, the target checked (`tenant_arrival`), the source dropped
+      unless `keep_source`;
+    - anything else: the move is **undone** — replication objects and the target's copy
+      dropped, the directory pointed back at this cell if it had flipped, the pause on the
+      source lifted. No write is lost: while paused the tenant took none on either side.
+
+    Returns "finished", "undone", or "nothing to do" (the source is gone: the move had
+    finished). Safe to run twice."""
+    from apps.directory.selectors import location_of
+
+    target = resolve_target(to)
+    source_cell = this_cell()
+    with _connect(backups.app_params()) as source, _connect(target.params) as dest:
+        query = "SELECT to_jsonb(t) FROM public.tenants_tenant t WHERE slug = %s"
+        here, there = _one(source, query, [slug]), _one(dest, query, [slug])
+        if here is None:
+            if there is None:
+                raise NotFound(f"No tenant {slug} here or in {target.cell}.")
+            progress(f"{slug}: the source is gone; the move had finished")
+            return "nothing to do"
+        plan = _plan(source, dest, slug, recovering=True)
+        plan.made = ["schema", "subscription", "slot", "publication"]
+        plan.subscription_oid = _one(
+            dest, "SELECT oid FROM pg_subscription WHERE subname = %s", [plan.name]
+        )
+        plan.target_tenant_id = int(there["id"]) if there else None
+        _drop_replication(source, dest, plan)
+        progress(f"{slug}: replication objects dropped (if any were left)")
+        if there is not None and there.get("moving_at") is None:
+            _arrive(slug, target, progress)
+            if not keep_source:
+                _drop_source(source, plan)
+                progress(f"{slug}: schema {plan.schema} and its public rows dropped at the source")
+            progress(f"{slug}: the move to {target.cell} is finished")
+            return "finished"
+        _drop_copy(dest, plan)
+        progress(f"{slug}: the target's partial copy dropped")
+        location = location_of(slug)
+        if location is not None and location.cell == target.cell:
+            tenant_moved.send(
+                sender=Tenant, slug=slug, source_cell=target.cell, target_cell=source_cell
+            )
+            progress(f"{slug}: the directory points at {source_cell} again")
+        source.execute(
+            "UPDATE public.tenants_tenant SET moving_at = NULL WHERE id = %s", [plan.tenant_id]
+        )
+        progress(f"{slug}: the move is undone; the tenant takes writes here again")
+        return "undone"
+
+
+def _plan(
+    source: psycopg.Connection[Any],
+    dest: psycopg.Connection[Any],
+    slug: str,
+    *,
+    recovering: bool = False,
+) -> Plan:
+    """What moves, after the checks that need nothing changed (when `recovering` from a mover
+    that died, what its move may have left: the checks that it started are skipped)."""
     tenant = _one(source, "SELECT to_jsonb(t) FROM public.tenants_tenant t WHERE slug = %s", [slug])
     if tenant is None:
         raise NotFound(f"No tenant {slug} here.")
-    if tenant.get("moving_at"):
-        raise Conflict(f"{slug} is being moved (or has moved) already: moving_at is set.")
     schema = tenant["schema_name"]
+    if recovering:
+        return Plan(slug, int(tenant["id"]), tenant, schema, [], _keyed(source))
+    if tenant.get("moving_at"):
+        raise Conflict(
+            f"{slug} is being moved (or has moved) already: moving_at is set. If its mover "
+            "died, `tenant_move --recover` finishes or undoes that move."
+        )
     if _one(source, "SELECT system_identifier FROM pg_control_system()") == _one(
         dest, "SELECT system_identifier FROM pg_control_system()"
     ) and _one(source, "SELECT current_database()") == _one(dest, "SELECT current_database()"):
@@ -289,7 +365,12 @@ def _plan(source: psycopg.Connection[Any], dest: psycopg.Connection[Any], slug: 
         raise InvalidInput(
             f"Tables without a primary key cannot be replicated: {', '.join(without_identity)}."
         )
-    keyed = [
+    return Plan(slug, int(tenant["id"]), tenant, schema, tables, _keyed(source))
+
+
+def _keyed(source: psycopg.Connection[Any]) -> list[tuple[str, str]]:
+    """The public tables with a foreign key to the tenant, and that column."""
+    return [
         (str(table), str(column))
         for table, column in source.execute(
             """
@@ -303,7 +384,6 @@ def _plan(source: psycopg.Connection[Any], dest: psycopg.Connection[Any], slug: 
             """
         )
     ]
-    return Plan(slug, int(tenant["id"]), tenant, schema, tables, keyed)
 
 
 def _prepare(

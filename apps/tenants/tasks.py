@@ -1,13 +1,28 @@
 """Periodic upkeep of the public schema's tenants (thin; safe to run twice)."""
 
+import logging
+
 from celery import shared_task
 from django.db import DatabaseError
 
 from apps.clinic.tasks import MAIL_RETRY
 from apps.core.tenancy import first_fire
-from apps.tenants.commands import spare_schemas_top_up
+from apps.tenants.commands import spare_schemas_top_up, tenants_register_in_directory
 from apps.tenants.models import Tenant
 from apps.tenants.verification import reap_unverified, unverified_past_deadline, verification_email
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task
+def repair_directory() -> list[str]:
+    """Beat, every minute: records in the directory any tenant of this cell it does not know
+    (a sign-up whose directory commit failed after the tenant committed), so the edge routes
+    it. Two queries when there is nothing to repair."""
+    added = tenants_register_in_directory()
+    for slug in added:
+        logger.error("directory repaired: tenant %s was unrouted and is now recorded", slug)
+    return added
 
 
 @shared_task

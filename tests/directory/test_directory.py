@@ -12,8 +12,9 @@ from apps.directory.cells import all_cells, place
 from apps.directory.commands import relocate
 from apps.directory.forward import SECRET_HEADER
 from apps.directory.models import TenantLocation
-from apps.tenants.commands import tenants_register_in_directory
+from apps.tenants.commands import tenants_register_in_directory, tenants_unrouted
 from apps.tenants.models import Tenant
+from apps.tenants.tasks import repair_directory
 from apps.tenants.verification import reap_unverified
 from tests.servers import free_port
 
@@ -215,6 +216,33 @@ def test_a_tenant_deleted_after_moving_away_keeps_its_new_place(public_api: Any)
     assert TenantLocation.objects.get(slug="lotus").cell == "in-2"
 
 
+def test_a_host_the_edge_has_not_mapped_yet_is_retried_not_called_unknown(
+    public_api: Any,
+) -> None:
+    # Until the edge reloads its map, it sends a new host to the directory's cell (here):
+    # the directory places the clinic in gcc, so this cell says "retry", not "no clinic".
+    TenantLocation.objects.create(slug="dune", region="gcc", cell="gcc", hosts=["dune.localhost"])
+    with override_settings(MYMEDIC_CELLS=cells(gcc=unreachable_cell("gcc"))):
+        api = public_api.get("/api/v1/auth/me/", HTTP_HOST="dune.localhost")
+        page = public_api.get("/login/", HTTP_HOST="dune.localhost")
+        unknown = public_api.get("/api/v1/auth/me/", HTTP_HOST="nobody.localhost")
+
+    assert (api.status_code, api["Retry-After"]) == (503, "1")
+    assert "retry" in api.json()["detail"]
+    assert (page.status_code, page["Retry-After"]) == (503, "1")
+    assert unknown.status_code == 404
+
+
+def test_with_one_cell_an_unknown_host_is_404_whatever_the_directory_says(
+    public_api: Any,
+) -> None:
+    TenantLocation.objects.create(slug="dune", region="gcc", cell="gcc", hosts=["dune.localhost"])
+
+    response = public_api.get("/api/v1/auth/me/", HTTP_HOST="dune.localhost")
+
+    assert response.status_code == 404
+
+
 def test_relocate_points_the_tenant_at_another_cell_of_its_region(public_api: Any) -> None:
     public_api.post("/api/v1/onboarding/", SIGNUP, format="json")
     with override_settings(MYMEDIC_CELLS=cells(**{"in-2": unreachable_cell("in")})):
@@ -253,3 +281,25 @@ def test_tenants_made_before_the_directory_are_recorded_by_setup(tenant: Tenant)
 
 def test_the_default_configuration_is_one_cell_in_region_in() -> None:
     assert [(cell.name, cell.region) for cell in all_cells()] == [("local", "in")]
+
+
+def test_a_tenant_the_directory_lost_is_counted_then_recorded_by_the_repair(
+    tenant: Tenant, public_api: Any, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A sign-up whose tenant committed here while the separate directory database failed to
+    # commit its place: the edge cannot route it until the repair (beat, every minute).
+    TenantLocation.objects.filter(slug=tenant.slug).delete()
+    settings.MYMEDIC_METRICS_TOKEN = "s3cret"
+    unrouted = tenants_unrouted()
+    before = public_api.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").content.decode()
+
+    added = repair_directory()
+
+    assert tenant.slug in unrouted
+    assert f"mymedic_tenants_unrouted {len(unrouted)}\n" in before
+    assert tenant.slug in added
+    assert f"tenant {tenant.slug} was unrouted" in caplog.text
+    assert tenants_unrouted() == []
+    assert TenantLocation.objects.get(slug=tenant.slug).hosts == [f"{tenant.slug}.localhost"]
+    after = public_api.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").content.decode()
+    assert "mymedic_tenants_unrouted 0\n" in after

@@ -1,5 +1,7 @@
 """The cost of the write path: what a booking says to PostgreSQL, and what it must not."""
 
+from typing import Any
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -33,6 +35,19 @@ def test_a_booking_takes_the_append_lock_once_and_no_savepoint_of_its_own(
     inserts = [s.split('"')[1] for s in sql if s.startswith("INSERT")]
     assert inserts == ["scheduling_appointment", "eventstore_event", "audit_auditentry"]
     assert len(sql) <= 9, sql
+
+
+def test_the_projection_wake_up_after_commit_leaves_the_search_path_to_the_next_command(
+    tenant: Tenant, doctor: Doctor, patient: Patient, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 9))
+
+    with CaptureQueriesContext(connection) as captured:
+        commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 10))
+
+    assert callbacks
+    assert not [s for s in statements(captured) if s.startswith("SET search_path")]
 
 
 def test_a_clash_found_by_the_constraint_is_a_conflict_and_leaves_nothing(

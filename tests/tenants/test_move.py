@@ -10,6 +10,8 @@ usual rolled-back transaction.
 
 import io
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -22,6 +24,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -41,10 +44,10 @@ from apps.scheduling import commands
 from apps.scheduling.models import Appointment, AppointmentView, Doctor, Patient
 from apps.tenants import backups
 from apps.tenants.models import Domain, Tenant, TenantWork
-from apps.tenants.moves import tenant_move, tenant_moved
+from apps.tenants.moves import tenant_move, tenant_move_recover, tenant_moved
 from tests.clinic.factories import UserFactory
 from tests.clock import ist
-from tests.conftest import HostClient, client_for
+from tests.conftest import HostClient, client_for, subprocess_env
 from tests.faults import clinic_day
 from tests.faults.stack import Postgres, wait_until
 
@@ -465,3 +468,106 @@ def test_a_command_waiting_for_the_append_lock_finds_a_pause_set_meanwhile(
 
     assert outcome == ["refused"]
     assert appointments == 0
+
+
+def _leftovers(cell: str, schema: str) -> dict[str, int]:
+    """What a move leaves behind on each side: replication objects, the target's copy."""
+    with backups.connect(autocommit=True) as conn:
+        found = {
+            "publications": conn.execute("SELECT count(*) FROM pg_publication").fetchone()[0],
+            "slots": conn.execute(
+                "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"
+            ).fetchone()[0],
+        }
+    with backups.connect(cell, autocommit=True) as conn:
+        found["subscriptions"] = conn.execute("SELECT count(*) FROM pg_subscription").fetchone()[0]
+        found["target schema"] = conn.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = %s", [schema]
+        ).fetchone()[0]
+        found["target tenants"] = conn.execute(
+            "SELECT count(*) FROM public.tenants_tenant"
+        ).fetchone()[0]
+    return found
+
+
+def test_a_mover_killed_inside_its_write_pause_is_undone_by_recover(
+    clinic: Tenant, cell: str, django_db_blocker: Any
+) -> None:
+    schema = clinic.schema_name
+    with django_db_blocker.unblock():
+        # A command in flight holds the tenant's append lock, so the mover waits inside its
+        # write pause: it is killed there, the worst moment (the tenant answers 503).
+        with backups.connect() as command_in_flight:
+            command_in_flight.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [APPEND_LOCK_CLASS, schema]
+            )
+            mover = subprocess.Popen(  # noqa: S603  (our own interpreter and arguments)
+                [sys.executable, "manage.py", "tenant_move", clinic.slug, "--to", url_of(cell),
+                 "--max-pause", "120"],
+                cwd=settings.BASE_DIR,
+                env=subprocess_env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                wait_until(
+                    lambda: Tenant.objects.filter(
+                        slug=clinic.slug, moving_at__isnull=False
+                    ).exists(),
+                    300,
+                    "the mover to pause the tenant",
+                )
+            finally:
+                mover.kill()
+                mover.wait(30)
+            command_in_flight.rollback()
+        left = _leftovers(cell, schema)
+        assert Tenant.objects.get(slug=clinic.slug).moving_at is not None
+        assert (left["slots"], left["subscriptions"], left["target tenants"]) == (1, 1, 1)
+
+        out = io.StringIO()
+        call_command("tenant_move", clinic.slug, "--to", url_of(cell), "--recover", stdout=out)
+
+        assert "undone" in out.getvalue()
+        assert Tenant.objects.get(slug=clinic.slug).moving_at is None
+        assert _leftovers(cell, schema) == dict.fromkeys(left, 0)
+        with schema_context(schema):
+            booked = commands.appointment_book(
+                actor=None,
+                doctor=Doctor.objects.get(),
+                patient=Patient.objects.order_by("pk").first(),
+                start=clinic_day.FIRST_DAY + timedelta(days=200),
+            )
+            assert Appointment.objects.filter(pk=booked.pk).exists()
+        # The move can be made again, and goes through.
+        moved = tenant_move(actor=None, slug=clinic.slug, to=url_of(cell))
+        assert moved.events > 0 and moved.source_dropped
+        with backups.connect(cell, autocommit=True) as conn:
+            assert conn.execute(
+                "SELECT moving_at FROM public.tenants_tenant WHERE slug = %s", [clinic.slug]
+            ).fetchone() == (None,)
+
+
+def test_recover_finishes_a_move_whose_mover_died_after_the_cut_over(
+    clinic: Tenant, cell: str, django_db_blocker: Any
+) -> None:
+    # The state a mover leaves when it dies after the cut-over and before dropping the
+    # source: the target is the tenant's home, the source is kept, paused for good.
+    schema = clinic.schema_name
+    with django_db_blocker.unblock():
+        tenant_move(actor=None, slug=clinic.slug, to=url_of(cell), keep_source=True)
+        assert Tenant.objects.get(slug=clinic.slug).moving_at is not None
+
+        outcome = tenant_move_recover(actor=None, slug=clinic.slug, to=url_of(cell))
+        again = tenant_move_recover(actor=None, slug=clinic.slug, to=url_of(cell))
+
+        assert (outcome, again) == ("finished", "nothing to do")
+        assert not Tenant.objects.filter(slug=clinic.slug).exists()
+        with backups.connect(autocommit=True) as conn:
+            assert conn.execute(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = %s", [schema]
+            ).fetchone() == (0,)
+        with backups.connect(cell, autocommit=True) as conn:
+            assert conn.execute(
+                "SELECT moving_at FROM public.tenants_tenant WHERE slug = %s", [clinic.slug]
+            ).fetchone() == (None,)

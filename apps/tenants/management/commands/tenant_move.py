@@ -3,14 +3,15 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.core.errors import DomainError
-from apps.tenants.moves import tenant_move
+from apps.tenants.moves import tenant_move, tenant_move_recover
 
 
 class Command(BaseCommand):
     help = (
         "Moves a tenant from this cell's database to another cell online (logical "
         "replication), pausing its writes only for the cut-over; verifies the copy, then "
-        "drops the source's schema and public rows unless --keep-source."
+        "drops the source's schema and public rows unless --keep-source. With --recover, "
+        "finishes or undoes a move whose mover died."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,7 +30,16 @@ class Command(BaseCommand):
             help="abandon the move if the cut-over would pause writes longer (default 5)",
         )
 
+        parser.add_argument(
+            "--recover",
+            action="store_true",
+            help="finish or undo (from what the databases hold) a move whose mover died",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["recover"]:
+            self.recover(options)
+            return
         try:
             moved = tenant_move(
                 actor=None,
@@ -47,4 +57,19 @@ class Command(BaseCommand):
                 f"{moved.rows} rows in {moved.tables} tables, {moved.events} events; "
                 f"writes paused {moved.pause_seconds * 1000:.0f} ms; {moved.seconds:.1f} s in all."
             )
+        )
+
+    def recover(self, options: dict[str, Any]) -> None:
+        try:
+            outcome = tenant_move_recover(
+                actor=None,
+                slug=options["slug"],
+                to=options["to"],
+                keep_source=options["keep_source"],
+                progress=self.stdout.write,
+            )
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(
+            self.style.SUCCESS(f"Recovered the move of {options['slug']}: {outcome}.")
         )
