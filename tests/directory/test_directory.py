@@ -295,6 +295,10 @@ def test_a_tenant_the_directory_lost_is_counted_then_recorded_by_the_repair(
 
     added = repair_directory()
 
+    assert settings.CELERY_BEAT_SCHEDULE["repair-directory"] == {
+        "task": "apps.tenants.tasks.repair_directory",
+        "schedule": 60.0,
+    }
     assert tenant.slug in unrouted
     assert f"mymedic_tenants_unrouted {len(unrouted)}\n" in before
     assert tenant.slug in added
