@@ -14,7 +14,8 @@ worker_class = "mymedic.webworker.WebWorker"
 graceful_timeout = int(os.environ.get("MYMEDIC_WEB_GRACEFUL_SECONDS", "30"))
 # A worker that misses its heartbeat this long (a blocked event loop) is replaced.
 timeout = 60
-# Idle keep-alive from the proxy; nginx opens a connection per request to the workers.
+# Idle keep-alive of the proxy's connections: nginx keeps them for reuse and drops them
+# sooner (mymedic/proxy.py UPSTREAM_KEEPALIVE_SECONDS), so it never reuses a closing one.
 keepalive = 5
 # Only the proxy connects: no X-Forwarded-* is believed at this layer.
 forwarded_allow_ips = ""

@@ -25,6 +25,12 @@ LOG_FORMAT = (
     "$body_bytes_sent $request_time upstream=$upstream_status/$upstream_response_time"
 )
 
+# Idle connections each nginx worker keeps open to the web workers, and for how long: under
+# the workers' keep-alive (`keepalive` in mymedic/gunicorn.py, 5 s), so nginx never sends a
+# request on a connection a worker is closing.
+UPSTREAM_KEEPALIVE_CONNECTIONS = 32
+UPSTREAM_KEEPALIVE_SECONDS = 4
+
 
 @dataclass(frozen=True)
 class ProxyConfig:
@@ -101,8 +107,13 @@ def nginx_config(config: ProxyConfig, routing: Routing | None = None) -> str:
         upstreams={"mymedic_web": config.upstream}, target="http://mymedic_web"
     )
     target = routing.target
+    # Idle connections to the workers are kept for reuse (no TCP handshake per request), and
+    # dropped before the workers' own keep-alive (mymedic/gunicorn.py) would close them under
+    # a request in flight.
     upstreams = "".join(
-        f"    upstream {name} {{\n        server {address};\n    }}\n"
+        f"    upstream {name} {{\n        server {address};\n"
+        f"        keepalive {UPSTREAM_KEEPALIVE_CONNECTIONS};\n"
+        f"        keepalive_timeout {UPSTREAM_KEEPALIVE_SECONDS}s;\n    }}\n"
         for name, address in routing.upstreams.items()
     )
     here = config.directory

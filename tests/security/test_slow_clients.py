@@ -10,11 +10,14 @@ import re
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
 
+from mymedic import gunicorn
+from mymedic.proxy import UPSTREAM_KEEPALIVE_SECONDS
 from tests import servers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -222,3 +225,20 @@ def test_the_app_sees_the_client_address_the_proxy_forwards(proxy: servers.Proxi
         lambda: "127.0.0.2 [" in proxy.access_log.read_text(), 10, "nginx's line for the client"
     )
     assert "9812345678" not in app_log + proxy.access_log.read_text()
+
+
+def established_to(port: int) -> int:
+    """Established TCP connections to 127.0.0.1:`port` on this machine (/proc/net/tcp)."""
+    target = f"0100007F:{port:04X}"
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for line in lines if line.split()[2] == target and line.split()[3] == "01")
+
+
+def test_the_proxy_reuses_its_connections_to_the_web_workers(proxy: servers.Proxied) -> None:
+    # Twenty clients one after another: nginx keeps its connections to the workers open for
+    # the next request instead of a TCP handshake (and a closed socket) per request.
+    for _ in range(20):
+        assert get(proxy.port, "/healthz")[0] == 200
+
+    assert established_to(proxy.web_port) >= 1
+    assert gunicorn.keepalive > UPSTREAM_KEEPALIVE_SECONDS
