@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
@@ -75,8 +76,29 @@ ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}"]
 # one process may hold. MYMEDIC_DB_POOL=0 falls back to per-request connections (e.g. when
 # PgBouncer pools in front).
 DB_POOL = env_bool("MYMEDIC_DB_POOL", True)
+
+
+def database_from_url(url: str, **options: Any) -> dict[str, Any]:
+    """dj-database-url's settings, and libpq's list of hosts, which it does not parse:
+    `postgres://user@h1:p1,h2:p2/db?target_session_attrs=read-write` connects to whichever
+    server takes writes, so after a standby is promoted (docs/OPERATIONS.md, failover) new
+    connections find it without a change of settings."""
+    parts = urlsplit(url)
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if "," not in hosts:
+        return dict(dj_database_url.parse(url, **options))
+    servers = [
+        server.rpartition(":") if ":" in server else (server, "", "") for server in hosts.split(",")
+    ]
+    first = parts._replace(netloc=f"{userinfo}{at}{hosts.split(',')[0]}")
+    parsed = dict(dj_database_url.parse(urlunsplit(first), **options))
+    parsed["HOST"] = ",".join(host for host, _, _ in servers)
+    parsed["PORT"] = ",".join(port or "5432" for _, _, port in servers)
+    return parsed
+
+
 DATABASES = {
-    "default": dj_database_url.parse(
+    "default": database_from_url(
         os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mymedic"),
         engine="django_tenants.postgresql_backend",
         conn_max_age=0 if DB_POOL else int(os.environ.get("MYMEDIC_DB_CONN_MAX_AGE", "60")),

@@ -4,7 +4,8 @@
 #   setup | run | test [pytest args] | bench | clean | backup | restore
 # Env: MYMEDIC_LOCAL_DIR, MYMEDIC_PG_PORT, MYMEDIC_REDIS_PORT, MYMEDIC_PG_OPTS,
 #      MYMEDIC_STARTED_FILE, PORT (run), CELLS (run: one cell per region, e.g. in,gcc),
-#      PYTEST_ARGS (test),
+#      PYTEST_ARGS (test), REPLICA=1 (a streaming standby), MYMEDIC_SYNC_REPLICATION=1,
+#      MYMEDIC_STANDBY_PORT,
 #      MYMEDIC_WAL_ARCHIVE, MYMEDIC_ARCHIVE_TIMEOUT, TO, MYMEDIC_RESTORE_PORT (backups).
 set -euo pipefail
 
@@ -54,6 +55,10 @@ PGLOG=$PGDIR/postgres.log
 PGSOCK=$PGDIR
 ((${#PGSOCK} < 80)) || PGSOCK=/tmp # unix socket paths are limited to ~107 bytes
 RDIR=$LOCAL/redis
+# The streaming standby (REPLICA=1): a base backup of the cluster that follows its WAL.
+STANDBY_DATA=$PGDIR/standby
+STANDBY_PORT=${MYMEDIC_STANDBY_PORT:-$((55000 + OFFSET))}
+STANDBY_NAME=mymedic_standby
 # Given on the command line, so a restored copy (scripts/backup.sh) needs them again.
 PG_LIMITS="-c max_connections=200"
 
@@ -178,9 +183,39 @@ start_redis() {
   die "redis failed to start"
 }
 
+standby_running() { [[ -f $STANDBY_DATA/postmaster.pid ]] && as_pg "$(pg_bin)/pg_ctl" -D "$STANDBY_DATA" status &>/dev/null; }
+
+# REPLICA=1: a standby next to the primary (made by pg_basebackup the first time, then
+# streaming), on STANDBY_PORT. MYMEDIC_SYNC_REPLICATION=1 makes it synchronous: a commit is
+# acknowledged once the standby has it. Without the standby the primary is never left waiting
+# for one (synchronous_standby_names is cleared).
+start_standby() {
+  local psql=("$(pg_bin)/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -X -q -v ON_ERROR_STOP=1)
+  local names=
+  if [[ ${REPLICA:-} == 1 ]]; then
+    if ! standby_running; then
+      if [[ ! -s $STANDBY_DATA/PG_VERSION ]]; then
+        say "standby: base backup of the primary into $STANDBY_DATA"
+        quiet as_pg "$(pg_bin)/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U postgres \
+          -D "$STANDBY_DATA" -X stream -R --checkpoint=fast
+        as_pg sh -c "echo \"primary_conninfo = 'host=127.0.0.1 port=$PG_PORT user=postgres application_name=$STANDBY_NAME'\" >>'$STANDBY_DATA/postgresql.auto.conf'"
+      fi
+      port_open "$STANDBY_PORT" && die "port $STANDBY_PORT is taken; set MYMEDIC_STANDBY_PORT to a free port"
+      quiet as_pg "$(pg_bin)/pg_ctl" -w -D "$STANDBY_DATA" -l "$PGDIR/standby.log" \
+        -o "-c listen_addresses=127.0.0.1 -p $STANDBY_PORT -k '$PGSOCK' $PG_LIMITS -c wal_level=logical" start 9>&- ||
+        { tail -n 20 "$PGDIR/standby.log" >&2; die "the standby failed to start"; }
+      STARTED+=(standby)
+    fi
+    [[ ${MYMEDIC_SYNC_REPLICATION:-} == 1 ]] && names=$STANDBY_NAME
+  fi
+  [[ $("${psql[@]}" -tAc "show synchronous_standby_names") == "$names" ]] && return
+  quiet "${psql[@]}" -c "alter system set synchronous_standby_names = '$names'" -c "select pg_reload_conf()"
+}
+
 cmd_services_start() {
   lock
   start_pg
+  start_standby
   start_redis
   unlock
   {
@@ -193,16 +228,22 @@ cmd_services_start() {
   local new=" (started: ${STARTED[*]})"
   ((${#STARTED[@]})) || new=" (already running)"
   say "postgres on 127.0.0.1:$PG_PORT, redis on 127.0.0.1:$REDIS_PORT$new"
+  if [[ ${REPLICA:-} == 1 ]]; then
+    local mode=asynchronous
+    [[ ${MYMEDIC_SYNC_REPLICATION:-} == 1 ]] && mode=synchronous
+    say "standby on 127.0.0.1:$STANDBY_PORT ($mode); failover: docs/OPERATIONS.md"
+  fi
 }
 
 cmd_services_stop() {
   local s stopped=()
-  (($#)) || set -- postgres redis
+  (($#)) || set -- standby postgres redis
   [[ -d $LOCAL ]] || { say "services: not running"; return; }
   lock
   for s in "$@"; do
     case $s in
       postgres) pg_running && quiet as_pg "$(pg_bin)/pg_ctl" -D "$PGDATA" -m fast -w stop && stopped+=(postgres) ;;
+      standby) standby_running && quiet as_pg "$(pg_bin)/pg_ctl" -D "$STANDBY_DATA" -m fast -w stop && stopped+=(standby) ;;
       redis)
         if redis_running; then
           redis-cli -p "$(<"$RDIR/port")" shutdown nosave &>/dev/null || kill "$(<"$RDIR/redis.pid")" 2>/dev/null || true

@@ -5,11 +5,13 @@ that a fault test started (the restore drill):
 
     python tests/faults/clinic_day.py prepare SLUG [--before N]
     python tests/faults/clinic_day.py visits SLUG --before N --after M
+    python tests/faults/clinic_day.py loop SLUG --first N
 
 `prepare` makes the tenant, then both write visits (each a booking and a deposit, read
 models caught up) and print one JSON object: every event acknowledged before the moment, the
 moment (the database's clock after the N-th visit committed) and the events acknowledged
-after it.
+after it. `loop` books one visit after another until it is stopped, through a failing
+database (retrying what did not commit), and prints a line per acknowledged visit.
 """
 
 import json
@@ -99,13 +101,57 @@ def visits(slug: str, before: int, after: int, first: int) -> dict[str, Any]:
     return {"before": acknowledged, "moment": moment.isoformat(), "after": later}
 
 
+def loop(slug: str, first: int) -> None:
+    """Books visit after visit. After each commit it prints `{"visit", "head", "at"}` (the
+    log's head position then, and the wall clock): everything up to `head` is acknowledged.
+    A database error (the primary gone, a standby not yet promoted) drops the connection and
+    retries the same visit; one found taken had committed before its answer was lost."""
+    import time
+
+    from django.db import DatabaseError, connection
+    from django_tenants.utils import schema_context
+
+    from apps.billing.commands import payment_take
+    from apps.core.errors import Conflict
+    from apps.eventstore.models import Event
+    from apps.scheduling import commands
+    from apps.scheduling.models import Doctor, Patient
+    from apps.tenants.models import Tenant
+
+    tenant = Tenant.objects.get(slug=slug)
+    number = first
+    with schema_context(tenant.schema_name):
+        doctor, patient = Doctor.objects.get(), Patient.objects.get()
+        while True:
+            day, slot = divmod(number, SLOTS_PER_DAY)
+            start = FIRST_DAY + timedelta(days=day, minutes=30 * slot)
+            try:
+                booked = commands.appointment_book(
+                    actor=None, doctor=doctor, patient=patient, start=start
+                )
+                payment_take(
+                    actor=None, appointment=booked, kind="deposit", amount=Decimal("200.00"),
+                    method="upi",
+                )  # fmt: skip
+                head = Event.objects.order_by("-position").values_list("position", flat=True)[0]
+            except Conflict:
+                number += 1
+                continue
+            except DatabaseError:
+                connection.close()
+                time.sleep(0.02)
+                continue
+            print(json.dumps({"visit": number, "head": head, "at": time.time()}), flush=True)
+            number += 1
+
+
 def main(argv: list[str]) -> None:
     import argparse
 
     import django
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["prepare", "visits"])
+    parser.add_argument("what", choices=["prepare", "visits", "loop"])
     parser.add_argument("slug")
     parser.add_argument("--before", type=int, default=0)
     parser.add_argument("--after", type=int, default=0)
@@ -114,6 +160,9 @@ def main(argv: list[str]) -> None:
     django.setup()
     if options.what == "prepare":
         prepare(options.slug)
+    if options.what == "loop":
+        loop(options.slug, options.first)
+        return
     print(json.dumps(visits(options.slug, options.before, options.after, options.first)))
 
 

@@ -1,8 +1,13 @@
-"""Fixtures of the fault suite: empty queues, a second tenant with committed data, and the
-timings each fault test records."""
+"""Fixtures of the fault suite: empty queues, a second tenant with committed data, the
+timings each fault test records, and throw-away clusters with the app's environment for the
+drills that start their own PostgreSQL (tests/faults/clusters.py)."""
 
+import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +16,9 @@ from django.conf import settings
 from django.db import connection
 
 from apps.tenants.models import Tenant
+from mymedic.settings import redis_db_url
 from tests.conftest import _onboard
+from tests.faults.clusters import ROOT, Cluster
 from tests.faults.stack import TIMINGS
 
 QUEUES = ["default", "projections", "notifications", "reports", "integration", "celery"]
@@ -44,3 +51,47 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("fault timings")
         for what, seconds in TIMINGS.items():
             terminalreporter.write_line(f"{what}: {seconds:.2f} s")
+
+
+@pytest.fixture
+def drill_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="mymedic-drill-", dir="/tmp"))
+    path.chmod(0o755)
+    if os.geteuid() == 0:
+        shutil.chown(path, "postgres")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def clusters() -> Iterator[list[Cluster]]:
+    """Every cluster the test starts goes in this list and is stopped after it."""
+    started: list[Cluster] = []
+    try:
+        yield started
+    finally:
+        for cluster in started:
+            cluster.stop()
+
+
+@pytest.fixture
+def app_env(drill_dir: Path) -> Iterator[dict[str, str]]:
+    """The app's environment for subprocesses. Projection runs they request go to a broker
+    database of their own, which no worker of the suite reads, emptied after; their cache
+    keys carry the drill's schema, which no other test uses."""
+    broker_url = redis_db_url(os.environ.get("REDIS_URL", settings.REDIS_URL), 13)
+    env = {
+        **os.environ,
+        "MYMEDIC_ENV": "local",
+        "MYMEDIC_DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": "mymedic.settings",
+        "CELERY_BROKER_URL": broker_url,
+        "MYMEDIC_LOCAL_DIR": str(drill_dir / "app"),
+        "PYTHONPATH": str(ROOT),
+    }
+    try:
+        yield env
+    finally:
+        redis.Redis.from_url(broker_url).flushdb()
