@@ -154,7 +154,7 @@ MYMEDIC_DIRECTORY_SHARED = os.environ.get("MYMEDIC_DIRECTORY_DATABASE_URL") in (
 DATABASES["directory"] = (
     {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
     if MYMEDIC_DIRECTORY_SHARED
-    else dj_database_url.parse(
+    else database_from_url(
         os.environ["MYMEDIC_DIRECTORY_DATABASE_URL"],
         engine="django_tenants.postgresql_backend",
         conn_max_age=0,
@@ -212,6 +212,8 @@ MYMEDIC_WAREHOUSE_URL = os.environ.get(
 # Patient messages: one backend per channel. Locally and in tests every channel writes JSON
 # lines under MYMEDIC_NOTIFY_DIR; production points these at real providers.
 MYMEDIC_NOTIFY_DIR = os.environ.get("MYMEDIC_NOTIFY_DIR", f"{CELL_FILES}/outbox")
+# Tenants' export archives (apps/exports), a folder per schema; encrypted by their owners.
+MYMEDIC_EXPORT_DIR = os.environ.get("MYMEDIC_EXPORT_DIR", f"{CELL_FILES}/exports")
 MYMEDIC_NOTIFY_BACKENDS: dict[str, dict[str, object]] = {
     channel: {
         "class": "apps.notifications.backends.FileBackend",
@@ -312,6 +314,7 @@ TENANT_APPS = [
     "apps.notifications",
     "apps.patientapp",
     "apps.setup",
+    "apps.exports",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -461,6 +464,7 @@ MYMEDIC_TASK_QUEUES = {
     "reports": [
         "apps.reconciliation.tasks.close_tenant_days",
         "apps.reconciliation.tasks.export_tenant",
+        "apps.exports.tasks.build_export",
     ],
     "integration": [],
 }

@@ -121,6 +121,9 @@ ROUTES = [
     Route("GET", "/api/v1/notifications/dead-letter/", MANAGERS, 200),
     Route("GET", "/api/v1/events/", MANAGERS, 200),
     Route("GET", "/api/v1/audit/verify/", frozenset({OWNER}), 200),
+    Route("GET", "/api/v1/exports/", frozenset({OWNER}), 200),
+    Route("POST", "/api/v1/exports/", frozenset({OWNER}), 202,
+          body=lambda ids: {"passphrase": "a-long-export-passphrase"}),
     Route("POST", "/api/v1/auth/logout/", ALL, 204),
     # Every role reaches the check of its current password (a wrong one here: 400).
     Route("POST", "/api/v1/auth/password/", ALL, 400, body=lambda ids: {
