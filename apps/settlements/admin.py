@@ -15,6 +15,7 @@ from apps.clinic.scoping import staff_of
 from apps.core.admin import NoAddOrDelete
 from apps.core.errors import DomainError
 from apps.settlements import commands, upi
+from apps.settlements.commands import settlement_figures
 from apps.settlements.models import (
     BankLine,
     BranchUpi,
@@ -25,7 +26,6 @@ from apps.settlements.models import (
     SettlementSettings,
     WebhookDelivery,
 )
-from apps.settlements.commands import settlement_figures
 from apps.settlements.views import UploadForm
 
 
@@ -160,7 +160,9 @@ class ImportedFileAdmin(NoAddOrDelete, RoleAdmin):
                 messages.success(
                     request,
                     f"{result.new_rows} new row(s) of {result.rows}, {result.exceptions} new "
-                    "exception(s)." if not result.already_imported else "Imported before.",
+                    "exception(s)."
+                    if not result.already_imported
+                    else "Imported before.",
                 )
                 return redirect("admin:settlements_importedfile_changelist")
         return render(

@@ -59,7 +59,9 @@ class ImportResult:
 
 
 @command
-def settlement_settings_update(*, actor: User | None, unsettled_after_days: int) -> SettlementSettings:
+def settlement_settings_update(
+    *, actor: User | None, unsettled_after_days: int
+) -> SettlementSettings:
     require_role(actor, SETTLEMENT_MANAGERS)
     if not 1 <= unsettled_after_days <= 60:
         raise InvalidInput("Give 1 to 60 days.", field="unsettled_after_days")
@@ -228,7 +230,9 @@ def _link(
 def _payment_of(line: formats.GatewayLine) -> Payment | None:
     links = GatewayPayment.objects.select_related("payment__branch")
     if line.type == GatewayRow.Type.REFUND:
-        found = links.filter(gateway_payment_id=line.payment_id).first() if line.payment_id else None
+        found = (
+            links.filter(gateway_payment_id=line.payment_id).first() if line.payment_id else None
+        )
         return found.payment if found else None
     found = links.filter(gateway_payment_id=line.entity_id).first()
     if found is None and line.order_id:
@@ -239,12 +243,14 @@ def _payment_of(line: formats.GatewayLine) -> Payment | None:
 
 
 def _settlement_for(line: formats.GatewayLine, actor: User | None) -> Settlement:
-    settlement = Settlement.objects.select_for_update().filter(
-        settlement_id=line.settlement_id
-    ).first()
+    settlement = (
+        Settlement.objects.select_for_update().filter(settlement_id=line.settlement_id).first()
+    )
     if settlement is not None:
         return settlement
-    settlement = Settlement(settlement_id=line.settlement_id, utr=line.utr, settled_on=line.settled_on)
+    settlement = Settlement(
+        settlement_id=line.settlement_id, utr=line.utr, settled_on=line.settled_on
+    )
     settlement.record(
         events.SETTLEMENT_RECORDED,
         {
@@ -387,9 +393,7 @@ def gateway_file_import(*, actor: User | None, raw: bytes, name: str = "") -> Im
             continue
         duplicate = booked is not None or line.row_key in seen
         seen.add(line.row_key)
-        row = _store_row(
-            file, line, GatewayRow.Status.DUPLICATE if duplicate else "", actor
-        )
+        row = _store_row(file, line, GatewayRow.Status.DUPLICATE if duplicate else "", actor)
         result.new_rows += 1
         result.counts[str(row.status)] += 1
         if row.settlement is not None and not duplicate:
@@ -550,9 +554,9 @@ def _match_bank(actor: User | None) -> int:
     from a gateway that no settlement claims, or one for another amount, is an exception."""
     raised = 0
     open_lines = list(BankLine.objects.filter(credit__gt=0, settlement__isnull=True))
-    for settlement in Settlement.objects.select_for_update().filter(
-        bank_line__isnull=True
-    ).exclude(utr=""):
+    for settlement in (
+        Settlement.objects.select_for_update().filter(bank_line__isnull=True).exclude(utr="")
+    ):
         utr = settlement.utr.lower()
         line = next(
             (
@@ -642,9 +646,7 @@ def _capture(delivery: WebhookDelivery, entity: dict[str, Any]) -> None:
         delivery.outcome = WebhookDelivery.Outcome.ALREADY
         return
     appointment_id = upi.appointment_of(reference)
-    appointment = (
-        Appointment.objects.filter(pk=appointment_id).first() if appointment_id else None
-    )
+    appointment = Appointment.objects.filter(pk=appointment_id).first() if appointment_id else None
     if appointment is None:
         _refuse(delivery, f"its reference {reference or '-'} names no visit.", amount)
         return
@@ -705,4 +707,3 @@ def payment_webhook_receive(
     )
     delivery.save()
     return WebhookResult(delivery=delivery, replayed=False)
-

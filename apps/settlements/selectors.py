@@ -29,9 +29,9 @@ def exceptions_for(user: User, *, status: str = "", kind: str = "") -> QuerySet[
 
 def settlements_with_figures(limit: int = 100) -> list[dict[str, Any]]:
     rows = []
-    for settlement in Settlement.objects.select_related("bank_line").order_by(
-        "-settled_on", "-id"
-    )[:limit]:
+    for settlement in Settlement.objects.select_related("bank_line").order_by("-settled_on", "-id")[
+        :limit
+    ]:
         figures = settlement_figures(settlement)
         rows.append(
             {

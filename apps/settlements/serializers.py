@@ -66,8 +66,6 @@ class SettlementSerializer(serializers.Serializer):
 
 
 class WebhookAnswerSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(
-        choices=["recorded", "already", "refused", "ignored"]
-    )
+    status = serializers.ChoiceField(choices=["recorded", "already", "refused", "ignored"])
     replayed = serializers.BooleanField()
     payment = serializers.IntegerField(allow_null=True)

@@ -70,7 +70,9 @@ def queue(request: HttpRequest) -> HttpResponse:
         "settlements/queue.html",
         {
             "form": form,
-            "open_items": [(item, ResolveForm(prefix=f"i{item.pk}")) for item in items.filter(status="open")],
+            "open_items": [
+                (item, ResolveForm(prefix=f"i{item.pk}")) for item in items.filter(status="open")
+            ],
             "resolved_items": items.filter(status="resolved")[:RESOLVED_SHOWN],
             "settlements": settlements_with_figures(limit=20),
         },

@@ -24,9 +24,7 @@ D = Decimal
 
 
 def open_items() -> list[tuple[str, str]]:
-    return sorted(
-        ExceptionItem.objects.filter(status="open").values_list("kind", "reference")
-    )
+    return sorted(ExceptionItem.objects.filter(status="open").values_list("kind", "reference"))
 
 
 def test_a_report_matches_our_payments_and_books_fee_and_gst_computed_by_hand(
@@ -177,9 +175,7 @@ def test_a_report_with_a_bad_row_imports_nothing_and_names_the_line(tenant: Tena
     with pytest.raises(InvalidInput) as refused:
         commands.gateway_file_import(actor=None, raw=report(good, bad))
 
-    assert refused.value.errors == {
-        "rows": ["line 3: type is one of payment, refund, adjustment"]
-    }
+    assert refused.value.errors == {"rows": ["line 3: type is one of payment, refund, adjustment"]}
     assert GatewayRow.objects.count() == 0
 
 
