@@ -53,7 +53,7 @@ ADMIN_SCREENS: dict[str, Screen] = {
     "patientapp.patientappsettings": Screen(view=MANAGERS, add=MANAGERS, change=MANAGERS),
     "settlements.settlementsettings": Screen(view=MANAGERS, add=MANAGERS, change=MANAGERS),
     "settlements.branchupi": Screen(view=MANAGERS, add=MANAGERS, change=MANAGERS),
-    "settlements.exceptionitem": Screen(view=MANAGERS, change=MANAGERS),
+    "settlements.exceptionitem": Screen(view=MANAGERS),
     "settlements.importedfile": Screen(view=MANAGERS),
     "settlements.settlement": Screen(view=MANAGERS),
     "settlements.gatewayrow": Screen(view=MANAGERS),
@@ -68,6 +68,7 @@ ADMIN_ACTIONS: dict[str, frozenset[str]] = {
     "reconciliation.dailyclose": ADMIN_ROLES,
     "notifications.deadletter": MANAGERS,
     "audit.auditentry": MANAGERS,
+    "settlements.exceptionitem": MANAGERS,
 }
 
 NO_SCREEN = Screen(view=NOBODY)

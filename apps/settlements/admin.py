@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -91,36 +92,57 @@ class BranchUpiAdmin(BranchScopedAdmin):
         obj.pk = saved.pk
 
 
-class ExceptionResolveForm(forms.ModelForm):
-    class Meta:
-        model = ExceptionItem
-        fields = ["note"]
-
-    def clean_note(self) -> str:
-        note = " ".join(self.cleaned_data.get("note", "").split())
-        if not note:
-            raise forms.ValidationError("Say what was done about it.")
-        return note
+class ResolveForm(forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=500,
+        help_text="Say what was done about it (kept with the item, audited).",
+    )
 
 
 @admin.register(ExceptionItem)
 class ExceptionItemAdmin(NoAddOrDelete, RoleAdmin):
-    form = ExceptionResolveForm
-    list_display = ["raised", "kind", "status", "reference", "amount", "branch"]
+    list_display = ["raised", "kind", "status", "reference", "amount", "branch", "note"]
     list_filter = ["status", "kind"]
     search_fields = ["reference"]
+    actions = ["resolve"]
     readonly_fields = [
-        "kind", "status", "reference", "amount", "detail", "branch", "raised", "resolved_by",
-        "resolved_at",
+        "kind", "status", "reference", "amount", "detail", "branch", "raised", "note",
+        "resolved_by", "resolved_at",
     ]  # fmt: skip
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is not None and obj.status == ExceptionItem.Status.RESOLVED:
-            return [*self.readonly_fields, "note"]
-        return self.readonly_fields
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
-    def save_model(self, request: HttpRequest, obj: ExceptionItem, form: Any, change: bool) -> None:
-        commands.exception_resolve(actor=staff_of(request), item=obj, note=obj.note)
+    @admin.action(description="Resolve the selected items with a note")
+    def resolve(
+        self, request: HttpRequest, queryset: QuerySet[ExceptionItem]
+    ) -> HttpResponse | None:
+        form = ResolveForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            done = 0
+            for item in queryset:
+                try:
+                    commands.exception_resolve(
+                        actor=staff_of(request), item=item, note=form.cleaned_data["note"]
+                    )
+                    done += 1
+                except DomainError as exc:
+                    self.message_user(request, f"{item}: {exc.message}", messages.ERROR)
+            if done:
+                self.message_user(request, f"Resolved {done} item(s).")
+            return None
+        return render(
+            request,
+            "admin/settlements/resolve.html",
+            {
+                **self.admin_site.each_context(request),
+                "items": queryset,
+                "form": form,
+                "title": "Resolve exceptions",
+                "opts": self.model._meta,
+            },
+        )
 
 
 @admin.register(ImportedFile)

@@ -166,10 +166,11 @@ class RazorpayWebhookApi(APIView):
             raise InvalidInput("The body is not JSON.") from exc
         if not isinstance(body, dict):
             raise InvalidInput("The body is not a JSON object.")
+        payload = body.get("payload")
         result = commands.payment_webhook_receive(
             event_id=request.headers.get("X-Razorpay-Event-Id", ""),
             event_type=str(body.get("event") or ""),
-            payload=body.get("payload") if isinstance(body.get("payload"), dict) else {},
+            payload=payload if isinstance(payload, dict) else {},
         )
         delivery = result.delivery
         return Response(

@@ -634,7 +634,8 @@ def _refuse(delivery: WebhookDelivery, reason: str, amount: Decimal | None) -> N
 def _capture(delivery: WebhookDelivery, entity: dict[str, Any]) -> None:
     """Records the payment a `payment.captured` event reports, against the visit our
     reference (`notes.reference`, else the description) names."""
-    notes = entity.get("notes") if isinstance(entity.get("notes"), dict) else {}
+    notes = entity.get("notes")
+    notes = notes if isinstance(notes, dict) else {}
     reference = str(notes.get("reference") or entity.get("description") or "")[:60]
     try:
         paise = int(entity.get("amount"))  # type: ignore[arg-type]

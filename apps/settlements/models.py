@@ -200,7 +200,7 @@ class GatewayRow(EventSourcedModel):
     credit = money_field(default=Decimal("0.00"))
     gateway_created = models.DateTimeField(null=True, blank=True)
     settled_on = models.DateField(null=True, blank=True)
-    # type:entity_id; the one non-duplicate row of a gateway entity (see the constraint).
+    # "<row type>:<entity id>"; one non-duplicate row per gateway entity (the constraint).
     row_key = models.CharField(max_length=80)
     digest = models.CharField(max_length=64)
     status = models.CharField(max_length=10, choices=Status.choices)
