@@ -20,6 +20,7 @@ from apps.billing.models import Method, Payment
 from apps.billing.money import ZERO, money
 from apps.clinic.access import require_branch, require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, User
+from apps.core.clinictime import format_date, format_money
 from apps.core.errors import Conflict, DomainError, InvalidInput
 from apps.eventstore.store import command
 from apps.scheduling.models import Appointment
@@ -349,15 +350,16 @@ def _check_short(settlement: Settlement, actor: User | None) -> int:
     figures = settlement_figures(settlement)
     if figures["short"] == ZERO:
         return 0
+    shown = {name: format_money(amount) for name, amount in figures.items()}
     return int(
         _raise(
             kind=ExceptionItem.Kind.SHORT_SETTLEMENT,
             key=f"short_settlement:{settlement.settlement_id}:{figures['net']}",
             detail=(
-                f"Settlement {settlement.settlement_id} paid out {figures['net']}; gross "
-                f"{figures['gross']} less refunds {figures['refunds']}, fees {figures['fees']} "
-                f"and GST {figures['gst']}, plus adjustments {figures['adjustments']}, is "
-                f"{figures['expected']}."
+                f"Settlement {settlement.settlement_id} paid out {shown['net']}; gross "
+                f"{shown['gross']} less refunds {shown['refunds']}, fees {shown['fees']} and "
+                f"GST {shown['gst']}, plus adjustments {shown['adjustments']}, is "
+                f"{shown['expected']}."
             ),
             reference=settlement.settlement_id,
             amount=figures["short"],
@@ -459,8 +461,8 @@ def _flag_unsettled(actor: User | None) -> int:
             kind=ExceptionItem.Kind.UNSETTLED_PAYMENT,
             key=f"unsettled_payment:{payment.pk}",
             detail=f"{Method(payment.method).label} payment {payment.pk} of "
-            f"{local_date_of(payment.received, payment.branch)} is in no settlement after "
-            f"{days} days.",
+            f"{format_date(payment.received, payment.branch.timezone)} is in no settlement "
+            f"after {days} days.",
             reference=f"payment:{payment.pk}",
             amount=payment.amount,
             branch_id=payment.branch_id,
@@ -573,8 +575,9 @@ def _match_bank(actor: User | None) -> int:
             raised += _raise(
                 kind=ExceptionItem.Kind.BANK_MISMATCH,
                 key=f"bank_mismatch:{settlement.settlement_id}:{line.pk}",
-                detail=f"The bank credited {line.credit} on {line.date} with UTR "
-                f"{settlement.utr}; settlement {settlement.settlement_id} paid out {net}.",
+                detail=f"The bank credited {format_money(line.credit)} on {format_date(line.date)} "
+                f"with UTR {settlement.utr}; settlement {settlement.settlement_id} paid out "
+                f"{format_money(net)}.",
                 reference=settlement.utr,
                 amount=money(net - line.credit),
                 actor=actor,
@@ -601,8 +604,8 @@ def _match_bank(actor: User | None) -> int:
             raised += _raise(
                 kind=ExceptionItem.Kind.UNBANKED_LINE,
                 key=f"unbanked_line:{line.pk}",
-                detail=f"The bank credited {line.credit} on {line.date} (reference "
-                f"{line.reference or '-'}) and no imported settlement has that UTR.",
+                detail=f"The bank credited {format_money(line.credit)} on {format_date(line.date)} "
+                f"(reference {line.reference or '-'}) and no imported settlement has that UTR.",
                 reference=line.reference,
                 amount=line.credit,
                 actor=actor,

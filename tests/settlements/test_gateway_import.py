@@ -116,7 +116,7 @@ def test_a_short_settlement_lands_in_the_exception_queue(
 
     item = ExceptionItem.objects.get(kind="short_settlement")
     assert (item.reference, item.amount, item.status) == ("setl_T1", D("8.20"), "open")
-    assert "paid out 480.00" in item.detail and "is 488.20" in item.detail
+    assert "paid out ₹480.00" in item.detail and "is ₹488.20" in item.detail
 
 
 def test_a_row_that_matches_no_payment_is_queued(tenant: Tenant) -> None:
