@@ -36,7 +36,8 @@ STORED_TYPES |= {
     "GatewayPaymentSettled", "GatewayRefundSettled", "GatewayRowDuplicated",
     "GatewayRowUnmatched", "PaymentWebhookReceived", "SettlementBanked",
     "SettlementExceptionRaised", "SettlementExceptionResolved", "SettlementFileImported",
-    "SettlementRecorded", "SettlementSettingsChanged",
+    "SettlementFileReceived", "SettlementRecorded", "SettlementSettingsChanged",
+    "WebhookSecretSet",
 }  # fmt: skip
 
 

@@ -70,7 +70,7 @@ def settlement_settings_update(
     settings.unsettled_after_days = unsettled_after_days
     settings.record(
         events.SETTLEMENT_SETTINGS_CHANGED,
-        {"unsettled_after_days": unsettled_after_days, "webhook_secret_set": None},
+        {"unsettled_after_days": unsettled_after_days},
         actor=actor,
     )
     settings.save()
@@ -88,9 +88,7 @@ def webhook_secret_set(*, actor: User | None, secret: str) -> SettlementSettings
     settings = SettlementSettings.for_update()
     signing.seal_secret(settings, secret)
     settings.record(
-        events.SETTLEMENT_SETTINGS_CHANGED,
-        {"unsettled_after_days": settings.unsettled_after_days, "webhook_secret_set": True},
-        actor=actor,
+        events.WEBHOOK_SECRET_SET, {"key_version": settings.webhook_key_version}, actor=actor
     )
     settings.save()
     return settings
@@ -388,7 +386,7 @@ def gateway_file_import(*, actor: User | None, raw: bytes, name: str = "") -> Im
         if not line.settled or not line.settlement_id:
             result.skipped += 1  # not paid out yet: a later report brings it settled
             continue
-        booked = GatewayRow.objects.filter(row_key=line.row_key).exclude(status="duplicate").first()
+        booked = _booked_row(line.row_key)
         if booked is not None and booked.digest == line.digest and line.row_key not in seen:
             seen.add(line.row_key)
             result.skipped += 1
@@ -406,6 +404,13 @@ def gateway_file_import(*, actor: User | None, raw: bytes, name: str = "") -> Im
     result.exceptions += _match_bank(actor) + _flag_unsettled(actor)
     _finish_file(file, result, actor)
     return result
+
+
+def _booked_row(row_key: str) -> GatewayRow | None:
+    """The one booked (non-duplicate) row of a gateway entity, found by its index (no
+    ordering: `.first()` would order by id and may walk the whole table)."""
+    rows = GatewayRow.objects.filter(row_key=row_key).exclude(status="duplicate").order_by()
+    return next(iter(rows[:1]), None)
 
 
 def _row_exceptions(row: GatewayRow, actor: User | None) -> int:
@@ -485,8 +490,8 @@ def _new_file(
     file = ImportedFile(kind=kind, source=source, name=name[:200], sha256=sha, rows=rows)
     file.imported_by = actor
     file.record(
-        events.SETTLEMENT_FILE_IMPORTED,
-        {"kind": kind, "source": source, "sha256": sha, "rows": rows, "new_rows": None},
+        events.SETTLEMENT_FILE_RECEIVED,
+        {"kind": kind, "source": source, "sha256": sha, "rows": rows},
         actor=actor,
     )
     file.save()

@@ -6,7 +6,11 @@ note: ids, amounts, dates and gateway references only.
 """
 
 SETTLEMENT_SETTINGS_CHANGED = "SettlementSettingsChanged"
+# The gateway's webhook secret changed (the event says only that: the secret is sealed).
+WEBHOOK_SECRET_SET = "WebhookSecretSet"  # noqa: S105 (an event name, not a secret)
 BRANCH_UPI_SET = "BranchUpiSet"
+# A file's arrival (before its rows), then its import with what was new in it.
+SETTLEMENT_FILE_RECEIVED = "SettlementFileReceived"
 SETTLEMENT_FILE_IMPORTED = "SettlementFileImported"
 SETTLEMENT_RECORDED = "SettlementRecorded"
 # A gateway row matched to our payment: its amount is settled, its fee and the GST on the fee

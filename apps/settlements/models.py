@@ -219,6 +219,7 @@ class GatewayRow(EventSourcedModel):
                 fields=["row_key"], condition=~Q(status="duplicate"), name="gateway_row_once"
             )
         ]
+        indexes = [models.Index(fields=["row_key"], name="gateway_row_key")]
 
     def __str__(self) -> str:
         return f"{self.type} {self.entity_id}"

@@ -131,5 +131,5 @@ def test_the_webhook_secret_is_kept_sealed_under_the_clinics_key(
     assert webhook_secret.encode() not in stored
     assert len(stored) > len(webhook_secret)
     assert SettlementSettings.current().webhook_key_version == TenantKey.objects.latest("id").pk
-    secret_events = Event.objects.filter(type=events.SETTLEMENT_SETTINGS_CHANGED)
-    assert all(webhook_secret not in json.dumps(e.data) for e in secret_events)
+    (secret_event,) = Event.objects.filter(type=events.WEBHOOK_SECRET_SET)
+    assert webhook_secret not in json.dumps(secret_event.data)
