@@ -296,9 +296,17 @@ def _row_event(row: GatewayRow, payment: Payment | None) -> tuple[str, dict[str,
 
 
 def _store_row(
-    file: ImportedFile, line: formats.GatewayLine, status: str, actor: User | None
+    file: ImportedFile,
+    line: formats.GatewayLine,
+    status: str,
+    actor: User | None,
+    settlements: dict[str, Settlement],
 ) -> GatewayRow:
-    settlement = _settlement_for(line, actor) if line.settlement_id else None
+    """Stores a row under its settlement (made on its first row; `settlements` keeps those
+    of this file, the ones whose figures are checked after it)."""
+    settlement = settlements.get(line.settlement_id)
+    if settlement is None:
+        settlement = settlements[line.settlement_id] = _settlement_for(line, actor)
     payment = None
     if status != GatewayRow.Status.DUPLICATE and line.type != GatewayRow.Type.ADJUSTMENT:
         payment = _payment_of(line)
@@ -382,22 +390,25 @@ def gateway_file_import(*, actor: User | None, raw: bytes, name: str = "") -> Im
     result = ImportResult(file=file, rows=len(lines))
     seen: set[str] = set()
     touched: dict[str, Settlement] = {}
+    booked = _booked_digests([line.row_key for line in lines])
     for line in lines:
         if not line.settled or not line.settlement_id:
             result.skipped += 1  # not paid out yet: a later report brings it settled
             continue
-        booked = _booked_row(line.row_key)
-        if booked is not None and booked.digest == line.digest and line.row_key not in seen:
+        digest = booked.get(line.row_key)
+        if digest == line.digest and line.row_key not in seen:
             seen.add(line.row_key)
             result.skipped += 1
             continue
-        duplicate = booked is not None or line.row_key in seen
+        duplicate = digest is not None or line.row_key in seen
         seen.add(line.row_key)
-        row = _store_row(file, line, GatewayRow.Status.DUPLICATE if duplicate else "", actor)
+        row = _store_row(
+            file, line, GatewayRow.Status.DUPLICATE if duplicate else "", actor, touched
+        )
+        if not duplicate:
+            booked[line.row_key] = line.digest
         result.new_rows += 1
         result.counts[str(row.status)] += 1
-        if row.settlement is not None and not duplicate:
-            touched[row.settlement.settlement_id] = row.settlement
         result.exceptions += _row_exceptions(row, actor)
     for settlement in touched.values():
         result.exceptions += _check_short(settlement, actor)
@@ -406,11 +417,17 @@ def gateway_file_import(*, actor: User | None, raw: bytes, name: str = "") -> Im
     return result
 
 
-def _booked_row(row_key: str) -> GatewayRow | None:
-    """The one booked (non-duplicate) row of a gateway entity, found by its index (no
-    ordering: `.first()` would order by id and may walk the whole table)."""
-    rows = GatewayRow.objects.filter(row_key=row_key).exclude(status="duplicate").order_by()
-    return next(iter(rows[:1]), None)
+def _booked_digests(row_keys: list[str]) -> dict[str, str]:
+    """{row key: digest} of the booked (non-duplicate) rows among `row_keys`, in a few
+    queries for the whole file rather than one per row."""
+    booked: dict[str, str] = {}
+    unique = sorted(set(row_keys))
+    for start in range(0, len(unique), 1000):
+        rows = GatewayRow.objects.filter(row_key__in=unique[start : start + 1000]).exclude(
+            status=GatewayRow.Status.DUPLICATE
+        )
+        booked.update(rows.values_list("row_key", "digest"))
+    return booked
 
 
 def _row_exceptions(row: GatewayRow, actor: User | None) -> int:
