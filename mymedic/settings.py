@@ -310,6 +310,7 @@ TENANT_APPS = [
     "apps.scheduling",
     "apps.billing",
     "apps.reconciliation",
+    "apps.settlements",
     "apps.reception",
     "apps.notifications",
     "apps.patientapp",
@@ -400,6 +401,12 @@ ASGI_APPLICATION = "mymedic.asgi.application"
 MYMEDIC_MAX_BODY_BYTES = int(os.environ.get("MYMEDIC_MAX_BODY_BYTES", str(1024 * 1024)))
 MYMEDIC_MAX_UPLOAD_BYTES = int(os.environ.get("MYMEDIC_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
 MYMEDIC_UPLOAD_PATHS = ["/api/v1/reconciliation/settlements/"]
+MYMEDIC_UPLOAD_PATHS += [  # gateway reports and bank statements (apps.settlements)
+    "/api/v1/settlements/gateway-files/",
+    "/api/v1/settlements/bank-statements/",
+    "/reception/settlements/",
+    "/admin/settlements/importedfile/import/",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = MYMEDIC_MAX_UPLOAD_BYTES
 
 # The reverse proxy in front of the web workers (mymedic/proxy.py, `manage.py proxy`), in

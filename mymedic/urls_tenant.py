@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/v1/", include("apps.clinic.urls")),
     path("api/v1/", include("apps.scheduling.urls")),
     path("api/v1/", include("apps.billing.urls")),
+    path("", include("apps.settlements.urls")),
     path("api/v1/reconciliation/", include("apps.reconciliation.urls")),
     path("api/v1/notifications/", include("apps.notifications.urls")),
     path("api/v1/exports/", include("apps.exports.urls")),

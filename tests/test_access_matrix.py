@@ -21,6 +21,8 @@ from apps.billing import commands as billing
 from apps.clinic.models import Branch, Role, User
 from apps.scheduling import commands
 from apps.scheduling.waitlist import waitlist_join
+from apps.settlements import commands as settlements
+from apps.settlements.models import ExceptionItem
 from apps.tenants.models import Tenant
 from tests.clinic.factories import STAFF_PASSWORD, BranchFactory, UserFactory
 from tests.clock import ist
@@ -128,6 +130,13 @@ ROUTES = [
     # Every role reaches the check of its current password (a wrong one here: 400).
     Route("POST", "/api/v1/auth/password/", ALL, 400, body=lambda ids: {
         "old_password": "not-the-password", "new_password": "a-new-passphrase-77"}),
+    Route("GET", "/api/v1/settlements/", MANAGERS, 200),
+    Route("GET", "/api/v1/settlements/exceptions/", MANAGERS, 200),
+    Route("POST", "/api/v1/settlements/exceptions/{exception}/resolve/", MANAGERS, 200,
+          body=lambda ids: {"note": "Checked with the gateway."}),
+    # Managers reach the file check (a JSON body is no CSV file: 400).
+    Route("POST", "/api/v1/settlements/gateway-files/", MANAGERS, 400),
+    Route("POST", "/api/v1/settlements/bank-statements/", MANAGERS, 400),
 ]  # fmt: skip
 
 
@@ -198,6 +207,13 @@ def world(
             "waitlist": waiting.pk,
             "invoice": payment.invoice_id,
         }
+    settlements.gateway_file_import(  # a row matching no payment: one exception to resolve
+        actor=None,
+        raw=b"entity_id,type,debit,credit,amount,currency,fee,tax,settled,created_at,settled_at,"
+        b"settlement_id,settlement_utr\npay_Unknown01,payment,0,99.00,99.00,INR,0,0,1,"
+        b"2027-01-04 10:00:00,2027-01-05 10:00:00,setl_1,UTR1\n",
+    )
+    ids["own"]["exception"] = ExceptionItem.objects.get().pk
     monday_morning.move_to(ist(4, 9, 20))
     with schema_context(other_tenant.schema_name):
         foreign = client_for(User.objects.get(role=OWNER), other_tenant)

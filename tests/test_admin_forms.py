@@ -76,6 +76,12 @@ def valid_add_data(label: str, branch: Branch) -> dict[str, Any]:
             "body": "Hello {{ patient_name }}",
         },
         "patientapp.patientappsettings": {"change_window_hours": "4"},
+        "settlements.settlementsettings": {"unsettled_after_days": "3"},
+        "settlements.branchupi": {
+            "branch": branch.pk,
+            "vpa": "walk@okhdfcbank",
+            "payee": "Walk Clinic",
+        },
     }[label]
 
 
@@ -89,6 +95,8 @@ FIELD_SPECIFIC = {
     "subject": ["{% endif %}"],
     "password": ["1"],
     "email": ["not-an-email"],
+    "vpa": ["walk", "walk@", "wa lk@okhdfc"],
+    "payee": ["<script>", "x"],
 }  # fmt: skip
 
 

@@ -10,8 +10,10 @@ from apps.notifications import events as notifications
 from apps.patientapp import events as patientapp
 from apps.reconciliation import events as reconciliation
 from apps.scheduling import events as scheduling
+from apps.settlements import events as settlements
 
 REGISTRIES = [billing, clinic, notifications, patientapp, reconciliation, scheduling]
+REGISTRIES += [settlements]
 APPS = Path(__file__).resolve().parent.parent / "apps"
 
 # The log's contract: every type ever appended. Adding one is fine; changing one is not.
@@ -28,6 +30,14 @@ STORED_TYPES = {
     "RefundIssued", "SchedulingSettingsChanged", "SlotHeld", "SlotHoldConsumed",
     "SlotHoldExpired", "SlotHoldReleased", "TaxRuleAdded", "WaitlistFulfilled", "WaitlistJoined",
     "WaitlistLeft", "WaitlistOfferExpired", "WaitlistOffered",
+}  # fmt: skip
+STORED_TYPES |= {
+    "BankLineImported", "BranchUpiSet", "GatewayAdjustmentBooked", "GatewayPaymentLinked",
+    "GatewayPaymentSettled", "GatewayRefundSettled", "GatewayRowDuplicated",
+    "GatewayRowUnmatched", "PaymentWebhookReceived", "SettlementBanked",
+    "SettlementExceptionRaised", "SettlementExceptionResolved", "SettlementFileImported",
+    "SettlementFileReceived", "SettlementRecorded", "SettlementSettingsChanged",
+    "WebhookSecretSet",
 }  # fmt: skip
 
 

@@ -51,6 +51,14 @@ ADMIN_SCREENS: dict[str, Screen] = {
     "notifications.delivery": Screen(view=MANAGERS),
     "notifications.deadletter": Screen(view=MANAGERS),
     "patientapp.patientappsettings": Screen(view=MANAGERS, add=MANAGERS, change=MANAGERS),
+    "settlements.settlementsettings": Screen(view=MANAGERS, add=MANAGERS, change=MANAGERS),
+    "settlements.branchupi": Screen(view=MANAGERS, add=MANAGERS, change=MANAGERS),
+    "settlements.exceptionitem": Screen(view=MANAGERS),
+    "settlements.importedfile": Screen(view=MANAGERS),
+    "settlements.settlement": Screen(view=MANAGERS),
+    "settlements.gatewayrow": Screen(view=MANAGERS),
+    "settlements.bankline": Screen(view=MANAGERS),
+    "settlements.webhookdelivery": Screen(view=MANAGERS),
 }
 
 # Screens whose actions (check in, sign off, retry...) a role may use; each action's
@@ -60,6 +68,7 @@ ADMIN_ACTIONS: dict[str, frozenset[str]] = {
     "reconciliation.dailyclose": ADMIN_ROLES,
     "notifications.deadletter": MANAGERS,
     "audit.auditentry": MANAGERS,
+    "settlements.exceptionitem": MANAGERS,
 }
 
 NO_SCREEN = Screen(view=NOBODY)

@@ -53,7 +53,8 @@ def bar_chart(points: list[tuple[str, float]], label: str) -> dict[str, Any]:
 
 def money_by_method(close: DailyClose) -> list[dict[str, Any]]:
     """Per method: money in, money back, the count declared and how far it is off (declared
-    minus recorded: over when positive, short when negative)."""
+    minus recorded: over when positive, short when negative); for card and UPI, what the
+    gateway settled of it and what is still in transit."""
     methods = sorted(
         set(close.collected) | set(close.refunded) | set(close.declared),
         key=lambda m: (METHODS.index(m) if m in METHODS else len(METHODS), m),
@@ -82,9 +83,18 @@ def money_by_method(close: DailyClose) -> list[dict[str, Any]]:
                 "variance": variance,
                 "verdict": verdict,
                 "css": css,
+                "settled": _gateway_money(close.settled, close.in_transit, method),
+                "in_transit": _gateway_money(close.in_transit, close.in_transit, method),
             }
         )
     return rows
+
+
+def _gateway_money(book: dict[str, str], in_transit: dict[str, str], method: str) -> str:
+    """An amount of a gateway book, or a dash for a method that no gateway settles."""
+    if method not in in_transit:
+        return "—"
+    return clinictime.format_money(Decimal(book.get(method, "0")))
 
 
 @admin.register(DailyClose)

@@ -9,7 +9,10 @@ For each branch and local date:
 - collected / refunded: money received and paid back on that date, by method (a refund
   under its payment's method; patient credit is not money and is left out);
 - declared: the latest declaration per method; variance = declared − (collected − refunded)
-  for each declared method; status undeclared / balanced (within tolerance) / variance.
+  for each declared method; status undeclared / balanced (within tolerance) / variance;
+- settled / in transit (card and UPI): what the gateway has settled of the payments taken on
+  that date (gross, by the payment's method and date), and what it has not settled yet
+  (collected − settled), from the settlements' events.
 """
 
 from collections import defaultdict
@@ -26,6 +29,7 @@ from apps.core.db import connection
 from apps.eventstore.store import head_position
 from apps.reconciliation.models import DailyClose, ReconciliationSettings
 from apps.scheduling.events import APPOINTMENT_ROW_EVENTS
+from apps.settlements.events import SETTLED_EVENT_TYPES
 
 ZERO = Decimal("0.00")
 
@@ -87,6 +91,19 @@ ORDER BY data->>'branch_id', data->>'date', data->>'method', position DESC
 """
 
 
+# Payments the gateway settled, on the date (and by the method) they were taken at the desk.
+SETTLED_ON_DAYS = """
+SELECT (data->>'branch_id')::bigint, (data->>'date')::date, data->>'method',
+       sum((data->>'amount')::numeric)
+FROM eventstore_event
+WHERE type = ANY(%(settled_types)s) AND (data->>'date') BETWEEN %(lo)s AND %(hi)s
+  AND position <= %(upto)s
+GROUP BY 1, 2, 3
+"""
+# Methods whose money reaches the bank through a gateway settlement.
+SETTLED_METHODS = ("card", "upi")
+
+
 def money(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01")))
 
@@ -101,6 +118,15 @@ class Day:
     collected: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     refunded: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     declared: dict[str, Decimal] = field(default_factory=dict)
+    settled: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+
+    def in_transit(self) -> dict[str, Decimal]:
+        """Card and UPI money taken that day that no settlement has brought in yet."""
+        return {
+            method: self.collected[method] - self.settled.get(method, ZERO)
+            for method in SETTLED_METHODS
+            if self.collected.get(method, ZERO) > ZERO or method in self.settled
+        }
 
     def variance(self) -> dict[str, Decimal]:
         return {
@@ -125,6 +151,7 @@ def compute_days(lo: date, hi: date, upto: int) -> dict[tuple[int, date], Day]:
         "types": sorted(APPOINTMENT_ROW_EVENTS),
         "invoice_types": list(INVOICE_TOTAL_EVENTS),
         "money_types": [billing_events.PAYMENT_TAKEN, *REFUND_EVENT_TYPES],
+        "settled_types": list(SETTLED_EVENT_TYPES),
     }
     days: dict[tuple[int, date], Day] = defaultdict(Day)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -143,6 +170,9 @@ def compute_days(lo: date, hi: date, upto: int) -> dict[tuple[int, date], Day]:
         cursor.execute(DECLARED_ON_DAYS, params)
         for branch_id, day, method, amount in cursor.fetchall():
             days[(branch_id, day)].declared[method] = Decimal(amount)
+        cursor.execute(SETTLED_ON_DAYS, params)
+        for branch_id, day, method, amount in cursor.fetchall():
+            days[(branch_id, day)].settled[method] += Decimal(amount)
     return days
 
 
@@ -176,6 +206,8 @@ def close_days(lo: date, hi: date, branch_ids: set[int] | None = None) -> list[D
                 "refunded": {m: money(v) for m, v in sorted(figures.refunded.items())},
                 "declared": {m: money(v) for m, v in sorted(figures.declared.items())},
                 "variance": {m: money(v) for m, v in sorted(figures.variance().items())},
+                "settled": {m: money(v) for m, v in sorted(figures.settled.items())},
+                "in_transit": {m: money(v) for m, v in sorted(figures.in_transit().items())},
                 "status": figures.status(allowed),
                 "as_of_position": upto,
             },

@@ -75,6 +75,9 @@ class DailyClose(models.Model):
     refunded = models.JSONField(default=dict)
     declared = models.JSONField(default=dict)
     variance = models.JSONField(default=dict)
+    # Card and UPI: what the gateway settled of the day's payments, and what is in transit.
+    settled = models.JSONField(default=dict)
+    in_transit = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UNDECLARED)
     as_of_position = models.BigIntegerField(default=0)
     computed = models.DateTimeField(auto_now=True)

@@ -23,6 +23,8 @@ def close_dict(close: DailyClose) -> dict[str, Any]:
         "expected": money(close.expected),
         **{name: getattr(close, name) for name in BOOKS},
         "net": money(close.net),
+        "settled": close.settled,
+        "in_transit": close.in_transit,
         "status": close.status,
         "as_of_position": close.as_of_position,
     }

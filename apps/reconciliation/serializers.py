@@ -89,6 +89,8 @@ class BooksSerializer(serializers.Serializer):
 class DailyCloseSerializer(BooksSerializer):
     branch = serializers.IntegerField()
     date = BoundedDateField()
+    settled = serializers.DictField(child=serializers.CharField())
+    in_transit = serializers.DictField(child=serializers.CharField())
     status = serializers.ChoiceField(choices=["undeclared", "balanced", "variance"])
     as_of_position = serializers.IntegerField()
 

@@ -147,6 +147,13 @@ class Command(BaseCommand):
         parser.add_argument("--write-bookings", type=int, default=960)
         parser.add_argument("--streams", type=int, default=1000)
         parser.add_argument(
+            "--settlement-rows",
+            type=int,
+            default=2000,
+            help="payments recorded by webhook and settled by one gateway report (the "
+            "settlement part, not in the default parts)",
+        )
+        parser.add_argument(
             "--migration-schemas",
             type=int,
             default=300,
@@ -211,6 +218,8 @@ class Command(BaseCommand):
             results["hospital_month"] = self.bench_month(
                 options["month_doctors"], options["month_per_doctor_day"]
             )
+        if "settlement" in parts:
+            results["settlement"] = self.bench_settlement(options["settlement_rows"])
         if "move" in parts:
             results["move"] = [
                 self.bench_move(int(size)) for size in options["move_bookings"].split(",")
@@ -717,6 +726,61 @@ class Command(BaseCommand):
             "events_per_s": round(total / timer.seconds),
         }
 
+    def bench_settlement(self, rows: int) -> dict[str, Any]:
+        """Payments recorded by the gateway's webhook, then one report settling them all: the
+        import, the same file again, and an overlapping file (every row already booked)."""
+        from apps.settlements import commands as settlement_commands
+        from apps.settlements import upi
+
+        tenant = make_tenant()
+        try:
+            with schema_context(tenant.schema_name):
+                doctors, patient = seed_doctors(8)
+                feed = SlotFeed(doctors)
+                lines = [
+                    "entity_id,type,debit,credit,amount,currency,fee,tax,settled,created_at,"
+                    "settled_at,settlement_id,settlement_utr"
+                ]
+                webhook_seconds = 0.0
+                for n in tqdm(range(rows), desc="payments by webhook", file=self.stderr):
+                    doctor, start = feed.next()
+                    visit = commands.appointment_book(
+                        actor=None, doctor=doctor, patient=patient, start=start
+                    )
+                    entity = {
+                        "id": f"pay_bench{n:08d}", "amount": 50000, "currency": "INR",
+                        "method": "upi", "notes": {"reference": upi.reference_for(visit.pk, 1)},
+                    }  # fmt: skip
+                    with timed() as timer:
+                        settlement_commands.payment_webhook_receive(
+                            event_id=f"evt_bench{n:08d}",
+                            event_type="payment.captured",
+                            payload={"payment": {"entity": entity}},
+                        )
+                    webhook_seconds += timer.seconds
+                    settlement = f"setl_bench{n // 500:04d}"
+                    lines.append(
+                        f"pay_bench{n:08d},payment,0,488.20,500.00,INR,11.80,1.80,1,"
+                        f"2027-01-04 10:00:00,2027-01-05 11:00:00,{settlement},UTR{settlement}"
+                    )
+                report = ("\n".join(lines) + "\n").encode()
+                with timed() as first:
+                    settlement_commands.gateway_file_import(actor=None, raw=report)
+                with timed() as again:
+                    settlement_commands.gateway_file_import(actor=None, raw=report)
+                with timed() as overlap:
+                    settlement_commands.gateway_file_import(actor=None, raw=report + b"\n")
+        finally:
+            drop_tenant(tenant)
+        return {
+            "rows": rows,
+            "webhook_per_s": round(rows / webhook_seconds),
+            "import_seconds": round(first.seconds, 3),
+            "import_rows_per_s": round(rows / first.seconds),
+            "same_file_seconds": round(again.seconds, 3),
+            "overlapping_file_seconds": round(overlap.seconds, 3),
+        }
+
     def bench_move(self, bookings: int) -> dict[str, Any]:
         """The write pause of moving a tenant of `bookings` visits to another database of this
         cluster (a cell of its own) while a desk books through the commands all along."""
@@ -855,6 +919,17 @@ class Command(BaseCommand):
 
     def print_table(self, results: dict[str, Any]) -> None:
         rows = []
+        if settled := results.get("settlement"):
+            rows.append(
+                (
+                    f"settlement report of {settled['rows']} rows",
+                    f"import {settled['import_seconds']} s "
+                    f"({settled['import_rows_per_s']} rows/s), same file "
+                    f"{settled['same_file_seconds']} s, overlapping file "
+                    f"{settled['overlapping_file_seconds']} s; "
+                    f"webhook {settled['webhook_per_s']}/s",
+                )
+            )
         if write := results.get("write"):
             rows.append(
                 (
