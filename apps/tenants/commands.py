@@ -32,6 +32,7 @@ from apps.directory.forward import call_cell
 from apps.directory.selectors import location_of
 from apps.eventstore.projections import Touched
 from apps.eventstore.readcache import bump_generations
+from apps.plans.commands import subscription_start_trial
 from apps.scheduling.keyrotation import rebind_patients
 from apps.tenants import backups, spares
 from apps.tenants.models import Domain, SpareSchema, Tenant
@@ -156,6 +157,7 @@ def tenant_onboard(
                     password=owner_password,
                     role=Role.OWNER,
                 )
+            subscription_start_trial(actor="sign-up", tenant=tenant)
     except IntegrityError as exc:
         # Two sign-ups raced for the same address; the unique index let one through.
         raise InvalidInput(errors={"slug": ["This address is already taken."]}) from exc
