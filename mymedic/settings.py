@@ -502,6 +502,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Trials and grace periods that ended (apps.plans: one task per tenant that is due).
     "advance-subscriptions": {"task": "apps.plans.tasks.advance_subscriptions", "schedule": 3600.0},
+    # Last month's statements of paying tenants (apps.plans: one task per tenant not yet billed).
+    "issue-statements": {"task": "apps.plans.tasks.issue_statements", "schedule": 86400.0},
     # Keeps MYMEDIC_SPARE_SCHEMAS spare schemas ready (each sign-up also asks for one).
     "top-up-spare-schemas": {
         "task": "apps.tenants.tasks.top_up_spare_schemas",
@@ -620,6 +622,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.core.openapi.document_errors",
+        "apps.plans.openapi.document_payment_required",
     ],
 }
 

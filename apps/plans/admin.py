@@ -6,13 +6,17 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import AdminSite
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db.models import QuerySet, Sum
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
+from apps.metering.selectors import usage_of
 from apps.plans import commands
-from apps.plans.models import Module, Plan, Subscription, SubscriptionChange
+from apps.plans.models import Module, Plan, Statement, Subscription, SubscriptionChange
+from apps.plans.summary import billing_period
 
 Status = Subscription.Status
 
@@ -21,6 +25,8 @@ class OperatorSite(AdminSite):
     site_header = "MyMedic platform"
     site_title = "MyMedic platform"
     index_title = "Plans and subscriptions"
+    # Not the tenant admin's index (its chain dashboard): the plain list of screens.
+    index_template = "plans/operator_index.html"
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
@@ -87,10 +93,11 @@ class SubscriptionAdmin(admin.ModelAdmin):
     search_fields = ["tenant__slug", "tenant__name"]
     fields = [
         "tenant", "plan", "status", "gstin", "started_at", "trial_ends_at", "grace_ends_at",
-        "due_at", "changed_at",
+        "due_at", "changed_at", "usage_this_month",
     ]  # fmt: skip
     readonly_fields = [
         "tenant", "status", "started_at", "trial_ends_at", "grace_ends_at", "due_at", "changed_at",
+        "usage_this_month",
     ]  # fmt: skip
     actions = [
         _transition(Status.ACTIVE, "Activate or reactivate (payment received)"),
@@ -101,6 +108,14 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a sign-up starts its subscription
+
+    @admin.display(description="usage this month")
+    def usage_this_month(self, subscription: Subscription) -> str:
+        """Read from the tenant's own usage model (one schema visit, on this page only)."""
+        start, _ = billing_period(timezone.now())
+        with schema_context(subscription.tenant.schema_name):
+            usage = usage_of(start)
+        return ", ".join(f"{metric.replace('_', ' ')} {value}" for metric, value in usage.items())
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -120,3 +135,24 @@ class SubscriptionChangeAdmin(ReadOnlyAdmin):
     list_display = ["at", "tenant", "from_status", "to_status", "plan", "by", "reason"]
     list_filter = ["to_status", "by"]
     search_fields = ["tenant__slug"]
+
+
+@admin.register(Statement, site=operator_site)
+class StatementAdmin(ReadOnlyAdmin):
+    """The platform's invoices; the list's foot sums what the filters show (revenue)."""
+
+    list_display = ["number", "tenant", "month", "plan", "subtotal", "gst", "total", "gstin"]
+    list_filter = ["month", "plan"]
+    search_fields = ["number", "tenant__slug"]
+    readonly_fields = [f.name for f in Statement._meta.fields]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if context and "cl" in context:
+            context["revenue"] = context["cl"].queryset.aggregate(
+                subtotal=Sum("subtotal"), gst=Sum("gst"), total=Sum("total")
+            )
+        return response

@@ -1,12 +1,13 @@
 """Subscription commands: a sign-up's trial, the operator's changes of plan and state, and
-the changes by date that beat makes (trial end, grace end).
+the changes by date that beat makes (trial end, grace end), and the monthly statements.
 
 Subscriptions live in the public schema, which has no event log: each change appends a
 `SubscriptionChange` row (the public-schema history) and an entry to the tenant's own audit
 trail, in one transaction with the change.
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -14,7 +15,9 @@ from django_tenants.utils import schema_context
 
 from apps.audit.trail import record
 from apps.core.errors import Conflict, NotFound
-from apps.plans.models import Plan, Subscription, SubscriptionChange
+from apps.metering.selectors import usage_of
+from apps.plans import statements
+from apps.plans.models import Plan, Statement, StatementNumber, Subscription, SubscriptionChange
 from apps.tenants.models import Tenant
 
 Status = Subscription.Status
@@ -156,3 +159,49 @@ def _note(subscription: Subscription, was: str, *, actor: str, reason: str, now:
                 "reason": reason[:200],
             },
         )
+
+
+def statement_issue(*, actor: str, tenant: Tenant, month: date) -> Statement:
+    """The tenant's statement for `month` (its first day): the plan's charges for the month's
+    usage (the tenant's `usage` read model) plus 18 % GST, numbered next in its financial year.
+    Issued once: a second call returns the first statement."""
+    month = month.replace(day=1)
+    existing = Statement.objects.filter(tenant=tenant, month=month).first()
+    if existing is not None:
+        return existing
+    with schema_context(tenant.schema_name):
+        usage = usage_of(month)
+    with transaction.atomic():
+        subscription = _locked(tenant)
+        existing = Statement.objects.filter(tenant=tenant, month=month).first()
+        if existing is not None:
+            return existing
+        lines = statements.charges(subscription.plan, usage)
+        subtotal = sum((line.amount for line in lines), Decimal("0.00"))
+        gst = statements.gst_on(subtotal)
+        year = statements.financial_year(month)
+        StatementNumber.objects.get_or_create(financial_year=year)
+        counter = StatementNumber.objects.select_for_update().get(financial_year=year)
+        counter.last += 1
+        counter.save()
+        statement = Statement.objects.create(
+            tenant=tenant,
+            month=month,
+            number=f"MM/{year}/{counter.last:06d}",
+            plan=subscription.plan,
+            lines=[line.as_dict() for line in lines],
+            subtotal=subtotal,
+            gst_rate=statements.GST_RATE,
+            gst=gst,
+            total=subtotal + gst,
+            gstin=subscription.gstin,
+            issued_at=timezone.now(),
+        )
+        with schema_context(tenant.schema_name):
+            record(
+                "subscription.statement",
+                actor_role="platform",
+                target=f"statement:{statement.pk}",
+                detail={"number": statement.number, "total": str(statement.total), "by": actor},
+            )
+    return statement

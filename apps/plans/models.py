@@ -167,3 +167,46 @@ class SubscriptionChange(models.Model):
         if not self._state.adding:
             raise ValueError("A subscription change is recorded once and never changed.")
         super().save(*args, **kwargs)
+
+
+class StatementNumber(models.Model):
+    """The last statement number of each financial year (April to March): statements are
+    numbered 1, 2, 3 … within a year, with no gap (GST invoices must be)."""
+
+    financial_year = models.CharField(max_length=7, primary_key=True)  # "2026-27"
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.financial_year}: {self.last}"
+
+
+class Statement(models.Model):
+    """The platform's monthly tax invoice to one tenant: its plan's charges for the month's
+    usage, plus GST. Issued once per tenant and month (`statement_issue`), never changed."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    month = models.DateField(help_text="The first day of the month it charges for.")
+    number = models.CharField(max_length=32, unique=True)
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    # [{"description", "quantity", "unit_price", "amount"}], money as strings.
+    lines = models.JSONField()
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2)
+    gst_rate = models.DecimalField(max_digits=5, decimal_places=2)
+    gst = models.DecimalField(max_digits=12, decimal_places=2)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    gstin = models.CharField(max_length=15, blank=True, help_text="The tenant's, when given.")
+    issued_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-month", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "month"], name="statement_once_a_month")
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValueError("A statement is issued once and never changed.")
+        super().save(*args, **kwargs)

@@ -1,10 +1,17 @@
 """Reads of the public schema's plans: what a tenant's subscription allows now."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from apps.core.shortlived import ShortLived
-from apps.plans.models import Module, Plan, Subscription
+from apps.plans.models import Module, Plan, Statement, Subscription
+
+# States whose months are charged (a trial's are free; a closed tenant is not billed).
+BILLABLE = (
+    Subscription.Status.ACTIVE,
+    Subscription.Status.PAST_DUE,
+    Subscription.Status.SUSPENDED,
+)
 
 
 @dataclass(frozen=True)
@@ -60,5 +67,16 @@ def subscriptions_due(now: datetime, limit: int = 1000) -> list[int]:
     return list(
         Subscription.objects.filter(due_at__lte=now)
         .order_by("due_at")
+        .values_list("tenant_id", flat=True)[:limit]
+    )
+
+
+def tenants_to_bill(month: date, limit: int = 1000) -> list[int]:
+    """Tenants with a paying subscription and no statement for `month` yet (one query)."""
+    billed = Statement.objects.filter(month=month).values("tenant_id")
+    return list(
+        Subscription.objects.filter(status__in=BILLABLE)
+        .exclude(tenant_id__in=billed)
+        .order_by("tenant_id")
         .values_list("tenant_id", flat=True)[:limit]
     )

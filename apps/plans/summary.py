@@ -3,7 +3,7 @@ month's usage from the tenant's `usage` read model."""
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -63,3 +63,9 @@ def subscription_summary(schema_name: str, now: datetime | None = None) -> Summa
         usage=usage_of(start),
         by_channel=usage_by_channel(start)["messages"],
     )
+
+
+def last_month(now: datetime) -> date:
+    """The first day of the month before `now`'s on the platform's billing clock."""
+    start, _ = billing_period(now)
+    return (start - timedelta(days=1)).replace(day=1)

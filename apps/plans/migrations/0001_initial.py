@@ -6,81 +6,221 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenants', '0007_spare_schema_recipe'),
+        ("tenants", "0007_spare_schema_recipe"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Module',
+            name="Module",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(choices=[('scheduling', 'scheduling'), ('billing', 'billing'), ('reconciliation', 'reconciliation'), ('patient_app', 'patient_app'), ('reminders', 'reminders'), ('integration', 'integration')], max_length=32, unique=True)),
-                ('name', models.CharField(max_length=80)),
-                ('adds', models.TextField(help_text='What the module adds, in a sentence or two.')),
-                ('monthly_price', models.DecimalField(decimal_places=2, default=Decimal('0.00'), help_text='Per month, for plans priced per module.', max_digits=10)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        choices=[
+                            ("scheduling", "scheduling"),
+                            ("billing", "billing"),
+                            ("reconciliation", "reconciliation"),
+                            ("patient_app", "patient_app"),
+                            ("reminders", "reminders"),
+                            ("integration", "integration"),
+                        ],
+                        max_length=32,
+                        unique=True,
+                    ),
+                ),
+                ("name", models.CharField(max_length=80)),
+                ("adds", models.TextField(help_text="What the module adds, in a sentence or two.")),
+                (
+                    "monthly_price",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0.00"),
+                        help_text="Per month, for plans priced per module.",
+                        max_digits=10,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Plan',
+            name="Plan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=80)),
-                ('pricing', models.CharField(choices=[('per_doctor', 'Per active doctor'), ('per_branch', 'Per branch, plus booking tiers'), ('per_module', 'Per module')], max_length=16)),
-                ('unit_price', models.DecimalField(decimal_places=2, default=Decimal('0.00'), help_text='Per month: per active doctor, per branch, or the base fee of a per-module plan.', max_digits=10)),
-                ('booking_tiers', models.JSONField(blank=True, default=list)),
-                ('max_doctors', models.PositiveIntegerField(blank=True, help_text='Empty: no limit.', null=True)),
-                ('max_branches', models.PositiveIntegerField(blank=True, help_text='Empty: no limit.', null=True)),
-                ('max_bookings', models.PositiveIntegerField(blank=True, help_text='Bookings per calendar month; empty: no limit.', null=True)),
-                ('trial_days', models.PositiveSmallIntegerField(default=30)),
-                ('grace_days', models.PositiveSmallIntegerField(default=15, help_text='Days a past-due subscription keeps working before suspension.')),
-                ('for_kind', models.CharField(choices=[('clinic', 'Clinic'), ('chain', 'Clinic chain'), ('hospital', 'Hospital OPD')], max_length=16, unique=True)),
-                ('modules', models.ManyToManyField(related_name='plans', to='plans.module')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=80)),
+                (
+                    "pricing",
+                    models.CharField(
+                        choices=[
+                            ("per_doctor", "Per active doctor"),
+                            ("per_branch", "Per branch, plus booking tiers"),
+                            ("per_module", "Per module"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "unit_price",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0.00"),
+                        help_text="Per month: per active doctor, per branch, or the base fee of a per-module plan.",
+                        max_digits=10,
+                    ),
+                ),
+                ("booking_tiers", models.JSONField(blank=True, default=list)),
+                (
+                    "max_doctors",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Empty: no limit.", null=True
+                    ),
+                ),
+                (
+                    "max_branches",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Empty: no limit.", null=True
+                    ),
+                ),
+                (
+                    "max_bookings",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Bookings per calendar month; empty: no limit.",
+                        null=True,
+                    ),
+                ),
+                ("trial_days", models.PositiveSmallIntegerField(default=30)),
+                (
+                    "grace_days",
+                    models.PositiveSmallIntegerField(
+                        default=15,
+                        help_text="Days a past-due subscription keeps working before suspension.",
+                    ),
+                ),
+                (
+                    "for_kind",
+                    models.CharField(
+                        choices=[
+                            ("clinic", "Clinic"),
+                            ("chain", "Clinic chain"),
+                            ("hospital", "Hospital OPD"),
+                        ],
+                        max_length=16,
+                        unique=True,
+                    ),
+                ),
+                ("modules", models.ManyToManyField(related_name="plans", to="plans.module")),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='SubscriptionChange',
+            name="SubscriptionChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('from_status', models.CharField(blank=True, max_length=16)),
-                ('to_status', models.CharField(max_length=16)),
-                ('by', models.CharField(max_length=254)),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='plans.plan')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                ("from_status", models.CharField(blank=True, max_length=16)),
+                ("to_status", models.CharField(max_length=16)),
+                ("by", models.CharField(max_length=254)),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="plans.plan",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Subscription',
+            name="Subscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('trial', 'Trial'), ('active', 'Active'), ('past_due', 'Past due'), ('suspended', 'Suspended'), ('closed', 'Closed')], default='trial', max_length=16)),
-                ('started_at', models.DateTimeField()),
-                ('trial_ends_at', models.DateTimeField(blank=True, null=True)),
-                ('grace_ends_at', models.DateTimeField(blank=True, null=True)),
-                ('due_at', models.DateTimeField(blank=True, null=True)),
-                ('changed_at', models.DateTimeField()),
-                ('gstin', models.CharField(blank=True, max_length=15)),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='subscriptions', to='plans.plan')),
-                ('tenant', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='subscription', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("trial", "Trial"),
+                            ("active", "Active"),
+                            ("past_due", "Past due"),
+                            ("suspended", "Suspended"),
+                            ("closed", "Closed"),
+                        ],
+                        default="trial",
+                        max_length=16,
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("trial_ends_at", models.DateTimeField(blank=True, null=True)),
+                ("grace_ends_at", models.DateTimeField(blank=True, null=True)),
+                ("due_at", models.DateTimeField(blank=True, null=True)),
+                ("changed_at", models.DateTimeField()),
+                ("gstin", models.CharField(blank=True, max_length=15)),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="subscriptions",
+                        to="plans.plan",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="subscription",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['tenant__slug'],
-                'indexes': [models.Index(condition=models.Q(('due_at__isnull', False)), fields=['due_at'], name='subscription_due')],
+                "ordering": ["tenant__slug"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("due_at__isnull", False)),
+                        fields=["due_at"],
+                        name="subscription_due",
+                    )
+                ],
             },
         ),
     ]
