@@ -4,6 +4,8 @@ Rebuilt from the event log like every read model (`manage.py replay --projection
 nothing here is written by anything but the projection.
 """
 
+from datetime import date
+
 from django.db import models
 
 
@@ -14,6 +16,8 @@ class UsageMonth(models.Model):
     (active doctors, branches) hold the month's highest level, which is what a plan priced
     per doctor or per branch charges for."""
 
+    # "2027-01:messages:sms": a natural key, so a rebuild makes the very same rows.
+    key = models.CharField(max_length=64, primary_key=True)
     month = models.DateField()
     metric = models.CharField(max_length=32)
     channel = models.CharField(max_length=16, blank=True)
@@ -28,12 +32,17 @@ class UsageMonth(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.month:%Y-%m} {self.metric} {self.channel}: {self.value}"
+        return f"{self.key}: {self.value}"
+
+    @staticmethod
+    def key_of(month: date, metric: str, channel: str) -> str:
+        return f"{month:%Y-%m}:{metric}:{channel}"
 
 
 class MeteredUnit(models.Model):
     """Whether each doctor and branch counts now, for the levels above."""
 
+    key = models.CharField(max_length=40, primary_key=True)  # "doctor:12"
     kind = models.CharField(max_length=16)
     unit_id = models.BigIntegerField()
     active = models.BooleanField(default=True)
@@ -44,4 +53,4 @@ class MeteredUnit(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.unit_id} ({'active' if self.active else 'inactive'})"
+        return f"{self.key} ({'active' if self.active else 'inactive'})"

@@ -47,22 +47,34 @@ class UsageProjection(Projection):
                 self._level(month, level, event)
 
     def _add(self, month: date, metric: str, channel: str, by: int) -> None:
-        row, _ = UsageMonth.objects.get_or_create(month=month, metric=metric, channel=channel)
-        UsageMonth.objects.filter(pk=row.pk).update(value=F("value") + by)
+        key = UsageMonth.key_of(month, metric, channel)
+        UsageMonth.objects.get_or_create(
+            key=key, defaults={"month": month, "metric": metric, "channel": channel}
+        )
+        UsageMonth.objects.filter(key=key).update(value=F("value") + by)
 
     def _level(self, month: date, level: str, event: Event) -> None:
         kind = UNIT_KIND[level]
         before = MeteredUnit.objects.filter(kind=kind, active=True).count()
-        active = bool(event.data.get("active", True))
+        unit_id = int(event.data["id"])
         MeteredUnit.objects.update_or_create(
-            kind=kind, unit_id=event.data["id"], defaults={"active": active}
+            key=f"{kind}:{unit_id}",
+            defaults={
+                "kind": kind,
+                "unit_id": unit_id,
+                "active": bool(event.data.get("active", True)),
+            },
         )
         after = MeteredUnit.objects.filter(kind=kind, active=True).count()
-        row = UsageMonth.objects.filter(month=month, metric=level, channel="").first()
-        highest = max(row.value if row else before, after)
+        key = UsageMonth.key_of(month, level, "")
+        row = UsageMonth.objects.filter(key=key).first()
         UsageMonth.objects.update_or_create(
-            month=month, metric=level, channel="", defaults={"value": highest}
-        )
+            key=key,
+            defaults={
+                "month": month, "metric": level, "channel": "",
+                "value": max(row.value if row else before, after),
+            },
+        )  # fmt: skip
 
 
 usage = register(UsageProjection())

@@ -2,10 +2,12 @@
 hold the month's peak, and a rebuild from the log gives the same rows as the live run."""
 
 from datetime import date, timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
 import time_machine
+from django.core.management import call_command
 
 from apps.clinic.models import Branch, User
 from apps.eventstore.models import Event
@@ -86,6 +88,9 @@ def test_a_rebuilt_usage_model_equals_the_live_one(busy_month: dict[str, Any]) -
 
     live = rows()
     assert live[0]  # something was metered
+    out = StringIO()
+    call_command("replay", "--tenant", "acme", "--projection", "usage", "--check", stdout=out)
+    assert "Every read model matches" in out.getvalue()
     (usage,) = projections(["usage"])
     rebuild(usage)
     assert rows() == live

@@ -1,6 +1,8 @@
 """The plan's limits bind the clinic's staff at the command layer (402 `plan_limit`); the
 system's own work (onboarding, imports) is not limited."""
 
+from decimal import Decimal
+
 import pytest
 
 from apps.clinic.models import Branch, User
@@ -56,7 +58,7 @@ def test_a_deactivated_doctor_frees_a_place_and_reactivating_needs_one(
     first, second = DoctorFactory(branch=main_branch), DoctorFactory(branch=main_branch)
     commands.doctor_update(actor=owner, doctor=first, active=False)
     third = commands.doctor_add(
-        actor=owner, branch=main_branch, **{**NEW_DOCTOR, "consultation_fee": 400}
+        actor=owner, branch=main_branch, **{**NEW_DOCTOR, "consultation_fee": Decimal("400.00")}
     )
     assert third.active and second.active
     with pytest.raises(PlanLimitReached):

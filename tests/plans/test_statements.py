@@ -106,7 +106,12 @@ def test_the_operator_admin_is_for_platform_superusers_only(
     public = HostClient("localhost")
     public.force_login(staff)
     assert public.get("/admin/").status_code == 302  # staff, but no platform operator
-    public.force_login(operator)
+    public.logout()
+    signed_in = public.post(
+        "/admin/login/?next=/admin/",
+        {"username": operator.email, "password": "an-operator-pass-1"},
+    )
+    assert (signed_in.status_code, signed_in["Location"]) == (302, "/admin/")
     assert public.get("/admin/").status_code == 200
     listed = public.get("/admin/plans/subscription/")
     assert listed.status_code == 200 and b"acme" in listed.content
