@@ -292,6 +292,8 @@ SHARED_APPS = [
     "apps.core",
     "apps.clinic",
     "apps.directory",
+    "apps.plans",
+    "django.contrib.admin",  # the platform operator's admin on the public host (apps.plans)
 ]
 # The workload generator and `make bench` are development tools: never installed in production.
 if not PRODUCTION:
@@ -316,6 +318,7 @@ TENANT_APPS = [
     "apps.patientapp",
     "apps.setup",
     "apps.exports",
+    "apps.metering",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -344,6 +347,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.plans.gate.PlanGateMiddleware",
     "apps.core.clinictime.ClinicTimeMiddleware",
     "apps.eventstore.context.RequestOriginMiddleware",
     "apps.core.idempotency.IdempotencyMiddleware",
@@ -529,6 +533,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "apps.tenants.tasks.reap_unverified_tenants",
         "schedule": 3600.0,
     },
+    # Trials and grace periods that ended (apps.plans: one task per tenant that is due).
+    "advance-subscriptions": {"task": "apps.plans.tasks.advance_subscriptions", "schedule": 3600.0},
+    # Last month's statements of paying tenants (apps.plans: one task per tenant not yet billed).
+    "issue-statements": {"task": "apps.plans.tasks.issue_statements", "schedule": 86400.0},
     # Keeps MYMEDIC_SPARE_SCHEMAS spare schemas ready (each sign-up also asks for one).
     # Records tenants whose place the separate directory database lost (two queries).
     "repair-directory": {"task": "apps.tenants.tasks.repair_directory", "schedule": 60.0},
@@ -649,11 +657,14 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.core.openapi.document_errors",
+        "apps.plans.openapi.document_payment_required",
     ],
 }
 
 LANGUAGE_CODE = "en-in"
 TIME_ZONE = "UTC"
+# The platform's billing clock: usage months and SaaS statements (apps.metering, apps.plans).
+MYMEDIC_BILLING_TIMEZONE = os.environ.get("MYMEDIC_BILLING_TIMEZONE", "Asia/Kolkata")
 USE_I18N = True
 USE_TZ = True
 # One date, time and number format per locale (en-in: "2 Dec 2026, 09:00 IST", 12,34,567.00).

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from apps.core.schemaview import SchemaApi
 from apps.directory.views import DirectoryApi
+from apps.plans.admin import operator_site
 from apps.tenants.views import (
     CellOnboardingApi,
     CellVerifyEmailApi,
@@ -25,6 +26,7 @@ urlpatterns = [
     path("internal/cells/onboarding/", CellOnboardingApi.as_view(), name="cell-onboarding"),
     path("internal/cells/verify-email/", CellVerifyEmailApi.as_view(), name="cell-verify-email"),
     path("metrics", metrics, name="metrics"),
+    path("admin/", operator_site.urls),
     path("api/v1/schema/", SchemaApi.as_view(), name="api-schema"),
     path(
         "api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"

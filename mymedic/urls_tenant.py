@@ -11,6 +11,7 @@ from apps.clinic.permissions import ManagersOnly, roles
 from apps.clinic.views import password_change
 from apps.core.schemaview import SchemaApi
 from apps.eventstore.api import EventListApi
+from apps.plans.views import subscription_page
 
 OWNERS = frozenset({Role.OWNER})
 
@@ -29,6 +30,7 @@ urlpatterns = [
     path("api/v1/reconciliation/", include("apps.reconciliation.urls")),
     path("api/v1/notifications/", include("apps.notifications.urls")),
     path("api/v1/exports/", include("apps.exports.urls")),
+    path("api/v1/", include("apps.plans.urls")),
     path(
         "api/v1/audit/verify/",
         AuditVerifyApi.as_view(permission_classes=[roles(read=OWNERS, write=OWNERS)]),
@@ -40,6 +42,7 @@ urlpatterns = [
         name="api-events",
     ),
     path("account/password/", password_change, name="account-password"),
+    path("account/subscription/", subscription_page, name="account-subscription"),
     path("", include("apps.reception.urls")),
     path("", include("apps.setup.urls")),
 ]

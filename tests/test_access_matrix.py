@@ -19,6 +19,9 @@ from django_tenants.utils import schema_context
 
 from apps.billing import commands as billing
 from apps.clinic.models import Branch, Role, User
+from apps.core.shortlived import forget_all
+from apps.plans.models import Module, Plan, Subscription
+from apps.plans.modules import module_of
 from apps.scheduling import commands
 from apps.scheduling.waitlist import waitlist_join
 from apps.settlements import commands as settlements
@@ -126,6 +129,7 @@ ROUTES = [
     Route("GET", "/api/v1/exports/", frozenset({OWNER}), 200),
     Route("POST", "/api/v1/exports/", frozenset({OWNER}), 202,
           body=lambda ids: {"passphrase": "a-long-export-passphrase"}),
+    Route("GET", "/api/v1/subscription/", frozenset({OWNER}), 200),
     Route("POST", "/api/v1/auth/logout/", ALL, 204),
     # Every role reaches the check of its current password (a wrong one here: 400).
     Route("POST", "/api/v1/auth/password/", ALL, 400, body=lambda ids: {
@@ -254,3 +258,19 @@ def test_access_matrix(world: dict[str, Any], route: Route) -> None:
         if got != 401:
             mismatches.append(f"{who}: got {got}, want 401")
     assert mismatches == []
+
+
+GATED_ROUTES = [route for route in ROUTES if module_of(route.path) is not None]
+
+
+@pytest.mark.parametrize("route", GATED_ROUTES, ids=str)
+def test_a_route_of_a_module_outside_the_plan_answers_402_to_everyone(
+    world: dict[str, Any], route: Route, tenant: Tenant
+) -> None:
+    bare = Plan.objects.create(slug="bare", name="Bare", pricing="per_doctor", for_kind="bare")
+    bare.modules.set(Module.objects.filter(code="scheduling"))
+    Subscription.objects.filter(tenant=tenant).update(plan=bare, status="active")
+    forget_all()
+    callers = {**world["clients"], "anonymous": world["anonymous"], "foreign": world["foreign"]}
+    got = {who: call(client, route, world["ids"]["own"]) for who, client in callers.items()}
+    assert got == dict.fromkeys(callers, 402)

@@ -24,6 +24,7 @@ STORED_TYPES = {
     "ConcessionRefunded", "CreditNoteIssued", "DailyCloseSignedOff", "DeclarationMade",
     "DiscountCapChanged", "DiscountGranted", "DoctorAdded", "DoctorLeaveGranted",
     "DoctorLeaveRemoved", "DoctorUpdated", "InvoiceAdjusted", "InvoiceIssued",
+    "MessageSent",
     "InvoiceSettledOnCancellation", "NoShowChargesChanged", "NoShowPolicyChanged",
     "NotificationSettingsChanged", "OverpaymentRefunded", "PatientAppSettingsChanged",
     "PatientErased", "PatientRegistered", "PaymentTaken", "ReconciliationToleranceSet",

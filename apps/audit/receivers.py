@@ -5,8 +5,10 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django_tenants.utils import get_public_schema_name
 
 from apps.audit.trail import event_digest, record
+from apps.core.db import connection
 from apps.core.idempotency import idempotent_replayed
 from apps.eventstore.models import Event, event_appended
 
@@ -23,15 +25,23 @@ def audit_event(sender: Any, event: Event, **kwargs: Any) -> None:
     )
 
 
+def in_a_tenant() -> bool:
+    """Sign-ins on the public host (the platform operators' admin) have no tenant trail."""
+    return connection.schema_name != get_public_schema_name()
+
+
 @receiver(user_logged_in)
 def audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    record("login", actor=user, target=f"user:{user.pk}")
+    if in_a_tenant():
+        record("login", actor=user, target=f"user:{user.pk}")
 
 
 @receiver(user_login_failed)
 def audit_failed_login(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
+    if not in_a_tenant():
+        return
     # Django has already masked the password; the username is a staff email, not PHI.
     record("login.failed", detail={"username": str(credentials.get("username", ""))[:254]})
 

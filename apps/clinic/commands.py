@@ -22,6 +22,7 @@ from apps.core.errors import Conflict, InvalidInput, PermissionDenied
 from apps.core.timezones import timezone_problem
 from apps.core.wakeups import after_commit
 from apps.eventstore.store import command
+from apps.plans.gate import require_room
 
 # Roles whose work happens in particular branches: they must be given at least one.
 BRANCH_BOUND_ROLES = frozenset({Role.BRANCH_MANAGER, Role.RECEPTIONIST, Role.DOCTOR})
@@ -67,6 +68,7 @@ def branch_create(
     details = _branch_details(
         name=name, city=city, address=address, phone=phone, timezone=timezone, exclude=None
     )
+    require_room(limit="branches", in_use=Branch.objects.count(), actor=actor)
     branch = Branch(**details)
     branch.record(events.BRANCH_OPENED, {"timezone": timezone}, actor=actor)
     branch.save()

@@ -28,9 +28,15 @@ from django.utils import timezone
 
 from apps.clinic.models import Branch
 from apps.core.db import connection
-from apps.notifications import wording
+from apps.notifications import events, wording
 from apps.notifications.backends import CHANNELS, DeliveryError, Message, send
-from apps.notifications.models import Delivery, Kind, Notification, NotificationSettings
+from apps.notifications.models import (
+    Delivery,
+    Kind,
+    Notification,
+    NotificationSettings,
+    SentMessage,
+)
 from apps.scheduling.models import Appointment, Doctor, Patient, SlotHold
 
 logger = logging.getLogger(__name__)
@@ -198,6 +204,7 @@ def _deliver(delivery: Delivery, message: Message, now: datetime, result: Dispat
         delivery.provider_id = provider_id[:200]
         delivery.last_error = ""
         delivery.save(update_fields=["status", "sent_at", "provider_id", "last_error", "updated"])
+        record_sent(delivery)
     result.sent += 1
 
 
@@ -291,3 +298,22 @@ def _channel_and_address(patient: Patient) -> tuple[str, str]:
         if address:
             return channel, address
     raise Skip("no enabled channel reaches the patient")
+
+
+def record_sent(delivery: Delivery) -> SentMessage:
+    """The metered fact that the provider took the message (`MessageSent`)."""
+    sent = SentMessage(
+        delivery_id=delivery.pk,
+        kind=delivery.kind,
+        channel=delivery.channel,
+        branch_id=delivery.branch_id,
+        sent_at=delivery.sent_at or timezone.now(),
+    )
+    sent.record(
+        events.MESSAGE_SENT,
+        {"delivery_id": delivery.pk, "kind": delivery.kind, "channel": delivery.channel},
+        actor=None,
+        branch_id=delivery.branch_id,
+    )
+    sent.save()
+    return sent

@@ -5,3 +5,4 @@ back): a value here never changes.
 """
 
 NOTIFICATION_SETTINGS_CHANGED = "NotificationSettingsChanged"
+MESSAGE_SENT = "MessageSent"

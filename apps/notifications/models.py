@@ -192,3 +192,23 @@ class DailySendCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.channel}: {self.count}"
+
+
+class SentMessage(EventSourcedModel):
+    """A message the provider took: the fact the platform meters (messages a month, by
+    channel), one row and one `MessageSent` event each, written in the transaction that marks
+    its delivery sent. Ids and codes only."""
+
+    stream_type = "message"
+
+    delivery_id = models.BigIntegerField(unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
+    branch_id = models.BigIntegerField()
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-sent_at"]
+
+    def __str__(self) -> str:
+        return f"message {self.delivery_id} ({self.channel})"

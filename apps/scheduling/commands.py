@@ -18,6 +18,7 @@ from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.idempotency import forget_subject
 from apps.eventstore.locks import in_command
 from apps.eventstore.store import command
+from apps.plans.gate import require_room
 from apps.scheduling import events
 from apps.scheduling.actors import PatientActor
 from apps.scheduling.formats import human_time
@@ -109,6 +110,7 @@ def doctor_add(
             raise InvalidInput("Link a staff member whose role is doctor.", field="user")
         if Doctor.objects.filter(user=user).exists():
             raise InvalidInput("This staff member is already linked to a doctor.", field="user")
+    require_room(limit="doctors", in_use=Doctor.objects.filter(active=True).count(), actor=actor)
     doctor = Doctor(
         branch=branch,
         user=user,
@@ -170,6 +172,9 @@ def doctor_update(
     changed = {key: value for key, value in wanted.items() if getattr(doctor, key) != value}
     if not changed:
         return doctor
+    if changed.get("active"):
+        in_use = Doctor.objects.filter(active=True).count()
+        require_room(limit="doctors", in_use=in_use, actor=actor)
     for key, value in changed.items():
         setattr(doctor, key, value)
     data = {key: value for key, value in changed.items() if key not in ("name", "specialty")}

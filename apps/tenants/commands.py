@@ -33,6 +33,7 @@ from apps.directory.models import TenantLocation
 from apps.directory.selectors import location_of
 from apps.eventstore.projections import Touched
 from apps.eventstore.readcache import bump_generations
+from apps.plans.commands import subscription_start_trial
 from apps.scheduling.keyrotation import rebind_patients
 from apps.tenants import backups, spares
 from apps.tenants.models import Domain, SpareSchema, Tenant
@@ -159,6 +160,7 @@ def tenant_onboard(
                         password=owner_password,
                         role=Role.OWNER,
                     )
+                subscription_start_trial(actor="sign-up", tenant=tenant)
             tenant_committed = True
     except DatabaseError as exc:
         if isinstance(exc, IntegrityError) and not tenant_committed:
