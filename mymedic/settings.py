@@ -180,6 +180,8 @@ MYMEDIC_PG_BIN = os.environ.get("MYMEDIC_PG_BIN", "")
 MYMEDIC_MASTER_KEYS_RETIRED = [
     key for key in os.environ.get("MYMEDIC_MASTER_KEYS_RETIRED", "").split(",") if key.strip()
 ]
+# FHIR bulk export files (sealed NDJSON), one folder per tenant schema (docs/FHIR.md).
+MYMEDIC_FHIR_EXPORT_DIR = os.environ.get("MYMEDIC_FHIR_EXPORT_DIR", f"{CELL_FILES}/fhir-exports")
 # Where `manage.py tenant_backup` writes when not told (per cell: backups stay in the region).
 MYMEDIC_BACKUP_DIR = os.environ.get("MYMEDIC_BACKUP_DIR", f"{CELL_FILES}/backups/tenants")
 # Analytical warehouse: chdb://PATH (embedded, default) or clickhouse://HOST:PORT (server).
@@ -290,6 +292,7 @@ TENANT_APPS = [
     "apps.notifications",
     "apps.patientapp",
     "apps.setup",
+    "apps.fhir",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -439,6 +442,7 @@ MYMEDIC_TASK_QUEUES = {
     "reports": [
         "apps.reconciliation.tasks.close_tenant_days",
         "apps.reconciliation.tasks.export_tenant",
+        "apps.fhir.tasks.run_bulk_export",
     ],
     "integration": [],
 }

@@ -37,6 +37,7 @@ urlpatterns = [
         EventListApi.as_view(permission_classes=[ManagersOnly]),
         name="api-events",
     ),
+    path("fhir/R4/", include("apps.fhir.urls")),
     path("account/password/", password_change, name="account-password"),
     path("", include("apps.reception.urls")),
     path("", include("apps.setup.urls")),
