@@ -182,6 +182,10 @@ MYMEDIC_MASTER_KEYS_RETIRED = [
 ]
 # FHIR bulk export files (sealed NDJSON), one folder per tenant schema (docs/FHIR.md).
 MYMEDIC_FHIR_EXPORT_DIR = os.environ.get("MYMEDIC_FHIR_EXPORT_DIR", f"{CELL_FILES}/fhir-exports")
+# A running export's task is sent again when polled after this long (its message may be lost).
+MYMEDIC_FHIR_EXPORT_REQUEUE_SECONDS = int(
+    os.environ.get("MYMEDIC_FHIR_EXPORT_REQUEUE_SECONDS", "30")
+)
 # Where `manage.py tenant_backup` writes when not told (per cell: backups stay in the region).
 MYMEDIC_BACKUP_DIR = os.environ.get("MYMEDIC_BACKUP_DIR", f"{CELL_FILES}/backups/tenants")
 # Analytical warehouse: chdb://PATH (embedded, default) or clickhouse://HOST:PORT (server).

@@ -22,10 +22,12 @@ from apps.clinic.permissions import STAFF_ROLES, roles
 from apps.clinic.scoping import staff_of
 from apps.core.api import exception_handler as api_exception_handler
 from apps.core.errors import InvalidInput, NotFound
+from apps.core.wakeups import guarded
 from apps.fhir import capability, commands, export, resources, search
 from apps.fhir.document import op_consultation
 from apps.fhir.models import BulkExport
 from apps.fhir.params import check_known, page, single
+from apps.fhir.tasks import requeue_if_stalled
 
 FHIR_JSON = "application/fhir+json"
 NDJSON = "application/fhir+ndjson"
@@ -261,6 +263,7 @@ class ExportStatusApi(FhirView):
     def get(self, request: Request, uid: str) -> Response:
         job = _export_of(request, uid)
         if job.status == BulkExport.Status.RUNNING:
+            guarded(lambda: requeue_if_stalled(job), what="FHIR export re-queue")
             answer = Response(status=status.HTTP_202_ACCEPTED)
             answer["X-Progress"] = f"{export.written(job)} of {len(job.types)} files written"
             answer["Retry-After"] = "2"

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,25 @@ STREAM_OF = {
 }
 FRAME_LINES = 500
 ROWS_PER_QUERY = 2000
+
+
+# pg_try_advisory_lock(class, hashtext(schema:export)): one run of an export at a time.
+EXPORT_LOCK_CLASS = 0x46484952  # "FHIR"
+
+
+@contextmanager
+def exclusive(export: BulkExport) -> Iterator[bool]:
+    """Whether this session holds the export's run lock (held until the block ends)."""
+    key = [EXPORT_LOCK_CLASS, f"{connection.schema_name}:{export.uid}"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", key)
+        (locked,) = cursor.fetchone()
+    try:
+        yield bool(locked)
+    finally:
+        if locked:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
 
 
 def folder(export: BulkExport, schema: str | None = None) -> Path:

@@ -170,3 +170,15 @@ def test_an_export_is_the_clinics_for_its_managers_and_nobody_elses(
     api.credentials(HTTP_AUTHORIZATION=stranger._credentials["HTTP_AUTHORIZATION"])  # noqa: SLF001
     assert api.get(status_url).status_code == 401
     assert BulkExport.objects.get().status == BulkExport.Status.RUNNING
+
+
+def test_an_export_whose_task_was_lost_is_sent_again_when_polled(
+    clinic: Clinic, owner_fhir: HostClient, export_dir: Path
+) -> None:
+    # The kick-off's task message never left (callbacks not run: as with the broker down).
+    status_url = local(kick_off(owner_fhir)["Content-Location"])
+    assert owner_fhir.get(status_url).status_code == 202  # too soon to send it again
+    clinic.clock.shift(31)
+    assert owner_fhir.get(status_url).status_code == 202  # sent again, ran (eagerly)
+    assert owner_fhir.get(status_url).status_code == 200
+    assert BulkExport.objects.get().status == BulkExport.Status.COMPLETE
