@@ -111,6 +111,10 @@ def test_searches_page_with_count_and_next_links_to_the_end(
     assert pages == 2 and len(seen) == 3 == len(set(seen))
     counted = owner_fhir.get("/fhir/R4/Patient?name=paging&_count=0").json()
     assert counted["total"] == 3 and "entry" not in counted
+    # Patients come in pages of at most 50, as the API's browsing; other types up to 200.
+    for query, largest in (("Patient?_count=500", "50"), ("Appointment?_count=500", "200")):
+        self_link = owner_fhir.get(f"/fhir/R4/{query}").json()["link"][0]["url"]
+        assert f"_count={largest}&" in self_link, query
 
 
 def test_appointments_are_found_by_date_practitioner_patient_and_status(
@@ -224,6 +228,14 @@ def test_missing_resources_and_unknown_types_are_404_operation_outcomes(
         answer = owner_fhir.get(f"/fhir/R4/{path}")
         assert answer.status_code == 404, path
         assert outcome_of(answer)["issue"][0]["code"] == "not-found"
+
+
+def test_only_reads_are_served(clinic: Clinic, owner_fhir: HostClient) -> None:
+    for method in (owner_fhir.post, owner_fhir.put, owner_fhir.delete):
+        answer = method(f"/fhir/R4/Patient/{clinic.asha.pk}", {}, format="json")
+        assert answer.status_code == 405
+        assert outcome_of(answer)["issue"][0]["code"] == "not-supported"
+    assert owner_fhir.post("/fhir/R4/Patient", {}, format="json").status_code == 405
 
 
 def test_no_token_is_401_and_another_tenants_token_too(
