@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from apps.audit.trail import record
 from apps.clinic.permissions import STAFF_ROLES, roles
 from apps.clinic.scoping import staff_of
+from apps.core import keys
 from apps.core.api import exception_handler as api_exception_handler
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.wakeups import guarded
@@ -93,6 +94,11 @@ class FhirView(APIView):
 
     def get_exception_handler(self) -> Any:
         return fhir_exception_handler
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # A search or a document opens many patients: their tenant key is read once.
+        with keys.remembered():
+            return super().dispatch(request, *args, **kwargs)
 
     def base(self, request: Request) -> str:
         return request.build_absolute_uri("/fhir/R4/")

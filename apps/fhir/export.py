@@ -169,9 +169,11 @@ def run(export: BulkExport) -> list[dict[str, Any]]:
     export is no longer running (cancelled meanwhile)."""
     tenant = resources.current_tenant()
     output = []
-    for resource_type in export.types:
-        if not BulkExport.objects.filter(pk=export.pk, status=BulkExport.Status.RUNNING).exists():
-            break
-        items = everything(resource_type, export.requested_by, tenant, export.since)
-        output.append({"type": resource_type, "count": write(export, resource_type, items)})
+    with keys.remembered():
+        for resource_type in export.types:
+            still = BulkExport.objects.filter(pk=export.pk, status=BulkExport.Status.RUNNING)
+            if not still.exists():
+                break
+            items = everything(resource_type, export.requested_by, tenant, export.since)
+            output.append({"type": resource_type, "count": write(export, resource_type, items)})
     return output

@@ -255,3 +255,17 @@ def test_no_token_is_401_and_another_tenants_token_too(
         answer = api.get(f"/fhir/R4/{path}", HTTP_PREFER="respond-async")
         assert answer.status_code == 401, path
         outcome_of(answer)
+
+
+def test_a_name_search_reads_the_tenant_key_once_not_per_patient(
+    clinic: Clinic, owner_fhir: HostClient
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(30):
+        PatientFactory(name=f"Scan Person {n}")
+    with CaptureQueriesContext(connection) as queries:
+        bundle = owner_fhir.get("/fhir/R4/Patient?name=scan&_count=50").json()
+    assert bundle["total"] == 30
+    assert sum('"core_tenantkey"' in q["sql"] for q in queries.captured_queries) == 1
