@@ -242,7 +242,7 @@ class ExportKickOffApi(FhirView):
             actor=staff_of(request),
             types=types,
             since=_since(single(params, "_since")),
-            request_url=request.build_absolute_uri(),
+            request_url=request.build_absolute_uri()[:2000],
         )
         answer = Response(
             outcome("informational", "Export accepted.", severity="information"),

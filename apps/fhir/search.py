@@ -50,7 +50,7 @@ SEARCH_PARAMETERS: dict[str, dict[str, tuple[str, str]]] = {
     "Location": {"name": ("string", "Part of the branch's name.")},
     "Schedule": {"actor": ("reference", "`Practitioner/{id}` or `Location/{id}`.")},
     "Slot": {
-        "schedule": ("reference", "Required: `Schedule/{id}` (a doctor's schedule)."),
+        "schedule": ("reference", "Required: `Schedule/{id}`, up to 20 separated by commas."),
         "start": ("date", "Prefixes ge, le, gt, lt, eq; at most 31 days (default: 7 from today)."),
         "status": ("token", "free, busy or busy-unavailable."),
     },
@@ -70,6 +70,8 @@ SEARCH_PARAMETERS: dict[str, dict[str, tuple[str, str]]] = {
 # Largest page per type: browsing patients is a bulk read of PHI, in small pages as the API.
 LARGEST_PAGE = {"Patient": 50}
 SLOT_DAYS_DEFAULT, SLOT_DAYS_MAX = 7, 31
+# Slots are computed per doctor and day: one search covers at most this many doctors.
+SLOT_SCHEDULES_MAX = 20
 Params = dict[str, list[str]]
 
 
@@ -223,6 +225,8 @@ def _slots(user: User, params: Params, tenant: Tenant) -> Found:
     schedules = reference_ids(params, "schedule", "Schedule")
     if schedules is None:
         raise bad("A slot search needs `schedule` (`Schedule/{id}`).", "schedule")
+    if len(schedules) > SLOT_SCHEDULES_MAX:
+        raise bad(f"Ask for at most {SLOT_SCHEDULES_MAX} schedules at a time.", "schedule")
     bounds = date_bounds(params, "start")
     statuses = tokens(params, "status", SLOT_STATUSES)
     now = timezone.now()
