@@ -3,7 +3,6 @@ commands, with the JSON API's token auth, roles and audit, answering
 `application/fhir+json` and every error as an OperationOutcome."""
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -27,7 +26,7 @@ from apps.core.wakeups import guarded
 from apps.fhir import capability, commands, export, resources, search
 from apps.fhir.document import op_consultation
 from apps.fhir.models import BulkExport
-from apps.fhir.params import check_known, page, single
+from apps.fhir.params import check_known, instant, page, single
 from apps.fhir.tasks import requeue_if_stalled
 
 FHIR_JSON = "application/fhir+json"
@@ -64,7 +63,9 @@ class AlwaysFhirJson(BaseContentNegotiation):
         return next(iter(renderers)), FHIR_JSON
 
 
-def outcome(code: str, diagnostics: str, severity: str = "error", where: str = "") -> dict:
+def outcome(
+    code: str, diagnostics: str, severity: str = "error", where: str = ""
+) -> dict[str, Any]:
     issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
     if where:
         issue["expression"] = [where]
@@ -241,7 +242,7 @@ class ExportKickOffApi(FhirView):
         job = commands.bulk_export_request(
             actor=staff_of(request),
             types=types,
-            since=_since(single(params, "_since")),
+            since=instant(single(params, "_since"), "_since"),
             request_url=request.build_absolute_uri()[:2000],
         )
         answer = Response(
@@ -250,17 +251,6 @@ class ExportKickOffApi(FhirView):
         )
         answer["Content-Location"] = f"{self.base(request)}$export/{job.uid}"
         return answer
-
-
-def _since(raw: str | None) -> datetime | None:
-    if raw is None:
-        return None
-    from apps.fhir.params import date_bounds
-
-    bound = date_bounds({"_since": [raw]}, "_since")[0]
-    if bound.instant is None or bound.prefix != "eq" or raw[:2].isalpha():
-        raise InvalidInput("`_since` is an instant with its offset.", field="_since")
-    return bound.instant
 
 
 class ExportStatusApi(FhirView):

@@ -200,3 +200,14 @@ def within(bounds: list[DateBound], field: str, zones: Iterable[str]) -> Q:
             condition &= bound.condition(field, zone)
         windows |= condition
     return windows
+
+
+def instant(raw: str | None, name: str) -> datetime | None:
+    """An instant with its offset and no prefix (`_since`); None when absent."""
+    if raw is None:
+        return None
+    text = raw.replace(" ", "+")
+    shape = _INSTANT.match(text)
+    if shape is None or shape["prefix"]:
+        raise bad(f"`{name}` is an instant with its offset, e.g. 2027-01-04T10:00:00+05:30.", name)
+    return _date_bound(text, name).instant

@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.clinic.models import Branch, User
 from apps.clinic.scoping import visible_branches
 from apps.core.dates import date_problem
-from apps.core.errors import NotFound
+from apps.core.errors import InvalidInput, NotFound
 from apps.core.keys import phone_indexes
 from apps.fhir import resources
 from apps.fhir.params import (
@@ -147,14 +147,17 @@ def _by_identifier(
     if not value:
         raise bad("`identifier` needs a value.", "identifier")
     mrn, abha = resources.mrn_system(tenant), resources.ABHA_SYSTEM
-    if system in (None, "", mrn) and value.isascii() and value.isdigit() and len(value) <= 18:
-        return rows.filter(pk=int(value)), None
-    if system in (None, "", abha):
-        try:
-            number = normalize_abha_number(value)
-        except Exception:  # noqa: BLE001  (not an ABHA number: nothing has it)
+    try:
+        number: str | None = normalize_abha_number(value)
+    except InvalidInput:
+        number = None
+    # Without a system, 14 digits are an ABHA number (our record numbers are far shorter).
+    if system == abha or (not system and number is not None):
+        if number is None:
             return rows.none(), None
         return rows, lambda row: row.abha_number == number
+    if system in (None, "", mrn) and value.isascii() and value.isdigit() and len(value) <= 18:
+        return rows.filter(pk=int(value)), None
     return rows.none(), None
 
 

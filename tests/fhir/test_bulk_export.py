@@ -143,6 +143,7 @@ def test_a_kick_off_it_cannot_honour_is_a_400_operation_outcome(
         "?_typeFilter=Patient%3Factive%3Dtrue",
         "?_since=yesterday",
         "?_since=2027-01-04",
+        "?_since=ge2027-01-04T10:00:00%2B05:30",
     ):
         answer = kick_off(owner_fhir, query)
         assert answer.status_code == 400, query

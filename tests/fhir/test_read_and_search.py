@@ -78,6 +78,8 @@ def test_patients_are_found_by_identifier_phone_and_name(
     found = {
         f"identifier={ABHA_SYSTEM}|91234567890123": [asha],
         "identifier=91-2345-6789-0123": [asha],
+        "identifier=91234567890123": [asha],
+        f"identifier={ABHA_SYSTEM}|{asha}": [],
         f"identifier={mrn_system(clinic.tenant)}|{ravi}": [ravi],
         f"identifier={ravi}": [ravi],
         "identifier=https://elsewhere.example/ids|1": [],
