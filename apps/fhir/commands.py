@@ -29,7 +29,11 @@ def bulk_export_request(
     export.new_key(job)
     job.record(events.BULK_EXPORT_REQUESTED, job.event_data(), actor=actor)
     job.save()
-    after_commit(lambda: run_bulk_export.delay(job.pk), what="FHIR export")
+    # The callback may run after the schema was switched back: it names the tenant itself.
+    headers = {"_schema_name": connection.schema_name}
+    after_commit(
+        lambda: run_bulk_export.apply_async(args=(job.pk,), headers=headers), what="FHIR export"
+    )
     return job
 
 
