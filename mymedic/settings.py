@@ -202,6 +202,12 @@ MYMEDIC_PG_BIN = os.environ.get("MYMEDIC_PG_BIN", "")
 MYMEDIC_MASTER_KEYS_RETIRED = [
     key for key in os.environ.get("MYMEDIC_MASTER_KEYS_RETIRED", "").split(",") if key.strip()
 ]
+# FHIR bulk export files (sealed NDJSON), one folder per tenant schema (docs/FHIR.md).
+MYMEDIC_FHIR_EXPORT_DIR = os.environ.get("MYMEDIC_FHIR_EXPORT_DIR", f"{CELL_FILES}/fhir-exports")
+# A running export's task is sent again when polled after this long (its message may be lost).
+MYMEDIC_FHIR_EXPORT_REQUEUE_SECONDS = int(
+    os.environ.get("MYMEDIC_FHIR_EXPORT_REQUEUE_SECONDS", "30")
+)
 # Where `manage.py tenant_backup` writes when not told (per cell: backups stay in the region).
 MYMEDIC_BACKUP_DIR = os.environ.get("MYMEDIC_BACKUP_DIR", f"{CELL_FILES}/backups/tenants")
 # Analytical warehouse: chdb://PATH (embedded, default) or clickhouse://HOST:PORT (server).
@@ -319,6 +325,7 @@ TENANT_APPS = [
     "apps.setup",
     "apps.exports",
     "apps.metering",
+    "apps.fhir",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -476,6 +483,7 @@ MYMEDIC_TASK_QUEUES = {
         "apps.reconciliation.tasks.close_tenant_days",
         "apps.reconciliation.tasks.export_tenant",
         "apps.exports.tasks.build_export",
+        "apps.fhir.tasks.run_bulk_export",
     ],
     "integration": [],
 }

@@ -41,6 +41,7 @@ urlpatterns = [
         EventListApi.as_view(permission_classes=[ManagersOnly]),
         name="api-events",
     ),
+    path("fhir/R4/", include("apps.fhir.urls")),
     path("account/password/", password_change, name="account-password"),
     path("account/subscription/", subscription_page, name="account-subscription"),
     path("", include("apps.reception.urls")),

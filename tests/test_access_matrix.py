@@ -57,6 +57,7 @@ class Route:
     ok: int
     scope: str = "none"  # "branch": object of a branch; "patient": a doctor sees own only
     body: Callable[[dict[str, Any]], dict[str, Any]] = field(default=lambda ids: {})
+    headers: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -141,6 +142,24 @@ ROUTES = [
     # Managers reach the file check (a JSON body is no CSV file: 400).
     Route("POST", "/api/v1/settlements/gateway-files/", MANAGERS, 400),
     Route("POST", "/api/v1/settlements/bank-statements/", MANAGERS, 400),
+]  # fmt: skip
+ROUTES += [
+    Route("GET", "/fhir/R4/metadata", ALL, 200),
+    Route("GET", "/fhir/R4/Patient", ALL, 200),
+    Route("GET", "/fhir/R4/Patient/{patient}", ALL, 200, "patient"),
+    Route("GET", "/fhir/R4/Practitioner", ALL, 200),
+    Route("GET", "/fhir/R4/Practitioner/{doctor}", ALL, 200, "branch"),
+    Route("GET", "/fhir/R4/Location", ALL, 200),
+    Route("GET", "/fhir/R4/Location/{branch}", ALL, 200, "branch"),
+    Route("GET", "/fhir/R4/Schedule", ALL, 200),
+    Route("GET", "/fhir/R4/Schedule/{doctor}", ALL, 200, "branch"),
+    Route("GET", "/fhir/R4/Slot?schedule={doctor}", ALL, 200),
+    Route("GET", "/fhir/R4/Appointment", ALL, 200),
+    Route("GET", "/fhir/R4/Appointment/{booked}", ALL, 200, "branch"),
+    Route("GET", "/fhir/R4/Encounter", ALL, 200),
+    Route("GET", "/fhir/R4/Encounter/{checked_in}", ALL, 200, "branch"),
+    Route("GET", "/fhir/R4/Encounter/{completed}/$document", ALL, 200, "branch"),
+    Route("GET", "/fhir/R4/$export", MANAGERS, 202, headers={"HTTP_PREFER": "respond-async"}),
 ]  # fmt: skip
 
 
@@ -236,7 +255,7 @@ def call(client: HostClient, route: Route, ids: dict[str, Any]) -> int:
     with transaction.atomic():
         path = route.path.format(**ids)
         if route.method == "GET":
-            response = client.get(path)
+            response = client.get(path, **route.headers)
         else:
             response = client.post(path, route.body(ids), format="json")
         transaction.set_rollback(True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from apps.billing import events as billing
 from apps.clinic import events as clinic
+from apps.fhir import events as fhir
 from apps.notifications import events as notifications
 from apps.patientapp import events as patientapp
 from apps.reconciliation import events as reconciliation
@@ -13,7 +14,7 @@ from apps.scheduling import events as scheduling
 from apps.settlements import events as settlements
 
 REGISTRIES = [billing, clinic, notifications, patientapp, reconciliation, scheduling]
-REGISTRIES += [settlements]
+REGISTRIES += [settlements, fhir]
 APPS = Path(__file__).resolve().parent.parent / "apps"
 
 # The log's contract: every type ever appended. Adding one is fine; changing one is not.
@@ -39,6 +40,8 @@ STORED_TYPES |= {
     "SettlementExceptionRaised", "SettlementExceptionResolved", "SettlementFileImported",
     "SettlementFileReceived", "SettlementRecorded", "SettlementSettingsChanged",
     "WebhookSecretSet",
+    "FhirBulkExportRequested", "FhirBulkExportCompleted", "FhirBulkExportFailed",
+    "FhirBulkExportCancelled",
 }  # fmt: skip
 
 

@@ -6,6 +6,10 @@ them. A patient's data key records which version wraps it; the phone blind index
 with that version too, so a search looks under every live version (one or two).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
@@ -42,14 +46,38 @@ def active_tenant_key() -> tuple[int, bytes]:
     return row[0], crypto.unwrap_tenant_key(bytes(row[1]), connection.schema_name)
 
 
+# Inside `remembered()`: each key version looked up once (schema, version → key).
+_remembered: ContextVar[dict[tuple[str, int], bytes] | None] = ContextVar(
+    "remembered_tenant_keys", default=None
+)
+
+
+@contextmanager
+def remembered() -> Iterator[None]:
+    """Within the block, `tenant_key` asks PostgreSQL once per key version instead of once
+    per call: for work that opens many patients in a row (a search of sealed fields, an
+    export). Outside it every call reads the key afresh, as rotation expects."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
 def tenant_key(version: int | None = None) -> bytes:
     """The key of `version`, or the active one."""
     if version is None:
         return active_tenant_key()[1]
+    kept, name = _remembered.get(), (connection.schema_name, version)
+    if kept is not None and name in kept:
+        return kept[name]
     row = TenantKey.objects.filter(pk=version).values_list("wrapped", flat=True).first()
     if row is None:
         raise ImproperlyConfigured(f"Tenant {connection.schema_name} has no key {version}.")
-    return crypto.unwrap_tenant_key(bytes(row), connection.schema_name)
+    key = crypto.unwrap_tenant_key(bytes(row), connection.schema_name)
+    if kept is not None:
+        kept[name] = key
+    return key
 
 
 def phone_index(phone: str, version: int | None = None) -> str:

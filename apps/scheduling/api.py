@@ -258,6 +258,7 @@ class PatientListApi(generics.ListCreateAPIView):
             branch=branch,
             email=data.get("email") or "",
             language=data.get("language", "en"),
+            abha_number=data.get("abha_number") or "",
         )
         body = {**PatientSerializer(patient).data, "position": patient.position}
         return Response(body, status=status.HTTP_201_CREATED)

@@ -23,6 +23,7 @@ from apps.scheduling import events
 from apps.scheduling.actors import PatientActor
 from apps.scheduling.formats import human_time
 from apps.scheduling.hours import normalize_weekly_hours
+from apps.scheduling.identifiers import normalize_abha_number
 from apps.scheduling.lifecycle import clock_refusal
 from apps.scheduling.models import (
     Appointment,
@@ -262,6 +263,7 @@ def patient_register(
     branch: Branch | None = None,
     email: str = "",
     language: str = "en",
+    abha_number: str = "",
 ) -> Patient:
     require_role(actor, FRONT_DESK)
     if branch is not None:
@@ -279,6 +281,8 @@ def patient_register(
     patient.address = address.strip()
     patient.notes = notes.strip()
     patient.email = email.strip()
+    if abha_number.strip():
+        patient.abha_number = normalize_abha_number(abha_number)
     # No PHI in events: the patient's name, phone and birth date stay in the row.
     patient.record(
         events.PATIENT_REGISTERED,

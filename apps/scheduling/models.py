@@ -123,7 +123,7 @@ class Patient(EventSourcedModel):
     """
 
     stream_type = "patient"
-    PHI_FIELDS = ("name", "phone", "email", "date_of_birth", "address", "notes")
+    PHI_FIELDS = ("name", "phone", "email", "date_of_birth", "address", "notes", "abha_number")
     LANGUAGES = (("en", "English"), ("hi", "Hindi"))
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -147,6 +147,8 @@ class Patient(EventSourcedModel):
     date_of_birth = _phi_property("date_of_birth", parse=date.fromisoformat, dump=date.isoformat)
     address = _phi_property("address")
     notes = _phi_property("notes")
+    # India's national health id (ABHA number, 14 digits as `NN-NNNN-NNNN-NNNN`), when given.
+    abha_number = _phi_property("abha_number")
 
     class Meta:
         ordering = ["id"]

@@ -46,6 +46,9 @@ class PhoneField(serializers.CharField):
         super().__init__(max_length=32, **kwargs)
 
 
+# An ABHA number as `normalize_abha_number` takes it: 14 digits, grouped 2-4-4-4 or not.
+ABHA_PATTERN = r"^[0-9]{2}[- ]?[0-9]{4}[- ]?[0-9]{4}[- ]?[0-9]{4}$"
+
 # Times of day as the weekly hours grid takes them: 00:00 to 23:59.
 CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
@@ -125,6 +128,9 @@ class PatientSerializer(serializers.Serializer):
     address = ErasableCharField(max_length=500, required=False, allow_blank=True)
     notes = ErasableCharField(max_length=2000, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_null=True)
+    abha_number = serializers.CharField(
+        required=False, allow_null=True, help_text="The ABHA number, `NN-NNNN-NNNN-NNNN`."
+    )
     language = serializers.ChoiceField(choices=Patient.LANGUAGES, required=False, default="en")
     branch = serializers.IntegerField(
         source="registered_branch_id", required=False, allow_null=True
@@ -135,6 +141,7 @@ class PatientSerializer(serializers.Serializer):
     def to_representation(self, instance: Any) -> dict[str, Any]:
         body: dict[str, Any] = super().to_representation(instance)
         body["email"] = body["email"] or None
+        body["abha_number"] = body.get("abha_number") or None
         return body
 
 
@@ -151,6 +158,10 @@ class PatientRegisterSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=500, required=False, allow_blank=True)
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True, allow_null=True)
+    abha_number = serializers.RegexField(
+        ABHA_PATTERN, max_length=20, required=False, allow_blank=True, allow_null=True,
+        help_text="India's ABHA number: 14 digits, dashes or spaces allowed.",
+    )  # fmt: skip
     language = serializers.ChoiceField(choices=Patient.LANGUAGES, required=False, default="en")
     branch = serializers.IntegerField(
         source="registered_branch_id", required=False, allow_null=True, min_value=1

@@ -33,6 +33,7 @@ from django_tenants.utils import schema_context
 from tqdm import tqdm
 
 from apps.bench import migration_probe, tenants
+from apps.bench.fhir import bench_fhir, fhir_rows
 from apps.bench.hospital import synthesize_month
 from apps.bench.load import (
     Client,
@@ -165,6 +166,7 @@ class Command(BaseCommand):
             default="0,20000",
             help="comma-separated bookings of each tenant moved to another database",
         )
+        parser.add_argument("--fhir-patients", type=int, default=5000)
         parser.add_argument("--tenants", type=int, default=2000, help="tenants to grow to")
         parser.add_argument("--tenants-step", type=int, default=100, help="sign-ups per point")
         parser.add_argument("--idle-seconds", type=float, default=60.0)
@@ -224,6 +226,10 @@ class Command(BaseCommand):
             results["move"] = [
                 self.bench_move(int(size)) for size in options["move_bookings"].split(",")
             ]
+        if "fhir" in parts:
+            results["fhir"] = bench_fhir(
+                make_tenant, drop_tenant, options["fhir_patients"], self.stderr
+            )
         self.print_table(results)
         path = Path(options["json"])
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -918,7 +924,7 @@ class Command(BaseCommand):
         }
 
     def print_table(self, results: dict[str, Any]) -> None:
-        rows = []
+        rows = fhir_rows(results.get("fhir"))
         if settled := results.get("settlement"):
             rows.append(
                 (
