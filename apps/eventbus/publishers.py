@@ -208,6 +208,8 @@ class KafkaPublisher:
         self.timeout = timeout
         self._producer = Producer(
             {
+                # librdkafka's own log lines go through logging, not straight to stderr.
+                "logger": logging.getLogger("mymedic.eventbus.kafka"),
                 **config,
                 "enable.idempotence": True,
                 "acks": "all",
