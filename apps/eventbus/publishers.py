@@ -3,6 +3,7 @@ default) and Kafka. Both keep a tenant's events in position order and say exactl
 leading part of a batch the bus acknowledged, so the relay advances only past those."""
 
 import asyncio
+import json
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Sequence
@@ -13,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 import nats
 from django.conf import settings
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
@@ -69,7 +71,9 @@ class NatsPublisher:
         )
         self._next_server = 0
         self._nc: NatsClient | None = None
-        self._js: JetStreamContext | None = None
+        self._inbox = ""
+        self._sequence = 0
+        self._batch: _Batch | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="nats", daemon=True)
         self._thread.start()
@@ -99,7 +103,7 @@ class NatsPublisher:
             self._loop.close()
 
     async def _drop(self) -> None:
-        nc, self._nc, self._js = self._nc, None, None
+        nc, self._nc, self._batch = self._nc, None, None
         if nc is not None and not nc.is_closed:
             try:
                 await asyncio.wait_for(nc.close(), 2)
@@ -109,9 +113,9 @@ class NatsPublisher:
     async def _quiet(self, error: Exception) -> None:
         logger.debug("event bus connection error: %s", type(error).__name__)
 
-    async def _connect(self) -> JetStreamContext:
-        if self._nc is not None and self._nc.is_connected and self._js is not None:
-            return self._js
+    async def _connect(self) -> NatsClient:
+        if self._nc is not None and self._nc.is_connected:
+            return self._nc
         await self._drop()
         failures = []
         for _ in self.servers:
@@ -134,13 +138,14 @@ class NatsPublisher:
                 failures.append(type(error).__name__)
                 continue
             self._nc = nc
-            self._js = nc.jetstream(timeout=self.timeout, publish_async_max_pending=self.in_flight)
             try:
-                await self._ensure_stream(self._js)
+                await self._ensure_stream(nc.jetstream(timeout=self.timeout))
+                self._inbox = nc.new_inbox()
+                await nc.subscribe(f"{self._inbox}.*", cb=self._on_ack)
             except Exception as error:
                 await self._drop()
                 raise BusUnavailable(f"stream not ready: {type(error).__name__}") from error
-            return self._js
+            return nc
         raise BusUnavailable(f"no NATS server answered ({', '.join(failures)})")
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
@@ -160,39 +165,79 @@ class NatsPublisher:
 
     async def _publish(self, messages: Sequence[Message]) -> None:
         try:
-            js = await self._connect()
+            nc = await self._connect()
         except BusUnavailable:
             await self._drop()
             raise
-        answers: list[asyncio.Future[Any]] = []
-        failure: BaseException | None = None
+        batch = _Batch(len(messages), self._sequence)
+        self._sequence += len(messages)
+        self._batch = batch
         try:
-            # Each call writes its message before it returns, so they leave in position order;
-            # it waits (up to the timeout) while `in_flight` acknowledgements are outstanding.
-            for m in messages:
-                answer = await js.publish_async(
+            for offset, m in enumerate(messages):
+                if batch.sent - batch.answered >= self.in_flight:
+                    await batch.room(self.in_flight, self.timeout)
+                # Queued on the connection without yielding: one socket write carries many.
+                await nc.publish(
                     m.subject,
                     m.payload,
-                    wait_stall=self.timeout,
+                    reply=f"{self._inbox}.{batch.first + offset}",
                     headers={"Nats-Msg-Id": m.message_id},
                 )
-                answers.append(answer)
+                batch.sent += 1
+            await batch.all_answered(self.timeout)
         except Exception as error:  # noqa: BLE001 - stalled or disconnected: see what was acked
-            failure = error
-        if answers:
-            await asyncio.wait(answers, timeout=self.timeout)
-        acked = 0
-        for answer in answers:
-            if not answer.done() or answer.cancelled() or answer.exception() is not None:
-                failure = failure or (answer.exception() if answer.done() else TimeoutError())
-                break
-            acked += 1
+            batch.failure = batch.failure or error
+        acked = batch.acked_prefix()
         if acked < len(messages):
-            for answer in answers:
-                answer.cancel()
             await self._drop()
-            reason = type(failure).__name__ if failure else "no answer"
+            reason = type(batch.failure).__name__ if batch.failure else "no answer"
             raise BusUnavailable(f"publish not acknowledged: {reason}", acked=acked)
+
+    async def _on_ack(self, msg: Msg) -> None:
+        batch = self._batch
+        if batch is not None:
+            batch.answer(int(msg.subject.rsplit(".", 1)[1]), msg)
+
+
+class _Batch:
+    """The acknowledgements of one batch: JetStream answers each publish on its reply subject
+    (`<inbox>.<sequence>`) with `{"stream", "seq"[, "duplicate"]}` or `{"error"}`."""
+
+    def __init__(self, size: int, first: int) -> None:
+        self.first = first
+        self.ok: list[bool | None] = [None] * size
+        self.sent = 0
+        self.answered = 0
+        self.failure: BaseException | None = None
+        self._changed = asyncio.Event()
+
+    def answer(self, sequence: int, msg: Msg) -> None:
+        index = sequence - self.first
+        if not 0 <= index < len(self.ok) or self.ok[index] is not None:
+            return  # an answer to an earlier batch
+        refused = bool(msg.headers and msg.headers.get("Status") == "503")  # no stream
+        if not refused:
+            refused = "error" in json.loads(msg.data)
+        self.ok[index] = not refused
+        if refused and self.failure is None:
+            self.failure = RuntimeError(msg.data.decode(errors="replace")[:200])
+        self.answered += 1
+        self._changed.set()
+
+    async def room(self, in_flight: int, timeout: float) -> None:
+        while self.sent - self.answered >= in_flight:
+            await self._wait(timeout)
+
+    async def all_answered(self, timeout: float) -> None:
+        while self.answered < self.sent:
+            await self._wait(timeout)
+
+    async def _wait(self, timeout: float) -> None:
+        self._changed.clear()
+        await asyncio.wait_for(self._changed.wait(), timeout)
+
+    def acked_prefix(self) -> int:
+        return next((i for i, ok in enumerate(self.ok) if ok is not True), len(self.ok))
 
 
 class KafkaPublisher:

@@ -49,7 +49,7 @@ async def _read(urls: list[str], subjects: str, wait: float) -> list[Received]:
         while True:
             try:
                 batch = await sub.fetch(500, timeout=wait)
-            except nats.errors.TimeoutError:
+            except (TimeoutError, nats.errors.TimeoutError):
                 break
             for msg in batch:
                 received.append(
