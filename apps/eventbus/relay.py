@@ -25,9 +25,10 @@ import psycopg
 from django.db import DatabaseError, connections
 from django.utils import timezone
 from django_tenants.utils import schema_context
+from psycopg import sql
 
 from apps.core.db import connection
-from apps.eventbus.messages import FIELDS, Message, message
+from apps.eventbus.messages import Message, message
 from apps.eventbus.publishers import BusUnavailable, Publisher
 from apps.eventstore.models import Event
 
@@ -100,13 +101,18 @@ def advance(schema: str, position: int) -> None:
         cursor.execute(ADVANCE, {"job": JOB, "position": position, "schema": schema})
 
 
+EVENTS_AFTER = """
+SELECT position, type, stream, version, occurred_at, data::text FROM {events}
+WHERE position > %s ORDER BY position LIMIT %s
+"""
+
+
 def messages_after(tenant: Pending, limit: int) -> list[Message]:
-    with schema_context(tenant.schema):
-        rows = Event.objects.filter(position__gt=tenant.relayed).order_by("position")
-        return [
-            message(region=tenant.region, slug=tenant.slug, row=row)
-            for row in rows.values(*FIELDS)[:limit]
-        ]
+    events = sql.Identifier(tenant.schema, "eventstore_event")
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL(EVENTS_AFTER).format(events=events), [tenant.relayed, limit])
+        rows = cursor.fetchall()
+    return [message(region=tenant.region, slug=tenant.slug, row=row) for row in rows]
 
 
 def relay_tenant(publisher: Publisher, tenant: Pending, batch: int = BATCH) -> int:

@@ -69,11 +69,15 @@ def test_an_unreachable_kafka_moves_no_position(
     committed_tenant: Tenant, django_db_blocker: Any
 ) -> None:
     publisher = KafkaPublisher({"bootstrap.servers": f"127.0.0.1:{free_port()}"}, timeout=2)
-    with django_db_blocker.unblock():
-        with schema_context(committed_tenant.schema_name):
-            book_some(1)
-        before = relay.relayed_position(committed_tenant.schema_name)
-        with pytest.raises(BusUnavailable) as failure:
-            relay.relay_pending(publisher)
-        assert failure.value.acked == 0
-        assert relay.relayed_position(committed_tenant.schema_name) == before
+    try:
+        with django_db_blocker.unblock():
+            with schema_context(committed_tenant.schema_name):
+                book_some(1)
+            before = relay.relayed_position(committed_tenant.schema_name)
+            with pytest.raises(BusUnavailable) as failure:
+                relay.relay_pending(publisher)
+            after = relay.relayed_position(committed_tenant.schema_name)
+    finally:
+        publisher.close()
+    assert failure.value.acked == 0
+    assert after == before
