@@ -107,6 +107,22 @@ WHERE position > %s ORDER BY position LIMIT %s
 """
 
 
+REWIND = """
+UPDATE tenants_tenantwork SET position = %(position)s
+WHERE job = %(job)s AND tenant_id = (SELECT id FROM tenants_tenant WHERE slug = %(slug)s)
+"""
+
+
+def rewind(slug: str, position: int) -> int:
+    """Moves a tenant's relay position back, so the relay publishes its events after
+    `position` again (an operator's replay, e.g. for a consumer that lost its data). Messages
+    keep their ids: inside the de-duplication window JetStream drops them, later consumers see
+    them again and skip what they applied. Returns the rows changed (0: nothing relayed yet)."""
+    with schema_context("public"), connection.cursor() as cursor:
+        cursor.execute(REWIND, {"job": JOB, "position": position, "slug": slug})
+        return int(cursor.rowcount)
+
+
 def messages_after(tenant: Pending, limit: int) -> list[Message]:
     events = sql.Identifier(tenant.schema, "eventstore_event")
     with connection.cursor() as cursor:

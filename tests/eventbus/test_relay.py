@@ -201,3 +201,26 @@ def test_metrics_show_the_relay_lag_per_tenant_and_in_total(
     assert caught_up[f'mymedic_relay_lag_events{{tenant="{slug}"}}'] == 0
     assert caught_up[f'mymedic_relay_lag_seconds{{tenant="{slug}"}}'] == 0
     assert caught_up["mymedic_relay_lag_events_total"] == 0
+
+
+def test_a_rewound_tenant_is_published_again_from_the_position_given(
+    committed_tenant: Tenant, django_db_blocker: Any, bus: NatsServer
+) -> None:
+    from django.core.management import call_command
+
+    publisher = NatsPublisher([bus.url], duplicate_window_seconds=1)
+    try:
+        with django_db_blocker.unblock():
+            with schema_context(committed_tenant.schema_name):
+                book_some(2)
+            relay.relay_pending(publisher)
+            head = relay.relayed_position(committed_tenant.schema_name)
+            time.sleep(1.5)  # past the (test's) de-duplication window
+            call_command("relay_events", rewind=f"{committed_tenant.slug}:{head - 2}")
+            assert relay.relayed_position(committed_tenant.schema_name) == head - 2
+            assert relay.relay_pending(publisher) >= 2
+    finally:
+        publisher.close()
+
+    positions = [m.payload["position"] for m in read_stream(bus.url, subjects_of(committed_tenant))]
+    assert positions[-2:] == positions[-4:-2] == [head - 1, head]

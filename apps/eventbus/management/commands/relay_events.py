@@ -19,8 +19,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--bus", default="", help="bus URL (default MYMEDIC_EVENT_BUS)")
         parser.add_argument("--batch", type=int, default=relay.BATCH)
+        parser.add_argument(
+            "--rewind",
+            metavar="SLUG:POSITION",
+            help="publish the tenant's events after POSITION again (the running relay does it), "
+            "then exit",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["rewind"]:
+            slug, _, position = options["rewind"].rpartition(":")
+            if not slug or not position.isdigit():
+                raise CommandError("--rewind takes SLUG:POSITION, e.g. acme:0")
+            if not relay.rewind(slug, int(position)):
+                raise CommandError(f"The relay has published nothing of {slug!r} yet.")
+            self.stdout.write(f"relay: {slug} will be published again after {position}")
+            return
         url = options["bus"] or settings.MYMEDIC_EVENT_BUS
         if not url:
             raise CommandError("No event bus: set MYMEDIC_EVENT_BUS (nats://… or kafka://…).")
