@@ -18,7 +18,6 @@ tenant, and moves the tenant's relay position only past what the bus acknowledge
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -228,7 +227,6 @@ def run(
     stop: threading.Event | None = None,
     batch: int = BATCH,
     look_every: float = LOOK_EVERY,
-    on_pass: Callable[[int], None] | None = None,
 ) -> None:
     """The relay process's loop, until `stop` is set. The bus or the database being away is
     logged and waited out (0.25 s doubling to 5 s); nothing is skipped meanwhile."""
@@ -256,8 +254,6 @@ def run(
                 delay = min(delay * 2, BACKOFF[1])
                 continue
             delay = BACKOFF[0]
-            if on_pass is not None:
-                on_pass(published)
             if not published:
                 _idle(wakeups, stop, look_every)
     finally:

@@ -2,6 +2,7 @@
 subject and the events API's payload; the position moves only past what the bus acknowledged;
 tenants with work come from the index; lag shows in /metrics."""
 
+import threading
 import time
 from datetime import datetime
 from typing import Any
@@ -224,3 +225,65 @@ def test_a_rewound_tenant_is_published_again_from_the_position_given(
 
     positions = [m.payload["position"] for m in read_stream(bus.url, subjects_of(committed_tenant))]
     assert positions[-2:] == positions[-4:-2] == [head - 1, head]
+
+
+def test_an_append_waiting_behind_an_open_one_is_published_after_it_never_before(
+    committed_tenant: Tenant, django_db_blocker: Any, bus: NatsServer
+) -> None:
+    """Positions are handed out under the append lock, so a later append waits for the open
+    one: the relay, passing meanwhile, publishes neither, then both in order."""
+    import psycopg
+    from django.db import connections
+
+    from apps.eventstore.locks import APPEND_LOCK_CLASS
+
+    publisher = NatsPublisher([bus.url])
+    schema = committed_tenant.schema_name
+    try:
+        with django_db_blocker.unblock():
+            with schema_context(schema):
+                book_some(1)
+            relay.relay_pending(publisher)
+            before = relay.relayed_position(schema)
+            params = connections["default"].get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            with psycopg.connect(**params) as first:
+                first.execute(f'SET search_path TO "{schema}", public')
+                first.execute(
+                    "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))",
+                    [APPEND_LOCK_CLASS],
+                )
+                first.execute(
+                    "INSERT INTO eventstore_event (stream, version, type, schema_version, data,"
+                    " metadata, occurred_at) VALUES ('probe-1', 1, 'Probe', 1, '{}', '{}', now())"
+                )
+                second = threading.Thread(target=_book_one_more, args=(schema,))
+                second.start()
+                time.sleep(0.5)  # the second append is waiting for the lock
+                assert relay.relay_pending(publisher) == 0
+                assert relay.relayed_position(schema) == before
+                first.commit()
+            second.join(30)
+            relay.relay_pending(publisher)
+            with schema_context(schema):
+                after = list(
+                    Event.objects.filter(position__gt=before).values_list("position", "type")
+                )
+    finally:
+        publisher.close()
+
+    received = read_stream(bus.url, subjects_of(committed_tenant))
+    assert after[0][1] == "Probe"
+    assert [m.payload["position"] for m in received][-len(after) :] == [p for p, _ in after]
+
+
+def _book_one_more(schema: str) -> None:
+    from django.db import connection as own
+
+    try:
+        with schema_context(schema):
+            doctor = DoctorFactory(branch=Branch.objects.get())
+            assert doctor.pk
+    finally:
+        own.close()

@@ -37,6 +37,7 @@ class Endpoint:
         self.failures = failures
         self.accepted: list[tuple[str, dict[str, Any]]] = []
         self.refused = 0
+        self.bearers: set[str] = set()
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,6 +47,7 @@ class Endpoint:
                     endpoint.refused += 1
                     self.send_response(503)
                 else:
+                    endpoint.bearers.add(self.headers.get("Authorization", ""))
                     endpoint.accepted.append((self.headers["Idempotency-Key"], json.loads(body)))
                     self.send_response(204)
                 self.end_headers()
@@ -69,8 +71,9 @@ class Endpoint:
 def start_consumer(bus: NatsServer, url: str, tenant: Tenant) -> subprocess.Popen[Any]:
     return subprocess.Popen(
         [sys.executable, "manage.py", "bus_webhook", "--name", "lab", "--url", url,
-         "--subjects", f"mymedic.events.in.{tenant.slug}.>", "--bus", bus.url],
-        env=subprocess_env(),
+         "--subjects", f"mymedic.events.in.{tenant.slug}.>", "--bus", bus.url,
+         "--token-env", "LAB_TOKEN"],
+        env=subprocess_env(LAB_TOKEN="lab-secret"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -108,6 +111,7 @@ def test_the_webhook_gets_every_event_in_order_once_despite_failures_and_redeliv
     finally:
         stop(consumer, 10)
     assert endpoint.refused == 2
+    assert endpoint.bearers == {"Bearer lab-secret"}
     assert [key for key, _ in endpoint.accepted] == keys
     assert [body["position"] for _, body in endpoint.accepted] == expected
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):

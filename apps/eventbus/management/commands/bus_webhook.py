@@ -2,6 +2,7 @@
 event bus (a durable JetStream consumer named NAME). SIGTERM stops it after the event in hand."""
 
 import asyncio
+import os
 import signal
 from typing import Any
 
@@ -24,12 +25,22 @@ class Command(BaseCommand):
             help="subject filter, e.g. mymedic.events.in.acme.> for one tenant",
         )
         parser.add_argument("--bus", default="", help="NATS URL (default MYMEDIC_EVENT_BUS)")
+        parser.add_argument(
+            "--token-env",
+            default="",
+            help="name of the environment variable holding the endpoint's bearer token",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         url = options["bus"] or settings.MYMEDIC_EVENT_BUS
         if not url.startswith("nats://"):
             raise CommandError("bus_webhook reads a NATS JetStream bus: set MYMEDIC_EVENT_BUS.")
-        channel = Channel(name=options["name"], url=options["url"], subjects=options["subjects"])
+        token = os.environ.get(options["token_env"], "") if options["token_env"] else ""
+        if options["token_env"] and not token:
+            raise CommandError(f"{options['token_env']} is empty.")
+        channel = Channel(
+            name=options["name"], url=options["url"], subjects=options["subjects"], token=token
+        )
         consumer = WebhookConsumer(channel, [s for s in url.split(",") if s])
 
         async def main() -> None:
