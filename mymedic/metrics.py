@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django_tenants.utils import schema_context
 
 from apps.core.tenancy import tenant_schemas
+from apps.eventbus.relay import relay_lag_lines
 from apps.eventstore.projections import lag
 from apps.tenants.commands import tenants_unrouted
 
@@ -38,6 +39,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
                 lines.append(f"mymedic_projection_lag{{{labels}}} {row['lag']}")
                 is_parked = int(row["status"] == "parked")
                 parked.append(f"mymedic_projection_parked{{{labels}}} {is_parked}")
+    if settings.MYMEDIC_EVENT_BUS:
+        parked += relay_lag_lines()
     unrouted = [
         "# HELP mymedic_tenants_unrouted Tenants of this cell the directory does not know.",
         "# TYPE mymedic_tenants_unrouted gauge",

@@ -277,6 +277,16 @@ MYMEDIC_SIGNUPS_PER_DOMAIN_DAY = int(os.environ.get("MYMEDIC_SIGNUPS_PER_DOMAIN_
 MYMEDIC_MESSAGE_DAILY_QUOTA = int(os.environ.get("MYMEDIC_MESSAGE_DAILY_QUOTA", "2000"))
 # How long a slot freed by a cancellation is held for the first waitlisted patient.
 MYMEDIC_WAITLIST_HOLD_MINUTES = int(os.environ.get("MYMEDIC_WAITLIST_HOLD_MINUTES", "30"))
+# The event bus (apps/eventbus; docs/OPERATIONS.md "The event bus"): unset, no relay runs.
+# nats://HOST:PORT[,nats://HOST:PORT...] (JetStream) or kafka://HOST:PORT[,HOST:PORT...][?librdkafka
+# option=value&...]. The relay publishes every committed event of every tenant of this cell.
+MYMEDIC_EVENT_BUS = os.environ.get("MYMEDIC_EVENT_BUS", "")
+# JetStream stream: replicas (3 on a cluster), how long messages stay, de-duplication window.
+MYMEDIC_EVENT_BUS_REPLICAS = int(os.environ.get("MYMEDIC_EVENT_BUS_REPLICAS", "1"))
+MYMEDIC_EVENT_BUS_MAX_AGE_DAYS = float(os.environ.get("MYMEDIC_EVENT_BUS_MAX_AGE_DAYS", "7"))
+MYMEDIC_EVENT_BUS_DUPLICATE_WINDOW = float(
+    os.environ.get("MYMEDIC_EVENT_BUS_DUPLICATE_WINDOW", "600")
+)
 # Bearer token for /metrics; when unset, /metrics answers 404 to everyone.
 MYMEDIC_METRICS_TOKEN = os.environ.get("MYMEDIC_METRICS_TOKEN", "")
 
@@ -326,6 +336,7 @@ TENANT_APPS = [
     "apps.exports",
     "apps.metering",
     "apps.fhir",
+    "apps.eventbus",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

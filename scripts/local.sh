@@ -5,7 +5,7 @@
 # Env: MYMEDIC_LOCAL_DIR, MYMEDIC_PG_PORT, MYMEDIC_REDIS_PORT, MYMEDIC_PG_OPTS,
 #      MYMEDIC_STARTED_FILE, PORT (run), CELLS (run: one cell per region, e.g. in,gcc),
 #      PYTEST_ARGS (test), REPLICA=1 (a streaming standby), MYMEDIC_SYNC_REPLICATION=1,
-#      MYMEDIC_STANDBY_PORT,
+#      MYMEDIC_STANDBY_PORT, MYMEDIC_EVENT_BUS (run: `local` starts nats-server and the relay),
 #      MYMEDIC_WAL_ARCHIVE, MYMEDIC_ARCHIVE_TIMEOUT, TO, MYMEDIC_RESTORE_PORT (backups).
 set -euo pipefail
 
@@ -48,6 +48,7 @@ fi
 OFFSET=$(($(printf %s "$ROOT" | cksum | cut -d' ' -f1) % 900))
 PG_PORT=${MYMEDIC_PG_PORT:-$((54000 + OFFSET))}
 REDIS_PORT=${MYMEDIC_REDIS_PORT:-$((56000 + OFFSET))}
+NATS_PORT=${MYMEDIC_NATS_PORT:-$((57000 + OFFSET))}
 
 PGDIR=$LOCAL/postgres
 PGDATA=$PGDIR/data
@@ -59,6 +60,7 @@ RDIR=$LOCAL/redis
 STANDBY_DATA=$PGDIR/standby
 STANDBY_PORT=${MYMEDIC_STANDBY_PORT:-$((55000 + OFFSET))}
 STANDBY_NAME=mymedic_standby
+NDIR=$LOCAL/nats
 # Given on the command line, so a restored copy (scripts/backup.sh) needs them again.
 PG_LIMITS="-c max_connections=200"
 
@@ -103,6 +105,7 @@ cmd_system() {
   command -v chromium >/dev/null || missing+=(chromium)
   [[ -x /usr/sbin/nginx ]] || command -v nginx >/dev/null || missing+=(nginx)
   command -v wrk >/dev/null || missing+=(wrk)  # make bench's serving part
+  command -v nats-server >/dev/null || missing+=(nats-server)  # the event bus (tests, relay)
   python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
   if ((${#missing[@]} == 0)); then say "system: packages present"; return; fi
   say "system: installing ${missing[*]}"
@@ -212,17 +215,43 @@ start_standby() {
   quiet "${psql[@]}" -c "alter system set synchronous_standby_names = '$names'" -c "select pg_reload_conf()"
 }
 
+# The event bus, only when asked: MYMEDIC_EVENT_BUS=local (or a nats:// URL on this machine's
+# port NATS_PORT) starts a JetStream nats-server with its store under .local/nats.
+nats_running() { [[ -f $NDIR/nats.pid ]] && [[ $(cat "/proc/$(<"$NDIR/nats.pid")/comm" 2>/dev/null) == nats-server ]]; }
+start_nats() {
+  case ${MYMEDIC_EVENT_BUS:-} in
+    "") return ;;
+    local) export MYMEDIC_EVENT_BUS=nats://127.0.0.1:$NATS_PORT ;;
+    nats://127.0.0.1:$NATS_PORT | nats://localhost:$NATS_PORT) ;;
+    *) return ;; # a bus elsewhere: nothing to start here
+  esac
+  nats_running && return
+  port_open "$NATS_PORT" && die "port $NATS_PORT is taken by another program; set MYMEDIC_NATS_PORT to a free port"
+  command -v nats-server >/dev/null || die "nats-server not installed; run 'scripts/local.sh system'"
+  mkdir -p "$NDIR"
+  setsid nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$NDIR/store" -P "$NDIR/nats.pid" \
+    -l "$NDIR/nats.log" 9>&- </dev/null >/dev/null 2>&1 &
+  for _ in {1..50}; do
+    port_open "$NATS_PORT" && { STARTED+=(nats); return; }
+    sleep 0.1
+  done
+  tail -n 20 "$NDIR/nats.log" >&2
+  die "nats-server failed to start"
+}
+
 cmd_services_start() {
   lock
   start_pg
   start_standby
   start_redis
+  start_nats
   unlock
   {
     echo "export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/mymedic"
     echo "export REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
     echo "export MYMEDIC_LOCAL_DIR=$(printf %q "$LOCAL")"
     echo "export MYMEDIC_ENV=local"
+    [[ -z ${MYMEDIC_EVENT_BUS:-} ]] || echo "export MYMEDIC_EVENT_BUS=$(printf %q "$MYMEDIC_EVENT_BUS")"
   } >"$LOCAL/env.sh"
   [[ -z ${MYMEDIC_STARTED_FILE:-} ]] || echo "${STARTED[*]}" >"$MYMEDIC_STARTED_FILE"
   local new=" (started: ${STARTED[*]})"
@@ -233,11 +262,12 @@ cmd_services_start() {
     [[ ${MYMEDIC_SYNC_REPLICATION:-} == 1 ]] && mode=synchronous
     say "standby on 127.0.0.1:$STANDBY_PORT ($mode); failover: docs/OPERATIONS.md"
   fi
+  [[ -z ${MYMEDIC_EVENT_BUS:-} ]] || say "event bus: ${MYMEDIC_EVENT_BUS%%\?*}"
 }
 
 cmd_services_stop() {
   local s stopped=()
-  (($#)) || set -- standby postgres redis
+  (($#)) || set -- standby postgres redis nats
   [[ -d $LOCAL ]] || { say "services: not running"; return; }
   lock
   for s in "$@"; do
@@ -249,6 +279,12 @@ cmd_services_stop() {
           redis-cli -p "$(<"$RDIR/port")" shutdown nosave &>/dev/null || kill "$(<"$RDIR/redis.pid")" 2>/dev/null || true
           for _ in {1..50}; do redis_running || break; sleep 0.1; done
           stopped+=(redis)
+        fi ;;
+      nats)
+        if nats_running; then
+          kill "$(<"$NDIR/nats.pid")" 2>/dev/null || true
+          for _ in {1..50}; do nats_running || break; sleep 0.1; done
+          stopped+=(nats)
         fi ;;
       *) die "unknown service: $s" ;;
     esac
@@ -311,7 +347,12 @@ cmd_run() {
   [[ -z ${CELLS:-} ]] || { run_cells; return; }
   cmd_setup
   export PORT=${PORT:-8000} PATH=$ROOT/.venv/bin:$PATH
-  run_child honcho start -f Procfile -p "$PORT"
+  # The Procfile's `relay` runs only with an event bus (MYMEDIC_EVENT_BUS).
+  local processes
+  processes=$(sed -n 's/^\([A-Za-z0-9_-]*\):.*/\1/p' Procfile)
+  [[ -n ${MYMEDIC_EVENT_BUS:-} ]] || processes=$(grep -vx relay <<<"$processes")
+  # shellcheck disable=SC2086  # one word per process name
+  run_child honcho start -f Procfile -p "$PORT" $processes
 }
 
 # --- several cells (make run CELLS=in,gcc) -------------------------------------------

@@ -49,6 +49,7 @@ from apps.bench.load import (
 )
 from apps.bench.measure import summary_ms, timed, wait_for
 from apps.bench.migration_probe import copy_template, drop_copies
+from apps.bench.relay import bench_relay
 from apps.clinic import commands as commands_clinic
 from apps.clinic import tokens
 from apps.clinic.models import Branch, Role, User
@@ -167,6 +168,7 @@ class Command(BaseCommand):
             help="comma-separated bookings of each tenant moved to another database",
         )
         parser.add_argument("--fhir-patients", type=int, default=5000)
+        parser.add_argument("--relay-events", type=int, default=50000, help="relay backlog")
         parser.add_argument("--tenants", type=int, default=2000, help="tenants to grow to")
         parser.add_argument("--tenants-step", type=int, default=100, help="sign-ups per point")
         parser.add_argument("--idle-seconds", type=float, default=60.0)
@@ -183,7 +185,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--only",
-            default="write,http,serving,writes,streams,signup,lag,replay,tenants,month,move",
+            default="write,http,serving,writes,streams,signup,lag,replay,tenants,month,move,relay",
             help="comma-separated parts to run",
         )
 
@@ -229,6 +231,10 @@ class Command(BaseCommand):
         if "fhir" in parts:
             results["fhir"] = bench_fhir(
                 make_tenant, drop_tenant, options["fhir_patients"], self.stderr
+            )
+        if "relay" in parts:
+            results["relay"] = self.bench_relay(
+                options["relay_events"], options["lag_bookings"], options["lag_rate"]
             )
         self.print_table(results)
         path = Path(options["json"])
@@ -710,6 +716,31 @@ class Command(BaseCommand):
                 lags.append(reached - at)
         return {**summary_ms(lags), "bookings": bookings, "rate_per_s": rate}
 
+    def bench_relay(self, events: int, bookings: int, rate: float) -> dict[str, Any]:
+        """The event-bus relay: throughput over a backlog, commit → bus lag at a booking rate."""
+        tenant = make_tenant()
+        try:
+            with schema_context(tenant.schema_name):
+                doctors, patient = seed_doctors(4)
+                feed = SlotFeed(doctors)
+
+                def book() -> int:
+                    doctor, start = feed.next()
+                    return commands.appointment_book(
+                        actor=None, doctor=doctor, patient=patient, start=start
+                    ).position
+
+                return bench_relay(
+                    tenant,
+                    env=dict(os.environ),
+                    book=book,
+                    events=events,
+                    bookings=bookings,
+                    rate=rate,
+                )
+        finally:
+            drop_tenant(tenant)
+
     def bench_replay(self, events: int) -> dict[str, Any]:
         tenant = make_tenant()
         try:
@@ -1090,6 +1121,20 @@ class Command(BaseCommand):
                 (
                     "replay (appointments)",
                     f"{rep['events_per_s']} events/s over {rep['events']} events",
+                )
+            )
+        if bus := results.get("relay"):
+            put, lag = bus["throughput"], bus["lag"]
+            rows.append(
+                (
+                    "event-bus relay to JetStream",
+                    f"{put['events_per_s']} events/s over {put['events']} events",
+                )
+            )
+            rows.append(
+                (
+                    f"commit → bus lag @ {lag['rate_per_s']:.0f} bookings/s",
+                    f"p50 {lag['p50_ms']} ms, p95 {lag['p95_ms']} ms, p99 {lag['p99_ms']} ms",
                 )
             )
         if not rows:
