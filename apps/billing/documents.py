@@ -133,7 +133,7 @@ def _line(supply: Supply, rate: Decimal, figures: gst.Split) -> dict[str, str]:
     }
 
 
-def _take_number(gstin: str, series: str, year: int) -> int:
+def take_number(gstin: str, series: str, year: int) -> int:
     """The series' next number for the year; the counter row stays locked until commit, so
     concurrent issues wait and numbers have no gaps (a rolled-back issue gives its back)."""
     params = {"gstin": gstin, "series": series, "year": year}
@@ -159,7 +159,7 @@ def _issue(
 ) -> GstDocument:
     series = SERIES[GstDocument.Kind(kind)]
     year = gst.financial_year(day)
-    sequence = _take_number(supplier["gstin"], series, year)
+    sequence = take_number(supplier["gstin"], series, year)
     number = gst.document_number(series, year, sequence)
     if len(number) > gst.MAX_NUMBER_LENGTH:
         raise Conflict(f"The {series} series of {year} is full.")
