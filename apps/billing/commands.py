@@ -25,6 +25,7 @@ from apps.billing.models import (
     TaxRule,
 )
 from apps.billing.money import (
+    MAX_AMOUNT,
     NOT_CHARGES,
     PAISA,
     ZERO,
@@ -760,7 +761,9 @@ def invoice_item_add(
     if not isinstance(quantity, int) or not 0 < quantity <= MAX_QUANTITY:
         raise InvalidInput(f"A quantity is from 1 to {MAX_QUANTITY}.", field="quantity")
     unit_price = check_amount(unit_price, field="unit_price")
-    amount = check_amount(money(unit_price * quantity), field="unit_price")
+    amount = money(unit_price * quantity)
+    if amount > MAX_AMOUNT:
+        raise Conflict(f"One line cannot come to more than {MAX_AMOUNT:,}.")
     invoice = _invoice_for(actor, appointment)
     line = {
         "kind": gst.ITEM,
