@@ -374,4 +374,5 @@ def document_view(document: GstDocument) -> dict[str, Any]:
         "sgst": document.sgst,
         "igst": document.igst,
         "total": document.total,
+        "total_in_words": gst.amount_in_words(abs(document.total)),
     }

@@ -187,3 +187,69 @@ def split(amount: Decimal, rate: Decimal, *, inter_state: bool) -> Split:
         return Split(taxable, ZERO, ZERO, tax)
     cgst = money(tax / 2)
     return Split(taxable, cgst, tax - cgst, ZERO)
+
+
+ONES = [
+    "Zero",
+    "One",
+    "Two",
+    "Three",
+    "Four",
+    "Five",
+    "Six",
+    "Seven",
+    "Eight",
+    "Nine",
+    "Ten",
+    "Eleven",
+    "Twelve",
+    "Thirteen",
+    "Fourteen",
+    "Fifteen",
+    "Sixteen",
+    "Seventeen",
+    "Eighteen",
+    "Nineteen",
+]
+TENS = ["_", "_", "Twenty", "Thirty", "Forty", "Fifty", "Sixty", "Seventy", "Eighty", "Ninety"]
+
+
+def _below_hundred(n: int) -> str:
+    if n < 20:
+        return ONES[n]
+    tens, ones = divmod(n, 10)
+    return TENS[tens] + (f"-{ONES[ones]}" if ones else "")
+
+
+def _below_thousand(n: int) -> str:
+    hundreds, rest = divmod(n, 100)
+    words = [f"{ONES[hundreds]} Hundred"] if hundreds else []
+    if rest:
+        words.append(_below_hundred(rest))
+    return " ".join(words)
+
+
+def _indian(n: int) -> str:
+    """An integer in words, grouped as India counts: crore, lakh, thousand."""
+    if n == 0:
+        return ONES[0]
+    words = []
+    crores, n = divmod(n, 10_000_000)
+    if crores:
+        words.append(f"{_indian(crores)} Crore")
+    for size, name in ((100_000, "Lakh"), (1_000, "Thousand")):
+        count, n = divmod(n, size)
+        if count:
+            words.append(f"{_below_hundred(count)} {name}")
+    if n:
+        words.append(_below_thousand(n))
+    return " ".join(words)
+
+
+def amount_in_words(amount: Decimal) -> str:
+    """`Rupees Seven Hundred Ten and Fifty Paise only`, as Indian invoices write totals."""
+    rupees, paise = divmod(int(money(amount) * 100), 100)
+    words = f"Rupees {_indian(rupees)}"
+    if paise:
+        words += f" and {_below_hundred(paise)} Paise"
+    return f"{words} only"

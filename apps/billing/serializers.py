@@ -303,6 +303,7 @@ class GstDocumentSerializer(serializers.Serializer):
     sgst = amount_field()
     igst = amount_field()
     total = amount_field()
+    total_in_words = serializers.CharField()
 
 
 class GstIssueRequestSerializer(serializers.Serializer):
