@@ -178,7 +178,9 @@ class ItemForm(forms.Form):
     """A charge added to the bill: medicines, a room, a test (price per unit, tax included)."""
 
     category = forms.ChoiceField(
-        label="Kind", choices=[(key, c.label) for key, c in gst.CATEGORIES.items()]
+        label="Kind",
+        choices=[(key, c.label) for key, c in gst.CATEGORIES.items()],
+        initial="pharmacy",
     )
     description = forms.CharField(label="Description", max_length=120)
     quantity = forms.IntegerField(label="Quantity", min_value=1, max_value=1000, initial=1)
