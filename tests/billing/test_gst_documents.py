@@ -12,10 +12,12 @@ import pytest
 import time_machine
 
 from apps.billing import commands as billing
+from apps.billing import gst
 from apps.billing.models import GstDocument, Invoice, Payment
 from apps.clinic.models import Branch
 from apps.core.errors import Conflict, InvalidInput
 from apps.eventstore.models import Event
+from apps.reconciliation.compute import close_days
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Patient
 from tests.clock import IST, ist
@@ -404,3 +406,42 @@ def test_events_of_documents_and_items_carry_no_names(visit: Appointment) -> Non
     ]
     assert len(logged) == 3
     assert not [text for text in logged if "Amoxicillin" in text or visit.patient.name in text]
+
+
+@pytest.mark.usefixtures("registered")
+def test_a_cancelled_visit_gets_credit_notes_for_all_its_documents(visit: Appointment) -> None:
+    supply, tax_invoice = billing.gst_documents_issue(actor=None, invoice=medicines(visit))
+
+    commands.appointment_cancel(actor=None, appointment=visit, reason="Patient travelling")
+
+    notes = GstDocument.objects.filter(kind="credit_note").order_by("number")
+    assert [(note.number, note.original, note.total) for note in notes] == [
+        ("CN/2627/000001", supply, Decimal("500.00")),
+        ("CN/2627/000002", tax_invoice, Decimal("210.00")),
+    ]
+    assert figures(notes[1]) == figures(tax_invoice)
+
+
+def test_an_item_counts_in_the_days_expected_revenue(visit: Appointment) -> None:
+    medicines(visit)
+
+    (close,) = close_days(date(2027, 1, 4), date(2027, 1, 4))
+
+    assert close.expected == Decimal("710.00")
+
+
+@pytest.mark.parametrize(
+    ("amount", "words"),
+    [
+        ("210.00", "Rupees Two Hundred Ten only"),
+        ("0.50", "Rupees Zero and Fifty Paise only"),
+        ("100000.00", "Rupees One Lakh only"),
+        (
+            "12345678.91",
+            "Rupees One Crore Twenty-Three Lakh Forty-Five Thousand Six Hundred Seventy-Eight "
+            "and Ninety-One Paise only",
+        ),
+    ],
+)
+def test_totals_are_written_in_words_the_indian_way(amount: str, words: str) -> None:
+    assert gst.amount_in_words(Decimal(amount)) == words
