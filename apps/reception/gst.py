@@ -17,7 +17,7 @@ from apps.billing.models import Invoice
 from apps.billing.selectors import gst_documents_for, invoice_view
 from apps.clinic.scoping import staff_of
 from apps.core.clinictime import format_money
-from apps.core.errors import DomainError
+from apps.core.errors import Conflict, DomainError
 from apps.reception import forms
 from apps.reception.console import _desk, _domain_error
 from apps.scheduling.commands import FRONT_DESK
@@ -44,7 +44,9 @@ def visit_gst(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
         )
 
     def issue(cleaned: dict[str, Any]) -> str:
-        invoice = get_object_or_404(Invoice, appointment=appointment)
+        invoice = Invoice.objects.filter(appointment=appointment).first()
+        if invoice is None:
+            raise Conflict("The bill is still a draft: add an item or take a payment first.")
         made = billing.gst_documents_issue(actor=user, invoice=invoice, **cleaned)
         return "Issued " + " and ".join(f"{d.get_kind_display()} {d.number}" for d in made) + "."
 

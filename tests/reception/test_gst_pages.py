@@ -101,6 +101,17 @@ def test_issuing_without_a_registration_says_what_to_do(
     assert "GST registration" in response.content.decode()
 
 
+def test_issuing_on_a_draft_bill_says_what_to_do_first(
+    api: HostClient, owner: User, visit: Appointment
+) -> None:
+    api.force_login(owner)
+
+    response = api.post(gst_page(visit), {"form": "issue"})
+
+    assert response.status_code == 400
+    assert "The bill is still a draft" in response.content.decode()
+
+
 def test_the_gst_pages_keep_to_the_users_branches_and_role(
     api: HostClient, owner: User, visit: Appointment, main_branch: Branch
 ) -> None:
