@@ -228,7 +228,7 @@ class GstRateAdmin(RoleAdmin):
         form = super().get_form(request, obj, change, **kwargs)
         if "category" in form.base_fields:
             form.base_fields["category"] = forms.ChoiceField(
-                choices=[(key, c.label) for key, c in gst.CATEGORIES.items()]
+                choices=gst.CATEGORY_CHOICES
             )
         return form
 

@@ -33,6 +33,8 @@ CATEGORIES: dict[str, Category] = {
     "pharmacy": Category("Medicines", "3004", goods=True),
 }
 
+CATEGORY_CHOICES = [(key, category.label) for key, category in CATEGORIES.items()]
+
 # The bill's own charge kinds: a consultation, a no-show fee and a cancellation fee are all
 # consideration for the clinic's health care service (a no-show or cancellation charge is
 # taxed as the principal supply: CBIC circular 178/10/2022-GST), so exempt with it.

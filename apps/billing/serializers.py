@@ -235,7 +235,7 @@ class ItemRequestSerializer(serializers.Serializer):
     included (medicines at MRP)."""
 
     category = serializers.ChoiceField(
-        choices=[(key, category.label) for key, category in gst.CATEGORIES.items()]
+        choices=gst.CATEGORY_CHOICES
     )
     description = serializers.RegexField(r"\S", max_length=120)
     quantity = serializers.IntegerField(min_value=1, max_value=1000)

@@ -179,7 +179,7 @@ class ItemForm(forms.Form):
 
     category = forms.ChoiceField(
         label="Kind",
-        choices=[(key, c.label) for key, c in gst.CATEGORIES.items()],
+        choices=gst.CATEGORY_CHOICES,
         initial="pharmacy",
     )
     description = forms.CharField(label="Description", max_length=120)
