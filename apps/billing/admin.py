@@ -227,9 +227,7 @@ class GstRateAdmin(RoleAdmin):
     ) -> Any:
         form = super().get_form(request, obj, change, **kwargs)
         if "category" in form.base_fields:
-            form.base_fields["category"] = forms.ChoiceField(
-                choices=gst.CATEGORY_CHOICES
-            )
+            form.base_fields["category"] = forms.ChoiceField(choices=gst.CATEGORY_CHOICES)
         return form
 
     def save_model(self, request: HttpRequest, obj: GstRate, form: Any, change: bool) -> None:

@@ -234,9 +234,7 @@ class ItemRequestSerializer(serializers.Serializer):
     """A charge added to the visit's bill; `unit_price` is what the patient pays for one, tax
     included (medicines at MRP)."""
 
-    category = serializers.ChoiceField(
-        choices=gst.CATEGORY_CHOICES
-    )
+    category = serializers.ChoiceField(choices=gst.CATEGORY_CHOICES)
     description = serializers.RegexField(r"\S", max_length=120)
     quantity = serializers.IntegerField(min_value=1, max_value=1000)
     unit_price = money_in()
