@@ -672,6 +672,10 @@ SPECTACULAR_SETTINGS = {
         "NotificationKindEnum": "apps.notifications.models.Kind",
         "NotificationChannelEnum": "apps.notifications.models.CHANNEL_CHOICES",
         "PatientLanguageEnum": "apps.scheduling.models.Patient.LANGUAGES",
+        "KindEnum": "apps.billing.models.Refund.Kind",
+        "CategoryEnum": "apps.billing.models.DISCOUNT_CATEGORIES",
+        "GstDocumentKindEnum": "apps.billing.models.GstDocument.Kind",
+        "GstSupplyCategoryEnum": "apps.billing.gst.CATEGORY_CHOICES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

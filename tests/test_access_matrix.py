@@ -114,6 +114,12 @@ ROUTES = [
           lambda ids: {"category": "senior_citizen", "amount": "10.00", "reason": "60+"}),
     Route("POST", "/api/v1/invoices/{invoice}/lines/0/withdraw/", FRONT_DESK, 201, "branch",
           lambda ids: {"reason": "Not seen"}),
+    Route("POST", "/api/v1/invoices/{invoice}/items/", FRONT_DESK, 201, "branch",
+          lambda ids: {"category": "pharmacy", "description": "ORS sachet", "quantity": 2,
+                       "unit_price": "21.00"}),
+    Route("GET", "/api/v1/invoices/{invoice}/gst-documents/", FRONT_DESK, 200, "branch"),
+    Route("POST", "/api/v1/invoices/{invoice}/gst-documents/", FRONT_DESK, 201, "branch"),
+    Route("GET", "/api/v1/gst-documents/{gst_document}/", FRONT_DESK, 200, "branch"),
     Route("GET", "/api/v1/billing/settings/", MANAGERS, 200),
     Route("POST", "/api/v1/billing/settings/", MANAGERS, 200,
           body=lambda ids: {"cancellation_policy": "fee"}),
@@ -191,6 +197,9 @@ def world(
         DOCTOR: doctor_login,
     }
     ids: dict[str, dict[str, Any]] = {}
+    billing.gst_supplier_set(
+        actor=None, legal_name="Acme Health", gstin="27AAPFU0939F1ZV", address="Mumbai"
+    )
     for side, branch, login in (("own", main_branch, doctor_login), ("other", other_branch, None)):
         doc = DoctorFactory(branch=branch, user=login)
         person = PatientFactory()
@@ -218,6 +227,10 @@ def world(
             actor=None, appointment=booked, kind="deposit", amount=Decimal("100"), method="cash"
         )
         waiting = waitlist_join(actor=None, doctor=doc, patient=person, day=ist(5, 9).date())
+        checked_bill = billing.payment_take(
+            actor=None, appointment=checked, kind="deposit", amount=Decimal("100"), method="cash"
+        ).invoice
+        (gst_document,) = billing.gst_documents_issue(actor=None, invoice=checked_bill)
         ids[side] = {
             "branch": branch.pk,
             "doctor": doc.pk,
@@ -229,6 +242,7 @@ def world(
             "missed": missed.pk,
             "waitlist": waiting.pk,
             "invoice": payment.invoice_id,
+            "gst_document": gst_document.pk,
         }
     settlements.gateway_file_import(  # a row matching no payment: one exception to resolve
         actor=None,

@@ -59,6 +59,18 @@ def valid_add_data(label: str, branch: Branch) -> dict[str, Any]:
             "booking_horizon_days": "365",
             "patient_open_bookings": "5",
         },
+        "billing.gstsupplier": {
+            "branch": "",
+            "legal_name": "Walk Health LLP",
+            "gstin": "27AAPFU0939F1ZV",
+            "address": "4 FC Road, Pune",
+        },
+        "billing.gstrate": {
+            "category": "pharmacy",
+            "rate": "12",
+            "taxable_above": "",
+            "effective_from": "2027-04-01",
+        },
         "billing.billingsettings": {
             "cancellation_policy": "refund",
             "no_show_fee": "0.00",

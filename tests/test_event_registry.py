@@ -32,6 +32,7 @@ STORED_TYPES = {
     "RefundIssued", "SchedulingSettingsChanged", "SlotHeld", "SlotHoldConsumed",
     "SlotHoldExpired", "SlotHoldReleased", "TaxRuleAdded", "WaitlistFulfilled", "WaitlistJoined",
     "WaitlistLeft", "WaitlistOfferExpired", "WaitlistOffered",
+    "InvoiceItemAdded", "GstSupplierSet", "GstRateSet", "GstDocumentIssued",
 }  # fmt: skip
 STORED_TYPES |= {
     "BankLineImported", "BranchUpiSet", "GatewayAdjustmentBooked", "GatewayPaymentLinked",

@@ -1,21 +1,40 @@
 """Invoices and payments in the admin: read-only (money changes only through commands)."""
 
+import re
 from typing import Any
 
+from django import forms
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from apps.billing import commands
-from apps.billing.models import BillingSettings, Invoice, InvoiceAdjustment, Payment, Refund
+from apps.billing import commands, gst, gstr1
+from apps.billing.models import (
+    BillingSettings,
+    GstDocument,
+    GstRate,
+    GstSupplier,
+    Invoice,
+    InvoiceAdjustment,
+    Payment,
+    Refund,
+)
 from apps.clinic.admin import (
     BranchScopedAdmin,
+    RoleAdmin,
     TenantSettingsAdmin,
     clinic_time_column,
     money_column,
 )
+from apps.clinic.policy import MANAGERS
 from apps.clinic.scoping import staff_of
 from apps.core import clinictime
+
+GSTR1_MONTH = re.compile(r"^(19|2[01])[0-9]{2}-(0[1-9]|1[0-2])$")
 
 
 @admin.register(BillingSettings)
@@ -171,3 +190,106 @@ class InvoiceAdjustmentAdmin(BranchScopedAdmin):
 
     created_at = clinic_time_column("created", "Made")
     reduction_money = money_column("total_reduction", "Reduction")
+
+
+@admin.register(GstSupplier)
+class GstSupplierAdmin(RoleAdmin):
+    """The GST registrations documents are issued under: the tenant's, and any branch's own."""
+
+    list_display = ["legal_name", "gstin", "branch", "address"]
+    fields = ["branch", "legal_name", "gstin", "address"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["branch"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: GstSupplier, form: Any, change: bool) -> None:
+        saved = commands.gst_supplier_set(
+            actor=staff_of(request),
+            legal_name=obj.legal_name,
+            gstin=obj.gstin,
+            address=obj.address,
+            branch=obj.branch,
+        )
+        obj.pk = saved.pk
+
+
+@admin.register(GstRate)
+class GstRateAdmin(RoleAdmin):
+    """A tenant's own dated GST rates, on top of the defaults (docs/BILLING-GST.md); a new
+    rate is a new row from a later date, never an edit."""
+
+    list_display = ["category", "rate", "taxable_above", "effective_from", "created"]
+    list_filter = ["category"]
+    fields = ["category", "rate", "taxable_above", "effective_from"]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if "category" in form.base_fields:
+            form.base_fields["category"] = forms.ChoiceField(choices=gst.CATEGORY_CHOICES)
+        return form
+
+    def save_model(self, request: HttpRequest, obj: GstRate, form: Any, change: bool) -> None:
+        saved = commands.gst_rate_add(
+            actor=staff_of(request),
+            category=obj.category,
+            rate=obj.rate,
+            effective_from=obj.effective_from,
+            taxable_above=obj.taxable_above,
+        )
+        obj.pk = saved.pk
+
+
+@admin.register(GstDocument)
+class GstDocumentAdmin(BranchScopedAdmin):
+    """Issued GST documents, read-only; the month's GSTR-1 summary downloads from here."""
+
+    list_display = ["number", "date", "kind", "branch", "taxable", "cgst", "sgst", "igst", "total"]
+    list_select_related = ["branch"]
+    list_filter = ["kind", ("branch", admin.RelatedOnlyFieldListFilter)]
+    date_hierarchy = "date"
+    ordering = ["-date", "-id"]
+    search_fields = ["number"]
+    readonly_fields = (
+        "number",
+        "date",
+        "kind",
+        "branch",
+        "supplier_gstin",
+        "place_of_supply",
+        "recipient_gstin",
+        "original",
+        "taxable",
+        "cgst",
+        "sgst",
+        "igst",
+        "total",
+        "invoice",
+    )
+    fields = readonly_fields
+    change_list_template = "admin/billing/gstdocument/change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view
+        return [path("gstr1/", view(self.gstr1_view), name="billing_gstr1"), *super().get_urls()]
+
+    def gstr1_view(self, request: HttpRequest) -> HttpResponse:
+        """The month's GSTR-1 summary of the whole tenant as CSV (owners and managers)."""
+        if getattr(request.user, "role", None) not in MANAGERS:
+            raise PermissionDenied
+        month = request.GET.get("month", "")
+        if not GSTR1_MONTH.match(month):
+            return render(
+                request,
+                "admin/billing/gstr1.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "GSTR-1 outward supplies",
+                    "month": timezone.localdate().strftime("%Y-%m"),
+                    "opts": self.model._meta,
+                },
+            )
+        response = HttpResponse(gstr1.month_csv(month), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="gstr1-{month}.csv"'
+        return response

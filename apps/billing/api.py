@@ -9,22 +9,30 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.audit.trail import record
 from apps.billing import commands
+from apps.billing.documents import document_view
 from apps.billing.models import (
     BillingSettings,
+    GstDocument,
     Invoice,
     InvoiceAdjustment,
     Payment,
     Refund,
     TaxRule,
 )
-from apps.billing.selectors import invoice_view, invoices_for, payments_for
+from apps.billing.selectors import gst_documents_for, invoice_view, invoices_for, payments_for
 from apps.billing.serializers import (
     AdjustmentSerializer,
     BillingSettingsResultSerializer,
     BillingSettingsSerializer,
     DiscountRequestSerializer,
+    GstDocumentSerializer,
+    GstIssueRequestSerializer,
+    GstIssueResultSerializer,
     InvoiceSerializer,
+    ItemRequestSerializer,
+    ItemResultSerializer,
     PaymentRequestSerializer,
     PaymentSerializer,
     RefundRequestSerializer,
@@ -190,3 +198,70 @@ class TaxRuleListApi(generics.ListCreateAPIView):
         )
         body = {**TaxRuleSerializer(rule).data, "position": rule.position}
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    request=ItemRequestSerializer, responses={201: ItemResultSerializer}, tags=["billing"]
+)
+class ItemCreateApi(BillingCommandApi[Invoice]):
+    body = ItemRequestSerializer
+    result = ItemResultSerializer
+
+    def target(self, actor: User, pk: int) -> Invoice:
+        return get_visible(invoices_for(actor), pk, "Invoice")
+
+    def run(self, actor: User, target: Invoice, data: dict[str, Any], **url: int) -> Invoice:
+        return commands.invoice_item_add(actor=actor, appointment=target.appointment, **data)
+
+
+def _documents_body(documents: list[GstDocument]) -> list[dict[str, Any]]:
+    return list(GstDocumentSerializer([document_view(d) for d in documents], many=True).data)
+
+
+def _audit_recipient(actor: User, invoice: Invoice) -> None:
+    # A document names its recipient, the patient unless a company was named.
+    record("patient.read", actor=actor, target=f"patient:{invoice.appointment.patient_id}")
+
+
+class GstDocumentsApi(APIView):
+    """A bill's GST documents: a Bill of Supply for its exempt charges, a Tax Invoice for its
+    taxable ones, credit notes when the bill went down."""
+
+    permission_classes = [FrontDesk]
+
+    @extend_schema(responses={200: GstDocumentSerializer(many=True)}, tags=["billing"])
+    def get(self, request: Request, pk: int) -> Response:
+        actor = staff_of(request)
+        invoice = get_visible(invoices_for(actor), pk, "Invoice")
+        _audit_recipient(actor, invoice)
+        return Response(_documents_body(list(invoice.gst_documents.order_by("id"))))
+
+    @extend_schema(
+        request=GstIssueRequestSerializer,
+        responses={201: GstIssueResultSerializer},
+        tags=["billing"],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        actor = staff_of(request)
+        invoice = get_visible(invoices_for(actor), pk, "Invoice")
+        serializer = GstIssueRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        made = commands.gst_documents_issue(
+            actor=actor, invoice=invoice, **serializer.validated_data
+        )
+        _audit_recipient(actor, invoice)
+        body = {"documents": _documents_body(made), "position": made[-1].position}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class GstDocumentApi(APIView):
+    permission_classes = [FrontDesk]
+
+    @extend_schema(responses={200: GstDocumentSerializer}, tags=["billing"])
+    def get(self, request: Request, pk: int) -> Response:
+        actor = staff_of(request)
+        document = get_visible(
+            gst_documents_for(actor).select_related("invoice__appointment"), pk, "GST document"
+        )
+        _audit_recipient(actor, document.invoice)
+        return Response(GstDocumentSerializer(document_view(document)).data)

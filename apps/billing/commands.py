@@ -1,18 +1,21 @@
 """Billing commands: settings, tax rules, payments and refunds. Each appends its events."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django_tenants.utils import get_tenant_model
 
-from apps.billing import events, ledger
+from apps.billing import documents, events, gst, ledger
 from apps.billing.models import (
     DISCOUNT_CATEGORIES,
     REFUND_EVENTS,
     BillingSettings,
     CreditNoteCounter,
+    GstDocument,
+    GstRate,
+    GstSupplier,
     Invoice,
     InvoiceAdjustment,
     InvoiceCounter,
@@ -22,6 +25,7 @@ from apps.billing.models import (
     TaxRule,
 )
 from apps.billing.money import (
+    MAX_AMOUNT,
     NOT_CHARGES,
     PAISA,
     ZERO,
@@ -517,11 +521,12 @@ def _apply(
             "adjustment_id": adjustment.pk,
             "total": str(total),
             "tax": str(tax),
-            "lines": lines,
+            "lines": event_lines(lines),
         },
         actor=actor,
     )
     invoice.save()
+    documents.credit_decreases(actor=actor, invoice=invoice)
     return adjustment
 
 
@@ -718,4 +723,201 @@ def settle_cancellation(*, appointment: Appointment, actor: User | None) -> dict
         actor=actor,
     )
     invoice.save()
+    documents.credit_decreases(actor=actor, invoice=invoice)
     return {"policy": policy, "amount": str(money(kept))}
+
+
+def event_lines(lines: list[dict[str, str]]) -> list[dict[str, str]]:
+    """A bill's lines as events carry them: an item's description (a medicine's name, which
+    says something of the patient's health) stays in the invoice row."""
+    return [
+        {key: value for key, value in line.items() if key != "description"}
+        if line["kind"] == gst.ITEM
+        else line
+        for line in lines
+    ]
+
+
+MAX_QUANTITY = 1000
+
+
+@command
+def invoice_item_add(
+    *,
+    actor: User | None,
+    appointment: Appointment,
+    category: str,
+    description: str,
+    quantity: int,
+    unit_price: Decimal,
+) -> Invoice:
+    """Adds a charge to the visit's bill (medicines, a room, a test): `unit_price` is what the
+    patient pays for one, tax included (as medicines are sold at MRP)."""
+    require_role(actor, FRONT_DESK)
+    if category not in gst.CATEGORIES:
+        raise InvalidInput(f"Category is one of: {', '.join(gst.CATEGORIES)}.", field="category")
+    if not description.strip():
+        raise InvalidInput("Describe the item, e.g. Paracetamol 500 mg x 10.", field="description")
+    if not isinstance(quantity, int) or not 0 < quantity <= MAX_QUANTITY:
+        raise InvalidInput(f"A quantity is from 1 to {MAX_QUANTITY}.", field="quantity")
+    unit_price = check_amount(unit_price, field="unit_price")
+    amount = money(unit_price * quantity)
+    if amount > MAX_AMOUNT:
+        raise Conflict(f"One line cannot come to more than {MAX_AMOUNT:,}.")
+    invoice = _invoice_for(actor, appointment)
+    line = {
+        "kind": gst.ITEM,
+        "category": category,
+        "code": gst.CATEGORIES[category].code,
+        "description": description.strip()[:120],
+        "quantity": str(quantity),
+        "unit_price": str(unit_price),
+        "rate": "",
+        "amount": str(amount),
+    }
+    lines = reprice([*invoice.lines, line], _discounts_of(invoice))
+    invoice.lines = lines
+    invoice.total, invoice.tax = totals(lines)
+    invoice.record(
+        events.INVOICE_ITEM_ADDED,
+        {
+            "appointment_id": invoice.appointment_id,
+            "branch_id": invoice.branch_id,
+            "line": len(lines) - 1 - sum(1 for item in lines if item["kind"] == "discount"),
+            "category": category,
+            "quantity": str(quantity),
+            "unit_price": str(unit_price),
+            "amount": str(amount),
+            "total": str(invoice.total),
+            "tax": str(invoice.tax),
+            "lines": event_lines(lines),
+        },
+        actor=actor,
+    )
+    invoice.save()
+    return invoice
+
+
+@command
+def gst_supplier_set(
+    *,
+    actor: User | None,
+    legal_name: str,
+    gstin: str,
+    address: str,
+    branch: Branch | None = None,
+) -> GstSupplier:
+    """Sets the GST registration the tenant (or one branch) issues documents under. Documents
+    already issued keep the registration they were issued with."""
+    require_role(actor, WHOLE_TENANT_ROLES)
+    gstin = gstin.strip().upper()
+    problem = gst.gstin_problem(gstin)
+    if problem:
+        raise InvalidInput(problem, field="gstin")
+    if not legal_name.strip():
+        raise InvalidInput("Give the legal name on the GST registration.", field="legal_name")
+    if not address.strip():
+        raise InvalidInput("Give the registered address.", field="address")
+    supplier = (
+        GstSupplier.objects.select_for_update()
+        .filter(branch_id=branch.pk if branch else None)
+        .first()
+    ) or GstSupplier(branch=branch)
+    supplier.legal_name = legal_name.strip()[:120]
+    supplier.gstin = gstin
+    supplier.address = address.strip()[:250]
+    supplier.record(
+        events.GST_SUPPLIER_SET,
+        {"branch_id": branch.pk if branch else None, "gstin": gstin},
+        actor=actor,
+    )
+    supplier.save()
+    return supplier
+
+
+@command
+def gst_rate_add(
+    *,
+    actor: User | None,
+    category: str,
+    rate: Decimal,
+    effective_from: date,
+    taxable_above: Decimal | None = None,
+) -> GstRate:
+    """A new GST rate for a kind of supply from `effective_from` on. Documents never change,
+    so a rate may not start on or before the date of a document already issued."""
+    require_role(actor, WHOLE_TENANT_ROLES)
+    if category not in gst.CATEGORIES:
+        raise InvalidInput(f"Category is one of: {', '.join(gst.CATEGORIES)}.", field="category")
+    if not isinstance(rate, Decimal) or rate.normalize() not in gst.SLABS:
+        slabs = ", ".join(f"{slab.normalize():f}" for slab in sorted(gst.SLABS))
+        raise InvalidInput(f"A GST rate is one of: {slabs} percent.", field="rate")
+    if taxable_above is not None and taxable_above != ZERO:
+        taxable_above = check_amount(taxable_above, field="taxable_above")
+    if effective_from < gst.GST_START:
+        raise InvalidInput("GST began on 1 July 2017.", field="effective_from")
+    latest = GstDocument.objects.order_by("-date").values_list("date", flat=True).first()
+    if latest is not None and effective_from <= latest:
+        raise Conflict(
+            f"Documents are issued up to {latest:%d %b %Y} and never change: "
+            "a new rate starts on a later date."
+        )
+    if GstRate.objects.filter(category=category, effective_from=effective_from).exists():
+        raise Conflict("This kind of supply already has a rate from that date.")
+    row = GstRate(
+        category=category,
+        rate=rate,
+        taxable_above=taxable_above,
+        effective_from=effective_from,
+    )
+    row.record(
+        events.GST_RATE_SET,
+        {
+            "category": category,
+            "rate": str(rate),
+            "taxable_above": None if taxable_above is None else str(taxable_above),
+            "effective_from": effective_from.isoformat(),
+        },
+        actor=actor,
+    )
+    row.save()
+    return row
+
+
+@command
+def gst_documents_issue(
+    *,
+    actor: User | None,
+    invoice: Invoice,
+    recipient_name: str = "",
+    recipient_gstin: str = "",
+    place_of_supply: str = "",
+) -> list[GstDocument]:
+    """Issues the bill's GST documents (a Bill of Supply for exempt charges, a Tax Invoice
+    for taxable ones) for its charges that no document holds yet. The recipient is the
+    patient unless a name is given; a registered recipient (B2B) gives a GSTIN, and the place
+    of supply is then its state unless given."""
+    require_role(actor, FRONT_DESK)
+    invoice = (
+        Invoice.objects.select_for_update()
+        .select_related("branch", "appointment__patient")
+        .get(pk=invoice.pk)
+    )
+    require_branch(actor, invoice.branch_id, "Invoice not found.")
+    recipient_gstin = recipient_gstin.strip().upper()
+    if recipient_gstin:
+        problem = gst.gstin_problem(recipient_gstin)
+        if problem:
+            raise InvalidInput(problem, field="recipient_gstin")
+    if place_of_supply and place_of_supply not in gst.STATES:
+        raise InvalidInput(
+            "Give the place of supply as a state code, e.g. 27.", field="place_of_supply"
+        )
+    name = recipient_name.strip()[:200] or invoice.appointment.patient.name
+    return documents.issue(
+        actor=actor,
+        invoice=invoice,
+        recipient_name=name,
+        recipient_gstin=recipient_gstin,
+        place_of_supply=place_of_supply,
+    )

@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 
 from apps.billing import events
 from apps.clinic.models import Branch
@@ -294,3 +295,142 @@ class BranchTakings(models.Model):
 
     def __str__(self) -> str:
         return f"{self.branch_id} {self.date} {self.method}: {self.amount}"
+
+
+# GST documents (apps.billing.gst has the rules, apps.billing.documents builds them).
+
+
+class GstSupplier(EventSourcedModel):
+    """Who supplies under GST: the tenant's registration, or a branch's own (a branch in
+    another state has a GSTIN of its own). A branch without a row uses the tenant's."""
+
+    stream_type = "gst-supplier"
+
+    branch = models.OneToOneField(
+        Branch, null=True, blank=True, on_delete=models.PROTECT, related_name="gst_supplier"
+    )
+    legal_name = models.CharField(max_length=120)
+    gstin = models.CharField("GSTIN", max_length=15)
+    address = models.CharField(max_length=250)
+
+    class Meta:
+        ordering = ["branch_id"]
+        constraints = [
+            # One tenant-wide row (no branch) at most.
+            models.UniqueConstraint(Coalesce("branch", Value(0)), name="gst_supplier_branch")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.legal_name} ({self.gstin})"
+
+    @property
+    def state(self) -> str:
+        return self.gstin[:2]
+
+
+class GstRate(EventSourcedModel):
+    """A tenant's own GST rate for a kind of supply from a date on (on top of the defaults in
+    apps.billing.gst). Never changed: a new rate is a new row with a later date."""
+
+    stream_type = "gst-rate"
+
+    category = models.CharField(max_length=16)
+    rate = models.DecimalField(max_digits=5, decimal_places=2)
+    taxable_above = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Taxed only when the price per unit (per day for a room) is above this.",
+    )
+    effective_from = models.DateField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["category", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "effective_from"], name="gst_rate_category_date"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.rate}% from {self.effective_from}"
+
+
+class GstDocumentCounter(models.Model):
+    """The last number of a series in a financial year for one GSTIN; locked while a number
+    is taken, so numbers are consecutive and never repeat."""
+
+    gstin = models.CharField(max_length=15)
+    series = models.CharField(max_length=3)
+    financial_year = models.PositiveSmallIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gstin", "series", "financial_year"], name="gst_counter_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gstin} {self.series} {self.financial_year}: {self.last_number}"
+
+
+class GstDocument(EventSourcedModel):
+    """A bill of supply, tax invoice or credit note under GST, frozen when issued: its
+    supplier, recipient, rates and figures never change (a correction is a credit note)."""
+
+    stream_type = "gst-document"
+
+    class Kind(models.TextChoices):
+        BILL_OF_SUPPLY = "bill_of_supply", "Bill of Supply"
+        TAX_INVOICE = "tax_invoice", "Tax Invoice"
+        CREDIT_NOTE = "credit_note", "Credit Note"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="gst_documents")
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="gst_documents")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    series = models.CharField(max_length=3)
+    financial_year = models.PositiveSmallIntegerField()
+    sequence = models.PositiveIntegerField()
+    number = models.CharField(max_length=16)
+    date = models.DateField()
+    supplier_legal_name = models.CharField(max_length=120)
+    supplier_gstin = models.CharField(max_length=15)
+    supplier_address = models.CharField(max_length=250)
+    supplier_state = models.CharField(max_length=2)
+    place_of_supply = models.CharField(max_length=2)
+    # The recipient's name may be a patient's: it stays in this row, never in an event.
+    recipient_name = models.CharField(max_length=200)
+    recipient_gstin = models.CharField(max_length=15, blank=True)
+    original = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes"
+    )
+    # [{"line", "description", "code", "quantity", "unit_price", "rate", "taxable", "cgst",
+    #   "sgst", "igst", "total"}]; `line` is the bill line's index; amounts as strings.
+    lines = models.JSONField(default=list)
+    taxable = money_field()
+    cgst = money_field()
+    sgst = money_field()
+    igst = money_field()
+    total = money_field()
+    currency = models.CharField(max_length=3)
+    issued = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date", "series", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["supplier_gstin", "series", "financial_year", "sequence"],
+                name="gst_document_number",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}"
+
+    @property
+    def inter_state(self) -> bool:
+        return self.place_of_supply != self.supplier_state

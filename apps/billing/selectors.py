@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from apps.billing import ledger
 from apps.billing.commands import taxes_for, tenant_currency
-from apps.billing.models import Invoice, InvoiceAdjustment, Method, Payment, Refund
+from apps.billing.models import GstDocument, Invoice, InvoiceAdjustment, Method, Payment, Refund
 from apps.billing.money import ZERO, invoice_lines, totals
 from apps.clinic.models import User
 from apps.clinic.scoping import scope_to_branches
@@ -19,6 +19,18 @@ def payments_for(user: User) -> QuerySet[Payment]:
 
 def invoices_for(user: User) -> QuerySet[Invoice]:
     return scope_to_branches(Invoice.objects.select_related("appointment", "branch"), user)
+
+
+def gst_documents_for(user: User) -> QuerySet[GstDocument]:
+    return scope_to_branches(GstDocument.objects.select_related("original", "branch"), user)
+
+
+def gst_document_refs(invoice: Invoice) -> list[dict[str, Any]]:
+    """The bill's GST documents, oldest first: what the invoice names of each."""
+    return [
+        {"id": document.pk, "kind": document.kind, "number": document.number, "date": document.date}
+        for document in GstDocument.objects.filter(invoice=invoice).order_by("id")
+    ]
 
 
 def invoice_view(appointment: Appointment) -> dict[str, Any]:
@@ -79,6 +91,7 @@ def invoice_view(appointment: Appointment) -> dict[str, Any]:
             "payments": payments,
             "adjustments": adjustments,
             "refunds": refunds,
+            "gst_documents": gst_document_refs(invoice),
         }
     cancelled = appointment.status == Appointment.Status.CANCELLED
     lines = (
@@ -102,4 +115,5 @@ def invoice_view(appointment: Appointment) -> dict[str, Any]:
         "payments": payments,
         "adjustments": [],
         "refunds": refunds,
+        "gst_documents": [],
     }

@@ -4,9 +4,11 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.billing import gst
 from apps.billing.models import (
     DISCOUNT_CATEGORIES,
     BillingSettings,
+    GstDocument,
     InvoiceAdjustment,
     Method,
     Payment,
@@ -170,6 +172,13 @@ class InvoicePaymentLineSerializer(serializers.Serializer):
     refundable = serializers.CharField()
 
 
+class GstDocumentRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=GstDocument.Kind.choices)
+    number = serializers.CharField()
+    date = serializers.DateField()
+
+
 class InvoiceSerializer(serializers.Serializer):
     id = serializers.IntegerField(allow_null=True, help_text="None while a draft.")
     number = serializers.CharField(allow_null=True)
@@ -185,6 +194,7 @@ class InvoiceSerializer(serializers.Serializer):
     payments = InvoicePaymentLineSerializer(many=True)
     adjustments = InvoiceAdjustmentLineSerializer(many=True)
     refunds = InvoiceRefundLineSerializer(many=True)
+    gst_documents = GstDocumentRefSerializer(many=True)
 
 
 class BillingSettingsSerializer(serializers.ModelSerializer):
@@ -218,3 +228,95 @@ class TaxRuleCreatedSerializer(TaxRuleSerializer):
 
     class Meta(TaxRuleSerializer.Meta):
         fields = [*TaxRuleSerializer.Meta.fields, "position"]
+
+
+class ItemRequestSerializer(serializers.Serializer):
+    """A charge added to the visit's bill; `unit_price` is what the patient pays for one, tax
+    included (medicines at MRP)."""
+
+    category = serializers.ChoiceField(choices=gst.CATEGORY_CHOICES)
+    description = serializers.RegexField(r"\S", max_length=120)
+    quantity = serializers.IntegerField(min_value=1, max_value=1000)
+    unit_price = money_in()
+
+
+class ItemResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The invoice.")
+    number = serializers.CharField()
+    total = amount_field()
+    tax = amount_field()
+    position = serializers.IntegerField()
+
+
+class GstSupplierPartySerializer(serializers.Serializer):
+    legal_name = serializers.CharField()
+    gstin = serializers.CharField()
+    address = serializers.CharField()
+    state_code = serializers.CharField()
+    state = serializers.CharField()
+
+
+class GstRecipientSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    gstin = serializers.CharField(allow_null=True)
+
+
+class GstStateSerializer(serializers.Serializer):
+    state_code = serializers.CharField()
+    state = serializers.CharField()
+
+
+class GstDocumentLineSerializer(serializers.Serializer):
+    line = serializers.CharField(help_text="The index of the bill's line.")
+    description = serializers.CharField()
+    code = serializers.CharField(help_text="SAC or HSN.")
+    quantity = serializers.CharField()
+    unit_price = serializers.CharField(help_text="Tax included.")
+    rate = serializers.CharField(help_text="GST percent; 0 on a bill of supply.")
+    taxable = serializers.CharField()
+    cgst = serializers.CharField()
+    sgst = serializers.CharField()
+    igst = serializers.CharField()
+    total = serializers.CharField()
+
+
+class GstDocumentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=GstDocument.Kind.choices)
+    kind_label = serializers.CharField()
+    number = serializers.CharField()
+    date = serializers.DateField()
+    financial_year = serializers.CharField(help_text="e.g. 2026-27")
+    invoice = serializers.IntegerField()
+    currency = serializers.CharField()
+    supplier = GstSupplierPartySerializer()
+    recipient = GstRecipientSerializer()
+    place_of_supply = GstStateSerializer()
+    inter_state = serializers.BooleanField()
+    state_tax_label = serializers.CharField(help_text="SGST, or UTGST in a union territory.")
+    original = GstDocumentRefSerializer(allow_null=True, help_text="Credit notes only.")
+    lines = GstDocumentLineSerializer(many=True)
+    taxable = amount_field()
+    cgst = amount_field()
+    sgst = amount_field()
+    igst = amount_field()
+    total = amount_field()
+    total_in_words = serializers.CharField()
+
+
+class GstIssueRequestSerializer(serializers.Serializer):
+    """All optional: the recipient is the patient unless a name is given; a registered
+    recipient gives a GSTIN; the place of supply is the GSTIN's state, else the clinic's."""
+
+    recipient_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    recipient_gstin = serializers.RegexField(
+        r"^[0-9]{2}[A-Za-z]{5}[0-9]{4}[A-Za-z][1-9A-Za-z][Zz][0-9A-Za-z]$",
+        required=False,
+        allow_blank=True,
+    )
+    place_of_supply = serializers.ChoiceField(choices=sorted(gst.STATES.items()), required=False)
+
+
+class GstIssueResultSerializer(serializers.Serializer):
+    documents = GstDocumentSerializer(many=True)
+    position = serializers.IntegerField()

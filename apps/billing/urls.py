@@ -16,6 +16,13 @@ urlpatterns = [
         api.LineWithdrawApi.as_view(),
         name="api-invoice-line-withdraw",
     ),
+    path("invoices/<int:pk>/items/", api.ItemCreateApi.as_view(), name="api-invoice-items"),
+    path(
+        "invoices/<int:pk>/gst-documents/",
+        api.GstDocumentsApi.as_view(),
+        name="api-invoice-gst-documents",
+    ),
+    path("gst-documents/<int:pk>/", api.GstDocumentApi.as_view(), name="api-gst-document"),
     path("billing/settings/", api.BillingSettingsApi.as_view(), name="api-billing-settings"),
     path("billing/tax-rules/", api.TaxRuleListApi.as_view(), name="api-tax-rules"),
 ]

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from apps.billing import gst
 from apps.billing.models import DISCOUNT_CATEGORIES, Method, Payment, Refund
 from apps.core.dates import BoundedDateFormField
 from apps.reconciliation.models import METHODS
@@ -171,3 +172,33 @@ class CalendarForm(forms.Form):
         if day is not None and not FIRST_DAY <= day <= LAST_DAY:
             raise forms.ValidationError(f"Choose a date from {FIRST_DAY.year} to {LAST_DAY.year}.")
         return day
+
+
+class ItemForm(forms.Form):
+    """A charge added to the bill: medicines, a room, a test (price per unit, tax included)."""
+
+    category = forms.ChoiceField(
+        label="Kind",
+        choices=gst.CATEGORY_CHOICES,
+        initial="pharmacy",
+    )
+    description = forms.CharField(label="Description", max_length=120)
+    quantity = forms.IntegerField(label="Quantity", min_value=1, max_value=1000, initial=1)
+    unit_price = money_input("Price per unit (MRP, tax included)")
+
+
+class GstIssueForm(forms.Form):
+    """Who the GST documents are made out to: the patient unless a name is given."""
+
+    recipient_name = forms.CharField(
+        label="Bill to (blank: the patient)", max_length=200, required=False
+    )
+    recipient_gstin = forms.CharField(
+        label="Recipient's GSTIN (B2B)", max_length=15, required=False
+    )
+    place_of_supply = forms.ChoiceField(
+        label="Place of supply",
+        choices=[("", "The recipient's GSTIN state, else the clinic's")]
+        + [(code, f"{code} {name}") for code, name in gst.STATES.items()],
+        required=False,
+    )

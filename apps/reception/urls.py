@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from apps.clinic.forms import StaffLoginForm
-from apps.reception import console, desk, live, views
+from apps.reception import console, desk, gst, live, views
 
 urlpatterns = [
     path(
@@ -32,10 +32,16 @@ urlpatterns = [
         name="reception-reschedule",
     ),
     path(
+        "reception/branches/<int:pk>/appointments/<int:aid>/gst/",
+        gst.visit_gst,
+        name="reception-visit-gst",
+    ),
+    path(
         "reception/branches/<int:pk>/appointments/<int:aid>/<str:action>/",
         console.appointment_action,
         name="reception-action",
     ),
     path("reception/appointments/<int:pk>/invoice/", views.invoice_print, name="invoice-print"),
+    path("reception/gst-documents/<int:pk>/", gst.gst_document_print, name="gst-document-print"),
     path("events/branches/<int:branch_id>/", live.branch_events, name="branch-events"),
 ]

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.billing.commands import gst_supplier_set
 from apps.clinic.commands import branch_create, staff_create
 from apps.clinic.models import Branch, Role
 from apps.scheduling.commands import appointment_book, doctor_add, patient_register
@@ -60,6 +61,13 @@ def seed_demo_chain() -> DemoLogin:
         main = Branch.objects.get()
         second = branch_create(
             actor=None, name="Bandra West", city="Mumbai", timezone="Asia/Kolkata"
+        )
+        # A sample GSTIN (valid check character) so the desk can issue GST documents.
+        gst_supplier_set(
+            actor=None,
+            legal_name="Demo Health Chain Private Limited",
+            gstin="27AAPFU0939F1ZV",
+            address="12 Hill Road, Bandra West, Mumbai 400050",
         )
         people = [
             ("Vikram Shah", "manager", Role.MANAGER, []),

@@ -82,6 +82,7 @@ STATE_RULES = {
     ("POST", "/api/v1/waitlist/"): {"date"},  # today or later
     ("POST", "/api/v1/patient/waitlist/"): {"date"},
     ("POST", "/api/v1/invoices/{id}/discounts/"): {"amount"},  # an amount or a percent
+    ("POST", "/api/v1/invoices/{id}/gst-documents/"): {"recipient_gstin"},  # its check char
     ("POST", "/api/v1/invoices/{id}/lines/{line}/withdraw/"): {"line"},  # no such line
     ("POST", "/api/v1/payments/{id}/refunds/"): {"category"},  # a concession names one
     ("POST", "/api/v1/reconciliation/declarations/"): {"date"},  # a day that has happened

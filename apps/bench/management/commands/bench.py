@@ -50,6 +50,8 @@ from apps.bench.load import (
 from apps.bench.measure import summary_ms, timed, wait_for
 from apps.bench.migration_probe import copy_template, drop_copies
 from apps.bench.relay import bench_relay
+from apps.billing import commands as billing_commands
+from apps.billing import gstr1
 from apps.clinic import commands as commands_clinic
 from apps.clinic import tokens
 from apps.clinic.models import Branch, Role, User
@@ -184,6 +186,9 @@ class Command(BaseCommand):
             "a stopped run from its --tenants-json",
         )
         parser.add_argument(
+            "--gst-visits", type=int, default=500, help="visits billed for the gst part"
+        )
+        parser.add_argument(
             "--only",
             default="write,http,serving,writes,streams,signup,lag,replay,tenants,month,move,relay",
             help="comma-separated parts to run",
@@ -224,6 +229,8 @@ class Command(BaseCommand):
             )
         if "settlement" in parts:
             results["settlement"] = self.bench_settlement(options["settlement_rows"])
+        if "gst" in parts:
+            results["gst"] = self.bench_gst(options["gst_visits"])
         if "move" in parts:
             results["move"] = [
                 self.bench_move(int(size)) for size in options["move_bookings"].split(",")
@@ -740,6 +747,49 @@ class Command(BaseCommand):
                 )
         finally:
             drop_tenant(tenant)
+    def bench_gst(self, visits: int) -> dict[str, Any]:
+        """GST documents (a Bill of Supply and a Tax Invoice per visit, numbers taken under
+        the counter's lock), then the month's GSTR-1 CSV over all of them. Opt-in part."""
+        tenant = make_tenant()
+        try:
+            with schema_context(tenant.schema_name):
+                billing_commands.gst_supplier_set(
+                    actor=None, legal_name="Bench Clinic", gstin="27AAPFU0939F1ZV", address="Pune"
+                )
+                doctors, patient = seed_doctors(4)
+                feed = SlotFeed(doctors)
+                bills = []
+                for _ in tqdm(range(visits), desc="visits with medicines", file=self.stderr):
+                    doctor, start = feed.next()
+                    visit = commands.appointment_book(
+                        actor=None, doctor=doctor, patient=patient, start=start
+                    )
+                    bills.append(
+                        billing_commands.invoice_item_add(
+                            actor=None,
+                            appointment=visit,
+                            category="pharmacy",
+                            description="Bench tablets",
+                            quantity=2,
+                            unit_price=Decimal("105.00"),
+                        )
+                    )
+                with timed() as issuing:
+                    for bill in bills:
+                        billing_commands.gst_documents_issue(actor=None, invoice=bill)
+                month = datetime.now(IST).strftime("%Y-%m")
+                with timed() as report:
+                    rows = gstr1.month_csv(month).count("\n") - 1
+        finally:
+            drop_tenant(tenant)
+        return {
+            "visits": visits,
+            "documents": 2 * visits,
+            "issue_per_s": round(visits / issuing.seconds, 1),
+            "issue_ms": round(1000 * issuing.seconds / visits, 2),
+            "gstr1_rows": rows,
+            "gstr1_seconds": round(report.seconds, 3),
+        }
 
     def bench_replay(self, events: int) -> dict[str, Any]:
         tenant = make_tenant()
@@ -965,6 +1015,14 @@ class Command(BaseCommand):
                     f"{settled['same_file_seconds']} s, overlapping file "
                     f"{settled['overlapping_file_seconds']} s; "
                     f"webhook {settled['webhook_per_s']}/s",
+                )
+            )
+        if gst_part := results.get("gst"):
+            rows.append(
+                (
+                    f"GST documents for {gst_part['visits']} visits; GSTR-1 CSV",
+                    f"{gst_part['issue_ms']} ms a visit ({gst_part['documents']} documents), "
+                    f"CSV {gst_part['gstr1_seconds']} s for {gst_part['gstr1_rows']} rows",
                 )
             )
         if write := results.get("write"):
