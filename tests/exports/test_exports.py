@@ -17,6 +17,7 @@ from apps.clinic.models import Role, User
 from apps.eventstore.models import Event
 from apps.exports.archive import ExportInvalid, build, verify
 from apps.exports.storage import export_path
+from apps.plans.commands import subscription_change_status
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.tenants.models import Tenant
@@ -185,3 +186,23 @@ def test_an_export_that_cannot_be_written_is_marked_failed_with_its_reason(
 
     assert (answer["status"], answer["download"]) == ("failed", None)
     assert answer["error"].startswith(("FileExistsError", "NotADirectoryError"))
+
+
+def test_a_suspended_clinic_still_takes_its_record_away(
+    api: HostClient,
+    tenant: Tenant,
+    booked: Appointment,
+    celery_in_process: None,
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
+    tmp_path: Path,
+) -> None:
+    settings.MYMEDIC_EXPORT_DIR = str(tmp_path / "exports")
+    subscription_change_status(actor="ops@mymedic.example.com", tenant=tenant, to="suspended")
+    refused = api.post("/api/v1/branches/", {"name": "Juhu"}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = api.post("/api/v1/exports/", {"passphrase": PASSPHRASE}, format="json")
+
+    assert refused.status_code == 402
+    assert queued.status_code == 202
+    assert api.get(f"/api/v1/exports/{queued.json()['id']}/").json()["status"] == "ready"
