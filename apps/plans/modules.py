@@ -38,10 +38,18 @@ GATES: tuple[Gate, ...] = (
     Gate(r"/reception/appointments/[^/]+/invoice/", BILLING),
     Gate(r"/setup/billing/", BILLING),
     Gate(r"/admin/billing/", BILLING),
+    # GST documents: printing and issuing them at the desk
+    Gate(r"/api/v1/gst-documents/", BILLING),
+    Gate(r"/reception/gst-documents/", BILLING),
+    Gate(r"/reception/branches/[^/]+/appointments/[^/]+/gst/", BILLING),
     # reconciliation: declarations, daily closes, reports and warehouse analytics
     Gate(r"/api/v1/reconciliation/", RECONCILIATION),
     Gate(r"/reception/branches/[^/]+/declare/", RECONCILIATION),
     Gate(r"/admin/reconciliation/", RECONCILIATION),
+    # gateway and bank settlements and their exception queue
+    Gate(r"/api/v1/settlements/", RECONCILIATION),
+    Gate(r"/reception/settlements/", RECONCILIATION),
+    Gate(r"/admin/settlements/", RECONCILIATION),
     # patient_app: the patient-facing API
     Gate(r"/api/v1/patient/", PATIENT_APP),
     Gate(r"/admin/patientapp/", PATIENT_APP),
@@ -51,6 +59,7 @@ GATES: tuple[Gate, ...] = (
     # integration: HL7 v2 channels and messages, FHIR R4
     Gate(r"/api/v1/integrations/", INTEGRATION),
     Gate(r"/fhir/", INTEGRATION),
+    Gate(r"/admin/integration/", INTEGRATION),
 )
 
 

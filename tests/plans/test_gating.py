@@ -41,7 +41,9 @@ GATED = sorted({path for path in tenant_paths() if module_of(path) is not None})
 
 def test_the_gated_routes_are_those_of_the_modules_of_this_checkout() -> None:
     gated_modules = {module_of(path) for path in GATED}
-    assert gated_modules == {"billing", "reconciliation", "patient_app", "reminders"}
+    assert gated_modules == {
+        "billing", "reconciliation", "patient_app", "reminders", "integration"
+    }  # fmt: skip
     assert {gate.module for gate in GATES} <= set(MODULES)
     assert len(GATED) > 20
 
@@ -57,7 +59,7 @@ def test_a_route_of_a_module_outside_the_plan_answers_402(
     for method in ("get", "post"):
         response = getattr(owner_client, method)(path)
         assert response.status_code == 402, (method, response.status_code)
-        if path.startswith("/api/"):
+        if path.startswith(("/api/", "/fhir/")):
             assert response.json() == {
                 "detail": response.json()["detail"],
                 "module": module,
