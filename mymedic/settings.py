@@ -290,6 +290,7 @@ TENANT_APPS = [
     "apps.notifications",
     "apps.patientapp",
     "apps.setup",
+    "apps.integration",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/v1/", include("apps.billing.urls")),
     path("api/v1/reconciliation/", include("apps.reconciliation.urls")),
     path("api/v1/notifications/", include("apps.notifications.urls")),
+    path("api/v1/integrations/hl7/", include("apps.integration.urls")),
     path(
         "api/v1/audit/verify/",
         AuditVerifyApi.as_view(permission_classes=[roles(read=OWNERS, write=OWNERS)]),

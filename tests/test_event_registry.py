@@ -6,12 +6,14 @@ from pathlib import Path
 
 from apps.billing import events as billing
 from apps.clinic import events as clinic
+from apps.integration import events as integration
 from apps.notifications import events as notifications
 from apps.patientapp import events as patientapp
 from apps.reconciliation import events as reconciliation
 from apps.scheduling import events as scheduling
 
 REGISTRIES = [billing, clinic, notifications, patientapp, reconciliation, scheduling]
+REGISTRIES.append(integration)
 APPS = Path(__file__).resolve().parent.parent / "apps"
 
 # The log's contract: every type ever appended. Adding one is fine; changing one is not.
@@ -28,6 +30,11 @@ STORED_TYPES = {
     "RefundIssued", "SchedulingSettingsChanged", "SlotHeld", "SlotHoldConsumed",
     "SlotHoldExpired", "SlotHoldReleased", "TaxRuleAdded", "WaitlistFulfilled", "WaitlistJoined",
     "WaitlistLeft", "WaitlistOfferExpired", "WaitlistOffered",
+}  # fmt: skip
+STORED_TYPES |= {"PatientUpdated", "PatientMerged"}
+STORED_TYPES |= {
+    "Hl7ChannelAdded", "Hl7ChannelChanged", "Hl7PatientLinked", "PatientAdmitted",
+    "PatientDischarged",
 }  # fmt: skip
 
 

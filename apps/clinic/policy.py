@@ -51,6 +51,8 @@ ADMIN_SCREENS: dict[str, Screen] = {
     "notifications.delivery": Screen(view=MANAGERS),
     "notifications.deadletter": Screen(view=MANAGERS),
     "patientapp.patientappsettings": Screen(view=MANAGERS, add=MANAGERS, change=MANAGERS),
+    "integration.channel": Screen(view=MANAGERS, add=MANAGERS),
+    "integration.message": Screen(view=MANAGERS, change=MANAGERS),
 }
 
 # Screens whose actions (check in, sign off, retry...) a role may use; each action's
@@ -60,6 +62,7 @@ ADMIN_ACTIONS: dict[str, frozenset[str]] = {
     "reconciliation.dailyclose": ADMIN_ROLES,
     "notifications.deadletter": MANAGERS,
     "audit.auditentry": MANAGERS,
+    "integration.message": MANAGERS,
 }
 
 NO_SCREEN = Screen(view=NOBODY)

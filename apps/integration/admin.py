@@ -1,0 +1,105 @@
+"""Integration admin: channels, and the HL7 error queue with edit-and-reprocess.
+
+The queue's list shows ids, types, statuses and our own error wording. A message's text
+names patients: only its page shows it (the screen is for owners and managers, the roles
+that may read patients), and each opening is an audited read.
+"""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+
+from apps.audit.trail import record
+from apps.clinic.admin import RoleAdmin
+from apps.clinic.scoping import staff_of
+from apps.core.errors import DomainError
+from apps.integration import commands
+from apps.integration.models import Channel, Message
+
+
+class ChannelForm(forms.ModelForm):
+    class Meta:
+        model = Channel
+        fields = [
+            "name", "sending_facility", "direction", "hold_on_error", "max_retries", "host",
+            "port",
+        ]  # fmt: skip
+
+
+@admin.register(Channel)
+class ChannelAdmin(RoleAdmin):
+    form = ChannelForm
+    list_display = ["name", "sending_facility", "direction", "hold_on_error", "max_retries"]
+    list_filter = ["direction"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ChannelForm.Meta.fields if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Channel, form: Any, change: bool) -> None:
+        saved = commands.channel_add(actor=staff_of(request), **form.cleaned_data)
+        obj.pk = saved.pk
+
+
+class MessageForm(forms.ModelForm):
+    raw = forms.CharField(
+        label="Message",
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 100, "style": "font-family: monospace"}),
+        help_text="Segments one per line. Saving sends the message through again (the control "
+        "id, MSH-10, stays the same).",
+    )
+
+    class Meta:
+        model = Message
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["raw"].initial = self.instance.raw.replace("\r", "\n")
+
+
+@admin.register(Message)
+class MessageAdmin(RoleAdmin):
+    form = MessageForm
+    list_display = [
+        "id", "channel", "control_id", "message_type", "status", "attempts", "next_attempt_at",
+        "received_at", "error",
+    ]  # fmt: skip
+    list_filter = ["status", "channel"]
+    date_hierarchy = "received_at"
+    actions = ["reprocess"]
+    readonly_fields = [
+        "channel", "control_id", "message_type", "status", "error", "attempts",
+        "next_attempt_at", "patient", "received_at", "applied_at",
+    ]  # fmt: skip
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).select_related("channel")
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        if request.method == "GET":
+            record("hl7.message.read", actor=staff_of(request), target=f"hl7message:{object_id}")
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request: HttpRequest, obj: Message, form: Any, change: bool) -> None:
+        raw = form.cleaned_data["raw"]
+        edited = raw if "raw" in form.changed_data else None
+        done = commands.message_reprocess(actor=staff_of(request), message=obj, raw=edited)
+        messages.info(request, f"Message {done.pk} reprocessed: {done.get_status_display()}.")
+
+    @admin.action(description="Reprocess the selected messages")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        actor = staff_of(request)
+        done, refused = 0, 0
+        for message in queryset.order_by("id"):
+            try:
+                commands.message_reprocess(actor=actor, message=message)
+                done += 1
+            except DomainError:
+                refused += 1
+        messages.info(request, f"{done} reprocessed, {refused} not in the error queue.")

@@ -1,0 +1,74 @@
+"""Integration API (owners and managers): HL7 channels and the error queue."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.clinic.permissions import ManagersOnly
+from apps.clinic.scoping import staff_of
+from apps.core.api import get_visible
+from apps.integration import commands, selectors
+from apps.integration.models import Channel, Message
+from apps.integration.serializers import (
+    ChannelRequestSerializer,
+    ChannelSerializer,
+    MessageFilterSerializer,
+    MessageSerializer,
+    ReprocessRequestSerializer,
+)
+
+
+class ChannelListApi(generics.ListAPIView):
+    serializer_class = ChannelSerializer
+    permission_classes = [ManagersOnly]
+
+    def get_queryset(self) -> QuerySet[Channel]:
+        return selectors.channels()
+
+    @extend_schema(tags=["integration"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=ChannelRequestSerializer, responses={201: ChannelSerializer}, tags=["integration"]
+    )
+    def post(self, request: Request) -> Response:
+        body = ChannelRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        channel = commands.channel_add(actor=staff_of(request), **body.validated_data)
+        return Response(ChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
+
+
+class MessageListApi(generics.ListAPIView):
+    serializer_class = MessageSerializer
+    permission_classes = [ManagersOnly]
+
+    @extend_schema(parameters=[MessageFilterSerializer], tags=["integration"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Message]:
+        filters = MessageFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.messages(**filters.validated_data)
+
+
+class MessageReprocessApi(APIView):
+    permission_classes = [ManagersOnly]
+
+    @extend_schema(
+        request=ReprocessRequestSerializer, responses={200: MessageSerializer}, tags=["integration"]
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        body = ReprocessRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        message = get_visible(Message.objects.select_related("channel"), pk, "Message")
+        done = commands.message_reprocess(
+            actor=staff_of(request), message=message, raw=body.validated_data.get("raw")
+        )
+        return Response(MessageSerializer(done).data)
