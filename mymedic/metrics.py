@@ -8,6 +8,7 @@ from django_tenants.utils import schema_context
 
 from apps.core.tenancy import tenant_schemas
 from apps.eventstore.projections import lag
+from apps.integration.selectors import queue_counts
 
 
 def _allowed(request: HttpRequest) -> bool:
@@ -30,6 +31,10 @@ def metrics(request: HttpRequest) -> HttpResponse:
         "# HELP mymedic_projection_parked 1 when the projection is parked on a failing event.",
         "# TYPE mymedic_projection_parked gauge",
     ]
+    hl7 = [
+        "# HELP mymedic_hl7_queue HL7 messages in the error queue (error, held, dead).",
+        "# TYPE mymedic_hl7_queue gauge",
+    ]
     for tenant in tenant_schemas():
         with schema_context(tenant.schema_name):
             for name, row in lag().items():
@@ -37,4 +42,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
                 lines.append(f"mymedic_projection_lag{{{labels}}} {row['lag']}")
                 is_parked = int(row["status"] == "parked")
                 parked.append(f"mymedic_projection_parked{{{labels}}} {is_parked}")
-    return HttpResponse("\n".join(lines + parked) + "\n", content_type="text/plain; version=0.0.4")
+            for status, n in queue_counts().items():
+                hl7.append(f'mymedic_hl7_queue{{tenant="{tenant.slug}",status="{status}"}} {n}')
+    body = "\n".join(lines + parked + hl7) + "\n"
+    return HttpResponse(body, content_type="text/plain; version=0.0.4")

@@ -441,7 +441,7 @@ MYMEDIC_TASK_QUEUES = {
         "apps.reconciliation.tasks.close_tenant_days",
         "apps.reconciliation.tasks.export_tenant",
     ],
-    "integration": [],
+    "integration": ["apps.integration.tasks.retry_tenant_messages"],
 }
 CELERY_TASK_ROUTES = {
     task: {"queue": queue} for queue, tasks in MYMEDIC_TASK_QUEUES.items() for task in tasks
@@ -502,6 +502,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "apps.tenants.tasks.top_up_spare_schemas",
         "schedule": 300.0,
     },
+    # The HL7 error queue's automatic retries, per tenant with a retry due.
+    "retry-hl7-messages": {"task": "apps.integration.tasks.retry_hl7_messages", "schedule": 30.0},
     "publish-audit-anchors": {
         "task": "apps.audit.tasks.publish_all_anchors",
         "schedule": float(MYMEDIC_AUDIT_ANCHOR_SECONDS),

@@ -6,10 +6,11 @@ message of the channel, a resend, or the listener's start applies what was left)
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from apps.audit import trail
@@ -17,6 +18,7 @@ from apps.clinic.access import require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, User
 from apps.core.db import connection
 from apps.core.errors import Conflict, DomainError, InvalidInput
+from apps.core.tenancy import note_due
 from apps.eventstore.store import command
 from apps.integration import events
 from apps.integration.mapping import DEFAULT_MAPPING, Extracted, MappingError, extract
@@ -39,6 +41,10 @@ log = logging.getLogger("mymedic.integration")
 STORE_LOCK = 0x484C3753  # "HL7S"
 APPLY_LOCK = 0x484C3741  # "HL7A"
 RETRY_BASE = timedelta(seconds=30)
+# The periodic job that retries the error queue (apps.integration.tasks); a message stored
+# and not applied after this long (its listener died) is applied by that job too.
+RETRY_JOB = "retry-hl7-messages"
+LEFT_BEHIND = timedelta(seconds=60)
 
 
 @command
@@ -109,6 +115,7 @@ def message_store(*, channel: Channel, header: Header, raw: str) -> tuple[Messag
         )
         message.seal(raw)
         message.save()
+        note_due(RETRY_JOB, message.received_at + LEFT_BEHIND)
     return message, True
 
 
@@ -181,6 +188,7 @@ def _fail(channel: Channel, message: Message, error: str) -> None:
     else:
         message.status = Message.Status.ERROR
         message.next_attempt_at = timezone.now() + RETRY_BASE * 2 ** (message.attempts - 1)
+        note_due(RETRY_JOB, message.next_attempt_at)
         log.warning(
             "hl7 message failed schema=%s channel=%s message=%s attempts=%s",
             connection.schema_name, channel.pk, message.pk, message.attempts,
@@ -328,10 +336,7 @@ def message_reprocess(*, actor: User | None, message: Message, raw: str | None =
         message.attempts = 0
         message.next_attempt_at = None
         message.save()
-        for held in Message.objects.filter(channel=channel, status=Message.Status.HELD):
-            held.status = Message.Status.RECEIVED
-            held.error = ""
-            held.save(update_fields=["status", "error", "updated"])
+        _release_held(channel.pk)
         trail.record(
             "hl7.reprocess",
             actor=actor,
@@ -343,12 +348,17 @@ def message_reprocess(*, actor: User | None, message: Message, raw: str | None =
     return message
 
 
-def retry_due(*, now: Any = None) -> int:
-    """Sends the messages whose automatic retry is due through again; returns how many."""
+def retry_due(*, now: datetime | None = None) -> int:
+    """Sends through again the messages whose automatic retry is due, and applies what a
+    listener stored and never applied; returns how many channels it went through."""
     now = now or timezone.now()
     due = Message.objects.filter(status=Message.Status.ERROR, next_attempt_at__lte=now)
-    channels = set()
-    for message in due.select_related("channel"):
+    left = Message.objects.filter(
+        status=Message.Status.RECEIVED, received_at__lte=now - LEFT_BEHIND
+    )
+    channel_ids = set(due.values_list("channel_id", flat=True))
+    channel_ids |= set(left.values_list("channel_id", flat=True))
+    for message in due:
         with transaction.atomic():
             _lock(APPLY_LOCK, message.channel_id)
             row = Message.objects.select_for_update().get(pk=message.pk)
@@ -356,12 +366,26 @@ def retry_due(*, now: Any = None) -> int:
                 continue
             row.status = Message.Status.RECEIVED
             row.save(update_fields=["status", "updated"])
-            for held in Message.objects.filter(
-                channel_id=row.channel_id, status=Message.Status.HELD
-            ):
-                held.status = Message.Status.RECEIVED
-                held.save(update_fields=["status", "updated"])
-        channels.add(message.channel)
-    for channel in channels:
+            _release_held(message.channel_id)
+    for channel in Channel.objects.filter(pk__in=channel_ids):
         apply_pending(channel)
-    return len(channels)
+    return len(channel_ids)
+
+
+def next_retry() -> datetime | None:
+    """When the retry job has work next in this tenant (None: nothing waits)."""
+    retry: datetime | None = Message.objects.filter(status=Message.Status.ERROR).aggregate(
+        at=Min("next_attempt_at")
+    )["at"]
+    received: datetime | None = Message.objects.filter(status=Message.Status.RECEIVED).aggregate(
+        at=Min("received_at")
+    )["at"]
+    left = received + LEFT_BEHIND if received else None
+    return min((at for at in (retry, left) if at is not None), default=None)
+
+
+def _release_held(channel_id: int) -> None:
+    for held in Message.objects.filter(channel_id=channel_id, status=Message.Status.HELD):
+        held.status = Message.Status.RECEIVED
+        held.error = ""
+        held.save(update_fields=["status", "error", "updated"])

@@ -1,6 +1,6 @@
 """Reads of the integration store."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from apps.integration.models import Channel, Message
 
@@ -16,3 +16,12 @@ def messages(*, status: str | None = None, channel: int | None = None) -> QueryS
     if channel:
         found = found.filter(channel_id=channel)
     return found
+
+
+def queue_counts() -> dict[str, int]:
+    """Messages waiting for a person or a retry, by status (for /metrics)."""
+    counts = {str(status): 0 for status in Message.QUEUED}
+    waiting = Message.objects.filter(status__in=Message.QUEUED).values("status")
+    for status, n in waiting.annotate(n=Count("id")).values_list("status", "n"):
+        counts[status] = n
+    return counts
