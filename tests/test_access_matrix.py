@@ -19,12 +19,14 @@ from django_tenants.utils import schema_context
 
 from apps.billing import commands as billing
 from apps.clinic.models import Branch, Role, User
+from apps.integration.commands import channel_add
 from apps.scheduling import commands
 from apps.scheduling.waitlist import waitlist_join
 from apps.tenants.models import Tenant
 from tests.clinic.factories import STAFF_PASSWORD, BranchFactory, UserFactory
 from tests.clock import ist
 from tests.conftest import HostClient, client_for
+from tests.integration.traffic import adt, receive
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 pytestmark = pytest.mark.usefixtures("monday_morning")
@@ -119,6 +121,11 @@ ROUTES = [
         "doctor": ids["doctor"], "patient": ids["patient"], "date": "2027-01-06"}),
     Route("POST", "/api/v1/waitlist/{waitlist}/leave/", FRONT_DESK, 200, "branch"),
     Route("GET", "/api/v1/notifications/dead-letter/", MANAGERS, 200),
+    Route("GET", "/api/v1/integrations/hl7/channels/", MANAGERS, 200),
+    Route("POST", "/api/v1/integrations/hl7/channels/", MANAGERS, 201, body=lambda ids: {
+        "name": "Matrix Hospital", "sending_facility": "MATRIX", "direction": "inbound"}),
+    Route("GET", "/api/v1/integrations/hl7/messages/?status=error", MANAGERS, 200),
+    Route("POST", "/api/v1/integrations/hl7/messages/{hl7message}/reprocess/", MANAGERS, 200),
     Route("GET", "/api/v1/events/", MANAGERS, 200),
     Route("GET", "/api/v1/audit/verify/", frozenset({OWNER}), 200),
     Route("POST", "/api/v1/auth/logout/", ALL, 204),
@@ -195,6 +202,9 @@ def world(
             "waitlist": waiting.pk,
             "invoice": payment.invoice_id,
         }
+    hl7_error = hl7_message_in_error(tenant)
+    for side_ids in ids.values():
+        side_ids["hl7message"] = hl7_error
     monday_morning.move_to(ist(4, 9, 20))
     with schema_context(other_tenant.schema_name):
         foreign = client_for(User.objects.get(role=OWNER), other_tenant)
@@ -207,6 +217,13 @@ def world(
             HTTP_AUTHORIZATION=foreign._credentials["HTTP_AUTHORIZATION"],
         ),  # noqa: SLF001
     }
+
+
+def hl7_message_in_error(tenant: Tenant) -> int:
+    """An HL7 message in the error queue (an update for a patient the channel never sent)."""
+    channel = channel_add(actor=None, name="City", sending_facility="CITY", direction="inbound")
+    text = adt("A08", tenant=tenant.slug, facility="CITY", identifier="UNKNOWN")
+    return receive(channel, text).pk
 
 
 def call(client: HostClient, route: Route, ids: dict[str, Any]) -> int:

@@ -15,16 +15,16 @@ from apps.core.api import get_visible
 from apps.integration import commands, selectors
 from apps.integration.models import Channel, Message
 from apps.integration.serializers import (
-    ChannelRequestSerializer,
-    ChannelSerializer,
-    MessageFilterSerializer,
-    MessageSerializer,
-    ReprocessRequestSerializer,
+    Hl7ChannelRequestSerializer,
+    Hl7ChannelSerializer,
+    Hl7MessageFilterSerializer,
+    Hl7MessageSerializer,
+    Hl7ReprocessRequestSerializer,
 )
 
 
 class ChannelListApi(generics.ListAPIView):
-    serializer_class = ChannelSerializer
+    serializer_class = Hl7ChannelSerializer
     permission_classes = [ManagersOnly]
 
     def get_queryset(self) -> QuerySet[Channel]:
@@ -35,25 +35,27 @@ class ChannelListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
-        request=ChannelRequestSerializer, responses={201: ChannelSerializer}, tags=["integration"]
+        request=Hl7ChannelRequestSerializer,
+        responses={201: Hl7ChannelSerializer},
+        tags=["integration"],
     )
     def post(self, request: Request) -> Response:
-        body = ChannelRequestSerializer(data=request.data)
+        body = Hl7ChannelRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         channel = commands.channel_add(actor=staff_of(request), **body.validated_data)
-        return Response(ChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
+        return Response(Hl7ChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
 
 
 class MessageListApi(generics.ListAPIView):
-    serializer_class = MessageSerializer
+    serializer_class = Hl7MessageSerializer
     permission_classes = [ManagersOnly]
 
-    @extend_schema(parameters=[MessageFilterSerializer], tags=["integration"])
+    @extend_schema(parameters=[Hl7MessageFilterSerializer], tags=["integration"])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Message]:
-        filters = MessageFilterSerializer(data=self.request.query_params)
+        filters = Hl7MessageFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return selectors.messages(**filters.validated_data)
 
@@ -62,13 +64,15 @@ class MessageReprocessApi(APIView):
     permission_classes = [ManagersOnly]
 
     @extend_schema(
-        request=ReprocessRequestSerializer, responses={200: MessageSerializer}, tags=["integration"]
+        request=Hl7ReprocessRequestSerializer,
+        responses={200: Hl7MessageSerializer},
+        tags=["integration"],
     )
     def post(self, request: Request, pk: int) -> Response:
-        body = ReprocessRequestSerializer(data=request.data)
+        body = Hl7ReprocessRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         message = get_visible(Message.objects.select_related("channel"), pk, "Message")
         done = commands.message_reprocess(
             actor=staff_of(request), message=message, raw=body.validated_data.get("raw")
         )
-        return Response(MessageSerializer(done).data)
+        return Response(Hl7MessageSerializer(done).data)

@@ -1,12 +1,13 @@
 """Shapes of the integration API. Message rows carry ids, codes and our own error wording:
 never the message text (it names patients)."""
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from apps.integration.models import Channel, Message
 
 
-class ChannelSerializer(serializers.ModelSerializer):
+class Hl7ChannelSerializer(serializers.ModelSerializer):
     class Meta:
         model = Channel
         fields = [
@@ -15,9 +16,14 @@ class ChannelSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class ChannelRequestSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=80)
-    sending_facility = serializers.CharField(max_length=60)
+# A facility code as HL7 carries it in MSH-4/MSH-6: no delimiter characters.
+FACILITY = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$", "Letters, digits, space, . _ - only.")
+NOT_BLANK = RegexValidator(r"\S", "Give a name.")
+
+
+class Hl7ChannelRequestSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=80, validators=[NOT_BLANK])
+    sending_facility = serializers.CharField(max_length=60, validators=[FACILITY])
     direction = serializers.ChoiceField(choices=Channel.Direction.choices)
     hold_on_error = serializers.BooleanField(required=False, default=False)
     max_retries = serializers.IntegerField(required=False, default=3, min_value=0, max_value=10)
@@ -25,7 +31,7 @@ class ChannelRequestSerializer(serializers.Serializer):
     port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class Hl7MessageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Message
         fields = [
@@ -34,10 +40,10 @@ class MessageSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class MessageFilterSerializer(serializers.Serializer):
+class Hl7MessageFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Message.Status.choices, required=False)
     channel = serializers.IntegerField(required=False, min_value=1)
 
 
-class ReprocessRequestSerializer(serializers.Serializer):
+class Hl7ReprocessRequestSerializer(serializers.Serializer):
     raw = serializers.CharField(required=False, max_length=1024 * 1024, trim_whitespace=False)

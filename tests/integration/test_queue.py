@@ -12,7 +12,6 @@ from django.utils import timezone
 from apps.core.tenancy import tenants_with_work
 from apps.integration.commands import (
     RETRY_JOB,
-    apply_pending,
     channel_add,
     message_store,
     next_retry,
@@ -22,16 +21,7 @@ from apps.integration.models import Channel, Message
 from apps.integration.parsing import parse
 from apps.tenants.models import Tenant
 from tests.conftest import HostClient
-from tests.integration.traffic import adt
-
-
-def receive(channel: Channel, text: str) -> Message:
-    """What the listener does with one message, in this test's transaction."""
-    _, header = parse(text)
-    message, _ = message_store(channel=channel, header=header, raw=text)
-    apply_pending(channel)
-    message.refresh_from_db()
-    return message
+from tests.integration.traffic import adt, receive
 
 
 @pytest.fixture

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from hl7apy.core import Message
 
+from apps.integration import models
+from apps.integration.commands import apply_pending, message_store
+from apps.integration.parsing import parse
+
 START, END = b"\x0b", b"\x1c\x0d"
 
 
@@ -102,3 +106,13 @@ class MllpClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def receive(channel: models.Channel, text: str) -> models.Message:
+    """What the listener does with one message, without the socket (in the caller's
+    transaction and schema)."""
+    _, header = parse(text)
+    message, _ = message_store(channel=channel, header=header, raw=text)
+    apply_pending(channel)
+    message.refresh_from_db()
+    return message
