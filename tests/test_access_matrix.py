@@ -19,7 +19,8 @@ from django_tenants.utils import schema_context
 
 from apps.billing import commands as billing
 from apps.clinic.models import Branch, Role, User
-from apps.integration.commands import channel_add
+from apps.integration.commands import channel_add, mapping_draft
+from apps.integration.mapping import DEFAULT_MAPPING
 from apps.scheduling import commands
 from apps.scheduling.waitlist import waitlist_join
 from apps.tenants.models import Tenant
@@ -126,6 +127,13 @@ ROUTES = [
         "name": "Matrix Hospital", "sending_facility": "MATRIX", "direction": "inbound"}),
     Route("GET", "/api/v1/integrations/hl7/messages/?status=error", MANAGERS, 200),
     Route("POST", "/api/v1/integrations/hl7/messages/{hl7message}/reprocess/", MANAGERS, 200),
+    Route("GET", "/api/v1/integrations/hl7/channels/{hl7channel}/mappings/", MANAGERS, 200),
+    Route("POST", "/api/v1/integrations/hl7/channels/{hl7channel}/mappings/", MANAGERS, 201,
+          body=lambda ids: {"document": DEFAULT_MAPPING}),
+    Route("POST", "/api/v1/integrations/hl7/channels/{hl7channel}/mappings/1/test/", MANAGERS,
+          200, body=lambda ids: {"samples": ["MSH|^~\\&|HIS|CITY|MM|acme|||ADT^A04|T1|P|2.5"]}),
+    Route("POST", "/api/v1/integrations/hl7/channels/{hl7channel}/mappings/1/activate/",
+          MANAGERS, 200),
     Route("GET", "/api/v1/events/", MANAGERS, 200),
     Route("GET", "/api/v1/audit/verify/", frozenset({OWNER}), 200),
     Route("POST", "/api/v1/auth/logout/", ALL, 204),
@@ -202,9 +210,9 @@ def world(
             "waitlist": waiting.pk,
             "invoice": payment.invoice_id,
         }
-    hl7_error = hl7_message_in_error(tenant)
+    hl7_ids = hl7_message_in_error(tenant)
     for side_ids in ids.values():
-        side_ids["hl7message"] = hl7_error
+        side_ids.update(hl7_ids)
     monday_morning.move_to(ist(4, 9, 20))
     with schema_context(other_tenant.schema_name):
         foreign = client_for(User.objects.get(role=OWNER), other_tenant)
@@ -219,11 +227,13 @@ def world(
     }
 
 
-def hl7_message_in_error(tenant: Tenant) -> int:
-    """An HL7 message in the error queue (an update for a patient the channel never sent)."""
+def hl7_message_in_error(tenant: Tenant) -> dict[str, int]:
+    """An HL7 channel with a drafted mapping, and a message in its error queue (an update for
+    a patient the channel never sent)."""
     channel = channel_add(actor=None, name="City", sending_facility="CITY", direction="inbound")
+    mapping_draft(actor=None, channel=channel, document=DEFAULT_MAPPING)
     text = adt("A08", tenant=tenant.slug, facility="CITY", identifier="UNKNOWN")
-    return receive(channel, text).pk
+    return {"hl7channel": channel.pk, "hl7message": receive(channel, text).pk}
 
 
 def call(client: HostClient, route: Route, ids: dict[str, Any]) -> int:

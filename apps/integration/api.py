@@ -12,11 +12,16 @@ from rest_framework.views import APIView
 from apps.clinic.permissions import ManagersOnly
 from apps.clinic.scoping import staff_of
 from apps.core.api import get_visible
+from apps.core.errors import NotFound
 from apps.integration import commands, selectors
-from apps.integration.models import Channel, Message
+from apps.integration.models import Channel, MappingVersion, Message
 from apps.integration.serializers import (
     Hl7ChannelRequestSerializer,
     Hl7ChannelSerializer,
+    Hl7MappingRequestSerializer,
+    Hl7MappingSerializer,
+    Hl7MappingTestRequestSerializer,
+    Hl7MappingTestResultSerializer,
     Hl7MessageFilterSerializer,
     Hl7MessageSerializer,
     Hl7ReprocessRequestSerializer,
@@ -76,3 +81,70 @@ class MessageReprocessApi(APIView):
             actor=staff_of(request), message=message, raw=body.validated_data.get("raw")
         )
         return Response(Hl7MessageSerializer(done).data)
+
+
+def _channel(pk: int) -> Channel:
+    return get_visible(Channel.objects.all(), pk, "Channel")
+
+
+def _version(pk: int, number: int) -> MappingVersion:
+    versions = MappingVersion.objects.filter(channel_id=pk, number=number)
+    found = versions.select_related("channel").first()
+    if found is None:
+        raise NotFound("Mapping version not found.")
+    return found
+
+
+class MappingListApi(generics.ListAPIView):
+    """A channel's mapping versions, newest first; POST drafts a new one."""
+
+    serializer_class = Hl7MappingSerializer
+    permission_classes = [ManagersOnly]
+
+    def get_queryset(self) -> QuerySet[MappingVersion]:
+        return selectors.mappings(channel=_channel(self.kwargs["pk"]))
+
+    @extend_schema(tags=["integration"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=Hl7MappingRequestSerializer,
+        responses={201: Hl7MappingSerializer},
+        tags=["integration"],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        channel = _channel(pk)
+        body = Hl7MappingRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        version = commands.mapping_draft(
+            actor=staff_of(request), channel=channel, document=body.validated_data["document"]
+        )
+        return Response(Hl7MappingSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class MappingTestApi(APIView):
+    """What a version makes of sample messages, before it goes live (nothing is applied)."""
+
+    permission_classes = [ManagersOnly]
+
+    @extend_schema(
+        request=Hl7MappingTestRequestSerializer,
+        responses={200: Hl7MappingTestResultSerializer(many=True)},
+        tags=["integration"],
+    )
+    def post(self, request: Request, pk: int, number: int) -> Response:
+        version = _version(pk, number)
+        body = Hl7MappingTestRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        results = commands.mapping_try(version=version, samples=body.validated_data["samples"])
+        return Response(Hl7MappingTestResultSerializer(results, many=True).data)
+
+
+class MappingActivateApi(APIView):
+    permission_classes = [ManagersOnly]
+
+    @extend_schema(request=None, responses={200: Hl7MappingSerializer}, tags=["integration"])
+    def post(self, request: Request, pk: int, number: int) -> Response:
+        version = commands.mapping_activate(actor=staff_of(request), version=_version(pk, number))
+        return Response(Hl7MappingSerializer(version).data)

@@ -6,7 +6,8 @@ message of the channel, a resend, or the listener's start applies what was left)
 """
 
 import logging
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -21,10 +22,18 @@ from apps.core.errors import Conflict, DomainError, InvalidInput
 from apps.core.tenancy import note_due
 from apps.eventstore.store import command
 from apps.integration import events
-from apps.integration.mapping import DEFAULT_MAPPING, Extracted, MappingError, extract
+from apps.integration.mapping import (
+    DEFAULT_MAPPING,
+    Extracted,
+    MappingError,
+    MappingInvalid,
+    extract,
+    validate,
+)
 from apps.integration.models import (
     Admission,
     Channel,
+    MappingVersion,
     Message,
     PatientLink,
     link_index,
@@ -205,7 +214,95 @@ def apply_message(*, channel: Channel, raw: str) -> Patient | None:
 
 
 def mapping_of(channel: Channel) -> dict[str, Any]:
-    return DEFAULT_MAPPING
+    """The channel's live mapping; the shipped default until a version is made live."""
+    live = MappingVersion.objects.filter(channel=channel, status=MappingVersion.Status.LIVE)
+    document = live.values_list("document", flat=True).first()
+    return document if document is not None else DEFAULT_MAPPING
+
+
+@command
+def mapping_draft(*, actor: User | None, channel: Channel, document: Any) -> MappingVersion:
+    """A new version of the channel's mapping, validated, not live yet."""
+    require_role(actor, WHOLE_TENANT_ROLES)
+    try:
+        checked = validate(document)
+    except MappingInvalid as exc:
+        raise InvalidInput(errors={"document": exc.errors}) from exc
+    latest = MappingVersion.objects.filter(channel=channel).order_by("-number").first()
+    version = MappingVersion(
+        channel=channel, number=(latest.number + 1) if latest else 1, document=checked
+    )
+    version.record(
+        events.HL7_MAPPING_DRAFTED,
+        {"channel_id": channel.pk, "number": version.number},
+        actor=actor,
+    )
+    version.save()
+    return version
+
+
+@command
+def mapping_activate(*, actor: User | None, version: MappingVersion) -> MappingVersion:
+    """Makes `version` the channel's live mapping; the one live before is retired. Messages
+    applied from then on (and reprocessed ones) use it."""
+    require_role(actor, WHOLE_TENANT_ROLES)
+    channel = Channel.objects.select_for_update().get(pk=version.channel_id)
+    version = MappingVersion.objects.select_for_update().get(pk=version.pk)
+    if version.status == MappingVersion.Status.LIVE:
+        return version
+    for live in MappingVersion.objects.select_for_update().filter(
+        channel=channel, status=MappingVersion.Status.LIVE
+    ):
+        live.status = MappingVersion.Status.RETIRED
+        live.record(
+            events.HL7_MAPPING_ACTIVATED,
+            {"channel_id": channel.pk, "number": live.number, "status": live.status},
+            actor=actor,
+        )
+        live.save()
+    version.status = MappingVersion.Status.LIVE
+    version.activated_at = timezone.now()
+    version.record(
+        events.HL7_MAPPING_ACTIVATED,
+        {"channel_id": channel.pk, "number": version.number, "status": version.status},
+        actor=actor,
+    )
+    version.save()
+    return version
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    control_id: str
+    message_type: str
+    action: str | None
+    values: dict[str, Any]
+    error: str
+
+
+def mapping_try(*, version: MappingVersion, samples: list[str]) -> list[SampleResult]:
+    """What `version` makes of each sample message, without applying anything."""
+    results = []
+    for raw in samples:
+        try:
+            parsed, header = parse(raw)
+        except Unparseable as exc:
+            results.append(SampleResult("", "", None, {}, str(exc)))
+            continue
+        try:
+            if header.message_code != "ADT":
+                raise MappingError(f"Message type {header.message_code[:10]} is not handled.")
+            extracted = extract(parsed, header.trigger, version.document)
+        except MappingError as exc:
+            results.append(SampleResult(header.control_id, header.message_type, None, {}, str(exc)))
+            continue
+        values = {
+            k: v.isoformat() if isinstance(v, date) else v for k, v in extracted.values.items()
+        }
+        results.append(
+            SampleResult(header.control_id, header.message_type, extracted.action, values, "")
+        )
+    return results
 
 
 def _linked(channel: Channel, identifier: str) -> Patient | None:

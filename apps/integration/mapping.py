@@ -17,6 +17,7 @@ first repetition of the field that has a value at that component); `table` is a 
 `required` makes an empty value an error; `format: date` reads YYYYMMDD.
 """
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -32,6 +33,7 @@ FIELD_KEYS = {"path", "paths", "repeat", "table", "strict", "default", "required
 PATH = re.compile(r"^[A-Z][A-Z0-9]{2}\.F\d{1,3}(\.R\d{1,2}(\.C\d{1,2}(\.S\d{1,2})?)?)?$")
 MAX_TABLE_ENTRIES = 500
 MAX_TEXT = 200
+MAX_DOCUMENT = 64 * 1024
 
 DEFAULT_MAPPING: dict[str, Any] = {
     "triggers": {
@@ -68,6 +70,8 @@ class MappingError(Exception):
 def validate(document: Any) -> dict[str, Any]:
     """The mapping, checked; raises MappingInvalid naming every problem."""
     errors: list[str] = []
+    if len(json.dumps(document)) > MAX_DOCUMENT:
+        raise MappingInvalid([f"A mapping is at most {MAX_DOCUMENT} characters of JSON."])
     if not isinstance(document, dict) or set(document) - {"triggers", "fields"}:
         raise MappingInvalid(["A mapping is an object with `triggers` and `fields`."])
     triggers = document.get("triggers")

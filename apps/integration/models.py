@@ -104,6 +104,39 @@ class Message(models.Model):
         return crypto.unseal(key, bytes(self.sealed), self._context()).decode()
 
 
+class MappingVersion(EventSourcedModel):
+    """One version of a channel's mapping (`apps.integration.mapping`): drafted, tried on
+    sample messages, then made live; at most one version of a channel is live."""
+
+    stream_type = "hl7mapping"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        LIVE = "live", "Live"
+        RETIRED = "retired", "Retired"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="mappings")
+    number = models.PositiveIntegerField()
+    document = models.JSONField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    created = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["channel", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "number"], name="hl7_mapping_number"),
+            models.UniqueConstraint(
+                fields=["channel"],
+                condition=models.Q(status="live"),
+                name="hl7_mapping_one_live",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Mapping {self.number} of channel {self.channel_id} ({self.status})"
+
+
 class PatientLink(EventSourcedModel):
     """A channel's patient identifier (PID-3) → our patient. The identifier is kept only as
     a keyed hash, like the phone index."""

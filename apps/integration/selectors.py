@@ -2,11 +2,15 @@
 
 from django.db.models import Count, QuerySet
 
-from apps.integration.models import Channel, Message
+from apps.integration.models import Channel, MappingVersion, Message
 
 
 def channels() -> QuerySet[Channel]:
     return Channel.objects.order_by("name", "id")
+
+
+def mappings(*, channel: Channel) -> QuerySet[MappingVersion]:
+    return MappingVersion.objects.filter(channel=channel).order_by("-number")
 
 
 def messages(*, status: str | None = None, channel: int | None = None) -> QuerySet[Message]:

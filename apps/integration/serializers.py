@@ -4,7 +4,7 @@ never the message text (it names patients)."""
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from apps.integration.models import Channel, Message
+from apps.integration.models import Channel, MappingVersion, Message
 
 
 class Hl7ChannelSerializer(serializers.ModelSerializer):
@@ -47,3 +47,34 @@ class Hl7MessageFilterSerializer(serializers.Serializer):
 
 class Hl7ReprocessRequestSerializer(serializers.Serializer):
     raw = serializers.CharField(required=False, max_length=1024 * 1024, trim_whitespace=False)
+
+
+class Hl7MappingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MappingVersion
+        fields = ["id", "channel", "number", "document", "status", "created", "activated_at"]
+
+
+class Hl7MappingRequestSerializer(serializers.Serializer):
+    document = serializers.JSONField(
+        help_text="The mapping: {triggers: {A04: register|admit|update|discharge|merge}, "
+        "fields: {identifier|prior_identifier|name|phone|date_of_birth: {path|paths, repeat?, "
+        "table?, strict?, default?, required?, format?}}} (docs/INTEGRATION.md); a document "
+        "of another shape is refused on `document`."
+    )
+
+
+class Hl7MappingTestRequestSerializer(serializers.Serializer):
+    samples = serializers.ListField(
+        child=serializers.CharField(max_length=64 * 1024, trim_whitespace=False),
+        min_length=1,
+        max_length=20,
+    )
+
+
+class Hl7MappingTestResultSerializer(serializers.Serializer):
+    control_id = serializers.CharField()
+    message_type = serializers.CharField()
+    action = serializers.CharField(allow_null=True)
+    values = serializers.DictField(child=serializers.CharField())
+    error = serializers.CharField(allow_blank=True)

@@ -88,6 +88,7 @@ STATE_RULES = {
     ("GET", "/api/v1/reconciliation/analytics/"): {"end"},  # after the start, ten years
     ("POST", "/api/v1/reconciliation/settlements/"): {"file", "rows"},  # the CSV's content
     ("POST", "/api/v1/integrations/hl7/channels/"): {"host"},  # outbound needs host and port
+    ("POST", "/api/v1/integrations/hl7/channels/{id}/mappings/"): {"document"},  # its shape
     ("POST", "/api/v1/integrations/hl7/messages/{id}/reprocess/"): {"raw"},  # HL7, same MSH-10
 }
 SCHEMES = {"patient": "patientToken", "anonymous": None}
