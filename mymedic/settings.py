@@ -441,7 +441,10 @@ MYMEDIC_TASK_QUEUES = {
         "apps.reconciliation.tasks.close_tenant_days",
         "apps.reconciliation.tasks.export_tenant",
     ],
-    "integration": ["apps.integration.tasks.retry_tenant_messages"],
+    "integration": [
+        "apps.integration.tasks.retry_tenant_messages",
+        "apps.integration.tasks.send_tenant_outbound",
+    ],
 }
 CELERY_TASK_ROUTES = {
     task: {"queue": queue} for queue, tasks in MYMEDIC_TASK_QUEUES.items() for task in tasks
@@ -504,6 +507,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # The HL7 error queue's automatic retries, per tenant with a retry due.
     "retry-hl7-messages": {"task": "apps.integration.tasks.retry_hl7_messages", "schedule": 30.0},
+    # Outbound SIU due (a retry's time, or rows whose immediate send was lost), per tenant.
+    "send-hl7-outbound": {"task": "apps.integration.tasks.send_hl7_outbound", "schedule": 30.0},
     "publish-audit-anchors": {
         "task": "apps.audit.tasks.publish_all_anchors",
         "schedule": float(MYMEDIC_AUDIT_ANCHOR_SECONDS),

@@ -20,7 +20,7 @@ from apps.clinic.models import WHOLE_TENANT_ROLES, User
 from apps.core.db import connection
 from apps.core.errors import Conflict, DomainError, InvalidInput
 from apps.core.tenancy import note_due
-from apps.eventstore.store import command
+from apps.eventstore.store import command, head_position
 from apps.integration import events
 from apps.integration.mapping import (
     DEFAULT_MAPPING,
@@ -90,6 +90,7 @@ def channel_add(
         max_retries=max_retries,
         host=host.strip(),
         port=port,
+        start_position=head_position(),
     )
     channel.record(
         events.HL7_CHANNEL_ADDED,

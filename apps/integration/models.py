@@ -33,6 +33,9 @@ class Channel(EventSourcedModel):
     host = models.CharField(max_length=253, blank=True)
     port = models.PositiveIntegerField(null=True, blank=True)
     active = models.BooleanField(default=True)
+    # The event-log head when an outbound channel was added: it is sent what follows only
+    # (a rebuild of the log never sends it older history).
+    start_position = models.BigIntegerField(default=0, editable=False)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -135,6 +138,56 @@ class MappingVersion(EventSourcedModel):
 
     def __str__(self) -> str:
         return f"Mapping {self.number} of channel {self.channel_id} ({self.status})"
+
+
+class OutboundMessage(models.Model):
+    """An SIU message for an outbound channel, made from one appointment event (keyed by the
+    channel and the event's position, so a repeated or rebuilt run makes it once) and sent in
+    position order. An operational outbox, like the inbound store."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENT = "sent", "Sent and acknowledged"
+        DEAD = "dead", "Dead letter"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="outbound")
+    position = models.BigIntegerField()
+    appointment_id = models.BigIntegerField()
+    message_type = models.CharField(max_length=20)
+    control_id = models.CharField(max_length=40)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    sealed = models.BinaryField(editable=False)
+    key_version = models.PositiveSmallIntegerField(default=1, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Our wording of the last failure (connection, timeout, or the peer's ACK code).
+    error = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["channel", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "position"], name="hl7_outbound_position")
+        ]
+        indexes = [
+            models.Index(fields=["status", "channel", "position"], name="hl7_outbound_pending")
+        ]
+
+    def __str__(self) -> str:
+        return f"Outbound {self.message_type} {self.pk} ({self.status})"
+
+    def _context(self) -> str:
+        return f"hl7-out:{connection.schema_name}:{self.channel_id}:{self.position}"
+
+    def seal(self, raw: str) -> None:
+        self.key_version, key = keys.active_tenant_key()
+        self.sealed = crypto.seal(key, raw.encode(), self._context())
+
+    @property
+    def raw(self) -> str:
+        key = keys.tenant_key(self.key_version)
+        return crypto.unseal(key, bytes(self.sealed), self._context()).decode()
 
 
 class PatientLink(EventSourcedModel):

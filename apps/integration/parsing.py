@@ -77,7 +77,8 @@ def repetitions(message: hl7.Message, path: str) -> int:
     return len(segment(number))
 
 
-def _escape(value: str) -> str:
+def escape(value: str) -> str:
+    """A value made safe for a field: delimiters as HL7 escape sequences, no line breaks."""
     for char, code in (("\\", "\\E\\"), ("|", "\\F\\"), ("^", "\\S\\"), ("&", "\\T\\")):
         value = value.replace(char, code)
     return value.replace("~", "\\R\\").replace("\r", " ").replace("\n", " ")
@@ -94,16 +95,16 @@ def ack(header: Header | None, code: str, text: str = "", *, facility: str = "MY
             "MSH",
             "^~\\&",
             "MYMEDIC",
-            _escape(h.receiving_facility or facility),
-            _escape(h.sending_application),
-            _escape(h.sending_facility),
+            escape(h.receiving_facility or facility),
+            escape(h.sending_application),
+            escape(h.sending_facility),
             now,
             "",
-            f"ACK^{_escape(h.trigger)}^ACK" if h.trigger else "ACK",
+            f"ACK^{escape(h.trigger)}^ACK" if h.trigger else "ACK",
             control,
             "P",
             ACK_VERSION,
         ]
     )
-    msa = "|".join(["MSA", code, _escape(h.control_id), _escape(text)[:80]])
+    msa = "|".join(["MSA", code, escape(h.control_id), escape(text)[:80]])
     return f"{msh}\r{msa}\r"
