@@ -53,6 +53,8 @@ ADMIN_SCREENS: dict[str, Screen] = {
     "patientapp.patientappsettings": Screen(view=MANAGERS, add=MANAGERS, change=MANAGERS),
     "integration.channel": Screen(view=MANAGERS, add=MANAGERS),
     "integration.message": Screen(view=MANAGERS, change=MANAGERS),
+    "integration.mappingversion": Screen(view=MANAGERS, add=MANAGERS),
+    "integration.outboundmessage": Screen(view=MANAGERS),
 }
 
 # Screens whose actions (check in, sign off, retry...) a role may use; each action's
@@ -63,6 +65,8 @@ ADMIN_ACTIONS: dict[str, frozenset[str]] = {
     "notifications.deadletter": MANAGERS,
     "audit.auditentry": MANAGERS,
     "integration.message": MANAGERS,
+    "integration.mappingversion": MANAGERS,
+    "integration.outboundmessage": MANAGERS,
 }
 
 NO_SCREEN = Screen(view=NOBODY)

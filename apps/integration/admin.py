@@ -15,9 +15,11 @@ from django.http import HttpRequest, HttpResponse
 from apps.audit.trail import record
 from apps.clinic.admin import RoleAdmin
 from apps.clinic.scoping import staff_of
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, InvalidInput
 from apps.integration import commands
-from apps.integration.models import Channel, Message
+from apps.integration.mapping import DEFAULT_MAPPING
+from apps.integration.models import Channel, MappingVersion, Message, OutboundMessage
+from apps.integration.outbound import send_again
 
 
 class ChannelForm(forms.ModelForm):
@@ -103,3 +105,74 @@ class MessageAdmin(RoleAdmin):
             except DomainError:
                 refused += 1
         messages.info(request, f"{done} reprocessed, {refused} not in the error queue.")
+
+
+class MappingForm(forms.ModelForm):
+    document = forms.JSONField(
+        initial=DEFAULT_MAPPING,
+        widget=forms.Textarea(attrs={"rows": 24, "cols": 100, "style": "font-family: monospace"}),
+        help_text="Which HL7 field feeds which field (docs/INTEGRATION.md). Saved as a draft: "
+        "try it on sample messages through the API, then make it live with the action.",
+    )
+
+    class Meta:
+        model = MappingVersion
+        fields = ["channel", "document"]
+
+
+@admin.register(MappingVersion)
+class MappingVersionAdmin(RoleAdmin):
+    form = MappingForm
+    list_display = ["channel", "number", "status", "created", "activated_at"]
+    list_filter = ["status", "channel"]
+    actions = ["make_live"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["channel", "number", "status", "document", "activated_at"] if obj else []
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_readonly_fields(request, obj) if obj else ["channel", "document"]
+
+    def save_model(
+        self, request: HttpRequest, obj: MappingVersion, form: Any, change: bool
+    ) -> None:
+        try:
+            saved = commands.mapping_draft(
+                actor=staff_of(request),
+                channel=form.cleaned_data["channel"],
+                document=form.cleaned_data["document"],
+            )
+        except InvalidInput as exc:
+            # One line per problem, on the document field (see RoleAdmin.changeform_view).
+            raise InvalidInput("; ".join(exc.errors.get("document", [])), field="document") from exc
+        obj.pk = saved.pk
+
+    @admin.action(description="Make the selected version live")
+    def make_live(self, request: HttpRequest, queryset: QuerySet[MappingVersion]) -> None:
+        for version in queryset.order_by("number"):
+            commands.mapping_activate(actor=staff_of(request), version=version)
+        messages.info(request, "Made live.")
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(RoleAdmin):
+    """The outbound side of the queue: what a hospital did not acknowledge."""
+
+    list_display = [
+        "id", "channel", "message_type", "appointment_id", "status", "attempts",
+        "next_attempt_at", "sent_at", "error",
+    ]  # fmt: skip
+    list_filter = ["status", "channel"]
+    readonly_fields = [
+        "channel", "message_type", "appointment_id", "status", "attempts", "next_attempt_at",
+        "sent_at", "error",
+    ]  # fmt: skip
+    actions = ["send_again"]
+
+    @admin.action(description="Send the selected dead letters again")
+    def send_again(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> None:
+        dead = queryset.filter(status=OutboundMessage.Status.DEAD)
+        for message in dead.order_by("position"):
+            send_again(message)
+            record("hl7.outbound.resend", actor=staff_of(request), target=f"hl7out:{message.pk}")
+        messages.info(request, "Queued to be sent again.")

@@ -1,6 +1,8 @@
 """The integration API: channels, the error queue without PHI, reprocessing (as-is and
 edited), tenancy; and the admin's queue screen with its audited message text."""
 
+import json
+
 import pytest
 from django_tenants.utils import schema_context
 
@@ -8,7 +10,8 @@ from apps.audit.models import AuditEntry
 from apps.clinic.commands import staff_create
 from apps.clinic.models import Branch, Role, User
 from apps.integration.commands import channel_add
-from apps.integration.models import Channel, Message
+from apps.integration.mapping import DEFAULT_MAPPING
+from apps.integration.models import Channel, MappingVersion, Message, OutboundMessage
 from apps.tenants.models import Tenant
 from tests.clinic.factories import STAFF_PASSWORD
 from tests.conftest import HostClient, client_for
@@ -173,3 +176,45 @@ def test_a_branch_manager_has_no_queue_screen(api: HostClient, main_branch: Bran
     api.force_login(lead)
     assert api.get("/admin/").status_code == 200
     assert api.get("/admin/integration/message/").status_code == 403
+
+
+def test_a_manager_drafts_a_mapping_in_the_admin_and_makes_it_live(
+    api: HostClient, owner: User, channel: Channel
+) -> None:
+    api.force_login(owner)
+    refused = api.post(
+        "/admin/integration/mappingversion/add/",
+        {"channel": channel.pk, "document": '{"triggers": {"A04": "drop"}, "fields": {}}'},
+    )
+    assert refused.status_code == 200
+    assert "the action is one of" in refused.content.decode()
+    assert not MappingVersion.objects.exists()
+    added = api.post(
+        "/admin/integration/mappingversion/add/",
+        {"channel": channel.pk, "document": json.dumps(DEFAULT_MAPPING)},
+    )
+    assert added.status_code == 302
+    version = MappingVersion.objects.get()
+    api.post(
+        "/admin/integration/mappingversion/",
+        {"action": "make_live", "_selected_action": [version.pk]},
+    )
+    version.refresh_from_db()
+    assert (version.number, version.status) == (1, "live")
+
+
+def test_a_dead_outbound_message_is_sent_again_from_the_admin(api: HostClient, owner: User) -> None:
+    his = channel_add(actor=None, name="HIS", sending_facility="HIS", direction="outbound",
+                      host="127.0.0.1", port=9)  # fmt: skip
+    dead = OutboundMessage(channel=his, position=1, appointment_id=1, message_type="SIU^S12",
+                           control_id="MM1C1", status="dead", attempts=4)  # fmt: skip
+    dead.seal("MSH|^~\\&|MYMEDIC|acme|HIS|HIS|||SIU^S12|MM1C1|P|2.5\r")
+    dead.save()
+    api.force_login(owner)
+    api.post(
+        "/admin/integration/outboundmessage/",
+        {"action": "send_again", "_selected_action": [dead.pk]},
+    )
+    dead.refresh_from_db()
+    assert (dead.status, dead.attempts) == ("pending", 0)
+    assert AuditEntry.objects.filter(action="hl7.outbound.resend").count() == 1
