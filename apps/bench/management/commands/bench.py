@@ -33,6 +33,7 @@ from django_tenants.utils import schema_context
 from tqdm import tqdm
 
 from apps.bench import migration_probe, tenants
+from apps.bench.hl7 import bench_hl7
 from apps.bench.hospital import synthesize_month
 from apps.bench.load import (
     Client,
@@ -158,6 +159,8 @@ class Command(BaseCommand):
             default="0,20000",
             help="comma-separated bookings of each tenant moved to another database",
         )
+        parser.add_argument("--hl7-messages", type=int, default=4000, help="inbound ADT in all")
+        parser.add_argument("--hl7-connections", type=int, default=8)
         parser.add_argument("--tenants", type=int, default=2000, help="tenants to grow to")
         parser.add_argument("--tenants-step", type=int, default=100, help="sign-ups per point")
         parser.add_argument("--idle-seconds", type=float, default=60.0)
@@ -211,6 +214,8 @@ class Command(BaseCommand):
             results["hospital_month"] = self.bench_month(
                 options["month_doctors"], options["month_per_doctor_day"]
             )
+        if "hl7" in parts:
+            results["hl7"] = self.bench_hl7(options["hl7_messages"], options["hl7_connections"])
         if "move" in parts:
             results["move"] = [
                 self.bench_move(int(size)) for size in options["move_bookings"].split(",")
@@ -853,6 +858,16 @@ class Command(BaseCommand):
             "analytics_rows": len(analytics),
         }
 
+    def bench_hl7(self, messages: int, connections: int) -> dict[str, Any]:
+        """Sustained inbound ADT over MLLP (apps/bench/hl7.py), in a tenant of its own."""
+        tenant = make_tenant()
+        try:
+            return bench_hl7(
+                tenant, connections=connections, per_connection=messages // connections
+            )
+        finally:
+            drop_tenant(tenant)
+
     def print_table(self, results: dict[str, Any]) -> None:
         rows = []
         if write := results.get("write"):
@@ -861,6 +876,14 @@ class Command(BaseCommand):
                     "booking via commands vs INSERT+COMMIT floor",
                     f"{write['booking_command_per_s']}/s vs {write['insert_commit_per_s']}/s "
                     f"= {write['booking_cost_x_floor']}x the floor",
+                )
+            )
+        if hl7 := results.get("hl7"):
+            rows.append(
+                (
+                    f"inbound HL7 ADT over MLLP ({hl7['connections']} connections)",
+                    f"{hl7['per_s']}/s, ACK p50 {hl7['ack_ms']['p50_ms']} ms, "
+                    f"p99 {hl7['ack_ms']['p99_ms']} ms, {hl7['codes']}",
                 )
             )
         if http := results.get("http"):
