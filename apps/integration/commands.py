@@ -35,6 +35,7 @@ from apps.integration.models import (
     Channel,
     MappingVersion,
     Message,
+    OutboundMessage,
     PatientLink,
     link_index,
     link_indexes,
@@ -487,3 +488,17 @@ def _release_held(channel_id: int) -> None:
         held.status = Message.Status.RECEIVED
         held.error = ""
         held.save(update_fields=["status", "error", "updated"])
+
+
+def messages_purge(*, older_than: timedelta) -> int:
+    """Deletes this tenant's applied inbound messages and sent outbound ones received before
+    `older_than` ago (the store keeps what a person may still need: the error queue and the
+    dead letters). Their effects stay in the patients' rows and the event log."""
+    before = timezone.now() - older_than
+    inbound, _ = Message.objects.filter(
+        status=Message.Status.APPLIED, received_at__lt=before
+    ).delete()
+    outbound, _ = OutboundMessage.objects.filter(
+        status=OutboundMessage.Status.SENT, created__lt=before
+    ).delete()
+    return inbound + outbound

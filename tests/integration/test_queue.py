@@ -3,10 +3,12 @@
 
 import logging
 from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.utils import timezone
 
 from apps.core.tenancy import tenants_with_work
@@ -88,3 +90,24 @@ def test_a_message_a_dead_listener_left_unapplied_is_applied_by_the_retry_job(
         assert retry_due() == 1
     message.refresh_from_db()
     assert message.status == Message.Status.APPLIED and message.patient is not None
+
+
+def test_the_retention_purge_keeps_the_queue_and_what_is_recent(
+    tenant: Tenant, channel: Channel
+) -> None:
+    old_applied = receive(
+        channel, adt("A04", tenant=tenant.slug, facility="CITY", identifier="P1",
+                     phone="+919800011123")
+    )  # fmt: skip
+    old_failed = receive(channel, adt("A08", tenant=tenant.slug, facility="CITY", identifier="X"))
+    with time_machine.travel(timezone.now() + timedelta(days=91), tick=False):
+        recent = receive(
+            channel, adt("A08", tenant=tenant.slug, facility="CITY", identifier="P1",
+                         phone="+919800011124")
+        )  # fmt: skip
+        output = StringIO()
+        call_command("hl7_purge", "--tenant", tenant.slug, stdout=output)
+    assert output.getvalue() == f"{tenant.schema_name}: 1 messages purged\n"
+    remaining = set(Message.objects.values_list("pk", flat=True))
+    assert remaining == {old_failed.pk, recent.pk}
+    assert old_applied.pk not in remaining
