@@ -1,7 +1,6 @@
 """Shapes of the integration API. Message rows carry ids, codes and our own error wording:
 never the message text (it names patients)."""
 
-from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from apps.integration.models import Channel, MappingVersion, Message
@@ -16,14 +15,14 @@ class Hl7ChannelSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-# A facility code as HL7 carries it in MSH-4/MSH-6: no delimiter characters.
-FACILITY = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$", "Letters, digits, space, . _ - only.")
-NOT_BLANK = RegexValidator(r"\S", "Give a name.")
-
-
 class Hl7ChannelRequestSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=80, validators=[NOT_BLANK])
-    sending_facility = serializers.CharField(max_length=60, validators=[FACILITY])
+    name = serializers.CharField(max_length=80)
+    # A facility code as HL7 carries it in MSH-4/MSH-6: no delimiter characters.
+    sending_facility = serializers.RegexField(
+        r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$",
+        max_length=60,
+        error_messages={"invalid": "Letters, digits, space, . _ - only."},
+    )
     direction = serializers.ChoiceField(choices=Channel.Direction.choices)
     hold_on_error = serializers.BooleanField(required=False, default=False)
     max_retries = serializers.IntegerField(required=False, default=3, min_value=0, max_value=10)
