@@ -23,7 +23,7 @@ def adt(slug: str, event: str, control_id: str, identifier: str, n: int) -> str:
     phone = f"+9197{n:08d}"
     return (
         f"MSH|^~\\&|HIS|BENCH|MYMEDIC|{slug}|20270104090000||ADT^{event}^ADT_A01|{control_id}|P|2.5\r"
-        f"PID|||{identifier}^^^BENCH^MR||Patient^Bench^{n}||19800101|||||{phone}\r"
+        f"PID|||{identifier}^^^BENCH^MR||Patient^Bench^{n}||19800101||||||{phone}\r"
     )
 
 
