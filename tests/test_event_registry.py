@@ -33,8 +33,8 @@ STORED_TYPES = {
 }  # fmt: skip
 STORED_TYPES |= {"PatientUpdated", "PatientMerged"}
 STORED_TYPES |= {
-    "Hl7ChannelAdded", "Hl7ChannelChanged", "Hl7PatientLinked", "PatientAdmitted",
-    "PatientDischarged",
+    "Hl7ChannelAdded", "Hl7MappingActivated", "Hl7MappingDrafted", "Hl7PatientLinked",
+    "PatientAdmitted", "PatientDischarged",
 }  # fmt: skip
 
 

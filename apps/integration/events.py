@@ -1,7 +1,6 @@
 """The event types the integration node appends (ids and codes only, never PHI)."""
 
 HL7_CHANNEL_ADDED = "Hl7ChannelAdded"
-HL7_CHANNEL_CHANGED = "Hl7ChannelChanged"
 HL7_PATIENT_LINKED = "Hl7PatientLinked"
 PATIENT_ADMITTED = "PatientAdmitted"
 PATIENT_DISCHARGED = "PatientDischarged"

@@ -63,8 +63,21 @@ def _decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+# slug → (schema, when looked up): a tenant's schema is asked of the public schema at most
+# once per SCHEMA_SECONDS per process (a removed or moved tenant is seen within that time).
+_schemas: dict[str, tuple[str | None, float]] = {}
+SCHEMA_SECONDS = 5.0
+
+
 def _schema_of(slug: str) -> str | None:
-    return Tenant.objects.filter(slug=slug).values_list("schema_name", flat=True).first()
+    known = _schemas.get(slug)
+    if known is not None and time.monotonic() - known[1] < SCHEMA_SECONDS:
+        return known[0]
+    schema = Tenant.objects.filter(slug=slug).values_list("schema_name", flat=True).first()
+    if len(_schemas) > 10_000:
+        _schemas.clear()
+    _schemas[slug] = (schema, time.monotonic())
+    return schema
 
 
 def handle(data: bytes) -> str:
