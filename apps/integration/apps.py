@@ -6,4 +6,4 @@ class IntegrationConfig(AppConfig):
     verbose_name = "Hospital integration"
 
     def ready(self) -> None:
-        from apps.integration import projections  # noqa: F401  (registers the projection)
+        from apps.integration import receivers  # noqa: F401  (connects the outbox)

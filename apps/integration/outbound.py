@@ -87,8 +87,8 @@ def siu(
 
 
 def plan(event_type: str, position: int, visit: dict[str, Any]) -> int:
-    """Makes the event's SIU for every outbound channel that was there before it; returns
-    how many were made (a repeated run makes none again)."""
+    """Makes the event's SIU for every outbound channel that was there before it (in the
+    appending transaction, apps.integration.receivers); returns how many were made."""
     channels = Channel.objects.filter(
         direction=Channel.Direction.OUTBOUND, active=True, start_position__lt=position
     )

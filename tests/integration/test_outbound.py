@@ -9,7 +9,6 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from apps.eventstore.projections import catch_up
 from apps.integration.commands import channel_add
 from apps.integration.models import Channel, OutboundMessage
 from apps.integration.outbound import next_send, send_pending
@@ -33,7 +32,6 @@ def book_move_cancel(doctor: Doctor, patient: Patient) -> int:
     visit = commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 9))
     commands.appointment_reschedule(actor=None, appointment=visit, start=ist(5, 10))
     commands.appointment_cancel(actor=None, appointment=visit, reason="Patient called")
-    catch_up(["hl7-outbound"])
     return visit.pk
 
 
