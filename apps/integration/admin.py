@@ -10,7 +10,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from apps.audit.trail import record
 from apps.clinic.admin import RoleAdmin
@@ -93,6 +94,11 @@ class MessageAdmin(RoleAdmin):
         edited = raw if "raw" in form.changed_data else None
         done = commands.message_reprocess(actor=staff_of(request), message=obj, raw=edited)
         messages.info(request, f"Message {done.pk} reprocessed: {done.get_status_display()}.")
+
+    def response_change(self, request: HttpRequest, obj: Message) -> HttpResponse:
+        # Back to the queue with our one line about the outcome (Django's own "was changed
+        # successfully" would name the message by its status before it was reprocessed).
+        return HttpResponseRedirect(reverse("admin:integration_message_changelist"))
 
     @admin.action(description="Reprocess the selected messages")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
