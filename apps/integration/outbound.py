@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from apps.clinic.models import Branch
 from apps.core.db import connection
+from apps.core.shortlived import ShortLived, forget_on_change
 from apps.integration.models import Channel, OutboundMessage
 from apps.integration.parsing import ACK_VERSION, escape
 from apps.scheduling import events as scheduling_events
@@ -86,12 +87,28 @@ def siu(
     return "\r".join(segments) + "\r"
 
 
+# schema → ids of its active outbound channels. Every booking asks, so the answer is kept in
+# the process for at most a second (apps.core.shortlived): a booking's write path costs no
+# query for it, and a channel added elsewhere is served within that second.
+_outbound_channels: ShortLived[tuple[int, ...]] = ShortLived("hl7 outbound channels")
+forget_on_change(Channel)
+
+
+def _outbound_channel_ids() -> tuple[int, ...]:
+    def load() -> tuple[int, ...]:
+        active = Channel.objects.filter(direction=Channel.Direction.OUTBOUND, active=True)
+        return tuple(active.values_list("pk", flat=True))
+
+    return _outbound_channels.get(connection.schema_name, load) or ()
+
+
 def plan(event_type: str, position: int, visit: dict[str, Any]) -> int:
     """Makes the event's SIU for every outbound channel that was there before it (in the
     appending transaction, apps.integration.receivers); returns how many were made."""
-    channels = Channel.objects.filter(
-        direction=Channel.Direction.OUTBOUND, active=True, start_position__lt=position
-    )
+    ids = _outbound_channel_ids()
+    if not ids:
+        return 0
+    channels = Channel.objects.filter(pk__in=ids, start_position__lt=position)
     made = 0
     for channel in channels:
         if OutboundMessage.objects.filter(channel=channel, position=position).exists():
