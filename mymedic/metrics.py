@@ -9,6 +9,7 @@ from django_tenants.utils import schema_context
 from apps.core.tenancy import tenant_schemas
 from apps.eventbus.relay import relay_lag_lines
 from apps.eventstore.projections import lag
+from apps.integration.selectors import queue_counts
 from apps.tenants.commands import tenants_unrouted
 
 
@@ -32,6 +33,10 @@ def metrics(request: HttpRequest) -> HttpResponse:
         "# HELP mymedic_projection_parked 1 when the projection is parked on a failing event.",
         "# TYPE mymedic_projection_parked gauge",
     ]
+    hl7 = [
+        "# HELP mymedic_hl7_queue HL7 messages in the error queue (error, held, dead).",
+        "# TYPE mymedic_hl7_queue gauge",
+    ]
     for tenant in tenant_schemas():
         with schema_context(tenant.schema_name):
             for name, row in lag().items():
@@ -39,6 +44,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
                 lines.append(f"mymedic_projection_lag{{{labels}}} {row['lag']}")
                 is_parked = int(row["status"] == "parked")
                 parked.append(f"mymedic_projection_parked{{{labels}}} {is_parked}")
+            for status, n in queue_counts().items():
+                hl7.append(f'mymedic_hl7_queue{{tenant="{tenant.slug}",status="{status}"}} {n}')
     if settings.MYMEDIC_EVENT_BUS:
         parked += relay_lag_lines()
     unrouted = [
@@ -46,5 +53,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
         "# TYPE mymedic_tenants_unrouted gauge",
         f"mymedic_tenants_unrouted {len(tenants_unrouted())}",
     ]
-    body = "\n".join(lines + parked + unrouted) + "\n"
+    body = "\n".join(lines + parked + hl7 + unrouted) + "\n"
     return HttpResponse(body, content_type="text/plain; version=0.0.4")

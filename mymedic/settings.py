@@ -337,6 +337,7 @@ TENANT_APPS = [
     "apps.metering",
     "apps.fhir",
     "apps.eventbus",
+    "apps.integration",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -496,7 +497,10 @@ MYMEDIC_TASK_QUEUES = {
         "apps.exports.tasks.build_export",
         "apps.fhir.tasks.run_bulk_export",
     ],
-    "integration": [],
+    "integration": [
+        "apps.integration.tasks.retry_tenant_messages",
+        "apps.integration.tasks.send_tenant_outbound",
+    ],
 }
 CELERY_TASK_ROUTES = {
     task: {"queue": queue} for queue, tasks in MYMEDIC_TASK_QUEUES.items() for task in tasks
@@ -563,6 +567,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "apps.tenants.tasks.top_up_spare_schemas",
         "schedule": 300.0,
     },
+    # The HL7 error queue's automatic retries, per tenant with a retry due.
+    "retry-hl7-messages": {"task": "apps.integration.tasks.retry_hl7_messages", "schedule": 30.0},
+    # Outbound SIU due (a retry's time, or rows whose immediate send was lost), per tenant.
+    "send-hl7-outbound": {"task": "apps.integration.tasks.send_hl7_outbound", "schedule": 30.0},
     "publish-audit-anchors": {
         "task": "apps.audit.tasks.publish_all_anchors",
         "schedule": float(MYMEDIC_AUDIT_ANCHOR_SECONDS),

@@ -31,6 +31,7 @@ urlpatterns = [
     path("api/v1/notifications/", include("apps.notifications.urls")),
     path("api/v1/exports/", include("apps.exports.urls")),
     path("api/v1/", include("apps.plans.urls")),
+    path("api/v1/integrations/hl7/", include("apps.integration.urls")),
     path(
         "api/v1/audit/verify/",
         AuditVerifyApi.as_view(permission_classes=[roles(read=OWNERS, write=OWNERS)]),

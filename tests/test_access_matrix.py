@@ -20,6 +20,8 @@ from django_tenants.utils import schema_context
 from apps.billing import commands as billing
 from apps.clinic.models import Branch, Role, User
 from apps.core.shortlived import forget_all
+from apps.integration.commands import channel_add, mapping_draft
+from apps.integration.mapping import DEFAULT_MAPPING
 from apps.plans.models import Module, Plan, Subscription
 from apps.plans.modules import module_of
 from apps.scheduling import commands
@@ -30,6 +32,7 @@ from apps.tenants.models import Tenant
 from tests.clinic.factories import STAFF_PASSWORD, BranchFactory, UserFactory
 from tests.clock import ist
 from tests.conftest import HostClient, client_for
+from tests.integration.traffic import adt, receive
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 pytestmark = pytest.mark.usefixtures("monday_morning")
@@ -131,6 +134,18 @@ ROUTES = [
         "doctor": ids["doctor"], "patient": ids["patient"], "date": "2027-01-06"}),
     Route("POST", "/api/v1/waitlist/{waitlist}/leave/", FRONT_DESK, 200, "branch"),
     Route("GET", "/api/v1/notifications/dead-letter/", MANAGERS, 200),
+    Route("GET", "/api/v1/integrations/hl7/channels/", MANAGERS, 200),
+    Route("POST", "/api/v1/integrations/hl7/channels/", MANAGERS, 201, body=lambda ids: {
+        "name": "Matrix Hospital", "sending_facility": "MATRIX", "direction": "inbound"}),
+    Route("GET", "/api/v1/integrations/hl7/messages/?status=error", MANAGERS, 200),
+    Route("POST", "/api/v1/integrations/hl7/messages/{hl7message}/reprocess/", MANAGERS, 200),
+    Route("GET", "/api/v1/integrations/hl7/channels/{hl7channel}/mappings/", MANAGERS, 200),
+    Route("POST", "/api/v1/integrations/hl7/channels/{hl7channel}/mappings/", MANAGERS, 201,
+          body=lambda ids: {"document": DEFAULT_MAPPING}),
+    Route("POST", "/api/v1/integrations/hl7/channels/{hl7channel}/mappings/1/test/", MANAGERS,
+          200, body=lambda ids: {"samples": ["MSH|^~\\&|HIS|CITY|MM|acme|||ADT^A04|T1|P|2.5"]}),
+    Route("POST", "/api/v1/integrations/hl7/channels/{hl7channel}/mappings/1/activate/",
+          MANAGERS, 200),
     Route("GET", "/api/v1/events/", MANAGERS, 200),
     Route("GET", "/api/v1/audit/verify/", frozenset({OWNER}), 200),
     Route("GET", "/api/v1/exports/", frozenset({OWNER}), 200),
@@ -251,6 +266,9 @@ def world(
         b"2027-01-04 10:00:00,2027-01-05 10:00:00,setl_1,UTR1\n",
     )
     ids["own"]["exception"] = ExceptionItem.objects.get().pk
+    hl7_ids = hl7_message_in_error(tenant)
+    for side_ids in ids.values():
+        side_ids.update(hl7_ids)
     monday_morning.move_to(ist(4, 9, 20))
     with schema_context(other_tenant.schema_name):
         foreign = client_for(User.objects.get(role=OWNER), other_tenant)
@@ -263,6 +281,15 @@ def world(
             HTTP_AUTHORIZATION=foreign._credentials["HTTP_AUTHORIZATION"],
         ),  # noqa: SLF001
     }
+
+
+def hl7_message_in_error(tenant: Tenant) -> dict[str, int]:
+    """An HL7 channel with a drafted mapping, and a message in its error queue (an update for
+    a patient the channel never sent)."""
+    channel = channel_add(actor=None, name="City", sending_facility="CITY", direction="inbound")
+    mapping_draft(actor=None, channel=channel, document=DEFAULT_MAPPING)
+    text = adt("A08", tenant=tenant.slug, facility="CITY", identifier="UNKNOWN")
+    return {"hl7channel": channel.pk, "hl7message": receive(channel, text).pk}
 
 
 def call(client: HostClient, route: Route, ids: dict[str, Any]) -> int:

@@ -19,9 +19,13 @@ from apps.clinic import policy
 from apps.clinic.commands import staff_create
 from apps.clinic.models import Branch, Role, User
 from apps.eventstore.models import Event
+from apps.integration.commands import channel_add
+from apps.integration.mapping import DEFAULT_MAPPING
+from apps.integration.models import Channel
 from apps.scheduling.models import Doctor
 from tests.clinic.factories import STAFF_PASSWORD, UserFactory
 from tests.conftest import HostClient
+from tests.integration.traffic import adt, receive
 
 pytestmark = pytest.mark.usefixtures("monday_morning")
 
@@ -34,6 +38,8 @@ WRITABLE = sorted(
 
 def valid_add_data(label: str, branch: Branch) -> dict[str, Any]:
     """A form that the add page accepts, per model (a new writable model needs one here)."""
+    if label == "integration.mappingversion":
+        return {"channel": hl7_channel().pk, "document": json.dumps(DEFAULT_MAPPING)}
     return {
         "clinic.branch": {"name": "Walk branch", "city": "Pune", "timezone": "Asia/Kolkata"},
         "clinic.user": {
@@ -94,7 +100,31 @@ def valid_add_data(label: str, branch: Branch) -> dict[str, Any]:
             "vpa": "walk@okhdfcbank",
             "payee": "Walk Clinic",
         },
+        "integration.channel": {
+            "name": "Walk Hospital",
+            "sending_facility": "WALK",
+            "direction": "inbound",
+            "max_retries": "3",
+            "host": "",
+            "port": "",
+        },
     }[label]
+
+
+def hl7_channel() -> Channel:
+    found = Channel.objects.filter(sending_facility="WALKHIS").first()
+    return found or channel_add(
+        actor=None, name="Walk HIS", sending_facility="WALKHIS", direction="inbound"
+    )
+
+
+def hl7_message_in_error(branch: Branch) -> None:
+    """The HL7 queue's screen has no add form: its rows come from hospitals."""
+    receive(hl7_channel(), adt("A08", tenant="acme", facility="WALKHIS", identifier="NOBODY"))
+
+
+# Change-only screens: how a test makes a row to change.
+SEED_ROW = {"integration.message": hl7_message_in_error}
 
 
 # Rules of particular fields, beyond what their type says.
@@ -226,7 +256,10 @@ def test_every_admin_change_form_answers_bad_input_with_form_errors(
     model_admin, request, base = admin_of(label, user)
     api.force_login(user)
     if not model_admin.get_queryset(request).exists():  # a settings row nobody has saved yet
-        api.post(f"{base}add/", valid_add_data(label, main_branch))
+        if label in SEED_ROW:
+            SEED_ROW[label](main_branch)
+        else:
+            api.post(f"{base}add/", valid_add_data(label, main_branch))
     obj = model_admin.get_queryset(request).order_by("-pk").first()
     url = f"{base}{obj.pk}/change/"
     shown = api.get(url)

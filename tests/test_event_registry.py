@@ -7,6 +7,7 @@ from pathlib import Path
 from apps.billing import events as billing
 from apps.clinic import events as clinic
 from apps.fhir import events as fhir
+from apps.integration import events as integration
 from apps.notifications import events as notifications
 from apps.patientapp import events as patientapp
 from apps.reconciliation import events as reconciliation
@@ -15,6 +16,7 @@ from apps.settlements import events as settlements
 
 REGISTRIES = [billing, clinic, notifications, patientapp, reconciliation, scheduling]
 REGISTRIES += [settlements, fhir]
+REGISTRIES.append(integration)
 APPS = Path(__file__).resolve().parent.parent / "apps"
 
 # The log's contract: every type ever appended. Adding one is fine; changing one is not.
@@ -43,6 +45,11 @@ STORED_TYPES |= {
     "WebhookSecretSet",
     "FhirBulkExportRequested", "FhirBulkExportCompleted", "FhirBulkExportFailed",
     "FhirBulkExportCancelled",
+}  # fmt: skip
+STORED_TYPES |= {"PatientUpdated", "PatientMerged"}
+STORED_TYPES |= {
+    "Hl7ChannelAdded", "Hl7MappingActivated", "Hl7MappingDrafted", "Hl7PatientLinked",
+    "PatientAdmitted", "PatientDischarged",
 }  # fmt: skip
 
 

@@ -62,6 +62,10 @@ ADMIN_SCREENS: dict[str, Screen] = {
     "settlements.gatewayrow": Screen(view=MANAGERS),
     "settlements.bankline": Screen(view=MANAGERS),
     "settlements.webhookdelivery": Screen(view=MANAGERS),
+    "integration.channel": Screen(view=MANAGERS, add=MANAGERS),
+    "integration.message": Screen(view=MANAGERS, change=MANAGERS),
+    "integration.mappingversion": Screen(view=MANAGERS, add=MANAGERS),
+    "integration.outboundmessage": Screen(view=MANAGERS),
 }
 
 # Screens whose actions (check in, sign off, retry...) a role may use; each action's
@@ -72,6 +76,9 @@ ADMIN_ACTIONS: dict[str, frozenset[str]] = {
     "notifications.deadletter": MANAGERS,
     "audit.auditentry": MANAGERS,
     "settlements.exceptionitem": MANAGERS,
+    "integration.message": MANAGERS,
+    "integration.mappingversion": MANAGERS,
+    "integration.outboundmessage": MANAGERS,
 }
 
 NO_SCREEN = Screen(view=NOBODY)

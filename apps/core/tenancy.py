@@ -114,6 +114,8 @@ WATCHES: dict[str, str | None] = {
     "dispatch-notifications": None,
     "expire-slot-holds": None,
     "purge-idempotency-records": None,
+    "retry-hl7-messages": None,
+    "send-hl7-outbound": None,
     # Chosen by the tenants' clocks, among those whose log grew since their last close: a
     # close of days without new events would write what is there already.
     "nightly-reconciliation": "events",

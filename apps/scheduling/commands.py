@@ -294,6 +294,73 @@ def patient_register(
 
 
 @command
+def patient_update(
+    *,
+    actor: User | None,
+    patient: Patient,
+    name: str | None = None,
+    phone: str | None = None,
+    date_of_birth: date | None = None,
+) -> Patient:
+    """Corrects a patient's name, phone or birth date; appends an event only for what
+    really changed, naming the fields and never their values."""
+    require_role(actor, FRONT_DESK)
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.erased is not None:
+        raise Conflict("This patient's data has been erased.")
+    wanted: dict[str, Any] = {}
+    if name is not None:
+        if not name.strip():
+            raise InvalidInput("A patient needs a name.", field="name")
+        wanted["name"] = name.strip()
+    if phone is not None:
+        wanted["phone"] = normalize_phone(phone)
+    if date_of_birth is not None:
+        if not date(1900, 1, 1) <= date_of_birth <= timezone.now().date():
+            raise InvalidInput("Date of birth must be a real past date.", field="date_of_birth")
+        wanted["date_of_birth"] = date_of_birth
+    changed = sorted(key for key, value in wanted.items() if getattr(patient, key) != value)
+    if not changed:
+        return patient
+    for key in changed:
+        setattr(patient, key, wanted[key])
+    patient.record(events.PATIENT_UPDATED, {"changed": changed}, actor=actor)
+    patient.save()
+    return patient
+
+
+@command
+def patient_merge(*, actor: User | None, survivor: Patient, duplicate: Patient) -> Patient:
+    """Merges `duplicate` into `survivor`: the duplicate is linked to the survivor, and its
+    visits, which keep their ids (the ledger and the event log do not change; their invoices
+    hang off those visits), are listed in the event so that history reads follow them.
+    Merging the same pair twice is a no-op."""
+    require_role(actor, FRONT_DESK)
+    if survivor.pk == duplicate.pk:
+        raise InvalidInput("A patient cannot be merged into itself.", field="duplicate")
+    locked = {
+        row.pk: row
+        for row in Patient.objects.select_for_update().filter(pk__in=[survivor.pk, duplicate.pk])
+    }
+    survivor, duplicate = locked[survivor.pk], locked[duplicate.pk]
+    if duplicate.merged_into_id == survivor.pk:
+        return duplicate
+    if duplicate.merged_into_id is not None or survivor.merged_into_id is not None:
+        raise Conflict("One of these patients was already merged into another.")
+    duplicate.merged_into = survivor
+    duplicate.record(
+        events.PATIENT_MERGED,
+        {
+            "into": survivor.pk,
+            "appointment_ids": sorted(duplicate.appointments.values_list("pk", flat=True)),
+        },
+        actor=actor,
+    )
+    duplicate.save()
+    return duplicate
+
+
+@command
 def patient_erase(*, actor: User | None, patient: Patient) -> Patient:
     """Right to erasure: destroys the patient's key. Visits, payments, events and the audit
     trail keep their ids and amounts, so the ledger and every report still add up."""

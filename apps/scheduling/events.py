@@ -12,6 +12,8 @@ BRANCH_CLOSED = "BranchClosed"
 BRANCH_REOPENED = "BranchReopened"
 PATIENT_REGISTERED = "PatientRegistered"
 PATIENT_ERASED = "PatientErased"
+PATIENT_UPDATED = "PatientUpdated"
+PATIENT_MERGED = "PatientMerged"
 NO_SHOW_POLICY_CHANGED = "NoShowPolicyChanged"
 SCHEDULING_SETTINGS_CHANGED = "SchedulingSettingsChanged"
 

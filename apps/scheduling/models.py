@@ -137,6 +137,16 @@ class Patient(EventSourcedModel):
         Branch, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     erased = models.DateTimeField(null=True, blank=True, editable=False)
+    # A duplicate record merged into another (`patient_merge`): its visits and bills stay
+    # under their ids and are found through this link.
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged",
+        editable=False,
+    )
     # The language of the messages the patient is sent; not PHI, so a plain column.
     language = models.CharField(max_length=5, choices=LANGUAGES, default="en")
     created = models.DateTimeField(auto_now_add=True)

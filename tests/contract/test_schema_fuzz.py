@@ -89,6 +89,9 @@ STATE_RULES = {
     ("POST", "/api/v1/reconciliation/daily/sign-off/"): {"note"},  # a variance needs one
     ("GET", "/api/v1/reconciliation/analytics/"): {"end"},  # after the start, ten years
     ("POST", "/api/v1/reconciliation/settlements/"): {"file", "rows"},  # the CSV's content
+    ("POST", "/api/v1/integrations/hl7/channels/"): {"host"},  # outbound needs host and port
+    ("POST", "/api/v1/integrations/hl7/channels/{id}/mappings/"): {"document"},  # its shape
+    ("POST", "/api/v1/integrations/hl7/messages/{id}/reprocess/"): {"raw"},  # HL7, same MSH-10
 }
 SCHEMES = {"patient": "patientToken", "anonymous": None}
 

@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from apps.bench import migration_probe, tenants
 from apps.bench.fhir import bench_fhir, fhir_rows
+from apps.bench.hl7 import bench_hl7
 from apps.bench.hospital import synthesize_month
 from apps.bench.load import (
     Client,
@@ -171,6 +172,8 @@ class Command(BaseCommand):
         )
         parser.add_argument("--fhir-patients", type=int, default=5000)
         parser.add_argument("--relay-events", type=int, default=50000, help="relay backlog")
+        parser.add_argument("--hl7-messages", type=int, default=4000, help="inbound ADT in all")
+        parser.add_argument("--hl7-connections", type=int, default=8)
         parser.add_argument("--tenants", type=int, default=2000, help="tenants to grow to")
         parser.add_argument("--tenants-step", type=int, default=100, help="sign-ups per point")
         parser.add_argument("--idle-seconds", type=float, default=60.0)
@@ -231,6 +234,8 @@ class Command(BaseCommand):
             results["settlement"] = self.bench_settlement(options["settlement_rows"])
         if "gst" in parts:
             results["gst"] = self.bench_gst(options["gst_visits"])
+        if "hl7" in parts:
+            results["hl7"] = self.bench_hl7(options["hl7_messages"], options["hl7_connections"])
         if "move" in parts:
             results["move"] = [
                 self.bench_move(int(size)) for size in options["move_bookings"].split(",")
@@ -747,6 +752,7 @@ class Command(BaseCommand):
                 )
         finally:
             drop_tenant(tenant)
+
     def bench_gst(self, visits: int) -> dict[str, Any]:
         """GST documents (a Bill of Supply and a Tax Invoice per visit, numbers taken under
         the counter's lock), then the month's GSTR-1 CSV over all of them. Opt-in part."""
@@ -1004,6 +1010,16 @@ class Command(BaseCommand):
             "analytics_rows": len(analytics),
         }
 
+    def bench_hl7(self, messages: int, connections: int) -> dict[str, Any]:
+        """Sustained inbound ADT over MLLP (apps/bench/hl7.py), in a tenant of its own."""
+        tenant = make_tenant()
+        try:
+            return bench_hl7(
+                tenant, connections=connections, per_connection=messages // connections
+            )
+        finally:
+            drop_tenant(tenant)
+
     def print_table(self, results: dict[str, Any]) -> None:
         rows = fhir_rows(results.get("fhir"))
         if settled := results.get("settlement"):
@@ -1031,6 +1047,14 @@ class Command(BaseCommand):
                     "booking via commands vs INSERT+COMMIT floor",
                     f"{write['booking_command_per_s']}/s vs {write['insert_commit_per_s']}/s "
                     f"= {write['booking_cost_x_floor']}x the floor",
+                )
+            )
+        if hl7 := results.get("hl7"):
+            rows.append(
+                (
+                    f"inbound HL7 ADT over MLLP ({hl7['connections']} connections)",
+                    f"{hl7['per_s']}/s, ACK p50 {hl7['ack_ms']['p50_ms']} ms, "
+                    f"p99 {hl7['ack_ms']['p99_ms']} ms, {hl7['codes']}",
                 )
             )
         if http := results.get("http"):

@@ -1,0 +1,504 @@
+"""Integration commands: channels, storing and applying HL7 messages, the error queue.
+
+Storing and applying are separate transactions on purpose: a message is committed before
+its ACK and before anything is applied, so a crash between the two loses nothing (the next
+message of the channel, a resend, or the listener's start applies what was left).
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from apps.audit import trail
+from apps.clinic.access import require_role
+from apps.clinic.models import WHOLE_TENANT_ROLES, User
+from apps.core.db import connection
+from apps.core.errors import Conflict, DomainError, InvalidInput
+from apps.core.tenancy import note_due
+from apps.eventstore.store import command, head_position
+from apps.integration import events
+from apps.integration.mapping import (
+    DEFAULT_MAPPING,
+    Extracted,
+    MappingError,
+    MappingInvalid,
+    extract,
+    validate,
+)
+from apps.integration.models import (
+    Admission,
+    Channel,
+    MappingVersion,
+    Message,
+    OutboundMessage,
+    PatientLink,
+    link_index,
+    link_indexes,
+)
+from apps.integration.parsing import Header, Unparseable, parse
+from apps.scheduling.commands import patient_merge, patient_register, patient_update
+from apps.scheduling.models import Patient
+
+log = logging.getLogger("mymedic.integration")
+
+# Advisory lock classes: one serializes storing per channel (so ids follow arrival order),
+# the other applying per channel (so messages are applied in id order, one at a time).
+STORE_LOCK = 0x484C3753  # "HL7S"
+APPLY_LOCK = 0x484C3741  # "HL7A"
+RETRY_BASE = timedelta(seconds=30)
+# The periodic job that retries the error queue (apps.integration.tasks); a message stored
+# and not applied after this long (its listener died) is applied by that job too.
+RETRY_JOB = "retry-hl7-messages"
+LEFT_BEHIND = timedelta(seconds=60)
+
+
+@command
+def channel_add(
+    *,
+    actor: User | None,
+    name: str,
+    sending_facility: str,
+    direction: str,
+    hold_on_error: bool = False,
+    max_retries: int = 3,
+    host: str = "",
+    port: int | None = None,
+) -> Channel:
+    require_role(actor, WHOLE_TENANT_ROLES)
+    if not name.strip():
+        raise InvalidInput("A channel needs a name.", field="name")
+    facility = sending_facility.strip()
+    if not facility or "|" in facility or "^" in facility:
+        raise InvalidInput(
+            "Give the facility code the system sends in MSH-4.", field="sending_facility"
+        )
+    if direction not in Channel.Direction.values:
+        raise InvalidInput("The direction is inbound or outbound.", field="direction")
+    if direction == Channel.Direction.OUTBOUND and not (host and port):
+        raise InvalidInput("An outbound channel needs the host and port to send to.", field="host")
+    if Channel.objects.filter(sending_facility=facility, direction=direction).exists():
+        raise Conflict("This facility already has a channel in that direction.")
+    channel = Channel(
+        name=name.strip(),
+        sending_facility=facility,
+        direction=direction,
+        hold_on_error=hold_on_error,
+        max_retries=max_retries,
+        host=host.strip(),
+        port=port,
+        start_position=head_position(),
+    )
+    channel.record(
+        events.HL7_CHANNEL_ADDED,
+        {"direction": direction, "hold_on_error": hold_on_error, "max_retries": max_retries},
+        actor=actor,
+    )
+    channel.save()
+    return channel
+
+
+def _lock(lock_class: int, channel_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [lock_class, channel_id])
+
+
+def inbound_channel(sending_facility: str) -> Channel | None:
+    return Channel.objects.filter(
+        sending_facility=sending_facility, direction=Channel.Direction.INBOUND, active=True
+    ).first()
+
+
+def message_store(*, channel: Channel, header: Header, raw: str) -> tuple[Message, bool]:
+    """Commits the message (or finds the one already stored under its control id): the
+    durable step before any ACK. Returns the row and whether it is new."""
+    with transaction.atomic():
+        _lock(STORE_LOCK, channel.pk)
+        existing = Message.objects.filter(channel=channel, control_id=header.control_id).first()
+        if existing is not None:
+            return existing, False
+        message = Message(
+            channel=channel, control_id=header.control_id, message_type=header.message_type
+        )
+        message.seal(raw)
+        message.save()
+        note_due(RETRY_JOB, message.received_at + LEFT_BEHIND)
+    return message, True
+
+
+def apply_pending(channel: Channel) -> None:
+    """Applies the channel's stored messages in the order they came, each in its own
+    transaction. A channel that holds on error stops at the first message in error: the
+    later ones wait (held) until it is reprocessed."""
+    while True:
+        with transaction.atomic():
+            _lock(APPLY_LOCK, channel.pk)
+            message = (
+                Message.objects.select_for_update()
+                .filter(channel=channel, status=Message.Status.RECEIVED)
+                .order_by("id")
+                .first()
+            )
+            if message is None:
+                return
+            if channel.hold_on_error and _blocked(channel, message.pk):
+                _hold_rest(channel)
+                return
+            _apply_one(channel, message)
+
+
+def _blocked(channel: Channel, before: int) -> bool:
+    return Message.objects.filter(
+        channel=channel, id__lt=before, status__in=[Message.Status.ERROR, Message.Status.DEAD]
+    ).exists()
+
+
+def _hold_rest(channel: Channel) -> None:
+    for message in Message.objects.filter(channel=channel, status=Message.Status.RECEIVED):
+        message.status = Message.Status.HELD
+        message.error = "Held: an earlier message of this channel is in error."
+        message.save(update_fields=["status", "error", "updated"])
+
+
+def _apply_one(channel: Channel, message: Message) -> None:
+    message.attempts += 1
+    try:
+        with transaction.atomic():
+            patient = apply_message(channel=channel, raw=message.raw)
+    except (DomainError, MappingError, Unparseable) as exc:
+        _fail(channel, message, _wording(exc))
+        return
+    message.status = Message.Status.APPLIED
+    message.patient = patient
+    message.error = ""
+    message.next_attempt_at = None
+    message.applied_at = timezone.now()
+    message.save()
+
+
+def _wording(exc: Exception) -> str:
+    if isinstance(exc, DomainError) and exc.field:
+        return f"{exc.field}: {exc.message}"
+    return str(exc)
+
+
+def _fail(channel: Channel, message: Message, error: str) -> None:
+    """Into the error queue: retried automatically up to the channel's cap, then dead."""
+    message.error = error
+    if message.attempts > channel.max_retries:
+        message.status = Message.Status.DEAD
+        message.next_attempt_at = None
+        log.error(
+            "hl7 message dead-lettered schema=%s channel=%s message=%s attempts=%s",
+            connection.schema_name, channel.pk, message.pk, message.attempts,
+        )  # fmt: skip
+    else:
+        message.status = Message.Status.ERROR
+        message.next_attempt_at = timezone.now() + RETRY_BASE * 2 ** (message.attempts - 1)
+        note_due(RETRY_JOB, message.next_attempt_at)
+        log.warning(
+            "hl7 message failed schema=%s channel=%s message=%s attempts=%s",
+            connection.schema_name, channel.pk, message.pk, message.attempts,
+        )  # fmt: skip
+    message.save()
+
+
+def apply_message(*, channel: Channel, raw: str) -> Patient | None:
+    """Runs what one message says through the scheduling commands (as the system)."""
+    parsed, header = parse(raw)
+    if header.message_code != "ADT":
+        raise MappingError(f"Message type {header.message_code[:10]} is not handled.")
+    return apply_extracted(channel, extract(parsed, header.trigger, mapping_of(channel)))
+
+
+def mapping_of(channel: Channel) -> dict[str, Any]:
+    """The channel's live mapping; the shipped default until a version is made live."""
+    live = MappingVersion.objects.filter(channel=channel, status=MappingVersion.Status.LIVE)
+    document = live.values_list("document", flat=True).first()
+    return document if document is not None else DEFAULT_MAPPING
+
+
+@command
+def mapping_draft(*, actor: User | None, channel: Channel, document: Any) -> MappingVersion:
+    """A new version of the channel's mapping, validated, not live yet."""
+    require_role(actor, WHOLE_TENANT_ROLES)
+    try:
+        checked = validate(document)
+    except MappingInvalid as exc:
+        raise InvalidInput(errors={"document": exc.errors}) from exc
+    latest = MappingVersion.objects.filter(channel=channel).order_by("-number").first()
+    version = MappingVersion(
+        channel=channel, number=(latest.number + 1) if latest else 1, document=checked
+    )
+    version.record(
+        events.HL7_MAPPING_DRAFTED,
+        {"channel_id": channel.pk, "number": version.number},
+        actor=actor,
+    )
+    version.save()
+    return version
+
+
+@command
+def mapping_activate(*, actor: User | None, version: MappingVersion) -> MappingVersion:
+    """Makes `version` the channel's live mapping; the one live before is retired. Messages
+    applied from then on (and reprocessed ones) use it."""
+    require_role(actor, WHOLE_TENANT_ROLES)
+    channel = Channel.objects.select_for_update().get(pk=version.channel_id)
+    version = MappingVersion.objects.select_for_update().get(pk=version.pk)
+    if version.status == MappingVersion.Status.LIVE:
+        return version
+    for live in MappingVersion.objects.select_for_update().filter(
+        channel=channel, status=MappingVersion.Status.LIVE
+    ):
+        live.status = MappingVersion.Status.RETIRED
+        live.record(
+            events.HL7_MAPPING_ACTIVATED,
+            {"channel_id": channel.pk, "number": live.number, "status": live.status},
+            actor=actor,
+        )
+        live.save()
+    version.status = MappingVersion.Status.LIVE
+    version.activated_at = timezone.now()
+    version.record(
+        events.HL7_MAPPING_ACTIVATED,
+        {"channel_id": channel.pk, "number": version.number, "status": version.status},
+        actor=actor,
+    )
+    version.save()
+    return version
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    control_id: str
+    message_type: str
+    action: str | None
+    values: dict[str, Any]
+    error: str
+
+
+def mapping_try(*, version: MappingVersion, samples: list[str]) -> list[SampleResult]:
+    """What `version` makes of each sample message, without applying anything."""
+    results = []
+    for raw in samples:
+        try:
+            parsed, header = parse(raw)
+        except Unparseable as exc:
+            results.append(SampleResult("", "", None, {}, str(exc)))
+            continue
+        try:
+            if header.message_code != "ADT":
+                raise MappingError(f"Message type {header.message_code[:10]} is not handled.")
+            extracted = extract(parsed, header.trigger, version.document)
+        except MappingError as exc:
+            results.append(SampleResult(header.control_id, header.message_type, None, {}, str(exc)))
+            continue
+        values = {
+            k: v.isoformat() if isinstance(v, date) else v for k, v in extracted.values.items()
+        }
+        results.append(
+            SampleResult(header.control_id, header.message_type, extracted.action, values, "")
+        )
+    return results
+
+
+def _linked(channel: Channel, identifier: str) -> Patient | None:
+    link = (
+        PatientLink.objects.filter(
+            channel=channel, identifier_index__in=link_indexes(channel.pk, identifier)
+        )
+        .select_related("patient")
+        .first()
+    )
+    if link is None:
+        return None
+    patient = link.patient
+    while patient.merged_into_id is not None:
+        patient = Patient.objects.get(pk=patient.merged_into_id)
+    return patient
+
+
+def _known(channel: Channel, identifier: str) -> Patient:
+    patient = _linked(channel, identifier)
+    if patient is None:
+        raise MappingError("The patient identifier (PID-3) is not known on this channel.")
+    return patient
+
+
+def apply_extracted(channel: Channel, extracted: Extracted) -> Patient:
+    values = extracted.values
+    identifier = values["identifier"]
+    if extracted.action in ("register", "admit"):
+        patient = _linked(channel, identifier)
+        if patient is None:
+            patient = patient_register(
+                actor=None,
+                name=values.get("name", ""),
+                phone=values.get("phone", ""),
+                date_of_birth=values.get("date_of_birth"),
+            )
+            link = PatientLink(
+                channel=channel,
+                identifier_index=link_index(channel.pk, identifier),
+                patient=patient,
+            )
+            link.record(
+                events.HL7_PATIENT_LINKED,
+                {"channel_id": channel.pk, "patient_id": patient.pk},
+                actor=None,
+            )
+            link.save()
+        else:
+            patient = _update(patient, values)
+        if extracted.action == "admit":
+            _admit(channel, patient)
+        return patient
+    patient = _known(channel, identifier)
+    if extracted.action == "update":
+        return _update(patient, values)
+    if extracted.action == "discharge":
+        _discharge(channel, patient)
+        return patient
+    prior = values.get("prior_identifier")
+    if not prior:
+        raise MappingError("prior_identifier (MRG-1) is empty.")
+    duplicate = _known(channel, prior)
+    if duplicate.pk != patient.pk:
+        patient_merge(actor=None, survivor=patient, duplicate=duplicate)
+    return patient
+
+
+def _update(patient: Patient, values: dict[str, Any]) -> Patient:
+    return patient_update(
+        actor=None,
+        patient=patient,
+        name=values.get("name"),
+        phone=values.get("phone"),
+        date_of_birth=values.get("date_of_birth"),
+    )
+
+
+@command
+def _admit(channel: Channel, patient: Patient) -> Admission:
+    admission = Admission(channel=channel, patient=patient)
+    admission.record(
+        events.PATIENT_ADMITTED, {"patient_id": patient.pk, "channel_id": channel.pk}, actor=None
+    )
+    admission.save()
+    return admission
+
+
+@command
+def _discharge(channel: Channel, patient: Patient) -> Admission:
+    """Ends the patient's open stay on this channel; a discharge with no stay on record
+    (an outpatient visit) is recorded as a stay that ended now."""
+    admission = (
+        Admission.objects.select_for_update()
+        .filter(channel=channel, patient=patient, status=Admission.Status.ADMITTED)
+        .order_by("-id")
+        .first()
+    ) or Admission(channel=channel, patient=patient)
+    admission.status = Admission.Status.DISCHARGED
+    admission.discharged_at = timezone.now()
+    admission.record(
+        events.PATIENT_DISCHARGED, {"patient_id": patient.pk, "channel_id": channel.pk}, actor=None
+    )
+    admission.save()
+    return admission
+
+
+def message_reprocess(*, actor: User | None, message: Message, raw: str | None = None) -> Message:
+    """A person sends a message from the error queue through again, edited or not; the
+    channel's messages held behind it follow in order. Audited (an edit names no values)."""
+    require_role(actor, WHOLE_TENANT_ROLES)
+    channel = message.channel
+    with transaction.atomic():
+        _lock(APPLY_LOCK, channel.pk)
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        if message.status not in Message.QUEUED:
+            raise Conflict("Only a message in error, held or dead-lettered is reprocessed.")
+        if raw is not None:
+            try:
+                _, header = parse(raw)
+            except Unparseable as exc:
+                raise InvalidInput(str(exc), field="raw") from exc
+            if header.control_id != message.control_id:
+                raise InvalidInput("An edit keeps the message's control id (MSH-10).", field="raw")
+            message.seal(raw)
+            message.message_type = header.message_type
+        message.status = Message.Status.RECEIVED
+        message.attempts = 0
+        message.next_attempt_at = None
+        message.save()
+        _release_held(channel.pk)
+        trail.record(
+            "hl7.reprocess",
+            actor=actor,
+            target=f"hl7message:{message.pk}",
+            detail={"edited": raw is not None, "channel_id": channel.pk},
+        )
+    apply_pending(channel)
+    message.refresh_from_db()
+    return message
+
+
+def retry_due(*, now: datetime | None = None) -> int:
+    """Sends through again the messages whose automatic retry is due, and applies what a
+    listener stored and never applied; returns how many channels it went through."""
+    now = now or timezone.now()
+    due = Message.objects.filter(status=Message.Status.ERROR, next_attempt_at__lte=now)
+    left = Message.objects.filter(
+        status=Message.Status.RECEIVED, received_at__lte=now - LEFT_BEHIND
+    )
+    channel_ids = set(due.values_list("channel_id", flat=True))
+    channel_ids |= set(left.values_list("channel_id", flat=True))
+    for message in due:
+        with transaction.atomic():
+            _lock(APPLY_LOCK, message.channel_id)
+            row = Message.objects.select_for_update().get(pk=message.pk)
+            if row.status != Message.Status.ERROR:
+                continue
+            row.status = Message.Status.RECEIVED
+            row.save(update_fields=["status", "updated"])
+            _release_held(message.channel_id)
+    for channel in Channel.objects.filter(pk__in=channel_ids):
+        apply_pending(channel)
+    return len(channel_ids)
+
+
+def next_retry() -> datetime | None:
+    """When the retry job has work next in this tenant (None: nothing waits)."""
+    retry: datetime | None = Message.objects.filter(status=Message.Status.ERROR).aggregate(
+        at=Min("next_attempt_at")
+    )["at"]
+    received: datetime | None = Message.objects.filter(status=Message.Status.RECEIVED).aggregate(
+        at=Min("received_at")
+    )["at"]
+    left = received + LEFT_BEHIND if received else None
+    return min((at for at in (retry, left) if at is not None), default=None)
+
+
+def _release_held(channel_id: int) -> None:
+    for held in Message.objects.filter(channel_id=channel_id, status=Message.Status.HELD):
+        held.status = Message.Status.RECEIVED
+        held.error = ""
+        held.save(update_fields=["status", "error", "updated"])
+
+
+def messages_purge(*, older_than: timedelta) -> int:
+    """Deletes this tenant's applied inbound messages and sent outbound ones received before
+    `older_than` ago (the store keeps what a person may still need: the error queue and the
+    dead letters). Their effects stay in the patients' rows and the event log."""
+    before = timezone.now() - older_than
+    inbound, _ = Message.objects.filter(
+        status=Message.Status.APPLIED, received_at__lt=before
+    ).delete()
+    outbound, _ = OutboundMessage.objects.filter(
+        status=OutboundMessage.Status.SENT, created__lt=before
+    ).delete()
+    return inbound + outbound

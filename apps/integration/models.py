@@ -1,0 +1,247 @@
+"""Channels to hospital systems, the HL7 v2 message store and what ADT traffic links.
+
+Invariant of the store: a message is a committed row before the sender gets any ACK, and
+a channel's messages are numbered (`id`) in the order they were stored, which is the order
+they are applied in. The raw text is sealed under the tenant's key (it names patients).
+"""
+
+from django.db import models
+
+from apps.core import crypto, keys
+from apps.core.db import connection
+from apps.eventstore.models import EventSourcedModel
+from apps.scheduling.models import Patient
+
+
+class Channel(EventSourcedModel):
+    """A hospital system that sends to us (inbound) or that we send to (outbound)."""
+
+    stream_type = "hl7channel"
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "Inbound"
+        OUTBOUND = "outbound", "Outbound"
+
+    name = models.CharField(max_length=80)
+    # MSH-4 of what the channel sends (inbound); MSH-6 of what we send it (outbound).
+    sending_facility = models.CharField(max_length=60)
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    # Stop applying the channel's later messages while one is in error, until reprocessed.
+    hold_on_error = models.BooleanField(default=False)
+    # Automatic retries of a message whose apply failed before it is dead-lettered.
+    max_retries = models.PositiveSmallIntegerField(default=3)
+    host = models.CharField(max_length=253, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    # The event-log head when an outbound channel was added: it is sent what follows only
+    # (a rebuild of the log never sends it older history).
+    start_position = models.BigIntegerField(default=0, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sending_facility", "direction"], name="hl7_channel_facility"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.direction})"
+
+
+class Message(models.Model):
+    """One HL7 v2 message as received. An operational store like the notification outbox:
+    its effects (patients registered, merged, discharged) append their own events."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received, not applied yet"
+        APPLIED = "applied", "Applied"
+        ERROR = "error", "Error"
+        HELD = "held", "Held behind an error"
+        DEAD = "dead", "Dead letter"
+
+    # Statuses that the error queue shows and a person may reprocess.
+    QUEUED = (Status.ERROR, Status.HELD, Status.DEAD)
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
+    control_id = models.CharField(max_length=199)
+    message_type = models.CharField(max_length=20)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RECEIVED)
+    sealed = models.BinaryField(editable=False)
+    key_version = models.PositiveSmallIntegerField(default=1, editable=False)
+    # Our own wording of why applying failed (never a value from the message).
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    patient = models.ForeignKey(
+        Patient, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "control_id"], name="hl7_message_control")
+        ]
+        indexes = [
+            models.Index(fields=["received_at"], name="hl7_message_received"),
+            models.Index(fields=["channel", "status", "id"], name="hl7_message_channel_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"HL7 message {self.pk} ({self.message_type}, {self.status})"
+
+    def _context(self) -> str:
+        return f"hl7:{connection.schema_name}:{self.channel_id}:{self.control_id}"
+
+    def seal(self, raw: str) -> None:
+        self.key_version, key = keys.active_tenant_key()
+        self.sealed = crypto.seal(key, raw.encode(), self._context())
+
+    @property
+    def raw(self) -> str:
+        key = keys.tenant_key(self.key_version)
+        return crypto.unseal(key, bytes(self.sealed), self._context()).decode()
+
+
+class MappingVersion(EventSourcedModel):
+    """One version of a channel's mapping (`apps.integration.mapping`): drafted, tried on
+    sample messages, then made live; at most one version of a channel is live."""
+
+    stream_type = "hl7mapping"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        LIVE = "live", "Live"
+        RETIRED = "retired", "Retired"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="mappings")
+    number = models.PositiveIntegerField()
+    document = models.JSONField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    created = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["channel", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "number"], name="hl7_mapping_number"),
+            models.UniqueConstraint(
+                fields=["channel"],
+                condition=models.Q(status="live"),
+                name="hl7_mapping_one_live",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Mapping {self.number} of channel {self.channel_id} ({self.status})"
+
+
+class OutboundMessage(models.Model):
+    """An SIU message for an outbound channel, made from one appointment event (keyed by the
+    channel and the event's position, so a repeated or rebuilt run makes it once) and sent in
+    position order. An operational outbox, like the inbound store."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENT = "sent", "Sent and acknowledged"
+        DEAD = "dead", "Dead letter"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="outbound")
+    position = models.BigIntegerField()
+    appointment_id = models.BigIntegerField()
+    message_type = models.CharField(max_length=20)
+    control_id = models.CharField(max_length=40)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    sealed = models.BinaryField(editable=False)
+    key_version = models.PositiveSmallIntegerField(default=1, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Our wording of the last failure (connection, timeout, or the peer's ACK code).
+    error = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["channel", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "position"], name="hl7_outbound_position")
+        ]
+        indexes = [
+            models.Index(fields=["status", "channel", "position"], name="hl7_outbound_pending")
+        ]
+
+    def __str__(self) -> str:
+        return f"Outbound {self.message_type} {self.pk} ({self.status})"
+
+    def _context(self) -> str:
+        return f"hl7-out:{connection.schema_name}:{self.channel_id}:{self.position}"
+
+    def seal(self, raw: str) -> None:
+        self.key_version, key = keys.active_tenant_key()
+        self.sealed = crypto.seal(key, raw.encode(), self._context())
+
+    @property
+    def raw(self) -> str:
+        key = keys.tenant_key(self.key_version)
+        return crypto.unseal(key, bytes(self.sealed), self._context()).decode()
+
+
+class PatientLink(EventSourcedModel):
+    """A channel's patient identifier (PID-3) → our patient. The identifier is kept only as
+    a keyed hash, like the phone index."""
+
+    stream_type = "hl7patientlink"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="+")
+    identifier_index = models.CharField(max_length=64)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "identifier_index"], name="hl7_patient_link_identifier"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Link {self.pk} → patient {self.patient_id}"
+
+
+class Admission(EventSourcedModel):
+    """A stay reported by ADT A01 (admit) and ended by A03 (discharge)."""
+
+    stream_type = "admission"
+
+    class Status(models.TextChoices):
+        ADMITTED = "admitted", "Admitted"
+        DISCHARGED = "discharged", "Discharged"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ADMITTED)
+    admitted_at = models.DateTimeField(auto_now_add=True)
+    discharged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Admission {self.pk} ({self.status})"
+
+
+def identifier_value(channel_id: int, identifier: str) -> str:
+    """What the keyed hash covers: the identifier within its channel's namespace."""
+    return f"hl7:{channel_id}:{identifier}"
+
+
+def link_indexes(channel_id: int, identifier: str) -> list[str]:
+    return keys.phone_indexes(identifier_value(channel_id, identifier))
+
+
+def link_index(channel_id: int, identifier: str) -> str:
+    return keys.phone_index(identifier_value(channel_id, identifier))

@@ -1,0 +1,84 @@
+"""The integration node under test: the real `mllp_listen` process on a free loopback port,
+against the test database, and a committed tenant with an inbound channel."""
+
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django_tenants.utils import schema_context
+
+from apps.integration.commands import channel_add
+from apps.integration.models import Channel
+from apps.tenants.models import Tenant
+from tests.conftest import subprocess_env
+from tests.servers import free_port, stop, wait_until
+
+
+def _accepts(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def start_listener(**env: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`manage.py mllp_listen` on a free port; stop it with `stop_listener`."""
+    port = free_port()
+    log = Path(tempfile.gettempdir()) / f"mllp-{port}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "mllp_listen"],
+            env=subprocess_env(MYMEDIC_MLLP_PORT=str(port), **env),
+            stdout=subprocess.DEVNULL,
+            stderr=output,
+        )
+    try:
+        wait_until(lambda: _accepts(port) or process.poll() is not None, 30, "the MLLP listener")
+        assert process.poll() is None, log.read_text()[-2000:]
+    except AssertionError:
+        stop_listener(process)
+        raise
+    return process, port
+
+
+def stop_listener(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM by PID (SIGKILL after 5 s)."""
+    stop(process, 5)
+
+
+@pytest.fixture(scope="module")
+def listener() -> Iterator[int]:
+    """The port of a listener running for the module's tests; stopped by PID afterwards."""
+    process, port = start_listener()
+    try:
+        yield port
+    finally:
+        stop_listener(process)
+
+
+@pytest.fixture
+def node(committed_tenant: Tenant, django_db_blocker: Any) -> Iterator[Tenant]:
+    """The committed tenant, with the database open to this test (its writes are real)."""
+    with django_db_blocker.unblock():
+        yield committed_tenant
+
+
+def inbound(tenant: Tenant, *, hold_on_error: bool = False, max_retries: int = 3) -> Channel:
+    """A new inbound channel (each test its own facility code)."""
+    with schema_context(tenant.schema_name):
+        return channel_add(
+            actor=None,
+            name="City Hospital",
+            sending_facility=f"HOSP{uuid.uuid4().hex[:8].upper()}",
+            direction="inbound",
+            hold_on_error=hold_on_error,
+            max_retries=max_retries,
+        )
