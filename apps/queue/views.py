@@ -198,10 +198,9 @@ def _my_doctor(request: HttpRequest) -> tuple[Any, Doctor]:
     return user, doctor
 
 
-@login_required
-def doctor_queue(request: HttpRequest) -> HttpResponse:
-    """The doctor's queue: checked-in patients in token order; call next, start, end."""
-    user, doctor = _my_doctor(request)
+def _doctor_queue_page(
+    request: HttpRequest, user: Any, doctor: Doctor, said: dict[str, str] | None = None
+) -> HttpResponse:
     queue = read.doctor_queue(doctor)
     patient_ids = [row["patient"] for row in queue["patients"]]
     names = {p.pk: p.name for p in Patient.objects.filter(pk__in=patient_ids)}
@@ -221,33 +220,38 @@ def doctor_queue(request: HttpRequest) -> HttpResponse:
         }
         for row in queue["patients"]
     ]
-    template = (
-        "queue/_doctor_queue.html"
-        if request.headers.get("HX-Request")
-        else "queue/doctor_queue.html"
-    )
+    fragment = bool(request.headers.get("HX-Request"))
     return render(
         request,
-        template,
+        "queue/_doctor_queue.html" if fragment else "queue/doctor_queue.html",
         {
             "doctor": doctor,
             "queue": queue,
             "rows": rows,
             "room": read.rooms([doctor.pk]).get(doctor.pk, ""),
+            "fragment": fragment,
+            "said": said,
         },
     )
 
 
 @login_required
+def doctor_queue(request: HttpRequest) -> HttpResponse:
+    """The doctor's queue: checked-in patients in token order; call next, start, end."""
+    user, doctor = _my_doctor(request)
+    return _doctor_queue_page(request, user, doctor)
+
+
+@login_required
 @require_POST
 def doctor_queue_action(request: HttpRequest, action: str, aid: int | None = None) -> HttpResponse:
+    """Call next, or call / start / end one visit. Under htmx the answer is the queue with
+    what was done (no session message: a live refresh of the page could race it away)."""
     user, doctor = _my_doctor(request)
     try:
         if action == "next":
             called = commands.queue_call_next(actor=user, doctor=doctor)
-            messages.success(
-                request, _("Called token %(token)s.") % {"token": called.appointment.token}
-            )
+            said = {"success": _("Called token %(token)s.") % {"token": called.appointment.token}}
         else:
             appointment = get_object_or_404(appointments_for(user), pk=aid)
             step = {
@@ -258,8 +262,23 @@ def doctor_queue_action(request: HttpRequest, action: str, aid: int | None = Non
             if step is None:
                 raise PermissionDenied
             step(actor=user, appointment=appointment)
+            token = {"token": appointment.token}
+            said = {
+                "success": {
+                    "call": _("Called token %(token)s."),
+                    "start": _("Consultation of token %(token)s started."),
+                    "end": _("Consultation of token %(token)s ended."),
+                }[action]
+                % token
+            }
     except DomainError as exc:
-        messages.error(request, exc.message)
+        said = {"error": exc.message}
     else:
         catch_up(board_projections())
+    if request.headers.get("HX-Request"):
+        return _doctor_queue_page(request, user, doctor, said)
+    for level, text in said.items():
+        messages.add_message(
+            request, messages.ERROR if level == "error" else messages.SUCCESS, text
+        )
     return redirect("queue-doctor")

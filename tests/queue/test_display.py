@@ -181,10 +181,12 @@ def test_the_doctor_sees_their_queue_in_the_language_they_chose(
     console.login(username="neha@acme.example.com", password=PASSWORD)
 
     english = console.get("/console/queue/").content.decode()
+    called = console.post("/console/queue/next/", follow=True).content.decode()
     console.post("/account/language/", {"language": "hi", "next": "/console/queue/"})
     hindi = console.get("/console/queue/").content.decode()
 
     assert "Call next" in english and "Kamala Devi" in english
+    assert "Called token 1." in called
     assert "अगले को बुलाएँ" in hindi and "टोकन" in hindi
     assert User.objects.get(email="neha@acme.example.com").language == "hi"
 
