@@ -8,10 +8,12 @@ from apps.billing import events as billing
 from apps.clinic import events as clinic
 from apps.notifications import events as notifications
 from apps.patientapp import events as patientapp
+from apps.queue import events as queue
 from apps.reconciliation import events as reconciliation
 from apps.scheduling import events as scheduling
 
 REGISTRIES = [billing, clinic, notifications, patientapp, reconciliation, scheduling]
+REGISTRIES.append(queue)
 APPS = Path(__file__).resolve().parent.parent / "apps"
 
 # The log's contract: every type ever appended. Adding one is fine; changing one is not.
@@ -28,6 +30,10 @@ STORED_TYPES = {
     "RefundIssued", "SchedulingSettingsChanged", "SlotHeld", "SlotHoldConsumed",
     "SlotHoldExpired", "SlotHoldReleased", "TaxRuleAdded", "WaitlistFulfilled", "WaitlistJoined",
     "WaitlistLeft", "WaitlistOfferExpired", "WaitlistOffered",
+}  # fmt: skip
+STORED_TYPES |= {
+    "ConsultationEnded", "ConsultationStarted", "DisplayLinkCreated", "DisplayLinkRevoked",
+    "DoctorRoomSet", "PatientCalled",
 }  # fmt: skip
 
 
