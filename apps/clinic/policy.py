@@ -51,6 +51,7 @@ ADMIN_SCREENS: dict[str, Screen] = {
     "notifications.delivery": Screen(view=MANAGERS),
     "notifications.deadletter": Screen(view=MANAGERS),
     "patientapp.patientappsettings": Screen(view=MANAGERS, add=MANAGERS, change=MANAGERS),
+    "queue.displaylink": Screen(view=ADMIN_ROLES),
 }
 
 # Screens whose actions (check in, sign off, retry...) a role may use; each action's
@@ -60,6 +61,7 @@ ADMIN_ACTIONS: dict[str, frozenset[str]] = {
     "reconciliation.dailyclose": ADMIN_ROLES,
     "notifications.deadletter": MANAGERS,
     "audit.auditentry": MANAGERS,
+    "queue.displaylink": ADMIN_ROLES,
 }
 
 NO_SCREEN = Screen(view=NOBODY)
