@@ -19,7 +19,7 @@ class DisplayLinkAdmin(BranchScopedAdmin):
     list_display = ["name", "branch", "language", "made", "revoked"]
     list_filter = [("branch", admin.RelatedOnlyFieldListFilter), "language"]
     list_select_related = ["branch"]
-    readonly_fields = ["name", "branch", "language", "made", "revoked", "created_by"]
+    readonly_fields = ("name", "branch", "language", "made", "revoked", "created_by")
     fields = readonly_fields
     actions = ["revoke"]
 
