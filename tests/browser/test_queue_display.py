@@ -262,11 +262,25 @@ def test_tokens_calls_reconnects_and_revocation_on_the_waiting_room_display(
         print(f"dropped screen caught up {time.monotonic() - missed:.2f} s after the missed call")  # noqa: T201
         expect(far.locator("#doctors[data-connected=true]")).to_be_attached()
 
-        # The Hindi screen of the same branch.
+        # The Hindi screen of the same branch, sound on: a re-call is chimed and spoken in
+        # Hindi (what the page hands the browser's speech synthesis is recorded).
         hindi = chromium.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+        hindi.add_init_script(
+            "window.said = []; window.speechSynthesis.speak ="
+            " (u) => window.said.push({text: u.text, lang: u.lang});"
+        )
         hindi.goto(f"{base}/queue/branches/{branch}/?key={waiting_room['hindi']}")
         expect(hindi.get_by_text("अब सेवा में")).to_be_visible()
         expect(hindi.locator(f"[data-doctor='{doctor}'] [data-field=serving]")).to_have_text("2")
+        hindi.get_by_role("button", name="आवाज़ बंद").click()
+        expect(hindi.get_by_role("button", name="आवाज़ चालू")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        surgery.locator("tr[data-token='2']").get_by_role("button", name="Call again").click()
+        hindi.wait_for_function("window.said.length > 0", timeout=5000)
+        assert hindi.evaluate("window.said") == [
+            {"text": "टोकन 2, कृपया कमरा 4 में जाएँ", "lang": "hi-IN"}
+        ]
         shot(hindi, "display-hi")
 
         # The branch manager revokes the English link: its screen stops within seconds.
