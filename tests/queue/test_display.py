@@ -180,11 +180,13 @@ def test_the_doctor_sees_their_queue_in_the_language_they_chose(
     console = host(tenant)
     console.login(username="neha@acme.example.com", password=PASSWORD)
 
+    landing = console.get("/reception/")
     english = console.get("/console/queue/").content.decode()
     called = console.post("/console/queue/next/", follow=True).content.decode()
     console.post("/account/language/", {"language": "hi", "next": "/console/queue/"})
     hindi = console.get("/console/queue/").content.decode()
 
+    assert landing.status_code == 302 and landing["Location"] == "/console/queue/"
     assert "Call next" in english and "Kamala Devi" in english
     assert "Called token 1." in called
     assert "अगले को बुलाएँ" in hindi and "टोकन" in hindi
