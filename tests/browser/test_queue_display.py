@@ -28,6 +28,7 @@ from apps.scheduling.slots import free_slots
 from apps.tenants.models import Tenant
 from tests.browser.chromium import SHOTS, needs_chromium, tenant_site
 from tests.browser.desk import PASSWORD, receptionists, sign_in
+from tests.browser.test_content_security_policy import WATCH
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), needs_chromium]
@@ -166,6 +167,13 @@ def site(
         yield browser_and_base
 
 
+def watched(chromium: Browser, width: int, height: int) -> Page:
+    """A page in its own context that records every Content-Security-Policy violation."""
+    page = chromium.new_context(viewport={"width": width, "height": height}).new_page()
+    page.add_init_script(WATCH)
+    return page
+
+
 def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"queue-{name}.png"), full_page=True)
 
@@ -186,12 +194,12 @@ def test_tokens_calls_reconnects_and_revocation_on_the_waiting_room_display(
     port = int(base.rsplit(":", 1)[1])
     relay = Relay(port)
     try:
-        tv = chromium.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+        tv = watched(chromium, 1920, 1080)
         tv.goto(f"{base}/queue/branches/{branch}/?key={waiting_room['english']}")
         card = tv.locator(f"[data-doctor='{doctor}']")
         expect(tv.locator("#doctors[data-connected=true]")).to_be_attached()
 
-        desk = chromium.new_context(viewport={"width": 1366, "height": 768}).new_page()
+        desk = watched(chromium, 1366, 768)
         sign_in(desk, base, "desk@example.com")
 
         # Check-in issues token 1, then 2; the display shows each waiting. The first request
@@ -214,7 +222,7 @@ def test_tokens_calls_reconnects_and_revocation_on_the_waiting_room_display(
         shot(desk, "token-slip")
 
         # The doctor calls the next patient with the keyboard alone.
-        surgery = chromium.new_context(viewport={"width": 1366, "height": 768}).new_page()
+        surgery = watched(chromium, 1366, 768)
         surgery.goto(f"{base}/login/")
         surgery.get_by_label("Email").fill("neha@example.com")
         surgery.get_by_label("Password").fill(PASSWORD)
@@ -241,7 +249,7 @@ def test_tokens_calls_reconnects_and_revocation_on_the_waiting_room_display(
 
         # A second screen reaches the server over a link that drops; meanwhile a patient checks
         # in and is called. The screen reconnects by itself and catches up.
-        far = chromium.new_context(viewport={"width": 1280, "height": 720}).new_page()
+        far = watched(chromium, 1280, 720)
         far.goto(
             f"http://{committed_tenant.slug}.localhost:{relay.port}/queue/branches/{branch}/"
             f"?key={waiting_room['english']}"
@@ -264,7 +272,7 @@ def test_tokens_calls_reconnects_and_revocation_on_the_waiting_room_display(
 
         # The Hindi screen of the same branch, sound on: a re-call is chimed and spoken in
         # Hindi (what the page hands the browser's speech synthesis is recorded).
-        hindi = chromium.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+        hindi = watched(chromium, 1920, 1080)
         hindi.add_init_script(
             "window.said = []; window.speechSynthesis.speak ="
             " (u) => window.said.push({text: u.text, lang: u.lang});"
@@ -287,7 +295,7 @@ def test_tokens_calls_reconnects_and_revocation_on_the_waiting_room_display(
         shot(hindi, "display-hi")
 
         # The branch manager revokes the English link: its screen stops within seconds.
-        manager = chromium.new_context(viewport={"width": 1366, "height": 900}).new_page()
+        manager = watched(chromium, 1366, 900)
         sign_in(manager, base, "manager@example.com")
         manager.get_by_role("link", name="Displays").click()
         shot(manager, "links")
@@ -298,6 +306,11 @@ def test_tokens_calls_reconnects_and_revocation_on_the_waiting_room_display(
         expect(tv.get_by_text("This screen was switched off")).to_be_visible(timeout=5000)
         print(f"revoked screen stopped after {time.monotonic() - revoked_at:.2f} s")  # noqa: T201
         expect(hindi.get_by_text("अब सेवा में")).to_be_visible()
+        pages = {"tv": tv, "desk": desk, "doctor": surgery, "far": far, "hindi": hindi}
+        pages["manager"] = manager
+        assert {name: p.evaluate("window.__violations") for name, p in pages.items()} == {
+            name: [] for name in pages
+        }
         tv.reload()
         expect(tv.get_by_text("This display link is not valid or was revoked")).to_be_visible()
     finally:
