@@ -338,6 +338,7 @@ TENANT_APPS = [
     "apps.fhir",
     "apps.eventbus",
     "apps.integration",
+    "apps.queue",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -367,6 +368,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "apps.plans.gate.PlanGateMiddleware",
+    "apps.clinic.language.StaffLanguageMiddleware",
     "apps.core.clinictime.ClinicTimeMiddleware",
     "apps.eventstore.context.RequestOriginMiddleware",
     "apps.core.idempotency.IdempotencyMiddleware",
@@ -700,6 +702,9 @@ USE_I18N = True
 USE_TZ = True
 # One date, time and number format per locale (en-in: "2 Dec 2026, 09:00 IST", 12,34,567.00).
 FORMAT_MODULE_PATH = ["mymedic.formats"]
+# Catalogues of the pages that speak Hindi too (the waiting-room display, the doctor's queue):
+# locale/hi/LC_MESSAGES/django.po, its compiled .mo committed beside it (docs/QUEUE.md).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -6,12 +6,14 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from apps.audit.api import AuditVerifyApi
+from apps.clinic.language import language_choose
 from apps.clinic.models import Role
 from apps.clinic.permissions import ManagersOnly, roles
 from apps.clinic.views import password_change
 from apps.core.schemaview import SchemaApi
 from apps.eventstore.api import EventListApi
 from apps.plans.views import subscription_page
+from apps.queue.urls import api_urlpatterns as queue_api
 
 OWNERS = frozenset({Role.OWNER})
 
@@ -24,6 +26,7 @@ urlpatterns = [
     ),
     path("api/v1/patient/", include("apps.patientapp.urls")),
     path("api/v1/", include("apps.clinic.urls")),
+    path("api/v1/", include(queue_api)),
     path("api/v1/", include("apps.scheduling.urls")),
     path("api/v1/", include("apps.billing.urls")),
     path("", include("apps.settlements.urls")),
@@ -45,8 +48,10 @@ urlpatterns = [
     path("fhir/R4/", include("apps.fhir.urls")),
     path("account/password/", password_change, name="account-password"),
     path("account/subscription/", subscription_page, name="account-subscription"),
+    path("account/language/", language_choose, name="account-language"),
     path("", include("apps.reception.urls")),
     path("", include("apps.setup.urls")),
+    path("", include("apps.queue.urls")),
 ]
 
 handler404 = "apps.core.api.not_found"

@@ -106,6 +106,8 @@ cmd_system() {
   [[ -x /usr/sbin/nginx ]] || command -v nginx >/dev/null || missing+=(nginx)
   command -v wrk >/dev/null || missing+=(wrk)  # make bench's serving part
   command -v nats-server >/dev/null || missing+=(nats-server)  # the event bus (tests, relay)
+  # A Devanagari font, so Chromium draws the Hindi display and doctor's queue (browser tests).
+  fc-list :lang=hi 2>/dev/null | grep -q . || missing+=(fonts-lohit-deva)
   python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
   if ((${#missing[@]} == 0)); then say "system: packages present"; return; fi
   say "system: installing ${missing[*]}"

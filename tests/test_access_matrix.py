@@ -152,6 +152,12 @@ ROUTES = [
     Route("POST", "/api/v1/exports/", frozenset({OWNER}), 202,
           body=lambda ids: {"passphrase": "a-long-export-passphrase"}),
     Route("GET", "/api/v1/subscription/", frozenset({OWNER}), 200),
+    Route("GET", "/api/v1/doctors/me/queue/", frozenset({DOCTOR}), 200),
+    Route("POST", "/api/v1/doctors/me/queue/next/", frozenset({DOCTOR}), 200),
+    Route("POST", "/api/v1/appointments/{checked_in}/call/", ALL, 200, "branch"),
+    Route("POST", "/api/v1/appointments/{checked_in}/start/", ALL, 200, "branch"),
+    # Every role that may end a consultation reaches the check that it started (here: 409).
+    Route("POST", "/api/v1/appointments/{checked_in}/end/", ALL, 409, "branch"),
     Route("POST", "/api/v1/auth/logout/", ALL, 204),
     # Every role reaches the check of its current password (a wrong one here: 400).
     Route("POST", "/api/v1/auth/password/", ALL, 400, body=lambda ids: {

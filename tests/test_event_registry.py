@@ -10,6 +10,7 @@ from apps.fhir import events as fhir
 from apps.integration import events as integration
 from apps.notifications import events as notifications
 from apps.patientapp import events as patientapp
+from apps.queue import events as queue
 from apps.reconciliation import events as reconciliation
 from apps.scheduling import events as scheduling
 from apps.settlements import events as settlements
@@ -17,6 +18,7 @@ from apps.settlements import events as settlements
 REGISTRIES = [billing, clinic, notifications, patientapp, reconciliation, scheduling]
 REGISTRIES += [settlements, fhir]
 REGISTRIES.append(integration)
+REGISTRIES.append(queue)
 APPS = Path(__file__).resolve().parent.parent / "apps"
 
 # The log's contract: every type ever appended. Adding one is fine; changing one is not.
@@ -50,6 +52,10 @@ STORED_TYPES |= {"PatientUpdated", "PatientMerged"}
 STORED_TYPES |= {
     "Hl7ChannelAdded", "Hl7MappingActivated", "Hl7MappingDrafted", "Hl7PatientLinked",
     "PatientAdmitted", "PatientDischarged",
+}  # fmt: skip
+STORED_TYPES |= {
+    "ConsultationEnded", "ConsultationStarted", "DisplayLinkCreated", "DisplayLinkRevoked",
+    "DoctorRoomSet", "PatientCalled",
 }  # fmt: skip
 
 

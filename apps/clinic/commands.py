@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 from apps.audit.trail import record
 from apps.clinic import events, policy
 from apps.clinic.access import require_role
-from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, StaffToken, User
+from apps.clinic.models import STAFF_LANGUAGES, WHOLE_TENANT_ROLES, Branch, Role, StaffToken, User
 from apps.clinic.tasks import send_invitation
 from apps.clinic.tokens import mint
 from apps.core.db import connection
@@ -323,4 +323,19 @@ def staff_password_reset(*, actor: User | None, user: User, new_password: str) -
     user.save(update_fields=["password"])
     end_access(user)
     record("staff.password_reset", actor=actor, target=f"user:{user.pk}")
+    return user
+
+
+@command
+def staff_language_set(*, actor: User, language: str) -> User:
+    """A signed-in staff member chooses the language of their console pages."""
+    if language not in dict(STAFF_LANGUAGES):
+        raise InvalidInput("Choose English or Hindi.", field="language")
+    user = User.objects.select_for_update().get(pk=actor.pk)
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
+        record(
+            "staff.changed", actor=actor, target=f"user:{user.pk}", detail={"fields": ["language"]}
+        )
     return user

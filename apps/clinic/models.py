@@ -61,6 +61,11 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **fields)
 
 
+# The languages a staff member may choose for the console (English stays the clinic's locale,
+# en-IN, for dates and money).
+STAFF_LANGUAGES = (("en", "English"), ("hi", "हिन्दी (Hindi)"))
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A staff member of one tenant; signs in with their email."""
 
@@ -71,6 +76,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May sign in to the admin.")
     date_joined = models.DateTimeField(default=timezone.now)
+    # The language of the console pages that speak more than English (apps/clinic/language.py).
+    language = models.CharField(max_length=5, choices=STAFF_LANGUAGES, default="en")
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -66,6 +66,7 @@ ADMIN_SCREENS: dict[str, Screen] = {
     "integration.message": Screen(view=MANAGERS, change=MANAGERS),
     "integration.mappingversion": Screen(view=MANAGERS, add=MANAGERS),
     "integration.outboundmessage": Screen(view=MANAGERS),
+    "queue.displaylink": Screen(view=ADMIN_ROLES),
 }
 
 # Screens whose actions (check in, sign off, retry...) a role may use; each action's
@@ -79,6 +80,7 @@ ADMIN_ACTIONS: dict[str, frozenset[str]] = {
     "integration.message": MANAGERS,
     "integration.mappingversion": MANAGERS,
     "integration.outboundmessage": MANAGERS,
+    "queue.displaylink": ADMIN_ROLES,
 }
 
 NO_SCREEN = Screen(view=NOBODY)

@@ -21,7 +21,7 @@ from django.utils.module_loading import import_string
 from django_eventstream import send_event
 from django_eventstream.channelmanager import ChannelManagerBase
 from django_eventstream.event import Event
-from django_eventstream.views import RedisListener, get_listener_manager
+from django_eventstream.views import RedisListener, events, get_listener_manager
 from django_tenants.utils import schema_context
 from redis.exceptions import RedisError
 
@@ -35,6 +35,17 @@ BOARD_EVENT = "board"
 
 def branch_channel(schema: str, branch_id: int) -> str:
     return f"{schema}.branch.{branch_id}"
+
+
+# Kinds of channel (`{schema}.{kind}.{id}`) whose streaming view checks the reader itself
+# before it streams (a waiting-room display opened with its link's key, no staff sign-in);
+# higher apps add theirs. Every other channel is a branch's, for its signed-in staff.
+VIEW_CHECKED_KINDS: set[str] = set()
+
+
+def stream_checked(request: HttpRequest, channel: str) -> Any:
+    """The Server-Sent Events stream of one view-checked channel (see VIEW_CHECKED_KINDS)."""
+    return events(request, channel=channel)
 
 
 @announce
@@ -53,10 +64,14 @@ class BranchChannelManager(ChannelManagerBase):
     def get_channels_for_request(
         self, request: HttpRequest, view_kwargs: dict[str, Any]
     ) -> set[str]:
+        if "channel" in view_kwargs:  # named by a view that checked its reader
+            return {view_kwargs["channel"]}
         schema = request.tenant.schema_name  # type: ignore[attr-defined]
         return {branch_channel(schema, int(view_kwargs["branch_id"]))}
 
     def can_read_channel(self, user: Any, channel: str) -> bool:
+        if channel.count(".") >= 2 and channel.split(".")[1] in VIEW_CHECKED_KINDS:
+            return True  # only `stream_checked` names such a channel, after its check
         may_see_branch = import_string(settings.MYMEDIC_BRANCH_ACCESS)
         schema, _, branch = channel.rpartition(".branch.")
         if user is None or not branch.isdigit():

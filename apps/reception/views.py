@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from apps.audit.trail import record
 from apps.billing.selectors import invoice_view
+from apps.clinic.models import Role
 from apps.clinic.scoping import staff_of, visible_branches
 from apps.scheduling.commands import FRONT_DESK
 from apps.scheduling.selectors import appointments_for
@@ -14,6 +15,8 @@ from apps.scheduling.selectors import appointments_for
 
 @login_required
 def branch_choice(request: HttpRequest) -> HttpResponse:
+    if staff_of(request).role == Role.DOCTOR:  # a doctor's console is their queue
+        return redirect("queue-doctor")
     branches = list(visible_branches(staff_of(request)))
     if len(branches) == 1:
         return redirect("reception-branch", pk=branches[0].pk)

@@ -5,11 +5,13 @@ role, branch and business rules, and appends its event by saving an event-source
 """
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from apps.clinic.access import require_branch, require_role
@@ -700,6 +702,20 @@ def appointment_cancel(
     return appointment
 
 
+def next_token(appointment: Appointment) -> int:
+    """The queue token a visit gets at check-in: one more than the highest its doctor gave on
+    the visit's local day (1 for the first). Race-free because every command holds the
+    tenant's append lock until it commits: two check-ins never count at the same time."""
+    zone = ZoneInfo(appointment.doctor.branch.timezone)
+    day = appointment.start.astimezone(zone).date()
+    highest = Appointment.objects.filter(
+        doctor_id=appointment.doctor_id,
+        start__gte=datetime.combine(day, time(), tzinfo=zone),
+        start__lt=datetime.combine(day + timedelta(days=1), time(), tzinfo=zone),
+    ).aggregate(highest=Max("token"))["highest"]
+    return (highest or 0) + 1
+
+
 def _transition(
     *, actor: User | None, appointment: Appointment, action: str, now: datetime | None
 ) -> Appointment:
@@ -716,6 +732,8 @@ def _transition(
     )
     if refusal is not None:
         raise Conflict(refusal)
+    if action == "check_in" and appointment.token is None:
+        appointment.token = next_token(appointment)
     appointment.take(action, actor=actor)
     if appointment.status in Appointment.HOLDING:
         _save_holding_time(appointment)
@@ -728,7 +746,8 @@ def _transition(
 def appointment_check_in(
     *, actor: User | None, appointment: Appointment, now: datetime | None = None
 ) -> Appointment:
-    """Only on the visit's day, from the tenant's check-in window before its start."""
+    """Only on the visit's day, from the tenant's check-in window before its start; the visit
+    gets its doctor's next queue token for the day (`next_token`)."""
     return _transition(actor=actor, appointment=appointment, action="check_in", now=now)
 
 

@@ -387,6 +387,9 @@ class Appointment(EventSourcedModel):
     )
     # Booked by a patient over the tenant's no-show threshold (see NoShowPolicy).
     repeat_no_show = models.BooleanField(default=False, editable=False)
+    # The queue token given at check-in: 1, 2, 3… per doctor per local day, in check-in order
+    # (`apps.scheduling.commands.next_token`); it travels in every later event of the visit.
+    token = models.PositiveIntegerField(null=True, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -452,6 +455,7 @@ class Appointment(EventSourcedModel):
             "follow_up_of": self.follow_up_of_id,
             "fee": str(self.doctor.consultation_fee),
             "repeat_no_show": self.repeat_no_show,
+            "token": self.token,
             **extra,
         }
 
@@ -560,6 +564,7 @@ class AppointmentView(models.Model):
     status = models.CharField(max_length=12)
     follow_up_of_id = models.BigIntegerField(null=True)
     repeat_no_show = models.BooleanField(default=False)
+    token = models.PositiveIntegerField(null=True)
     position = models.BigIntegerField()
 
     class Meta:

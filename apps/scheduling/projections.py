@@ -9,7 +9,7 @@ from apps.scheduling.models import AppointmentView
 
 COLUMNS = [
     "appointment_id", "branch_id", "doctor_id", "patient_id", "date", "start", "end",
-    "status", "follow_up_of_id", "repeat_no_show", "position",
+    "status", "follow_up_of_id", "repeat_no_show", "token", "position",
 ]  # fmt: skip
 
 # Set-based fold of a range of the log: per appointment, its latest event's row wins.
@@ -19,7 +19,7 @@ SELECT DISTINCT ON ((data->>'id')::bigint)
     (data->>'id')::bigint, (data->>'branch_id')::bigint, (data->>'doctor_id')::bigint,
     (data->>'patient_id')::bigint, (data->>'date')::date, (data->>'start')::timestamptz,
     (data->>'end')::timestamptz, data->>'status', (data->>'follow_up_of')::bigint,
-    COALESCE((data->>'repeat_no_show')::boolean, false), position
+    COALESCE((data->>'repeat_no_show')::boolean, false), (data->>'token')::integer, position
 FROM eventstore_event
 WHERE position BETWEEN %s AND %s AND type = ANY(%s)
 ORDER BY (data->>'id')::bigint, position DESC

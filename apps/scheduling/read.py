@@ -35,6 +35,7 @@ def _row(
         "end": local_iso(view.end, zone),
         "status": view.status,
         "patient": view.patient_id,
+        "token": view.token,
     }
     if with_doctor:
         row["doctor"] = view.doctor_id

@@ -180,7 +180,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
         model = Appointment
         fields = [
             "id", "doctor", "patient", "branch", "start", "end", "status", "cancel_reason",
-            "follow_up_of",
+            "follow_up_of", "token",
         ]  # fmt: skip
 
     def _zone(self, appointment: Appointment) -> str:
@@ -235,6 +235,11 @@ class ReadModelRowSerializer(serializers.Serializer):
     end = serializers.CharField()
     status = serializers.ChoiceField(choices=Appointment.Status.choices)
     patient = serializers.IntegerField()
+    token = serializers.IntegerField(
+        allow_null=True,
+        help_text="The queue token given at check-in (1, 2, 3… per doctor per day, in "
+        "check-in order); null before check-in",
+    )
     doctor = serializers.IntegerField(required=False)
     repeat_no_show = serializers.BooleanField(
         required=False,

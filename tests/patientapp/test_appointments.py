@@ -30,6 +30,7 @@ BOOKING_SHAPE = {
     "status",
     "cancel_reason",
     "follow_up_of",
+    "token",  # the queue token, null until check-in
     "position",
 }
 

@@ -38,6 +38,7 @@ def test_doctors_day_lists_the_days_appointments_with_its_position(
             "end": "2027-01-04T09:30:00+05:30",
             "status": "booked",
             "patient": patient.pk,
+            "token": None,  # given at check-in
         },
         {
             "id": second.pk,
@@ -45,6 +46,7 @@ def test_doctors_day_lists_the_days_appointments_with_its_position(
             "end": "2027-01-04T11:30:00+05:30",
             "status": "booked",
             "patient": patient.pk,
+            "token": None,
         },
     ]
 

@@ -61,6 +61,7 @@ from apps.core.errors import TenantMoving
 from apps.eventstore import replay
 from apps.eventstore.models import Event, ProjectionState
 from apps.eventstore.projections import catch_up
+from apps.queue import commands as queue
 from apps.reconciliation import reports
 from apps.reconciliation.analytics import chain_analytics
 from apps.reconciliation.export import export
@@ -159,6 +160,9 @@ class Command(BaseCommand):
             "settlement part, not in the default parts)",
         )
         parser.add_argument(
+            "--displays", type=int, default=200, help="waiting-room display streams (displays)"
+        )
+        parser.add_argument(
             "--migration-schemas",
             type=int,
             default=300,
@@ -216,6 +220,8 @@ class Command(BaseCommand):
             results["writes"] = self.bench_writes(options["write_bookings"])
         if "streams" in parts:
             results["streams"] = self.bench_streams(options["streams"])
+        if "displays" in parts:
+            results["displays"] = self.bench_displays(options["displays"])
         if "signup" in parts:
             results["signup"] = self.bench_signup(options["signups"])
         if "lag" in parts:
@@ -541,6 +547,61 @@ class Command(BaseCommand):
             "push_max_ms": round(max(latencies) * 1000, 1) if latencies else None,
             "memory": memory,
             "file_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+        }
+
+    def bench_displays(self, count: int) -> dict[str, Any]:
+        """`count` waiting-room display streams of one branch held open through nginx; then
+        one doctor's call of a checked-in token, and how long the display state takes to
+        reach every screen (from just after commit)."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < 4 * count + 1024:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(4 * count + 1024, hard), hard))
+        tenant = make_tenant()
+        host = tenant_domain(tenant.slug)
+        streams: list[socket.socket] = []
+        try:
+            with schema_context(tenant.schema_name):
+                doctors, patient = seed_doctors(1)
+                branch = Branch.objects.get()
+                doctor, start = SlotFeed(doctors).next()
+                visit = commands.appointment_book(
+                    actor=None, doctor=doctor, patient=patient, start=start
+                )
+                visit = commands.appointment_check_in(actor=None, appointment=visit, now=start)
+                _, key = queue.display_link_create(
+                    actor=None, branch=branch, name="Bench hall", language="en"
+                )
+                catch_up()
+            request = (
+                f"GET /queue/branches/{branch.pk}/events/?key={key} HTTP/1.1\r\nHost: {host}"
+                "\r\nAccept: text/event-stream\r\n\r\n"
+            ).encode()
+            with proxied_web(os.cpu_count() or 1, connections=count + 64) as web:
+                with timed() as opening:
+                    for _ in range(count):
+                        stream = socket.create_connection(("127.0.0.1", web.port), timeout=30)
+                        stream.sendall(request)
+                        streams.append(stream)
+                    opened = _read_all_until(streams, b"stream-open", 60)
+                self.stderr.write(f"displays: {len(opened)} of {count} open; one call…")
+                with schema_context(tenant.schema_name):
+                    queue.patient_call(actor=None, appointment=visit)
+                    committed = time.perf_counter()
+                    catch_up()
+                arrived = _read_all_until(streams, b"event: queue", 10)
+        finally:
+            for stream in streams:
+                stream.close()
+            drop_tenant(tenant)
+        latencies = [at - committed for at in arrived.values()]
+        return {
+            "displays": count,
+            "opened": len(opened),
+            "open_all_s": round(opening.seconds, 2),
+            "pushed_to": len(arrived),
+            "within_1_s": sum(1 for latency in latencies if latency < 1.0),
+            "push": summary_ms(latencies) if latencies else {},
+            "push_max_ms": round(max(latencies) * 1000, 1) if latencies else None,
         }
 
     def bench_tenants(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -1142,6 +1203,17 @@ class Command(BaseCommand):
                     f"{streams['pushed_to']} ({streams['within_1_s']} within 1 s), "
                     f"p50 {push.get('p50_ms')} ms, p99 {push.get('p99_ms')} ms, "
                     f"max {streams['push_max_ms']} ms",
+                )
+            )
+        if displays := results.get("displays"):
+            push = displays["push"]
+            rows.append(
+                (
+                    f"waiting-room displays open ({displays['displays']})",
+                    f"{displays['opened']} opened in {displays['open_all_s']} s; a call reached "
+                    f"{displays['pushed_to']} ({displays['within_1_s']} within 1 s), "
+                    f"p50 {push.get('p50_ms')} ms, p99 {push.get('p99_ms')} ms, "
+                    f"max {displays['push_max_ms']} ms",
                 )
             )
         if grown := results.get("tenants"):
