@@ -32,6 +32,7 @@ from apps.tenants.commands import tenant_onboard
 from apps.tenants.models import Tenant
 from apps.tenants.schemas import ensure_template_schema
 from tests.clock import ist
+from tests.faults.stack import TIMINGS
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 OWNER_PASSWORD = "correct-horse-battery-9"
@@ -259,16 +260,31 @@ def _produced(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
         PRODUCED.append(json.dumps(model_to_dict(instance), cls=DjangoJSONEncoder))
 
 
+def phi_leaks() -> list[str]:
+    """The seeded PHI values that appear in what this process produced."""
+    return sorted({value for value in SEEDED_PHI for text in PRODUCED if value in text})
+
+
 def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger().addHandler(_Collect(level=logging.DEBUG))
 
 
+# Under pytest-xdist (docs/TESTING.md) the tests that must not run beside each other share one
+# group, which one worker runs a test at a time: the fault tests, and tests that time
+# something.
+ONE_AT_A_TIME = pytest.mark.xdist_group("one-at-a-time")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist names the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("fault") or item.get_closest_marker("timing"):
+            item.add_marker(ONE_AT_A_TIME)
     items.sort(key=lambda item: item.get_closest_marker("phi_scan") is not None)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def collect_phi_and_output() -> None:
+def collect_phi_and_output() -> Iterator[None]:
     from django.db.models.signals import post_save
 
     from apps.audit.models import AuditEntry
@@ -278,3 +294,27 @@ def collect_phi_and_output() -> None:
     post_save.connect(_seeded, sender=Patient, weak=False)
     post_save.connect(_produced, sender=Event, weak=False)
     post_save.connect(_produced, sender=AuditEntry, weak=False)
+    yield
+    # The PHI scan test runs in one xdist worker and sees what that worker produced; each
+    # worker scans its own share once all its tests have run (an error at the last teardown).
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        leaks = phi_leaks()
+        assert leaks == [], f"PHI found in logs/events/audit: {leaks[:10]}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker hands the fault timings it measured to the controller's summary."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_timings"] = dict(TIMINGS)
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    TIMINGS.update(getattr(node, "workeroutput", {}).get("fault_timings", {}))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if TIMINGS:
+        terminalreporter.section("fault timings")
+        for what, seconds in TIMINGS.items():
+            terminalreporter.write_line(f"{what}: {seconds:.2f} s")

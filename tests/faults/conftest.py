@@ -1,5 +1,5 @@
-"""Fixtures of the fault suite: empty queues, a second tenant with committed data, and the
-timings each fault test records."""
+"""Fixtures of the fault suite: empty queues and a second tenant with committed data (the
+timings each fault test records are printed by tests/conftest.py)."""
 
 import uuid
 from collections.abc import Iterator
@@ -12,7 +12,6 @@ from django.db import connection
 
 from apps.tenants.models import Tenant
 from tests.conftest import _onboard
-from tests.faults.stack import TIMINGS
 
 QUEUES = ["default", "projections", "notifications", "reports", "integration", "celery"]
 # Where kombu keeps messages a worker took and has not acknowledged.
@@ -37,10 +36,3 @@ def second_tenant(django_db_setup: dict[str, Tenant], django_db_blocker: Any) ->
         yield tenant
         connection.set_schema_to_public()
         tenant.delete(force_drop=True)
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if TIMINGS:
-        terminalreporter.section("fault timings")
-        for what, seconds in TIMINGS.items():
-            terminalreporter.write_line(f"{what}: {seconds:.2f} s")
