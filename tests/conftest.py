@@ -271,15 +271,27 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # Under pytest-xdist (docs/TESTING.md) the tests that must not run beside each other share one
 # group, which one worker runs a test at a time: the fault tests, and tests that time
-# something.
-ONE_AT_A_TIME = pytest.mark.xdist_group("one-at-a-time")
+# something. The tests of a module that share a module-scoped fixture (a server, a browser, a
+# committed tenant) are a group too, so that one worker builds it once.
+ONE_AT_A_TIME = "one-at-a-time"
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    if item.get_closest_marker("fault") or item.get_closest_marker("timing"):
+        return ONE_AT_A_TIME
+    fixtures = getattr(item, "_fixtureinfo", None)
+    if fixtures and any(
+        definitions[-1].scope == "module" for definitions in fixtures.name2fixturedefs.values()
+    ):
+        return item.nodeid.split("::")[0]
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist names the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.get_closest_marker("fault") or item.get_closest_marker("timing"):
-            item.add_marker(ONE_AT_A_TIME)
+        if group := _xdist_group(item):
+            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: item.get_closest_marker("phi_scan") is not None)
 
 

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from tests import servers
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.timing, pytest.mark.timeout(120)]
 
 HEADER_DEADLINE = 2
 BODY_DEADLINE = 1
