@@ -33,6 +33,7 @@ from apps.tenants.models import Tenant
 from apps.tenants.schemas import ensure_template_schema
 from tests.clock import ist
 from tests.faults.stack import TIMINGS
+from tests.isolation import runs_alone
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 OWNER_PASSWORD = "correct-horse-battery-9"
@@ -269,15 +270,15 @@ def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger().addHandler(_Collect(level=logging.DEBUG))
 
 
-# Under pytest-xdist (docs/TESTING.md) the tests that must not run beside each other share one
-# group, which one worker runs a test at a time: the fault tests, and tests that time
-# something. The tests of a module that share a module-scoped fixture (a server, a browser, a
-# committed tenant) are a group too, so that one worker builds it once.
+# Under pytest-xdist (docs/TESTING.md) the tests that must run alone (tests/isolation.py) share
+# one group, which one worker runs, one after another. The tests of a module that share a
+# module-scoped fixture (a server, a browser, a committed tenant) are a group too, so that one
+# worker builds it once.
 ONE_AT_A_TIME = "one-at-a-time"
 
 
 def _xdist_group(item: pytest.Item) -> str | None:
-    if item.get_closest_marker("fault") or item.get_closest_marker("timing"):
+    if runs_alone(item):
         return ONE_AT_A_TIME
     fixtures = getattr(item, "_fixtureinfo", None)
     if fixtures and any(

@@ -12,12 +12,17 @@ test (FLUSHDB), which would cut into the other worker's test, and Redis publish/
 channels, which carry the live board, span all logical databases of a server (both workers'
 test databases have a branch 1). Each worker's database is pytest-django's (test_<name>_gwN).
 
+Tests that must run alone (marked `fault` or `timing`: they break services, kill processes or
+assert a wall-clock bound) take turns with the others: while one runs, no other worker starts
+a test, so it has the machine as in a serial run (`TakeTurns`).
+
 Outside xdist (MYMEDIC_TEST_WORKERS=1, or pytest run directly) nothing changes: the suite uses
 the Redis and the folder of `scripts/local.sh`. See docs/TESTING.md.
 """
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import shutil
 import signal
@@ -25,7 +30,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +104,61 @@ class WorkerRedis:
             self.process.wait(10)
 
 
+def runs_alone(item: pytest.Item) -> bool:
+    """Whether a test must not run beside any other: it breaks services or kills processes
+    (`fault`), or it asserts a wall-clock bound (`timing`)."""
+    return bool(item.get_closest_marker("fault") or item.get_closest_marker("timing"))
+
+
+class TakeTurns:
+    """A lock shared by the workers of one run (file locks in the temporary folder): a test
+    that runs alone holds the room; any other test shares it. A test that runs alone first
+    closes the gate, so the workers that share cannot keep it waiting for ever."""
+
+    def __init__(self, run: str) -> None:
+        stem = Path(tempfile.gettempdir()) / f"mymedic-tests-{run}"
+        self.paths = [stem.with_suffix(".gate"), stem.with_suffix(".room")]
+        self.gate, self.room = (path.open("a") for path in self.paths)
+
+    @contextlib.contextmanager
+    def alone(self) -> Iterator[None]:
+        fcntl.flock(self.gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self.room, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self.room, fcntl.LOCK_UN)
+        finally:
+            fcntl.flock(self.gate, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        fcntl.flock(self.gate, fcntl.LOCK_EX)  # waits while a test that runs alone holds it
+        fcntl.flock(self.gate, fcntl.LOCK_UN)
+        fcntl.flock(self.room, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.room, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self.gate.close()
+        self.room.close()
+        for path in self.paths:  # the other workers hold their own open files
+            path.unlink(missing_ok=True)
+
+
 _started: list[tuple[WorkerRedis, Path]] = []
+_turns: TakeTurns | None = None
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None, Any, Any]:
+    global _turns
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
+        _turns = TakeTurns(os.environ["PYTEST_XDIST_TESTRUNUID"])
         folder = Path(tempfile.mkdtemp(prefix=f"mymedic-test-{worker}-"))
         folder.chmod(0o755)  # servers' helpers (nginx's workers, postgres) may enter it
         redis = WorkerRedis(folder)
@@ -118,7 +171,20 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None
     return (yield)
 
 
+# Outermost (tryfirst), so that the wait for a turn is not counted by pytest-timeout.
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, Any, Any]:
+    if _turns is None:
+        return (yield)
+    with _turns.alone() if runs_alone(item) else _turns.shared():
+        return (yield)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    global _turns
+    if _turns is not None:
+        _turns.close()
+        _turns = None
     while _started:
         redis, folder = _started.pop()
         with contextlib.suppress(OSError):
