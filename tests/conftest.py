@@ -268,6 +268,9 @@ def phi_leaks() -> list[str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger().addHandler(_Collect(level=logging.DEBUG))
+    # xdist hands out the biggest groups first, so the group of tests that run alone would
+    # start while the other worker builds its test database; they come last instead (below).
+    config.option.loadscopereorder = False
 
 
 # Under pytest-xdist (docs/TESTING.md) the tests that must run alone (tests/isolation.py) share
@@ -293,7 +296,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if group := _xdist_group(item):
             item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: item.get_closest_marker("phi_scan") is not None)
+    # The tests that run alone after the others (with xdist, both workers share the others
+    # first), the PHI scan last of all.
+    items.sort(key=lambda item: (item.get_closest_marker("phi_scan") is not None, runs_alone(item)))
 
 
 @pytest.fixture(scope="session", autouse=True)
