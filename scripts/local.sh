@@ -4,8 +4,9 @@
 #   setup | run | test [pytest args] | bench | clean | backup | restore
 # Env: MYMEDIC_LOCAL_DIR, MYMEDIC_PG_PORT, MYMEDIC_REDIS_PORT, MYMEDIC_PG_OPTS,
 #      MYMEDIC_STARTED_FILE, PORT (run), CELLS (run: one cell per region, e.g. in,gcc),
-#      PYTEST_ARGS (test), REPLICA=1 (a streaming standby), MYMEDIC_SYNC_REPLICATION=1,
-#      MYMEDIC_STANDBY_PORT, MYMEDIC_EVENT_BUS (run: `local` starts nats-server and the relay),
+#      PYTEST_ARGS, MYMEDIC_TEST_WORKERS (test: pytest-xdist workers, default one per core),
+#      REPLICA=1 (a streaming standby), MYMEDIC_SYNC_REPLICATION=1, MYMEDIC_STANDBY_PORT,
+#      MYMEDIC_EVENT_BUS (run: `local` starts nats-server and the relay),
 #      MYMEDIC_WAL_ARCHIVE, MYMEDIC_ARCHIVE_TIMEOUT, TO, MYMEDIC_RESTORE_PORT (backups).
 set -euo pipefail
 
@@ -446,7 +447,12 @@ cmd_test() {
   # shellcheck source=/dev/null
   source "$LOCAL/env.sh"
   eval "args=(${PYTEST_ARGS:-})" # shell-style quoting, e.g. PYTEST_ARGS='-k "a and b"'
-  run_child .venv/bin/python -m pytest "${args[@]}" "$@" || rc=$?
+  # One pytest-xdist worker per core, each with its own test database, Redis and files
+  # (tests/isolation.py); MYMEDIC_TEST_WORKERS=1 runs serially. docs/TESTING.md.
+  local workers=${MYMEDIC_TEST_WORKERS:-$(nproc)} parallel=()
+  [[ $workers =~ ^[1-9][0-9]*$ ]] || die "MYMEDIC_TEST_WORKERS must be a positive number"
+  ((workers == 1)) || parallel=(-n "$workers" --dist loadgroup)
+  run_child .venv/bin/python -m pytest "${parallel[@]}" "${args[@]}" "$@" || rc=$?
   ((rc != 5)) || say "test: no tests were collected (pytest exit 5)"
   exit "$rc"
 }

@@ -32,6 +32,8 @@ from apps.tenants.commands import tenant_onboard
 from apps.tenants.models import Tenant
 from apps.tenants.schemas import ensure_template_schema
 from tests.clock import ist
+from tests.faults.stack import TIMINGS
+from tests.isolation import runs_alone
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 OWNER_PASSWORD = "correct-horse-battery-9"
@@ -259,16 +261,48 @@ def _produced(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
         PRODUCED.append(json.dumps(model_to_dict(instance), cls=DjangoJSONEncoder))
 
 
+def phi_leaks() -> list[str]:
+    """The seeded PHI values that appear in what this process produced."""
+    return sorted({value for value in SEEDED_PHI for text in PRODUCED if value in text})
+
+
 def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger().addHandler(_Collect(level=logging.DEBUG))
+    # xdist hands out the biggest groups first, so the group of tests that run alone would
+    # start while the other worker builds its test database; they come last instead (below).
+    config.option.loadscopereorder = False
 
 
+# Under pytest-xdist (docs/TESTING.md) the tests that must run alone (tests/isolation.py) share
+# one group, which one worker runs, one after another. The tests of a module that share a
+# module-scoped fixture (a server, a browser, a committed tenant) are a group too, so that one
+# worker builds it once.
+ONE_AT_A_TIME = "one-at-a-time"
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    if runs_alone(item):
+        return ONE_AT_A_TIME
+    fixtures = getattr(item, "_fixtureinfo", None)
+    if fixtures and any(
+        definitions[-1].scope == "module" for definitions in fixtures.name2fixturedefs.values()
+    ):
+        return item.nodeid.split("::")[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist names the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.get_closest_marker("phi_scan") is not None)
+    for item in items:
+        if group := _xdist_group(item):
+            item.add_marker(pytest.mark.xdist_group(group))
+    # The tests that run alone after the others (with xdist, both workers share the others
+    # first), the PHI scan last of all.
+    items.sort(key=lambda item: (item.get_closest_marker("phi_scan") is not None, runs_alone(item)))
 
 
 @pytest.fixture(scope="session", autouse=True)
-def collect_phi_and_output() -> None:
+def collect_phi_and_output() -> Iterator[None]:
     from django.db.models.signals import post_save
 
     from apps.audit.models import AuditEntry
@@ -278,3 +312,27 @@ def collect_phi_and_output() -> None:
     post_save.connect(_seeded, sender=Patient, weak=False)
     post_save.connect(_produced, sender=Event, weak=False)
     post_save.connect(_produced, sender=AuditEntry, weak=False)
+    yield
+    # The PHI scan test runs in one xdist worker and sees what that worker produced; each
+    # worker scans its own share once all its tests have run (an error at the last teardown).
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        leaks = phi_leaks()
+        assert leaks == [], f"PHI found in logs/events/audit: {leaks[:10]}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker hands the fault timings it measured to the controller's summary."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_timings"] = dict(TIMINGS)
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    TIMINGS.update(getattr(node, "workeroutput", {}).get("fault_timings", {}))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if TIMINGS:
+        terminalreporter.section("fault timings")
+        for what, seconds in TIMINGS.items():
+            terminalreporter.write_line(f"{what}: {seconds:.2f} s")

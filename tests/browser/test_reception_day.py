@@ -19,6 +19,7 @@ from tests.browser.desk import open_all_day_doctor, receptionists, sign_in
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(240),
+    pytest.mark.timing,
     needs_chromium,
 ]
 

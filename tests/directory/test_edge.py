@@ -100,6 +100,7 @@ def edge(django_db_setup: Any, django_db_blocker: Any, tmp_path: Path) -> Iterat
             TenantLocation.objects.filter(slug__startswith="edge-").delete()
 
 
+@pytest.mark.timing
 def test_a_burst_of_directory_changes_is_one_graceful_reload(
     edge: Path, django_db_blocker: Any
 ) -> None:

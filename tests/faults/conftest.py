@@ -1,6 +1,7 @@
-"""Fixtures of the fault suite: empty queues, a second tenant with committed data, the
-timings each fault test records, and throw-away clusters with the app's environment for the
-drills that start their own PostgreSQL (tests/faults/clusters.py)."""
+"""Fixtures of the fault suite: empty queues, a second tenant with committed data, and
+throw-away clusters with the app's environment for the drills that start their own PostgreSQL
+(tests/faults/clusters.py). The timings each fault test records are printed by
+tests/conftest.py."""
 
 import os
 import shutil
@@ -19,7 +20,6 @@ from apps.tenants.models import Tenant
 from mymedic.settings import redis_db_url
 from tests.conftest import _onboard
 from tests.faults.clusters import ROOT, Cluster
-from tests.faults.stack import TIMINGS
 
 QUEUES = ["default", "projections", "notifications", "reports", "integration", "celery"]
 # Where kombu keeps messages a worker took and has not acknowledged.
@@ -44,13 +44,6 @@ def second_tenant(django_db_setup: dict[str, Tenant], django_db_blocker: Any) ->
         yield tenant
         connection.set_schema_to_public()
         tenant.delete(force_drop=True)
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if TIMINGS:
-        terminalreporter.section("fault timings")
-        for what, seconds in TIMINGS.items():
-            terminalreporter.write_line(f"{what}: {seconds:.2f} s")
 
 
 @pytest.fixture

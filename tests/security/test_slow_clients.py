@@ -20,7 +20,7 @@ from mymedic import gunicorn
 from mymedic.proxy import UPSTREAM_KEEPALIVE_SECONDS
 from tests import servers
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.timing, pytest.mark.timeout(120)]
 
 HEADER_DEADLINE = 2
 BODY_DEADLINE = 1

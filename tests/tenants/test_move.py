@@ -158,6 +158,7 @@ class Desk(threading.Thread):
         assert len(self.booked) >= count
 
 
+@pytest.mark.timing
 def test_a_tenant_moves_to_another_database_while_a_desk_keeps_booking(
     clinic: Tenant, cell: str, django_db_blocker: Any
 ) -> None:
