@@ -31,7 +31,7 @@ from tests.browser.desk import PASSWORD, receptionists, sign_in
 from tests.browser.test_content_security_policy import WATCH
 from tests.servers import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), needs_chromium]
+pytestmark = [pytest.mark.slow, pytest.mark.timing, pytest.mark.timeout(300), needs_chromium]
 
 PATIENTS = ["Kamala Devi", "Arjun Mehta", "Farah Sheikh"]
 
