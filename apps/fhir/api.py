@@ -89,6 +89,8 @@ def fhir_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
 
 
 class FhirView(APIView):
+    # Not in the OpenAPI document (docs/FHIR.md): the CapabilityStatement is FHIR's contract.
+    schema = None
     renderer_classes = [FhirJsonRenderer]
     content_negotiation_class = AlwaysFhirJson
     permission_classes = [roles(read=STAFF_ROLES, write=STAFF_ROLES)]

@@ -199,8 +199,28 @@ def _link_by_receipt(line: formats.GatewayLine) -> GatewayPayment | None:
         .first()
     )
     if payment is None:
+        payment = _record_confirmed_payment(appointment_id, line)
+    if payment is None:
         return None
     return _link(payment, line.entity_id, line.order_id, line.order_receipt, actor=None)
+
+
+def _record_confirmed_payment(appointment_id: int, line: formats.GatewayLine) -> Payment | None:
+    """A payment the desk never recorded and no webhook reported, that the gateway's settlement
+    confirms: the patient paid the visit's UPI QR (whose reference the receipt carries).
+    Recorded now, as the webhook would have; a visit that cannot take it (cancelled, already
+    paid in full) leaves the row unmatched, for the exception queue."""
+    appointment = Appointment.objects.filter(pk=appointment_id).first()
+    if appointment is None or line.amount <= 0:
+        return None
+    method = GATEWAY_METHODS.get(line.method, Method.OTHER)
+    kind = Payment.Kind.BALANCE if appointment.payments.exists() else Payment.Kind.DEPOSIT
+    try:
+        return billing.payment_take(
+            actor=None, appointment=appointment, kind=kind, amount=line.amount, method=method
+        )
+    except DomainError:
+        return None
 
 
 def _link(

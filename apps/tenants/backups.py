@@ -410,11 +410,17 @@ def params_of(url: str) -> dict[str, str]:
     return {key: value for key, value in found.items() if value}
 
 
+# Public rows that migrations seed, the same in every cell (a tenant's public rows refer to
+# them: its subscription to its plan): a database given the definitions gets them too.
+SEEDED_TABLES = ("plans_module", "plans_plan", "plans_plan_modules")
+
+
 def copy_public_definitions(dbname: str, folder: Path, *, server: str | None = None) -> None:
     """Gives the empty database `dbname` (on this server, or on the one of the database URL
     `server`) this database's public schema without its rows: tables, functions and
     extensions, which tenant schemas use (their triggers call public functions, their
-    constraints need the extensions). `folder` holds the definitions file."""
+    constraints need the extensions), and the rows migrations seed (`SEEDED_TABLES`).
+    `folder` holds the definitions file."""
     params = {**(params_of(server) if server else app_params()), "dbname": dbname}
     with psycopg.connect(**params, autocommit=True) as conn:  # type: ignore[arg-type]
         conn.execute("DROP SCHEMA public")
@@ -423,12 +429,18 @@ def copy_public_definitions(dbname: str, folder: Path, *, server: str | None = N
         [pg_tool("pg_dump"), "--schema-only", "--schema=public", "--extension=*",
          "--no-owner", f"--file={public}"]
     )  # fmt: skip
-    psql = [pg_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(public)]
-    done = subprocess.run(  # noqa: S603  (our own arguments, no shell)
-        psql, env=env_of(params), capture_output=True, text=True, check=False
-    )
-    if done.returncode:
-        raise InvalidInput(f"psql failed: {done.stderr.strip()[-2000:]}")
+    seeded = folder / "public-seeded-rows.sql"
+    run_tool(
+        [pg_tool("pg_dump"), "--data-only", "--no-owner", f"--file={seeded}",
+         *(f"--table=public.{table}" for table in SEEDED_TABLES)]
+    )  # fmt: skip
+    for script in (public, seeded):
+        psql = [pg_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script)]
+        done = subprocess.run(  # noqa: S603  (our own arguments, no shell)
+            psql, env=env_of(params), capture_output=True, text=True, check=False
+        )
+        if done.returncode:
+            raise InvalidInput(f"psql failed: {done.stderr.strip()[-2000:]}")
 
 
 def drop_schema(schema: str) -> None:

@@ -193,4 +193,11 @@ def test_the_log_the_trail_and_the_ledger_carry_their_append_only_triggers(tenan
         ("billing_refund", "billing_refund_append_only"),
         ("billing_refund", "billing_refund_no_truncate"),
         ("billing_invoiceadjustment", "billing_invoiceadjustment_append_only"),
+        # The money the gateway and the bank report (apps/settlements).
+        ("settlements_gatewayrow", "settlements_gatewayrow_append_only"),
+        ("settlements_gatewayrow", "settlements_gatewayrow_no_truncate"),
+        ("settlements_gatewaypayment", "settlements_gatewaypayment_append_only"),
+        ("settlements_gatewaypayment", "settlements_gatewaypayment_no_truncate"),
+        ("settlements_bankline", "settlements_bankline_append_only"),
+        ("settlements_bankline", "settlements_bankline_no_truncate"),
     }

@@ -146,6 +146,28 @@ def test_a_desk_payment_is_matched_by_the_reference_on_its_gateway_receipt(
     assert GatewayRow.objects.get().payment == payment
 
 
+def test_a_upi_payment_nobody_recorded_is_recorded_when_its_settlement_confirms_it(
+    clinic_doctor: Doctor,
+) -> None:
+    # The patient paid the receipt's UPI QR; no webhook came and the desk recorded nothing.
+    visit = book(clinic_doctor, 11)
+    row = payment_row(
+        "pay_QR000000001", "500.00", "11.80", "1.80", "488.20", receipt=f"A{visit.pk}-1"
+    )
+
+    result = commands.gateway_file_import(actor=None, raw=report(row))
+
+    payment = Payment.objects.get(appointment=visit)
+    assert (payment.amount, payment.method, payment.kind) == (D("500.00"), "upi", "deposit")
+    assert GatewayRow.objects.get().payment == payment
+    assert GatewayPayment.objects.get().gateway_payment_id == "pay_QR000000001"
+    assert open_items() == []
+    assert "unmatched" not in dict(result.counts)
+    again = commands.gateway_file_import(actor=None, raw=report(row))
+    assert Payment.objects.filter(appointment=visit).count() == 1
+    assert "unmatched" not in dict(again.counts)
+
+
 def test_a_card_payment_never_settled_is_queued_after_the_clinics_days(
     clinic_doctor: Doctor, monday_morning: time_machine.Coordinates
 ) -> None:

@@ -285,7 +285,10 @@ def test_a_move_that_fails_before_its_cut_over_leaves_the_source_as_it_was(
                 "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"
             ).fetchone() == (0,)
         with backups.connect(cell, autocommit=True) as conn:
-            assert conn.execute("SELECT count(*) FROM pg_subscription").fetchone() == (0,)
+            assert conn.execute(
+                "SELECT count(*) FROM pg_subscription WHERE subdbid = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
+            ).fetchone() == (0,)
             assert conn.execute(
                 "SELECT count(*) FROM pg_namespace WHERE nspname = %s", [schema]
             ).fetchone() == (0,)
@@ -377,7 +380,10 @@ def test_a_tenant_moves_to_a_database_in_another_cluster(
         assert conn.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'position'))", [log.as_string(conn)]
         ).fetchone() == (events + 1,)
-        assert conn.execute("SELECT count(*) FROM pg_subscription").fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM pg_subscription WHERE subdbid = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone() == (0,)
     with backups.connect(autocommit=True) as conn:
         assert conn.execute(
             "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"
@@ -481,7 +487,10 @@ def _leftovers(cell: str, schema: str) -> dict[str, int]:
             ).fetchone()[0],
         }
     with backups.connect(cell, autocommit=True) as conn:
-        found["subscriptions"] = conn.execute("SELECT count(*) FROM pg_subscription").fetchone()[0]
+        found["subscriptions"] = conn.execute(
+            "SELECT count(*) FROM pg_subscription WHERE subdbid = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()[0]
         found["target schema"] = conn.execute(
             "SELECT count(*) FROM pg_namespace WHERE nspname = %s", [schema]
         ).fetchone()[0]
