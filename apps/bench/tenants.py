@@ -192,7 +192,7 @@ def idle_cpu(seconds: float, say: Say, settle_max: float = 1200.0) -> dict[str, 
             with timed() as window:
                 time.sleep(seconds)
             after = {name: session_cpu_seconds(pid) for name, pid in sessions.items()}
-            beat_log = (folder / "beat.log").read_text(errors="replace")
+            logs = {name: (folder / f"{name}.log").read_text(errors="replace") for name in sessions}
     per_process = {
         name: round(100 * (after[name] - before[name]) / window.seconds, 2) for name in sessions
     }
@@ -201,8 +201,84 @@ def idle_cpu(seconds: float, say: Say, settle_max: float = 1200.0) -> dict[str, 
         "settle_s": round(settled, 1),
         "cpu_percent_of_one_core": per_process,
         "total_cpu_percent_of_one_core": round(sum(per_process.values()), 2),
-        "beat_sent": len(re.findall(r"Sending due task", beat_log)),
+        "beat_sent": len(re.findall(r"Sending due task", logs["beat"])),
+        # A job that visited a padded tenant (no schema) fails: it shows here.
+        "log_errors": {
+            name: len(re.findall(r"\b(ERROR|CRITICAL)\b", log)) for name, log in logs.items()
+        },
     }
+
+
+PAD_PREFIX = "idle_pad_"
+
+
+def pad_tenants(total: int, say: Say, batch: int = 1000) -> int:
+    """Pads the directory to `total` tenants with idle ones, cheaply: copies of an existing
+    idle tenant's public rows (tenant, domain, subscription, periodic-work positions) whose
+    schemas are never made. What an idle tenant costs the background is what beat's queries
+    over those rows cost; a job that visited a padded tenant's schema would fail, and the
+    error would show in `idle_cpu`'s `log_errors`. Returns how many were added."""
+    from apps.directory.models import TenantLocation
+    from apps.plans.models import Subscription
+    from apps.tenants.models import Domain, TenantWork
+
+    model = (
+        Tenant.objects.exclude(schema_name__in=["public", settings.TENANT_BASE_SCHEMA])
+        .exclude(schema_name__startswith=PAD_PREFIX)
+        .order_by("-created")
+        .first()
+    )
+    if model is None:
+        raise RuntimeError("no tenant to copy: sign one up first")
+    have = Tenant.objects.exclude(schema_name="public").count()
+    work = list(TenantWork.objects.filter(tenant=model))
+    subscription = Subscription.objects.filter(tenant=model).first()
+    suffix = model.domains.get(is_primary=True).domain.split(".", 1)[1]
+    location = TenantLocation.objects.get(slug=model.slug)
+    added = 0
+    with tqdm(total=max(0, total - have), desc=f"padding to {total}") as bar:
+        while have + added < total:
+            count = min(batch, total - have - added)
+            names = [f"{PAD_PREFIX}{have + added + n:06d}" for n in range(count)]
+            made = Tenant.objects.bulk_create(  # bulk: no save(), so no schema
+                Tenant(schema_name=name, slug=name.replace("_", "-"), name="Idle clinic",
+                       kind=model.kind, region=model.region, verified_at=model.verified_at)
+                for name in names
+            )  # fmt: skip
+            Domain.objects.bulk_create(
+                Domain(tenant=t, domain=f"{t.slug}.{suffix}", is_primary=True) for t in made
+            )
+            TenantLocation.objects.bulk_create(
+                TenantLocation(slug=t.slug, region=location.region, cell=location.cell,
+                               hosts=[f"{t.slug}.{suffix}"])
+                for t in made
+            )  # fmt: skip
+            TenantWork.objects.bulk_create(
+                TenantWork(tenant=t, job=w.job, position=w.position, due_at=w.due_at)
+                for t in made
+                for w in work
+            )
+            if subscription is not None:
+                Subscription.objects.bulk_create(
+                    Subscription(
+                        tenant=t, plan_id=subscription.plan_id, status=subscription.status,
+                        started_at=subscription.started_at, changed_at=subscription.changed_at,
+                        trial_ends_at=subscription.trial_ends_at, due_at=subscription.due_at,
+                    )
+                    for t in made
+                )  # fmt: skip
+            added += count
+            bar.update(count)
+    say(f"padded with {added} idle tenants (no schemas), copied from {model.slug}")
+    return added
+
+
+def unpad_tenants() -> None:
+    from apps.directory.models import TenantLocation
+
+    pads = Tenant.objects.filter(schema_name__startswith=PAD_PREFIX)
+    TenantLocation.objects.filter(slug__in=list(pads.values_list("slug", flat=True))).delete()
+    pads.delete()
 
 
 def grow(

@@ -69,7 +69,7 @@ from apps.reconciliation.warehouse import EmbeddedBackend, TenantWarehouse, back
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.scheduling.projections import appointments
-from apps.tenants import backups
+from apps.tenants import backups, migrator
 from apps.tenants.commands import spare_schemas_top_up, tenant_domain, tenant_onboard
 from apps.tenants.models import SchemaMigration, SpareSchema, Tenant
 from apps.tenants.moves import tenant_move, tenant_moved
@@ -170,6 +170,13 @@ class Command(BaseCommand):
             "and drops that many schemas)",
         )
         parser.add_argument(
+            "--migration-sample",
+            type=int,
+            default=0,
+            help="with --migration-schemas 0: apply the probe migration to this many schemas "
+            "spread over the database (0: all of them)",
+        )
+        parser.add_argument(
             "--move-bookings",
             default="0,20000",
             help="comma-separated bookings of each tenant moved to another database",
@@ -181,6 +188,14 @@ class Command(BaseCommand):
         parser.add_argument("--tenants", type=int, default=2000, help="tenants to grow to")
         parser.add_argument("--tenants-step", type=int, default=100, help="sign-ups per point")
         parser.add_argument("--idle-seconds", type=float, default=60.0)
+        parser.add_argument(
+            "--idle-tenants",
+            type=int,
+            default=10000,
+            help="idle part: pad the directory to this many tenants (copies of the newest "
+            "tenant's public rows, no schemas), then measure the background's idle CPU; run it "
+            "in a kept --only tenants database (DATABASE_URL)",
+        )
         parser.add_argument(
             "--keep-bench-database", action="store_true", help="keep the tenants' database"
         )
@@ -230,8 +245,12 @@ class Command(BaseCommand):
             results["replay"] = self.bench_replay(options["replay_events"])
         if "tenants" in parts:
             results["tenants"] = self.bench_tenants(options)
+        if "idle" in parts:
+            results["idle"] = self.bench_idle(options["idle_tenants"], options["idle_seconds"])
         if "migrations" in parts:
-            results["migrations"] = self.bench_migrations(options["migration_schemas"])
+            results["migrations"] = self.bench_migrations(
+                options["migration_schemas"], options["migration_sample"]
+            )
         if "month" in parts:
             results["hospital_month"] = self.bench_month(
                 options["month_doctors"], options["month_per_doctor_day"]
@@ -678,10 +697,27 @@ class Command(BaseCommand):
         save()
         return results
 
-    def bench_migrations(self, count: int) -> dict[str, Any]:
+    def bench_idle(self, count: int, seconds: float) -> dict[str, Any]:
+        """The Procfile's background processes with `count` idle tenants in the directory, the
+        padding taken out again after."""
+        added = tenants.pad_tenants(count, self.stderr.write)
+        try:
+            return {
+                "tenants": Tenant.objects.exclude(schema_name="public").count(),
+                "padded_without_schema": added,
+                **tenants.idle_cpu(seconds, self.stderr.write),
+            }
+        finally:
+            tenants.unpad_tenants()
+
+    def bench_migrations(self, count: int, sample: int = 0) -> dict[str, Any]:
         """`migrate_tenants` against django-tenants' `migrate_schemas` over `count` tenant
         schemas (copies of the template): with nothing to apply, and applying one migration
-        (`apps.bench.migration_probe`), serially and with two processes."""
+        (`apps.bench.migration_probe`), serially and with two processes. With `count` 0, over
+        the schemas this database already has (e.g. a kept `--only tenants` database): the
+        runner only, serially, since `migrate_schemas` takes about a second a schema."""
+        if count == 0:
+            return self.bench_migrations_in_place(sample)
         tenants = copy_template(count, f"bench_mig_{uuid.uuid4().hex[:6]}")
         names = [tenant.schema_name for tenant in tenants]
         directory = Path(tempfile.mkdtemp(prefix="bench-migrations-"))
@@ -718,6 +754,39 @@ class Command(BaseCommand):
             migration_probe.forget()
             SchemaMigration.objects.filter(schema__in=names).delete()
             drop_copies(tenants)
+            shutil.rmtree(directory)
+        return results
+
+    def bench_migrations_in_place(self, sample: int = 0) -> dict[str, Any]:
+        """The runner over every upkeep schema of this database as it is: a no-op, then the
+        probe migration applied everywhere, or to every n-th schema for a `sample` of that
+        many (per-schema times from the progress table), then the probe taken out again."""
+        names = migrator.upkeep_schemas()
+        chosen = names if not sample else names[:: max(1, len(names) // sample)][:sample]
+        directory = Path(tempfile.mkdtemp(prefix="bench-migrations-"))
+        package = migration_probe.write_package(directory)
+        env = migration_probe.driver_env(directory, package)
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        results: dict[str, Any] = {"schemas": len(names), "database_mb": round(
+            tenants.database_bytes() / 1e6, 1)}  # fmt: skip
+        try:
+            self.stderr.write(f"migrations over the {len(names)} schemas here…")
+            for key in ("runner_first_noop_s", "runner_noop_s"):
+                with timed() as run:
+                    subprocess.run([*manage, "migrate_tenants", "-v", "0"], check=True)  # noqa: S603
+                results[key] = round(run.seconds, 1)
+            subset = ["--schemas", ",".join(chosen)] if sample else []
+            argv = migration_probe.driver_argv("migrate_tenants", *subset, "-v", "0")
+            with timed() as run:
+                subprocess.run(argv, env=env, check=True)  # noqa: S603
+            results["runner_one_migration_s"] = round(run.seconds, 1)
+            results["sampled"] = bool(sample)
+            rows = SchemaMigration.objects.filter(schema__in=chosen, applied=1)
+            times = [row.seconds for row in rows if row.seconds is not None]
+            results["runner_one_migration_per_schema"] = summary_ms(times)
+            results["schemas_migrated"] = len(times)
+        finally:
+            migration_probe.forget()
             shutil.rmtree(directory)
         return results
 
