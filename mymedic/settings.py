@@ -173,7 +173,10 @@ if MYMEDIC_REPLICA_URL:
         conn_max_age=int(os.environ.get("MYMEDIC_DB_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
-    DATABASES["replica"]["OPTIONS"] = {"options": "-c default_transaction_read_only=on"}
+    DATABASES["replica"]["OPTIONS"] = {
+        "options": "-c default_transaction_read_only=on",
+        "connect_timeout": 5,  # a standby that does not answer is skipped, not waited for
+    }
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = (
     "apps.directory.router.DirectoryRouter",
