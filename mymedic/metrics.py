@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django_tenants.utils import schema_context
 
+from apps.core.replica import replica_metric_lines
 from apps.core.tenancy import tenant_schemas
 from apps.eventbus.relay import relay_lag_lines
 from apps.eventstore.projections import lag
@@ -53,5 +54,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
         "# TYPE mymedic_tenants_unrouted gauge",
         f"mymedic_tenants_unrouted {len(tenants_unrouted())}",
     ]
+    unrouted += replica_metric_lines()
     body = "\n".join(lines + parked + hl7 + unrouted) + "\n"
     return HttpResponse(body, content_type="text/plain; version=0.0.4")

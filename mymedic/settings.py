@@ -161,8 +161,26 @@ DATABASES["directory"] = (
         conn_health_checks=True,
     )
 )
+# A read-only standby for read-mostly work (reports, exports: apps/core/replica.py,
+# docs/OPERATIONS.md "Reading from the standby"); the primary is read when it is unset, or when
+# the standby is more than MYMEDIC_REPLICA_MAX_LAG_SECONDS behind.
+MYMEDIC_REPLICA_URL = os.environ.get("MYMEDIC_REPLICA_URL", "")
+MYMEDIC_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("MYMEDIC_REPLICA_MAX_LAG_SECONDS", "30"))
+if MYMEDIC_REPLICA_URL:
+    DATABASES["replica"] = database_from_url(
+        MYMEDIC_REPLICA_URL,
+        engine="django_tenants.postgresql_backend",
+        conn_max_age=int(os.environ.get("MYMEDIC_DB_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
+    )
+    DATABASES["replica"]["OPTIONS"] = {
+        "options": "-c default_transaction_read_only=on",
+        "connect_timeout": 5,  # a standby that does not answer is skipped, not waited for
+    }
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = (
     "apps.directory.router.DirectoryRouter",
+    "apps.core.replica.ReplicaRouter",
     "django_tenants.routers.TenantSyncRouter",
 )
 # A cell's local files (warehouse, outbox, mail, audit anchors) stay with the cell (residency):

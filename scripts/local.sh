@@ -350,6 +350,8 @@ cmd_run() {
   [[ -z ${CELLS:-} ]] || { run_cells; return; }
   cmd_setup
   export PORT=${PORT:-8000} PATH=$ROOT/.venv/bin:$PATH
+  # With the standby, read-mostly work (reports, exports) reads from it (apps/core/replica.py).
+  [[ ${REPLICA:-} != 1 ]] || export MYMEDIC_REPLICA_URL=${MYMEDIC_REPLICA_URL:-postgres://postgres@127.0.0.1:$STANDBY_PORT/mymedic}
   # The Procfile's `relay` runs only with an event bus (MYMEDIC_EVENT_BUS).
   local processes
   processes=$(sed -n 's/^\([A-Za-z0-9_-]*\):.*/\1/p' Procfile)

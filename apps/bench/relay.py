@@ -1,13 +1,16 @@
 """`make bench ARGS='--only relay'`: the event-bus relay against a nats-server of its own.
 
 - *throughput*: a backlog of events appended in one transaction, published by the relay's own
-  code (`relay_tenant`, batches of `relay.BATCH`, `in_flight` acknowledgements outstanding);
+  passes (`relay_pending`: batches of `relay.BATCH`, `in_flight` acknowledgements outstanding),
+  with the CPU seconds per 10,000 events of the relay, nats-server and the PostgreSQL backend;
 - *lag*: the relay as its process (`manage.py relay_events`) while bookings commit at a steady
   rate through the commands; each booking is timed from its commit to the moment the stream
   stored its event (the message's JetStream timestamp; one machine, one clock)."""
 
 import asyncio
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -24,7 +27,7 @@ from apps.bench.measure import summary_ms, timed, wait_for
 from apps.core.db import connection
 from apps.eventbus import relay
 from apps.eventbus.messages import STREAM, SUBJECT_PREFIX
-from apps.eventbus.natsserver import nats_server
+from apps.eventbus.natsserver import NatsServer, nats_server
 from apps.eventbus.publishers import NatsPublisher
 from apps.eventstore.locks import append_lock
 from apps.scheduling.events import APPOINTMENT_BOOKED
@@ -47,26 +50,53 @@ def _pending_of(tenant: Tenant) -> relay.Pending | None:
     return next((p for p in relay.pending() if p.schema == tenant.schema_name), None)
 
 
-def throughput(tenant: Tenant, url: str, events: int) -> dict[str, Any]:
-    publisher = NatsPublisher([url])
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a process has used so far (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process, every thread (the relay's and its NATS client's)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def throughput(tenant: Tenant, bus: NatsServer, events: int) -> dict[str, Any]:
+    """The relay's passes over a backlog, as the process runs them; with the CPU seconds that
+    the relay, nats-server and the PostgreSQL backend spent (load-independent, unlike the
+    rate on a shared machine)."""
+    publisher = NatsPublisher([bus.url])
     try:
-        while (waiting := _pending_of(tenant)) is not None:  # what the tenant made at sign-up
-            relay.relay_tenant(publisher, waiting)
+        while relay.relay_pending(publisher):  # what the tenant made at sign-up
+            pass
         with transaction.atomic():
             append_lock()
             with connection.cursor() as cursor:
                 cursor.execute(BACKLOG, {"type": APPOINTMENT_BOOKED, "count": events})
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (backend,) = cursor.fetchone()
+        assert bus.process is not None  # noqa: S101  (started by nats_server)
+        servers = {"nats-server": bus.process.pid, "postgres": backend}
+        before = own_cpu_seconds(), {name: cpu_seconds(pid) for name, pid in servers.items()}
         published = 0
         with timed() as timer:
-            while (waiting := _pending_of(tenant)) is not None:
-                published += relay.relay_tenant(publisher, waiting)
+            while passed := relay.relay_pending(publisher):
+                published += passed
+        relay_cpu = own_cpu_seconds() - before[0]
+        others = {name: cpu_seconds(pid) - before[1][name] for name, pid in servers.items()}
     finally:
         publisher.close()
+    per_10k = 10_000 / max(published, 1)
     return {
         "events": published,
         "seconds": round(timer.seconds, 3),
         "events_per_s": round(published / timer.seconds),
+        "relay_cpu_seconds_per_10k": round(relay_cpu * per_10k, 3),
+        **{f"{name}_cpu_seconds_per_10k": round(s * per_10k, 3) for name, s in others.items()},
         "batch": relay.BATCH,
+        "rounds": relay.ROUNDS,
         "in_flight": publisher.in_flight,
     }
 
@@ -144,6 +174,6 @@ def bench_relay(
         nats_server(Path(folder)) as bus,
     ):
         return {
-            "throughput": throughput(tenant, bus.url, events),
+            "throughput": throughput(tenant, bus, events),
             "lag": lag(tenant, bus.url, env, book, bookings, rate),
         }

@@ -4,7 +4,6 @@ slug; events carry no PHI, so neither do the messages."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from json import dumps
 from typing import Any
 
@@ -16,7 +15,7 @@ SUBJECT_PREFIX = "mymedic.events"
 FIELDS = tuple(EventSerializer.Meta.fields)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Message:
     subject: str
     key: str  # the tenant's slug: Kafka's partition key
@@ -25,48 +24,38 @@ class Message:
     payload: bytes
 
 
-def stream_type(stream: str) -> str:
-    """`appointment-12` → `appointment`; `doctor-leave-3` → `doctor-leave` (ids are integers)."""
-    return stream.rsplit("-", 1)[0]
-
-
-def subject(region: str, slug: str, stream: str) -> str:
-    return f"{SUBJECT_PREFIX}.{region}.{slug}.{stream_type(stream)}"
-
-
-def message_id(slug: str, position: int) -> str:
-    return f"{slug}:{position}"
-
-
-def occurred(value: datetime) -> str:
-    """An instant as the events API writes it (DRF's DateTimeField in UTC)."""
-    text = value.astimezone(UTC).isoformat()
-    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
-
-
-# The payload is written out rather than built as a dict and encoded: `data` arrives as the
-# JSON text PostgreSQL keeps, and copying it as it is makes the relay about twice as fast.
-# The fields are those of the events API, in its order (checked here, and by the tests against
-# what `GET /api/v1/events/` answers).
+# PostgreSQL writes each payload as it reads the rows (`PAYLOAD_SQL`): `data` is copied as
+# the JSON text it keeps, never parsed, and nothing per event is encoded in Python (measured:
+# docs/PERFORMANCE.md, "The event-bus relay"). The fields are those of the events API, in its
+# order (checked here, and by the tests against what `GET /api/v1/events/` answers);
+# `occurred_at` as DRF writes an instant in UTC: microseconds only when there are any, then Z.
 COLUMNS = ("position", "type", "stream", "version", "occurred_at", "data")
 if COLUMNS != FIELDS:
     raise ImportError(f"the event bus's payload no longer matches the events API: {FIELDS}")
-PAYLOAD = (
-    '{"position":%d,"type":%s,"stream":%s,"version":%d,"occurred_at":"%s","data":%s,"tenant":%s}'
-)
+OCCURRED_SQL = """to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+    || CASE WHEN date_part('microseconds', occurred_at)::bigint %% 1000000 = 0 THEN ''
+            ELSE to_char(occurred_at AT TIME ZONE 'UTC', '.US') END || 'Z'"""
+PAYLOAD_SQL = f"""'{{"position":' || position || ',"type":' || to_json(type)::text
+    || ',"stream":' || to_json(stream)::text || ',"version":' || version
+    || ',"occurred_at":"' || {OCCURRED_SQL} || '","data":' || data::text
+    || ',"tenant":' || %(tenant)s || '}}'"""
+# `appointment-12` → `appointment` (see `stream_type`).
+STREAM_TYPE_SQL = "left(stream, length(stream) - strpos(reverse(stream), '-'))"
+# The rows `messages` takes, after a position, in order: SELECT_SQL, the tenant's event table
+# (a quoted identifier), AFTER_SQL.
+SELECT_SQL = f"SELECT position, {STREAM_TYPE_SQL}, {PAYLOAD_SQL} FROM "  # noqa: S608 (constants)
+AFTER_SQL = " WHERE position > %(after)s ORDER BY position LIMIT %(limit)s"
 
 
-def message(*, region: str, slug: str, row: Sequence[Any]) -> Message:
-    """The message for one event row: `COLUMNS`, with `data` as JSON text."""
-    position, event_type, stream, version, occurred_at, data = row
-    when = occurred(occurred_at)
-    text = PAYLOAD % (
-        position, dumps(event_type), dumps(stream), version, when, data, dumps(slug)
-    )  # fmt: skip
-    return Message(
-        subject=subject(region, slug, stream),
-        key=slug,
-        message_id=message_id(slug, position),
-        position=position,
-        payload=text.encode(),
-    )
+def tenant_json(slug: str) -> str:
+    """The slug as the JSON string `PAYLOAD_SQL` takes for its `tenant` field."""
+    return dumps(slug)
+
+
+def messages(*, region: str, slug: str, rows: Sequence[Sequence[Any]]) -> list[Message]:
+    """The messages for rows of `ROWS_SQL`: (position, stream type, payload text)."""
+    prefix, id_prefix = f"{SUBJECT_PREFIX}.{region}.{slug}.", f"{slug}:"
+    return [
+        Message(prefix + kind, slug, f"{id_prefix}{position}", position, payload.encode())
+        for position, kind, payload in rows
+    ]

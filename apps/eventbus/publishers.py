@@ -33,9 +33,18 @@ class BusUnavailable(Exception):
         self.acked = acked
 
 
+def _nothing() -> None:
+    """The wait of an empty batch."""
+
+
 class Publisher(Protocol):
     def publish(self, messages: Sequence[Message]) -> None:
         """Returns once every message is acknowledged, in order; else `BusUnavailable`."""
+
+    def begin(self, messages: Sequence[Message]) -> Callable[[], None]:
+        """Starts publishing; the function returned is `publish`'s wait: it returns once
+        every message is acknowledged, else raises `BusUnavailable`. Call it before the
+        next `begin`."""
 
     def close(self) -> None: ...
 
@@ -86,12 +95,23 @@ class NatsPublisher:
             raise
 
     def publish(self, messages: Sequence[Message]) -> None:
-        if messages:
-            windows = -(-len(messages) // self.in_flight)
+        self.begin(messages)()
+
+    def begin(self, messages: Sequence[Message]) -> Callable[[], None]:
+        if not messages:
+            return _nothing
+        windows = -(-len(messages) // self.in_flight)
+        seconds = self.timeout * (windows + 2) + 5
+        running = asyncio.run_coroutine_threadsafe(self._publish(messages), self._loop)
+
+        def wait() -> None:
             try:
-                self._run(partial(self._publish, messages), self.timeout * (windows + 2) + 5)
+                running.result(seconds)
             except TimeoutError as error:
+                running.cancel()
                 raise BusUnavailable("publishing took too long") from error
+
+        return wait
 
     def close(self) -> None:
         try:
@@ -208,6 +228,7 @@ class _Batch:
         self.sent = 0
         self.answered = 0
         self.failure: BaseException | None = None
+        self._wanted = 0  # wake the sender once this many are answered
         self._changed = asyncio.Event()
 
     def answer(self, sequence: int, msg: Msg) -> None:
@@ -221,19 +242,22 @@ class _Batch:
         if refused and self.failure is None:
             self.failure = RuntimeError(msg.data.decode(errors="replace")[:200])
         self.answered += 1
-        self._changed.set()
+        if self.answered >= self._wanted:
+            self._changed.set()
 
     async def room(self, in_flight: int, timeout: float) -> None:
-        while self.sent - self.answered >= in_flight:
-            await self._wait(timeout)
+        """Until half the window is free: the sender wakes once per many acknowledgements
+        (each wake-up costs more than an acknowledgement), and refills it in one write."""
+        await self._until(self.sent - in_flight // 2, timeout)
 
     async def all_answered(self, timeout: float) -> None:
-        while self.answered < self.sent:
-            await self._wait(timeout)
+        await self._until(self.sent, timeout)
 
-    async def _wait(self, timeout: float) -> None:
-        self._changed.clear()
-        await asyncio.wait_for(self._changed.wait(), timeout)
+    async def _until(self, answered: int, timeout: float) -> None:
+        while self.answered < answered:
+            self._wanted = answered
+            self._changed.clear()
+            await asyncio.wait_for(self._changed.wait(), timeout)
 
     def acked_prefix(self) -> int:
         return next((i for i, ok in enumerate(self.ok) if ok is not True), len(self.ok))
@@ -269,6 +293,9 @@ class KafkaPublisher:
         return message.subject.rsplit(".", 2)[0]  # mymedic.events.{region}
 
     def publish(self, messages: Sequence[Message]) -> None:
+        self.begin(messages)()
+
+    def begin(self, messages: Sequence[Message]) -> Callable[[], None]:
         errors: list[Any] = [None] * len(messages)
         delivered = [False] * len(messages)
 
@@ -288,11 +315,15 @@ class KafkaPublisher:
                     break
                 except BufferError:  # the local queue is full: let deliveries drain it
                     self._producer.poll(0.05)
-        self._producer.flush(self.timeout + 5)
-        acked = next((i for i, ok in enumerate(delivered) if not ok), len(messages))
-        if acked < len(messages):
-            reason = errors[acked].name() if errors[acked] is not None else "no answer"
-            raise BusUnavailable(f"Kafka did not acknowledge: {reason}", acked=acked)
+
+        def wait() -> None:
+            self._producer.flush(self.timeout + 5)
+            acked = next((i for i, ok in enumerate(delivered) if not ok), len(messages))
+            if acked < len(messages):
+                reason = errors[acked].name() if errors[acked] is not None else "no answer"
+                raise BusUnavailable(f"Kafka did not acknowledge: {reason}", acked=acked)
+
+        return wait
 
     def close(self) -> None:
         self._producer.flush(self.timeout)

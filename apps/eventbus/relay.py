@@ -18,6 +18,7 @@ tenant, and moves the tenant's relay position only past what the bus acknowledge
 import logging
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 
 import psycopg
@@ -27,7 +28,7 @@ from django_tenants.utils import schema_context
 from psycopg import sql
 
 from apps.core.db import connection
-from apps.eventbus.messages import Message, message
+from apps.eventbus.messages import AFTER_SQL, SELECT_SQL, Message, messages, tenant_json
 from apps.eventbus.publishers import BusUnavailable, Publisher
 from apps.eventstore.models import Event
 
@@ -35,7 +36,8 @@ logger = logging.getLogger("mymedic.eventbus")
 
 JOB = "event-bus"  # the relay's row in tenants.TenantWork
 APPENDED_CHANNEL = "mymedic_events_appended"
-BATCH = 2000  # events per tenant per publish (then the next tenant: no tenant hogs the relay)
+BATCH = 2000  # events per publish
+ROUNDS = 5  # batches of a tenant per pass (then the next tenant: no tenant hogs the relay)
 LOOK_EVERY = 5.0  # seconds between looks when no notification came
 BACKOFF = (0.25, 5.0)  # first and longest wait after the bus or the database failed
 
@@ -100,12 +102,6 @@ def advance(schema: str, position: int) -> None:
         cursor.execute(ADVANCE, {"job": JOB, "position": position, "schema": schema})
 
 
-EVENTS_AFTER = """
-SELECT position, type, stream, version, occurred_at, data::text FROM {events}
-WHERE position > %s ORDER BY position LIMIT %s
-"""
-
-
 REWIND = """
 UPDATE tenants_tenantwork SET position = %(position)s
 WHERE job = %(job)s AND tenant_id = (SELECT id FROM tenants_tenant WHERE slug = %(slug)s)
@@ -122,32 +118,72 @@ def rewind(slug: str, position: int) -> int:
         return int(cursor.rowcount)
 
 
-def messages_after(tenant: Pending, limit: int) -> list[Message]:
-    events = sql.Identifier(tenant.schema, "eventstore_event")
+def messages_after(tenant: Pending, limit: int, after: int | None = None) -> list[Message]:
+    """Up to `limit` of the tenant's events past `after` (its relay position by default), as
+    messages: PostgreSQL writes the payloads (apps/eventbus/messages.py)."""
+    query = sql.Composed(
+        [sql.SQL(SELECT_SQL), sql.Identifier(tenant.schema, "eventstore_event"), sql.SQL(AFTER_SQL)]
+    )
+    params = {
+        "tenant": tenant_json(tenant.slug),
+        "after": tenant.relayed if after is None else after,
+        "limit": limit,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(sql.SQL(EVENTS_AFTER).format(events=events), [tenant.relayed, limit])
+        cursor.execute(query, params)
         rows = cursor.fetchall()
-    return [message(region=tenant.region, slug=tenant.slug, row=row) for row in rows]
+    return messages(region=tenant.region, slug=tenant.slug, rows=rows)
 
 
-def relay_tenant(publisher: Publisher, tenant: Pending, batch: int = BATCH) -> int:
-    """Publishes one batch of the tenant's events past its relay position; returns how many."""
-    batch_messages = messages_after(tenant, batch)
-    if not batch_messages:
-        return 0
+class _InFlight:
+    """A tenant's batch the bus is acknowledging; `finish` waits for it and records how far
+    the bus acknowledged (all of it, or the leading part before a failure, then raises)."""
+
+    def __init__(self, publisher: Publisher, schema: str, batch: list[Message]) -> None:
+        self.schema, self.batch = schema, batch
+        self.wait = publisher.begin(batch)
+
+    def finish(self) -> int:
+        try:
+            self.wait()
+        except BusUnavailable as failure:
+            if failure.acked:
+                advance(self.schema, self.batch[failure.acked - 1].position)
+            raise
+        advance(self.schema, self.batch[-1].position)
+        return len(self.batch)
+
+
+def relay_pending(publisher: Publisher, batch: int = BATCH, rounds: int = ROUNDS) -> int:
+    """One pass: up to `rounds` batches of each tenant with unpublished events, then the next
+    tenant. Returns what was published.
+
+    One batch is on the bus at a time (so the order holds across batches as within one);
+    the next batch is read from PostgreSQL while the bus acknowledges the one before."""
+    published = 0
+    flying: _InFlight | None = None
     try:
-        publisher.publish(batch_messages)
-    except BusUnavailable as failure:
-        if failure.acked:
-            advance(tenant.schema, batch_messages[failure.acked - 1].position)
-        raise
-    advance(tenant.schema, batch_messages[-1].position)
-    return len(batch_messages)
-
-
-def relay_pending(publisher: Publisher, batch: int = BATCH) -> int:
-    """One pass: a batch from each tenant with unpublished events. Returns what was published."""
-    return sum(relay_tenant(publisher, tenant, batch) for tenant in pending())
+        for tenant in pending():
+            after = tenant.relayed
+            for _ in range(rounds):
+                batch_messages = messages_after(tenant, batch, after)
+                if flying is not None:
+                    done, flying = flying, None
+                    published += done.finish()
+                if not batch_messages:
+                    break
+                flying = _InFlight(publisher, tenant.schema, batch_messages)
+                after = batch_messages[-1].position
+                if len(batch_messages) < batch:
+                    break
+        if flying is not None:
+            done, flying = flying, None
+            published += done.finish()
+    finally:
+        if flying is not None:  # reading failed meanwhile: no later batch goes out over this one
+            with suppress(Exception):
+                flying.finish()
+    return published
 
 
 @dataclass(frozen=True)

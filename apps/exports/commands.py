@@ -10,6 +10,7 @@ from apps.audit.trail import record
 from apps.core import crypto, keys
 from apps.core.db import connection
 from apps.core.errors import InvalidInput
+from apps.core.replica import reading_from_replica
 from apps.core.wakeups import after_commit
 from apps.exports import archive
 from apps.exports.models import Export
@@ -62,7 +63,8 @@ def export_build(
     ).decode()
     try:
         tenant = Tenant.objects.get(schema_name=connection.schema_name)
-        built = archive.build(tenant.slug, passphrase)
+        with reading_from_replica():
+            built = archive.build(tenant.slug, passphrase)
         path = export_path(export.pk)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         partial = path.with_suffix(".partial")

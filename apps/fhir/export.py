@@ -22,6 +22,7 @@ from django.db.models import QuerySet
 from apps.clinic.models import User
 from apps.core import crypto, keys
 from apps.core.db import connection
+from apps.core.replica import reading_from_replica
 from apps.eventstore.models import Event
 from apps.fhir import resources
 from apps.fhir.models import BulkExport
@@ -175,5 +176,7 @@ def run(export: BulkExport) -> list[dict[str, Any]]:
             if not still.exists():
                 break
             items = everything(resource_type, export.requested_by, tenant, export.since)
-            output.append({"type": resource_type, "count": write(export, resource_type, items)})
+            with reading_from_replica():  # the rows are read as `write` consumes them
+                count = write(export, resource_type, items)
+            output.append({"type": resource_type, "count": count})
     return output

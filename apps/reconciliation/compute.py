@@ -16,16 +16,19 @@ For each branch and local date:
 """
 
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django_tenants.postgresql_backend.base import DatabaseWrapper
 
 from apps.billing import events as billing_events
 from apps.billing.events import INVOICE_TOTAL_EVENTS, REFUND_EVENT_TYPES
 from apps.core.db import connection
+from apps.core.replica import read_connection, reading_from_replica
 from apps.eventstore.store import head_position
 from apps.reconciliation.models import DailyClose, ReconciliationSettings
 from apps.scheduling.events import APPOINTMENT_ROW_EVENTS
@@ -142,8 +145,12 @@ class Day:
         return DailyClose.Status.VARIANCE
 
 
-def compute_days(lo: date, hi: date, upto: int) -> dict[tuple[int, date], Day]:
-    """Every branch-day between `lo` and `hi` that the log up to `upto` mentions."""
+def compute_days(
+    lo: date, hi: date, upto: int, *, source: DatabaseWrapper | None = None
+) -> dict[tuple[int, date], Day]:
+    """Every branch-day between `lo` and `hi` that the log up to `upto` mentions, read from
+    `source` (the default connection unless given)."""
+    source = source or connection
     params: dict[str, Any] = {
         "lo": lo.isoformat(),
         "hi": hi.isoformat(),
@@ -154,7 +161,7 @@ def compute_days(lo: date, hi: date, upto: int) -> dict[tuple[int, date], Day]:
         "settled_types": list(SETTLED_EVENT_TYPES),
     }
     days: dict[tuple[int, date], Day] = defaultdict(Day)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(using=source.alias), source.cursor() as cursor:
         # A hospital month sorts a few hundred thousand rows: keep the sorts in memory.
         cursor.execute("SET LOCAL work_mem = '128MB'")
         cursor.execute(APPOINTMENTS_OF_DAYS, params)
@@ -181,11 +188,19 @@ def tolerance() -> Decimal:
 
 
 @transaction.atomic
-def close_days(lo: date, hi: date, branch_ids: set[int] | None = None) -> list[DailyClose]:
-    """Recomputes (idempotently) the daily closes of every branch-day in the range."""
-    upto = head_position()
+def close_days(
+    lo: date, hi: date, branch_ids: set[int] | None = None, *, from_replica: bool = False
+) -> list[DailyClose]:
+    """Recomputes (idempotently) the daily closes of every branch-day in the range.
+
+    `from_replica`: the log and declarations are read from the standby when one is configured
+    (the nightly run); never for a close that must see a declaration just written. The head
+    and the figures come from the same server, so the close is complete up to its head."""
+    with reading_from_replica() if from_replica else nullcontext():
+        source = read_connection()
+        upto = head_position()
     allowed = tolerance()
-    days = compute_days(lo, hi, upto)
+    days = compute_days(lo, hi, upto, source=source)
     for branch_id in branch_ids or ():
         for offset in range((hi - lo).days + 1):
             days.setdefault((branch_id, lo + timedelta(days=offset)), Day())

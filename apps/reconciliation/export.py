@@ -8,10 +8,12 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django_tenants.postgresql_backend.base import DatabaseWrapper
 
 from apps.billing import events as billing_events
 from apps.billing.events import REFUND_EVENT_TYPES
 from apps.core.db import connection
+from apps.core.replica import read_connection, reading_from_replica
 from apps.eventstore.store import head_position
 from apps.reconciliation.models import DailyClose, WarehouseCursor
 from apps.reconciliation.warehouse import TenantWarehouse, literal
@@ -86,8 +88,8 @@ WHERE position > %s AND position <= %s AND type IN (MONEY_TYPES)
 """.replace("MONEY_TYPES", MONEY_TYPES)
 
 
-def _copy(sql: str) -> str:
-    with connection.cursor() as cursor:
+def _copy(sql: str, source: DatabaseWrapper) -> str:
+    with source.cursor() as cursor:
         raw = cursor.cursor
         chunks = []
         with raw.copy(sql) as copy:
@@ -103,7 +105,11 @@ def export(warehouse: TenantWarehouse | None = None, window: int = WINDOW) -> di
     warehouse = warehouse or TenantWarehouse(connection.schema_name)
     warehouse.ensure_schema()
     WarehouseCursor.objects.get_or_create(pk=1)
-    head = head_position()
+    # The facts are read from the standby when one is configured: the head and the facts
+    # below it from the same server, so no window is recorded as exported short of its head.
+    with reading_from_replica():
+        source = read_connection()
+        head = head_position()
     written = 0
     types = "{" + ",".join(sorted(APPOINTMENT_ROW_EVENTS)) + "}"
     while True:
@@ -112,11 +118,11 @@ def export(warehouse: TenantWarehouse | None = None, window: int = WINDOW) -> di
             if cursor.position >= head:
                 break
             lo, hi = cursor.position, min(cursor.position + window, head)
-            appointments = _copy(APPOINTMENT_FACTS.format(lo=lo, hi=hi, types=types))
-            money = _copy(MONEY_FACTS.format(lo=lo, hi=hi))
+            appointments = _copy(APPOINTMENT_FACTS.format(lo=lo, hi=hi, types=types), source)
+            money = _copy(MONEY_FACTS.format(lo=lo, hi=hi), source)
             warehouse.insert_csv("appointments", APPOINTMENT_COLUMNS, appointments)
             warehouse.insert_csv("money", MONEY_COLUMNS, money)
-            with connection.cursor() as db:
+            with source.cursor() as db:
                 db.execute(MONEY_MONTHS, [lo, hi])
                 months = sorted(month for (month,) in db.fetchall())
             if months:

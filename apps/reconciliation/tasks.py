@@ -60,7 +60,8 @@ def close_tenant_days(self: Task, today: str) -> int | None:
     local_today = date.fromisoformat(today)
 
     def close() -> int:
-        return len(close_days(local_today - timedelta(days=2), local_today - timedelta(days=1)))
+        lo, hi = local_today - timedelta(days=2), local_today - timedelta(days=1)
+        return len(close_days(lo, hi, from_replica=True))
 
     return run_tenant_job(self, "nightly-reconciliation", close)
 

@@ -287,3 +287,31 @@ def _book_one_more(schema: str) -> None:
             assert doctor.pk
     finally:
         own.close()
+
+
+def test_a_pass_publishes_a_tenant_in_batches_in_order_and_at_most_its_rounds_of_them(
+    committed_tenant: Tenant, django_db_blocker: Any, bus: NatsServer
+) -> None:
+    publisher = NatsPublisher([bus.url])
+    schema = committed_tenant.schema_name
+    try:
+        with django_db_blocker.unblock():
+            relay.relay_pending(publisher)
+            before = relay.relayed_position(schema)
+            with schema_context(schema):
+                book_some(4)
+                head = Event.objects.order_by("-position").values_list("position", flat=True)[0]
+            first_pass = relay.relay_pending(publisher, batch=2, rounds=2)
+            after_first_pass = relay.relayed_position(schema)
+            while relay.relay_pending(publisher, batch=2, rounds=2):
+                pass
+            relayed = relay.relayed_position(schema)
+    finally:
+        publisher.close()
+
+    positions = [m.payload["position"] for m in read_stream(bus.url, subjects_of(committed_tenant))]
+    assert head - before > 4
+    assert first_pass == 4
+    assert after_first_pass == before + 4
+    assert relayed == head
+    assert [p for p in positions if p > before] == list(range(before + 1, head + 1))

@@ -1356,6 +1356,14 @@ class Command(BaseCommand):
             )
             rows.append(
                 (
+                    "relay CPU per 10,000 events",
+                    f"relay {put['relay_cpu_seconds_per_10k']} s, nats-server "
+                    f"{put['nats-server_cpu_seconds_per_10k']} s, postgres "
+                    f"{put['postgres_cpu_seconds_per_10k']} s",
+                )
+            )
+            rows.append(
+                (
                     f"commit → bus lag @ {lag['rate_per_s']:.0f} bookings/s",
                     f"p50 {lag['p50_ms']} ms, p95 {lag['p95_ms']} ms, p99 {lag['p99_ms']} ms",
                 )
