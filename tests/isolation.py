@@ -10,7 +10,8 @@ starts (tests/conftest.subprocess_env passes the environment on).
 A server of its own rather than a logical database: the suite empties the cache before each
 test (FLUSHDB), which would cut into the other worker's test, and Redis publish/subscribe
 channels, which carry the live board, span all logical databases of a server (both workers'
-test databases have a branch 1). Each worker's database is pytest-django's (test_<name>_gwN).
+test databases have a branch 1). Each worker's database is its copy of the run's test database
+(test_<name>_gwN, tests/testdb.py).
 
 Tests that must run alone (marked `fault` or `timing`: they break services, kill processes or
 assert a wall-clock bound) take turns with the others: while one runs, no other worker starts
