@@ -107,8 +107,13 @@ class WorkerRedis:
 
 def runs_alone(item: pytest.Item) -> bool:
     """Whether a test must not run beside any other: it breaks services or kills processes
-    (`fault`), or it asserts a wall-clock bound (`timing`)."""
-    return bool(item.get_closest_marker("fault") or item.get_closest_marker("timing"))
+    (`fault`), or it asserts a wall-clock bound (`timing`). A fault test that breaks only
+    servers it started itself and asserts no wall-clock bound (only generous waits) says
+    `fault(alone=False)`: it runs beside the others, in the parallel phase."""
+    if item.get_closest_marker("timing"):
+        return True
+    fault = item.get_closest_marker("fault")
+    return fault is not None and fault.kwargs.get("alone", True) is not False
 
 
 class TakeTurns:
