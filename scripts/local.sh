@@ -449,6 +449,10 @@ cmd_test() {
   # shellcheck source=/dev/null
   source "$LOCAL/env.sh"
   eval "args=(${PYTEST_ARGS:-})" # shell-style quoting, e.g. PYTEST_ARGS='-k "a and b"'
+  # The suite starts hundreds of Python processes (its workers, and servers, Celery workers
+  # and scripts for single tests), each importing the project: compile it once, into the
+  # ignored __pycache__ folders, not once per process (docs/TESTING.md).
+  unset PYTHONDONTWRITEBYTECODE
   # One pytest-xdist worker per core, each with its own test database, Redis and files
   # (tests/isolation.py); MYMEDIC_TEST_WORKERS=1 runs serially. docs/TESTING.md.
   local workers=${MYMEDIC_TEST_WORKERS:-$(nproc)} parallel=()

@@ -31,6 +31,7 @@ from apps.scheduling.models import Doctor, Patient
 from apps.tenants.commands import tenant_onboard
 from apps.tenants.models import Tenant
 from apps.tenants.schemas import ensure_template_schema
+from tests import testdb
 from tests.clock import ist
 from tests.faults.stack import TIMINGS
 from tests.isolation import runs_alone
@@ -73,10 +74,31 @@ def _onboard(slug: str, kind: str = "clinic") -> Tenant:
     ).tenant
 
 
+def _build_test_database() -> None:
+    ensure_template_schema()
+    _onboard("acme", "chain")
+    _onboard("globex")
+
+
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, Tenant]]:
-    with django_db_blocker.unblock():
-        ensure_template_schema()
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_modify_db_settings: None,
+    django_db_keepdb: bool,
+    django_db_createdb: bool,
+) -> Iterator[dict[str, Tenant]]:
+    """The session's database with the template schema and the tenants `acme` and `globex`:
+    under xdist built once per run and copied for each worker (tests/testdb.py)."""
+    with (
+        django_db_blocker.unblock(),
+        testdb.session_database(
+            build=_build_test_database,
+            keepdb=django_db_keepdb and not django_db_createdb,
+            verbosity=request.config.option.verbose,
+        ),
+    ):
         yield {"acme": _onboard("acme", "chain"), "globex": _onboard("globex")}
 
 
@@ -321,10 +343,15 @@ def collect_phi_and_output() -> Iterator[None]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """An xdist worker hands the fault timings it measured to the controller's summary."""
+    """An xdist worker hands the fault timings it measured to the controller's summary; the
+    controller drops the database the workers copied (tests/testdb.py)."""
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["fault_timings"] = dict(TIMINGS)
+    elif session.config.pluginmanager.has_plugin("dsession") and not session.config.getoption(
+        "reuse_db"
+    ):
+        testdb.drop_base()
 
 
 def pytest_testnodedown(node: Any, error: Any) -> None:

@@ -10,7 +10,8 @@ starts (tests/conftest.subprocess_env passes the environment on).
 A server of its own rather than a logical database: the suite empties the cache before each
 test (FLUSHDB), which would cut into the other worker's test, and Redis publish/subscribe
 channels, which carry the live board, span all logical databases of a server (both workers'
-test databases have a branch 1). Each worker's database is pytest-django's (test_<name>_gwN).
+test databases have a branch 1). Each worker's database is its copy of the run's test database
+(test_<name>_gwN, tests/testdb.py).
 
 Tests that must run alone (marked `fault` or `timing`: they break services, kill processes or
 assert a wall-clock bound) take turns with the others: while one runs, no other worker starts
@@ -106,8 +107,13 @@ class WorkerRedis:
 
 def runs_alone(item: pytest.Item) -> bool:
     """Whether a test must not run beside any other: it breaks services or kills processes
-    (`fault`), or it asserts a wall-clock bound (`timing`)."""
-    return bool(item.get_closest_marker("fault") or item.get_closest_marker("timing"))
+    (`fault`), or it asserts a wall-clock bound (`timing`). A fault test that breaks only
+    servers it started itself and asserts no wall-clock bound (only generous waits) says
+    `fault(alone=False)`: it runs beside the others, in the parallel phase."""
+    if item.get_closest_marker("timing"):
+        return True
+    fault = item.get_closest_marker("fault")
+    return fault is not None and fault.kwargs.get("alone", True) is not False
 
 
 class TakeTurns:

@@ -27,7 +27,9 @@ from tests.eventbus.test_relay import subjects_of
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 from tests.servers import stop, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.fault, pytest.mark.timeout(240)]
+# It breaks only servers it started and bounds no wall-clock time, only generous waits: it
+# runs beside other tests, in the parallel phase (docs/TESTING.md).
+pytestmark = [pytest.mark.slow, pytest.mark.fault(alone=False), pytest.mark.timeout(240)]
 ALL_DAY = [{"weekday": d, "start": "06:00", "end": "22:00"} for d in range(7)]
 
 
