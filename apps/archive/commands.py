@@ -18,6 +18,7 @@ no row is ever updated or deleted.
 """
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -126,7 +127,7 @@ def _snapshot_read_models() -> None:
         replay.snapshot(projection)
 
 
-def _rows(partition: str, log: MonthlyLog) -> Any:
+def _rows(partition: str, log: MonthlyLog) -> Iterator[str]:
     """The partition's rows as JSON text in id order, read in batches on a server cursor."""
     raw = connection.connection
     quote = connection.ops.quote_name
@@ -180,8 +181,10 @@ def _verified_record(
 ) -> ArchivedPartition:
     """Re-reads the file: the same number of rows, ids in order, and for the audit trail
     the chain unbroken from the previous checkpoint. Raises Conflict when it is not."""
-    count, first, last, last_hash = 0, None, None, ""
+    count, first, last = 0, None, None
+    before = archived_through(log.table)
     previous = _checkpoint_hash() if log is AUDIT_TRAIL else ""
+    last_hash = previous  # an empty month carries the checkpoint forward
     for row in archivefiles.read_rows(path):
         ident = int(row[log.id])
         if last is not None and ident <= last:
@@ -195,6 +198,8 @@ def _verified_record(
         last, count = ident, count + 1
     if count != rows:
         raise Conflict(f"The archive of {partition.name} re-reads {count} rows, not {rows}.")
+    if last is None and before is not None:
+        last = before.last_id
     return ArchivedPartition(
         table=log.table,
         partition=partition.name,

@@ -8,6 +8,7 @@ event of the log against the digest its entry recorded.
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -255,16 +256,18 @@ def _check_file(record: ArchivedPartition) -> str:
 def verify_archives() -> ArchivesFound:
     """Re-reads every archived month: each file against its signed record, the audit chain
     through the archived entries into the checkpoint, and each archived event against the
-    digest its (archived or live) entry recorded."""
+    digest its (archived or live) entry recorded. Streams the files: memory stays flat
+    whatever a month holds (only anchored entries' hashes are kept)."""
     previous, count = GENESIS, 0
+    anchored = {anchor.entry for anchor, _ in anchors.read_anchors() if anchor is not None}
     hashes: dict[int, str] = {}
-    digests: dict[int, str] = {}
     records = list(ArchivedPartition.objects.order_by("upper"))
+    audit_records = [r for r in records if r.table == AuditEntry._meta.db_table]
 
     def broken(problem: str, at: int | None = None) -> ArchivesFound:
         return ArchivesFound(Verification(False, count, previous, at, problem), hashes)
 
-    for record in (r for r in records if r.table == AuditEntry._meta.db_table):
+    for record in audit_records:
         if problem := _check_file(record):
             return broken(problem)
         for row in archivefiles.read_rows(Path(record.path)):
@@ -273,24 +276,34 @@ def verify_archives() -> ArchivesFound:
                 return broken("the link to the previous entry is broken", entry.id)
             if entry_hash(previous, _hashed_fields(entry)) != entry.hash:
                 return broken("the entry was changed", entry.id)
-            if entry.action == "event.appended":
-                digests[_position(entry.target)] = entry.detail.get("digest", "")
-            hashes[entry.id] = entry.hash
+            if entry.id in anchored:
+                hashes[entry.id] = entry.hash
             previous, count = entry.hash, count + 1
         if previous != record.last_hash:
             return broken(f"the archive of {record.partition} does not end at its checkpoint")
-    live = AuditEntry.objects.filter(action="event.appended")
+    digests = _appended_digests(audit_records)
+    wanted = (0, "")
     for record in (r for r in records if r.table == Event._meta.db_table):
         if problem := _check_file(record):
             return broken(problem)
-        rows = list(archivefiles.read_rows(Path(record.path)))
-        wanted = [row["position"] for row in rows if row["position"] not in digests]
-        for target, detail in live.filter(
-            target__in=[f"event:{position}" for position in wanted]
-        ).values_list("target", "detail"):
-            digests[_position(target)] = detail.get("digest", "")
-        for row in rows:
+        for row in archivefiles.read_rows(Path(record.path)):
             event = _archived_event(row)
-            if digests.get(event.position) != event_digest(event):
+            while wanted[0] < event.position:
+                wanted = next(digests, (event.position + 1, ""))
+            if wanted[0] != event.position or wanted[1] != event_digest(event):
                 return broken(f"archived event {event.position} does not match its audit entry")
     return ArchivesFound(Verification(True, count, previous), hashes)
+
+
+def _appended_digests(audit_records: list[ArchivedPartition]) -> Iterator[tuple[int, str]]:
+    """(position, digest) of every appended event's entry, archived then live, in order."""
+    for record in audit_records:
+        for row in archivefiles.read_rows(Path(record.path)):
+            if row["action"] == "event.appended":
+                yield _position(row["target"]), row["detail"].get("digest", "")
+    live = AuditEntry.objects.filter(action="event.appended").order_by("id")
+    checkpoint = audit_records[-1].last_id if audit_records else None
+    if checkpoint:
+        live = live.filter(id__gt=checkpoint)
+    for target, detail in live.values_list("target", "detail").iterator(chunk_size=VERIFY_BATCH):
+        yield _position(target), detail.get("digest", "")

@@ -128,7 +128,7 @@ def bench_online_migration(events: int, stderr: TextIO) -> dict[str, Any]:
         fill_seconds = _fill("eventstore_event", events, stderr)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE eventstore_event")
-        stop, waits = threading.Event(), []
+        stop, waits = threading.Event(), list[float]()
         writer = threading.Thread(target=_writer, args=(stop, waits))
         writer.start()
         time.sleep(0.5)

@@ -164,7 +164,22 @@ def partitions(cursor: CursorWrapper, log: MonthlyLog) -> list[Partition]:
 
 
 def _protect(cursor: CursorWrapper, log: MonthlyLog, table: str) -> None:
-    """TRUNCATE triggers are statement triggers, which partitions do not inherit."""
+    """The append-only triggers (and the insert check) of one partition. They are made on
+    each partition rather than inherited from the parent: django-tenants' `clone_schema`
+    copies every trigger it finds, and would make an inherited one twice."""
+    cursor.execute(
+        f"CREATE TRIGGER {_q(log.trigger_prefix + '_append_only')} BEFORE UPDATE OR DELETE "
+        f"ON {_q(table)} FOR EACH ROW EXECUTE FUNCTION public.mymedic_refuse_change()"
+    )
+    _refuse_truncate(cursor, log, table)
+    if log.insert_check:
+        cursor.execute(
+            f"CREATE TRIGGER {_q(log.table + '_insert_check')} BEFORE INSERT ON {_q(table)} "
+            f"FOR EACH ROW EXECUTE FUNCTION {log.insert_check}()"
+        )
+
+
+def _refuse_truncate(cursor: CursorWrapper, log: MonthlyLog, table: str) -> None:
     cursor.execute(
         f"CREATE TRIGGER {_q(log.trigger_prefix + '_no_truncate')} BEFORE TRUNCATE ON {_q(table)} "
         "FOR EACH STATEMENT EXECUTE FUNCTION public.mymedic_refuse_change()"
@@ -386,8 +401,9 @@ def _swap(
     cursor.execute(f"DROP SEQUENCE IF EXISTS {_q(log.sequence)}")
     cursor.execute(f"CREATE SEQUENCE {_q(log.sequence)}")
     cursor.execute("SELECT setval(%s, %s, %s)", [log.sequence, last_value, is_called])
-    for trigger in (f"{log.trigger_prefix}_append_only", log.head_trigger):
-        cursor.execute(f"DROP TRIGGER IF EXISTS {_q(trigger)} ON {_q(table)}")
+    for trigger in ("_append_only", "_no_truncate"):
+        cursor.execute(f"DROP TRIGGER IF EXISTS {_q(log.trigger_prefix + trigger)} ON {_q(table)}")
+    cursor.execute(f"DROP TRIGGER IF EXISTS {_q(log.head_trigger)} ON {_q(table)}")
     cursor.execute(f"ALTER TABLE {_q(table)} RENAME TO {_q(legacy)}")
     # The parent takes the old indexes' names; the old ones keep theirs with a suffix.
     for name, *_ in indexes:
@@ -413,21 +429,13 @@ def _swap(
             continue
         # Not unique even where the old one was: it lacks the partition key (see insert_check).
         cursor.execute(f"CREATE INDEX {_q(name)} ON {_q(table)} {_columns_of(definition)}")
-    cursor.execute(
-        f"CREATE TRIGGER {_q(log.trigger_prefix + '_append_only')} BEFORE UPDATE OR DELETE "
-        f"ON {_q(table)} FOR EACH ROW EXECUTE FUNCTION public.mymedic_refuse_change()"
-    )
-    _protect(cursor, log, table)
+    # Row triggers go on each partition (`_protect`); TRUNCATE and the head note on the parent.
+    _refuse_truncate(cursor, log, table)
     cursor.execute(
         f"CREATE TRIGGER {_q(log.head_trigger)} AFTER INSERT ON {_q(table)} "
         f"REFERENCING NEW TABLE AS appended FOR EACH STATEMENT "
         f"EXECUTE FUNCTION {log.head_function}()"
     )
-    if log.insert_check:
-        cursor.execute(
-            f"CREATE TRIGGER {_q(table + '_insert_check')} BEFORE INSERT ON {_q(table)} "
-            f"FOR EACH ROW EXECUTE FUNCTION {log.insert_check}()"
-        )
     if not keep_rows:
         cursor.execute(f"DROP TABLE {_q(legacy)}")
         return rows
@@ -443,4 +451,5 @@ def _swap(
         f"ALTER TABLE {_q(table)} ATTACH PARTITION {_q(legacy)} FOR VALUES FROM (MINVALUE) TO (%s)",
         [upper],
     )
+    _protect(cursor, log, legacy)
     return rows

@@ -20,7 +20,7 @@ INSERT = (
 
 def sql(statement: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
-        cursor.execute(statement, params or [])
+        cursor.execute(statement, params)
         return cursor.fetchall() if cursor.description else []
 
 
