@@ -200,6 +200,8 @@ def _verified_record(
         raise Conflict(f"The archive of {partition.name} re-reads {count} rows, not {rows}.")
     if last is None and before is not None:
         last = before.last_id
+    if partition.upper is None:
+        raise Conflict(f"{partition.name} is the DEFAULT partition: it is never archived.")
     return ArchivedPartition(
         table=log.table,
         partition=partition.name,

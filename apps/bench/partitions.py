@@ -23,12 +23,13 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, TextIO
 
+from django.core.management.base import OutputWrapper
 from django.db import connections, transaction
 from django_tenants.utils import schema_context
 
 from apps.archive.commands import archive_partition
 from apps.core.db import connection
-from apps.core.partitions import EVENT_LOG, convert, ensure_months, partitions
+from apps.core.partitions import EVENT_LOG, ensure_months, partitions
 from apps.eventstore.models import ArchivedPartition, Event
 from apps.tenants.models import Tenant
 
@@ -48,7 +49,7 @@ FROM generate_series(%(start)s, %(stop)s) AS g
 FILL_BATCH = 500_000
 
 
-def _fill(table: str, count: int, stderr: TextIO) -> float:
+def _fill(table: str, count: int, stderr: TextIO | OutputWrapper) -> float:
     started = time.perf_counter()
     for start in range(0, count, FILL_BATCH):
         stop = min(start + FILL_BATCH, count) - 1
@@ -60,7 +61,7 @@ def _fill(table: str, count: int, stderr: TextIO) -> float:
     return time.perf_counter() - started
 
 
-def bench_archive(tenant: Tenant, events: int, stderr: TextIO) -> dict[str, Any]:
+def bench_archive(tenant: Tenant, events: int, stderr: TextIO | OutputWrapper) -> dict[str, Any]:
     with schema_context(tenant.schema_name):
         ensure_months(EVENT_LOG, [BENCH_MONTH])
         name = EVENT_LOG.partition_name(BENCH_MONTH)
@@ -113,7 +114,7 @@ def _writer(stop: threading.Event, waits: list[float]) -> None:
         connections.close_all()
 
 
-def bench_online_migration(events: int, stderr: TextIO) -> dict[str, Any]:
+def bench_online_migration(events: int, stderr: TextIO | OutputWrapper) -> dict[str, Any]:
     migration = import_module("apps.eventstore.migrations.0006_partitioned_by_month")
     with connection.cursor() as cursor:
         cursor.execute(f"DROP SCHEMA IF EXISTS {SCRATCH} CASCADE")
@@ -132,20 +133,11 @@ def bench_online_migration(events: int, stderr: TextIO) -> dict[str, Any]:
         writer = threading.Thread(target=_writer, args=(stop, waits))
         writer.start()
         time.sleep(0.5)
-        timings: dict[str, float] = {}
-
-        def timed_convert(*args: Any, **kwargs: Any) -> Any:
-            result = convert(*args, **kwargs)
-            timings.update(prepare=result.prepare_seconds, swap=result.swap_seconds)
-            return result
-
         started = time.perf_counter()
-        original, migration.convert = migration.convert, timed_convert
         try:
             with connection.schema_editor(atomic=False) as editor:
-                migration.partition(None, editor)
+                result = migration.partition(None, editor)
         finally:
-            migration.convert = original
             total = time.perf_counter() - started
             time.sleep(0.5)
             stop.set()
@@ -158,8 +150,8 @@ def bench_online_migration(events: int, stderr: TextIO) -> dict[str, Any]:
         "events": events,
         "fill_s": round(fill_seconds, 1),
         "migration_s": round(total, 2),
-        "prepare_s": round(timings.get("prepare", 0.0), 2),
-        "swap_lock_ms": round(timings.get("swap", 0.0) * 1000, 1),
+        "prepare_s": round(result.prepare_seconds, 2),
+        "swap_lock_ms": round(result.swap_seconds * 1000, 1),
         "writer_appends": len(waits),
         "writer_slowest_append_ms": round(max(waits, default=0.0) * 1000, 1),
     }
@@ -170,7 +162,7 @@ def bench_partitions(
     drop_tenant: Callable[[Tenant], None],
     events: int,
     migration_events: int,
-    stderr: TextIO,
+    stderr: TextIO | OutputWrapper,
 ) -> dict[str, Any]:
     tenant = make_tenant()
     try:

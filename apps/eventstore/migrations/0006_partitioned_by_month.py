@@ -2,7 +2,7 @@ from typing import Any
 
 from django.db import migrations
 
-from apps.core.partitions import EVENT_LOG, convert
+from apps.core.partitions import EVENT_LOG, Conversion, convert
 
 # The newest version of each stream. PostgreSQL allows a unique index on a partitioned table
 # only with the partition key in it, and (stream, version) does not contain `occurred_at`; so
@@ -46,7 +46,7 @@ ON CONFLICT (stream) DO UPDATE SET version = GREATEST(eventstore_streamhead.vers
 """
 
 
-def partition(apps: Any, schema_editor: Any) -> None:
+def partition(apps: Any, schema_editor: Any) -> Conversion:
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(STREAM_HEADS)
         # Filled while appends go on; the swap adds what was appended meanwhile.
@@ -57,7 +57,7 @@ def partition(apps: Any, schema_editor: Any) -> None:
     def catch_up_heads(cursor: Any) -> None:
         cursor.execute(FILL_HEADS.format(where="WHERE position > %s"), [filled_to])
 
-    convert(EVENT_LOG, in_swap=catch_up_heads)
+    return convert(EVENT_LOG, in_swap=catch_up_heads)
 
 
 class Migration(migrations.Migration):
