@@ -38,12 +38,12 @@ SCRATCH = "bench_partition_migration"
 
 FILL = """
 INSERT INTO {table} (position, stream, version, type, schema_version, data, metadata, occurred_at)
-SELECT nextval('eventstore_event_position_seq'), 'appointment-' || g, 1 + g % 3,
+SELECT nextval('eventstore_event_position_seq'), 'appointment-' || g, 1 + g %% 3,
        'AppointmentBooked', 1,
-       jsonb_build_object('id', g, 'doctor_id', g % 2000, 'patient_id', g, 'branch_id', 1,
+       jsonb_build_object('id', g, 'doctor_id', g %% 2000, 'patient_id', g, 'branch_id', 1,
                           'date', '2020-01-15', 'status', 'booked', 'fee', '500.00'),
        jsonb_build_object('actor_id', NULL, 'actor_role', 'system', 'branch_id', 1),
-       timestamptz '2020-01-01 00:00:00+00' + (g % 2678400) * interval '1 second'
+       timestamptz '2020-01-01 00:00:00+00' + (g %% 2678400) * interval '1 second'
 FROM generate_series(%(start)s, %(stop)s) AS g
 """
 FILL_BATCH = 500_000
