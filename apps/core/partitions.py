@@ -340,6 +340,8 @@ def convert(
                 wanted.append((f"{name}_plain", _columns_of(definition), False))
         started = time.monotonic()
         if keep_rows:
+            cursor.execute(f"SELECT count(*) FROM {_q(log.table)}")  # noqa: S608
+            result.rows = int(cursor.fetchone()[0])
             for name, columns, unique in wanted:
                 kind = "UNIQUE INDEX" if unique else "INDEX"
                 cursor.execute(
@@ -361,7 +363,7 @@ def convert(
             cursor.execute(f"LOCK TABLE {_q(log.table)} IN ACCESS EXCLUSIVE MODE")
             if in_swap is not None:
                 in_swap(cursor)
-            result.rows = _swap(cursor, log, indexes, wanted, keep_rows, upper)
+            _swap(cursor, log, indexes, wanted, keep_rows, upper)
             months = [m for m in months_ahead(now) if not keep_rows or instant(m) >= upper]
             for month in months:
                 cursor.execute(
@@ -386,12 +388,8 @@ def _swap(
     wanted: list[tuple[str, str, bool]],
     keep_rows: bool,
     upper: datetime,
-) -> int:
+) -> None:
     table, legacy = log.table, f"{log.table}{LEGACY_SUFFIX}"
-    rows = 0
-    if keep_rows:
-        cursor.execute(f"SELECT count(*) FROM {_q(table)}")  # noqa: S608
-        rows = int(cursor.fetchone()[0])
     # The id sequence moves from the old table's identity column to the parent.
     cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, log.id])
     (old_sequence,) = cursor.fetchone()
@@ -438,7 +436,7 @@ def _swap(
     )
     if not keep_rows:
         cursor.execute(f"DROP TABLE {_q(legacy)}")
-        return rows
+        return
     # The old table becomes the partition of everything before next month: its validated
     # CHECK implies the bound, so ATTACH does not scan it, and its prebuilt indexes match
     # the parent's (the primary key through the unique (id, key) index).
@@ -452,4 +450,3 @@ def _swap(
         [upper],
     )
     _protect(cursor, log, legacy)
-    return rows

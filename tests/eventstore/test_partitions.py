@@ -141,6 +141,7 @@ def test_positions_are_one_order_across_months_and_readers_get_them_in_it(
 
 
 SCRATCH = "partition_conversion"
+INDEXES = "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass"
 
 
 @pytest.fixture
@@ -190,6 +191,14 @@ def test_an_existing_log_is_partitioned_in_place_keeping_rows_order_and_versions
     assert after == before
     assert legacy.lower is None and legacy.upper is not None
     assert sql("SELECT count(*) FROM eventstore_event_legacy") == [(300,)]
+    # The swap built no index: the parent adopted those made beforehand.
+    assert {name for (name,) in sql(INDEXES, ["eventstore_event_legacy"])} == {
+        "eventstore_event_legacy_pkey",
+        "event_stream_version_legacy",
+        "event_stream_version_plain",
+        "event_type_position_legacy",
+        "event_data_date_legacy",
+    }
     # The sequence goes on where the old identity column stopped.
     assert append("probe-new", 1, datetime.now(UTC)) == before[-1][0] + 1
     # Versions already taken by the old rows stay taken, in whatever month.
