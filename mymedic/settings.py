@@ -212,6 +212,11 @@ MYMEDIC_AUDIT_ANCHOR_DIR = os.environ.get(
     f"{CELL_FILES}/audit-anchors",
 )
 MYMEDIC_AUDIT_ANCHOR_SECONDS = int(os.environ.get("MYMEDIC_AUDIT_ANCHOR_SECONDS", "600"))
+# Archived months of each tenant's event log and audit trail (apps.archive): gzip NDJSON and
+# a signed manifest per partition, under <dir>/<schema>/<table>/.
+MYMEDIC_ARCHIVE_DIR = os.environ.get("MYMEDIC_ARCHIVE_DIR", f"{CELL_FILES}/archive")
+# Months of live log kept when a tenant has neither a plan nor an override (at least 36).
+MYMEDIC_LOG_RETENTION_MONTHS = int(os.environ.get("MYMEDIC_LOG_RETENTION_MONTHS", "36"))
 # Where pg_dump and pg_restore live for tenant backups (the newest /usr/lib/postgresql/*/bin
 # when empty); scripts/backup.sh reads the same variable.
 MYMEDIC_PG_BIN = os.environ.get("MYMEDIC_PG_BIN", "")
@@ -355,6 +360,7 @@ TENANT_APPS = [
     "apps.metering",
     "apps.fhir",
     "apps.eventbus",
+    "apps.archive",
     "apps.integration",
     "apps.queue",
 ]
@@ -516,6 +522,7 @@ MYMEDIC_TASK_QUEUES = {
         "apps.reconciliation.tasks.export_tenant",
         "apps.exports.tasks.build_export",
         "apps.fhir.tasks.run_bulk_export",
+        "apps.archive.tasks.archive_tenant_partitions",
     ],
     "integration": [
         "apps.integration.tasks.retry_tenant_messages",
@@ -591,6 +598,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "retry-hl7-messages": {"task": "apps.integration.tasks.retry_hl7_messages", "schedule": 30.0},
     # Outbound SIU due (a retry's time, or rows whose immediate send was lost), per tenant.
     "send-hl7-outbound": {"task": "apps.integration.tasks.send_hl7_outbound", "schedule": 30.0},
+    # Log partitions of the months ahead, for tenants whose log grew (apps.archive).
+    "make-log-partitions": {"task": "apps.archive.tasks.make_all_partitions", "schedule": 3600.0},
+    # Months past a tenant's retention leave for archive files (apps.archive), when due.
+    "archive-log-partitions": {
+        "task": "apps.archive.tasks.archive_all_partitions",
+        "schedule": 86400.0,
+    },
     "publish-audit-anchors": {
         "task": "apps.audit.tasks.publish_all_anchors",
         "schedule": float(MYMEDIC_AUDIT_ANCHOR_SECONDS),

@@ -41,6 +41,15 @@ def _signature(anchor: Anchor) -> str:
     return hmac.new(_key(), message, hashlib.sha256).hexdigest()
 
 
+def sign(message: str) -> str:
+    """HMAC-SHA256 of `message` under the anchor key (archive manifests use it too)."""
+    return hmac.new(_key(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def signature_matches(message: str, mac: str) -> bool:
+    return hmac.compare_digest(sign(message), mac)
+
+
 def anchor_file(schema: str | None = None) -> Path:
     return Path(settings.MYMEDIC_AUDIT_ANCHOR_DIR) / f"{schema or connection.schema_name}.jsonl"
 
@@ -83,8 +92,12 @@ def publish() -> Anchor | None:
     return anchor
 
 
-def check() -> tuple[int, str]:
-    """(anchors checked, the first problem or "")."""
+def check(archived: int = 0, archived_hashes: dict[int, str] | None = None) -> tuple[int, str]:
+    """(anchors checked, the first problem or "").
+
+    Entries up to `archived` left the database for archive files: their anchors are checked
+    against `archived_hashes` (read from those files) when given, and otherwise stand for
+    the signed archive checkpoint that replaced them."""
     lines = read_anchors()
     wanted = {anchor.entry for anchor, _ in lines if anchor is not None}
     hashes = dict(AuditEntry.objects.filter(id__in=wanted).values_list("id", "hash"))
@@ -93,6 +106,10 @@ def check() -> tuple[int, str]:
             return number - 1, f"anchor {number} is not signed by this deployment's key"
         if anchor.schema != connection.schema_name:
             return number - 1, f"anchor {number} belongs to another tenant"
+        if anchor.entry <= archived:
+            if archived_hashes is None:
+                continue
+            hashes[anchor.entry] = archived_hashes.get(anchor.entry, "")
         if anchor.entry not in hashes:
             return number - 1, f"entry {anchor.entry}, anchored at {anchor.at}, is gone"
         if hashes[anchor.entry] != anchor.hash:

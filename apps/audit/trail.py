@@ -8,7 +8,10 @@ event of the log against the digest its entry recorded.
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -18,9 +21,10 @@ from django.utils import timezone
 from apps.audit import anchors
 from apps.audit.models import AuditEntry
 from apps.core.db import connection
+from apps.eventstore import archivefiles
 from apps.eventstore.context import current_origin
 from apps.eventstore.locks import append_lock, in_command
-from apps.eventstore.models import Event
+from apps.eventstore.models import ArchivedPartition, Event, archived_through
 
 GENESIS = "0" * 64
 VERIFY_BATCH = 5000
@@ -118,22 +122,52 @@ class Verification:
     anchors: int = 0
 
 
-def verify() -> Verification:
+def verify(*, archives: bool = False) -> Verification:
     """Walks the chain from the start and the event log beside it; stops at the first entry
-    or event that does not fit. Events were appended, and audited, in position order."""
-    previous = GENESIS
-    count = 0
-    events = Event.objects.order_by("position").iterator(chunk_size=VERIFY_BATCH)
-    for entry in AuditEntry.objects.order_by("id").iterator(chunk_size=VERIFY_BATCH):
+    or event that does not fit. Events were appended, and audited, in position order.
+
+    Once months were archived, the walk starts at the signed checkpoint of the last archived
+    audit month (its last entry's id and hash) and skips the events archived before; with
+    `archives`, the archive files are verified first (`verify_archives`) and the anchors of
+    archived entries are checked against them."""
+    previous, count, archived_hashes = GENESIS, 0, None
+    if archives:
+        found = verify_archives()
+        if not found.ok:
+            return found.verification
+        archived_hashes, count = found.hashes, found.verification.entries
+    entries = AuditEntry.objects.order_by("id")
+    checkpoint = archived_through(AuditEntry._meta.db_table)
+    if checkpoint is not None:
+        if not anchors.signature_matches(
+            checkpoint.signed_facts(connection.schema_name), checkpoint.mac
+        ):
+            return Verification(
+                False,
+                count,
+                previous,
+                None,
+                "the archive checkpoint is not signed by this deployment's key",
+            )
+        previous = checkpoint.last_hash
+        entries = entries.filter(id__gt=checkpoint.last_id or 0)
+    archived_events = archived_through(Event._meta.db_table)
+    event_floor = (archived_events.last_id or 0) if archived_events else 0
+    events = (
+        Event.objects.filter(position__gt=event_floor)
+        .order_by("position")
+        .iterator(chunk_size=VERIFY_BATCH)
+    )
+    for entry in entries.iterator(chunk_size=VERIFY_BATCH):
         if entry.prev_hash != previous:
             return Verification(
                 False, count, previous, entry.id, "the link to the previous entry is broken"
             )
         if entry_hash(previous, _hashed_fields(entry)) != entry.hash:
             return Verification(False, count, previous, entry.id, "the entry was changed")
-        if entry.action == "event.appended":
+        if entry.action == "event.appended" and _position(entry.target) > event_floor:
             event = next(events, None)
-            position = int(entry.target.split(":", 1)[1])
+            position = _position(entry.target)
             if event is None or event.position != position:
                 return Verification(
                     False, count, previous, entry.id, f"event {position} is missing from the log"
@@ -149,7 +183,127 @@ def verify() -> Verification:
             False, count, previous, None, f"event {extra.position} has no audit entry"
         )
     # A chain rewritten and re-hashed whole is consistent in itself; its anchors are not.
-    anchored, problem = anchors.check()
+    floor = (checkpoint.last_id or 0) if checkpoint else 0
+    anchored, problem = anchors.check(floor, archived_hashes)
     if problem:
         return Verification(False, count, previous, None, problem, anchored)
     return Verification(True, count, previous, anchors=anchored)
+
+
+def links_to(entry: AuditEntry, previous: str) -> bool:
+    """True when `entry` follows the entry whose hash is `previous` and is unchanged."""
+    return entry.prev_hash == previous and entry_hash(previous, _hashed_fields(entry)) == entry.hash
+
+
+def _position(target: str) -> int:
+    return int(target.split(":", 1)[1])
+
+
+@dataclass(frozen=True)
+class ArchivesFound:
+    verification: Verification
+    # Entry id → hash of every archived entry (for the anchors).
+    hashes: dict[int, str]
+
+    @property
+    def ok(self) -> bool:
+        return self.verification.ok
+
+
+def archived_entry(row: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        at=datetime.fromisoformat(row["at"]),
+        actor_id=row["actor_id"],
+        actor_role=row["actor_role"],
+        branch_id=row["branch_id"],
+        action=row["action"],
+        target=row["target"],
+        detail=row["detail"],
+        request_id=row["request_id"],
+        ip=row["ip"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+def _archived_event(row: dict[str, Any]) -> Event:
+    return Event(
+        position=row["position"],
+        stream=row["stream"],
+        version=row["version"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        data=row["data"],
+        metadata=row["metadata"],
+        occurred_at=datetime.fromisoformat(row["occurred_at"]),
+    )
+
+
+def _check_file(record: ArchivedPartition) -> str:
+    """The first problem of an archive file and its manifest against the signed record."""
+    schema = connection.schema_name
+    if not anchors.signature_matches(record.signed_facts(schema), record.mac):
+        return f"the record of {record.partition} is not signed by this deployment's key"
+    path = Path(record.path)
+    if not path.exists():
+        return f"the archive file of {record.partition} is missing"
+    if archivefiles.file_sha256(path) != record.sha256:
+        return f"the archive file of {record.partition} was changed (SHA-256 differs)"
+    return ""
+
+
+def verify_archives() -> ArchivesFound:
+    """Re-reads every archived month: each file against its signed record, the audit chain
+    through the archived entries into the checkpoint, and each archived event against the
+    digest its (archived or live) entry recorded. Streams the files: memory stays flat
+    whatever a month holds (only anchored entries' hashes are kept)."""
+    previous, count = GENESIS, 0
+    anchored = {anchor.entry for anchor, _ in anchors.read_anchors() if anchor is not None}
+    hashes: dict[int, str] = {}
+    records = list(ArchivedPartition.objects.order_by("upper"))
+    audit_records = [r for r in records if r.table == AuditEntry._meta.db_table]
+
+    def broken(problem: str, at: int | None = None) -> ArchivesFound:
+        return ArchivesFound(Verification(False, count, previous, at, problem), hashes)
+
+    for record in audit_records:
+        if problem := _check_file(record):
+            return broken(problem)
+        for row in archivefiles.read_rows(Path(record.path)):
+            entry = archived_entry(row)
+            if entry.prev_hash != previous:
+                return broken("the link to the previous entry is broken", entry.id)
+            if entry_hash(previous, _hashed_fields(entry)) != entry.hash:
+                return broken("the entry was changed", entry.id)
+            if entry.id in anchored:
+                hashes[entry.id] = entry.hash
+            previous, count = entry.hash, count + 1
+        if previous != record.last_hash:
+            return broken(f"the archive of {record.partition} does not end at its checkpoint")
+    digests = _appended_digests(audit_records)
+    wanted = (0, "")
+    for record in (r for r in records if r.table == Event._meta.db_table):
+        if problem := _check_file(record):
+            return broken(problem)
+        for row in archivefiles.read_rows(Path(record.path)):
+            event = _archived_event(row)
+            while wanted[0] < event.position:
+                wanted = next(digests, (event.position + 1, ""))
+            if wanted[0] != event.position or wanted[1] != event_digest(event):
+                return broken(f"archived event {event.position} does not match its audit entry")
+    return ArchivesFound(Verification(True, count, previous), hashes)
+
+
+def _appended_digests(audit_records: list[ArchivedPartition]) -> Iterator[tuple[int, str]]:
+    """(position, digest) of every appended event's entry, archived then live, in order."""
+    for record in audit_records:
+        for row in archivefiles.read_rows(Path(record.path)):
+            if row["action"] == "event.appended":
+                yield _position(row["target"]), row["detail"].get("digest", "")
+    live = AuditEntry.objects.filter(action="event.appended").order_by("id")
+    checkpoint = audit_records[-1].last_id if audit_records else None
+    if checkpoint:
+        live = live.filter(id__gt=checkpoint)
+    for target, detail in live.values_list("target", "detail").iterator(chunk_size=VERIFY_BATCH):
+        yield _position(target), detail.get("digest", "")

@@ -116,6 +116,9 @@ WATCHES: dict[str, str | None] = {
     "purge-idempotency-records": None,
     "retry-hl7-messages": None,
     "send-hl7-outbound": None,
+    # Partitions ahead for tenants whose log grew; archives when a month passes retention.
+    "make-log-partitions": "events",
+    "archive-log-partitions": None,
     # Chosen by the tenants' clocks, among those whose log grew since their last close: a
     # close of days without new events would write what is there already.
     "nightly-reconciliation": "events",

@@ -248,3 +248,55 @@ class ProjectionSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.projection} @ {self.position}"
+
+
+class ArchivedPartition(models.Model):
+    """A month of a log (events or audit entries) that left the database for an archive file.
+
+    Written once, by the archive (apps.archive), just before the detached partition is
+    dropped: where the file is, its SHA-256, the rows and ids it holds and, for the audit
+    trail, the chain's last hash in it: the checkpoint from which `verify_audit` goes on with
+    the live rows. `mac` signs those facts with the audit anchor key (never in the database).
+    """
+
+    table = models.CharField(max_length=63)
+    partition = models.CharField(max_length=63, unique=True)
+    lower = models.DateTimeField(null=True)
+    upper = models.DateTimeField()
+    rows = models.BigIntegerField()
+    first_id = models.BigIntegerField(null=True)
+    last_id = models.BigIntegerField(null=True)
+    last_hash = models.CharField(max_length=64, blank=True)
+    path = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64)
+    mac = models.CharField(max_length=64)
+    archived_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["table", "upper"]
+
+    def __str__(self) -> str:
+        return f"{self.partition} ({self.rows} rows)"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("An archived partition's record never changes.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("An archived partition's record is never deleted.")
+
+    def signed_facts(self, schema: str) -> str:
+        """What `mac` signs: the tenant, the partition, its rows, ids, file and chain head."""
+        return "\0".join(
+            str(value)
+            for value in (
+                schema, self.table, self.partition, self.rows, self.first_id, self.last_id,
+                self.last_hash, self.sha256,
+            )
+        )  # fmt: skip
+
+
+def archived_through(table: str) -> "ArchivedPartition | None":
+    """The newest archived partition of `table` (its `last_id` is where the live log goes on)."""
+    return ArchivedPartition.objects.filter(table=table).order_by("-upper").first()

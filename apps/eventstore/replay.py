@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from apps.core.db import connection
-from apps.eventstore.models import Event, ProjectionSnapshot, ProjectionState
+from apps.eventstore.models import (
+    ArchivedPartition,
+    Event,
+    ProjectionSnapshot,
+    ProjectionState,
+    archived_through,
+)
 from apps.eventstore.projections import Projection, Touched
 
 REPLAY_BATCH = 2000
@@ -41,13 +47,24 @@ def rebuild(
     progress: Progress | None = None,
 ) -> int:
     """Drops and rebuilds the read model in one transaction; readers see the old one until
-    it commits. Returns the position it reached."""
+    it commits. Returns the position it reached.
+
+    Once old months of the log were archived, the rebuild starts from the newest snapshot,
+    which the archive took at or past the archived events (a rebuild from nothing would
+    miss them)."""
+    archived = archived_through(Event._meta.db_table)
+    floor = (archived.last_id or 0) if archived else 0
     with transaction.atomic():
         ProjectionState.objects.get_or_create(name=projection.name)
         state = ProjectionState.objects.select_for_update().get(name=projection.name)
         projection.reset()
         start = 0
-        snapshot = _latest_snapshot(projection, until) if from_snapshot else None
+        snapshot = _latest_snapshot(projection, until) if from_snapshot or floor else None
+        if floor and (snapshot is None or snapshot.position < floor):
+            raise RuntimeError(
+                f"{projection.name}: events up to {floor} are archived and no snapshot covers "
+                "them; restore the archive (docs/OPERATIONS.md) to rebuild from the start."
+            )
         if snapshot is not None:
             _restore(projection, snapshot)
             start = snapshot.position
@@ -110,7 +127,6 @@ def check(projection: Projection, progress: Progress | None = None) -> list[Diff
         .values_list("position", flat=True)
         .first()
     ) or 0
-    event_table = quote(Event._meta.db_table)
     differences = []
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -120,10 +136,13 @@ def check(projection: Projection, progress: Progress | None = None) -> list[Diff
                     f"CREATE TABLE {quote(scratch)}.{quote(table)} "
                     f"(LIKE {quote(schema)}.{quote(table)} INCLUDING ALL)"
                 )
-            cursor.execute(
-                f"CREATE VIEW {quote(scratch)}.{event_table} AS "  # noqa: S608
-                f"SELECT * FROM {quote(schema)}.{event_table}"
-            )
+            # The log, and what a rebuild after an archive starts from, seen from the scratch.
+            for model in (Event, ArchivedPartition, ProjectionSnapshot):
+                view = quote(model._meta.db_table)
+                cursor.execute(
+                    f"CREATE VIEW {quote(scratch)}.{view} AS "  # noqa: S608
+                    f"SELECT * FROM {quote(schema)}.{view}"
+                )
             connection.set_schema(scratch)
             rebuild(projection, until=live_position, progress=progress)
             for table in tables[:-1]:

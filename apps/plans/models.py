@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from django.core.validators import MinValueValidator
 from django.db import models
 
+from apps.archive.policy import LEGAL_MINIMUM_MONTHS
 from apps.plans.modules import MODULES
 from apps.tenants.models import Tenant
 
@@ -63,6 +65,12 @@ class Plan(models.Model):
     trial_days = models.PositiveSmallIntegerField(default=30)
     grace_days = models.PositiveSmallIntegerField(
         default=15, help_text="Days a past-due subscription keeps working before suspension."
+    )
+    log_retention_months = models.PositiveSmallIntegerField(
+        default=LEGAL_MINIMUM_MONTHS,
+        validators=[MinValueValidator(LEGAL_MINIMUM_MONTHS)],
+        help_text="Months of event log and audit trail kept live before they are archived "
+        f"(at least {LEGAL_MINIMUM_MONTHS}, the legal minimum for medical records).",
     )
     # The plan a new sign-up of this kind of tenant starts its trial on.
     for_kind = models.CharField(max_length=16, choices=Tenant.Kind.choices, unique=True)

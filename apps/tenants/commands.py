@@ -24,6 +24,7 @@ from apps.core import idempotency, keys
 from apps.core.db import connection
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.keys import ensure_tenant_key
+from apps.core.partitions import ensure_ahead
 from apps.core.timezones import timezone_problem
 from apps.core.wakeups import after_commit
 from apps.directory.cells import place, region_problem, this_cell
@@ -151,6 +152,7 @@ def tenant_onboard(
                 tenant.save(verbosity=0)
                 domain = Domain.objects.create(domain=tenant_domain(slug), tenant=tenant)
                 with schema_context(tenant.schema_name):
+                    ensure_ahead()  # a spare may be older than this month's log partitions
                     ensure_tenant_key()
                     branch_create(actor=None, name=FIRST_BRANCH_NAME, timezone=timezone)
                     owner = staff_create(

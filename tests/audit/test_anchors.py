@@ -13,6 +13,7 @@ from apps.audit.tasks import publish_anchor
 from apps.audit.trail import GENESIS, _hashed_fields, entry_hash, verify
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
+from tests.audit.tampering import disable_triggers
 from tests.clock import ist
 
 
@@ -29,7 +30,7 @@ def book_three(doctor: Doctor, patient: Patient) -> None:
 def rewrite_and_rehash(entry_id: int, actor_role: str) -> None:
     """What an attacker with database access would do: change an entry, then re-hash every
     entry from there on so the chain is consistent again."""
-    sql("ALTER TABLE audit_auditentry DISABLE TRIGGER USER")
+    disable_triggers("audit_auditentry")
     sql("UPDATE audit_auditentry SET actor_role = %s WHERE id = %s", [actor_role, entry_id])
     previous = GENESIS
     for entry in AuditEntry.objects.order_by("id"):

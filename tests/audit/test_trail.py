@@ -13,6 +13,7 @@ from apps.eventstore.models import Event
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
+from tests.audit.tampering import disable_triggers
 from tests.clinic.factories import STAFF_PASSWORD, UserFactory
 from tests.clock import ist
 from tests.conftest import OWNER_PASSWORD, HostClient, client_for
@@ -143,8 +144,8 @@ class TestTamperingIsDetected:
                 actor=None, doctor=doctor, patient=patient, start=ist(5, hour)
             )
         assert verify().ok
-        sql("ALTER TABLE audit_auditentry DISABLE TRIGGER USER")
-        sql("ALTER TABLE eventstore_event DISABLE TRIGGER USER")
+        disable_triggers("audit_auditentry")
+        disable_triggers("eventstore_event")
 
     def test_a_changed_entry(self) -> None:
         target = AuditEntry.objects.order_by("id")[3]
@@ -210,7 +211,7 @@ def test_verify_audit_command(doctor: Doctor, patient: Patient) -> None:
     call_command("verify_audit", "--tenant", "acme", stdout=out)
     assert "acme: ok" in out.getvalue()
 
-    sql("ALTER TABLE audit_auditentry DISABLE TRIGGER USER")
+    disable_triggers("audit_auditentry")
     sql(
         "UPDATE audit_auditentry SET target = 'x' WHERE id = (SELECT max(id) FROM audit_auditentry)"
     )

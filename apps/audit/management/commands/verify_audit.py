@@ -11,13 +11,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", action="append", dest="tenants", metavar="SLUG")
+        parser.add_argument(
+            "--archives",
+            action="store_true",
+            help="also re-read every archived month (files, signed records, chain, digests)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         broken = 0
 
         def check(tenant: Any) -> None:
             nonlocal broken
-            result = verify()
+            result = verify(archives=options["archives"])
             if result.ok:
                 self.stdout.write(
                     f"{tenant.slug}: ok, {result.entries} entries, head {result.head[:16]}…, "

@@ -50,6 +50,7 @@ from apps.bench.load import (
 )
 from apps.bench.measure import summary_ms, timed, wait_for
 from apps.bench.migration_probe import copy_template, drop_copies
+from apps.bench.partitions import bench_partitions
 from apps.bench.relay import bench_relay
 from apps.billing import commands as billing_commands
 from apps.billing import gstr1
@@ -183,6 +184,15 @@ class Command(BaseCommand):
         )
         parser.add_argument("--fhir-patients", type=int, default=5000)
         parser.add_argument("--relay-events", type=int, default=50000, help="relay backlog")
+        parser.add_argument(
+            "--partition-events", type=int, default=1_000_000, help="events in the archived month"
+        )
+        parser.add_argument(
+            "--partition-migration-events",
+            type=int,
+            default=1_000_000,
+            help="events in the log partitioned online",
+        )
         parser.add_argument("--hl7-messages", type=int, default=4000, help="inbound ADT in all")
         parser.add_argument("--hl7-connections", type=int, default=8)
         parser.add_argument("--tenants", type=int, default=2000, help="tenants to grow to")
@@ -272,6 +282,14 @@ class Command(BaseCommand):
         if "relay" in parts:
             results["relay"] = self.bench_relay(
                 options["relay_events"], options["lag_bookings"], options["lag_rate"]
+            )
+        if "partitions" in parts:
+            results["partitions"] = bench_partitions(
+                make_tenant,
+                drop_tenant,
+                options["partition_events"],
+                options["partition_migration_events"],
+                self.stderr,
             )
         self.print_table(results)
         path = Path(options["json"])
@@ -1366,6 +1384,22 @@ class Command(BaseCommand):
                 (
                     f"commit → bus lag @ {lag['rate_per_s']:.0f} bookings/s",
                     f"p50 {lag['p50_ms']} ms, p95 {lag['p95_ms']} ms, p99 {lag['p99_ms']} ms",
+                )
+            )
+        if partitioned := results.get("partitions"):
+            month, moved = partitioned["archive"], partitioned["online_migration"]
+            rows.append(
+                (
+                    f"archive a month of {month['events']} events",
+                    f"{month['total_s']} s (export {month['export_s']} s, verify "
+                    f"{month['verify_s']} s, detach+drop {month['detach_count_drop_s']} s)",
+                )
+            )
+            rows.append(
+                (
+                    f"partition a log of {moved['events']} events online",
+                    f"lock {moved['swap_lock_ms']} ms, slowest append "
+                    f"{moved['writer_slowest_append_ms']} ms, all {moved['migration_s']} s",
                 )
             )
         if not rows:
