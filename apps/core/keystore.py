@@ -14,6 +14,7 @@ backed up apart from the databases (docs/COST-MODEL.md, docs/OPERATIONS.md "Clos
 erasing a tenant"). In production point it at a secret volume or a KMS-backed mount.
 """
 
+import contextlib
 import os
 import re
 import tempfile
@@ -61,10 +62,8 @@ def ensure_secret(schema: str) -> bytes:
         os.write(fd, os.urandom(SECRET_BYTES))
         os.fsync(fd)
         os.close(fd)
-        try:
+        with contextlib.suppress(FileExistsError):  # made by a concurrent caller: use it
             os.link(partial, target)
-        except FileExistsError:
-            pass
     finally:
         os.unlink(partial)
     made = secret(schema)

@@ -1,10 +1,11 @@
 """The operator admin's closure records and the storage each tenant occupies (the close
 action itself is on the subscriptions: `apps.lifecycle.actions`)."""
 
+from django.contrib import admin
+
 from apps.core.admin import ReadOnlyAdmin
 from apps.lifecycle.models import StorageMonth, TenantClosure
 from apps.plans.admin import operator_site
-from django.contrib import admin
 
 
 @admin.register(TenantClosure, site=operator_site)

@@ -43,9 +43,7 @@ def tenant_close(
         closure = open_closure(slug)
         if closure is None:
             closure = _close(actor=actor, slug=slug, reason=reason, now=now)
-            progress(
-                f"{slug}: closed; erasure due after {closure.erase_after:%Y-%m-%d %H:%M} UTC"
-            )
+            progress(f"{slug}: closed; erasure due after {closure.erase_after:%Y-%m-%d %H:%M} UTC")
         else:
             progress(f"{slug}: closed already at {closure.closed_at:%Y-%m-%d %H:%M} UTC")
         if erase_now:
@@ -104,9 +102,7 @@ def tenant_erase(
             return erasure.run(closure, actor=actor, progress=progress)
         finally:
             with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_unlock(%s, %s)", [ERASE_LOCK_CLASS, closure.pk]
-                )
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ERASE_LOCK_CLASS, closure.pk])
 
 
 def closures_due(now: datetime, limit: int = 100) -> list[int]:

@@ -16,7 +16,7 @@ from apps.core.db import connection
 from apps.lifecycle import files
 from apps.lifecycle.models import StorageMonth
 from apps.plans.summary import billing_period
-from apps.reconciliation.warehouse import TenantWarehouse, WarehouseUnavailable
+from apps.reconciliation.warehouse import TenantWarehouse, WarehouseUnavailable, literal
 from apps.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -46,9 +46,9 @@ def schema_bytes(schema: str) -> int:
 def warehouse_bytes(schema: str) -> int:
     """Bytes on disk of the active parts of the tenant's warehouse database."""
     warehouse = TenantWarehouse(schema)
+    database = literal(warehouse.db)  # a name checked by TenantWarehouse, quoted
     rows = warehouse.rows(
-        "SELECT toUInt64(sum(bytes_on_disk)) FROM system.parts "
-        f"WHERE active AND database = '{warehouse.db}'"
+        f"SELECT toUInt64(sum(bytes_on_disk)) FROM system.parts WHERE active AND database = {database}"  # noqa: E501, S608
     )
     return int(rows[0][0] or 0) if rows else 0
 

@@ -36,7 +36,9 @@ class Summary:
             "period": {"start": self.period_start, "end": self.period_end},
             "usage": self.usage,
             "messages_by_channel": self.by_channel,
-            "storage": None if self.storage is None else {
+            "storage": None
+            if self.storage is None
+            else {
                 "schema_bytes": self.storage.schema_bytes,
                 "warehouse_bytes": self.storage.warehouse_bytes,
                 "files_bytes": self.storage.files_bytes,

@@ -335,3 +335,198 @@ def tenant_tables_here() -> list[tuple[str, str]]:
         cursor.execute(TENANT_TABLES)
         found = cursor.fetchall()
     return [(str(table), str(column)) for table, column in found if table not in NOT_CARRIED]
+
+
+# --- reading a backup ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A backup whose every member matched its checksum, unpacked into `folder`."""
+
+    manifest: dict[str, Any]
+    public: dict[str, Any]
+    folder: Path
+
+    @property
+    def dump(self) -> Path:
+        return self.folder / "schema.dump"
+
+    @property
+    def anchors(self) -> bytes | None:
+        path = self.folder / "anchors.jsonl"
+        return path.read_bytes() if path.exists() else None
+
+
+@contextmanager
+def open_backup(path: Path) -> Iterator[Opened]:
+    """Unpacks a backup into a temporary folder after checking it whole; refuses a file
+    that is not one, or whose members do not match the manifest's checksums."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"No backup at {path}.")
+    with tempfile.TemporaryDirectory(prefix="tenant-restore-") as work:
+        folder = Path(work)
+        try:
+            with tarfile.open(path, "r") as tar:
+                names = tar.getnames()
+                if names[:1] != ["manifest.json"] or not set(names) <= {"manifest.json", *MEMBERS}:
+                    raise InvalidInput(f"{path} is not a tenant backup.")
+                tar.extractall(folder, filter="data")
+            manifest = json.loads((folder / "manifest.json").read_text())
+        except (tarfile.TarError, ValueError, OSError) as exc:
+            raise InvalidInput(f"{path} is not a readable tenant backup: {exc}") from exc
+        if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+            raise InvalidInput(f"{path} is not a tenant backup of format {FORMAT} {VERSION}.")
+        listed = manifest.get("members", {})
+        present = set(names) - {"manifest.json"}
+        if present != set(listed) or "schema.dump" not in present:
+            raise InvalidInput(f"{path}: its members do not match its manifest.")
+        for name, expected in listed.items():
+            if _sha256(folder / name) != expected["sha256"]:
+                raise InvalidInput(f"{path}: {name} does not match its checksum; refusing it.")
+        public = json.loads((folder / "public.json").read_text())
+        yield Opened(manifest, public, folder)
+
+
+def check_keys(backup: Opened) -> None:
+    """Refuses a backup whose tenant keys this deployment's master key cannot open, before a
+    restore changes anything."""
+    schema = backup.manifest["schema"]
+    try:
+        for row in backup.public["tenant_keys"]:
+            unwrap_tenant_key(base64.b64decode(row["wrapped"]), schema)
+    except InvalidTag as exc:
+        if keystore.secret(schema) is None:
+            raise InvalidInput(
+                "The tenant's keys cannot be opened: the key store has no secret for its "
+                "schema (an erased tenant's is destroyed, so its backups stay unreadable; "
+                "a restore elsewhere needs the key store restored too)."
+            ) from exc
+        raise InvalidInput(
+            "The tenant's keys do not open with this deployment's master key: restore with "
+            "the MYMEDIC_MASTER_KEY the backup was made under (or list it in "
+            "MYMEDIC_MASTER_KEYS_RETIRED and run rotate_keys --master afterwards)."
+        ) from exc
+
+
+def adopt_anchors(schema: str, anchors: bytes | None, progress: Progress = silent) -> None:
+    """Makes the backup's anchors the schema's. Anchors published after the backup name
+    entries the restore took away, so an existing file is kept beside it as the record of
+    what was lost (`<schema>.jsonl.before-restore-<UTC time>`), never deleted."""
+    path = anchor_file(schema)
+    if path.exists():
+        if anchors is not None and path.read_bytes() == anchors:
+            return
+        kept = path.with_name(
+            f"{path.name}.before-restore-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        )
+        path.rename(kept)
+        progress(f"{schema}: the anchors published before this restore are kept in {kept}")
+    if anchors is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(anchors)
+
+
+# --- loading a schema ------------------------------------------------------------------------
+
+
+def schema_exists(schema: str, dbname: str | None = None) -> bool:
+    with connect(dbname, autocommit=True) as conn:
+        row = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone()
+    return row is not None
+
+
+def load_schema(dump: Path, *, source: str, target: str, progress: Progress = silent) -> None:
+    """Restores `dump` (the schema `source`) into the app's database as schema `target`,
+    which must not exist. When `source` is free here the dump is restored as it is and
+    renamed; when it is taken (a copy beside the original), the dump is restored and renamed
+    in a scratch database first, then dumped again from there."""
+    restore = [pg_tool("pg_restore"), "--exit-on-error", "--single-transaction", "--no-owner"]
+    if not schema_exists(source):
+        run_tool([*restore, f"--dbname={_params()['dbname']}", str(dump)])
+        if source != target:
+            with connect(autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                        sql.Identifier(source), sql.Identifier(target)
+                    )
+                )
+        return
+    scratch = f"{_params()['dbname']}_restore_{uuid.uuid4().hex[:8]}"
+    progress(f"schema {source} is in use here: renaming to {target} in scratch database {scratch}")
+    with connect(autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch))
+        )
+    try:
+        copy_public_definitions(scratch, dump.parent)
+        run_tool([*restore, f"--dbname={scratch}", str(dump)], dbname=scratch)
+        with connect(scratch, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                    sql.Identifier(source), sql.Identifier(target)
+                )
+            )
+        renamed = dump.with_name("renamed.dump")
+        run_tool(
+            [pg_tool("pg_dump"), "--format=custom", f"--schema={target}", f"--file={renamed}"],
+            dbname=scratch,
+        )
+        run_tool([*restore, f"--dbname={_params()['dbname']}", str(renamed)])
+    finally:
+        with connect(autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch))
+            )
+
+
+def params_of(url: str) -> dict[str, str]:
+    """Connection parameters of a database URL (`postgres://user:password@host:port/name`)."""
+    db = dj_database_url.parse(url)
+    found = {
+        "host": str(db.get("HOST") or "127.0.0.1"),
+        "port": str(db.get("PORT") or 5432),
+        "user": str(db.get("USER") or ""),
+        "password": str(db.get("PASSWORD") or ""),
+        "dbname": str(db.get("NAME") or ""),
+    }
+    return {key: value for key, value in found.items() if value}
+
+
+# Public rows that migrations seed, the same in every cell (a tenant's public rows refer to
+# them: its subscription to its plan): a database given the definitions gets them too.
+SEEDED_TABLES = ("plans_module", "plans_plan", "plans_plan_modules")
+
+
+def copy_public_definitions(dbname: str, folder: Path, *, server: str | None = None) -> None:
+    """Gives the empty database `dbname` (on this server, or on the one of the database URL
+    `server`) this database's public schema without its rows: tables, functions and
+    extensions, which tenant schemas use (their triggers call public functions, their
+    constraints need the extensions), and the rows migrations seed (`SEEDED_TABLES`).
+    `folder` holds the definitions file."""
+    params = {**(params_of(server) if server else app_params()), "dbname": dbname}
+    with psycopg.connect(**params, autocommit=True) as conn:  # type: ignore[arg-type]
+        conn.execute("DROP SCHEMA public")
+    public = folder / "public-definitions.sql"
+    run_tool(
+        [pg_tool("pg_dump"), "--schema-only", "--schema=public", "--extension=*",
+         "--no-owner", f"--file={public}"]
+    )  # fmt: skip
+    seeded = folder / "public-seeded-rows.sql"
+    run_tool(
+        [pg_tool("pg_dump"), "--data-only", "--no-owner", f"--file={seeded}",
+         *(f"--table=public.{table}" for table in SEEDED_TABLES)]
+    )  # fmt: skip
+    for script in (public, seeded):
+        psql = [pg_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script)]
+        done = subprocess.run(  # noqa: S603  (our own arguments, no shell)
+            psql, env=env_of(params), capture_output=True, text=True, check=False
+        )
+        if done.returncode:
+            raise InvalidInput(f"psql failed: {done.stderr.strip()[-2000:]}")
+
+
+def drop_schema(schema: str) -> None:
+    with connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

@@ -23,8 +23,8 @@ from apps.core import keys, keystore
 from apps.core.models import TenantKey
 from apps.exports.commands import export_request
 from apps.lifecycle.models import TenantClosure
-from apps.notifications.dispatch import dispatch_due
 from apps.lifecycle.storage import storage_measure
+from apps.notifications.dispatch import dispatch_due
 from apps.patientapp.auth import send_code
 from apps.plans.commands import statement_issue, subscription_change_status
 from apps.reconciliation.export import export as warehouse_export

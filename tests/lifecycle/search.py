@@ -54,9 +54,7 @@ def database(needles: Iterable[str | bytes], skip: tuple[str, str, int] | None =
             hits = {label for label, text in texts.items() if text in present}
             if hits:
                 found[f"postgres:{schema}.{table}"] = hits
-        cursor.execute(
-            "SELECT nspname FROM pg_namespace UNION ALL SELECT datname FROM pg_database"
-        )
+        cursor.execute("SELECT nspname FROM pg_namespace UNION ALL SELECT datname FROM pg_database")
         names = " ".join(name for (name,) in cursor.fetchall())
     hits = {label for label, text in texts.items() if text in names}
     if hits:
@@ -64,7 +62,7 @@ def database(needles: Iterable[str | bytes], skip: tuple[str, str, int] | None =
     return found
 
 
-def _values(client: "redis.Redis[bytes]", key: bytes) -> list[bytes]:
+def _values(client: redis.Redis, key: bytes) -> list[bytes]:
     kind = client.type(key)
     if kind == b"string":
         return [client.get(key) or b""]

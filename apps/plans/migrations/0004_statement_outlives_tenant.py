@@ -1,9 +1,11 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-# A statement stays append-only, with one change allowed: its tenant, from a tenant to none
-# when the tenant is removed (erased, or replaced by a restore) and from none to the tenant a
-# restore brings back; every other column must stay as it was.
+# A statement stays append-only, with two exceptions. Its tenant may change, from a tenant to
+# none when the tenant is removed (erased, or replaced by a restore) and from none to the
+# tenant a restore brings back, every other column staying as it was. And it may leave this
+# database with its tenant when the tenant moves to another cell, which carries it: the move
+# says so for its transaction only (`SET LOCAL mymedic.moved_tenant = <tenant id>`).
 KEEP_BUT_FORGET_TENANT = """
 CREATE OR REPLACE FUNCTION public.plans_statement_refuse_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -11,6 +13,10 @@ BEGIN
     IF TG_OP = 'UPDATE' AND (NEW.tenant_id IS NULL OR OLD.tenant_id IS NULL)
        AND (to_jsonb(NEW) - 'tenant_id') = (to_jsonb(OLD) - 'tenant_id') THEN
         RETURN NEW;
+    END IF;
+    IF TG_OP = 'DELETE'
+       AND OLD.tenant_id::text = current_setting('mymedic.moved_tenant', true) THEN
+        RETURN OLD;
     END IF;
     RAISE EXCEPTION '% on %.% is not allowed: the table is append-only',
         TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME

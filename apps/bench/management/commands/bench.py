@@ -1101,7 +1101,9 @@ class Command(BaseCommand):
                         f"{unit['postgres_ms']}, Redis {unit['redis_ms']}; n={unit['units']})",
                     )
                 )
-            shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in costs["bytes_per_visit"].items())
+            shown = ", ".join(
+                f"{k.replace('_', ' ')} {v}" for k, v in costs["bytes_per_visit"].items()
+            )
             rows.append(("bytes per visit", shown))
             for segment in costs.get("segments", []):
                 rows.append(
