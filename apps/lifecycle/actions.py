@@ -58,9 +58,9 @@ def close_and_erase(
             model_admin.message_user(request, f"{slug}: {exc.message}", messages.ERROR)
             return None
         if closure.erased_at is not None:
-            done = f"{slug} is closed and erased (closure record {closure.pk})."
+            done = f"Closed and erased {slug} (closure record {closure.pk})."
         else:
-            done = f"{slug} is closed; it will be erased after {closure.erase_after:%Y-%m-%d}."
+            done = f"Closed {slug}; it will be erased after {closure.erase_after:%Y-%m-%d}."
         model_admin.message_user(request, done)
         return None
     return TemplateResponse(
