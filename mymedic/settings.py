@@ -51,6 +51,11 @@ def refuse_local_defaults() -> None:
         problems.append("MYMEDIC_MASTER_KEY is not set (32 random bytes, base64url)")
     if not os.environ.get("MYMEDIC_AUDIT_ANCHOR_KEY"):
         problems.append("MYMEDIC_AUDIT_ANCHOR_KEY is not set (32 random bytes, base64url)")
+    if not os.environ.get("MYMEDIC_KEYSTORE_DIR"):
+        problems.append(
+            "MYMEDIC_KEYSTORE_DIR is not set (the tenants' key secrets: a volume kept apart "
+            "from the database and its backups; losing it loses every tenant's patient data)"
+        )
     if not os.environ.get("MYMEDIC_NOTIFY_SMS_URL"):
         problems.append(
             "MYMEDIC_NOTIFY_SMS_URL is not set (the file backend writes codes in clear)"
@@ -225,6 +230,13 @@ MYMEDIC_PG_BIN = os.environ.get("MYMEDIC_PG_BIN", "")
 MYMEDIC_MASTER_KEYS_RETIRED = [
     key for key in os.environ.get("MYMEDIC_MASTER_KEYS_RETIRED", "").split(",") if key.strip()
 ]
+# The key store (apps/core/keystore.py): each tenant's secret that wraps its keys with the
+# master key, outside the database and its backups; erasing a tenant destroys its entry. Shared
+# by a region's cells (not per cell); in production a secret volume or KMS-backed mount.
+MYMEDIC_KEYSTORE_DIR = os.environ.get("MYMEDIC_KEYSTORE_DIR", str(BASE_DIR / ".local" / "keystore"))
+# A closed tenant is erased this many days after its close (its owner may still export until
+# then); `manage.py tenant_close --erase-now` erases at once (apps/lifecycle).
+MYMEDIC_CLOSED_TENANT_ERASE_DAYS = int(os.environ.get("MYMEDIC_CLOSED_TENANT_ERASE_DAYS", "30"))
 # FHIR bulk export files (sealed NDJSON), one folder per tenant schema (docs/FHIR.md).
 MYMEDIC_FHIR_EXPORT_DIR = os.environ.get("MYMEDIC_FHIR_EXPORT_DIR", f"{CELL_FILES}/fhir-exports")
 # A running export's task is sent again when polled after this long (its message may be lost).
@@ -332,6 +344,7 @@ SHARED_APPS = [
     "apps.clinic",
     "apps.directory",
     "apps.plans",
+    "apps.lifecycle",
     "django.contrib.admin",  # the platform operator's admin on the public host (apps.plans)
 ]
 # The workload generator and `make bench` are development tools: never installed in production.
@@ -523,6 +536,8 @@ MYMEDIC_TASK_QUEUES = {
         "apps.exports.tasks.build_export",
         "apps.fhir.tasks.run_bulk_export",
         "apps.archive.tasks.archive_tenant_partitions",
+        "apps.lifecycle.tasks.measure_tenant_storage",
+        "apps.lifecycle.tasks.erase_closed_tenant",
     ],
     "integration": [
         "apps.integration.tasks.retry_tenant_messages",
@@ -587,6 +602,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "advance-subscriptions": {"task": "apps.plans.tasks.advance_subscriptions", "schedule": 3600.0},
     # Last month's statements of paying tenants (apps.plans: one task per tenant not yet billed).
     "issue-statements": {"task": "apps.plans.tasks.issue_statements", "schedule": 86400.0},
+    # Closed tenants whose grace ended are erased (apps.lifecycle: one task per tenant due).
+    "erase-closed-tenants": {
+        "task": "apps.lifecycle.tasks.erase_closed_tenants",
+        "schedule": 3600.0,
+    },
+    # Storage bytes of the tenants whose event log grew since their last measurement.
+    "measure-storage": {"task": "apps.lifecycle.tasks.measure_storage", "schedule": 3600.0},
     # Keeps MYMEDIC_SPARE_SCHEMAS spare schemas ready (each sign-up also asks for one).
     # Records tenants whose place the separate directory database lost (two queries).
     "repair-directory": {"task": "apps.tenants.tasks.repair_directory", "schedule": 60.0},

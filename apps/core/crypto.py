@@ -1,6 +1,7 @@
 """Envelope encryption for patient data (PHI).
 
-master key (environment) ─wraps→ tenant key (row in the tenant's schema)
+master key (environment) + the tenant's key-store secret ─wrap→ tenant key (row in the
+tenant's schema; `apps.core.keystore`: destroying the secret shreds every copy of the tenant)
 tenant key ─wraps→ patient key (row of the patient) ─encrypts→ the patient's fields
 
 Destroying a patient's wrapped key makes that patient's fields unreadable for good, while
@@ -23,6 +24,8 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from apps.core import keystore
 
 NONCE_BYTES = 12
 
@@ -57,30 +60,57 @@ def retired_master_keys() -> list[bytes]:
     return keys
 
 
+def _wrapping_key(master: bytes, secret: bytes | None) -> bytes:
+    """The key that wraps a tenant key: the master key alone for tenants made before the key
+    store (until `rotate_keys --master` re-wraps them), else derived from both."""
+    if secret is None:
+        return master
+    return derive(master + secret, "tenant-key-wrap")
+
+
 @lru_cache(maxsize=4096)
-def unwrap_tenant_key(wrapped: bytes, schema: str) -> bytes:
+def _unwrap(wrapped: bytes, schema: str, secret: bytes | None) -> bytes:
     context = f"tenant-key:{schema}"
-    try:
-        return unseal(master_key(), wrapped, context)
-    except InvalidTag:
-        for retired in retired_master_keys():
+    secrets = [secret, None] if secret is not None else [None]
+    for master in (master_key(), *retired_master_keys()):
+        for each in secrets:
             try:
-                return unseal(retired, wrapped, context)
+                return unseal(_wrapping_key(master, each), wrapped, context)
             except InvalidTag:
                 continue
-        raise
+    raise InvalidTag
+
+
+class _TenantKeyUnwrapper:
+    """`unwrap_tenant_key(wrapped, schema)`: opens a tenant key with the master key (or a
+    retired one) and the schema's key-store secret, read afresh at each call, so a destroyed
+    secret is never served from the cache."""
+
+    def __call__(self, wrapped: bytes, schema: str) -> bytes:
+        return _unwrap(wrapped, schema, keystore.secret(schema))
+
+    def cache_clear(self) -> None:
+        _unwrap.cache_clear()
+
+
+unwrap_tenant_key = _TenantKeyUnwrapper()
 
 
 def wrapped_by_current_master(wrapped: bytes, schema: str) -> bool:
+    """Whether `wrapped` is wrapped the way new keys are: current master key and key store."""
+    secret = keystore.secret(schema)
+    if secret is None:
+        return False
     try:
-        unseal(master_key(), wrapped, f"tenant-key:{schema}")
+        unseal(_wrapping_key(master_key(), secret), wrapped, f"tenant-key:{schema}")
     except InvalidTag:
         return False
     return True
 
 
 def wrap_tenant_key(key: bytes, schema: str) -> bytes:
-    return seal(master_key(), key, f"tenant-key:{schema}")
+    secret = keystore.ensure_secret(schema)
+    return seal(_wrapping_key(master_key(), secret), key, f"tenant-key:{schema}")
 
 
 def derive(key: bytes, purpose: str) -> bytes:

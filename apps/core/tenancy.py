@@ -122,6 +122,8 @@ WATCHES: dict[str, str | None] = {
     # Chosen by the tenants' clocks, among those whose log grew since their last close: a
     # close of days without new events would write what is there already.
     "nightly-reconciliation": "events",
+    # Storage bytes (apps.lifecycle): measured again only once the tenant's log has grown.
+    "measure-storage": "events",
 }
 
 TENANTS_WITH_WORK = """

@@ -13,6 +13,8 @@ from django_tenants.utils import schema_context
 
 from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
+from apps.lifecycle.actions import close_and_erase
+from apps.lifecycle.selectors import storage_of
 from apps.metering.selectors import usage_of
 from apps.plans import commands
 from apps.plans.models import Module, Plan, Statement, Subscription, SubscriptionChange
@@ -103,7 +105,8 @@ class SubscriptionAdmin(admin.ModelAdmin):
         _transition(Status.ACTIVE, "Activate or reactivate (payment received)"),
         _transition(Status.PAST_DUE, "Mark past due (payment missed)"),
         _transition(Status.SUSPENDED, "Suspend (read-only)"),
-        _transition(Status.CLOSED, "Close"),
+        # Closing is for good and leads to erasure: one tenant, its slug typed to confirm.
+        close_and_erase,
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -115,7 +118,15 @@ class SubscriptionAdmin(admin.ModelAdmin):
         start, _ = billing_period(timezone.now())
         with schema_context(subscription.tenant.schema_name):
             usage = usage_of(start)
-        return ", ".join(f"{metric.replace('_', ' ')} {value}" for metric, value in usage.items())
+        shown = ", ".join(f"{metric.replace('_', ' ')} {value}" for metric, value in usage.items())
+        storage = storage_of(subscription.tenant_id, start)
+        if storage is None:
+            return f"{shown}, storage not measured yet"
+        return (
+            f"{shown}, storage {storage.total_bytes:,} bytes (schema {storage.schema_bytes:,}, "
+            f"warehouse {storage.warehouse_bytes:,}, files {storage.files_bytes:,}; "
+            f"measured {storage.measured_at:%Y-%m-%d %H:%M} UTC)"
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

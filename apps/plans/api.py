@@ -22,6 +22,18 @@ class UsageSerializer(serializers.Serializer):
     bookings = serializers.IntegerField()
     messages = serializers.IntegerField(help_text="Patient messages the providers took.")
     hl7_messages = serializers.IntegerField()
+    storage_bytes = serializers.IntegerField(
+        help_text="Bytes the clinic occupies (database, warehouse, files): the month's last "
+        "measurement; 0 until the first."
+    )
+
+
+class StorageSerializer(serializers.Serializer):
+    schema_bytes = serializers.IntegerField(help_text="Tables, indexes and TOAST of its schema.")
+    warehouse_bytes = serializers.IntegerField()
+    files_bytes = serializers.IntegerField(help_text="Exports, audit anchors, backups.")
+    peak_bytes = serializers.IntegerField(help_text="The month's highest total.")
+    measured_at = serializers.DateTimeField()
 
 
 class LimitsSerializer(serializers.Serializer):
@@ -40,6 +52,7 @@ class SubscriptionSerializer(serializers.Serializer):
     period = PeriodSerializer(help_text="This calendar month on the platform's billing clock.")
     usage = UsageSerializer()
     messages_by_channel = serializers.DictField(child=serializers.IntegerField())
+    storage = StorageSerializer(allow_null=True, help_text="null until first measured.")
     limits = LimitsSerializer()
     trial_ends_at = serializers.DateTimeField(allow_null=True)
     grace_ends_at = serializers.DateTimeField(allow_null=True)

@@ -205,3 +205,10 @@ def statement_issue(*, actor: str, tenant: Tenant, month: date) -> Statement:
                 detail={"number": statement.number, "total": str(statement.total), "by": actor},
             )
     return statement
+
+
+def statements_reattach(*, actor: None, tenant: Tenant, numbers: list[str]) -> int:
+    """Gives back to a restored tenant its statements that lost their tenant when the tenant
+    was removed (restored over itself, or removed and restored from its backup); a statement
+    of another tenant is never taken. Returns how many."""
+    return Statement.objects.filter(number__in=numbers, tenant__isnull=True).update(tenant=tenant)

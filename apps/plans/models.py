@@ -192,7 +192,11 @@ class Statement(models.Model):
     """The platform's monthly tax invoice to one tenant: its plan's charges for the month's
     usage, plus GST. Issued once per tenant and month (`statement_issue`), never changed."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    # Emptied when the tenant is erased: the invoice itself is kept (tax law), and the tenant's
+    # closure record (`apps.lifecycle`) lists its number.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     month = models.DateField(help_text="The first day of the month it charges for.")
     number = models.CharField(max_length=32, unique=True)
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")

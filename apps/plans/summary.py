@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
+from apps.lifecycle.models import StorageMonth
+from apps.lifecycle.selectors import storage_of
 from apps.metering.selectors import usage_by_channel, usage_of
 from apps.plans.models import Subscription
 from apps.plans.modules import MODULES
@@ -22,6 +24,7 @@ class Summary:
     period_end: date
     usage: dict[str, int]
     by_channel: dict[str, int]
+    storage: StorageMonth | None = None
 
     def as_dict(self) -> dict[str, object]:
         subscription = self.subscription
@@ -33,6 +36,15 @@ class Summary:
             "period": {"start": self.period_start, "end": self.period_end},
             "usage": self.usage,
             "messages_by_channel": self.by_channel,
+            "storage": None
+            if self.storage is None
+            else {
+                "schema_bytes": self.storage.schema_bytes,
+                "warehouse_bytes": self.storage.warehouse_bytes,
+                "files_bytes": self.storage.files_bytes,
+                "peak_bytes": self.storage.peak_bytes,
+                "measured_at": self.storage.measured_at,
+            },
             "limits": subscription.plan.limits(),
             "trial_ends_at": subscription.trial_ends_at,
             "grace_ends_at": subscription.grace_ends_at,
@@ -55,13 +67,16 @@ def subscription_summary(schema_name: str, now: datetime | None = None) -> Summa
     if subscription is None:
         return None
     start, end = billing_period(now or timezone.now())
+    # Storage is measured by the platform (apps.lifecycle), not counted from the log.
+    storage = storage_of(subscription.tenant_id, start)
     return Summary(
         subscription=subscription,
         modules=subscription.module_codes(),
         period_start=start,
         period_end=end,
-        usage=usage_of(start),
+        usage={**usage_of(start), "storage_bytes": storage.total_bytes if storage else 0},
         by_channel=usage_by_channel(start)["messages"],
+        storage=storage,
     )
 
 

@@ -14,7 +14,9 @@ A backup is a tar file of four members:
 Everything is read in one database snapshot (`pg_dump --snapshot`), so the public rows, the
 schema and the manifest's heads agree with each other. Patient fields stay sealed in the
 dump: they open only with the tenant key, which opens only with the deployment's master key
-(`MYMEDIC_MASTER_KEY`, or one listed in `MYMEDIC_MASTER_KEYS_RETIRED`).
+(`MYMEDIC_MASTER_KEY`, or one listed in `MYMEDIC_MASTER_KEYS_RETIRED`) together with the
+tenant's secret in the key store (`apps.core.keystore`), which a backup never holds: once an
+erased tenant's secret is destroyed, none of its backups can be read.
 
 The restore itself is `apps.tenants.commands.tenant_restore`.
 """
@@ -46,6 +48,7 @@ from django.core.exceptions import ImproperlyConfigured
 from psycopg import sql
 
 from apps.audit.anchors import anchor_file
+from apps.core import keystore
 from apps.core.crypto import unwrap_tenant_key
 from apps.core.db import connection
 from apps.core.errors import Conflict, InvalidInput, NotFound
@@ -210,6 +213,18 @@ def _dump(slug: str, target: Path, progress: Progress) -> tuple[dict[str, Any], 
                 [tenant["id"]],
             )
         ]
+        rows = {
+            table: [
+                row
+                for (row,) in conn.execute(
+                    sql.SQL("SELECT to_jsonb(r) FROM public.{} r WHERE {} = %s ORDER BY 1").format(
+                        sql.Identifier(table), sql.Identifier(column)
+                    ),
+                    [tenant["id"]],
+                )
+            ]
+            for table, column in tenant_tables(conn)
+        }
         name = sql.Identifier(schema)
         tenant_keys = [
             {"id": version, "wrapped": base64.b64encode(bytes(wrapped)).decode()}
@@ -257,7 +272,69 @@ def _dump(slug: str, target: Path, progress: Progress) -> tuple[dict[str, Any], 
         "audit": {"entries": heads[2], "head": heads[3] or ""},
         "migrations": migrations,
     }
-    return manifest, {"tenant": tenant, "domains": domains, "tenant_keys": tenant_keys}
+    public = {"tenant": tenant, "domains": domains, "tenant_keys": tenant_keys, "rows": rows}
+    return manifest, public
+
+
+# Public tables with a foreign key to the tenant that a backup does not carry: host names
+# (carried apart: a copy under a new slug gets its own) and the cell's work heads.
+NOT_CARRIED = ("tenants_domain", "tenants_tenantwork")
+
+
+TENANT_TABLES = """
+SELECT cl.relname, a.attname FROM pg_constraint con
+JOIN pg_class cl ON cl.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = cl.relnamespace
+JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1]
+WHERE con.contype = 'f' AND n.nspname = 'public'
+  AND con.confrelid = 'public.tenants_tenant'::regclass
+ORDER BY cl.relname
+"""
+
+
+def tenant_tables(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
+    """The public tables whose rows belong to one tenant (a foreign key to it), and that
+    column: its subscription, the subscription's history, its statements, its storage."""
+    found = conn.execute(TENANT_TABLES).fetchall()
+    return [(str(table), str(column)) for table, column in found if table not in NOT_CARRIED]
+
+
+def insert_public_rows(rows: dict[str, list[dict[str, Any]]], tenant_id: int) -> int:
+    """Inserts a backup's public rows for the tenant `tenant_id` (on Django's connection, in
+    the caller's transaction), each with a new id; a row whose unique value exists already
+    (a statement's number, kept by the original beside which a copy is restored) is left
+    out. Returns how many were inserted."""
+    inserted = 0
+    with connection.cursor() as cursor:
+        for table, column in tenant_tables_here():
+            for row in rows.get(table, []):
+                cursor.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema ="
+                    " 'public' AND table_name = %s AND column_name <> 'id' ORDER BY 1",
+                    [table],
+                )
+                columns = [name for (name,) in cursor.fetchall() if name in row]
+                names = sql.SQL(", ").join(map(sql.Identifier, columns))
+                cursor.execute(
+                    sql.SQL(
+                        "INSERT INTO public.{table} ({names}) SELECT {names}"
+                        " FROM jsonb_populate_record(NULL::public.{table}, %s::jsonb)"
+                        " ON CONFLICT DO NOTHING"
+                    )
+                    .format(table=sql.Identifier(table), names=names)
+                    .as_string(connection.connection),
+                    [json.dumps({**row, column: tenant_id})],
+                )
+                inserted += cursor.rowcount
+    return inserted
+
+
+def tenant_tables_here() -> list[tuple[str, str]]:
+    """`tenant_tables` of the app's own database, on Django's connection."""
+    with connection.cursor() as cursor:
+        cursor.execute(TENANT_TABLES)
+        found = cursor.fetchall()
+    return [(str(table), str(column)) for table, column in found if table not in NOT_CARRIED]
 
 
 # --- reading a backup ------------------------------------------------------------------------
@@ -315,10 +392,17 @@ def open_backup(path: Path) -> Iterator[Opened]:
 def check_keys(backup: Opened) -> None:
     """Refuses a backup whose tenant keys this deployment's master key cannot open, before a
     restore changes anything."""
+    schema = backup.manifest["schema"]
     try:
         for row in backup.public["tenant_keys"]:
-            unwrap_tenant_key(base64.b64decode(row["wrapped"]), backup.manifest["schema"])
+            unwrap_tenant_key(base64.b64decode(row["wrapped"]), schema)
     except InvalidTag as exc:
+        if keystore.secret(schema) is None:
+            raise InvalidInput(
+                "The tenant's keys cannot be opened: the key store has no secret for its "
+                "schema (an erased tenant's is destroyed, so its backups stay unreadable; "
+                "a restore elsewhere needs the key store restored too)."
+            ) from exc
         raise InvalidInput(
             "The tenant's keys do not open with this deployment's master key: restore with "
             "the MYMEDIC_MASTER_KEY the backup was made under (or list it in "

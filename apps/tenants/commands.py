@@ -34,7 +34,7 @@ from apps.directory.models import TenantLocation
 from apps.directory.selectors import location_of
 from apps.eventstore.projections import Touched
 from apps.eventstore.readcache import bump_generations
-from apps.plans.commands import subscription_start_trial
+from apps.plans.commands import statements_reattach, subscription_start_trial
 from apps.scheduling.keyrotation import rebind_patients
 from apps.tenants import backups, spares
 from apps.tenants.models import Domain, SpareSchema, Tenant
@@ -365,7 +365,7 @@ def tenant_restore(
                     existing.delete(force_drop=True)
                     with connection.cursor() as cursor:
                         cursor.execute(f'ALTER SCHEMA "{loading}" RENAME TO "{schema}"')
-                tenant = _register(manifest, public["tenant"], slug, schema, domains)
+                tenant = _register(manifest, public, slug, schema, domains)
         except BaseException:
             backups.drop_schema(loading)
             raise
@@ -392,12 +392,14 @@ def _check_migrations(migrations: list[list[str]]) -> None:
 
 def _register(
     manifest: dict[str, Any],
-    fields: dict[str, Any],
+    public: dict[str, Any],
     slug: str,
     schema: str,
     domains: list[tuple[str, bool]],
 ) -> Tenant:
-    """The tenant's public rows, and its keys made to open here, in one transaction."""
+    """The tenant's public rows (its subscription, history, statements and storage figures
+    with it), and its keys made to open here, in one transaction."""
+    fields = public["tenant"]
     kept = {field.attname for field in Tenant._meta.concrete_fields} - {"id", "slug", "schema_name"}
     with transaction.atomic():
         tenant = Tenant(**{k: v for k, v in fields.items() if k in kept}, slug=slug)
@@ -410,6 +412,13 @@ def _register(
             Domain.objects.create(domain=name, tenant=tenant, is_primary=primary)
         location_register(
             actor=None, slug=slug, region=tenant.region, hosts=[name for name, _ in domains]
+        )
+        rows = public.get("rows", {})
+        backups.insert_public_rows(rows, tenant.pk)
+        statements_reattach(
+            actor=None,
+            tenant=tenant,
+            numbers=[row["number"] for row in rows.get("plans_statement", [])],
         )
         with schema_context(schema):
             source = manifest["schema"]

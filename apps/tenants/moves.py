@@ -783,6 +783,9 @@ def _drop_copy(dest: psycopg.Connection[Any], plan: Plan) -> None:
 
 
 def _delete_public_rows(conn: psycopg.Connection[Any], plan: Plan, tenant_id: int) -> None:
+    """In the caller's transaction. The tenant's statements are append-only, except in a
+    transaction that says it moves them away with their tenant (plans.0004)."""
+    conn.execute("SELECT set_config('mymedic.moved_tenant', %s, true)", [str(tenant_id)])
     for table, column in plan.keyed:
         conn.execute(
             sql.SQL("DELETE FROM public.{} WHERE {} = %s").format(

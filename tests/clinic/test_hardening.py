@@ -94,6 +94,7 @@ def production_env(**extra: str) -> dict[str, str]:
         "MYMEDIC_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "MYMEDIC_AUDIT_ANCHOR_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "MYMEDIC_NOTIFY_SMS_URL": "https://sms.example.com/send",
+        "MYMEDIC_KEYSTORE_DIR": "/srv/mymedic/keystore",
         **extra,
     }
 

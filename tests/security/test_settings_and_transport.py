@@ -23,6 +23,7 @@ SECRETS = {
     "MYMEDIC_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     "MYMEDIC_AUDIT_ANCHOR_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     "MYMEDIC_NOTIFY_SMS_URL": "https://sms.example.com/send",
+    "MYMEDIC_KEYSTORE_DIR": "/srv/mymedic/keystore",
 }
 
 
@@ -49,6 +50,7 @@ def import_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ({**SECRETS, "MYMEDIC_MASTER_KEY": ""}, ["MYMEDIC_MASTER_KEY"]),
         ({**SECRETS, "MYMEDIC_AUDIT_ANCHOR_KEY": ""}, ["MYMEDIC_AUDIT_ANCHOR_KEY"]),
         ({**SECRETS, "MYMEDIC_NOTIFY_SMS_URL": ""}, ["MYMEDIC_NOTIFY_SMS_URL"]),
+        ({**SECRETS, "MYMEDIC_KEYSTORE_DIR": ""}, ["MYMEDIC_KEYSTORE_DIR"]),
         ({**SECRETS, "MYMEDIC_ENV": "staging", "MYMEDIC_DEBUG": "1"}, ["MYMEDIC_DEBUG"]),
     ],
 )

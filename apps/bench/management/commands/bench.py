@@ -33,6 +33,7 @@ from django_tenants.utils import schema_context
 from tqdm import tqdm
 
 from apps.bench import migration_probe, tenants
+from apps.bench.costs import bench_costs, segments
 from apps.bench.fhir import bench_fhir, fhir_rows
 from apps.bench.hl7 import bench_hl7
 from apps.bench.hospital import synthesize_month
@@ -221,6 +222,9 @@ class Command(BaseCommand):
             "--gst-visits", type=int, default=500, help="visits billed for the gst part"
         )
         parser.add_argument(
+            "--cost-visits", type=int, default=500, help="visits of the costs part (COST-MODEL)"
+        )
+        parser.add_argument(
             "--only",
             default="write,http,serving,writes,streams,signup,lag,replay,tenants,month,move,relay",
             help="comma-separated parts to run",
@@ -269,6 +273,11 @@ class Command(BaseCommand):
             results["settlement"] = self.bench_settlement(options["settlement_rows"])
         if "gst" in parts:
             results["gst"] = self.bench_gst(options["gst_visits"])
+        if "costs" in parts:
+            results["costs"] = bench_costs(
+                make_tenant, drop_tenant, options["cost_visits"], self.stderr.write
+            )
+            results["costs"]["segments"] = segments(results["costs"])
         if "hl7" in parts:
             results["hl7"] = self.bench_hl7(options["hl7_messages"], options["hl7_connections"])
         if "move" in parts:
@@ -1170,6 +1179,28 @@ class Command(BaseCommand):
 
     def print_table(self, results: dict[str, Any]) -> None:
         rows = fhir_rows(results.get("fhir"))
+        if costs := results.get("costs"):
+            for name, unit in costs["cpu"].items():
+                rows.append(
+                    (
+                        f"CPU per {name.replace('_', ' ')}",
+                        f"{unit['cpu_ms']} ms (app {unit['app_ms']}, PostgreSQL "
+                        f"{unit['postgres_ms']}, Redis {unit['redis_ms']}; n={unit['units']})",
+                    )
+                )
+            shown = ", ".join(
+                f"{k.replace('_', ' ')} {v}" for k, v in costs["bytes_per_visit"].items()
+            )
+            rows.append(("bytes per visit", shown))
+            for segment in costs.get("segments", []):
+                rows.append(
+                    (
+                        f"infrastructure a month, {segment['segment']}",
+                        f"₹{segment['infra_inr_a_month']:,} vs {segment['plan']} plan "
+                        f"₹{segment['plan_price_inr_a_month']:,} "
+                        f"({segment['infra_share_of_price_pct']} %)",
+                    )
+                )
         if settled := results.get("settlement"):
             rows.append(
                 (
