@@ -62,7 +62,7 @@ ADMIN_SCREENS: dict[str, Screen] = {
     "settlements.gatewayrow": Screen(view=MANAGERS),
     "settlements.bankline": Screen(view=MANAGERS),
     "settlements.webhookdelivery": Screen(view=MANAGERS),
-    "integration.channel": Screen(view=MANAGERS, add=MANAGERS),
+    "integration.channel": Screen(view=MANAGERS, add=MANAGERS, change=MANAGERS),
     "integration.message": Screen(view=MANAGERS, change=MANAGERS),
     "integration.mappingversion": Screen(view=MANAGERS, add=MANAGERS),
     "integration.outboundmessage": Screen(view=MANAGERS),
