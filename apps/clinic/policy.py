@@ -77,6 +77,7 @@ ADMIN_ACTIONS: dict[str, frozenset[str]] = {
     "notifications.deadletter": MANAGERS,
     "audit.auditentry": MANAGERS,
     "settlements.exceptionitem": MANAGERS,
+    "integration.channel": MANAGERS,
     "integration.message": MANAGERS,
     "integration.mappingversion": MANAGERS,
     "integration.outboundmessage": MANAGERS,

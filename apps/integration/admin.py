@@ -56,15 +56,16 @@ class ChannelEditForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        versions = selectors.mappings(channel=self.instance)
+        live = self.fields["live_mapping"]
+        assert isinstance(live, forms.TypedChoiceField)  # noqa: S101  (declared above)
         choices: list[tuple[Any, str]] = [("", "The shipped default (no version made live)")]
-        for version in versions:
+        for version in selectors.mappings(channel=self.instance):
             if version.status == MappingVersion.Status.DRAFT and version.tested_at is None:
                 continue
             choices.append((version.number, f"Version {version.number} ({version.status})"))
             if version.status == MappingVersion.Status.LIVE:
-                self.fields["live_mapping"].initial = version.number
-        self.fields["live_mapping"].choices = choices
+                live.initial = version.number
+        live.choices = choices
 
     def clean_live_mapping(self) -> int | None:
         number: int | None = self.cleaned_data.get("live_mapping")

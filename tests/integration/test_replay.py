@@ -13,12 +13,14 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.audit.models import AuditEntry
+from apps.clinic.models import Role, User
 from apps.integration.commands import channel_add
 from apps.integration.models import Channel, Message
 from apps.integration.replay import RecordDiff, replay_check, resend
 from apps.scheduling.commands import patient_update
 from apps.scheduling.models import Patient
 from apps.tenants.models import Tenant
+from tests.conftest import HostClient
 from tests.integration.fake_his import fake_his
 from tests.integration.traffic import adt, receive
 from tests.servers import free_port
@@ -153,3 +155,36 @@ def test_the_command_writes_a_report_and_resends_with_a_progress_bar(
         call_command("hl7_replay", str(channel.pk), "--tenant", tenant.slug, *span,
                      "--resend-to", f"127.0.0.1:{his.port}", "--retries", "0",
                      stdout=out, stderr=err)  # fmt: skip
+
+
+def test_the_channel_admin_action_replays_a_range_and_lists_what_differs(
+    tenant: Tenant, channel: Channel, api: HostClient
+) -> None:
+    messages = feed(tenant, channel)
+    corrected = Patient.objects.get(pk=messages[2].patient_id)
+    patient_update(actor=None, patient=corrected, phone="+919800000999")
+    owner = User.objects.get(role=Role.OWNER)
+    api.force_login(owner)
+    # A day either side: the form reads times in the clinic's zone.
+    now = timezone.now()
+    window = {
+        "start": (now - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        "end": (now + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    form = api.post(
+        "/admin/integration/channel/",
+        {"action": "replay_range", "_selected_action": [channel.pk]},
+    )
+    assert form.status_code == 200 and "Resend to (HOST:PORT)" in form.content.decode()
+    done = api.post(
+        "/admin/integration/channel/",
+        {"action": "replay_range", "_selected_action": [channel.pk], "apply": "Run",
+         "resend_to": "", **window},
+        follow=True,
+    )  # fmt: skip
+    page = done.content.decode()
+    assert "5 messages" in page and "1 patients differ" in page
+    assert f"Patient {corrected.pk} (messages C-3): phone differ" in page
+    assert "+919800000999" not in page
+    entry = AuditEntry.objects.get(action="hl7.replay.check")
+    assert entry.actor_id == owner.pk
