@@ -28,6 +28,7 @@ from apps.clinic.models import WHOLE_TENANT_ROLES, User
 from apps.core import keys
 from apps.core.db import connection
 from apps.core.errors import DomainError
+from apps.integration import events
 from apps.integration.commands import apply_message, mapping_of
 from apps.integration.mapping import MappingError
 from apps.integration.models import Admission, Channel, Message
@@ -168,7 +169,7 @@ def replay_check(
                     direction=channel.direction, hold_on_error=channel.hold_on_error,
                     max_retries=channel.max_retries,
                 )  # fmt: skip
-                copy.record("Hl7ChannelAdded", {"direction": channel.direction}, actor=None)
+                copy.record(events.HL7_CHANNEL_ADDED, {"direction": channel.direction}, actor=None)
                 copy.save()
                 for control_id, _, raw in stored:
                     try:
