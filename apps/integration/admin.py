@@ -351,7 +351,7 @@ class MappingVersionAdmin(RoleAdmin):
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         """`?channel=<id>` starts the new draft from that channel's live mapping."""
-        initial = super().get_changeform_initial_data(request)
+        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
         channel_id = str(initial.get("channel", ""))
         channel = Channel.objects.filter(pk=channel_id).first() if channel_id.isdigit() else None
         if channel is not None:
