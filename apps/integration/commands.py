@@ -211,15 +211,29 @@ def messages_store(
 # the tenant's append lock is held for the whole batch, so this bounds how long another
 # write of the tenant (a booking at the front desk) can wait behind one.
 APPLY_BATCH = 100
-APPLIED_FIELDS = [
-    "status",
-    "patient",
-    "error",
-    "attempts",
-    "next_attempt_at",
-    "applied_at",
-    "updated",
-]
+
+
+def _write_outcomes(batch: list[Message]) -> None:
+    """The batch's outcomes in one UPDATE from a VALUES list (Django's bulk_update writes a
+    CASE per field over every row: quadratic, and most of a batch's time in the profile)."""
+    table = Message._meta.db_table
+    rows = ", ".join(
+        ["(%s, %s, %s::bigint, %s, %s, %s::timestamptz, %s::timestamptz, %s::timestamptz)"]
+        * len(batch)
+    )
+    values: list[Any] = []
+    for m in batch:
+        values += [m.pk, m.status, m.patient_id, m.error, m.attempts, m.next_attempt_at,
+                   m.applied_at, m.updated]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS m SET status = v.status, patient_id = v.patient_id, "  # noqa: S608  (our table, placeholders)
+            "error = v.error, attempts = v.attempts, next_attempt_at = v.next_attempt_at, "
+            "applied_at = v.applied_at, updated = v.updated "
+            f"FROM (VALUES {rows}) AS v(id, status, patient_id, error, attempts, "
+            "next_attempt_at, applied_at, updated) WHERE m.id = v.id",
+            values,
+        )
 
 
 def apply_pending(channel: Channel) -> dict[int, Message]:
@@ -250,7 +264,7 @@ def apply_pending(channel: Channel) -> dict[int, Message]:
                         continue
                     _apply_one(channel, message, mapping)
                     blocked = channel.hold_on_error and message.status in Message.QUEUED
-            Message.objects.bulk_update(batch, APPLIED_FIELDS)
+            _write_outcomes(batch)
         done.update((message.pk, message) for message in batch)
         if len(batch) < APPLY_BATCH:
             return done
