@@ -423,7 +423,7 @@ class MappingVersionAdmin(RoleAdmin):
         except InvalidInput as exc:
             # One line per problem, on the document field (see RoleAdmin.changeform_view).
             raise InvalidInput("; ".join(exc.errors.get("document", [])), field="document") from exc
-        obj.pk = saved.pk
+        obj.pk, obj.number = saved.pk, saved.number
 
     def response_add(
         self, request: HttpRequest, obj: MappingVersion, post_url_continue: str | None = None
