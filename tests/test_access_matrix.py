@@ -20,7 +20,7 @@ from django_tenants.utils import schema_context
 from apps.billing import commands as billing
 from apps.clinic.models import Branch, Role, User
 from apps.core.shortlived import forget_all
-from apps.integration.commands import channel_add, mapping_draft
+from apps.integration.commands import channel_add, mapping_draft, mapping_test
 from apps.integration.mapping import DEFAULT_MAPPING
 from apps.plans.models import Module, Plan, Subscription
 from apps.plans.modules import module_of
@@ -290,11 +290,12 @@ def world(
 
 
 def hl7_message_in_error(tenant: Tenant) -> dict[str, int]:
-    """An HL7 channel with a drafted mapping, and a message in its error queue (an update for
-    a patient the channel never sent)."""
+    """An HL7 channel with a drafted mapping (tried, so it may go live), and a message in its
+    error queue (an update for a patient the channel never sent)."""
     channel = channel_add(actor=None, name="City", sending_facility="CITY", direction="inbound")
-    mapping_draft(actor=None, channel=channel, document=DEFAULT_MAPPING)
+    draft = mapping_draft(actor=None, channel=channel, document=DEFAULT_MAPPING)
     text = adt("A08", tenant=tenant.slug, facility="CITY", identifier="UNKNOWN")
+    mapping_test(actor=None, version=draft, samples=[text])
     return {"hl7channel": channel.pk, "hl7message": receive(channel, text).pk}
 
 

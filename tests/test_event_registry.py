@@ -53,6 +53,7 @@ STORED_TYPES |= {
     "Hl7ChannelAdded", "Hl7MappingActivated", "Hl7MappingDrafted", "Hl7PatientLinked",
     "PatientAdmitted", "PatientDischarged",
 }  # fmt: skip
+STORED_TYPES |= {"Hl7ChannelEdited", "Hl7MappingTested"}
 STORED_TYPES |= {
     "ConsultationEnded", "ConsultationStarted", "DisplayLinkCreated", "DisplayLinkRevoked",
     "DoctorRoomSet", "PatientCalled",

@@ -1,29 +1,41 @@
 """The `hl7` bench part: sustained inbound ADT over MLLP through the real listener process,
 measured at the sender (messages per second, ACK latency from the last byte sent to the
-whole ACK read)."""
+whole ACK read), in both acknowledgment modes (original: `AA` once applied; enhanced,
+MSH-15 = AL: `CA` once stored), over several connections and channels; and the CPU it
+took: the listener process's and the PostgreSQL backends' serving it (from /proc), per
+message, which does not depend on how loaded the machine is."""
 
+import os
+import resource
 import socket
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
+from django.db import connection
 from django_tenants.utils import schema_context
 
 from apps.bench.load import free_port
 from apps.bench.measure import summary_ms, wait_for
 from apps.integration.commands import channel_add
+from apps.integration.models import Message
 from apps.tenants.models import Tenant
 
 START, END = b"\x0b", b"\x1c\x0d"
+LISTENER_NAME = "mymedic-bench-mllp"
 
 
-def adt(slug: str, event: str, control_id: str, identifier: str, n: int) -> str:
+def adt(
+    slug: str, facility: str, event: str, control_id: str, identifier: str, n: int, mode: str
+) -> str:
     phone = f"+9197{n:08d}"
     return (
-        f"MSH|^~\\&|HIS|BENCH|MYMEDIC|{slug}|20270104090000||ADT^{event}^ADT_A01|{control_id}|P|2.5\r"
-        f"PID|||{identifier}^^^BENCH^MR||Patient^Bench^{n}||19800101||||||{phone}\r"
+        f"MSH|^~\\&|HIS|{facility}|MYMEDIC|{slug}|20270104090000||ADT^{event}^ADT_A01|"
+        f"{control_id}|P|2.5|||{mode}\r"
+        f"PID|||{identifier}^^^{facility}^MR||Patient^Bench^{n}||19800101||||||{phone}\r"
     )
 
 
@@ -36,7 +48,7 @@ def _accepts(port: int) -> bool:
 
 
 def sender(port: int, texts: list[str], latencies: list[float], codes: dict[str, int]) -> None:
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as peer:
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as peer:
         for text in texts:
             started = time.perf_counter()
             peer.sendall(START + text.encode() + END)
@@ -48,25 +60,60 @@ def sender(port: int, texts: list[str], latencies: list[float], codes: dict[str,
             codes[code] = codes.get(code, 0) + 1
 
 
-def bench_hl7(tenant: Tenant, *, connections: int, per_connection: int) -> dict[str, Any]:
-    """Each connection registers patients (A04) and updates each once (A08), in turn."""
-    with schema_context(tenant.schema_name):
-        channel_add(actor=None, name="Bench", sending_facility="BENCH", direction="inbound")
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backends() -> list[int]:
+    """The PostgreSQL backends of the bench's listener (they name it, see below)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [LISTENER_NAME]
+        )
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def _backend_cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += _cpu_seconds(pid)
+        except (FileNotFoundError, PermissionError, IndexError):
+            continue
+    return total
+
+
+def run_mode(
+    tenant: Tenant,
+    *,
+    mode: str,
+    connections: int,
+    channels: list[str],
+    per_connection: int,
+    tag: str,
+) -> dict[str, Any]:
+    """One run: `connections` senders spread over `channels`, each registering patients
+    (A04) and updating each once (A08), each waiting for its ACK."""
     port = free_port()
+    env = {**os.environ, "PGAPPNAME": LISTENER_NAME}
     listener = subprocess.Popen(  # noqa: S603  (our own command)
         [sys.executable, "manage.py", "mllp_listen", "--port", str(port)],
         stdout=subprocess.DEVNULL,
+        env=env,
     )
     try:
         if not wait_for(lambda: _accepts(port), 60):
             raise RuntimeError("the MLLP listener did not start")
         batches = []
         for c in range(connections):
+            facility = channels[c % len(channels)]
             texts = []
             for k in range(per_connection // 2):
                 n = c * per_connection + k
-                texts.append(adt(tenant.slug, "A04", f"R{n}", f"B{n}", n))
-                texts.append(adt(tenant.slug, "A08", f"U{n}", f"B{n}", n))
+                texts.append(adt(tenant.slug, facility, "A04", f"{tag}R{n}", f"{tag}B{n}", n, mode))
+                texts.append(adt(tenant.slug, facility, "A08", f"{tag}U{n}", f"{tag}B{n}", n, mode))
             batches.append(texts)
         latencies: list[float] = []
         codes: dict[str, int] = {}
@@ -74,21 +121,70 @@ def bench_hl7(tenant: Tenant, *, connections: int, per_connection: int) -> dict[
             threading.Thread(target=sender, args=(port, texts, latencies, codes))
             for texts in batches
         ]
+        cpu_before = _cpu_seconds(listener.pid)
         started = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - started
+        if mode:
+            # Enhanced mode: the ACK came on storing; the run ends once all is applied.
+            with schema_context(tenant.schema_name):
+                wait_for(
+                    lambda: not Message.objects.filter(status=Message.Status.RECEIVED).exists(),
+                    600,
+                )
+        applied_after = time.perf_counter() - started
+        backends = _backends()
+        listener_cpu = _cpu_seconds(listener.pid) - cpu_before
+        database_cpu = _backend_cpu(backends)
     finally:
         listener.terminate()
         listener.wait(10)
     total = len(latencies)
     return {
+        "mode": "enhanced (MSH-15 AL)" if mode else "original",
         "messages": total,
         "connections": connections,
+        "channels": len(channels),
         "seconds": round(elapsed, 2),
         "per_s": round(total / elapsed, 1),
+        "applied_per_s": round(total / applied_after, 1),
         "ack_ms": summary_ms(latencies),
         "codes": codes,
+        "cpu_ms_per_message": {
+            "listener": round(listener_cpu / total * 1000, 2),
+            "postgres": round(database_cpu / total * 1000, 2),
+        },
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def bench_hl7(
+    tenant: Tenant, *, connections: int, per_connection: int, channels: int = 1
+) -> dict[str, Any]:
+    """Both acknowledgment modes over `connections` connections and `channels` channels."""
+    facilities = [f"BENCH{k}" for k in range(channels)]
+    with schema_context(tenant.schema_name):
+        for facility in facilities:
+            channel_add(actor=None, name=facility, sending_facility=facility, direction="inbound")
+    runs = [
+        run_mode(
+            tenant,
+            mode=mode,
+            connections=connections,
+            channels=facilities,
+            per_connection=per_connection,
+            tag=tag,
+        )  # fmt: skip
+        for mode, tag in (("", "O"), ("AL", "E"))
+    ]
+    # The bench process's own CPU is the senders': reported apart from the node's.
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "connections": connections,
+        "channels": channels,
+        "runs": runs,
+        "sender_cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
     }

@@ -40,23 +40,29 @@ def ensure_tenant_key() -> None:
 
 def active_tenant_key() -> tuple[int, bytes]:
     """(version, key) of the key that seals everything new."""
+    if (kept := _kept()) is not None:
+        if not kept:
+            raise ImproperlyConfigured(f"Tenant {connection.schema_name} has no key.")
+        return kept[0]
     row = TenantKey.objects.order_by("-id").values_list("id", "wrapped").first()
     if row is None:
         raise ImproperlyConfigured(f"Tenant {connection.schema_name} has no key.")
     return row[0], crypto.unwrap_tenant_key(bytes(row[1]), connection.schema_name)
 
 
-# Inside `remembered()`: each key version looked up once (schema, version → key).
-_remembered: ContextVar[dict[tuple[str, int], bytes] | None] = ContextVar(
+# Inside `remembered()`: a schema's key versions, newest first, read once (schema → keys).
+_remembered: ContextVar[dict[str, list[tuple[int, bytes]]] | None] = ContextVar(
     "remembered_tenant_keys", default=None
 )
 
 
 @contextmanager
 def remembered() -> Iterator[None]:
-    """Within the block, `tenant_key` asks PostgreSQL once per key version instead of once
-    per call: for work that opens many patients in a row (a search of sealed fields, an
-    export). Outside it every call reads the key afresh, as rotation expects."""
+    """Within the block, `tenant_key`, `active_tenant_key` and `phone_indexes` ask
+    PostgreSQL once (one query for every version) instead of once per call: for work that
+    opens or seals many patients in a row (a search of sealed fields, an export, a batch of
+    HL7 messages in one transaction). Outside it every call reads the keys afresh, as
+    rotation expects."""
     token = _remembered.set({})
     try:
         yield
@@ -64,20 +70,29 @@ def remembered() -> Iterator[None]:
         _remembered.reset(token)
 
 
+def _kept() -> list[tuple[int, bytes]] | None:
+    """Inside `remembered()`, this schema's (version, key) pairs, newest first; else None."""
+    kept, schema = _remembered.get(), connection.schema_name
+    if kept is None:
+        return None
+    if schema not in kept:
+        rows = TenantKey.objects.order_by("-id").values_list("id", "wrapped")
+        kept[schema] = [(pk, crypto.unwrap_tenant_key(bytes(w), schema)) for pk, w in rows]
+    return kept[schema]
+
+
 def tenant_key(version: int | None = None) -> bytes:
     """The key of `version`, or the active one."""
     if version is None:
         return active_tenant_key()[1]
-    kept, name = _remembered.get(), (connection.schema_name, version)
-    if kept is not None and name in kept:
-        return kept[name]
+    # A version made after the block began (a rotation meanwhile) is read as outside it.
+    for pk, key in _kept() or ():
+        if pk == version:
+            return key
     row = TenantKey.objects.filter(pk=version).values_list("wrapped", flat=True).first()
     if row is None:
         raise ImproperlyConfigured(f"Tenant {connection.schema_name} has no key {version}.")
-    key = crypto.unwrap_tenant_key(bytes(row), connection.schema_name)
-    if kept is not None:
-        kept[name] = key
-    return key
+    return crypto.unwrap_tenant_key(bytes(row), connection.schema_name)
 
 
 def phone_index(phone: str, version: int | None = None) -> str:
@@ -87,6 +102,8 @@ def phone_index(phone: str, version: int | None = None) -> str:
 
 def phone_indexes(phone: str) -> list[str]:
     """The blind index of `phone` under every live key version, for searches."""
+    if (kept := _kept()) is not None:
+        return [crypto.blind_index(key, phone) for _, key in kept]
     rows = TenantKey.objects.order_by("-id").values_list("wrapped", flat=True)
     return [
         crypto.blind_index(crypto.unwrap_tenant_key(bytes(row), connection.schema_name), phone)

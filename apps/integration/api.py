@@ -124,7 +124,8 @@ class MappingListApi(generics.ListAPIView):
 
 
 class MappingTestApi(APIView):
-    """What a version makes of sample messages, before it goes live (nothing is applied)."""
+    """What a version makes of sample messages, before it goes live (nothing is applied; a
+    draft tried this way may go live)."""
 
     permission_classes = [ManagersOnly]
 
@@ -137,7 +138,9 @@ class MappingTestApi(APIView):
         version = _version(pk, number)
         body = Hl7MappingTestRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        results = commands.mapping_try(version=version, samples=body.validated_data["samples"])
+        results = commands.mapping_test(
+            actor=staff_of(request), version=version, samples=body.validated_data["samples"]
+        )
         return Response(Hl7MappingTestResultSerializer(results, many=True).data)
 
 

@@ -17,9 +17,11 @@ from django.utils import timezone
 from apps.audit import trail
 from apps.clinic.access import require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, User
+from apps.core import keys
 from apps.core.db import connection
 from apps.core.errors import Conflict, DomainError, InvalidInput
 from apps.core.tenancy import note_due
+from apps.eventstore.locks import holding_append_lock
 from apps.eventstore.store import command, head_position
 from apps.integration import events
 from apps.integration.mapping import (
@@ -55,6 +57,7 @@ RETRY_BASE = timedelta(seconds=30)
 # and not applied after this long (its listener died) is applied by that job too.
 RETRY_JOB = "retry-hl7-messages"
 LEFT_BEHIND = timedelta(seconds=60)
+MAX_RETRIES = 10
 
 
 @command
@@ -70,17 +73,13 @@ def channel_add(
     port: int | None = None,
 ) -> Channel:
     require_role(actor, WHOLE_TENANT_ROLES)
-    if not name.strip():
-        raise InvalidInput("A channel needs a name.", field="name")
     facility = sending_facility.strip()
-    if not facility or "|" in facility or "^" in facility:
-        raise InvalidInput(
-            "Give the facility code the system sends in MSH-4.", field="sending_facility"
-        )
     if direction not in Channel.Direction.values:
         raise InvalidInput("The direction is inbound or outbound.", field="direction")
-    if direction == Channel.Direction.OUTBOUND and not (host and port):
-        raise InvalidInput("An outbound channel needs the host and port to send to.", field="host")
+    _check_channel(
+        name=name.strip(), facility=facility, direction=direction, host=host.strip(), port=port,
+        max_retries=max_retries,
+    )  # fmt: skip
     if Channel.objects.filter(sending_facility=facility, direction=direction).exists():
         raise Conflict("This facility already has a channel in that direction.")
     channel = Channel(
@@ -102,6 +101,60 @@ def channel_add(
     return channel
 
 
+# What an analyst may change on a channel (its direction and history stay as they are).
+EDITABLE = ("name", "sending_facility", "hold_on_error", "max_retries", "host", "port")
+
+
+@command
+def channel_edit(*, actor: User | None, channel: Channel, **changes: Any) -> Channel:
+    """Changes a channel's name, routing key (the facility code), hold-on-error, retry cap,
+    or outbound address. Appends an event naming the fields changed and audits it; a save
+    that changes nothing appends nothing. The listener sees it at its next batch."""
+    require_role(actor, WHOLE_TENANT_ROLES)
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"A channel's {sorted(unknown)[0]} is not edited.", field="channel")
+    channel = Channel.objects.select_for_update().get(pk=channel.pk)
+    wanted = {**{name: getattr(channel, name) for name in EDITABLE}, **changes}
+    wanted["name"] = str(wanted["name"]).strip()
+    wanted["sending_facility"] = facility = str(wanted["sending_facility"]).strip()
+    wanted["host"] = str(wanted["host"] or "").strip()
+    _check_channel(
+        name=wanted["name"], facility=facility, direction=channel.direction,
+        host=wanted["host"], port=wanted["port"], max_retries=wanted["max_retries"],
+    )  # fmt: skip
+    taken = Channel.objects.filter(sending_facility=facility, direction=channel.direction)
+    if taken.exclude(pk=channel.pk).exists():
+        raise Conflict("This facility already has a channel in that direction.")
+    changed = sorted(name for name in EDITABLE if getattr(channel, name) != wanted[name])
+    if not changed:
+        return channel
+    for name in changed:
+        setattr(channel, name, wanted[name])
+    channel.record(events.HL7_CHANNEL_EDITED, {"changed": changed}, actor=actor)
+    channel.save()
+    trail.record(
+        "hl7.channel.edit", actor=actor, target=f"hl7channel:{channel.pk}",
+        detail={"changed": changed},
+    )  # fmt: skip
+    return channel
+
+
+def _check_channel(
+    *, name: str, facility: str, direction: str, host: str, port: int | None, max_retries: int
+) -> None:
+    if not name:
+        raise InvalidInput("A channel needs a name.", field="name")
+    if not facility or "|" in facility or "^" in facility:
+        raise InvalidInput(
+            "Give the facility code the system sends in MSH-4.", field="sending_facility"
+        )
+    if direction == Channel.Direction.OUTBOUND and not (host and port):
+        raise InvalidInput("An outbound channel needs the host and port to send to.", field="host")
+    if not 0 <= max_retries <= MAX_RETRIES:
+        raise InvalidInput(f"Retries are 0 to {MAX_RETRIES}.", field="max_retries")
+
+
 def _lock(lock_class: int, channel_id: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [lock_class, channel_id])
@@ -114,41 +167,107 @@ def inbound_channel(sending_facility: str) -> Channel | None:
 
 
 def message_store(*, channel: Channel, header: Header, raw: str) -> tuple[Message, bool]:
-    """Commits the message (or finds the one already stored under its control id): the
+    """Commits one message (or finds the one already stored under its control id): the
     durable step before any ACK. Returns the row and whether it is new."""
+    [(message, new)] = messages_store(channel=channel, incoming=[(header, raw)])
+    return message, new
+
+
+def messages_store(
+    *, channel: Channel, incoming: list[tuple[Header, str]]
+) -> list[tuple[Message, bool]]:
+    """Commits a batch of the channel's messages in one transaction (one insert), in the
+    order given: for each, the row and whether it is new. A control id already stored, or
+    repeated within the batch, is answered by the row stored first (no second row)."""
     with transaction.atomic():
         _lock(STORE_LOCK, channel.pk)
-        existing = Message.objects.filter(channel=channel, control_id=header.control_id).first()
-        if existing is not None:
-            return existing, False
-        message = Message(
-            channel=channel, control_id=header.control_id, message_type=header.message_type
+        wanted = {header.control_id for header, _ in incoming}
+        known = {
+            message.control_id: message
+            for message in Message.objects.filter(channel=channel, control_id__in=wanted)
+        }
+        version, key = keys.active_tenant_key()
+        stored: list[tuple[Message, bool]] = []
+        new: list[Message] = []
+        for header, raw in incoming:
+            message = known.get(header.control_id)
+            if message is not None:
+                stored.append((message, False))
+                continue
+            message = Message(
+                channel=channel, control_id=header.control_id, message_type=header.message_type
+            )
+            message.seal_with(version, key, raw)
+            known[header.control_id] = message
+            new.append(message)
+            stored.append((message, True))
+        if new:
+            Message.objects.bulk_create(new)
+            note_due(RETRY_JOB, new[0].received_at + LEFT_BEHIND)
+    return stored
+
+
+# At most this many of a channel's messages are applied in one transaction (group commit):
+# the tenant's append lock is held for the whole batch, so this bounds how long another
+# write of the tenant (a booking at the front desk) can wait behind one.
+APPLY_BATCH = 100
+
+
+def _write_outcomes(batch: list[Message]) -> None:
+    """The batch's outcomes in one UPDATE from a VALUES list (Django's bulk_update writes a
+    CASE per field over every row: quadratic, and most of a batch's time in the profile)."""
+    table = Message._meta.db_table
+    rows = ", ".join(
+        ["(%s, %s, %s::bigint, %s, %s, %s::timestamptz, %s::timestamptz, %s::timestamptz)"]
+        * len(batch)
+    )
+    values: list[Any] = []
+    for m in batch:
+        values += [m.pk, m.status, m.patient_id, m.error, m.attempts, m.next_attempt_at,
+                   m.applied_at, m.updated]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS m SET status = v.status, patient_id = v.patient_id, "  # noqa: S608  (our table, placeholders)
+            "error = v.error, attempts = v.attempts, next_attempt_at = v.next_attempt_at, "
+            "applied_at = v.applied_at, updated = v.updated "
+            f"FROM (VALUES {rows}) AS v(id, status, patient_id, error, attempts, "
+            "next_attempt_at, applied_at, updated) WHERE m.id = v.id",
+            values,
         )
-        message.seal(raw)
-        message.save()
-        note_due(RETRY_JOB, message.received_at + LEFT_BEHIND)
-    return message, True
 
 
-def apply_pending(channel: Channel) -> None:
-    """Applies the channel's stored messages in the order they came, each in its own
-    transaction. A channel that holds on error stops at the first message in error: the
-    later ones wait (held) until it is reprocessed."""
+def apply_pending(channel: Channel) -> dict[int, Message]:
+    """Applies the channel's stored messages in the order they came, a batch at a time in
+    one transaction (group commit), each message inside its own savepoint: one that fails
+    goes to the error queue without undoing the others. A channel that holds on error stops
+    at the first message in error: the later ones wait (held) until it is reprocessed.
+    Returns the messages it went through, by id, as they were committed."""
+    done: dict[int, Message] = {}
     while True:
-        with transaction.atomic():
+        # The channel's apply lock before the tenant's append lock, as every other path
+        # that applies or reprocesses takes them (no deadlock between two of them).
+        with transaction.atomic(), keys.remembered():
             _lock(APPLY_LOCK, channel.pk)
-            message = (
+            batch = list(
                 Message.objects.select_for_update()
                 .filter(channel=channel, status=Message.Status.RECEIVED)
-                .order_by("id")
-                .first()
+                .order_by("id")[:APPLY_BATCH]
             )
-            if message is None:
-                return
-            if channel.hold_on_error and _blocked(channel, message.pk):
-                _hold_rest(channel)
-                return
-            _apply_one(channel, message)
+            if not batch:
+                return done
+            blocked = channel.hold_on_error and _blocked(channel, batch[0].pk)
+            mapping = mapping_of(channel)
+            with holding_append_lock():
+                for message in batch:
+                    if blocked:
+                        _hold(message)
+                        continue
+                    _apply_one(channel, message, mapping)
+                    blocked = channel.hold_on_error and message.status in Message.QUEUED
+            _write_outcomes(batch)
+        done.update((message.pk, message) for message in batch)
+        if len(batch) < APPLY_BATCH:
+            return done
 
 
 def _blocked(channel: Channel, before: int) -> bool:
@@ -157,18 +276,20 @@ def _blocked(channel: Channel, before: int) -> bool:
     ).exists()
 
 
-def _hold_rest(channel: Channel) -> None:
-    for message in Message.objects.filter(channel=channel, status=Message.Status.RECEIVED):
-        message.status = Message.Status.HELD
-        message.error = "Held: an earlier message of this channel is in error."
-        message.save(update_fields=["status", "error", "updated"])
+def _hold(message: Message) -> None:
+    message.status = Message.Status.HELD
+    message.error = "Held: an earlier message of this channel is in error."
+    message.updated = timezone.now()
 
 
-def _apply_one(channel: Channel, message: Message) -> None:
+def _apply_one(channel: Channel, message: Message, mapping: dict[str, Any]) -> None:
+    """Applies one message inside its own savepoint and sets its outcome on the row (the
+    caller writes the batch's rows at once)."""
     message.attempts += 1
+    message.updated = timezone.now()
     try:
         with transaction.atomic():
-            patient = apply_message(channel=channel, raw=message.raw)
+            patient = apply_message(channel=channel, raw=message.raw, mapping=mapping)
     except (DomainError, MappingError, Unparseable) as exc:
         _fail(channel, message, _wording(exc))
         return
@@ -177,7 +298,6 @@ def _apply_one(channel: Channel, message: Message) -> None:
     message.error = ""
     message.next_attempt_at = None
     message.applied_at = timezone.now()
-    message.save()
 
 
 def _wording(exc: Exception) -> str:
@@ -204,15 +324,17 @@ def _fail(channel: Channel, message: Message, error: str) -> None:
             "hl7 message failed schema=%s channel=%s message=%s attempts=%s",
             connection.schema_name, channel.pk, message.pk, message.attempts,
         )  # fmt: skip
-    message.save()
 
 
-def apply_message(*, channel: Channel, raw: str) -> Patient | None:
-    """Runs what one message says through the scheduling commands (as the system)."""
+def apply_message(
+    *, channel: Channel, raw: str, mapping: dict[str, Any] | None = None
+) -> Patient | None:
+    """Runs what one message says through the scheduling commands (as the system), with
+    `mapping` (the channel's live one when not given)."""
     parsed, header = parse(raw)
     if header.message_code != "ADT":
         raise MappingError(f"Message type {header.message_code[:10]} is not handled.")
-    return apply_extracted(channel, extract(parsed, header.trigger, mapping_of(channel)))
+    return apply_extracted(channel, extract(parsed, header.trigger, mapping or mapping_of(channel)))
 
 
 def mapping_of(channel: Channel) -> dict[str, Any]:
@@ -246,15 +368,21 @@ def mapping_draft(*, actor: User | None, channel: Channel, document: Any) -> Map
 @command
 def mapping_activate(*, actor: User | None, version: MappingVersion) -> MappingVersion:
     """Makes `version` the channel's live mapping; the one live before is retired. Messages
-    applied from then on (and reprocessed ones) use it."""
+    applied from then on (and reprocessed ones) use it. A draft goes live only once it has
+    been tried on sample messages; a retired version may go live again (a rollback).
+    Audited."""
     require_role(actor, WHOLE_TENANT_ROLES)
     channel = Channel.objects.select_for_update().get(pk=version.channel_id)
     version = MappingVersion.objects.select_for_update().get(pk=version.pk)
     if version.status == MappingVersion.Status.LIVE:
         return version
+    if version.status == MappingVersion.Status.DRAFT and version.tested_at is None:
+        raise Conflict("Try the draft on sample messages before making it live.")
+    previous = None
     for live in MappingVersion.objects.select_for_update().filter(
         channel=channel, status=MappingVersion.Status.LIVE
     ):
+        previous = live.number
         live.status = MappingVersion.Status.RETIRED
         live.record(
             events.HL7_MAPPING_ACTIVATED,
@@ -262,6 +390,7 @@ def mapping_activate(*, actor: User | None, version: MappingVersion) -> MappingV
             actor=actor,
         )
         live.save()
+    rollback = version.status == MappingVersion.Status.RETIRED
     version.status = MappingVersion.Status.LIVE
     version.activated_at = timezone.now()
     version.record(
@@ -270,6 +399,12 @@ def mapping_activate(*, actor: User | None, version: MappingVersion) -> MappingV
         actor=actor,
     )
     version.save()
+    trail.record(
+        "hl7.mapping.rollback" if rollback else "hl7.mapping.activate",
+        actor=actor,
+        target=f"hl7channel:{channel.pk}",
+        detail={"number": version.number, "previous": previous},
+    )
     return version
 
 
@@ -304,6 +439,33 @@ def mapping_try(*, version: MappingVersion, samples: list[str]) -> list[SampleRe
         results.append(
             SampleResult(header.control_id, header.message_type, extracted.action, values, "")
         )
+    return results
+
+
+@command
+def mapping_test(
+    *, actor: User | None, version: MappingVersion, samples: list[str]
+) -> list[SampleResult]:
+    """Tries `version` on sample messages (nothing is applied) and, for a draft, records
+    that it was tried: what lets it go live. The samples are not kept (they name patients);
+    the event and the audit entry say how many there were and how many mapped."""
+    require_role(actor, WHOLE_TENANT_ROLES)
+    results = mapping_try(version=version, samples=samples)
+    version = MappingVersion.objects.select_for_update().get(pk=version.pk)
+    mapped = sum(1 for result in results if not result.error)
+    if version.status == MappingVersion.Status.DRAFT and samples:
+        version.tested_at = timezone.now()
+        version.record(
+            events.HL7_MAPPING_TESTED,
+            {"channel_id": version.channel_id, "number": version.number,
+             "samples": len(samples), "mapped": mapped},
+            actor=actor,
+        )  # fmt: skip
+        version.save()
+    trail.record(
+        "hl7.mapping.test", actor=actor, target=f"hl7channel:{version.channel_id}",
+        detail={"number": version.number, "samples": len(samples), "mapped": mapped},
+    )  # fmt: skip
     return results
 
 

@@ -98,7 +98,11 @@ class Message(models.Model):
         return f"hl7:{connection.schema_name}:{self.channel_id}:{self.control_id}"
 
     def seal(self, raw: str) -> None:
-        self.key_version, key = keys.active_tenant_key()
+        self.seal_with(*keys.active_tenant_key(), raw)
+
+    def seal_with(self, version: int, key: bytes, raw: str) -> None:
+        """Seals under tenant key `version` (looked up once for a batch of messages)."""
+        self.key_version = version
         self.sealed = crypto.seal(key, raw.encode(), self._context())
 
     @property
@@ -123,6 +127,8 @@ class MappingVersion(EventSourcedModel):
     document = models.JSONField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
     created = models.DateTimeField(auto_now_add=True)
+    # When the version was last tried on sample messages: a draft goes live only after.
+    tested_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

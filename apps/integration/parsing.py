@@ -23,10 +23,18 @@ class Header:
     control_id: str
     message_code: str
     trigger: str
+    # MSH-15: empty in the original acknowledgment mode; AL, NE, ER or SU ask for the
+    # enhanced mode (a commit ACK once the message is stored).
+    accept_ack_type: str = ""
 
     @property
     def message_type(self) -> str:
         return f"{self.message_code}^{self.trigger}"
+
+    @property
+    def enhanced(self) -> bool:
+        """The sender asked for the enhanced acknowledgment mode (MSH-15 is set)."""
+        return bool(self.accept_ack_type)
 
 
 def normalize(raw: str) -> str:
@@ -48,6 +56,7 @@ def parse(raw: str) -> tuple[hl7.Message, Header]:
             control_id=field(message, "MSH.F10"),
             message_code=field(message, "MSH.F9.R1.C1"),
             trigger=field(message, "MSH.F9.R1.C2"),
+            accept_ack_type=field(message, "MSH.F15"),
         )
     except (ValueError, KeyError, IndexError, hl7.ParseException) as exc:
         raise Unparseable("The message cannot be parsed as HL7 v2.") from exc
@@ -85,8 +94,9 @@ def escape(value: str) -> str:
 
 
 def ack(header: Header | None, code: str, text: str = "", *, facility: str = "MYMEDIC") -> str:
-    """An ACK (MSA-1 `code`: AA, AE or AR) for `header`'s message; without a header (the
-    message could not be read) the routing fields and MSA-2 stay empty."""
+    """An ACK (MSA-1 `code`: AA, AE or AR; CA or CR in the enhanced mode) for `header`'s
+    message; without a header (the message could not be read) the routing fields and MSA-2
+    stay empty."""
     now = timezone.now().strftime("%Y%m%d%H%M%S")
     control = f"MM{now}{next(_ack_numbers):06d}"
     h = header or Header("", "", "", "", "", "", "")

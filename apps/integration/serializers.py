@@ -51,7 +51,10 @@ class Hl7ReprocessRequestSerializer(serializers.Serializer):
 class Hl7MappingSerializer(serializers.ModelSerializer):
     class Meta:
         model = MappingVersion
-        fields = ["id", "channel", "number", "document", "status", "created", "activated_at"]
+        fields = [
+            "id", "channel", "number", "document", "status", "created", "tested_at",
+            "activated_at",
+        ]  # fmt: skip
 
 
 class Hl7MappingRequestSerializer(serializers.Serializer):

@@ -193,12 +193,17 @@ def test_a_manager_drafts_a_mapping_in_the_admin_and_makes_it_live(
         "/admin/integration/mappingversion/add/",
         {"channel": channel.pk, "document": json.dumps(DEFAULT_MAPPING)},
     )
-    assert added.status_code == 302
     version = MappingVersion.objects.get()
-    api.post(
-        "/admin/integration/mappingversion/",
-        {"action": "make_live", "_selected_action": [version.pk]},
-    )
+    try_page = f"/admin/integration/mappingversion/{version.pk}/try/"
+    assert (added.status_code, added["Location"]) == (302, try_page)
+    make_live = {"action": "make_live", "_selected_action": [version.pk]}
+    api.post("/admin/integration/mappingversion/", make_live)
+    version.refresh_from_db()
+    assert version.status == "draft"  # not tried yet
+    sample = adt("A04", tenant="acme", facility=channel.sending_facility, identifier="T-1")
+    tried = api.post(try_page, {"try": "Try", "samples": sample.replace("\r", "\n")})
+    assert tried.status_code == 200 and "register" in tried.content.decode()
+    api.post("/admin/integration/mappingversion/", make_live)
     version.refresh_from_db()
     assert (version.number, version.status) == (1, "live")
 

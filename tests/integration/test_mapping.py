@@ -136,6 +136,7 @@ def test_a_version_is_drafted_tried_on_samples_and_made_live(
          "error": "The message does not start with an MSH segment."},
     ]  # fmt: skip
     assert Message.objects.count() == 0  # trying applies nothing
+    owner_api.post(f"{base}1/test/", {"samples": [SAMPLE]}, format="json")
     owner_api.post(f"{base}1/activate/", format="json")
     live = owner_api.post(f"{base}2/activate/", format="json")
     assert (live.status_code, live.json()["status"]) == (200, "live")
@@ -143,7 +144,12 @@ def test_a_version_is_drafted_tried_on_samples_and_made_live(
         "retired", "live"
     ]  # fmt: skip
     kinds = Event.objects.filter(type__startswith="Hl7Mapping").values_list("type", flat=True)
-    assert list(kinds) == [events.HL7_MAPPING_DRAFTED] * 2 + [events.HL7_MAPPING_ACTIVATED] * 3
+    assert (
+        list(kinds)
+        == [events.HL7_MAPPING_DRAFTED] * 2
+        + [events.HL7_MAPPING_TESTED] * 2
+        + [events.HL7_MAPPING_ACTIVATED] * 3
+    )
     assert owner_api.post(f"{base}9/activate/", format="json").status_code == 404
     assert [v["number"] for v in owner_api.get(base).json()["results"]] == [2, 1]
 
@@ -154,12 +160,14 @@ def test_a_mapping_error_waits_in_the_queue_and_leaves_by_reprocess_under_a_fixe
     base = f"/api/v1/integrations/hl7/channels/{channel.pk}/mappings/"
     wrong = mapping(phone={"path": "PID.F14.R1.C1", "required": True})  # business phone
     owner_api.post(base, {"document": wrong}, format="json")
+    owner_api.post(f"{base}1/test/", {"samples": [SAMPLE]}, format="json")
     owner_api.post(f"{base}1/activate/", format="json")
     text = adt("A04", tenant=tenant.slug, facility="CITY", identifier="M-1", phone="+919800000055")
     failed = receive(channel, text)
     assert (failed.status, failed.error) == (Message.Status.ERROR, "phone is empty.")
 
     owner_api.post(base, {"document": DEFAULT_MAPPING}, format="json")
+    owner_api.post(f"{base}2/test/", {"samples": [SAMPLE]}, format="json")
     owner_api.post(f"{base}2/activate/", format="json")
     again = owner_api.post(
         f"/api/v1/integrations/hl7/messages/{failed.pk}/reprocess/", format="json"

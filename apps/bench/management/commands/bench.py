@@ -196,6 +196,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--hl7-messages", type=int, default=4000, help="inbound ADT in all")
         parser.add_argument("--hl7-connections", type=int, default=8)
+        parser.add_argument("--hl7-channels", type=int, default=2)
         parser.add_argument("--tenants", type=int, default=2000, help="tenants to grow to")
         parser.add_argument("--tenants-step", type=int, default=100, help="sign-ups per point")
         parser.add_argument("--idle-seconds", type=float, default=60.0)
@@ -279,7 +280,9 @@ class Command(BaseCommand):
             )
             results["costs"]["segments"] = segments(results["costs"])
         if "hl7" in parts:
-            results["hl7"] = self.bench_hl7(options["hl7_messages"], options["hl7_connections"])
+            results["hl7"] = self.bench_hl7(
+                options["hl7_messages"], options["hl7_connections"], options["hl7_channels"]
+            )
         if "move" in parts:
             results["move"] = [
                 self.bench_move(int(size)) for size in options["move_bookings"].split(",")
@@ -1167,12 +1170,15 @@ class Command(BaseCommand):
             "analytics_rows": len(analytics),
         }
 
-    def bench_hl7(self, messages: int, connections: int) -> dict[str, Any]:
+    def bench_hl7(self, messages: int, connections: int, channels: int) -> dict[str, Any]:
         """Sustained inbound ADT over MLLP (apps/bench/hl7.py), in a tenant of its own."""
         tenant = make_tenant()
         try:
             return bench_hl7(
-                tenant, connections=connections, per_connection=messages // connections
+                tenant,
+                connections=connections,
+                per_connection=messages // connections,
+                channels=channels,
             )
         finally:
             drop_tenant(tenant)
@@ -1229,13 +1235,18 @@ class Command(BaseCommand):
                 )
             )
         if hl7 := results.get("hl7"):
-            rows.append(
-                (
-                    f"inbound HL7 ADT over MLLP ({hl7['connections']} connections)",
-                    f"{hl7['per_s']}/s, ACK p50 {hl7['ack_ms']['p50_ms']} ms, "
-                    f"p99 {hl7['ack_ms']['p99_ms']} ms, {hl7['codes']}",
+            for run in hl7["runs"]:
+                cpu = run["cpu_ms_per_message"]
+                rows.append(
+                    (
+                        f"inbound HL7 ADT over MLLP, {run['mode']} ACK ({run['connections']} "
+                        f"connections, {run['channels']} channels)",
+                        f"{run['per_s']}/s (applied {run['applied_per_s']}/s), ACK p50 "
+                        f"{run['ack_ms']['p50_ms']} ms, p95 {run['ack_ms']['p95_ms']} ms, p99 "
+                        f"{run['ack_ms']['p99_ms']} ms, {run['codes']}; CPU a message: "
+                        f"listener {cpu['listener']} ms + PostgreSQL {cpu['postgres']} ms",
+                    )
                 )
-            )
         if http := results.get("http"):
             api = http["booking_api"]
             rows.append(

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from apps.integration.commands import APPLY_BATCH
 from apps.integration.listener import Listener, ListenerSettings
 
 
@@ -18,6 +19,7 @@ def settings_from_environment() -> ListenerSettings:
         idle_seconds=float(env.get("MYMEDIC_MLLP_IDLE_SECONDS", "60")),
         queue_size=int(env.get("MYMEDIC_MLLP_QUEUE", "8")),
         workers=int(env.get("MYMEDIC_MLLP_WORKERS", "8")),
+        batch=int(env.get("MYMEDIC_MLLP_BATCH", str(APPLY_BATCH))),
     )
 
 
