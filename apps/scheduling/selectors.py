@@ -78,7 +78,7 @@ def booking_parties(user: User, doctor_pk: int, patient_pk: int) -> tuple[Doctor
     )
     if doctor is None:
         raise NotFound("Doctor not found.")
-    if not doctor.patient_in_reach:  # type: ignore[attr-defined]
+    if not doctor.patient_in_reach:
         raise NotFound("Patient not found.")
     return doctor, Patient.from_db(connection.alias, ["id"], [patient_pk])
 
