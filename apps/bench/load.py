@@ -238,7 +238,10 @@ def wrk(target: Target, port: int, *, connections: int, seconds: float) -> dict[
         text=True,
         check=True,
     ).stdout
-    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.MULTILINE))
+    # wrk pads a figure in seconds with a space ("99%    1.48s ").
+    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", output, re.MULTILINE))
+    if "99" not in latency:  # no request answered: say what wrk said instead of a figure
+        raise RuntimeError(f"wrk measured no latency on {target.path}:\n{output}")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: (.*)$", output, re.MULTILINE)
     return {
