@@ -401,6 +401,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "apps.core.sessions.IdleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -772,10 +773,11 @@ SESSION_COOKIE_HTTPONLY = True
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-# Staff web sessions end after 8 idle hours (every request pushes the end further out) and
-# when the browser closes.
+# Staff web sessions end after 8 idle hours and when the browser closes. A session in use is
+# refreshed at most once a minute, not written on every request (apps/core/sessions.py,
+# which also keeps each session's copy in Redis so that a page reads it without a query).
 SESSION_COOKIE_AGE = int(os.environ.get("MYMEDIC_SESSION_IDLE_HOURS", "8")) * 3600
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_ENGINE = "apps.core.sessions"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = False
 CSRF_TRUSTED_ORIGINS = [f"https://{BASE_DOMAIN}", f"https://*.{BASE_DOMAIN}"]

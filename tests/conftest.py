@@ -26,6 +26,7 @@ from rest_framework.test import APIClient
 from apps.clinic import tokens
 from apps.clinic.models import Branch, User
 from apps.core.shortlived import forget_all
+from apps.core.throttling import user_counts
 from apps.notifications.backends import CHANNELS, FileBackend
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.commands import tenant_onboard
@@ -132,6 +133,7 @@ def empty_cache() -> None:
     """Each test starts with an empty read-model cache: the database was rolled back."""
     cache.clear()
     forget_all()
+    user_counts.clear()
 
 
 @pytest.fixture(autouse=True)

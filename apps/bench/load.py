@@ -45,12 +45,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The peak resident memory (VmHWM) of a live process, in MiB."""
+def _status_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident memory (VmHWM) of a live process, in MiB."""
+    return _status_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int) -> float:
+    """The resident memory (VmRSS) of a live process now, in MiB."""
+    return _status_mb(pid, "VmRSS")
 
 
 @dataclass
@@ -129,9 +138,11 @@ class Proxied:
         return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
     def memory(self) -> dict[str, Any]:
-        """Peak resident memory (VmHWM) of each web worker, gunicorn's master and nginx."""
+        """Resident memory of each web worker now, and the peak (VmHWM) of each web worker,
+        gunicorn's master and nginx."""
         nginx = [self.nginx.popen.pid, *_children(self.nginx.popen.pid)]
         return {
+            "web_workers_rss_mb": [rss_mb(pid) for pid in self.worker_pids()],
             "web_workers_peak_rss_mb": [peak_rss_mb(pid) for pid in self.worker_pids()],
             "gunicorn_master_peak_rss_mb": peak_rss_mb(self.web.popen.pid),
             "nginx_peak_rss_mb": [peak_rss_mb(pid) for pid in nginx],
@@ -227,7 +238,10 @@ def wrk(target: Target, port: int, *, connections: int, seconds: float) -> dict[
         text=True,
         check=True,
     ).stdout
-    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.MULTILINE))
+    # wrk pads a figure in seconds with a space ("99%    1.48s ").
+    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", output, re.MULTILINE))
+    if "99" not in latency:  # no request answered: say what wrk said instead of a figure
+        raise RuntimeError(f"wrk measured no latency on {target.path}:\n{output}")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: (.*)$", output, re.MULTILINE)
     return {

@@ -4,7 +4,9 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
+from importlib import import_module
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
@@ -271,7 +273,8 @@ def end_access(user: User, *, keep_session: str | None = None) -> None:
         if session.session_key == keep_session:
             continue
         if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
-            session.delete()
+            # Through the session engine, so that its cached copy goes too.
+            import_module(settings.SESSION_ENGINE).SessionStore().delete(session.session_key)
 
 
 @command

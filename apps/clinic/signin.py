@@ -25,6 +25,8 @@ from django.http import HttpRequest
 from apps.clinic.models import User
 from apps.core.clientip import client_address
 from apps.core.counters import counting_cache, take
+from apps.core.db import connection
+from apps.core.shortlived import ShortLived
 
 
 class LockedOut(Exception):
@@ -94,9 +96,25 @@ def staff_account(username: str | None) -> str | None:
     return f"user:{username.strip().lower()}"
 
 
+# A session's staff member (with their branches), kept at most a second per process
+# (apps/core/shortlived.py), as a token's is (apps/clinic/tokens.py): a deactivation, a
+# changed password (which ends every other session of the member), role or branch is seen by
+# every process within that second, by this one at once.
+_members: ShortLived[User] = ShortLived("session members")
+
+
+def _member(user_id: Any) -> User | None:
+    return User.objects.prefetch_related("branches").filter(pk=user_id).first()
+
+
 class LockoutBackend(ModelBackend):
     """Django's password check behind the lock-out. Every caller of `authenticate()` (the
-    admin's login included) passes here; a locked attempt never reaches the password hash."""
+    admin's login included) passes here; a locked attempt never reaches the password hash.
+    A signed-in session's member is looked up here too (`get_user`)."""
+
+    def get_user(self, user_id: Any) -> User | None:
+        user = _members.get((connection.schema_name, user_id), lambda: _member(user_id))
+        return user if user is not None and self.user_can_authenticate(user) else None
 
     def authenticate(
         self,

@@ -11,11 +11,13 @@ read and write through.
 """
 
 import logging
+import threading
 import time
 from typing import Any
 
 from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
+from django.db import connection
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -103,18 +105,72 @@ class FallbackCache:
 counting_cache = FallbackCache()
 
 
-def take(key: str, seconds: int) -> int:
-    """Counts one more in `key`'s window of `seconds` (opened by the first count); the count.
+def take(key: str, seconds: int, amount: int = 1) -> int:
+    """Counts `amount` more in `key`'s window of `seconds` (opened by the first count); the
+    count.
 
     An open window costs one round trip (the increment); opening one, two."""
     try:
-        return counting_cache.incr(key)
+        return counting_cache.incr(key, amount)
     except ValueError:  # no window open
         pass
-    if counting_cache.add(key, 1, timeout=seconds):
-        return 1
+    if counting_cache.add(key, amount, timeout=seconds):
+        return amount
     try:
-        return counting_cache.incr(key)  # another request opened it meanwhile
+        return counting_cache.incr(key, amount)  # another request opened it meanwhile
     except ValueError:  # and it expired already
-        counting_cache.set(key, 1, timeout=seconds)
-        return 1
+        counting_cache.set(key, amount, timeout=seconds)
+        return amount
+
+
+class BatchedCounts:
+    """Counts against a limit in the shared cache, adding this process's counts in batches.
+
+    A busy caller's every request would otherwise pay a round trip to Redis (a third of a warm
+    read's time). Here a process admits up to `batch` requests of a key on its own before it
+    adds them to the shared count in one increment, and adds them at least every
+    `SYNC_SECONDS`; within `batch` of the limit it counts every request in Redis, so one
+    process alone is exact at the limit. The error is bounded: across processes at most
+    `batch` (1 % of the limit) more per process and window than the limit, and a window that
+    Redis has closed is noticed by a process within `SYNC_SECONDS`. A small limit (under 200)
+    has a batch of one: exactly the shared count, as `take`.
+    """
+
+    SYNC_SECONDS = 1.0
+    SHARE = 100  # the batch is the limit's hundredth
+    SIZE = 10_000
+
+    def __init__(self) -> None:
+        # (schema, key) → [admitted here but not yet counted, shared count at the last
+        # increment, monotonic time of the last increment]
+        self._local: dict[tuple[str, str], list[float]] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, key: str, seconds: int, limit: int) -> bool:
+        """Whether one more request of `key` stays within `limit` per window of `seconds`."""
+        batch = max(1, limit // self.SHARE)
+        slot = (str(getattr(connection, "schema_name", "")), key)  # as the cache key function
+        now = time.monotonic()
+        with self._lock:
+            state = self._local.get(slot)
+            if (
+                state is not None
+                and state[0] + 1 < batch
+                and now - state[2] < self.SYNC_SECONDS
+                and state[1] + state[0] + 1 <= limit - batch
+            ):
+                state[0] += 1
+                return True
+            pending = int(state[0]) if state is not None else 0
+            self._local.pop(slot, None)
+        count = take(key, seconds, pending + 1)
+        with self._lock:
+            if len(self._local) >= self.SIZE:
+                self._local.pop(next(iter(self._local)), None)
+            self._local[slot] = [0, count, now]
+        return count <= limit
+
+    def clear(self) -> None:
+        """Forgets this process's uncounted requests (a test whose Redis was emptied)."""
+        with self._lock:
+            self._local.clear()

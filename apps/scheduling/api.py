@@ -28,6 +28,7 @@ from apps.scheduling.models import Appointment, Doctor, Patient, WaitlistEntry
 from apps.scheduling.phones import normalize_phone
 from apps.scheduling.selectors import (
     appointments_for,
+    booking_parties,
     doctor_in_reach,
     doctors_for,
     on_local_date,
@@ -345,10 +346,11 @@ class AppointmentListApi(generics.ListCreateAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         actor = staff_of(request)
+        doctor, patient = booking_parties(actor, data["doctor"], data["patient"])
         appointment = commands.appointment_book(
             actor=actor,
-            doctor=get_visible(doctors_for(actor), data["doctor"], "Doctor"),
-            patient=get_visible(patients_for(actor), data["patient"], "Patient"),
+            doctor=doctor,
+            patient=patient,
             start=data["start"],
             confirm_duplicate=data["confirm_duplicate"],
         )

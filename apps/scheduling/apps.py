@@ -8,6 +8,6 @@ class SchedulingConfig(AppConfig):
     def ready(self) -> None:
         from apps.core.shortlived import forget_on_change
         from apps.scheduling import projections  # noqa: F401  (registers the projections)
-        from apps.scheduling.models import Doctor
+        from apps.scheduling.models import Doctor, SchedulingSettings
 
-        forget_on_change(Doctor)
+        forget_on_change(Doctor, SchedulingSettings)

@@ -5,7 +5,7 @@ from functools import reduce
 from operator import or_
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 from django.utils import timezone
 
 from apps.clinic.models import Role, User
@@ -18,6 +18,7 @@ from apps.scheduling.models import (
     Doctor,
     NoShowPolicy,
     Patient,
+    SchedulingSettings,
     WaitlistEntry,
 )
 from apps.scheduling.slots import branch_zone, local_date
@@ -41,6 +42,45 @@ def doctor_in_reach(user: User, pk: int) -> Doctor:
     if doctor is None or not can_see_branch(user, doctor.branch_id):
         raise NotFound("Doctor not found.")
     return doctor
+
+
+# A branch's doctors' names and the tenant's scheduling rules as screens read them, kept at
+# most a second per process like the doctor above (the console's board, re-read by every open
+# screen after each change, then asks PostgreSQL only for the patients' names it shows).
+_doctor_names: ShortLived[dict[int, str]] = ShortLived("doctor names")
+_rules: ShortLived[SchedulingSettings] = ShortLived("scheduling settings")
+
+
+def doctor_names(branch_id: int) -> dict[int, str]:
+    names = _doctor_names.get(
+        (connection.schema_name, branch_id),
+        lambda: dict(Doctor.objects.filter(branch_id=branch_id).values_list("pk", "name")),
+    )
+    return names or {}
+
+
+def scheduling_rules() -> SchedulingSettings:
+    """The rules in force for a read (a command locks the row instead: `for_update`)."""
+    rules = _rules.get(connection.schema_name, SchedulingSettings.current)
+    return rules or SchedulingSettings.current()
+
+
+def booking_parties(user: User, doctor_pk: int, patient_pk: int) -> tuple[Doctor, Patient]:
+    """The doctor (with their branch) and the patient of a booking, each within the caller's
+    reach (as `doctors_for`, `patients_for`; else 404), in one query: the doctor's row and
+    whether the patient is one the caller may see. A booking needs only the patient's id, so
+    the patient's other fields are left to load when first read."""
+    doctor = (
+        doctors_for(user)
+        .filter(pk=doctor_pk)
+        .annotate(patient_in_reach=Exists(patients_for(user).filter(pk=patient_pk)))
+        .first()
+    )
+    if doctor is None:
+        raise NotFound("Doctor not found.")
+    if not doctor.patient_in_reach:
+        raise NotFound("Patient not found.")
+    return doctor, Patient.from_db(connection.alias, ["id"], [patient_pk])
 
 
 def appointments_for(user: User) -> QuerySet[Appointment]:

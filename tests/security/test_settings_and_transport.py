@@ -171,7 +171,14 @@ def test_staff_sessions_idle_out_after_eight_hours_with_samesite_cookies(
     cookie = response.cookies[settings.SESSION_COOKIE_NAME]
 
     assert settings.SESSION_COOKIE_AGE == 8 * 3600
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+    # Idle, not absolute: the idle limit is enforced by the middleware from the session's last
+    # refresh (tests/core/test_sessions.py), without a write on every request.
+    assert settings.SESSION_SAVE_EVERY_REQUEST is False
+    assert settings.SESSION_ENGINE == "apps.core.sessions"
+    middleware = settings.MIDDLEWARE
+    sessions = middleware.index("django.contrib.sessions.middleware.SessionMiddleware")
+    assert middleware[sessions + 1] == "apps.core.sessions.IdleSessionMiddleware"
+    assert settings.SESSION_EXPIRE_AT_BROWSER_CLOSE is True
     assert cookie["samesite"] == "Lax"
     assert cookie["httponly"] is True
     assert settings.CSRF_COOKIE_SAMESITE == "Lax"
