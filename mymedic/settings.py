@@ -339,6 +339,7 @@ TENANT_APPS = [
     "apps.eventbus",
     "apps.integration",
     "apps.queue",
+    "apps.board",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

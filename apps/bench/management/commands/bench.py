@@ -33,6 +33,7 @@ from django_tenants.utils import schema_context
 from tqdm import tqdm
 
 from apps.bench import migration_probe, tenants
+from apps.bench.board import bench_board, board_rows
 from apps.bench.fhir import bench_fhir, fhir_rows
 from apps.bench.hl7 import bench_hl7
 from apps.bench.hospital import synthesize_month
@@ -175,6 +176,9 @@ class Command(BaseCommand):
             help="comma-separated bookings of each tenant moved to another database",
         )
         parser.add_argument("--fhir-patients", type=int, default=5000)
+        parser.add_argument("--board-doctors", type=int, default=2000)
+        parser.add_argument("--board-visits", type=int, default=10000)
+        parser.add_argument("--board-runs", type=int, default=10, help="of each board measure")
         parser.add_argument("--relay-events", type=int, default=50000, help="relay backlog")
         parser.add_argument("--hl7-messages", type=int, default=4000, help="inbound ADT in all")
         parser.add_argument("--hl7-connections", type=int, default=8)
@@ -249,6 +253,15 @@ class Command(BaseCommand):
         if "fhir" in parts:
             results["fhir"] = bench_fhir(
                 make_tenant, drop_tenant, options["fhir_patients"], self.stderr
+            )
+        if "board" in parts:
+            results["board"] = bench_board(
+                make_tenant,
+                drop_tenant,
+                doctors=options["board_doctors"],
+                visits=options["board_visits"],
+                runs=options["board_runs"],
+                progress=self.stderr,
             )
         if "relay" in parts:
             results["relay"] = self.bench_relay(
@@ -1082,7 +1095,7 @@ class Command(BaseCommand):
             drop_tenant(tenant)
 
     def print_table(self, results: dict[str, Any]) -> None:
-        rows = fhir_rows(results.get("fhir"))
+        rows = fhir_rows(results.get("fhir")) + board_rows(results.get("board"))
         if settled := results.get("settlement"):
             rows.append(
                 (
