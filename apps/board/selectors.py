@@ -51,6 +51,11 @@ class BoardFilter:
         }
         return urlencode({key: value for key, value in pairs.items() if value})
 
+    def for_address_bar(self) -> "BoardFilter":
+        """These filters as they may appear in a URL (history, bookmarks, the address bar): a
+        token or a reference, never a patient's name."""
+        return self if not self.search or NUMBER.match(self.search) else replace(self, search="")
+
     @property
     def narrowed(self) -> bool:
         return bool(self.doctor or self.department or self.status or self.search)

@@ -85,15 +85,17 @@ def _filters(request: HttpRequest, branch: Branch) -> BoardFilterForm:
     """The board's filters: the query string; for an action posted from the board, the query
     string of the page it was posted from, so its answer is the page the desk was looking at."""
     if request.method == "GET":
-        source = request.GET
-    else:
-        source = QueryDict(urlsplit(request.headers.get("HX-Current-URL", "")).query)
+        return BoardFilterForm(request.GET, branch=branch)
+    source = QueryDict(urlsplit(request.headers.get("HX-Current-URL", "")).query, mutable=True)
+    if "q" in request.POST:  # a name searched for is never in the URL: the page sends it
+        source["q"] = request.POST["q"]
     return BoardFilterForm(source, branch=branch)
 
 
 def _board_context(request: HttpRequest, user: User, branch: Branch) -> dict[str, Any]:
     form = _filters(request, branch)
     wanted = form.wanted()
+    address = wanted.for_address_bar()
     day, now = _today(branch), timezone.now()
     board = board_page(branch, day, wanted)
     if board["searched_names"]:
@@ -133,7 +135,7 @@ def _board_context(request: HttpRequest, user: User, branch: Branch) -> dict[str
         "form": form,
         "paging": board["paging"],
         "pages": page_links(wanted, board["paging"]),
-        "here": f"{reverse('reception-branch', args=[branch.pk])}?{wanted.query()}",
+        "here": f"{reverse('reception-branch', args=[branch.pk])}?{address.query()}",
         "day": human_date(day),
         "updated": human_clock(now, zone),
         "now_ms": int(now.timestamp() * 1000),
@@ -147,7 +149,12 @@ def _board_response(request: HttpRequest, user: User, branch: Branch) -> HttpRes
     if not fragment:
         context["doctor_options"] = doctor_options(branch)
         context["departments"] = departments(branch)
-    return render(request, template, context)
+    response = render(request, template, context)
+    if fragment and request.method == "GET" and request.headers.get("HX-Trigger") != "board":
+        # A filter or a page the desk chose goes into the address bar and history, without a
+        # name searched for (PHI stays out of URLs); the live re-reads (from #board) push none.
+        response["HX-Push-Url"] = context["here"]
+    return response
 
 
 @login_required

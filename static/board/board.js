@@ -3,6 +3,8 @@
 //   it (reloaded from the server: no page of patients' names is kept in the browser's storage).
 // - A live push only says "something changed": the screen asks again for the page it shows,
 //   with the URL's filters, never for the whole day.
+// - A patient's name searched for never goes into a URL (the server leaves it out of the
+//   pushed address): the live re-read and the row actions take it from the search box.
 // - Waiting times tick here, on the server's clock, without a request per tick.
 (function () {
   "use strict";
@@ -40,8 +42,16 @@
     }
     document.body.addEventListener("htmx:configRequest", function (event) {
       var elt = event.detail.elt;
+      var box = document.getElementById("board-q");
+      var searched = box ? box.value.trim() : "";
       if (elt && elt.hasAttribute && elt.hasAttribute("data-live-refresh")) {
-        event.detail.path = window.location.pathname + window.location.search;
+        var query = new URLSearchParams(window.location.search);
+        if (searched) query.set("q", searched); else query.delete("q");
+        var rest = query.toString();
+        event.detail.path = window.location.pathname + (rest ? "?" + rest : "");
+      } else if (searched && event.detail.verb !== "get" && elt && elt.closest &&
+                 elt.closest("#board")) {
+        event.detail.parameters.q = searched;
       }
     });
     document.body.addEventListener("htmx:afterSettle", tick);

@@ -169,6 +169,41 @@ def test_a_name_search_finds_the_patients_visit_and_audits_whom_it_matched(
     assert len(searched.detail["patients"]) == 1
 
 
+def test_a_chosen_filter_goes_into_the_address_bar_but_a_searched_name_never_does(
+    desk: HostClient, main_branch: Branch, day: OpdDay
+) -> None:
+    path = f"/reception/branches/{main_branch.pk}/"
+    chosen = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TRIGGER": "board-filters"}
+    name = patient_name(5)
+
+    by_token = desk.get(f"{path}?status=checked_in&q=%233&page=1", **chosen)
+    by_name = desk.get(f"{path}?status=checked_in&q={name.replace(' ', '+')}", **chosen)
+    live = desk.get(f"{path}?status=checked_in", HTTP_HX_REQUEST="true", HTTP_HX_TRIGGER="board")
+
+    assert by_token["HX-Push-Url"] == f"{path}?status=checked_in&q=%233"
+    assert by_name["HX-Push-Url"] == f"{path}?status=checked_in"
+    assert "HX-Push-Url" not in live
+
+
+def test_an_action_during_a_name_search_answers_with_the_searched_page(
+    desk: HostClient, main_branch: Branch, day: OpdDay
+) -> None:
+    visit = next(v for v in day_rows(main_branch, status="checked_in"))
+    name = patient_name(
+        sorted({v.patient_id for v in day_rows(main_branch)}).index(visit.patient_id)
+    )
+
+    answer = desk.post(
+        f"/reception/branches/{main_branch.pk}/appointments/{visit.appointment_id}/complete/",
+        {"q": name},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver/reception/branches/{main_branch.pk}/",
+    ).content.decode()
+
+    assert row_ids(answer) == [visit.appointment_id]
+    assert 'data-status="completed"' in answer
+
+
 def test_the_page_names_only_its_own_patients_in_the_audit(
     desk: HostClient, main_branch: Branch, day: OpdDay
 ) -> None:
