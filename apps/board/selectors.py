@@ -330,9 +330,15 @@ def doctor_summary(
     }
 
 
-def page_links(filters: BoardFilter | SummaryFilter, paging: Paging) -> dict[str, str | None]:
-    """The query strings of the previous and next pages (None at either end)."""
+def page_links(
+    filters: BoardFilter | SummaryFilter, paging: Paging, address: BoardFilter | SummaryFilter
+) -> dict[str, str | None]:
+    """The query strings of the previous and next pages (None at either end): with every
+    filter for the page to ask, and as they may stand in a link's address."""
+    before, after = paging.page - 1, paging.page + 1
     return {
-        "previous": filters.query(page=paging.page - 1) if paging.page > 1 else None,
-        "next": filters.query(page=paging.page + 1) if paging.page < paging.pages else None,
+        "previous": filters.query(page=before) if before >= 1 else None,
+        "next": filters.query(page=after) if after <= paging.pages else None,
+        "previous_address": address.query(page=before),
+        "next_address": address.query(page=after),
     }

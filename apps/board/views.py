@@ -34,7 +34,7 @@ def doctors(request: HttpRequest, pk: int) -> HttpResponse:
         "summary": summary,
         "rows": summary["rows"],
         "paging": summary["paging"],
-        "pages": page_links(wanted, summary["paging"]),
+        "pages": page_links(wanted, summary["paging"], wanted),
         "filters": wanted,
         "form": form,
         "day": human_date(day),

@@ -123,7 +123,7 @@ def _board_context(request: HttpRequest, user: User, branch: Branch) -> dict[str
         for row in board["rows"]
     ]
     counts = [
-        (STATUS_LABELS[key], key, n, wanted.query(status=key, page=1))
+        (STATUS_LABELS[key], key, n, wanted.query(status=key, page=1), address.query(status=key))
         for key, n in board["counts"].items()
     ]
     return {
@@ -134,7 +134,7 @@ def _board_context(request: HttpRequest, user: User, branch: Branch) -> dict[str
         "filters": wanted,
         "form": form,
         "paging": board["paging"],
-        "pages": page_links(wanted, board["paging"]),
+        "pages": page_links(wanted, board["paging"], address),
         "here": f"{reverse('reception-branch', args=[branch.pk])}?{address.query()}",
         "day": human_date(day),
         "updated": human_clock(now, zone),
