@@ -39,16 +39,27 @@ def ensure_tenant_key() -> None:
 
 
 def active_tenant_key() -> tuple[int, bytes]:
-    """(version, key) of the key that seals everything new."""
+    """(version, key) of the key that seals everything new (inside `remembered()`, looked up
+    once per schema)."""
+    kept, schema = _remembered_active.get(), connection.schema_name
+    if kept is not None and schema in kept:
+        return kept[schema]
     row = TenantKey.objects.order_by("-id").values_list("id", "wrapped").first()
     if row is None:
         raise ImproperlyConfigured(f"Tenant {connection.schema_name} has no key.")
-    return row[0], crypto.unwrap_tenant_key(bytes(row[1]), connection.schema_name)
+    active = row[0], crypto.unwrap_tenant_key(bytes(row[1]), connection.schema_name)
+    if kept is not None:
+        kept[schema] = active
+    return active
 
 
 # Inside `remembered()`: each key version looked up once (schema, version → key).
 _remembered: ContextVar[dict[tuple[str, int], bytes] | None] = ContextVar(
     "remembered_tenant_keys", default=None
+)
+# And the active version (schema → version, key), for work that seals many in a row.
+_remembered_active: ContextVar[dict[str, tuple[int, bytes]] | None] = ContextVar(
+    "remembered_active_tenant_key", default=None
 )
 
 
@@ -57,11 +68,12 @@ def remembered() -> Iterator[None]:
     """Within the block, `tenant_key` asks PostgreSQL once per key version instead of once
     per call: for work that opens many patients in a row (a search of sealed fields, an
     export). Outside it every call reads the key afresh, as rotation expects."""
-    token = _remembered.set({})
+    token, active = _remembered.set({}), _remembered_active.set({})
     try:
         yield
     finally:
         _remembered.reset(token)
+        _remembered_active.reset(active)
 
 
 def tenant_key(version: int | None = None) -> bytes:

@@ -83,7 +83,11 @@ def test_each_doctor_shows_the_days_numbers_from_the_read_models(
     desk: HostClient, main_branch: Branch, day: OpdDay
 ) -> None:
     waiting = QueueEntry.objects.filter(stage="waiting").order_by("doctor_id").first()
-    consulted = QueueEntry.objects.filter(ended_at__isnull=False).order_by("doctor_id").first()
+    consulted = (
+        QueueEntry.objects.filter(started_at__isnull=False, ended_at__isnull=False)
+        .order_by("doctor_id")
+        .first()
+    )
     serving = QueueEntry.objects.filter(stage="started").order_by("doctor_id").first()
     assert waiting is not None and consulted is not None and serving is not None
     doctors = {waiting.doctor_id, consulted.doctor_id, serving.doctor_id}

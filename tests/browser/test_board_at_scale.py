@@ -294,8 +294,9 @@ def test_the_doctors_summary_and_the_hindi_board(
     hindi.get_by_role("button", name="Sign in").click()
     expect(hindi.get_by_role("heading", name="आज", exact=False)).to_be_visible()
     hindi.get_by_label("विभाग", exact=True).select_option(opd["department"])
-    hindi.get_by_label("स्थिति", exact=True).select_option("checked_in")
-    expect(hindi.get_by_test_id("range")).to_contain_text(f"{opd['department_checked_in']} में से")
+    hindi.get_by_label("स्थिति", exact=True).select_option("cancelled")
+    cancelled = opd["department_counts"]["cancelled"]
+    expect(hindi.get_by_test_id("range")).to_contain_text(f"{cancelled} में से विज़िट")
     expect(hindi.get_by_text("अद्यतन", exact=False)).to_be_visible()
     shot(hindi, "filtered-hi")
     hindi.goto(f"{base}/reception/branches/{opd['branch']}/doctors/?department={opd['department']}")
