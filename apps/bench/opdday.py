@@ -248,6 +248,7 @@ def _sealed_patients(count: int) -> tuple[list[uuid.UUID], list[bytes], list[byt
         patient = Patient(registered_branch_id=None)
         patient.name = patient_name(n)
         patient._seal()  # noqa: SLF001  (the one sealing rule, without the per-row save)
+        assert patient.sealed is not None and patient.wrapped_key is not None  # noqa: S101
         uids.append(patient.uid)
         sealed.append(bytes(patient.sealed))
         wrapped.append(bytes(patient.wrapped_key))

@@ -82,14 +82,15 @@ def _today(branch: Branch) -> date:
 
 
 def _filters(request: HttpRequest, branch: Branch) -> BoardFilterForm:
-    """The board's filters: the query string; for an action posted from the board, the query
-    string of the page it was posted from, so its answer is the page the desk was looking at."""
+    """The board's filters: the query string; for an action posted from the board, the filters
+    the page was showing, so its answer is the page the desk was looking at."""
     if request.method == "GET":
         return BoardFilterForm(request.GET, branch=branch)
-    source = QueryDict(urlsplit(request.headers.get("HX-Current-URL", "")).query, mutable=True)
-    if "q" in request.POST:  # a name searched for is never in the URL: the page sends it
-        source["q"] = request.POST["q"]
-    return BoardFilterForm(source, branch=branch)
+    # The page sends the filters on screen (a name searched for is never in the URL).
+    shown = request.headers.get("X-Board-Query")
+    if shown is None:
+        shown = urlsplit(request.headers.get("HX-Current-URL", "")).query
+    return BoardFilterForm(QueryDict(shown), branch=branch)
 
 
 def _board_context(request: HttpRequest, user: User, branch: Branch) -> dict[str, Any]:

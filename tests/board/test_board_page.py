@@ -5,6 +5,7 @@ an action that answers with the page the desk was looking at. On the suite's fro
 import re
 from collections import Counter
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 import time_machine
@@ -203,9 +204,9 @@ def test_an_action_during_a_name_search_answers_with_the_searched_page(
 
     answer = desk.post(
         f"/reception/branches/{main_branch.pk}/appointments/{visit.appointment_id}/complete/",
-        {"q": name},
         HTTP_HX_REQUEST="true",
         HTTP_HX_CURRENT_URL=f"http://testserver/reception/branches/{main_branch.pk}/",
+        HTTP_X_BOARD_QUERY=urlencode({"q": name}),
     ).content.decode()
 
     assert row_ids(answer) == [visit.appointment_id]

@@ -197,6 +197,7 @@ def test_a_day_of_ten_thousand_visits_filters_pages_and_follows_api_check_ins(
     statuses = desk.locator("[data-testid=queue] tbody tr[data-appointment]")
     assert {r.get_attribute("data-status") for r in statuses.all()} == {"checked_in"}
     expect(desk.get_by_test_id("waiting").first).to_have_text(re.compile(r"\d+ min"))
+    desk.evaluate("window.scrollTo(0, 0)")
     shot(desk, "filtered-en")
 
     # Back: the department alone again (reloaded from its URL).
@@ -294,10 +295,13 @@ def test_the_doctors_summary_and_the_hindi_board(
     hindi.get_by_role("button", name="Sign in").click()
     expect(hindi.get_by_role("heading", name="आज", exact=False)).to_be_visible()
     hindi.get_by_label("विभाग", exact=True).select_option(opd["department"])
+    shows_total(hindi, sum(opd["department_counts"].values()))
     hindi.get_by_label("स्थिति", exact=True).select_option("cancelled")
     cancelled = opd["department_counts"]["cancelled"]
     expect(hindi.get_by_test_id("range")).to_contain_text(f"{cancelled} में से विज़िट")
     expect(hindi.get_by_text("अद्यतन", exact=False)).to_be_visible()
+    assert "status=cancelled" in hindi.url
+    hindi.evaluate("window.scrollTo(0, 0)")
     shot(hindi, "filtered-hi")
     hindi.goto(f"{base}/reception/branches/{opd['branch']}/doctors/?department={opd['department']}")
     expect(hindi.get_by_role("columnheader", name="अब सेवा में")).to_be_visible()
