@@ -376,6 +376,7 @@ TENANT_APPS = [
     "apps.archive",
     "apps.integration",
     "apps.queue",
+    "apps.board",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

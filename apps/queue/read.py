@@ -53,9 +53,12 @@ def display_state(branch: Branch, day: date | None = None) -> dict[str, Any]:
     doctors = list(Doctor.objects.filter(branch=branch, active=True).order_by("name", "id"))
     entries = list(QueueEntry.objects.filter(branch_id=branch.pk, date=day).order_by("token"))
     room_of = rooms([d.pk for d in doctors])
+    by_doctor: dict[int, list[QueueEntry]] = {}
+    for entry in entries:  # one pass: a hospital's branch has thousands of doctors and entries
+        by_doctor.setdefault(entry.doctor_id, []).append(entry)
     board = []
     for doctor in doctors:
-        mine = [e for e in entries if e.doctor_id == doctor.pk]
+        mine = by_doctor.get(doctor.pk, [])
         serving = _serving(mine)
         board.append(
             {

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django import forms as django_forms
@@ -14,18 +15,30 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import pgettext
 
 from apps.audit.trail import record
 from apps.billing import commands as billing
 from apps.billing.models import Invoice, Method, Payment, Refund
 from apps.billing.money import NOT_CHARGES
+from apps.billing.projections import takings_on
 from apps.billing.selectors import invoice_view
 from apps.billing.templatetags.billing import method_label
+from apps.board.forms import BoardFilterForm
+from apps.board.selectors import (
+    board_page,
+    departments,
+    doctor_options,
+    minutes_between,
+    open_names,
+    page_links,
+)
+from apps.board.wording import STAGE_LABELS, STATUS_LABELS
 from apps.clinic.access import may_discount
 from apps.clinic.models import Branch, User
 from apps.clinic.scoping import branch_in_reach, staff_of, visible_branches
@@ -43,10 +56,9 @@ from apps.scheduling.formats import human_clock, human_date, human_time, human_w
 from apps.scheduling.lifecycle import allowed_actions
 from apps.scheduling.models import Appointment, Doctor, Patient
 from apps.scheduling.phones import normalize_phone
-from apps.scheduling.read import board_projections, branch_board, next_visits
+from apps.scheduling.read import board_projections, next_visits
 from apps.scheduling.selectors import (
     appointments_for,
-    doctor_names,
     patients_for,
     scheduling_rules,
 )
@@ -84,43 +96,81 @@ def _today(branch: Branch) -> date:
     return timezone.now().astimezone(ZoneInfo(branch.timezone)).date()
 
 
-def _board_context(user: User, branch: Branch) -> dict[str, Any]:
-    board = branch_board(branch, _today(branch))
-    patient_ids = sorted({row["patient"] for row in board["appointments"]})
-    patients = {p.pk: p for p in Patient.objects.filter(pk__in=patient_ids)}
+def _filters(request: HttpRequest, branch: Branch) -> BoardFilterForm:
+    """The board's filters: the query string; for an action posted from the board, the filters
+    the page was showing, so its answer is the page the desk was looking at."""
+    if request.method == "GET":
+        return BoardFilterForm(request.GET, branch=branch)
+    # The page sends the filters on screen (a name searched for is never in the URL).
+    shown = request.headers.get("X-Board-Query")
+    if shown is None:
+        shown = urlsplit(request.headers.get("HX-Current-URL", "")).query
+    return BoardFilterForm(QueryDict(shown), branch=branch)
+
+
+def _board_context(request: HttpRequest, user: User, branch: Branch) -> dict[str, Any]:
+    form = _filters(request, branch)
+    wanted = form.wanted()
+    address = wanted.for_address_bar()
+    day, now = _today(branch), timezone.now()
+    board = board_page(branch, day, wanted)
+    if board["searched_names"]:
+        record(
+            "patient.search",
+            actor=user,
+            branch_id=branch.pk,
+            detail={"patients": board["matched_patients"]},
+        )
+    patient_ids = sorted({row["patient"] for row in board["rows"]})
+    names = open_names(patient_ids)
     if patient_ids:
         record("patient.list", actor=user, branch_id=branch.pk, detail={"patients": patient_ids})
-    doctors = doctor_names(branch.pk)
-    rules, now = scheduling_rules(), timezone.now()
-    rows = []
-    for row in board["appointments"]:
-        patient = patients.get(row["patient"])
-        start = datetime.fromisoformat(row["start"])
-        rows.append(
-            {
-                **row,
-                "time": human_time(start, branch.timezone),
-                "patient_name": (patient.name if patient else None) or "(erased)",
-                "status_label": Appointment.Status(row["status"]).label,
-                "doctor_name": doctors.get(row["doctor"], "—"),
-                "can": allowed_actions(row["status"], start, branch.timezone, rules, now),
-            }
-        )
-    counts = [(Appointment.Status(key).label, key, n) for key, n in board["counts"].items()]
+    rules, zone = scheduling_rules(), branch.timezone
+    rows = [
+        {
+            **row,
+            "time": human_time(row["start"], zone),
+            "patient_name": names.get(row["patient"]) or pgettext("board", "(erased)"),
+            "status_label": STATUS_LABELS[row["status"]],
+            "stage_label": STAGE_LABELS.get(row["stage"] or ""),
+            "waiting_minutes": minutes_between(row["waiting_since"], now),
+            "can": allowed_actions(row["status"], row["start"], zone, rules, now),
+        }
+        for row in board["rows"]
+    ]
+    counts = [
+        (STATUS_LABELS[key], key, n, wanted.query(status=key, page=1), address.query(status=key))
+        for key, n in board["counts"].items()
+    ]
     return {
         "branch": branch,
-        "board": board,
+        "board": {**board, "takings": takings_on(branch, day)},
         "rows": rows,
         "counts": counts,
-        "day": human_date(date.fromisoformat(board["date"])),
-        "updated": human_clock(now, branch.timezone),
+        "filters": wanted,
+        "form": form,
+        "paging": board["paging"],
+        "pages": page_links(wanted, board["paging"], address),
+        "here": f"{reverse('reception-branch', args=[branch.pk])}?{address.query()}",
+        "day": human_date(day),
+        "updated": human_clock(now, zone),
+        "now_ms": int(now.timestamp() * 1000),
     }
 
 
 def _board_response(request: HttpRequest, user: User, branch: Branch) -> HttpResponse:
     fragment = bool(request.headers.get("HX-Request"))
     template = "reception/_board.html" if fragment else "reception/board.html"
-    return render(request, template, {**_board_context(user, branch), "fragment": fragment})
+    context = {**_board_context(request, user, branch), "fragment": fragment}
+    if not fragment:
+        context["doctor_options"] = doctor_options(branch)
+        context["departments"] = departments(branch)
+    response = render(request, template, context)
+    if fragment and request.method == "GET" and request.headers.get("HX-Trigger") != "board":
+        # A filter or a page the desk chose goes into the address bar and history, without a
+        # name searched for (PHI stays out of URLs); the live re-reads (from #board) push none.
+        response["HX-Push-Url"] = context["here"]
+    return response
 
 
 @login_required

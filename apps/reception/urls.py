@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from apps.board import views as board
 from apps.clinic.forms import StaffLoginForm
 from apps.reception import console, desk, gst, live, views
 
@@ -15,6 +16,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("reception/", views.branch_choice, name="reception"),
     path("reception/branches/<int:pk>/", console.board, name="reception-branch"),
+    path("reception/branches/<int:pk>/doctors/", board.doctors, name="reception-doctors"),
     path("reception/branches/<int:pk>/patients/", console.patients, name="reception-patients"),
     path("reception/branches/<int:pk>/book/", console.book, name="reception-book"),
     path("reception/branches/<int:pk>/calendar/", desk.calendar, name="reception-calendar"),

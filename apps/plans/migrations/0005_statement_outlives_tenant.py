@@ -37,7 +37,7 @@ DROP FUNCTION IF EXISTS public.plans_statement_refuse_change();
 
 
 class Migration(migrations.Migration):
-    dependencies = [("plans", "0003_statements")]
+    dependencies = [("plans", "0004_plan_log_retention")]
 
     operations = [
         migrations.AlterField(

@@ -34,6 +34,7 @@ from django_tenants.utils import schema_context
 from tqdm import tqdm
 
 from apps.bench import migration_probe, tenants
+from apps.bench.board import bench_board, board_rows
 from apps.bench.costs import bench_costs, segments
 from apps.bench.cpu import cpu_per_request
 from apps.bench.fhir import bench_fhir, fhir_rows
@@ -188,6 +189,9 @@ class Command(BaseCommand):
             help="comma-separated bookings of each tenant moved to another database",
         )
         parser.add_argument("--fhir-patients", type=int, default=5000)
+        parser.add_argument("--board-doctors", type=int, default=2000)
+        parser.add_argument("--board-visits", type=int, default=10000)
+        parser.add_argument("--board-runs", type=int, default=10, help="of each board measure")
         parser.add_argument("--relay-events", type=int, default=50000, help="relay backlog")
         parser.add_argument(
             "--partition-events", type=int, default=1_000_000, help="events in the archived month"
@@ -294,6 +298,15 @@ class Command(BaseCommand):
         if "fhir" in parts:
             results["fhir"] = bench_fhir(
                 make_tenant, drop_tenant, options["fhir_patients"], self.stderr
+            )
+        if "board" in parts:
+            results["board"] = bench_board(
+                make_tenant,
+                drop_tenant,
+                doctors=options["board_doctors"],
+                visits=options["board_visits"],
+                runs=options["board_runs"],
+                progress=self.stderr,
             )
         if "relay" in parts:
             results["relay"] = self.bench_relay(
@@ -1183,7 +1196,7 @@ class Command(BaseCommand):
             drop_tenant(tenant)
 
     def print_table(self, results: dict[str, Any]) -> None:
-        rows = fhir_rows(results.get("fhir"))
+        rows = fhir_rows(results.get("fhir")) + board_rows(results.get("board"))
         if costs := results.get("costs"):
             for name, unit in costs["cpu"].items():
                 rows.append(
