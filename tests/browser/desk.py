@@ -6,7 +6,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
-
 from playwright.sync_api import Page, expect
 
 from apps.clinic.commands import staff_create

@@ -35,6 +35,7 @@ def visit(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, int]:
             at=time(10, 0),
         )
 
+
 @pytest.fixture(scope="module")
 def browser(
     committed_tenant: Tenant, visit: dict[str, Any], django_db_blocker: Any
