@@ -196,6 +196,7 @@ def choose_language(page: Page, language: str) -> None:
 def serious_violations(page: Page) -> list[str]:
     page.add_script_tag(path=str(AXE))
     found = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    assert found["testEngine"]["name"] == "axe-core" and found["passes"], "axe did not run"
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at "
         + "; ".join(" ".join(node["target"]) for node in v["nodes"][:5])
