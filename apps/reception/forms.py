@@ -30,8 +30,12 @@ class RegisterForm(forms.Form):
         label=_("Date of birth"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     # Reminders, confirmations and cancellations go out in this language (apps.notifications).
-    language = forms.ChoiceField(
-        label=_("Messages in"), choices=[("en", "English"), ("hi", "हिन्दी")], initial="en"
+    language = forms.TypedChoiceField(
+        label=_("Messages in"),
+        choices=[("en", "English"), ("hi", "हिन्दी")],
+        initial="en",
+        required=False,
+        empty_value="en",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
