@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local machine setup and services for MyMedic. Usage: scripts/local.sh COMMAND
-#   system | venv | services-start | services-stop [postgres] [redis] | env
+#   system | venv | npm | services-start | services-stop [postgres] [redis] | env
 #   setup | run | test [pytest args] | bench | clean | backup | restore
 # Env: MYMEDIC_LOCAL_DIR, MYMEDIC_PG_PORT, MYMEDIC_REDIS_PORT, MYMEDIC_PG_OPTS,
 #      MYMEDIC_STARTED_FILE, PORT (run), CELLS (run: one cell per region, e.g. in,gcc),
@@ -110,6 +110,7 @@ cmd_system() {
   # A Devanagari font, so Chromium draws the Hindi display and doctor's queue (browser tests).
   fc-list :lang=hi 2>/dev/null | grep -q . || missing+=(fonts-lohit-deva)
   python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+  command -v npm >/dev/null || missing+=(npm)  # axe-core for the browser tests (cmd_npm)
   if ((${#missing[@]} == 0)); then say "system: packages present"; return; fi
   say "system: installing ${missing[*]}"
   apt_get update
@@ -126,6 +127,18 @@ cmd_venv() {
   say "venv: installing requirements.txt and requirements-dev.txt"
   PIP_DISABLE_PIP_VERSION_CHECK=1 quiet .venv/bin/pip install -q -r requirements.txt -r requirements-dev.txt
   echo "$want" >.venv/requirements.sha256
+}
+
+# axe-core for the browser tests' accessibility sweep, pinned (with its integrity hash) by
+# tests/browser/package-lock.json; installed again only when the lockfile changes.
+cmd_npm() {
+  local want have= dir=tests/browser
+  want=$(sha256sum <"$dir/package-lock.json" | cut -d' ' -f1)
+  [[ -f $dir/node_modules/.lock.sha256 ]] && have=$(<"$dir/node_modules/.lock.sha256")
+  if [[ $want == "$have" ]]; then say "npm: up to date"; return; fi
+  say "npm: installing tests/browser/package-lock.json"
+  (cd "$dir" && quiet npm ci --ignore-scripts --no-audit --no-fund)
+  echo "$want" >"$dir/node_modules/.lock.sha256"
 }
 
 STARTED=() # services started by this invocation
@@ -341,6 +354,7 @@ manage() {
 cmd_setup() {
   cmd_system
   cmd_venv
+  cmd_npm
   cmd_services_start
   manage setup_local
 }
@@ -445,6 +459,7 @@ cmd_test() {
   export MYMEDIC_PG_OPTS=${MYMEDIC_PG_OPTS-"-c fsync=off -c synchronous_commit=off -c full_page_writes=off"}
   cmd_system
   cmd_venv
+  cmd_npm
   cmd_services_start
   # shellcheck source=/dev/null
   source "$LOCAL/env.sh"
@@ -497,7 +512,7 @@ cmd_clean() {
 cmd=${1:-}
 (($#)) && shift
 case $cmd in
-  system | venv | env | setup | run | test | bench | clean | backup | restore) "cmd_$cmd" "$@" ;;
+  system | venv | npm | env | setup | run | test | bench | clean | backup | restore) "cmd_$cmd" "$@" ;;
   services-start) cmd_services_start ;;
   services-stop) cmd_services_stop "$@" ;;
   *) sed -n '2,7s/^# \?//p' "$0" >&2; exit 2 ;;

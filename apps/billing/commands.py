@@ -4,7 +4,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.utils import timezone
+from django.conf import settings as project
+from django.utils import timezone, translation
 from django_tenants.utils import get_tenant_model
 
 from apps.billing import documents, events, gst, ledger
@@ -246,9 +247,7 @@ def payment_take(
         raise InvalidInput(f"Method is one of: {', '.join(Method.values)}.", field="method")
     amount = check_amount(amount)
     if appointment.status not in PAYABLE:
-        raise Conflict(
-            f"A {appointment.get_status_display().lower()} appointment takes no payment."
-        )
+        raise Conflict(f"A {appointment.status_word()} appointment takes no payment.")
     invoice = Invoice.objects.filter(appointment=appointment).first() or _issue_invoice(
         appointment, actor
     )
@@ -459,9 +458,7 @@ def _invoice_for(actor: User | None, appointment: Appointment) -> Invoice:
     appointment = _locked_appointment(appointment)
     require_branch(actor, appointment.branch_id, "Appointment not found.")
     if appointment.status not in PAYABLE:
-        raise Conflict(
-            f"A {appointment.get_status_display().lower()} appointment has no bill to change."
-        )
+        raise Conflict(f"A {appointment.status_word()} appointment has no bill to change.")
     invoice = Invoice.objects.select_for_update().filter(appointment=appointment).first()
     if invoice is None:
         invoice = _issue_invoice(appointment, actor)
@@ -478,7 +475,9 @@ def _discounts_of(invoice: Invoice) -> list[tuple[str, Decimal]]:
 
 
 def _discount_label(category: str) -> str:
-    return f"{InvoiceAdjustment.Category(category).label} discount"
+    """The discount's line on the bill: stored, so in the one language of the stored data."""
+    with translation.override(project.LANGUAGE_CODE):
+        return f"{InvoiceAdjustment.Category(category).label} discount"
 
 
 def _apply(

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
 
 from apps.billing import events
 from apps.clinic.models import Branch
@@ -23,12 +24,12 @@ def money_field(**options: Any) -> models.DecimalField:
 
 
 class Method(models.TextChoices):
-    CASH = "cash", "Cash"
-    CARD = "card", "Card"
+    CASH = "cash", _("Cash")
+    CARD = "card", _("Card")
     UPI = "upi", "UPI"
-    OTHER = "other", "Other"
+    OTHER = "other", _("Other")
     # Not money: a patient's credit, from a deposit kept when an appointment was cancelled.
-    CREDIT = "credit", "Patient credit"
+    CREDIT = "credit", _("Patient credit")
 
 
 class BillingSettings(SingletonSettings, EventSourcedModel):
@@ -149,8 +150,8 @@ class Payment(EventSourcedModel):
     stream_type = "payment"
 
     class Kind(models.TextChoices):
-        DEPOSIT = "deposit", "Deposit"
-        BALANCE = "balance", "Balance"
+        DEPOSIT = "deposit", _("Deposit")
+        BALANCE = "balance", _("Balance")
 
     appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="payments")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
@@ -177,9 +178,9 @@ class Refund(EventSourcedModel):
     stream_type = "refund"
 
     class Kind(models.TextChoices):
-        REFUND = "refund", "Refund"
-        OVERPAYMENT = "overpayment", "Overpayment refund"
-        CONCESSION = "concession", "Concession refund"
+        REFUND = "refund", _("Refund")
+        OVERPAYMENT = "overpayment", _("Overpayment refund")
+        CONCESSION = "concession", _("Concession refund")
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="refunds")
@@ -228,15 +229,15 @@ class InvoiceAdjustment(EventSourcedModel):
     stream_type = "invoice-adjustment"
 
     class Kind(models.TextChoices):
-        DISCOUNT = "discount", "Discount"
-        CREDIT_NOTE = "credit_note", "Credit note"
+        DISCOUNT = "discount", _("Discount")
+        CREDIT_NOTE = "credit_note", _("Credit note")
 
     class Category(models.TextChoices):
-        SENIOR_CITIZEN = "senior_citizen", "Senior citizen"
-        STAFF = "staff", "Staff"
-        HARDSHIP = "hardship", "Hardship"
-        OTHER = "other", "Other"
-        WITHDRAWN = "withdrawn", "Service withdrawn"
+        SENIOR_CITIZEN = "senior_citizen", _("Senior citizen")
+        STAFF = "staff", _("Staff")
+        HARDSHIP = "hardship", _("Hardship")
+        OTHER = "other", _("Other")
+        WITHDRAWN = "withdrawn", _("Service withdrawn")
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="adjustments")
     branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="adjustments")

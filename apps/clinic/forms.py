@@ -3,6 +3,7 @@ from typing import Any
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
 
 from apps.clinic.signin import LockedOut, sign_in
 
@@ -36,18 +37,18 @@ class PasswordChangeForm(forms.Form):
     """A signed-in staff member's own new password (checked by `staff_password_change`)."""
 
     old_password = forms.CharField(
-        label="Current password",
+        label=_("Current password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     new_password = forms.CharField(
-        label="New password",
+        label=_("New password"),
         strip=False,
         help_text="At least 10 characters, not a common one.",
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     new_password_again = forms.CharField(
-        label="New password again",
+        label=_("New password again"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
@@ -63,7 +64,7 @@ class PasswordResetForm(forms.Form):
     """An owner's or manager's new password for a staff member (`staff_password_reset`)."""
 
     new_password = forms.CharField(
-        label="New password",
+        label=_("New password"),
         strip=False,
         help_text="Tell it to the staff member in person.",
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),

@@ -5,17 +5,18 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.timezones import validate_timezone
 from apps.eventstore.models import EventSourcedModel
 
 
 class Role(models.TextChoices):
-    OWNER = "owner", "Owner"
-    MANAGER = "manager", "Manager"
-    BRANCH_MANAGER = "branch_manager", "Branch manager"
-    RECEPTIONIST = "receptionist", "Receptionist"
-    DOCTOR = "doctor", "Doctor"
+    OWNER = "owner", _("Owner")
+    MANAGER = "manager", _("Manager")
+    BRANCH_MANAGER = "branch_manager", _("Branch manager")
+    RECEPTIONIST = "receptionist", _("Receptionist")
+    DOCTOR = "doctor", _("Doctor")
 
 
 # Roles that see every branch of the tenant; every other role sees only its own branches.

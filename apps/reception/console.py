@@ -20,7 +20,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import pgettext
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from apps.audit.trail import record
 from apps.billing import commands as billing
@@ -64,13 +65,12 @@ from apps.scheduling.selectors import (
 )
 from apps.scheduling.slots import free_slots
 
-# action in the URL → (the step of the state machine, what the confirmation says before the
-# visit's words)
+# action in the URL → (the step of the state machine, what the confirmation says)
 ACTIONS = {
-    "check-in": ("check_in", "Checked in"),
-    "complete": ("complete", "Completed the visit of"),
-    "no-show": ("no_show", "Marked as a no-show:"),
-    "undo-no-show": ("undo_no_show", "No-show undone, booked again:"),
+    "check-in": ("check_in", _("Checked in %(visit)s.")),
+    "complete": ("complete", _("Completed the visit of %(visit)s.")),
+    "no-show": ("no_show", _("Marked as a no-show: %(visit)s.")),
+    "undo-no-show": ("undo_no_show", _("No-show undone, booked again: %(visit)s.")),
 }
 
 
@@ -222,20 +222,20 @@ def appointment_action(request: HttpRequest, pk: int, aid: int, action: str) -> 
             reason = request.POST.get("reason") or request.POST.get(f"visit-{aid}-reason", "")
             form = forms.CancelForm({"reason": reason})
             if not form.is_valid():
-                messages.error(request, "Give a reason to cancel.")
+                messages.error(request, gettext("Give a reason to cancel."))
                 return _board_or_back(request, user, branch, back)
             done = commands.appointment_cancel(
                 actor=user, appointment=appointment, reason=form.cleaned_data["reason"]
             )
-            said = f"Cancelled {visit_words(done)}."
+            said = gettext("Cancelled %(visit)s.") % {"visit": visit_words(done)}
         elif action in ACTIONS:
             if action == "no-show" and request.POST.get("confirm") != "yes":
                 # One click next to "Check in" must not mark a no-show: ask on the visit's page.
                 url = reverse("reception-visit", args=[branch.pk, aid])
                 return redirect(f"{url}?confirm=no-show")
-            step, verb = ACTIONS[action]
+            step, wording = ACTIONS[action]
             done = commands.VISIT_STEPS[step](actor=user, appointment=appointment)
-            said = f"{verb} {visit_words(done)}."
+            said = str(wording) % {"visit": visit_words(done)}
         else:
             raise PermissionDenied
     except DomainError as exc:
@@ -276,7 +276,7 @@ def patients(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as exc:
             register.add_error(exc.field if exc.field in register.fields else None, exc.message)
         else:
-            messages.success(request, "Patient registered.")
+            messages.success(request, gettext("Patient registered."))
             return redirect(f"/reception/branches/{branch.pk}/book/?patient={patient.pk}")
     reach = list(visible_branches(user).values_list("pk", flat=True))
     upcoming = next_visits([p.pk for p in found], reach)
@@ -290,8 +290,11 @@ def patients(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "patient": p,
             "next": (
-                f"{human_when(upcoming[p.pk].start, zones[upcoming[p.pk].branch_id])} "
-                f"with {doctors.get(upcoming[p.pk].doctor_id, '—')}"
+                gettext("%(when)s with %(doctor)s")
+                % {
+                    "when": human_when(upcoming[p.pk].start, zones[upcoming[p.pk].branch_id]),
+                    "doctor": doctors.get(upcoming[p.pk].doctor_id, "—"),
+                }
             )
             if p.pk in upcoming
             else None,
@@ -355,7 +358,7 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
                 request,
                 user,
                 branch,
-                f"Booked {visit_words(booked)}.",
+                gettext("Booked %(visit)s.") % {"visit": visit_words(booked)},
                 reverse("reception-visit", args=[branch.pk, booked.pk]),
             )
     return render(
@@ -385,7 +388,7 @@ def _slot_choices(doctor: Doctor, day: date, patient: Patient) -> list[dict[str,
 def _slot_problem(exc: Exception) -> str:
     if isinstance(exc, DomainError | OutOfRange):
         return str(getattr(exc, "message", exc))
-    return "Choose a free slot."
+    return gettext("Choose a free slot.")
 
 
 @login_required
@@ -411,7 +414,13 @@ def reschedule(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
                 request,
                 user,
                 branch,
-                f"Moved {moved.patient.name} with {moved.doctor.name} from {was} to {now_at}.",
+                gettext("Moved %(patient)s with %(doctor)s from %(was)s to %(now)s.")
+                % {
+                    "patient": moved.patient.name,
+                    "doctor": moved.doctor.name,
+                    "was": was,
+                    "now": now_at,
+                },
                 reverse("reception-visit", args=[branch.pk, moved.pk]),
             )
     form = forms.RescheduleForm(request.GET or None, initial={"date": _today(branch)})
@@ -495,10 +504,10 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
         limit_of_user = billing.discount_limit(user, invoice["lines"])
         if limit_of_user is not None:
             cap, limit = limit_of_user
-            discount_form.fields["amount"].help_text = (
-                f"You may take up to {cap.normalize():f}% ({money(limit)}) off "
-                "this bill in all; a manager can give more."
-            )
+            discount_form.fields["amount"].help_text = gettext(
+                "You may take up to %(cap)s%% (%(limit)s) off this bill in all; a manager can "
+                "give more."
+            ) % {"cap": f"{cap.normalize():f}", "limit": money(limit)}
     refund_forms = {
         row["id"]: forms.RefundForm(
             data if posted == f"refund-{row['id']}" else None,
@@ -516,45 +525,58 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
         for line in lines
         if line["withdrawable"]
     }
-    patient = appointment.patient.name or "the patient"
+    patient = appointment.patient.name or gettext("the patient")
 
     def take(cleaned: dict[str, Any]) -> str:
         taken = billing.payment_take(actor=user, appointment=appointment, **cleaned)
-        return (
-            f"Took {money(taken.amount)} from {patient} by "
-            f"{Method(taken.method).label} ({taken.get_kind_display().lower()})."
-        )
+        return gettext("Took %(amount)s from %(patient)s by %(method)s (%(kind)s).") % {
+            "amount": money(taken.amount),
+            "patient": patient,
+            "method": Method(taken.method).label,
+            "kind": taken.get_kind_display().lower(),
+        }
 
     def discount(cleaned: dict[str, Any]) -> str:
         adjustment = billing.invoice_discount(actor=user, appointment=appointment, **cleaned)
-        return (
-            f"{adjustment.get_category_display()} discount for {patient}: "
-            f"{money(adjustment.total_reduction)} off the bill, now "
-            f"{money(adjustment.invoice.total)}."
-        )
+        return gettext(
+            "%(category)s discount for %(patient)s: %(off)s off the bill, now %(total)s."
+        ) % {
+            "category": adjustment.get_category_display(),
+            "patient": patient,
+            "off": money(adjustment.total_reduction),
+            "total": money(adjustment.invoice.total),
+        }
 
     def refund(payment_id: int, cleaned: dict[str, Any]) -> str:
         payment = get_object_or_404(Payment.objects.filter(appointment=appointment), pk=payment_id)
         paid_back = billing.payment_refund_of_kind(actor=user, payment=payment, **cleaned)
-        done = (
-            f"Refund recorded. Paid back {money(paid_back.amount)} to {patient} by "
-            f"{Method(paid_back.method).label} ({paid_back.get_kind_display().lower()})."
-        )
+        done = gettext(
+            "Refund recorded. Paid back %(amount)s to %(patient)s by %(method)s (%(kind)s)."
+        ) % {
+            "amount": money(paid_back.amount),
+            "patient": patient,
+            "method": Method(paid_back.method).label,
+            "kind": paid_back.get_kind_display().lower(),
+        }
         if paid_back.adjustment is not None:
-            done += (
-                f" {paid_back.adjustment.get_category_display()} concession: "
-                f"{money(paid_back.adjustment.total_reduction)} off the bill."
-            )
+            done += " " + gettext("%(category)s concession: %(off)s off the bill.") % {
+                "category": paid_back.adjustment.get_category_display(),
+                "off": money(paid_back.adjustment.total_reduction),
+            }
         return done
 
     def withdraw(index: int, cleaned: dict[str, Any]) -> str:
         invoice_row = get_object_or_404(Invoice, appointment=appointment)
         note = billing.invoice_line_withdraw(actor=user, invoice=invoice_row, line=index, **cleaned)
-        return (
-            f"Credit note {note.number} for {patient}: "
-            f"{money(note.total_reduction)} off the bill for the withdrawn "
-            f"{invoice['lines'][index]['description'].lower()}."
-        )
+        return gettext(
+            "Credit note %(number)s for %(patient)s: %(off)s off the bill for the withdrawn "
+            "%(what)s."
+        ) % {
+            "number": note.number,
+            "patient": patient,
+            "off": money(note.total_reduction),
+            "what": invoice["lines"][index]["description"].lower(),
+        }
 
     # Each form of the page by its name in the POST, with the change it makes and says.
     actions: dict[str, tuple[django_forms.Form, Callable[[dict[str, Any]], str]]] = {
@@ -618,7 +640,11 @@ def declare(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
-            messages.success(request, f"Declared {', '.join(declared)} for {human_date(today)}.")
+            messages.success(
+                request,
+                gettext("Declared %(counts)s for %(day)s.")
+                % {"counts": ", ".join(declared), "day": human_date(today)},
+            )
             return redirect("reception-declare", pk=branch.pk)
     return render(
         request,

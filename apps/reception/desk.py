@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.audit.trail import record
 from apps.billing.selectors import invoice_view
@@ -69,7 +70,7 @@ def calendar(request: HttpRequest, pk: int) -> HttpResponse:
                 {
                     **row,
                     "time": human_time(datetime.fromisoformat(row["start"]), branch.timezone),
-                    "patient_name": names.get(row["patient"], "(erased)"),
+                    "patient_name": names.get(row["patient"], gettext("(erased)")),
                     "doctor_name": doctor_names.get(row["doctor"], "—"),
                     "status_label": Appointment.Status(row["status"]).label,
                     "url": reverse("reception-visit", args=[branch.pk, row["id"]]),
@@ -85,9 +86,11 @@ def calendar(request: HttpRequest, pk: int) -> HttpResponse:
         query = f"?date={to.isoformat()}&view={view}"
         return query + (f"&doctor={doctor_id}" if doctor_id else "")
 
-    title = (f"Week of {human_date(first)}" if view == "week" else human_date(first)) + (
-        f" — {doctor_names[doctor_id]}" if doctor_id else ""
-    )
+    title = (
+        gettext("Week of %(day)s") % {"day": human_date(first)}
+        if view == "week"
+        else human_date(first)
+    ) + (f" — {doctor_names[doctor_id]}" if doctor_id else "")
     return render(
         request,
         "reception/calendar.html",

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 
 from apps.audit.trail import record
 from apps.billing import commands as billing
@@ -38,17 +39,21 @@ def visit_gst(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
 
     def add_item(cleaned: dict[str, Any]) -> str:
         invoice = billing.invoice_item_add(actor=user, appointment=appointment, **cleaned)
-        return (
-            f"Added {cleaned['description']} to the bill, now "
-            f"{format_money(invoice.total, invoice.currency)}."
-        )
+        return gettext("Added %(item)s to the bill, now %(total)s.") % {
+            "item": cleaned["description"],
+            "total": format_money(invoice.total, invoice.currency),
+        }
 
     def issue(cleaned: dict[str, Any]) -> str:
         invoice = Invoice.objects.filter(appointment=appointment).first()
         if invoice is None:
-            raise Conflict("The bill is still a draft: add an item or take a payment first.")
+            raise Conflict(
+                gettext("The bill is still a draft: add an item or take a payment first.")
+            )
         made = billing.gst_documents_issue(actor=user, invoice=invoice, **cleaned)
-        return "Issued " + " and ".join(f"{d.get_kind_display()} {d.number}" for d in made) + "."
+        return gettext("Issued %(documents)s.") % {
+            "documents": gettext(" and ").join(f"{d.get_kind_display()} {d.number}" for d in made)
+        }
 
     actions: dict[str, tuple[django_forms.Form, Callable[[dict[str, Any]], str]]] = {
         "item": (item_form, add_item),

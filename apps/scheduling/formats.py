@@ -8,11 +8,14 @@ Machines get ISO 8601 (`local_iso`); people get "Wed 2 Dec 2026" and "10:30".
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from django.utils import formats
+from django.utils.translation import gettext
+
 from apps.core import clinictime
 
 
 def human_date(day: date) -> str:
-    return f"{day:%a} {clinictime.format_date(day)}"
+    return f"{formats.date_format(day, 'D')} {clinictime.format_date(day)}"
 
 
 def human_time(instant: datetime, zone: str) -> str:
@@ -26,7 +29,10 @@ def human_clock(instant: datetime, zone: str) -> str:
 
 def human_when(instant: datetime, zone: str) -> str:
     """ "Wed 2 Dec 2026 at 10:30" on the branch's clock."""
-    return f"{human_date(clinictime.in_zone(instant, zone).date())} at {human_time(instant, zone)}"
+    return gettext("%(day)s at %(time)s") % {
+        "day": human_date(clinictime.in_zone(instant, zone).date()),
+        "time": human_time(instant, zone),
+    }
 
 
 def local_iso(instant: datetime, zone_name: str) -> str:

@@ -9,11 +9,13 @@ from datetime import date, timedelta
 from typing import Any, ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.models import Func, Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from apps.clinic.models import Branch, User
 from apps.core import crypto, keys
@@ -329,11 +331,11 @@ class Appointment(EventSourcedModel):
     stream_type = "appointment"
 
     class Status(models.TextChoices):
-        BOOKED = "booked", "Booked"
-        CHECKED_IN = "checked_in", "Checked in"
-        COMPLETED = "completed", "Completed"
-        CANCELLED = "cancelled", "Cancelled"
-        NO_SHOW = "no_show", "No-show"
+        BOOKED = "booked", _("Booked")
+        CHECKED_IN = "checked_in", _("Checked in")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        NO_SHOW = "no_show", _("No-show")
 
     # States that hold the doctor's time; a cancelled or missed slot is free again.
     HOLDING = (Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED)
@@ -426,11 +428,17 @@ class Appointment(EventSourcedModel):
         step = cls.TRANSITIONS.get(action)
         return step is not None and step.source == status
 
+    def status_word(self) -> str:
+        """ "booked", "checked in"…: the status inside the commands' English refusals, whatever
+        language the page asking is in (its labels are translated for display)."""
+        with translation.override(settings.LANGUAGE_CODE):
+            return str(self.get_status_display()).lower()
+
     def require(self, action: str) -> Transition:
         """The step `action` takes from the visit's state; a 409 from any other state."""
         step = self.TRANSITIONS[action]
         if self.status != step.source:
-            raise Conflict(f"A {self.get_status_display().lower()} appointment {step.refusal}.")
+            raise Conflict(f"A {self.status_word()} appointment {step.refusal}.")
         return step
 
     def take(self, action: str, *, actor: Any, **extra: Any) -> None:

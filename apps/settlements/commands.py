@@ -11,8 +11,9 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from apps.billing import commands as billing
 from apps.billing.commands import local_date_of
@@ -499,12 +500,16 @@ def _flag_unsettled(actor: User | None) -> int:
     for payment in candidates:
         if payment.refunded is not None and payment.refunded >= payment.amount:
             continue
+        with translation.override(settings.LANGUAGE_CODE):  # stored: one language for all
+            detail = (
+                f"{Method(payment.method).label} payment {payment.pk} of "
+                f"{format_date(payment.received, payment.branch.timezone)} is in no settlement "
+                f"after {days} days."
+            )
         raised += _raise(
             kind=ExceptionItem.Kind.UNSETTLED_PAYMENT,
             key=f"unsettled_payment:{payment.pk}",
-            detail=f"{Method(payment.method).label} payment {payment.pk} of "
-            f"{format_date(payment.received, payment.branch.timezone)} is in no settlement "
-            f"after {days} days.",
+            detail=detail,
             reference=f"payment:{payment.pk}",
             amount=payment.amount,
             branch_id=payment.branch_id,

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from apps.billing.models import BillingSettings, TaxRule
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
@@ -48,26 +49,26 @@ def setup_checklist(branch: Branch) -> Checklist:
     steps = [
         Step(
             "branch",
-            "Review the branch: name, address and phone (printed on receipts)",
+            gettext("Review the branch: name, address and phone (printed on receipts)"),
             bool(branch.address and branch.phone),
             reverse("setup-branch", args=[branch.pk]),
         ),
         Step(
             "doctor",
-            "Add a doctor with weekly hours",
+            gettext("Add a doctor with weekly hours"),
             branch_has_bookable_doctor(branch),
             reverse("setup-doctor-new") + f"?branch={branch.pk}",
         ),
         Step(
             "staff",
-            "Invite your front desk",
+            gettext("Invite your front desk"),
             User.objects.exclude(role=Role.OWNER).exists(),
             reverse("setup-staff"),
             optional=True,
         ),
         Step(
             "billing",
-            "Billing: taxes, cancellation and no-show fees",
+            gettext("Billing: taxes, cancellation and no-show fees"),
             BillingSettings.objects.exists() or TaxRule.objects.exists(),
             reverse("setup-billing"),
             optional=True,

@@ -1,10 +1,12 @@
 """The set-up screens' forms: input is parsed and checked here, the commands re-check."""
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.auth.forms import PasswordResetForm
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context
 
 from apps.billing.models import BillingSettings
@@ -16,10 +18,13 @@ from apps.core.timezones import known_timezones
 from apps.core.wakeups import guarded
 from apps.scheduling.commands import MAX_FEE
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-def money_field(label: str, help_text: str = "") -> forms.DecimalField:
+def money_field(label: "StrOrPromise", help_text: "StrOrPromise" = "") -> forms.DecimalField:
     return forms.DecimalField(
         label=label,
         help_text=help_text,
@@ -35,13 +40,22 @@ def _branch_choices() -> list[tuple[int, str]]:
 
 
 class BranchForm(forms.Form):
-    name = forms.CharField(max_length=120, help_text="Printed on receipts, e.g. Andheri West.")
-    city = forms.CharField(max_length=120)
-    address = forms.CharField(
-        max_length=300, widget=forms.Textarea(attrs={"rows": 2}), help_text="Printed on receipts."
+    name = forms.CharField(
+        label=_("Name"), max_length=120, help_text=_("Printed on receipts, e.g. Andheri West.")
     )
-    phone = forms.CharField(max_length=20, help_text="Printed on receipts, e.g. +91 22 2345 6789.")
-    timezone = forms.ChoiceField(label="Time zone")
+    city = forms.CharField(label=_("City"), max_length=120)
+    address = forms.CharField(
+        label=_("Address"),
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Printed on receipts."),
+    )
+    phone = forms.CharField(
+        label=_("Phone"),
+        max_length=20,
+        help_text=_("Printed on receipts, e.g. +91 22 2345 6789."),
+    )
+    timezone = forms.ChoiceField(label=_("Time zone"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -49,18 +63,26 @@ class BranchForm(forms.Form):
 
 
 class DoctorForm(forms.Form):
-    name = forms.CharField(max_length=150, help_text="As patients know them, e.g. Dr. Asha Rao.")
-    specialty = forms.CharField(max_length=120, help_text="e.g. General medicine, Paediatrics.")
-    branch = forms.TypedChoiceField(coerce=int)
-    consultation_fee = money_field("Consultation fee")
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=150,
+        help_text=_("As patients know them, e.g. Dr. Asha Rao."),
+    )
+    specialty = forms.CharField(
+        label=_("Specialty"),
+        max_length=120,
+        help_text=_("e.g. General medicine, Paediatrics."),
+    )
+    branch = forms.TypedChoiceField(label=_("Branch"), coerce=int)
+    consultation_fee = money_field(_("Consultation fee"))
     slot_minutes = forms.IntegerField(
-        label="Slot length (minutes)", min_value=5, max_value=240, initial=15
+        label=_("Slot length (minutes)"), min_value=5, max_value=240, initial=15
     )
     active = forms.BooleanField(
-        label="Takes bookings",
+        label=_("Takes bookings"),
         required=False,
         initial=True,
-        help_text="Untick to stop new bookings; booked visits stay.",
+        help_text=_("Untick to stop new bookings; booked visits stay."),
     )
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
@@ -73,14 +95,19 @@ class DoctorForm(forms.Form):
 
 
 class InviteForm(forms.Form):
-    name = forms.CharField(max_length=150)
-    email = forms.EmailField(help_text="The invitation goes here; it is also their sign-in.")
-    role = forms.ChoiceField(choices=[(r.value, r.label) for r in Role if r != Role.OWNER])
+    name = forms.CharField(label=_("Name"), max_length=150)
+    email = forms.EmailField(
+        label=_("Email"), help_text=_("The invitation goes here; it is also their sign-in.")
+    )
+    role = forms.ChoiceField(
+        label=_("Role"), choices=[(r.value, r.label) for r in Role if r != Role.OWNER]
+    )
     branches = forms.TypedMultipleChoiceField(
         coerce=int,
         required=False,
+        label=_("Branches"),
         widget=forms.CheckboxSelectMultiple,
-        help_text="Where they work (not needed for managers, who see every branch).",
+        help_text=_("Where they work (not needed for managers, who see every branch)."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -90,56 +117,61 @@ class InviteForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if cleaned.get("role") in BRANCH_BOUND_ROLES and not cleaned.get("branches"):
-            self.add_error("branches", "Choose at least one branch for this role.")
+            self.add_error("branches", gettext("Choose at least one branch for this role."))
         return cleaned
 
 
 class BillingForm(forms.Form):
     cancellation_policy = forms.ChoiceField(
-        label="When a visit with a deposit is cancelled",
+        label=_("When a visit with a deposit is cancelled"),
         choices=BillingSettings.CancellationPolicy.choices,
         widget=forms.RadioSelect,
     )
-    no_show_fee = money_field("No-show fee", "Added to the bill of a repeat no-show; 0 is off.")
+    no_show_fee = money_field(
+        _("No-show fee"), _("Added to the bill of a repeat no-show; 0 is off.")
+    )
     no_show_deposit = money_field(
-        "No-show deposit", "A repeat no-show pays this at reception before booking; 0 is off."
+        _("No-show deposit"),
+        _("A repeat no-show pays this at reception before booking; 0 is off."),
     )
 
 
 class TaxRuleForm(forms.Form):
-    name = forms.CharField(max_length=40, help_text="e.g. CGST")
+    name = forms.CharField(label=_("Name"), max_length=40, help_text=_("e.g. CGST"))
     rate = forms.DecimalField(
-        label="Rate (%)",
+        label=_("Rate (%)"),
         min_value=Decimal("0.01"),
         max_value=Decimal("100"),
         max_digits=5,
         decimal_places=2,
     )
     branch = forms.TypedChoiceField(
-        coerce=int, required=False, empty_value=None, label="Applies to"
+        coerce=int, required=False, empty_value=None, label=_("Applies to")
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["branch"].choices = [("", "Every branch"), *_branch_choices()]  # type: ignore[attr-defined]
+        self.fields["branch"].choices = [("", gettext("Every branch")), *_branch_choices()]  # type: ignore[attr-defined]
 
 
 class LeaveForm(forms.Form):
-    start_date = forms.DateField(label="First day off", widget=DATE)
-    end_date = forms.DateField(label="Last day off", widget=DATE)
-    reason = forms.CharField(max_length=200, required=False)
+    start_date = forms.DateField(label=_("First day off"), widget=DATE)
+    end_date = forms.DateField(label=_("Last day off"), widget=DATE)
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         start, end = cleaned.get("start_date"), cleaned.get("end_date")
         if start and end and end < start:
-            self.add_error("end_date", "The last day off cannot be before the first.")
+            self.add_error("end_date", gettext("The last day off cannot be before the first."))
         return cleaned
 
 
 class ClosureForm(forms.Form):
-    day = forms.DateField(label="Closed on", widget=DATE)
-    reason = forms.CharField(max_length=200, required=False, help_text="e.g. Diwali")
+    day = forms.DateField(label=_("Closed on"), widget=DATE)
+    reason = forms.CharField(
+        label=_("Reason"), max_length=200, required=False, help_text=_("e.g. Diwali")
+    )
 
 
 class QueuedPasswordResetForm(PasswordResetForm):

@@ -5,65 +5,38 @@ Screenshots go to artifacts/screenshots/gst-*.png (not committed).
 """
 
 from collections.abc import Iterator
-from datetime import datetime, time, timedelta
-from decimal import Decimal
+from datetime import time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import timezone
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, Page, expect
 
 from apps.billing import commands as billing
-from apps.clinic.commands import staff_create
-from apps.clinic.models import Branch
-from apps.scheduling import commands
 from apps.tenants.models import Tenant
 from tests.browser.chromium import needs_chromium, tenant_site
-from tests.browser.desk import PASSWORD, sign_in
+from tests.browser.desk import sign_in, visit_tomorrow
 from tests.browser.test_reception_day import shot
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240), needs_chromium]
 
 
 @pytest.fixture(scope="module")
-def visit(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
+def visit(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, int]:
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
-        branch = Branch.objects.get()
         billing.gst_supplier_set(
             actor=None,
             legal_name="Sahyadri Family Clinic LLP",
             gstin="27AAPFU0939F1ZV",
             address="4 FC Road, Shivajinagar, Pune 411005",
         )
-        doctor = commands.doctor_add(
-            actor=None,
-            branch=branch,
-            name="Dr. Meera Kulkarni",
-            specialty="General medicine",
-            slot_minutes=15,
-            consultation_fee=Decimal("500.00"),
-            weekly_hours=[{"weekday": d, "start": "08:00", "end": "20:00"} for d in range(7)],
+        return visit_tomorrow(
+            doctor="Dr. Meera Kulkarni",
+            fee="500.00",
+            desk=("Desk GST", "desk-gst@example.com"),
+            patient=("Rohan Deshpande", "98220 11223"),
+            at=time(11, 0),
         )
-        staff_create(
-            actor=None,
-            name="Desk GST",
-            email="desk-gst@example.com",
-            password=PASSWORD,
-            role="receptionist",
-            branches=[branch],
-        )
-        patient = commands.patient_register(actor=None, name="Rohan Deshpande", phone="98220 11223")
-        zone = ZoneInfo(branch.timezone)
-        tomorrow = timezone.now().astimezone(zone).date() + timedelta(days=1)
-        appointment = commands.appointment_book(
-            actor=None,
-            doctor=doctor,
-            patient=patient,
-            start=datetime.combine(tomorrow, time(11, 0), tzinfo=zone),
-        )
-    return {"branch": branch.pk, "appointment": appointment.pk}
 
 
 @pytest.fixture(scope="module")

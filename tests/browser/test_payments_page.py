@@ -5,22 +5,16 @@ Screenshots go to artifacts/screenshots/ (not committed).
 """
 
 from collections.abc import Iterator
-from datetime import datetime, time, timedelta
-from decimal import Decimal
+from datetime import time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import timezone
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, Page, expect
 
-from apps.clinic.commands import staff_create
-from apps.clinic.models import Branch
-from apps.scheduling import commands
 from apps.tenants.models import Tenant
 from tests.browser.chromium import needs_chromium, tenant_site
-from tests.browser.desk import PASSWORD, sign_in
+from tests.browser.desk import sign_in, visit_tomorrow
 from tests.browser.test_reception_day import shot
 
 pytestmark = [
@@ -31,36 +25,15 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def visit(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
+def visit(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, int]:
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
-        branch = Branch.objects.get()
-        doctor = commands.doctor_add(
-            actor=None,
-            branch=branch,
-            name="Dr. Arun Pillai",
-            specialty="General medicine",
-            slot_minutes=15,
-            consultation_fee=Decimal("600.00"),
-            weekly_hours=[{"weekday": d, "start": "08:00", "end": "20:00"} for d in range(7)],
+        return visit_tomorrow(
+            doctor="Dr. Arun Pillai",
+            fee="600.00",
+            desk=("Desk Three", "desk3@example.com"),
+            patient=("Asha Iyer", "98200 33445"),
+            at=time(10, 0),
         )
-        staff_create(
-            actor=None,
-            name="Desk Three",
-            email="desk3@example.com",
-            password=PASSWORD,
-            role="receptionist",
-            branches=[branch],
-        )
-        patient = commands.patient_register(actor=None, name="Asha Iyer", phone="98200 33445")
-        zone = ZoneInfo(branch.timezone)
-        tomorrow = timezone.now().astimezone(zone).date() + timedelta(days=1)
-        appointment = commands.appointment_book(
-            actor=None,
-            doctor=doctor,
-            patient=patient,
-            start=datetime.combine(tomorrow, time(10, 0), tzinfo=zone),
-        )
-    return {"branch": branch.pk, "appointment": appointment.pk}
 
 
 @pytest.fixture(scope="module")

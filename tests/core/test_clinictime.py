@@ -38,6 +38,17 @@ def test_one_format_for_dates_times_and_money_in_india() -> None:
         assert clinictime.format_money(Decimal("999"), "USD") == "$999.00"
 
 
+def test_hindi_pages_group_rupees_in_lakhs_and_name_the_month_in_hindi() -> None:
+    instant = datetime(2026, 12, 2, 3, 30, tzinfo=UTC)
+
+    with translation.override("hi"):
+        assert clinictime.format_money(Decimal("123456"), "INR") == "₹1,23,456.00"
+        assert clinictime.format_money(Decimal("12345678.5"), "INR") == "₹1,23,45,678.50"
+        assert clinictime.format_date(instant, "Asia/Kolkata") == "2 दिसंबर 2026"
+        assert clinictime.format_time(instant, "Asia/Kolkata") == "09:00"
+        assert clinictime.format_datetime(instant, "Asia/Kolkata") == "2 दिसंबर 2026, 09:00 IST"
+
+
 def test_a_date_near_midnight_is_the_clinics_date_not_utcs() -> None:
     just_after_midnight_ist = datetime(2026, 12, 1, 19, 5, tzinfo=UTC)  # 00:35 IST on 2 Dec
 

@@ -106,6 +106,33 @@ def test_a_hindi_speaking_patient_gets_the_hindi_message(
     )
 
 
+def test_a_hindi_speaking_patient_is_reminded_moved_and_told_of_the_cancellation_in_hindi(
+    doctor: Doctor, outbox: FileBackend
+) -> None:
+    hindi = PatientFactory(name="Sunita Devi", phone="+919811100022", language="hi")
+    visit = commands.appointment_book(actor=None, doctor=doctor, patient=hindi, start=ist(5, 10))
+    catch_up()
+    with time_machine.travel(ist(4, 10), tick=False):
+        dispatch_due()
+        moved = commands.appointment_reschedule(actor=None, appointment=visit, start=ist(6, 11))
+        catch_up()
+        dispatch_due()
+        commands.appointment_cancel(actor=None, appointment=moved, reason="travelling")
+        catch_up()
+        dispatch_due()
+
+    assert [sms["body"] for sms in outbox.sent("sms")] == [
+        "नमस्ते Sunita Devi, Main branch में Dr. Kavita Menon के साथ आपकी अपॉइंटमेंट "
+        "05/01/2027 को 10:00 बजे बुक हो गई है।",
+        "याद दिलाना: Sunita Devi, 05/01/2027 को 10:00 बजे Main branch में Dr. Kavita Menon "
+        "के साथ आपकी अपॉइंटमेंट है।",
+        "नमस्ते Sunita Devi, Dr. Kavita Menon के साथ आपकी अपॉइंटमेंट अब 06/01/2027 को 11:00 "
+        "बजे है (Main branch)।",
+        "नमस्ते Sunita Devi, 06/01/2027 को 11:00 बजे Dr. Kavita Menon के साथ आपकी "
+        "अपॉइंटमेंट रद्द कर दी गई है।",
+    ]
+
+
 def test_the_english_default_wording(confirmation: str, outbox: FileBackend) -> None:
     dispatch_due()
 
