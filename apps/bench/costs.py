@@ -33,7 +33,8 @@ from apps.core.db import connection
 from apps.eventstore.live import push_branch_changes
 from apps.eventstore.projections import Touched, catch_up
 from apps.integration.commands import channel_add
-from apps.integration.listener import handle
+from apps.integration.listener import apply_batch, store_batch
+from apps.integration.parsing import parse
 from apps.lifecycle.storage import schema_bytes, warehouse_bytes
 from apps.reconciliation.export import export
 from apps.scheduling import commands
@@ -187,10 +188,12 @@ def bench_costs(
         with schema_context(tenant.schema_name):
             channel_add(actor=None, name="Cost", sending_facility="BENCH", direction="inbound")
         messages = min(visits, 1000)
-        texts = [adt(tenant.slug, "A04", f"C{n}", f"MRN{n}", n) for n in range(messages)]
+        texts = [
+            adt(tenant.slug, "BENCH", "A04", f"C{n}", f"MRN{n}", n, "") for n in range(messages)
+        ]
         with cpu() as hl7:
             for text in texts:
-                assert "MSA|AA" in handle(text.encode())  # noqa: S101
+                assert "MSA|AA" in _one_message(text)  # noqa: S101
         with schema_context(tenant.schema_name):
             export()
             in_warehouse = warehouse_bytes(tenant.schema_name)
@@ -309,3 +312,12 @@ def segments(measured: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _one_message(text: str) -> str:
+    """One inbound message stored and applied as the listener does with a batch of one (its
+    own transactions); the ACK it would send."""
+    _, header = parse(text)
+    stored = store_batch(header.receiving_facility, header.sending_facility, [header], [text])
+    assert stored.schema and stored.channel and stored.message_ids[0]  # noqa: S101
+    return apply_batch(stored.schema, stored.channel, [header], [stored.message_ids[0]])[0]
