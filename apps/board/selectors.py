@@ -18,10 +18,13 @@ from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Mi
 
 from apps.clinic.models import Branch
 from apps.core import keys
+from apps.core.db import connection
+from apps.core.shortlived import ShortLived
+from apps.eventstore.readcache import cached
 from apps.queue.models import QueueEntry
 from apps.queue.read import SERVING
 from apps.scheduling.models import Appointment, AppointmentView, Doctor, Patient
-from apps.scheduling.read import board_projections, positions_of
+from apps.scheduling.read import board_projections, board_sections, positions_of
 
 PAGE_SIZE = 50
 SUMMARY_PAGE_SIZE = 50
@@ -99,22 +102,13 @@ def _paging(total: int, asked: int, size: int) -> Paging:
 
 def departments(branch: Branch) -> list[str]:
     """The branch's departments: its doctors' specialties, alphabetically."""
-    return list(
-        Doctor.objects.filter(branch=branch)
-        .order_by("specialty")
-        .values_list("specialty", flat=True)
-        .distinct()
-    )
+    return sorted({specialty for _, _, specialty in branch_doctors(branch.pk)})
 
 
 def doctor_options(branch: Branch) -> list[tuple[str, list[tuple[int, str]]]]:
-    """The branch's doctors by department, for the doctor filter (one query)."""
+    """The branch's doctors by department, for the doctor filter."""
     grouped: dict[str, list[tuple[int, str]]] = {}
-    for pk, name, specialty in (
-        Doctor.objects.filter(branch=branch)
-        .order_by("specialty", "name", "id")
-        .values_list("pk", "name", "specialty")
-    ):
+    for pk, name, specialty in branch_doctors(branch.pk):
         grouped.setdefault(specialty, []).append((pk, name))
     return list(grouped.items())
 
@@ -176,7 +170,46 @@ def minutes_between(since: datetime | None, until: datetime | None) -> int | Non
 def board_page(branch: Branch, day: date, wanted: BoardFilter) -> dict[str, Any]:
     """One page of the branch's day: rows in start order, counts per status (with every
     filter but the status one, so each count says what choosing that status shows), the
-    paging, and the position the page is current for (read first)."""
+    paging, and the position the page is current for (read first).
+
+    Kept in the read cache under the branch's generation (`apps.eventstore.readcache`), one
+    value per filter, so a warm page asks PostgreSQL nothing; a search by name is built
+    afresh each time (it opens patients' names, which are never kept). The doctors' names
+    and departments come from a copy kept at most a second (`doctor_cards`)."""
+    if wanted.search and not NUMBER.match(wanted.search):
+        page = _board_page(branch, day, wanted)
+    else:
+        parts = ("board-page", day.isoformat(), wanted.query())
+        page = cached(branch.pk, parts, lambda: _board_page(branch, day, wanted))
+    cards = doctor_cards(branch.pk)
+    for row in page["rows"]:
+        row["doctor_name"], row["department"] = cards.get(row["doctor"], ("—", ""))
+    return page
+
+
+_branch_doctors: ShortLived[list[tuple[int, str, str]]] = ShortLived("branch doctors")
+
+
+def branch_doctors(branch_id: int) -> list[tuple[int, str, str]]:
+    """The branch's doctors as (id, name, department), by department and name; kept in the
+    process at most a second (`apps.core.shortlived`), like the other look-ups of a warm read."""
+    doctors = _branch_doctors.get(
+        (connection.schema_name, branch_id),
+        lambda: list(
+            Doctor.objects.filter(branch_id=branch_id)
+            .order_by("specialty", "name", "id")
+            .values_list("pk", "name", "specialty")
+        ),
+    )
+    return doctors or []
+
+
+def doctor_cards(branch_id: int) -> dict[int, tuple[str, str]]:
+    """Each doctor of the branch: (name, department)."""
+    return {pk: (name, specialty) for pk, name, specialty in branch_doctors(branch_id)}
+
+
+def _board_page(branch: Branch, day: date, wanted: BoardFilter) -> dict[str, Any]:
     position = positions_of(board_projections())
     visits = AppointmentView.objects.filter(branch_id=branch.pk, date=day)
     if wanted.doctor:
@@ -203,17 +236,10 @@ def board_page(branch: Branch, day: date, wanted: BoardFilter) -> dict[str, Any]
         entry.appointment_id: entry
         for entry in QueueEntry.objects.filter(appointment_id__in=[v.appointment_id for v in views])
     }
-    doctors = {
-        pk: (name, specialty)
-        for pk, name, specialty in Doctor.objects.filter(
-            pk__in={v.doctor_id for v in views}
-        ).values_list("pk", "name", "specialty")
-    }
     rows = []
     for view in views:
         entry = queue.get(view.appointment_id)
         still_waiting = entry is not None and entry.stage in STILL_WAITING
-        doctor_name, department = doctors.get(view.doctor_id, ("—", ""))
         rows.append(
             {
                 "id": view.appointment_id,
@@ -221,8 +247,6 @@ def board_page(branch: Branch, day: date, wanted: BoardFilter) -> dict[str, Any]
                 "status": view.status,
                 "patient": view.patient_id,
                 "doctor": view.doctor_id,
-                "doctor_name": doctor_name,
-                "department": department,
                 "token": view.token,
                 "repeat_no_show": view.repeat_no_show,
                 "stage": entry.stage if entry else None,
@@ -238,6 +262,8 @@ def board_page(branch: Branch, day: date, wanted: BoardFilter) -> dict[str, Any]
         "date": day.isoformat(),
         "as_of_position": position,
         "counts": counts,
+        # What other apps add to the board (the day's takings): read models of this branch.
+        **{key: section(branch, day) for key, (_, section) in board_sections.items()},
         "rows": rows,
         "paging": paging,
         "searched_names": searched.opened is not None,

@@ -27,7 +27,6 @@ from apps.audit.trail import record
 from apps.billing import commands as billing
 from apps.billing.models import Invoice, Method, Payment, Refund
 from apps.billing.money import NOT_CHARGES
-from apps.billing.projections import takings_on
 from apps.billing.selectors import invoice_view
 from apps.billing.templatetags.billing import method_label
 from apps.board.forms import BoardFilterForm
@@ -144,7 +143,7 @@ def _board_context(request: HttpRequest, user: User, branch: Branch) -> dict[str
     ]
     return {
         "branch": branch,
-        "board": {**board, "takings": takings_on(branch, day)},
+        "board": board,
         "rows": rows,
         "counts": counts,
         "filters": wanted,

@@ -46,6 +46,7 @@ PAGES = [
     Page("password_reset_complete", "anyone"),
     Page("reception", "desk"),
     Page("reception-branch", "desk", _branch),
+    Page("reception-doctors", "desk", _branch),
     Page("reception-patients", "desk", _branch),
     Page("reception-book", "desk", _branch, lambda seed: f"?patient={seed['patient']}"),
     Page("reception-calendar", "desk", _branch),
