@@ -9,14 +9,14 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from apps.clinic.commands import staff_create
-from apps.clinic.models import Branch
+from apps.clinic.models import Branch, User
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor
 
 PASSWORD = "front-desk-password-1"
 
 
-def open_all_day_doctor(branch: Branch, name: str, fee: str) -> Doctor:
+def open_all_day_doctor(branch: Branch, name: str, fee: str, user: User | None = None) -> Doctor:
     """A doctor with five-minute slots every day, all day: a free slot whenever a test runs."""
     return commands.doctor_add(
         actor=None,
@@ -26,7 +26,16 @@ def open_all_day_doctor(branch: Branch, name: str, fee: str) -> Doctor:
         slot_minutes=5,
         consultation_fee=Decimal(fee),
         weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:55"} for d in range(7)],
+        user=user,
     )
+
+
+def signing_in_doctor(branch: Branch, name: str, email: str, fee: str) -> Doctor:
+    """An all-day doctor (`Dr. <name>`) who signs in to the console as `email` / PASSWORD."""
+    user = staff_create(
+        actor=None, name=name, email=email, password=PASSWORD, role="doctor", branches=[branch]
+    )
+    return open_all_day_doctor(branch, f"Dr. {name}", fee, user=user)
 
 
 def visit_tomorrow(

@@ -28,7 +28,7 @@ from apps.scheduling.slots import free_slots
 from apps.tenants.models import Tenant
 from tests.browser import pages
 from tests.browser.chromium import SHOTS, needs_chromium, tenant_site
-from tests.browser.desk import PASSWORD
+from tests.browser.desk import PASSWORD, signing_in_doctor
 from tests.conftest import OWNER_PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), needs_chromium]
@@ -55,24 +55,7 @@ def seed(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
         zone = ZoneInfo(branch.timezone)
-        doctor_user = staff_create(
-            actor=None,
-            name="Sunil Verma",
-            email="sunil@example.com",
-            password=PASSWORD,
-            role="doctor",
-            branches=[branch],
-        )
-        doctor = commands.doctor_add(
-            actor=None,
-            branch=branch,
-            name="Dr. Sunil Verma",
-            specialty="General medicine",
-            slot_minutes=5,
-            consultation_fee=Decimal("123456.00"),
-            weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:55"} for d in range(7)],
-            user=doctor_user,
-        )
+        doctor = signing_in_doctor(branch, "Sunil Verma", "sunil@example.com", "123456.00")
         queue.doctor_room_set(actor=None, doctor=doctor, room="7")
         staff_create(
             actor=None,

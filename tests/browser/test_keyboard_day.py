@@ -8,7 +8,6 @@ Screenshots: artifacts/screenshots/keyboard-*.png (not committed).
 
 from collections.abc import Iterator
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +22,7 @@ from apps.scheduling import commands
 from apps.scheduling.slots import free_slots
 from apps.tenants.models import Tenant
 from tests.browser.chromium import SHOTS, needs_chromium, tenant_site
-from tests.browser.desk import PASSWORD
+from tests.browser.desk import PASSWORD, signing_in_doctor
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), needs_chromium]
 
@@ -49,24 +48,7 @@ def day(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
         zone = ZoneInfo(branch.timezone)
-        doctor_user = staff_create(
-            actor=None,
-            name="Farhan Ali",
-            email="farhan@example.com",
-            password=PASSWORD,
-            role="doctor",
-            branches=[branch],
-        )
-        doctor = commands.doctor_add(
-            actor=None,
-            branch=branch,
-            name="Dr. Farhan Ali",
-            specialty="General medicine",
-            slot_minutes=5,
-            consultation_fee=Decimal("450.00"),
-            weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:55"} for d in range(7)],
-            user=doctor_user,
-        )
+        doctor = signing_in_doctor(branch, "Farhan Ali", "farhan@example.com", "450.00")
         staff_create(
             actor=None,
             name="Keys Desk",

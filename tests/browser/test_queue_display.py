@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +26,7 @@ from apps.scheduling import commands
 from apps.scheduling.slots import free_slots
 from apps.tenants.models import Tenant
 from tests.browser.chromium import SHOTS, needs_chromium, tenant_site
-from tests.browser.desk import PASSWORD, receptionists, sign_in
+from tests.browser.desk import PASSWORD, receptionists, sign_in, signing_in_doctor
 from tests.browser.test_content_security_policy import WATCH
 from tests.servers import free_port
 
@@ -99,24 +98,7 @@ def waiting_room(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, 
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
         zone = ZoneInfo(branch.timezone)
-        doctor_user = staff_create(
-            actor=None,
-            name="Neha Joshi",
-            email="neha@example.com",
-            password=PASSWORD,
-            role="doctor",
-            branches=[branch],
-        )
-        doctor = commands.doctor_add(
-            actor=None,
-            branch=branch,
-            name="Dr. Neha Joshi",
-            specialty="General medicine",
-            slot_minutes=5,
-            consultation_fee=Decimal("500.00"),
-            weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:55"} for d in range(7)],
-            user=doctor_user,
-        )
+        doctor = signing_in_doctor(branch, "Neha Joshi", "neha@example.com", "500.00")
         queue.doctor_room_set(actor=None, doctor=doctor, room="4")
         receptionists(branch, ["desk@example.com"])
         staff_create(
