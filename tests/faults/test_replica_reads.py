@@ -43,7 +43,7 @@ from tests.faults.clusters import Cluster, as_postgres, run
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 from tests.servers import free_port, wait_until
 
-pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.fault(alone=False), pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def primary_lsn() -> str:
