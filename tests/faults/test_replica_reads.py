@@ -47,8 +47,11 @@ pytestmark = [pytest.mark.fault(alone=False), pytest.mark.slow, pytest.mark.time
 
 
 def primary_lsn() -> str:
+    """Where the primary's WAL ends, commit records included. The test cluster runs with
+    synchronous_commit=off, so a commit may not be written yet when it returns: the write
+    position (pg_current_wal_lsn) can lie before it, the insert position cannot."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        cursor.execute("SELECT pg_current_wal_insert_lsn()::text")
         return str(cursor.fetchone()[0])
 
 
