@@ -66,6 +66,7 @@ ADMIN_SCREENS: dict[str, Screen] = {
     "integration.message": Screen(view=MANAGERS, change=MANAGERS),
     "integration.mappingversion": Screen(view=MANAGERS, add=MANAGERS),
     "integration.outboundmessage": Screen(view=MANAGERS),
+    "integration.applicationack": Screen(view=MANAGERS),
     "queue.displaylink": Screen(view=ADMIN_ROLES),
 }
 
@@ -81,6 +82,7 @@ ADMIN_ACTIONS: dict[str, frozenset[str]] = {
     "integration.message": MANAGERS,
     "integration.mappingversion": MANAGERS,
     "integration.outboundmessage": MANAGERS,
+    "integration.applicationack": MANAGERS,
     "queue.displaylink": ADMIN_ROLES,
 }
 

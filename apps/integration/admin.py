@@ -24,8 +24,14 @@ from apps.clinic.scoping import staff_of
 from apps.core.errors import DomainError, InvalidInput
 from apps.integration import commands, replay, selectors
 from apps.integration.mapping import DEFAULT_MAPPING
-from apps.integration.models import Channel, MappingVersion, Message, OutboundMessage
-from apps.integration.outbound import send_again
+from apps.integration.models import (
+    ApplicationAck,
+    Channel,
+    MappingVersion,
+    Message,
+    OutboundMessage,
+)
+from apps.integration.outbound import app_ack_again, send_again
 
 
 class ChannelForm(forms.ModelForm):
@@ -464,4 +470,29 @@ class OutboundMessageAdmin(RoleAdmin):
         for message in dead.order_by("position"):
             send_again(message)
             record("hl7.outbound.resend", actor=staff_of(request), target=f"hl7out:{message.pk}")
+        messages.info(request, "Queued to be sent again.")
+
+
+@admin.register(ApplicationAck)
+class ApplicationAckAdmin(RoleAdmin):
+    """Application ACKs owed to inbound senders (enhanced mode, MSH-16): what their system
+    has not accepted yet, or never did."""
+
+    list_display = [
+        "id", "channel", "message", "code", "control_id", "status", "attempts",
+        "next_attempt_at", "sent_at", "error",
+    ]  # fmt: skip
+    list_filter = ["status", "code", "channel"]
+    readonly_fields = [
+        "channel", "message", "code", "control_id", "status", "attempts", "next_attempt_at",
+        "sent_at", "error",
+    ]  # fmt: skip
+    actions = ["send_again"]
+
+    @admin.action(description="Send the selected failed ACKs again")
+    def send_again(self, request: HttpRequest, queryset: QuerySet[ApplicationAck]) -> None:
+        failed = queryset.filter(status=ApplicationAck.Status.FAILED)
+        for owed in failed.order_by("id"):
+            app_ack_again(owed)
+            record("hl7.app_ack.resend", actor=staff_of(request), target=f"hl7ack:{owed.pk}")
         messages.info(request, "Queued to be sent again.")

@@ -6,6 +6,7 @@ message of the channel, a resend, or the listener's start applies what was left)
 """
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,11 +30,13 @@ from apps.integration.mapping import (
     Extracted,
     MappingError,
     MappingInvalid,
+    NotHandled,
     extract,
     validate,
 )
 from apps.integration.models import (
     Admission,
+    ApplicationAck,
     Channel,
     MappingVersion,
     Message,
@@ -42,7 +45,8 @@ from apps.integration.models import (
     link_index,
     link_indexes,
 )
-from apps.integration.parsing import Header, Unparseable, parse
+from apps.integration.outbound import SEND_JOB, wake_sender
+from apps.integration.parsing import Header, Unparseable, application_ack, parse
 from apps.scheduling.commands import patient_merge, patient_register, patient_update
 from apps.scheduling.models import Patient
 
@@ -58,6 +62,8 @@ RETRY_BASE = timedelta(seconds=30)
 RETRY_JOB = "retry-hl7-messages"
 LEFT_BEHIND = timedelta(seconds=60)
 MAX_RETRIES = 10
+# A host name (RFC 1123 labels) or an IPv4/IPv6 address: what a channel may send to.
+HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|[0-9A-Fa-f:.]{2,45}")
 
 
 @command
@@ -151,6 +157,16 @@ def _check_channel(
         )
     if direction == Channel.Direction.OUTBOUND and not (host and port):
         raise InvalidInput("An outbound channel needs the host and port to send to.", field="host")
+    # An inbound channel's host and port, when given, are where its system listens for the
+    # application ACKs it asks for (MSH-16): both or neither.
+    if host and not HOST.fullmatch(host):
+        raise InvalidInput(
+            "Give a host name or an IP address (letters, digits, . - :).", field="host"
+        )
+    if bool(host) != bool(port):
+        raise InvalidInput("Give both the host and the port, or neither.", field="port")
+    if port is not None and not 1 <= port <= 65535:
+        raise InvalidInput("A port is 1 to 65535.", field="port")
     if not 0 <= max_retries <= MAX_RETRIES:
         raise InvalidInput(f"Retries are 0 to {MAX_RETRIES}.", field="max_retries")
 
@@ -257,14 +273,18 @@ def apply_pending(channel: Channel) -> dict[int, Message]:
                 return done
             blocked = channel.hold_on_error and _blocked(channel, batch[0].pk)
             mapping = mapping_of(channel)
+            owed: list[ApplicationAck] = []
             with holding_append_lock():
                 for message in batch:
                     if blocked:
                         _hold(message)
                         continue
-                    _apply_one(channel, message, mapping)
+                    header, code = _apply_one(channel, message, mapping)
+                    if header is not None and header.wants_application_ack(code):
+                        owed.append(_application_ack(channel, message, header, code))
                     blocked = channel.hold_on_error and message.status in Message.QUEUED
             _write_outcomes(batch)
+            _owe(owed)
         done.update((message.pk, message) for message in batch)
         if len(batch) < APPLY_BATCH:
             return done
@@ -282,22 +302,67 @@ def _hold(message: Message) -> None:
     message.updated = timezone.now()
 
 
-def _apply_one(channel: Channel, message: Message, mapping: dict[str, Any]) -> None:
-    """Applies one message inside its own savepoint and sets its outcome on the row (the
-    caller writes the batch's rows at once)."""
-    message.attempts += 1
-    message.updated = timezone.now()
-    try:
-        with transaction.atomic():
-            patient = apply_message(channel=channel, raw=message.raw, mapping=mapping)
-    except (DomainError, MappingError, Unparseable) as exc:
-        _fail(channel, message, _wording(exc))
-        return
+def _applied(message: Message, patient: Patient | None) -> None:
     message.status = Message.Status.APPLIED
     message.patient = patient
     message.error = ""
     message.next_attempt_at = None
-    message.applied_at = timezone.now()
+    message.applied_at = message.updated = timezone.now()
+
+
+def _apply_one(
+    channel: Channel, message: Message, mapping: dict[str, Any]
+) -> tuple[Header | None, str]:
+    """Applies one message inside its own savepoint and sets its outcome on the row (the
+    caller writes the batch's rows at once). Returns the message's header (None when it
+    cannot be read) and the application ACK code of the outcome: AA applied, AR a type or
+    event that is not handled, AE any other failure."""
+    message.attempts += 1
+    message.updated = timezone.now()
+    header = None
+    try:
+        parsed, header = parse(message.raw)
+        with transaction.atomic():
+            patient = apply_parsed(channel=channel, parsed=parsed, header=header, mapping=mapping)
+    except (DomainError, MappingError, Unparseable) as exc:
+        _fail(channel, message, _wording(exc))
+        return header, "AR" if isinstance(exc, NotHandled) else "AE"
+    _applied(message, patient)
+    return header, "AA"
+
+
+def _application_ack(
+    channel: Channel, message: Message, header: Header, code: str
+) -> ApplicationAck:
+    """The application ACK owed for `message`'s outcome `code`; without a return address on
+    the channel it is recorded as failed at once (nowhere to send it)."""
+    control_id = f"MMA{message.pk}{code}"
+    row = ApplicationAck(
+        message=message,
+        channel=channel,
+        code=code,
+        control_id=control_id,
+        text=application_ack(header, code, message.error, control_id=control_id),
+    )
+    if not (channel.host and channel.port):
+        row.status = ApplicationAck.Status.FAILED
+        row.error = NO_RETURN_ADDRESS
+    return row
+
+
+NO_RETURN_ADDRESS = "The channel has no host and port to send application ACKs to."
+
+
+def _owe(owed: list[ApplicationAck]) -> None:
+    """Writes the batch's application ACKs in its transaction (an outbox: a message whose
+    outcome commits has its ACK waiting to be sent) and wakes the sender after the commit.
+    One that is owed already (same message and code) is not written twice."""
+    if not owed:
+        return
+    ApplicationAck.objects.bulk_create(owed, ignore_conflicts=True)
+    if any(row.status == ApplicationAck.Status.PENDING for row in owed):
+        note_due(SEND_JOB, timezone.now())
+        wake_sender()
 
 
 def _wording(exc: Exception) -> str:
@@ -332,8 +397,15 @@ def apply_message(
     """Runs what one message says through the scheduling commands (as the system), with
     `mapping` (the channel's live one when not given)."""
     parsed, header = parse(raw)
+    return apply_parsed(channel=channel, parsed=parsed, header=header, mapping=mapping)
+
+
+def apply_parsed(
+    *, channel: Channel, parsed: Any, header: Header, mapping: dict[str, Any] | None = None
+) -> Patient | None:
+    """`apply_message` for a message already parsed."""
     if header.message_code != "ADT":
-        raise MappingError(f"Message type {header.message_code[:10]} is not handled.")
+        raise NotHandled(f"Message type {header.message_code[:10]} is not handled.")
     return apply_extracted(channel, extract(parsed, header.trigger, mapping or mapping_of(channel)))
 
 

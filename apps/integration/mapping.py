@@ -67,6 +67,11 @@ class MappingError(Exception):
     """A message that the mapping cannot turn into a command (our own wording, no values)."""
 
 
+class NotHandled(MappingError):
+    """A message type or trigger event that is not handled at all (an application ACK says
+    `AR`, refused, rather than `AE`)."""
+
+
 def validate(document: Any) -> dict[str, Any]:
     """The mapping, checked; raises MappingInvalid naming every problem."""
     errors: list[str] = []
@@ -167,7 +172,7 @@ def extract(message: hl7.Message, trigger: str, mapping: dict[str, Any]) -> Extr
     """What the mapping makes of `message`: the action for its trigger and the values."""
     action = mapping["triggers"].get(trigger)
     if action is None:
-        raise MappingError(f"Event {trigger[:10]} is not handled by this channel's mapping.")
+        raise NotHandled(f"Event {trigger[:10]} is not handled by this channel's mapping.")
     values: dict[str, Any] = {}
     for target, spec in mapping["fields"].items():
         repeat = spec.get("repeat", "first")

@@ -111,6 +111,44 @@ class Message(models.Model):
         return crypto.unseal(key, bytes(self.sealed), self._context()).decode()
 
 
+class ApplicationAck(models.Model):
+    """An application ACK owed to the sender of an enhanced-mode message (MSH-16 asked for
+    it): written in the transaction that applied the message (or failed to), so a commit
+    has its ACK waiting and a rollback has none (an outbox, like the SIU one), then sent
+    to the inbound channel's host and port with retries. One per message and code: a
+    message that fails again is not NAKed twice, one applied after a failure gets its AA.
+    The text holds codes, control ids and our own wording, never a value of the message."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENT = "sent", "Sent and accepted"
+        FAILED = "failed", "Failed (retries used up)"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="app_acks")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="app_acks")
+    code = models.CharField(max_length=2)
+    # Our MSH-10 of the ACK (the same on every retry).
+    control_id = models.CharField(max_length=40)
+    text = models.TextField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Our wording of the last failure (no return address, connection, timeout, peer's code).
+    error = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["channel", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "code"], name="hl7_app_ack_message_code")
+        ]
+        indexes = [models.Index(fields=["status", "channel", "id"], name="hl7_app_ack_pending")]
+
+    def __str__(self) -> str:
+        return f"Application ACK {self.code} of message {self.message_id} ({self.status})"
+
+
 class MappingVersion(EventSourcedModel):
     """One version of a channel's mapping (`apps.integration.mapping`): drafted, tried on
     sample messages, then made live; at most one version of a channel is live."""

@@ -5,12 +5,17 @@ A channel's messages go one at a time in position order: a message that is not
 acknowledged (no connection, no answer in time, an AE or AR) holds the ones after it until
 it is acknowledged or, after the channel's retries, dead-lettered (logged and counted on
 /metrics, and sent again from the admin by a person).
+
+The same sender delivers the application ACKs owed to inbound channels (enhanced mode,
+MSH-16) to the inbound channel's host and port: one at a time in the order they were owed,
+with the same backoff, failed after `APP_ACK_ATTEMPTS` attempts.
 """
 
 import logging
 import os
 import socket
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +25,8 @@ from django.utils import timezone
 from apps.clinic.models import Branch
 from apps.core.db import connection
 from apps.core.shortlived import ShortLived, forget_on_change
-from apps.integration.models import Channel, OutboundMessage
+from apps.core.wakeups import after_commit
+from apps.integration.models import ApplicationAck, Channel, OutboundMessage
 from apps.integration.parsing import ACK_VERSION, escape
 from apps.scheduling import events as scheduling_events
 from apps.scheduling.models import Doctor, Patient
@@ -29,7 +35,10 @@ from apps.tenants.models import Tenant
 log = logging.getLogger("mymedic.integration")
 
 SEND_JOB = "send-hl7-outbound"
-SEND_LOCK = 0x484C374F  # "HL7O": one sender per outbound channel
+SEND_LOCK = 0x484C374F  # "HL7O": one sender per channel (SIU out, application ACKs back)
+# Attempts at an application ACK before it is failed: 5 s doubling, at most 600 s apart,
+# about 40 minutes of a peer that is down.
+APP_ACK_ATTEMPTS = 12
 START, END = b"\x0b", b"\x1c\x0d"
 SIU_BY_EVENT = {
     scheduling_events.APPOINTMENT_BOOKED: ("S12", "Booked"),
@@ -161,13 +170,93 @@ def deliver(host: str, port: int, text: str, timeout: float) -> tuple[str, str]:
     return "", "The answer had no MSA segment."
 
 
+def wake_sender() -> None:
+    """Once the current transaction commits, the tenant's sender runs (a Celery task on the
+    integration queue; the beat job is the safety net when the broker is down)."""
+    # The commit may come after the schema was switched back: name it here.
+    after_commit(partial(_request_send, connection.schema_name), what="hl7 send")
+
+
+def _request_send(schema: str) -> None:
+    from apps.integration.tasks import send_tenant_outbound
+
+    send_tenant_outbound.apply_async(headers={"_schema_name": schema})
+
+
 def send_pending(*, now: datetime | None = None) -> int:
-    """Sends what is due on every outbound channel of this tenant; returns how many were
-    acknowledged."""
+    """Sends what is due on every outbound channel of this tenant, and the application ACKs
+    owed to its inbound channels; returns how many were acknowledged."""
     sent = 0
     for channel in Channel.objects.filter(direction=Channel.Direction.OUTBOUND, active=True):
         sent += _send_channel(channel, now)
+    for channel in Channel.objects.filter(pk__in=_app_ack_channel_ids()):
+        sent += _send_app_acks(channel, now)
     return sent
+
+
+def _app_ack_channel_ids() -> list[int]:
+    pending = ApplicationAck.objects.filter(status=ApplicationAck.Status.PENDING)
+    return list(pending.values_list("channel_id", flat=True).distinct())
+
+
+def _take_channel(channel: Channel) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [SEND_LOCK, channel.pk])
+        return bool(cursor.fetchone()[0])
+
+
+def _send_app_acks(channel: Channel, now: datetime | None) -> int:
+    """The channel's owed application ACKs, oldest first; one that is not accepted waits
+    (backoff) and holds the later ones, as the peer is the same."""
+    sent = 0
+    while True:
+        with transaction.atomic():
+            if not _take_channel(channel):
+                return sent  # another sender has this channel
+            owed = (
+                ApplicationAck.objects.select_for_update()
+                .filter(channel=channel, status=ApplicationAck.Status.PENDING)
+                .order_by("id")
+                .first()
+            )
+            at = now or timezone.now()
+            if owed is None or (owed.next_attempt_at and owed.next_attempt_at > at):
+                return sent
+            code, text = deliver(channel.host, channel.port or 0, owed.text, _timeout())
+            owed.attempts += 1
+            if code in ("AA", "CA"):
+                owed.status = ApplicationAck.Status.SENT
+                owed.sent_at = timezone.now()
+                owed.error = ""
+                owed.next_attempt_at = None
+                owed.save()
+                sent += 1
+                continue
+            owed.error = (f"{code}: {text}" if code else text)[:200]
+            if owed.attempts >= APP_ACK_ATTEMPTS:
+                owed.status = ApplicationAck.Status.FAILED
+                owed.next_attempt_at = None
+                log.error(
+                    "hl7 application ack failed schema=%s channel=%s message=%s attempts=%s",
+                    connection.schema_name, channel.pk, owed.message_id, owed.attempts,
+                )  # fmt: skip
+                owed.save()
+                continue
+            wait = min(_retry_seconds() * 2 ** (owed.attempts - 1), 600.0)
+            owed.next_attempt_at = at + timedelta(seconds=wait)
+            owed.save()
+            _note_send_due(owed.next_attempt_at)
+            log.warning(
+                "hl7 application ack not accepted schema=%s channel=%s message=%s attempts=%s",
+                connection.schema_name, channel.pk, owed.message_id, owed.attempts,
+            )  # fmt: skip
+            return sent
+
+
+def _note_send_due(at: datetime) -> None:
+    from apps.core.tenancy import note_due
+
+    note_due(SEND_JOB, at)
 
 
 def _send_channel(channel: Channel, now: datetime | None) -> int:
@@ -227,7 +316,8 @@ def _failed(channel: Channel, message: OutboundMessage, error: str, at: datetime
 
 def next_send() -> datetime | None:
     """When this tenant's outbox has work next (None: nothing waits): each channel's first
-    waiting message decides for its channel (the ones behind it wait for it)."""
+    waiting message (or application ACK) decides for its channel (the ones behind it wait
+    for it)."""
     times = []
     for channel_id in Channel.objects.filter(direction=Channel.Direction.OUTBOUND).values_list(
         "pk", flat=True
@@ -241,6 +331,16 @@ def next_send() -> datetime | None:
         )
         if head is not None:
             times.append(head.next_attempt_at or timezone.now())
+    for channel_id in _app_ack_channel_ids():
+        owed = (
+            ApplicationAck.objects.filter(
+                channel_id=channel_id, status=ApplicationAck.Status.PENDING
+            )
+            .order_by("id")
+            .first()
+        )
+        if owed is not None:
+            times.append(owed.next_attempt_at or timezone.now())
     return min(times, default=None)
 
 
@@ -250,3 +350,14 @@ def send_again(message: OutboundMessage) -> None:
     message.attempts = 0
     message.next_attempt_at = None
     message.save()
+
+
+def app_ack_again(owed: ApplicationAck) -> None:
+    """A person sends a failed application ACK again (after the peer, or the channel's host
+    and port, was fixed)."""
+    owed.status = ApplicationAck.Status.PENDING
+    owed.attempts = 0
+    owed.next_attempt_at = None
+    owed.save()
+    _note_send_due(timezone.now())
+    wake_sender()

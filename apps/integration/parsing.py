@@ -26,6 +26,9 @@ class Header:
     # MSH-15: empty in the original acknowledgment mode; AL, NE, ER or SU ask for the
     # enhanced mode (a commit ACK once the message is stored).
     accept_ack_type: str = ""
+    # MSH-16 (enhanced mode only): AL, ER, SU or NE, when an application ACK is wanted once
+    # the message is applied or fails to apply; empty is never (as NE).
+    application_ack_type: str = ""
 
     @property
     def message_type(self) -> str:
@@ -35,6 +38,17 @@ class Header:
     def enhanced(self) -> bool:
         """The sender asked for the enhanced acknowledgment mode (MSH-15 is set)."""
         return bool(self.accept_ack_type)
+
+    def wants_application_ack(self, code: str) -> bool:
+        """Whether the sender asked for an application ACK with MSA-1 `code` (AA, AE, AR):
+        AL always, SU on success, ER on an error, NE (or nothing) never; only in the
+        enhanced mode (the original mode's ACK is already the application's answer)."""
+        if not self.enhanced:
+            return False
+        wanted = self.application_ack_type.upper()
+        return (
+            wanted == "AL" or (wanted == "SU" and code == "AA") or (wanted == "ER" and code != "AA")
+        )
 
 
 def normalize(raw: str) -> str:
@@ -57,6 +71,7 @@ def parse(raw: str) -> tuple[hl7.Message, Header]:
             message_code=field(message, "MSH.F9.R1.C1"),
             trigger=field(message, "MSH.F9.R1.C2"),
             accept_ack_type=field(message, "MSH.F15"),
+            application_ack_type=field(message, "MSH.F16"),
         )
     except (ValueError, KeyError, IndexError, hl7.ParseException) as exc:
         raise Unparseable("The message cannot be parsed as HL7 v2.") from exc
@@ -118,3 +133,31 @@ def ack(header: Header | None, code: str, text: str = "", *, facility: str = "MY
     )
     msa = "|".join(["MSA", code, escape(h.control_id), escape(text)[:80]])
     return f"{msh}\r{msa}\r"
+
+
+# HL7 table 0357 (message error condition codes) for the ERR segment of an application ACK.
+UNSUPPORTED_MESSAGE_TYPE = "200^Unsupported message type^HL70357"
+APPLICATION_ERROR = "207^Application internal error^HL70357"
+
+
+def application_ack(header: Header, code: str, text: str, *, control_id: str) -> str:
+    """An unsolicited application ACK (MSA-1 `code`: AA applied, AE not applied, AR refused)
+    for `header`'s message, sent back to its sender on a connection of our own: MSA-2 is the
+    message's control id, MSH-10 our own `control_id` (the same on every retry, so the peer
+    can tell a resend), and on an error an ERR segment with our wording (never a value from
+    the message). It asks for a commit accept (MSH-15 AL) and never an application ACK of
+    itself (MSH-16 NE)."""
+    now = timezone.now().strftime("%Y%m%d%H%M%S")
+    msh = "|".join(
+        [
+            "MSH", "^~\\&", "MYMEDIC", escape(header.receiving_facility),
+            escape(header.sending_application), escape(header.sending_facility), now, "",
+            f"ACK^{escape(header.trigger)}^ACK" if header.trigger else "ACK", control_id, "P",
+            ACK_VERSION, "", "", "AL", "NE",
+        ]
+    )  # fmt: skip
+    segments = [msh, "|".join(["MSA", code, escape(header.control_id), escape(text)[:80]])]
+    if code != "AA":
+        condition = UNSUPPORTED_MESSAGE_TYPE if code == "AR" else APPLICATION_ERROR
+        segments.append("|".join(["ERR", "", "", condition, "E", "", "", "", escape(text)[:250]]))
+    return "\r".join(segments) + "\r"

@@ -14,7 +14,7 @@ def mappings(*, channel: Channel) -> QuerySet[MappingVersion]:
 
 
 def messages(*, status: str | None = None, channel: int | None = None) -> QuerySet[Message]:
-    found = Message.objects.order_by("-id")
+    found = Message.objects.order_by("-id").prefetch_related("app_acks")
     if status:
         found = found.filter(status=status)
     if channel:

@@ -3,7 +3,7 @@ never the message text (it names patients)."""
 
 from rest_framework import serializers
 
-from apps.integration.models import Channel, MappingVersion, Message
+from apps.integration.models import ApplicationAck, Channel, MappingVersion, Message
 
 
 class Hl7ChannelSerializer(serializers.ModelSerializer):
@@ -26,16 +26,37 @@ class Hl7ChannelRequestSerializer(serializers.Serializer):
     direction = serializers.ChoiceField(choices=Channel.Direction.choices)
     hold_on_error = serializers.BooleanField(required=False, default=False)
     max_retries = serializers.IntegerField(required=False, default=3, min_value=0, max_value=10)
-    host = serializers.CharField(required=False, default="", allow_blank=True, max_length=253)
+    host = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=253,
+        help_text="Outbound: the hospital's MLLP listener. Inbound (optional): where its "
+        "system listens for the application ACKs it asks for (MSH-16); with `port`.",
+    )
     port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
 
 
+class Hl7ApplicationAckSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApplicationAck
+        fields = ["code", "control_id", "status", "attempts", "next_attempt_at", "error",
+                  "sent_at"]  # fmt: skip
+
+
 class Hl7MessageSerializer(serializers.ModelSerializer):
+    application_acks = Hl7ApplicationAckSerializer(
+        source="app_acks",
+        many=True,
+        read_only=True,
+        help_text="Application ACKs owed to the sender (enhanced mode, MSH-16), oldest first.",
+    )
+
     class Meta:
         model = Message
         fields = [
             "id", "channel", "control_id", "message_type", "status", "error", "attempts",
-            "next_attempt_at", "patient", "received_at", "applied_at",
+            "next_attempt_at", "patient", "received_at", "applied_at", "application_acks",
         ]  # fmt: skip
 
 

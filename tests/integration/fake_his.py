@@ -38,8 +38,9 @@ class FakeHis:
 
 
 @contextmanager
-def fake_his(script: list[str]) -> Iterator[FakeHis]:
-    his = FakeHis(port=free_port(), script=script)
+def fake_his(script: list[str], port: int | None = None) -> Iterator[FakeHis]:
+    """The fake system on `port` (a free one when not given)."""
+    his = FakeHis(port=port or free_port(), script=script)
     loop = asyncio.new_event_loop()
     started = threading.Event()
     servers: list[asyncio.Server] = []

@@ -62,6 +62,39 @@ def test_a_manager_adds_a_channel_and_lists_it(owner_api: HostClient) -> None:
         ({"name": "Out", "sending_facility": "HIS", "direction": "outbound"}, 400, "host"),
         ({"name": "X", "sending_facility": "HIS", "direction": "sideways"}, 400, "direction"),
         ({"name": "X", "sending_facility": "A|B", "direction": "inbound"}, 400, "sending_facility"),
+        # An inbound channel's return address for application ACKs: both parts, a real host.
+        (
+            {"name": "X", "sending_facility": "HIS", "direction": "inbound", "host": "his.local"},
+            400,
+            "port",
+        ),
+        (
+            {"name": "X", "sending_facility": "HIS", "direction": "inbound", "port": 2575},
+            400,
+            "port",
+        ),
+        (
+            {
+                "name": "X",
+                "sending_facility": "HIS",
+                "direction": "inbound",
+                "host": "his local",
+                "port": 2575,
+            },
+            400,
+            "host",
+        ),
+        (
+            {
+                "name": "X",
+                "sending_facility": "HIS",
+                "direction": "inbound",
+                "host": "10.0.0.5",
+                "port": 70000,
+            },
+            400,
+            "port",
+        ),
     ],
 )
 def test_a_channel_that_cannot_be_made_is_refused_with_its_reason(
