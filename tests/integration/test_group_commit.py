@@ -168,3 +168,20 @@ def test_the_enhanced_mode_is_answered_ca_once_stored_and_applied_after(
         ("E-1", Message.Status.APPLIED), ("E-2", Message.Status.ERROR),
         ("O-1", Message.Status.APPLIED),
     ]  # fmt: skip
+
+
+def test_a_batch_that_applies_whole_takes_no_savepoint_of_its_own_a_message(
+    tenant: Tenant,
+) -> None:
+    channel = inbound(tenant)
+    texts = [register(tenant, channel) for _ in range(10)]
+    messages_store(channel=channel, incoming=[(parse(text)[1], text) for text in texts])
+    with CaptureQueriesContext(connection) as applying:
+        done = apply_pending(channel)
+    assert [m.status for m in done.values()] == [Message.Status.APPLIED] * 10
+    assert PatientLink.objects.filter(channel=channel).count() == 10
+    savepoints = [s for s in statements(applying) if s.startswith("SAVEPOINT")]
+    # apply_pending's transaction (a savepoint inside the test's), one around the batch and
+    # each registration command's own: none of a message's own (a batch with a failure, as
+    # above, is applied again with one a message).
+    assert len(savepoints) == 2 + 10
