@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.audit.models import AuditEntry
 from apps.clinic.models import User
 from apps.integration.commands import NO_RETURN_ADDRESS, channel_add, message_reprocess
 from apps.integration.models import ApplicationAck, Channel, Message
@@ -238,3 +239,21 @@ def test_over_mllp_the_sender_gets_aa_after_apply_from_the_celery_task(
         sorted([f"AA:{first_control}", "AE:ER-BAD"])
     )
     assert [(r.code, r.status, r.attempts) for r in rows] == [("AA", "sent", 1), ("AE", "sent", 1)]
+
+
+def test_a_failed_ack_is_sent_again_from_the_admin(tenant: Tenant, owner: User) -> None:
+    channel = returning(tenant.slug, None)
+    message = receive(channel, asking(register(tenant, channel), "AL"))
+    failed = message.app_acks.get()
+    assert failed.status == "failed"
+    admin = client_for(owner, tenant)
+    admin.force_login(owner)
+    listing = admin.get("/admin/integration/applicationack/?status__exact=failed")
+    assert listing.status_code == 200 and failed.control_id in listing.content.decode()
+    admin.post(
+        "/admin/integration/applicationack/",
+        {"action": "send_again", "_selected_action": [failed.pk]},
+    )
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == ("pending", 0)
+    assert AuditEntry.objects.filter(action="hl7.app_ack.resend").count() == 1
