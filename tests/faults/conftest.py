@@ -1,11 +1,12 @@
 """Fixtures of the fault suite: empty queues, a second tenant with committed data, and
 throw-away clusters with the app's environment for the drills that start their own PostgreSQL
-(tests/faults/clusters.py). The timings each fault test records are printed by
-tests/conftest.py."""
+(tests/faults/clusters.py), each a copy of one migrated image. The timings each fault test
+records are printed by tests/conftest.py."""
 
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,8 @@ from django.db import connection
 from apps.tenants.models import Tenant
 from mymedic.settings import redis_db_url
 from tests.conftest import _onboard
-from tests.faults.clusters import ROOT, Cluster
+from tests.faults.clusters import ROOT, Cluster, MigratedImage
+from tests.faults.stack import TIMINGS
 
 QUEUES = ["default", "projections", "notifications", "reports", "integration", "celery"]
 # Where kombu keeps messages a worker took and has not acknowledged.
@@ -46,12 +48,50 @@ def second_tenant(django_db_setup: dict[str, Tenant], django_db_blocker: Any) ->
         tenant.delete(force_drop=True)
 
 
-@pytest.fixture
-def drill_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="mymedic-drill-", dir="/tmp"))
+def postgres_folder(prefix: str) -> Path:
+    """A new folder under /tmp that the postgres user owns (when we are root) and can reach."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     path.chmod(0o755)
     if os.geteuid() == 0:
         shutil.chown(path, "postgres")
+    return path
+
+
+def app_environment(local_dir: Path) -> dict[str, str]:
+    """The app's environment for subprocesses, its local files in `local_dir`. Projection runs
+    they request go to a broker database of their own, which no worker of the suite reads."""
+    return {
+        **os.environ,
+        "MYMEDIC_ENV": "local",
+        "MYMEDIC_DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": "mymedic.settings",
+        "CELERY_BROKER_URL": redis_db_url(os.environ.get("REDIS_URL", settings.REDIS_URL), 13),
+        "MYMEDIC_LOCAL_DIR": str(local_dir),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_image() -> Iterator[MigratedImage]:
+    """The process's migrated cluster image (tests/faults/clusters.py), built when a test
+    first asks for it; the restore and failover drills and the service-fault stack copy it."""
+    folder = postgres_folder("mymedic-image-")
+    env = app_environment(folder / "app")
+    started = time.monotonic()
+    try:
+        image = MigratedImage.build(folder, env)
+        TIMINGS["migrated cluster image (initdb, migrate_all), once per process"] = (
+            time.monotonic() - started
+        )
+        yield image
+    finally:
+        redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def drill_dir() -> Iterator[Path]:
+    path = postgres_folder("mymedic-drill-")
     try:
         yield path
     finally:
@@ -71,20 +111,10 @@ def clusters() -> Iterator[list[Cluster]]:
 
 @pytest.fixture
 def app_env(drill_dir: Path) -> Iterator[dict[str, str]]:
-    """The app's environment for subprocesses. Projection runs they request go to a broker
-    database of their own, which no worker of the suite reads, emptied after; their cache
-    keys carry the drill's schema, which no other test uses."""
-    broker_url = redis_db_url(os.environ.get("REDIS_URL", settings.REDIS_URL), 13)
-    env = {
-        **os.environ,
-        "MYMEDIC_ENV": "local",
-        "MYMEDIC_DEBUG": "false",
-        "DJANGO_SETTINGS_MODULE": "mymedic.settings",
-        "CELERY_BROKER_URL": broker_url,
-        "MYMEDIC_LOCAL_DIR": str(drill_dir / "app"),
-        "PYTHONPATH": str(ROOT),
-    }
+    """The app's environment for subprocesses (`app_environment`); their broker database is
+    emptied after, and their cache keys carry the drill's schema, which no other test uses."""
+    env = app_environment(drill_dir / "app")
     try:
         yield env
     finally:
-        redis.Redis.from_url(broker_url).flushdb()
+        redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
