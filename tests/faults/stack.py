@@ -258,7 +258,8 @@ class Stack:
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
 
-    def start_web(self) -> None:
+    def launch_web(self) -> None:
+        """Starts the web server without waiting for it (`wait_for_web`)."""
         self.web_port = self.web_port or free_port()
         log = open(self.root / "web.log", "ab")  # noqa: SIM115  (the process owns it)
         self.web = subprocess.Popen(
@@ -267,22 +268,32 @@ class Stack:
             cwd=ROOT, env=self.env, stdout=log, stderr=log,
         )  # fmt: skip
         log.close()
+
+    def wait_for_web(self) -> None:
         wait_until(lambda: self.call("GET", "/healthz").status == 200, 30, "the web server")
 
     def start_worker(self) -> float:
         """Starts the worker; the seconds until it said it was ready."""
+        started = time.monotonic()
+        self.launch_worker()
+        self.wait_for_worker()
+        return time.monotonic() - started
+
+    def launch_worker(self) -> None:
+        """Starts the worker without waiting for it (`wait_for_worker`)."""
         log_path = self.root / "worker.log"
         log_path.write_bytes(b"")
         log = open(log_path, "ab")  # noqa: SIM115
-        started = time.monotonic()
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "mymedic", "worker", "-l", "info",
              "--concurrency", "2", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
         log.close()
+
+    def wait_for_worker(self) -> None:
+        log_path = self.root / "worker.log"
         wait_until(lambda: b" ready." in log_path.read_bytes(), 60, "the worker")
-        return time.monotonic() - started
 
     def freeze_worker(self) -> None:
         """SIGSTOP to the worker and its pool: it holds what it has fetched and does nothing."""
@@ -420,9 +431,13 @@ def running_stack(image: "MigratedImage") -> Iterator[Stack]:
         }
         for inherited in ("CELERY_BROKER_URL", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST"):
             stack.env.pop(inherited, None)
+        # The web server and the worker start while the tenant is made (each waited for
+        # after it, with its whole time limit): three start-ups overlap, not one after another.
+        stack.launch_web()
+        stack.launch_worker()
         stack.tenant = json.loads(stack.manage(script=TENANT_SCRIPT).strip().splitlines()[-1])
-        stack.start_web()
-        stack.start_worker()
+        stack.wait_for_web()
+        stack.wait_for_worker()
         yield stack
     finally:
         stack.close()
