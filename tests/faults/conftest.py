@@ -3,12 +3,13 @@ throw-away clusters with the app's environment for the drills that start their o
 (tests/faults/clusters.py), each a copy of one migrated image. The timings each fault test
 records are printed by tests/conftest.py."""
 
+import contextlib
 import os
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,22 +72,63 @@ def app_environment(local_dir: Path) -> dict[str, str]:
     }
 
 
+# The process's one migrated cluster image: its folder and environment, then the image or
+# the error that its build raised.
+_image: dict[str, Any] = {}
+
+
+def _built_image() -> MigratedImage:
+    """The migrated image, built on the first call (tests/faults/clusters.py)."""
+    if not _image:
+        _image["folder"] = folder = postgres_folder("mymedic-image-")
+        _image["env"] = env = app_environment(folder / "app")
+        started = time.monotonic()
+        try:
+            _image["image"] = MigratedImage.build(folder, env)
+        except Exception as error:  # noqa: BLE001  (raised again to each test that asks)
+            _image["error"] = error
+        else:
+            TIMINGS["migrated cluster image (initdb, migrate_all), once per process"] = (
+                time.monotonic() - started
+            )
+    if "error" in _image:
+        raise _image["error"]
+    image: MigratedImage = _image["image"]
+    return image
+
+
+def _remove_image() -> None:
+    if _image:
+        redis.Redis.from_url(_image["env"]["CELERY_BROKER_URL"]).flushdb()
+        shutil.rmtree(_image["folder"], ignore_errors=True)
+        _image.clear()
+
+
+# Before pytest-timeout starts counting (outermost, like the wait for a turn in
+# tests/isolation.py): a test's time limit is for what the test does, the image is built once
+# for all of them (within its own limits, MigratedImage.build). A failed build is raised again
+# by the fixture, in the set-up of each test that asks for it.
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, Any, Any]:
+    if "migrated_image" in getattr(item, "fixturenames", ()):
+        with contextlib.suppress(Exception):
+            _built_image()
+    return (yield)
+
+
 @pytest.fixture(scope="session")
 def migrated_image() -> Iterator[MigratedImage]:
-    """The process's migrated cluster image (tests/faults/clusters.py), built when a test
-    first asks for it; the restore and failover drills and the service-fault stack copy it."""
-    folder = postgres_folder("mymedic-image-")
-    env = app_environment(folder / "app")
-    started = time.monotonic()
+    """The process's migrated cluster image, built before the first test that asks for it
+    started; the restore and failover drills and the service-fault stack copy it."""
     try:
-        image = MigratedImage.build(folder, env)
-        TIMINGS["migrated cluster image (initdb, migrate_all), once per process"] = (
-            time.monotonic() - started
-        )
-        yield image
+        yield _built_image()
     finally:
-        redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove_image()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Also when every test that asked for the image was skipped after it was built."""
+    _remove_image()
 
 
 @pytest.fixture
