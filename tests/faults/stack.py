@@ -1,7 +1,8 @@
 """A whole MyMedic stack of real processes on loopback, for breaking one part at a time.
 
-Its own PostgreSQL cluster and Redis on free ports (never the suite's), the web server
-(daphne, like the `Procfile`) and a Celery worker as subprocesses. Everything started here is
+Its own PostgreSQL cluster (a copy of the migrated image, tests/faults/clusters.py) and Redis
+on free ports (never the suite's), the web server (daphne, like the `Procfile`) and a Celery
+worker as subprocesses. Everything started here is
 stopped by its PID (the worker by its own process group, it forks its pool) when the stack
 closes, also after a failure.
 """
@@ -23,9 +24,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
+
+if TYPE_CHECKING:  # tests/faults/clusters.py imports the app, which this module must not
+    from tests.faults.clusters import MigratedImage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,19 +69,24 @@ def _stop(process: subprocess.Popen[Any] | None, group: bool = False) -> None:
 
 
 class Postgres:
-    """A throw-away cluster, run as the postgres user when we are root (like scripts/local.sh)."""
+    """A throw-away cluster, run as the postgres user when we are root (like scripts/local.sh):
+    a new one (initdb), or a copy of a migrated image."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, image: "MigratedImage | None" = None) -> None:
         self.port = free_port()
         self.dir = root / "postgres"
         self.data = self.dir / "data"
-        self.bin = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version)[-1]
+        newest = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version)[-1]
+        self.bin = str(image.bin) if image else newest
         self.as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         self.dir.mkdir()
         if self.as_pg:
             shutil.chown(self.dir, "postgres")
-        self._pg(["initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                  "--encoding=UTF8", "--locale=C", "--no-sync"])  # fmt: skip
+        if image is None:
+            self._pg(["initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                      "--encoding=UTF8", "--locale=C", "--no-sync"])  # fmt: skip
+        else:
+            image.copy_to(self.data)
 
     def _pg(self, args: list[str]) -> None:
         subprocess.run(
@@ -249,7 +258,8 @@ class Stack:
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
 
-    def start_web(self) -> None:
+    def launch_web(self) -> None:
+        """Starts the web server without waiting for it (`wait_for_web`)."""
         self.web_port = self.web_port or free_port()
         log = open(self.root / "web.log", "ab")  # noqa: SIM115  (the process owns it)
         self.web = subprocess.Popen(
@@ -258,22 +268,32 @@ class Stack:
             cwd=ROOT, env=self.env, stdout=log, stderr=log,
         )  # fmt: skip
         log.close()
+
+    def wait_for_web(self) -> None:
         wait_until(lambda: self.call("GET", "/healthz").status == 200, 30, "the web server")
 
     def start_worker(self) -> float:
         """Starts the worker; the seconds until it said it was ready."""
+        started = time.monotonic()
+        self.launch_worker()
+        self.wait_for_worker()
+        return time.monotonic() - started
+
+    def launch_worker(self) -> None:
+        """Starts the worker without waiting for it (`wait_for_worker`)."""
         log_path = self.root / "worker.log"
         log_path.write_bytes(b"")
         log = open(log_path, "ab")  # noqa: SIM115
-        started = time.monotonic()
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "mymedic", "worker", "-l", "info",
              "--concurrency", "2", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
         log.close()
+
+    def wait_for_worker(self) -> None:
+        log_path = self.root / "worker.log"
         wait_until(lambda: b" ready." in log_path.read_bytes(), 60, "the worker")
-        return time.monotonic() - started
 
     def freeze_worker(self) -> None:
         """SIGSTOP to the worker and its pool: it holds what it has fetched and does nothing."""
@@ -345,8 +365,8 @@ class Stack:
         return int(row[0]) if row else 0
 
 
-# Run in a subprocess against the stack's database: the template schema, one tenant, a
-# doctor working every day, a patient and an owner's API token, as JSON on stdout.
+# Run in a subprocess against the stack's migrated database: one tenant, a doctor working
+# every day, a patient and an owner's API token, as JSON on stdout.
 TENANT_SCRIPT = textwrap.dedent(
     """
     import json, django
@@ -358,9 +378,7 @@ TENANT_SCRIPT = textwrap.dedent(
     from apps.clinic.models import Branch, User
     from apps.scheduling import commands
     from apps.tenants.commands import tenant_onboard
-    from apps.tenants.schemas import ensure_template_schema
 
-    ensure_template_schema()
     tenant = tenant_onboard(
         verified=True, clinic_name="Fault Clinic", slug="fault", kind="clinic",
         owner_name="Fault Owner", owner_email="owner@fault.example.com",
@@ -392,14 +410,13 @@ TENANT_SCRIPT = textwrap.dedent(
 
 
 @contextlib.contextmanager
-def running_stack() -> Iterator[Stack]:
+def running_stack(image: "MigratedImage") -> Iterator[Stack]:
+    """The stack on a copy of `image` (its database migrated, no tenant yet)."""
     root = Path(tempfile.mkdtemp(prefix="mymedic-fault-", dir="/tmp"))
     root.chmod(0o755)  # the postgres user must reach its data directory
-    stack = Stack(root, Postgres(root), Redis(root), HangingProvider())
+    stack = Stack(root, Postgres(root, image), Redis(root), HangingProvider())
     try:
         stack.postgres.start()
-        with stack.postgres.connect("postgres") as db:
-            db.execute("CREATE DATABASE mymedic")
         stack.redis.start()
         stack.env = {
             **os.environ,
@@ -414,10 +431,13 @@ def running_stack() -> Iterator[Stack]:
         }
         for inherited in ("CELERY_BROKER_URL", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST"):
             stack.env.pop(inherited, None)
-        stack.manage("migrate_schemas", "--shared", "--verbosity", "0")
+        # The web server and the worker start while the tenant is made (each waited for
+        # after it, with its whole time limit): three start-ups overlap, not one after another.
+        stack.launch_web()
+        stack.launch_worker()
         stack.tenant = json.loads(stack.manage(script=TENANT_SCRIPT).strip().splitlines()[-1])
-        stack.start_web()
-        stack.start_worker()
+        stack.wait_for_web()
+        stack.wait_for_worker()
         yield stack
     finally:
         stack.close()

@@ -4,8 +4,8 @@ event and audit entry acknowledged before the kill is there (RPO 0). The recover
 → first booking acknowledged by the promoted standby) is measured and printed.
 
 The test starts both servers itself (as the postgres user, on free loopback ports, under
-/tmp), drives the app in a subprocess pointed at them, and stops every server by PID, also on
-failure.
+/tmp; the primary a copy of the migrated image, tests/faults/clusters.py), drives the app in
+a subprocess pointed at them, and stops every server by PID, also on failure.
 """
 
 import json
@@ -19,9 +19,16 @@ from typing import Any
 
 import pytest
 
-from apps.tenants.backups import pg_tool
 from tests.faults.clinic_day import FIRST_DAY, SLOTS_PER_DAY
-from tests.faults.clusters import FAULTS, Cluster, as_postgres, clinic_day, manage, run
+from tests.faults.clusters import (
+    FAULTS,
+    Cluster,
+    MigratedImage,
+    as_postgres,
+    clinic_day,
+    manage,
+    run,
+)
 from tests.servers import free_port, wait_until
 
 SLUG = "failover"
@@ -30,11 +37,11 @@ STANDBY = "mymedic_standby"
 pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def start(cluster: Cluster, log: Path, *options: str) -> None:
+def start(cluster: Cluster, image: MigratedImage, log: Path, *options: str) -> None:
     settings = f"-c listen_addresses=127.0.0.1 -p {cluster.port} -k {cluster.data} " + " ".join(
         options
     )
-    run(as_postgres(pg_tool("pg_ctl"), "-D", cluster.data, "-l", log, "-w", "-o", settings,
+    run(as_postgres(image.bin / "pg_ctl", "-D", cluster.data, "-l", log, "-w", "-o", settings,
                     "start"))  # fmt: skip
 
 
@@ -84,30 +91,27 @@ class Loader:
 
 
 def test_a_promoted_synchronous_standby_has_every_acknowledged_booking(
-    drill_dir: Path, clusters: list[Cluster], app_env: dict[str, str]
+    drill_dir: Path, clusters: list[Cluster], app_env: dict[str, str], migrated_image: MigratedImage
 ) -> None:
+    image = migrated_image
     primary = Cluster(drill_dir / "primary", free_port())
-    run(as_postgres(pg_tool("initdb"), "-D", primary.data, "-A", "trust", "-U", "postgres",
-                    "--encoding=UTF8", "--locale=C.UTF-8"))  # fmt: skip
-    start(primary, drill_dir / "primary.log", "-c wal_level=replica", "-c max_wal_senders=4")
+    image.copy_to(primary.data)
+    start(primary, image, drill_dir / "primary.log", "-c wal_level=replica", "-c max_wal_senders=4")
     clusters.append(primary)
-    primary.query("CREATE DATABASE mymedic", database="postgres")
     env = {**app_env, "DATABASE_URL": primary.url}
-    run([sys.executable, "-c", "import django; django.setup(); "
-         "from apps.tenants.schemas import migrate_all; migrate_all()"], env=env)  # fmt: skip
     clinic_day(env, "prepare", SLUG)
 
     # The standby: a base backup of the primary that streams its WAL, named for the primary's
     # synchronous_standby_names; from then on a commit is acknowledged only once the standby
     # has it.
     standby = Cluster(drill_dir / "standby", free_port())
-    run(as_postgres(pg_tool("pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
+    run(as_postgres(image.bin / "pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port),
                     "-U", "postgres", "-D", standby.data, "-X", "stream", "-R",
                     "--checkpoint=fast"))  # fmt: skip
     conninfo = f"host=127.0.0.1 port={primary.port} user=postgres application_name={STANDBY}"
     run(as_postgres("sh", "-c", f"echo \"primary_conninfo = '{conninfo}'\" >> "
                     f"{standby.data}/postgresql.auto.conf"))  # fmt: skip
-    start(standby, drill_dir / "standby.log")
+    start(standby, image, drill_dir / "standby.log")
     clusters.append(standby)
     primary.query(f"ALTER SYSTEM SET synchronous_standby_names = '{STANDBY}'")
     primary.query("SELECT pg_reload_conf()")

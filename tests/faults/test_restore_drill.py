@@ -3,18 +3,17 @@ tenant holds exactly the events acknowledged before it, with its audit trail and
 models intact.
 
 The test starts its own PostgreSQL (as the postgres user, on free loopback ports, under
-/tmp) through `scripts/backup.sh`, drives the app in subprocesses pointed at it, and stops
-every server it started by PID, also on failure.
+/tmp; a copy of the migrated image, tests/faults/clusters.py) with archiving settings from
+`scripts/backup.sh`, drives the app in subprocesses pointed at it, and stops every server it
+started by PID, also on failure.
 """
 
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from apps.tenants.backups import pg_tool
-from tests.faults.clusters import Cluster, as_postgres, clinic_day, manage, run
+from tests.faults.clusters import Cluster, MigratedImage, as_postgres, clinic_day, manage, run
 from tests.servers import free_port
 
 BACKUP = Path(__file__).resolve().parents[2] / "scripts" / "backup.sh"
@@ -25,18 +24,16 @@ SLUG = "drill"
 pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(240)]
 
 
-def _start_archiving_cluster(drill_dir: Path, archive: Path) -> Cluster:
+def _start_archiving_cluster(drill_dir: Path, archive: Path, image: MigratedImage) -> Cluster:
+    """A copy of the migrated image, archiving its WAL from its first start."""
     data = drill_dir / "primary"
-    run(
-        as_postgres(pg_tool("initdb"), "-D", data, "-A", "trust", "-U", "postgres",
-                     "--encoding=UTF8", "--locale=C.UTF-8")
-    )  # fmt: skip
+    image.copy_to(data)
     archiving = run([str(BACKUP), "archive-settings", "--archive", str(archive),
                       "--timeout", str(ARCHIVE_TIMEOUT)]).strip()  # fmt: skip
     cluster = Cluster(data, free_port())
     # fsync=off: a throwaway cluster on a shared machine; what is archived does not change.
     options = f"-c listen_addresses=127.0.0.1 -p {cluster.port} -k {data} -c fsync=off {archiving}"
-    run(as_postgres(pg_tool("pg_ctl"), "-D", data, "-l", drill_dir / "primary.log", "-w",
+    run(as_postgres(image.bin / "pg_ctl", "-D", data, "-l", drill_dir / "primary.log", "-w",
                       "-o", options, "start"))  # fmt: skip
     return cluster
 
@@ -55,15 +52,12 @@ def _archived_past(primary: Cluster, timeout: float) -> float:
 
 
 def test_a_cluster_restored_to_a_moment_has_exactly_the_events_acknowledged_before_it(
-    drill_dir: Path, clusters: list[Cluster], app_env: dict[str, str]
+    drill_dir: Path, clusters: list[Cluster], app_env: dict[str, str], migrated_image: MigratedImage
 ) -> None:
     archive = drill_dir / "wal"
-    primary = _start_archiving_cluster(drill_dir, archive)
+    primary = _start_archiving_cluster(drill_dir, archive, migrated_image)
     clusters.append(primary)
-    primary.query("CREATE DATABASE mymedic", database="postgres")
     env = {**app_env, "DATABASE_URL": primary.url}
-    run([sys.executable, "-c", "import django; django.setup(); "
-          "from apps.tenants.schemas import migrate_all; migrate_all()"], env=env)  # fmt: skip
     clinic_day(env, "prepare", SLUG, "--before", "2")
 
     run([str(BACKUP), "base", "--port", str(primary.port), "--out", str(drill_dir / "base")])

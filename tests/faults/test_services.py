@@ -10,16 +10,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.faults.clusters import MigratedImage
 from tests.faults.stack import TIMINGS, Answer, Stack, running_stack, wait_until
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack(migrated_image: MigratedImage) -> Iterator[Stack]:
     started = time.monotonic()
-    with running_stack() as running:
-        TIMINGS["stack set-up (initdb, migrate, tenant, web, worker)"] = time.monotonic() - started
+    with running_stack(migrated_image) as running:
+        TIMINGS["stack set-up (copy of the migrated image, tenant, web, worker)"] = (
+            time.monotonic() - started
+        )
         yield running
 
 
