@@ -318,7 +318,8 @@ MYMEDIC_WAITLIST_HOLD_MINUTES = int(os.environ.get("MYMEDIC_WAITLIST_HOLD_MINUTE
 MYMEDIC_EVENT_BUS = os.environ.get("MYMEDIC_EVENT_BUS", "")
 if MYMEDIC_EVENT_BUS:
     # Appends wake the relay (NOTIFY) only from connections with this on: without a bus, no
-    # commit queues on the lock PostgreSQL takes for a notifying commit (eventbus 0004).
+    # commit queues on the lock PostgreSQL takes for a notifying commit (eventbus 0004; the
+    # name is apps.eventbus.relay.NOTIFY_SETTING, which settings cannot import).
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c mymedic.notify_relay=on"
 # JetStream stream: replicas (3 on a cluster), how long messages stay, de-duplication window.
 MYMEDIC_EVENT_BUS_REPLICAS = int(os.environ.get("MYMEDIC_EVENT_BUS_REPLICAS", "1"))

@@ -4,7 +4,7 @@ from apps.eventbus.relay import APPENDED_CHANNEL, NOTIFY_SETTING
 
 # Every transaction that sends NOTIFY takes one lock for the whole database at its commit and
 # holds it until the commit's WAL is flushed, so the commits of tenants that share nothing else
-# queued on it. The append notifies only where the connection says a relay listens: the
+# queued on it. The append notifies only where the connection says a relay may listen: the
 # settings turn NOTIFY_SETTING on for every connection when MYMEDIC_EVENT_BUS is set. Reading
 # a setting costs the trigger about 5 µs; looking for the relay's connection in
 # pg_stat_activity instead cost 300-400 µs per append (docs/PERFORMANCE.md).
