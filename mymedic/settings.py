@@ -316,6 +316,11 @@ MYMEDIC_WAITLIST_HOLD_MINUTES = int(os.environ.get("MYMEDIC_WAITLIST_HOLD_MINUTE
 # nats://HOST:PORT[,nats://HOST:PORT...] (JetStream) or kafka://HOST:PORT[,HOST:PORT...][?librdkafka
 # option=value&...]. The relay publishes every committed event of every tenant of this cell.
 MYMEDIC_EVENT_BUS = os.environ.get("MYMEDIC_EVENT_BUS", "")
+if MYMEDIC_EVENT_BUS:
+    # Appends wake the relay (NOTIFY) only from connections with this on: without a bus, no
+    # commit queues on the lock PostgreSQL takes for a notifying commit (eventbus 0004; the
+    # name is apps.eventbus.relay.NOTIFY_SETTING, which settings cannot import).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c mymedic.notify_relay=on"
 # JetStream stream: replicas (3 on a cluster), how long messages stay, de-duplication window.
 MYMEDIC_EVENT_BUS_REPLICAS = int(os.environ.get("MYMEDIC_EVENT_BUS_REPLICAS", "1"))
 MYMEDIC_EVENT_BUS_MAX_AGE_DAYS = float(os.environ.get("MYMEDIC_EVENT_BUS_MAX_AGE_DAYS", "7"))

@@ -5,8 +5,10 @@ tenant, and moves the tenant's relay position only past what the bus acknowledge
   `events` row is the tenant's log head (kept by a trigger inside each appending transaction),
   the `event-bus` row is where the relay stands. No schema is visited unless it has work.
 - *When to look*: each appending transaction sends `NOTIFY mymedic_events_appended` at its
-  commit (migration `eventbus.0001`); the relay LISTENs, and also looks every few seconds in
-  case it missed one (it was reconnecting).
+  commit (migration `eventbus.0001`) when its connection has `mymedic.notify_relay` on
+  (`eventbus.0004`), which the settings give every connection where `MYMEDIC_EVENT_BUS` is set;
+  the relay LISTENs, and also looks every few seconds in case it missed one (it was
+  reconnecting, or a writer was not configured for the bus).
 - *Never skipping*: appends take the tenant's append lock until they commit, so positions
   commit in order (`apps.eventstore.locks`, ADR 0003): once the relay has read position N,
   nothing below N can still appear, and reading `position > relayed` misses nothing.
@@ -18,7 +20,8 @@ tenant, and moves the tenant's relay position only past what the bus acknowledge
 import logging
 import threading
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import psycopg
@@ -36,6 +39,9 @@ logger = logging.getLogger("mymedic.eventbus")
 
 JOB = "event-bus"  # the relay's row in tenants.TenantWork
 APPENDED_CHANNEL = "mymedic_events_appended"
+# Appends NOTIFY only on connections with this setting on (migration `eventbus.0004`); the
+# settings put it on every connection of a process that has MYMEDIC_EVENT_BUS.
+NOTIFY_SETTING = "mymedic.notify_relay"
 BATCH = 2000  # events per publish
 ROUNDS = 5  # batches of a tenant per pass (then the next tenant: no tenant hogs the relay)
 LOOK_EVERY = 5.0  # seconds between looks when no notification came
@@ -67,6 +73,19 @@ SELECT id, %(job)s, %(position)s FROM tenants_tenant WHERE schema_name = %(schem
 ON CONFLICT (tenant_id, job) DO UPDATE
     SET position = GREATEST(tenants_tenantwork.position, EXCLUDED.position)
 """
+
+
+@contextmanager
+def notifying_relay() -> Iterator[None]:
+    """This thread's connection wakes a relay with its appends, as if MYMEDIC_EVENT_BUS were
+    set, for a process that starts a relay of its own (a bench, a test) without the setting."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, 'on', false)", [NOTIFY_SETTING])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, '', false)", [NOTIFY_SETTING])
 
 
 @dataclass(frozen=True)

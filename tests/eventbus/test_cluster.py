@@ -17,6 +17,7 @@ from django_tenants.utils import schema_context
 from apps.clinic.models import Branch
 from apps.eventbus.messages import STREAM
 from apps.eventbus.natsserver import NatsServer, nats_cluster
+from apps.eventbus.relay import notifying_relay
 from apps.eventstore.models import Event
 from apps.scheduling import commands
 from apps.tenants.models import Tenant
@@ -92,7 +93,11 @@ def test_killing_the_stream_leader_under_load_loses_reorders_and_doubles_nothing
     killed = ""
     try:
         wait_until(lambda: stream_leader(urls) != "", 60, "the stream and its leader")
-        with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
+        with (
+            django_db_blocker.unblock(),
+            notifying_relay(),  # as the writers of a cell with a bus do
+            schema_context(committed_tenant.schema_name),
+        ):
             doctor = DoctorFactory(branch=Branch.objects.get(), weekly_hours=ALL_DAY)
             patient = PatientFactory(name="Cluster Patient", phone="+919800000092")
             for index in range(150):

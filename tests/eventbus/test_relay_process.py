@@ -11,6 +11,7 @@ import pytest
 from django_tenants.utils import schema_context
 
 from apps.eventbus.natsserver import NatsServer
+from apps.eventbus.relay import notifying_relay
 from apps.eventstore.models import Event
 from apps.tenants.models import Tenant
 from tests.conftest import subprocess_env
@@ -41,7 +42,9 @@ def test_the_relay_process_publishes_on_commit_and_catches_up_after_a_nats_outag
         text=True,
     )
     try:
-        with django_db_blocker.unblock():
+        # the relay's bus is set for its process only: the test's appends wake it as a writer's
+        # configured for the bus do
+        with django_db_blocker.unblock(), notifying_relay():
             first_head = head(committed_tenant)
             wait_until(lambda: positions(bus, committed_tenant)[-1:] == [first_head], 30, "start")
 

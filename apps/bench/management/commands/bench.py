@@ -65,6 +65,7 @@ from apps.clinic import tokens
 from apps.clinic.models import Branch, Role, User
 from apps.core.db import connection
 from apps.core.errors import TenantMoving
+from apps.eventbus.relay import notifying_relay
 from apps.eventstore import replay
 from apps.eventstore.models import Event, ProjectionState
 from apps.eventstore.projections import catch_up
@@ -914,14 +915,15 @@ class Command(BaseCommand):
                         actor=None, doctor=doctor, patient=patient, start=start
                     ).position
 
-                return bench_relay(
-                    tenant,
-                    env=dict(os.environ),
-                    book=book,
-                    events=events,
-                    bookings=bookings,
-                    rate=rate,
-                )
+                with notifying_relay():  # the relay's bus is set here for its process only
+                    return bench_relay(
+                        tenant,
+                        env=dict(os.environ),
+                        book=book,
+                        events=events,
+                        bookings=bookings,
+                        rate=rate,
+                    )
         finally:
             drop_tenant(tenant)
 

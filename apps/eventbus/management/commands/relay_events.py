@@ -50,6 +50,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
         self.stdout.write(f"relay: publishing to the event bus ({url.split(':')[0]})")
+        if not settings.MYMEDIC_EVENT_BUS:
+            self.stderr.write(
+                "relay: MYMEDIC_EVENT_BUS is not set, so appends do not wake the relay unless "
+                "their processes set it; it finds them every 5 s."
+            )
         self.stdout.flush()
         try:
             relay.run(publisher, stop=stop, batch=options["batch"])
