@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -14,6 +14,7 @@ from apps.core.db import connection
 from apps.core.errors import TenantMoving
 from apps.core.shortlived import ShortLived
 from apps.directory.selectors import location_of
+from apps.tenants.models import Domain, Tenant
 from mymedic.health import healthz
 
 HEALTH_PATH = "/healthz"
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 # Host → tenant, kept at most a second per process (apps/core/shortlived.py): a removed
 # domain or a deleted or moved tenant stops being served everywhere within that second.
-_tenants_by_host: ShortLived[Any] = ShortLived("tenants by host")
+_tenants_by_host: ShortLived[Tenant] = ShortLived("tenants by host")
 
 
 class HealthCheckMiddleware:
@@ -54,17 +55,16 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
             request.tenant = connection.tenant  # type: ignore[attr-defined]
             self.setup_url_routing(request, force_public=True)
             return None
-        return super().process_request(request)
-
-    def get_tenant(self, domain_model: Any, hostname: str) -> Any:
-        def load() -> Any:
-            domain = domain_model.objects.select_related("tenant").filter(domain=hostname).first()
-            return domain.tenant if domain else None
-
-        tenant = _tenants_by_host.get(hostname, load)
+        # django-tenants' own steps from here, without its second switch to `public` and with
+        # the tenant kept for a second (the rest of a warm API read costs about as much).
+        tenant = _tenants_by_host.get(hostname, partial(_tenant_of, hostname))
         if tenant is None:
-            raise domain_model.DoesNotExist
-        return tenant
+            return self.no_tenant_found(request, hostname)
+        tenant.domain_url = hostname
+        request.tenant = tenant  # type: ignore[attr-defined]
+        connection.set_tenant(tenant)
+        self.setup_url_routing(request)
+        return None
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         if served_by_another_cell(hostname):
@@ -92,6 +92,11 @@ class TenantMovingMiddleware:
             response = HttpResponse(exception.message, status=503, content_type="text/plain")
         response["Retry-After"] = str(exception.retry_after)
         return response
+
+
+def _tenant_of(hostname: str) -> Tenant | None:
+    domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
+    return domain.tenant if domain else None
 
 
 def served_by_another_cell(hostname: str) -> bool:

@@ -406,19 +406,21 @@ MIDDLEWARE = [
     "mymedic.middleware.TenantMovingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The console's session, user and messages: passed by for token API calls
+    # (apps/core/consoleonly.py).
+    "apps.core.consoleonly.ConsoleSessionMiddleware",
     "apps.core.sessions.IdleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.core.consoleonly.ConsoleAuthenticationMiddleware",
     "apps.plans.gate.PlanGateMiddleware",
     "apps.clinic.language.StaffLanguageMiddleware",
     "apps.core.clinictime.ClinicTimeMiddleware",
     "apps.eventstore.context.RequestOriginMiddleware",
     "apps.core.idempotency.IdempotencyMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "apps.core.consoleonly.ConsoleMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "mymedic.csp.CSPMiddleware",  # django-csp's, the policy built once (mymedic/csp.py)
     # Sync-only, so last: under ASGI Django then runs the whole chain in one thread. Below a
     # sync-only middleware, async-capable ones run as coroutines that hop to a thread for each
     # of their hooks (tests/test_read_path.py).
@@ -670,6 +672,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # The contract speaks JSON; the one file upload (settlements) names its own parsers.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's negotiation, answered at once for the usual Accept headers (apps/core/api.py).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.api.Negotiation",
     "UNAUTHENTICATED_USER": None,
     # `?format=csv` belongs to the report views, not to DRF's renderer switch.
     "URL_FORMAT_OVERRIDE": None,

@@ -29,8 +29,12 @@ class StaffLanguageMiddleware:
         user = getattr(request, "user", None)
         chosen = getattr(user, "language", "en") if user is not None else "en"
         language = settings.LANGUAGE_CODE if chosen == "en" else chosen
+        request.LANGUAGE_CODE = language
+        if language == translation.get_language():
+            # Already the request's language (the API's and most pages' en-IN): switching to
+            # it and back is work with no effect.
+            return self.get_response(request)
         with translation.override(language):
-            request.LANGUAGE_CODE = language
             return self.get_response(request)
 
 

@@ -1,5 +1,6 @@
 """Cross-cutting API pieces: error mapping, pagination and finding a row within reach."""
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from django.core.exceptions import RequestDataTooBig
@@ -8,7 +9,10 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
 from rest_framework import status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -20,6 +24,28 @@ M = TypeVar("M", bound=Model)
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+class Negotiation(DefaultContentNegotiation):
+    """DRF's negotiation without its parsing for the common case: a view with one renderer
+    (every JSON view) asked with no Accept header, `*/*`, its type's `…/*` or its own media
+    type gets that renderer at once, with the media type DRF would choose; any other header
+    (and a format override) is negotiated by DRF, which answers 406 when nothing matches."""
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderers = list(renderers)
+        if len(renderers) == 1 and format_suffix is None and not self.settings.URL_FORMAT_OVERRIDE:
+            only = renderers[0]
+            accept = request.META.get("HTTP_ACCEPT", "*/*")
+            family = only.media_type.split("/", 1)[0] + "/*"
+            if accept in ("*/*", family, only.media_type):
+                return only, only.media_type
+        chosen: tuple[BaseRenderer, str] = super().select_renderer(
+            request, renderers, format_suffix
+        )
+        return chosen
 
 
 def get_visible(queryset: QuerySet[M], pk: int, what: str) -> M:

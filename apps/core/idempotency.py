@@ -137,8 +137,10 @@ class IdempotencyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST" or not request.path.startswith("/api/"):
+            return self.get_response(request)
         key = request.headers.get(HEADER)
-        if request.method != "POST" or key is None or not request.path.startswith("/api/"):
+        if key is None:
             return self.get_response(request)
         if not key.strip() or len(key) > MAX_KEY_LENGTH:
             return JsonResponse(

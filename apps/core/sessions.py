@@ -39,6 +39,7 @@ from django.core.cache.backends.base import BaseCache
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
+from apps.core.consoleonly import token_api_request
 from apps.core.counters import UNREACHABLE
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,8 @@ class IdleSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if token_api_request(request):  # no session was read (apps/core/consoleonly.py)
+            return self.get_response(request)
         session = request.session
         if session.session_key is not None:
             refreshed = session.get(REFRESHED_AT)

@@ -50,7 +50,7 @@ class ShortLived(Generic[V]):
         entry = self._entries.get(key)
         # A clock that went back (tests travel in time) makes an entry as good as expired.
         if entry is not None and 0 <= now - entry[0] < self.seconds:
-            return copy.copy(entry[1])
+            return _copy(entry[1])
         value = load()
         if value is None:
             self._entries.pop(key, None)
@@ -59,7 +59,7 @@ class ShortLived(Generic[V]):
             if len(self._entries) >= self.size:
                 self._entries.pop(next(iter(self._entries)), None)
             self._entries[key] = (now, value)
-        return copy.copy(value)
+        return _copy(value)
 
     def discard(self, key: Hashable) -> None:
         self._entries.pop(key, None)
@@ -67,6 +67,21 @@ class ShortLived(Generic[V]):
     def forget(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+def _copy(value: V) -> V:
+    """`copy.copy`, without its detour through pickling for a model row: the row's fields and
+    its state (with the cache of related rows loaded with it) copied, the related rows
+    themselves shared, as Django's own `Model.__reduce__` copies them."""
+    if not isinstance(value, Model):
+        return copy.copy(value)
+    clone = value.__class__.__new__(value.__class__)
+    fields = value.__dict__.copy()
+    state = copy.copy(value._state)
+    state.fields_cache = state.fields_cache.copy()
+    fields["_state"] = state
+    clone.__dict__.update(fields)
+    return clone
 
 
 def forget_all(*_args: object, **_kwargs: object) -> None:

@@ -40,7 +40,9 @@ def origin(**ids: str | None) -> Iterator[Origin]:
 
 
 def _header_id(request: HttpRequest, name: str) -> str | None:
-    value = request.headers.get(name, "").strip()
+    # From META, not `request.headers`: building that mapping of every header costs more than
+    # the rest of this middleware, and most requests never ask for it.
+    value = str(request.META.get("HTTP_" + name.upper().replace("-", "_"), "")).strip()
     # Ids from outside are kept only when short and printable: they end up in the log.
     if value and len(value) <= 64 and value.isprintable():
         return value

@@ -454,10 +454,26 @@ class DayQuerySerializer(serializers.Serializer):
     date = BoundedDateField(required=False)
 
 
+# A query string's day as `DayQuerySerializer` reads it, kept per process: the same few query
+# strings (today's, tomorrow's) come with every read of a day or a board, and building the
+# serializer cost more than the rest of a cached read's view. The answer depends on the string
+# alone; only strings that passed are kept (a refusal is checked again), at most DAYS_KEPT.
+DAYS_KEPT = 1024
+_days_asked: dict[str, date | None] = {}
+
+
 def _day(request: Request, zone: str) -> date:
-    query = DayQuerySerializer(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return query.validated_data.get("date") or timezone.now().astimezone(ZoneInfo(zone)).date()
+    asked = str(request.META.get("QUERY_STRING", ""))
+    if asked in _days_asked:
+        day = _days_asked[asked]
+    else:
+        query = DayQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        day = query.validated_data.get("date")
+        if len(_days_asked) >= DAYS_KEPT:
+            _days_asked.clear()
+        _days_asked[asked] = day
+    return day or timezone.now().astimezone(ZoneInfo(zone)).date()
 
 
 class DoctorDayApi(APIView):

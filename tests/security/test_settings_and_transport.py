@@ -176,7 +176,7 @@ def test_staff_sessions_idle_out_after_eight_hours_with_samesite_cookies(
     assert settings.SESSION_SAVE_EVERY_REQUEST is False
     assert settings.SESSION_ENGINE == "apps.core.sessions"
     middleware = settings.MIDDLEWARE
-    sessions = middleware.index("django.contrib.sessions.middleware.SessionMiddleware")
+    sessions = middleware.index("apps.core.consoleonly.ConsoleSessionMiddleware")
     assert middleware[sessions + 1] == "apps.core.sessions.IdleSessionMiddleware"
     assert settings.SESSION_EXPIRE_AT_BROWSER_CLOSE is True
     assert cookie["samesite"] == "Lax"

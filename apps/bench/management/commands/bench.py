@@ -31,12 +31,13 @@ from django.db import transaction
 from django.test import Client as TestClient
 from django.test import override_settings
 from django_tenants.utils import schema_context
+from rest_framework.settings import api_settings
 from tqdm import tqdm
 
 from apps.bench import migration_probe, tenants
 from apps.bench.board import bench_board, board_rows
 from apps.bench.costs import bench_costs, segments
-from apps.bench.cpu import cpu_per_request
+from apps.bench.cpu import cpu_per_request, profile_requests
 from apps.bench.fhir import bench_fhir, fhir_rows
 from apps.bench.hl7 import bench_hl7
 from apps.bench.hospital import synthesize_month
@@ -158,6 +159,14 @@ class Command(BaseCommand):
         parser.add_argument("--month-per-doctor-day", type=int, default=40)
         parser.add_argument("--http-seconds", type=float, default=10.0)
         parser.add_argument("--serving-seconds", type=float, default=8.0)
+        parser.add_argument(
+            "--cpu-requests", type=int, default=1000, help="requests per path of the cpu part"
+        )
+        parser.add_argument(
+            "--cpu-profile",
+            action="store_true",
+            help="the cpu part also profiles each path (cProfile): its top functions",
+        )
         parser.add_argument("--write-bookings", type=int, default=960)
         parser.add_argument("--streams", type=int, default=1000)
         parser.add_argument(
@@ -255,6 +264,8 @@ class Command(BaseCommand):
             results["http"] = self.bench_http(options["http_seconds"])
         if "serving" in parts:
             results["serving"] = self.bench_serving(options["serving_seconds"])
+        if "cpu" in parts:
+            results["cpu"] = self.bench_cpu(options["cpu_requests"], options["cpu_profile"])
         if "writes" in parts:
             results["writes"] = self.bench_writes(options["write_bookings"])
         if "streams" in parts:
@@ -436,42 +447,12 @@ class Command(BaseCommand):
         host = tenant_domain(tenant.slug)
         try:
             with schema_context(tenant.schema_name):
-                token = owner_token()
-                doctors, patient = seed_doctors(10)
-                branch = Branch.objects.get()
-                day = datetime.now(IST).date() + timedelta(days=1)
-                opening = datetime.combine(day, clock(8), tzinfo=IST)
-                for n in range(30):
-                    for doctor in doctors:
-                        start = opening + timedelta(minutes=SLOT_MINUTES * n)
-                        commands.appointment_book(
-                            actor=None, doctor=doctor, patient=patient, start=start
-                        )
-                catch_up()
-            with override_settings(MYMEDIC_API_USER_RATE=SERVER_ENV["MYMEDIC_API_USER_RATE"]):
-                token_header = {"HTTP_AUTHORIZATION": f"Token {token}"}
-                cpu = cpu_per_request(
-                    host,
-                    {
-                        "healthz": ("/healthz", {}),
-                        "trivial_view": ("/api/v1/auth/me/", token_header),
-                        "doctor_day": (
-                            f"/api/v1/doctors/{doctors[0].pk}/day/?date={day}",
-                            token_header,
-                        ),
-                        "branch_board": (
-                            f"/api/v1/branches/{branch.pk}/board/?date={day}",
-                            token_header,
-                        ),
-                    },
-                    requests=1000,
-                )
+                token, doctor, branch, day = seed_reads()
+            cpu = read_cpu(host, token, doctor, branch, day, requests=1000)
             targets = {
                 "healthz": Target(host, "", "/healthz"),
                 "trivial_view": Target(host, token, "/api/v1/auth/me/"),
-                "doctor_day": Target(
-                    host, token, f"/api/v1/doctors/{doctors[0].pk}/day/?date={day}"
-                ),
+                "doctor_day": Target(host, token, f"/api/v1/doctors/{doctor.pk}/day/?date={day}"),
                 "branch_board": Target(
                     host, token, f"/api/v1/branches/{branch.pk}/board/?date={day}"
                 ),
@@ -505,6 +486,18 @@ class Command(BaseCommand):
         finally:
             drop_tenant(tenant)
         return {"web_workers": shapes, "appointments_on_board": 300, "cpu_in_process": cpu}
+
+    def bench_cpu(self, requests: int, profile: bool) -> dict[str, Any]:
+        """The serving part's in-process CPU a request alone (no nginx, no wrk: seconds, not
+        minutes), with each path's top functions by cumulative time when `profile` is set."""
+        tenant = make_tenant("chain")
+        host = tenant_domain(tenant.slug)
+        try:
+            with schema_context(tenant.schema_name):
+                token, doctor, branch, day = seed_reads()
+            return read_cpu(host, token, doctor, branch, day, requests=requests, profile=profile)
+        finally:
+            drop_tenant(tenant)
 
     def bench_writes(self, bookings: int, connections: int = 16) -> dict[str, Any]:
         """Bookings per second through nginx and one web worker per core, with the same 16
@@ -1294,6 +1287,8 @@ class Command(BaseCommand):
             )
         if serving := results.get("serving"):
             rows += serving_rows(serving)
+        if cpu := results.get("cpu"):
+            rows += cpu_rows(cpu)
         if writes := results.get("writes"):
             rows.append(
                 ("bookings, command layer (1 thread)", f"{writes['command_layer_per_s']}/s")
@@ -1479,7 +1474,14 @@ def serving_rows(serving: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{memory['nginx_peak_rss_mb']} MiB",
             )
         )
-    cpu = serving["cpu_in_process"]
+    return rows + cpu_rows(serving["cpu_in_process"])
+
+
+def cpu_rows(cpu: dict[str, Any]) -> list[tuple[str, str]]:
+    """CPU a request in process against the 1.3× goal, and each profiled path's top functions."""
+    rows: list[tuple[str, str]] = []
+    if len(cpu.get("renderers", [])) > 1:
+        rows.append(("NOT as deployed", "DEBUG was on when settings were read: MYMEDIC_DEBUG=0"))
     for name, row in cpu["paths"].items():
         ratio = row["cpu_x_baseline"]
         goal = f" (≤ 1.3×: {_goal(ratio <= 1.3)})" if name != "healthz" else ""
@@ -1490,6 +1492,15 @@ def serving_rows(serving: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{row['non_200']} non-200",
             )
         )
+    for name, profile in cpu.get("profiles", {}).items():
+        for order, top in profile.items():
+            rows.extend(
+                (
+                    f"profile, {name}, by {order} time #{n}",
+                    f"{item['us']} µs a request ({item['share']:.0%}): {item['function']}",
+                )
+                for n, item in enumerate(top, 1)
+            )
     return rows
 
 
@@ -1534,6 +1545,53 @@ def tenant_rows(grown: dict[str, Any]) -> list[tuple[str, str]]:
 def memory_gib() -> float:
     pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return round(pages / 2**30, 1)
+
+
+def seed_reads() -> tuple[str, Doctor, Branch, date]:
+    """In the current tenant: ten doctors with thirty visits each tomorrow, projected; the
+    owner's token, the first doctor, the branch and the day."""
+    token = owner_token()
+    doctors, patient = seed_doctors(10)
+    branch = Branch.objects.get()
+    day = datetime.now(IST).date() + timedelta(days=1)
+    opening = datetime.combine(day, clock(8), tzinfo=IST)
+    for n in range(30):
+        for doctor in doctors:
+            start = opening + timedelta(minutes=SLOT_MINUTES * n)
+            commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=start)
+    catch_up()
+    return token, doctors[0], branch, day
+
+
+def read_cpu(
+    host: str,
+    token: str,
+    doctor: Doctor,
+    branch: Branch,
+    day: date,
+    *,
+    requests: int,
+    profile: bool = False,
+) -> dict[str, Any]:
+    """CPU a request in process of `/healthz` and the three authenticated cached reads."""
+    token_header = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    paths = {
+        "healthz": ("/healthz", {}),
+        "trivial_view": ("/api/v1/auth/me/", token_header),
+        "doctor_day": (f"/api/v1/doctors/{doctor.pk}/day/?date={day}", token_header),
+        "branch_board": (f"/api/v1/branches/{branch.pk}/board/?date={day}", token_header),
+    }
+    with override_settings(MYMEDIC_API_USER_RATE=SERVER_ENV["MYMEDIC_API_USER_RATE"]):
+        measured = cpu_per_request(host, paths, requests=requests)
+        if profile:
+            measured["profiles"] = {
+                name: profile_requests(host, path, headers, requests=min(requests, 500))
+                for name, (path, headers) in paths.items()
+            }
+    # As deployed only when the settings were read without DEBUG (MYMEDIC_DEBUG=0): with it,
+    # every API view also offers DRF's browsable renderer, which negotiation then weighs.
+    measured["renderers"] = [str(r) for r in api_settings.DEFAULT_RENDERER_CLASSES]
+    return measured
 
 
 def owner_token() -> str:
