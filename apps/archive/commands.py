@@ -1,31 +1,40 @@
-"""Archive and retention of a tenant's event log and audit trail (run in its schema).
+"""Archive and retention of a tenant's event log, audit trail and HL7 message store (run in
+its schema).
 
-`logs_archive` moves every month older than the tenant's retention out of the database:
+`logs_archive` moves every month older than the tenant's retention out of the database (for
+the HL7 store: older than MYMEDIC_HL7_RETENTION_DAYS, and only once all its messages are
+applied):
 
 1. the read models are brought to the head and snapshotted (`replay.snapshot`), so a rebuild
    starts from the snapshots and reads only the live months;
-2. per partition, oldest first, events before audit entries: its rows are exported in id
-   order to gzip NDJSON under `MYMEDIC_ARCHIVE_DIR`, and the file is re-read: same count,
-   same SHA-256, and for the audit trail the chain checked through it from the previous
-   checkpoint;
+2. per partition, oldest first, events, then audit entries, then HL7 messages: its rows are
+   exported in id order to gzip NDJSON under `MYMEDIC_ARCHIVE_DIR` in chunks of
+   MYMEDIC_ARCHIVE_CHUNK_ROWS, each a gzip member that is re-read (count, ids in order, for
+   the audit trail the chain from the previous checkpoint) before the checkpoint
+   (`ArchiveProgress`) moves past it. A run with a deadline stops after a chunk and the next
+   goes on from the checkpoint; so does a run that was killed (what it wrote past the
+   checkpoint is cut off and written again, to the same bytes);
 3. then, in one short transaction under the tenant's append lock: DETACH the partition,
-   check it holds no row past the exported ones, record it (`ArchivedPartition`, signed with the
-   anchor key: for the audit trail the chain head at the boundary, the checkpoint
-   `verify_audit` goes on from), write an audit entry, DROP the detached table.
+   check it holds no row past the exported ones (and, for a store whose rows change, none
+   changed since the export began), record it (`ArchivedPartition`, signed with the anchor
+   key: for the audit trail the chain head at the boundary, the checkpoint `verify_audit`
+   goes on from), write an audit entry, DROP the detached table.
 
-The rows leave the log only after their file is verified, and only whole partitions leave:
-no row is ever updated or deleted.
+The rows leave the database only after every chunk of their file is verified, and only whole
+partitions leave.
 """
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from apps.archive.models import ArchiveProgress, RetentionOverride
@@ -38,6 +47,7 @@ from apps.core.partitions import (
     APPEND_LOCK_CLASS,
     AUDIT_TRAIL,
     EVENT_LOG,
+    HL7_MESSAGES,
     MonthlyLog,
     Partition,
     add_months,
@@ -50,9 +60,20 @@ from apps.core.partitions import (
 from apps.eventstore import archivefiles, replay
 from apps.eventstore.models import ArchivedPartition, ProjectionState, archived_through
 from apps.eventstore.projections import catch_up, projections
+from apps.integration.models import Message
+
+logger = logging.getLogger(__name__)
 
 EXPORT_BATCH = 10_000
-LOGS = (EVENT_LOG, AUDIT_TRAIL)
+LOGS = (EVENT_LOG, AUDIT_TRAIL, HL7_MESSAGES)
+# An HL7 month leaves only once every message of it is applied: the error queue and the dead
+# letters stay where a person can reprocess them (as `hl7_purge` keeps them).
+HL7_SETTLED = f"status = '{Message.Status.APPLIED}'"
+# Archived messages release their control ids, as a purged message does (its row's trigger).
+RELEASE_CONTROL_IDS = (
+    "DELETE FROM integration_messagecontrol AS c USING {partition} AS m "
+    "WHERE c.channel_id = m.channel_id AND c.control_id = m.control_id"
+)
 
 
 def retention_set(*, months: int, actor: Any) -> RetentionOverride:
@@ -80,13 +101,18 @@ def archive_cutoff(now: datetime | None = None) -> datetime:
 
 
 def next_archive_due(now: datetime | None = None) -> datetime | None:
-    """When the oldest live month passes retention (None: nothing to wait for)."""
+    """When the oldest live month of the event log or of the HL7 store passes its retention
+    (None: nothing to wait for)."""
     with connection.cursor() as cursor:
-        found = [p for p in partitions(cursor, EVENT_LOG) if not p.is_default and p.upper]
-    if not found or found[0].upper is None:
-        return None
-    keep = retention_months(connection.schema_name)
-    return instant(add_months(month_start(found[0].upper), keep))
+        events = [p.upper for p in partitions(cursor, EVENT_LOG) if p.upper is not None]
+        messages = [p.upper for p in partitions(cursor, HL7_MESSAGES) if p.upper is not None]
+    due = []
+    if events:
+        keep = retention_months(connection.schema_name)
+        due.append(instant(add_months(month_start(events[0]), keep)))
+    if messages:
+        due.append(messages[0] + timedelta(days=settings.MYMEDIC_HL7_RETENTION_DAYS))
+    return min(due, default=None)
 
 
 @dataclass
@@ -102,13 +128,20 @@ class Archived:
 def logs_archive(
     *, actor: Any, now: datetime | None = None, deadline: float | None = None
 ) -> list[Archived]:
-    """Archives every partition past retention (events first, then audit entries). With a
-    `deadline` (time.monotonic()) it stops after the chunk that passes it: the last item is
-    then not `finished`, and the next call goes on where this one stopped."""
-    cutoff = archive_cutoff(now)
+    """Archives every partition past retention (events, then audit entries, then HL7
+    messages). With a `deadline` (time.monotonic()) it stops after the chunk that passes it:
+    the last item is then not `finished`, and the next call goes on where this one stopped."""
+    cutoffs = {log.table: archive_cutoff(now) for log in (EVENT_LOG, AUDIT_TRAIL)}
+    cutoffs[HL7_MESSAGES.table] = hl7_cutoff(now)
     with connection.cursor() as cursor:
-        due = {log.table: [p for p in partitions(cursor, log) if _past(p, cutoff)] for log in LOGS}
-    if not due[EVENT_LOG.table] and not due[AUDIT_TRAIL.table]:
+        due = {
+            log.table: [p for p in partitions(cursor, log) if _past(p, cutoffs[log.table])]
+            for log in LOGS
+        }
+        due[HL7_MESSAGES.table] = [
+            p for p in due[HL7_MESSAGES.table] if _settled(cursor, p, HL7_SETTLED)
+        ]
+    if not any(due.values()):
         return []
     # A snapshot taken when the first chunk of the events began covers them still (archived
     # months are older than any event appended since).
@@ -122,6 +155,29 @@ def logs_archive(
             if not step.finished:
                 return done
     return done
+
+
+def hl7_cutoff(now: datetime | None = None) -> datetime:
+    """HL7 message partitions that end at or before this instant hold only messages older
+    than MYMEDIC_HL7_RETENTION_DAYS."""
+    days = timedelta(days=settings.MYMEDIC_HL7_RETENTION_DAYS)
+    return instant(month_start((now or timezone.now()) - days))
+
+
+def _settled(cursor: CursorWrapper, partition: Partition, condition: str) -> bool:
+    quote = connection.ops.quote_name
+    cursor.execute(
+        f"SELECT NOT EXISTS (SELECT 1 FROM {quote(partition.name)} "  # noqa: S608
+        f"WHERE NOT ({condition}))"
+    )
+    settled = bool(cursor.fetchone()[0])
+    if not settled:
+        logger.info(
+            "archive waits for a month's queued messages schema=%s partition=%s",
+            connection.schema_name,
+            partition.name,
+        )
+    return settled
 
 
 def _past(partition: Partition, cutoff: datetime) -> bool:
@@ -192,7 +248,12 @@ def archive_partition(
     record = _record(log, partition, path, progress)
     result.seconds["checksum"] = time.monotonic() - started
     started = time.monotonic()
-    _detach_and_drop(log, partition, record, progress, actor=actor)
+    try:
+        _detach_and_drop(log, partition, record, progress, actor=actor)
+    except Conflict:
+        # The partition changed under the export (nothing was dropped): start it again.
+        ArchiveProgress.objects.filter(pk=progress.pk).delete()
+        raise
     result.seconds["detach_drop"] = time.monotonic() - started
     result.rows = progress.rows
     return result
@@ -280,6 +341,20 @@ def _detach_and_drop(
         )
         if cursor.fetchone()[0]:
             raise Conflict(f"{partition.name} changed while it was archived; nothing was dropped.")
+        if log.changed_at:
+            # Its rows change (a message reprocessed): none may have changed since the first
+            # chunk was exported, or the file would hold an older state of it.
+            cursor.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {quote(partition.name)} "  # noqa: S608
+                f"WHERE {quote(log.changed_at)} >= %s)",
+                [progress.started],
+            )
+            if cursor.fetchone()[0]:
+                raise Conflict(
+                    f"{partition.name} changed while it was archived; nothing was dropped."
+                )
+        if log is HL7_MESSAGES:
+            cursor.execute(RELEASE_CONTROL_IDS.format(partition=quote(partition.name)))
         record.mac = anchors.sign(record.signed_facts(schema))
         record.save(force_insert=True)
         archivefiles.write_manifest(Path(record.path), _manifest(record, schema))
