@@ -157,6 +157,17 @@ def test_an_existing_store_is_partitioned_in_place_keeping_rows_and_control_ids(
     assert found["integration_message_legacy"].lower is None
     assert sql("SELECT id, control_id, received_at FROM integration_message ORDER BY id") == before
     assert sql("SELECT count(*) FROM integration_messagecontrol") == [(300,)]
+    insert = (
+        "INSERT INTO integration_message (channel_id, control_id, message_type, status, "
+        "sealed, key_version, error, attempts, received_at, updated) "
+        "VALUES (%s, %s, 'ADT^A04', 'received', '\\x00', 1, '', 0, now(), now()) RETURNING id"
+    )
+    # The sequence goes on where the old identity column stopped.
+    [(new_id,)] = sql(insert, [plain_store, "NEW-2"])
+    assert new_id == before[-1][0] + 1
+    # Control ids already taken by the old rows stay taken, in whatever month.
+    with pytest.raises(IntegrityError, match="hl7_message_control"), transaction.atomic():
+        sql(insert, [plain_store, "OLD-7"])
     # The foreign keys hold on the parent (and so on every month made later).
     with pytest.raises(IntegrityError), transaction.atomic():
         sql(
@@ -166,15 +177,6 @@ def test_an_existing_store_is_partitioned_in_place_keeping_rows_and_control_ids(
             [plain_store],
         )
         sql("SET CONSTRAINTS ALL IMMEDIATE")
-    insert = (
-        "INSERT INTO integration_message (channel_id, control_id, message_type, status, "
-        "sealed, key_version, error, attempts, received_at, updated) "
-        "VALUES (%s, %s, 'ADT^A04', 'received', '\\x00', 1, '', 0, now(), now()) RETURNING id"
-    )
-    with pytest.raises(IntegrityError, match="hl7_message_control"), transaction.atomic():
-        sql(insert, [plain_store, "OLD-7"])
-    [(new_id,)] = sql(insert, [plain_store, "NEW-2"])
-    assert new_id == before[-1][0] + 1
 
 
 @pytest.fixture
