@@ -503,3 +503,35 @@ def _swap(
         [upper],
     )
     _protect(cursor, log, legacy)
+
+
+def copy_partitioned_foreign_keys(source: str, target: str) -> int:
+    """django-tenants' `clone_schema` copies the foreign keys of plain tables only: a schema
+    cloned from `source` gets those of its partitioned tables here (each made on the parent,
+    so on every partition too; the cloned tables are empty, nothing is scanned). Run in the
+    public schema. Returns how many were made."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT rel.relname, con.conname, pg_get_constraintdef(con.oid)
+            FROM pg_constraint AS con JOIN pg_class AS rel ON rel.oid = con.conrelid
+            WHERE con.contype = 'f' AND rel.relkind = 'p'
+              AND rel.relnamespace = to_regnamespace(quote_ident(%s))
+              AND NOT EXISTS (
+                  SELECT 1 FROM pg_constraint AS made JOIN pg_class AS t ON t.oid = made.conrelid
+                  WHERE t.relnamespace = to_regnamespace(quote_ident(%s))
+                    AND t.relname = rel.relname AND made.conname = con.conname)
+            ORDER BY 1, 2
+            """,
+            [source, target],
+        )
+        missing = cursor.fetchall()
+        for table, name, definition in missing:
+            for written in (_q(source), source):  # PostgreSQL quotes a name only when needed
+                definition = definition.replace(
+                    f"REFERENCES {written}.", f"REFERENCES {_q(target)}."
+                )
+            cursor.execute(
+                f"ALTER TABLE {_q(target)}.{_q(table)} ADD CONSTRAINT {_q(name)} {definition}"
+            )
+    return len(missing)
