@@ -222,6 +222,12 @@ MYMEDIC_AUDIT_ANCHOR_SECONDS = int(os.environ.get("MYMEDIC_AUDIT_ANCHOR_SECONDS"
 MYMEDIC_ARCHIVE_DIR = os.environ.get("MYMEDIC_ARCHIVE_DIR", f"{CELL_FILES}/archive")
 # Months of live log kept when a tenant has neither a plan nor an override (at least 36).
 MYMEDIC_LOG_RETENTION_MONTHS = int(os.environ.get("MYMEDIC_LOG_RETENTION_MONTHS", "36"))
+# Rows of a log partition per archive chunk: each chunk is exported, re-read and checkpointed
+# on its own, so an archive step fits a task time limit and a killed run resumes.
+MYMEDIC_ARCHIVE_CHUNK_ROWS = int(os.environ.get("MYMEDIC_ARCHIVE_CHUNK_ROWS", "100000"))
+# Days the HL7 message store keeps messages live (`hl7_purge`; the archive moves out the
+# months of the partitioned store older than this once all their messages are applied).
+MYMEDIC_HL7_RETENTION_DAYS = int(os.environ.get("MYMEDIC_HL7_RETENTION_DAYS", "90"))
 # Where pg_dump and pg_restore live for tenant backups (the newest /usr/lib/postgresql/*/bin
 # when empty); scripts/backup.sh reads the same variable.
 MYMEDIC_PG_BIN = os.environ.get("MYMEDIC_PG_BIN", "")

@@ -1,10 +1,11 @@
-"""Append-only logs RANGE-partitioned by calendar month (UTC), one definition for each.
+"""Logs RANGE-partitioned by calendar month (UTC), one definition for each.
 
-A log (the event log, the audit trail) is a partitioned table whose partition key is its
-timestamp column. PostgreSQL wants the key in every unique index, so the primary key is
-(id, key); the id still comes from one sequence owned by the parent, so ids stay one global
-order across partitions. Unique rules that do not contain the key are kept elsewhere (the
-event log's stream heads, `eventstore.0006`).
+A log (the event log, the audit trail, and the HL7 message store, whose rows change status
+but never month) is a partitioned table whose partition key is its timestamp column.
+PostgreSQL wants the key in every unique index, so the primary key is (id, key); the id
+still comes from one sequence owned by the parent, so ids stay one global order across
+partitions. Unique rules that do not contain the key are kept elsewhere (the event log's
+stream heads, `eventstore.0006`; the HL7 store's control ids, `integration.0003`).
 
 - **Months ahead.** `ensure_months` makes the partitions of the given months; a DEFAULT
   partition takes any row whose month has none yet, so an insert never fails. A month made
@@ -16,9 +17,10 @@ event log's stream heads, `eventstore.0006`).
   go on, and a short transaction under the tenant's append lock swaps the names and
   ATTACHes the old table as the partition of everything before next month (the validated
   CHECK spares PostgreSQL the scan). It returns how long that swap held its locks.
-- **Archive path.** `detach` is the only way rows leave a log: the partition is detached
-  (and later dropped) whole; the append-only triggers still refuse UPDATE, DELETE and
-  TRUNCATE on every partition.
+- **Archive path.** `detach` is the only way rows leave an append-only log: the partition is
+  detached (and later dropped) whole; the append-only triggers still refuse UPDATE, DELETE
+  and TRUNCATE on every partition. A store whose rows change (`append_only=False`) has
+  instead a trigger refusing changes to its `fixed` columns, the partition key first.
 """
 
 import re
@@ -52,10 +54,19 @@ class MonthlyLog:
     # Prefix of the append-only triggers (`<prefix>_append_only`, `<prefix>_no_truncate`).
     trigger_prefix: str
     # Statement trigger that notes the log's head (apps.core.db.note_head) and its function.
-    head_trigger: str
-    head_function: str
+    head_trigger: str = ""
+    head_function: str = ""
     # Row trigger run before each insert (the event log's stream heads), or "".
     insert_check: str = ""
+    # False for a store whose rows change (the HL7 messages' status): no append-only
+    # triggers; instead an UPDATE may not change the `fixed` columns (the partition key
+    # first: a row never moves between months), and `after_delete` runs for each deleted row.
+    append_only: bool = True
+    fixed: tuple[str, ...] = ()
+    after_delete: str = ""
+    # Column stamped at each change of a row (stores whose rows change): the archive refuses
+    # to drop a partition with a row changed after its export began.
+    changed_at: str = ""
 
     @property
     def sequence(self) -> str:
@@ -78,6 +89,19 @@ EVENT_LOG = MonthlyLog(
     head_function="public.mymedic_note_events_head",
     insert_check="public.mymedic_event_stream_head",
 )
+# The inbound HL7 v2 message store (apps.integration): its (channel, control_id) uniqueness is
+# kept by `integration_messagecontrol` (`integration.0003`), as the event log's stream heads.
+HL7_MESSAGES = MonthlyLog(
+    table="integration_message",
+    id="id",
+    key="received_at",
+    trigger_prefix="hl7_message",
+    insert_check="public.mymedic_hl7_message_control",
+    append_only=False,
+    fixed=("received_at", "channel_id", "control_id"),
+    after_delete="public.mymedic_hl7_message_release",
+    changed_at="updated",
+)
 AUDIT_TRAIL = MonthlyLog(
     table="audit_auditentry",
     id="id",
@@ -86,6 +110,9 @@ AUDIT_TRAIL = MonthlyLog(
     head_trigger="audit_entry_note_head",
     head_function="public.mymedic_note_audit_head",
 )
+
+
+MONTHLY_LOGS = (EVENT_LOG, AUDIT_TRAIL, HL7_MESSAGES)
 
 
 @dataclass(frozen=True)
@@ -164,14 +191,27 @@ def partitions(cursor: CursorWrapper, log: MonthlyLog) -> list[Partition]:
 
 
 def _protect(cursor: CursorWrapper, log: MonthlyLog, table: str) -> None:
-    """The append-only triggers (and the insert check) of one partition. They are made on
-    each partition rather than inherited from the parent: django-tenants' `clone_schema`
-    copies every trigger it finds, and would make an inherited one twice."""
-    cursor.execute(
-        f"CREATE TRIGGER {_q(log.trigger_prefix + '_append_only')} BEFORE UPDATE OR DELETE "
-        f"ON {_q(table)} FOR EACH ROW EXECUTE FUNCTION public.mymedic_refuse_change()"
-    )
-    _refuse_truncate(cursor, log, table)
+    """The append-only triggers, or for a store whose rows change the fixed columns' and
+    the delete hook's, and the insert check, of one partition. They are made on each
+    partition rather than inherited from the parent: django-tenants' `clone_schema` copies
+    every trigger it finds, and would make an inherited one twice."""
+    if log.append_only:
+        cursor.execute(
+            f"CREATE TRIGGER {_q(log.trigger_prefix + '_append_only')} BEFORE UPDATE OR DELETE "
+            f"ON {_q(table)} FOR EACH ROW EXECUTE FUNCTION public.mymedic_refuse_change()"
+        )
+        _refuse_truncate(cursor, log, table)
+    if log.fixed:
+        columns = ", ".join(f"'{column}'" for column in log.fixed)
+        cursor.execute(
+            f"CREATE TRIGGER {_q(log.trigger_prefix + '_fixed')} BEFORE UPDATE ON {_q(table)} "
+            f"FOR EACH ROW EXECUTE FUNCTION public.mymedic_refuse_fixed_change({columns})"
+        )
+    if log.after_delete:
+        cursor.execute(
+            f"CREATE TRIGGER {_q(log.trigger_prefix + '_after_delete')} AFTER DELETE "
+            f"ON {_q(table)} FOR EACH ROW EXECUTE FUNCTION {log.after_delete}()"
+        )
     if log.insert_check:
         cursor.execute(
             f"CREATE TRIGGER {_q(log.table + '_insert_check')} BEFORE INSERT ON {_q(table)} "
@@ -215,10 +255,10 @@ def ensure_months(log: MonthlyLog, months: Iterable[date]) -> list[str]:
 
 
 def ensure_ahead(now: datetime | None = None) -> list[str]:
-    """Both logs' partitions of this month and the next two (a new tenant's at sign-up,
-    then the hourly beat job's); returns the names made."""
+    """Every monthly log's partitions of this month and the next two (a new tenant's at
+    sign-up, then the hourly beat job's); returns the names made."""
     months = months_ahead(now)
-    return [name for log in (EVENT_LOG, AUDIT_TRAIL) for name in ensure_months(log, months)]
+    return [name for log in MONTHLY_LOGS for name in ensure_months(log, months)]
 
 
 def _make_month(cursor: CursorWrapper, log: MonthlyLog, month: date) -> None:
@@ -401,7 +441,16 @@ def _swap(
     cursor.execute("SELECT setval(%s, %s, %s)", [log.sequence, last_value, is_called])
     for trigger in ("_append_only", "_no_truncate"):
         cursor.execute(f"DROP TRIGGER IF EXISTS {_q(log.trigger_prefix + trigger)} ON {_q(table)}")
-    cursor.execute(f"DROP TRIGGER IF EXISTS {_q(log.head_trigger)} ON {_q(table)}")
+    if log.head_trigger:
+        cursor.execute(f"DROP TRIGGER IF EXISTS {_q(log.head_trigger)} ON {_q(table)}")
+    # Foreign keys are not copied by LIKE: the parent gets the same ones, and ATTACH adopts the
+    # old table's (already validated) as its partition's instead of checking every row again.
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
+        [table],
+    )
+    foreign_keys = cursor.fetchall()
     cursor.execute(f"ALTER TABLE {_q(table)} RENAME TO {_q(legacy)}")
     # The parent takes the old indexes' names; the old ones keep theirs with a suffix.
     for name, *_ in indexes:
@@ -427,13 +476,17 @@ def _swap(
             continue
         # Not unique even where the old one was: it lacks the partition key (see insert_check).
         cursor.execute(f"CREATE INDEX {_q(name)} ON {_q(table)} {_columns_of(definition)}")
+    for name, definition in foreign_keys:
+        cursor.execute(f"ALTER TABLE {_q(table)} ADD CONSTRAINT {_q(name)} {definition}")
     # Row triggers go on each partition (`_protect`); TRUNCATE and the head note on the parent.
-    _refuse_truncate(cursor, log, table)
-    cursor.execute(
-        f"CREATE TRIGGER {_q(log.head_trigger)} AFTER INSERT ON {_q(table)} "
-        f"REFERENCING NEW TABLE AS appended FOR EACH STATEMENT "
-        f"EXECUTE FUNCTION {log.head_function}()"
-    )
+    if log.append_only:
+        _refuse_truncate(cursor, log, table)
+    if log.head_trigger:
+        cursor.execute(
+            f"CREATE TRIGGER {_q(log.head_trigger)} AFTER INSERT ON {_q(table)} "
+            f"REFERENCING NEW TABLE AS appended FOR EACH STATEMENT "
+            f"EXECUTE FUNCTION {log.head_function}()"
+        )
     if not keep_rows:
         cursor.execute(f"DROP TABLE {_q(legacy)}")
         return
@@ -450,3 +503,35 @@ def _swap(
         [upper],
     )
     _protect(cursor, log, legacy)
+
+
+def copy_partitioned_foreign_keys(source: str, target: str) -> int:
+    """django-tenants' `clone_schema` copies the foreign keys of plain tables only: a schema
+    cloned from `source` gets those of its partitioned tables here (each made on the parent,
+    so on every partition too; the cloned tables are empty, nothing is scanned). Run in the
+    public schema. Returns how many were made."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT rel.relname, con.conname, pg_get_constraintdef(con.oid)
+            FROM pg_constraint AS con JOIN pg_class AS rel ON rel.oid = con.conrelid
+            WHERE con.contype = 'f' AND rel.relkind = 'p'
+              AND rel.relnamespace = to_regnamespace(quote_ident(%s))
+              AND NOT EXISTS (
+                  SELECT 1 FROM pg_constraint AS made JOIN pg_class AS t ON t.oid = made.conrelid
+                  WHERE t.relnamespace = to_regnamespace(quote_ident(%s))
+                    AND t.relname = rel.relname AND made.conname = con.conname)
+            ORDER BY 1, 2
+            """,
+            [source, target],
+        )
+        missing = cursor.fetchall()
+        for table, name, definition in missing:
+            for written in (_q(source), source):  # PostgreSQL quotes a name only when needed
+                definition = definition.replace(
+                    f"REFERENCES {written}.", f"REFERENCES {_q(target)}."
+                )
+            cursor.execute(
+                f"ALTER TABLE {_q(target)}.{_q(table)} ADD CONSTRAINT {_q(name)} {definition}"
+            )
+    return len(missing)

@@ -6,7 +6,7 @@ import gzip
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,39 @@ def write_rows(path: Path, lines: Iterator[str]) -> int:
         os.fsync(raw.fileno())
     partial.replace(path)
     return count
+
+
+def partial_path(data: Path) -> Path:
+    return data.with_name(data.name + ".partial")
+
+
+def append_member(path: Path, offset: int, lines: Iterable[str]) -> tuple[int, int]:
+    """Writes `lines` as one gzip member at byte `offset` of `path`, cutting off whatever
+    lies past it (what a killed run wrote after its last checkpoint), synced. Returns the
+    rows written and the offset after them. A file of members is one gzip stream to every
+    reader, and the same lines in the same chunks give the same bytes (no name, mtime 0)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("r+b" if path.exists() else "w+b") as raw:
+        raw.truncate(offset)
+        raw.seek(offset)
+        with gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0) as packed:
+            for line in lines:
+                packed.write(line.encode())
+                packed.write(b"\n")
+                count += 1
+        raw.flush()
+        os.fsync(raw.fileno())
+        return count, raw.tell()
+
+
+def read_member(path: Path, offset: int) -> Iterator[dict[str, Any]]:
+    """The rows of the file from byte `offset` (a member's start) to its end."""
+    with path.open("rb") as raw:
+        raw.seek(offset)
+        with gzip.open(raw, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                yield json.loads(line)
 
 
 def read_rows(path: Path) -> Iterator[dict[str, Any]]:

@@ -231,23 +231,25 @@ APPLY_BATCH = 100
 
 def _write_outcomes(batch: list[Message]) -> None:
     """The batch's outcomes in one UPDATE from a VALUES list (Django's bulk_update writes a
-    CASE per field over every row: quadratic, and most of a batch's time in the profile)."""
+    CASE per field over every row: quadratic, and most of a batch's time in the profile).
+    Each row is matched on its partition key too: the store is partitioned by month."""
     table = Message._meta.db_table
     rows = ", ".join(
-        ["(%s, %s, %s::bigint, %s, %s, %s::timestamptz, %s::timestamptz, %s::timestamptz)"]
-        * len(batch)
-    )
+        ["(%s, %s::timestamptz, %s, %s::bigint, %s, %s, %s::timestamptz, %s::timestamptz, "
+         "%s::timestamptz)"] * len(batch)
+    )  # fmt: skip
     values: list[Any] = []
     for m in batch:
-        values += [m.pk, m.status, m.patient_id, m.error, m.attempts, m.next_attempt_at,
-                   m.applied_at, m.updated]  # fmt: skip
+        values += [m.pk, m.received_at, m.status, m.patient_id, m.error, m.attempts,
+                   m.next_attempt_at, m.applied_at, m.updated]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} AS m SET status = v.status, patient_id = v.patient_id, "  # noqa: S608  (our table, placeholders)
             "error = v.error, attempts = v.attempts, next_attempt_at = v.next_attempt_at, "
             "applied_at = v.applied_at, updated = v.updated "
-            f"FROM (VALUES {rows}) AS v(id, status, patient_id, error, attempts, "
-            "next_attempt_at, applied_at, updated) WHERE m.id = v.id",
+            f"FROM (VALUES {rows}) AS v(id, received_at, status, patient_id, error, attempts, "
+            "next_attempt_at, applied_at, updated) "
+            "WHERE m.id = v.id AND m.received_at = v.received_at",
             values,
         )
 

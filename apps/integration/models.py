@@ -3,7 +3,11 @@
 Invariant of the store: a message is a committed row before the sender gets any ACK, and
 a channel's messages are numbered (`id`) in the order they were stored, which is the order
 they are applied in. The raw text is sealed under the tenant's key (it names patients).
+The store is partitioned by the month a message was received (`apps.core.partitions.
+HL7_MESSAGES`); a (channel, control id) is stored once, whatever the month.
 """
+
+from typing import Any
 
 from django.db import models
 
@@ -83,16 +87,33 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [
-            models.UniqueConstraint(fields=["channel", "control_id"], name="hl7_message_control")
-        ]
         indexes = [
+            # Unique through `integration_messagecontrol` (migration 0003): the table is
+            # partitioned by `received_at`, which a unique index would have to contain.
+            models.Index(fields=["channel", "control_id"], name="hl7_message_control"),
             models.Index(fields=["received_at"], name="hl7_message_received"),
             models.Index(fields=["channel", "status", "id"], name="hl7_message_channel_status"),
         ]
 
     def __str__(self) -> str:
         return f"HL7 message {self.pk} ({self.message_type}, {self.status})"
+
+    def _do_update(
+        self,
+        base_qs: Any,
+        using: Any,
+        pk_val: Any,
+        values: Any,
+        update_fields: Any,
+        forced_update: bool,
+    ) -> bool:
+        # The partition key in the WHERE: the UPDATE is planned on this message's month
+        # only, not probed in every month's index (`received_at` never changes).
+        if self.received_at is not None:
+            base_qs = base_qs.filter(received_at=self.received_at)
+        return bool(
+            super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
+        )
 
     def _context(self) -> str:
         return f"hl7:{connection.schema_name}:{self.channel_id}:{self.control_id}"

@@ -24,7 +24,7 @@ from apps.core import idempotency, keys
 from apps.core.db import connection
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.keys import ensure_tenant_key
-from apps.core.partitions import ensure_ahead
+from apps.core.partitions import copy_partitioned_foreign_keys, ensure_ahead
 from apps.core.timezones import timezone_problem
 from apps.core.wakeups import after_commit
 from apps.directory.cells import place, region_problem, this_cell
@@ -150,6 +150,8 @@ def tenant_onboard(
                     logger.warning("no spare schema ready; cloning schema=%s", tenant.schema_name)
                 tenant.auto_create_schema = spare is None
                 tenant.save(verbosity=0)
+                if spare is None:
+                    copy_partitioned_foreign_keys(settings.TENANT_BASE_SCHEMA, tenant.schema_name)
                 domain = Domain.objects.create(domain=tenant_domain(slug), tenant=tenant)
                 with schema_context(tenant.schema_name):
                     ensure_ahead()  # a spare may be older than this month's log partitions

@@ -37,6 +37,7 @@ from django_tenants.clone import CloneSchema
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from apps.core.db import connection
+from apps.core.partitions import copy_partitioned_foreign_keys
 from apps.core.tenancy import SPARE_SCHEMA_PREFIX
 from apps.tenants.backups import libpq_env, pg_tool
 from apps.tenants.models import SpareRecipe, SpareSchema
@@ -152,6 +153,7 @@ def make(method: str = Method.REPLAY) -> SpareSchema:
                     cursor.execute(statements)
             elif method == Method.CLONE:
                 CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, name, set_connection=False)
+                copy_partitioned_foreign_keys(settings.TENANT_BASE_SCHEMA, name)
             seconds = time.perf_counter() - started
             digest, count = schema_migrations(name)
             return SpareSchema.objects.create(

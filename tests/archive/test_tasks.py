@@ -3,11 +3,19 @@
 from datetime import datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from apps.archive.tasks import ARCHIVE, MAKE, make_tenant_partitions
 from apps.core.db import connection
-from apps.core.partitions import AUDIT_TRAIL, EVENT_LOG, add_months, instant, partitions
+from apps.core.partitions import (
+    AUDIT_TRAIL,
+    EVENT_LOG,
+    HL7_MESSAGES,
+    add_months,
+    instant,
+    partitions,
+)
 from apps.core.tenancy import tenants_with_work
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
@@ -27,13 +35,20 @@ def test_a_tenant_whose_log_grew_gets_its_months_ahead_and_its_archive_a_due_tim
     make_tenant_partitions()
 
     with connection.cursor() as cursor:
-        for log in (EVENT_LOG, AUDIT_TRAIL):
+        for log in (EVENT_LOG, AUDIT_TRAIL, HL7_MESSAGES):
             names = {p.name for p in partitions(cursor, log)}
             assert {log.partition_name(m.date()) for m in _months(now)} <= names
         oldest = next(p for p in partitions(cursor, EVENT_LOG) if p.upper is not None)
+        messages = next(p for p in partitions(cursor, HL7_MESSAGES) if p.upper is not None)
     assert tenant.schema_name not in tenants_with_work(MAKE, now)
-    assert oldest.upper is not None
-    due = instant(add_months(oldest.upper.date(), 36))
+    assert oldest.upper is not None and messages.upper is not None
+    # Due when the first of the two passes its retention: the event log's 36 months, the
+    # HL7 store's 90 days.
+    due = min(
+        instant(add_months(oldest.upper.date(), 36)),
+        messages.upper + timedelta(days=settings.MYMEDIC_HL7_RETENTION_DAYS),
+    )
+    assert due == messages.upper + timedelta(days=90)
     assert tenant.schema_name not in tenants_with_work(ARCHIVE, due - timedelta(seconds=1))
     assert tenant.schema_name in tenants_with_work(ARCHIVE, due)
 

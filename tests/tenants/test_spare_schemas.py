@@ -207,6 +207,23 @@ def test_with_no_spare_ready_a_sign_up_clones_the_template_and_says_so(
     with schema_context(tenant.schema_name):
         assert TenantKey.objects.count() == 1
         assert tenant_branch().name == "Main branch"
+    # clone_schema skips the foreign keys of partitioned tables: the sign-up adds them.
+    foreign_keys = (
+        "SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE contype = 'f' "
+        "AND connamespace = to_regnamespace(%(schema)s) ORDER BY 2, 1"
+    )
+    template = settings.TENANT_BASE_SCHEMA
+    expected = [
+        (table.removeprefix(f"{template}."), name)
+        for table, name in rows(foreign_keys, template)
+        if "integration_message" in table
+    ]
+    made = [
+        (table.removeprefix("cedar."), name)
+        for table, name in rows(foreign_keys, "cedar")
+        if "integration_message" in table
+    ]
+    assert expected and made == expected
 
 
 def test_a_sign_up_that_fails_after_the_claim_leaves_the_spare_in_the_pool(

@@ -1415,21 +1415,24 @@ class Command(BaseCommand):
                 )
             )
         if partitioned := results.get("partitions"):
-            month, moved = partitioned["archive"], partitioned["online_migration"]
+            month = partitioned["archive"]
             rows.append(
                 (
                     f"archive a month of {month['events']} events",
-                    f"{month['total_s']} s (export {month['export_s']} s, verify "
-                    f"{month['verify_s']} s, detach+drop {month['detach_count_drop_s']} s)",
+                    f"{month['total_s']} s in {month['chunks']} chunks (slowest "
+                    f"{month['slowest_chunk_s']} s), detach+check+drop "
+                    f"{month['detach_check_drop_s']} s, slowest append "
+                    f"{month['writer_slowest_append_ms']} ms",
                 )
             )
-            rows.append(
-                (
-                    f"partition a log of {moved['events']} events online",
-                    f"lock {moved['swap_lock_ms']} ms, slowest append "
-                    f"{moved['writer_slowest_append_ms']} ms, all {moved['migration_s']} s",
+            if moved := partitioned.get("online_migration"):
+                rows.append(
+                    (
+                        f"partition a log of {moved['events']} events online",
+                        f"lock {moved['swap_lock_ms']} ms, slowest append "
+                        f"{moved['writer_slowest_append_ms']} ms, all {moved['migration_s']} s",
+                    )
                 )
-            )
         if not rows:
             return
         width = max(len(name) for name, _ in rows)

@@ -1,9 +1,9 @@
 """`manage.py hl7_purge [--days N] [--tenant SLUG]`: the HL7 store's retention, per tenant."""
 
-import os
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from apps.core.tenancy import for_each_tenant
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--days",
             type=int,
-            default=int(os.environ.get("MYMEDIC_HL7_RETENTION_DAYS", "90")),
+            default=settings.MYMEDIC_HL7_RETENTION_DAYS,
             help="retention in days (MYMEDIC_HL7_RETENTION_DAYS, default 90)",
         )
         parser.add_argument("--tenant", action="append", dest="tenants", metavar="SLUG")

@@ -1,0 +1,226 @@
+"""The HL7 message store partitioned by the month a message was received: a (channel,
+control id) is stored once whatever the months, a status change is written in the message's
+own month and never moves it, a purge releases the control id, and an existing store is
+partitioned in place."""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from importlib import import_module
+from typing import Any
+
+import pytest
+import time_machine
+from django.db import DatabaseError, IntegrityError, transaction
+from django.test.utils import CaptureQueriesContext
+
+from apps.core.db import connection
+from apps.core.partitions import HL7_MESSAGES, ensure_months, partitions
+from apps.integration.commands import channel_add
+from apps.integration.models import Channel, Message
+from apps.tenants.models import Tenant
+
+pytestmark = pytest.mark.usefixtures("tenant")
+
+
+def sql(statement: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def home_of(message: Message) -> str:
+    rows = sql(
+        "SELECT tableoid::regclass::text FROM integration_message WHERE id = %s", [message.pk]
+    )
+    return str(rows[0][0])
+
+
+def store(channel: Channel, control_id: str, at: datetime) -> Message:
+    with time_machine.travel(at, tick=False):
+        message = Message(channel=channel, control_id=control_id, message_type="ADT^A04")
+        message.seal("MSH|^~\\&|HIS|CITY|MYMEDIC|CLINIC|20270104||ADT^A04|" + control_id)
+        message.save()
+    return message
+
+
+@pytest.fixture
+def channel() -> Channel:
+    ensure_months(HL7_MESSAGES, [date(2027, 1, 1), date(2027, 2, 1), date(2027, 3, 1)])
+    return channel_add(actor=None, name="City HIS", sending_facility="CITY", direction="inbound")
+
+
+def test_a_control_id_is_stored_once_whatever_the_month(channel: Channel) -> None:
+    first = store(channel, "MSG-1", datetime(2027, 1, 20, tzinfo=UTC))
+
+    with pytest.raises(IntegrityError, match="hl7_message_control"), transaction.atomic():
+        store(channel, "MSG-1", datetime(2027, 3, 2, tzinfo=UTC))
+    later = store(channel, "MSG-2", datetime(2027, 3, 2, tzinfo=UTC))
+
+    assert home_of(first) == "integration_message_p202701"
+    assert home_of(later) == "integration_message_p202703"
+    assert Message.objects.filter(control_id="MSG-1").count() == 1
+
+
+def test_a_status_change_is_written_in_the_messages_month_and_never_moves_it(
+    channel: Channel,
+) -> None:
+    message = store(channel, "MSG-3", datetime(2027, 2, 10, tzinfo=UTC))
+
+    message.status = Message.Status.APPLIED
+    with CaptureQueriesContext(connection) as queries:
+        message.save()
+
+    [update] = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert '"received_at" =' in update
+    plan = sql(
+        "EXPLAIN UPDATE integration_message SET status = 'applied' "
+        "WHERE id = %s AND received_at = %s",
+        [message.pk, message.received_at],
+    )
+    scanned = {p.name for p in partitions_of()} & {
+        word for (line,) in plan for word in line.split()
+    }
+    assert scanned == {"integration_message_p202702"}
+    assert Message.objects.get(pk=message.pk).status == Message.Status.APPLIED
+    for column, value in (("received_at", "now()"), ("control_id", "'MSG-4'")):
+        with pytest.raises(DatabaseError, match="never changes"), transaction.atomic():
+            sql(f"UPDATE integration_message SET {column} = {value} WHERE id = %s", [message.pk])  # noqa: S608
+    assert home_of(message) == "integration_message_p202702"
+
+
+def partitions_of() -> list[Any]:
+    with connection.cursor() as cursor:
+        return partitions(cursor, HL7_MESSAGES)
+
+
+def test_a_purged_message_releases_its_control_id(channel: Channel) -> None:
+    message = store(channel, "MSG-5", datetime(2027, 1, 5, tzinfo=UTC))
+
+    Message.objects.filter(pk=message.pk).delete()
+    again = store(channel, "MSG-5", datetime(2027, 2, 5, tzinfo=UTC))
+
+    assert home_of(again) == "integration_message_p202702"
+
+
+SCRATCH = "hl7_store_conversion"
+
+
+@pytest.fixture
+def plain_store(tenant: Tenant, channel: Channel) -> Iterator[int]:
+    """A schema holding the store as migrations 0001-0002 made it (a plain table, the unique
+    (channel, control_id) constraint, foreign keys to the tenant's channel and patient
+    tables), with 300 messages over three months. Returns the channel's id."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {SCRATCH}")
+    connection.set_schema(SCRATCH)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TABLE integration_message "
+                f"(LIKE {tenant.schema_name}.integration_message_p202701)"
+            )
+            cursor.execute(
+                "ALTER TABLE integration_message ALTER COLUMN id ADD GENERATED BY DEFAULT "
+                "AS IDENTITY, ADD PRIMARY KEY (id), "
+                "ADD CONSTRAINT hl7_message_control UNIQUE (channel_id, control_id), "
+                "ADD CONSTRAINT message_channel_fk FOREIGN KEY (channel_id) REFERENCES "
+                f"{tenant.schema_name}.integration_channel (id) DEFERRABLE INITIALLY DEFERRED, "
+                "ADD CONSTRAINT message_patient_fk FOREIGN KEY (patient_id) REFERENCES "
+                f"{tenant.schema_name}.scheduling_patient (id) DEFERRABLE INITIALLY DEFERRED"
+            )
+            cursor.execute("CREATE INDEX hl7_message_received ON integration_message (received_at)")
+            cursor.execute(
+                "INSERT INTO integration_message (channel_id, control_id, message_type, status, "
+                "sealed, key_version, error, attempts, received_at, updated) "
+                "SELECT %s, 'OLD-' || g, 'ADT^A04', 'applied', '\\x00', 1, '', 0, "
+                "timestamptz '2026-10-05' + (g / 100) * interval '1 month', now() "
+                "FROM generate_series(0, 299) AS g",
+                [channel.pk],
+            )
+            # The deferred foreign-key checks now: an index is not built over pending ones.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        yield channel.pk
+    finally:
+        connection.set_tenant(tenant)
+
+
+def test_an_existing_store_is_partitioned_in_place_keeping_rows_and_control_ids(
+    plain_store: int,
+) -> None:
+    migration = import_module("apps.integration.migrations.0003_message_store_partitioned_by_month")
+    before = sql("SELECT id, control_id, received_at FROM integration_message ORDER BY id")
+
+    with connection.schema_editor() as editor:
+        migration.partition(None, editor)
+
+    found = {p.name: p for p in partitions_of()}
+    assert found["integration_message_legacy"].lower is None
+    assert sql("SELECT id, control_id, received_at FROM integration_message ORDER BY id") == before
+    assert sql("SELECT count(*) FROM integration_messagecontrol") == [(300,)]
+    insert = (
+        "INSERT INTO integration_message (channel_id, control_id, message_type, status, "
+        "sealed, key_version, error, attempts, received_at, updated) "
+        "VALUES (%s, %s, 'ADT^A04', 'received', '\\x00', 1, '', 0, now(), now()) RETURNING id"
+    )
+    # The sequence goes on where the old identity column stopped.
+    [(new_id,)] = sql(insert, [plain_store, "NEW-2"])
+    assert new_id == before[-1][0] + 1
+    # Control ids already taken by the old rows stay taken, in whatever month.
+    with pytest.raises(IntegrityError, match="hl7_message_control"), transaction.atomic():
+        sql(insert, [plain_store, "OLD-7"])
+    # The foreign keys hold on the parent (and so on every month made later).
+    with pytest.raises(IntegrityError), transaction.atomic():
+        sql(
+            "INSERT INTO integration_message (channel_id, control_id, message_type, status, "
+            "sealed, key_version, error, attempts, received_at, updated, patient_id) "
+            "VALUES (%s, 'NEW-1', 'ADT^A04', 'received', '\\x00', 1, '', 0, now(), now(), -1)",
+            [plain_store],
+        )
+        sql("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+@pytest.fixture
+def archive_dir(tmp_path: Any, settings: Any) -> Any:
+    settings.MYMEDIC_ARCHIVE_DIR = str(tmp_path / "archive")
+    return tmp_path / "archive"
+
+
+def test_months_past_the_hl7_retention_are_archived_once_all_their_messages_are_applied(
+    channel: Channel, archive_dir: Any
+) -> None:
+    from apps.archive import commands as archive
+    from apps.eventstore import archivefiles
+    from apps.eventstore.models import ArchivedPartition
+
+    january = [store(channel, f"JAN-{n}", datetime(2027, 1, 10 + n, tzinfo=UTC)) for n in range(3)]
+    for message in january:
+        message.status = Message.Status.APPLIED
+        message.save()
+    waiting = store(channel, "FEB-1", datetime(2027, 2, 3, tzinfo=UTC))
+    waiting.status = Message.Status.ERROR
+    waiting.save()
+
+    done = archive.logs_archive(actor=None, now=datetime(2027, 6, 2, tzinfo=UTC))
+
+    archived = {a.partition: a.rows for a in done}
+    assert archived["integration_message_p202701"] == 3
+    assert "integration_message_p202702" not in archived  # its message is in the error queue
+    names = {p.name for p in partitions_of()}
+    assert "integration_message_p202701" not in names
+    assert "integration_message_p202702" in names
+    record = ArchivedPartition.objects.get(partition="integration_message_p202701")
+    rows = list(
+        archivefiles.read_rows(
+            archivefiles.data_path(connection.schema_name, HL7_MESSAGES.table, record.partition)
+        )
+    )
+    assert [r["control_id"] for r in rows] == ["JAN-0", "JAN-1", "JAN-2"]
+    assert all(r["status"] == "applied" for r in rows)
+    # The archived messages released their control ids; the kept one holds its own.
+    assert (
+        sql("SELECT control_id FROM integration_messagecontrol WHERE control_id LIKE 'JAN-%%'")
+        == []
+    )
+    assert store(channel, "JAN-1", datetime(2027, 3, 1, tzinfo=UTC)).pk
+    with pytest.raises(IntegrityError), transaction.atomic():
+        store(channel, "FEB-1", datetime(2027, 3, 1, tzinfo=UTC))
