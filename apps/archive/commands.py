@@ -74,6 +74,10 @@ RELEASE_CONTROL_IDS = (
     "DELETE FROM integration_messagecontrol AS c USING {partition} AS m "
     "WHERE c.channel_id = m.channel_id AND c.control_id = m.control_id"
 )
+# And their application ACKs go with them (`ApplicationAck.message` has no database constraint).
+DELETE_APPLICATION_ACKS = (
+    "DELETE FROM integration_applicationack AS a USING {partition} AS m WHERE a.message_id = m.id"
+)
 
 
 def retention_set(*, months: int, actor: Any) -> RetentionOverride:
@@ -355,6 +359,7 @@ def _detach_and_drop(
                 )
         if log is HL7_MESSAGES:
             cursor.execute(RELEASE_CONTROL_IDS.format(partition=quote(partition.name)))
+            cursor.execute(DELETE_APPLICATION_ACKS.format(partition=quote(partition.name)))
         record.mac = anchors.sign(record.signed_facts(schema))
         record.save(force_insert=True)
         archivefiles.write_manifest(Path(record.path), _manifest(record, schema))

@@ -759,9 +759,10 @@ def messages_purge(*, older_than: timedelta) -> int:
     `older_than` ago (the store keeps what a person may still need: the error queue and the
     dead letters). Their effects stay in the patients' rows and the event log."""
     before = timezone.now() - older_than
-    inbound, _ = Message.objects.filter(
+    _, deleted = Message.objects.filter(
         status=Message.Status.APPLIED, received_at__lt=before
-    ).delete()
+    ).delete()  # their application ACKs go with them, not counted
+    inbound = deleted.get(Message._meta.label, 0)
     outbound, _ = OutboundMessage.objects.filter(
         status=OutboundMessage.Status.SENT, created__lt=before
     ).delete()

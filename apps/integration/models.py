@@ -145,7 +145,12 @@ class ApplicationAck(models.Model):
         SENT = "sent", "Sent and accepted"
         FAILED = "failed", "Failed (retries used up)"
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="app_acks")
+    # No database constraint: the message store is partitioned by month, and PostgreSQL can
+    # reference a partitioned table only through a key holding its partition key. The ORM
+    # still cascades a deleted message (`hl7_purge`); archiving a month deletes its ACKs.
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="app_acks", db_constraint=False
+    )
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="app_acks")
     code = models.CharField(max_length=2)
     # Our MSH-10 of the ACK (the same on every retry).

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from apps.core.db import connection
 from apps.core.partitions import HL7_MESSAGES, ensure_months, partitions
 from apps.integration.commands import channel_add
-from apps.integration.models import Channel, Message
+from apps.integration.models import ApplicationAck, Channel, Message
 from apps.tenants.models import Tenant
 
 pytestmark = pytest.mark.usefixtures("tenant")
@@ -147,7 +147,7 @@ def plain_store(tenant: Tenant, channel: Channel) -> Iterator[int]:
 def test_an_existing_store_is_partitioned_in_place_keeping_rows_and_control_ids(
     plain_store: int,
 ) -> None:
-    migration = import_module("apps.integration.migrations.0003_message_store_partitioned_by_month")
+    migration = import_module("apps.integration.migrations.0004_message_store_partitioned_by_month")
     before = sql("SELECT id, control_id, received_at FROM integration_message ORDER BY id")
 
     with connection.schema_editor() as editor:
@@ -199,6 +199,19 @@ def test_months_past_the_hl7_retention_are_archived_once_all_their_messages_are_
     waiting = store(channel, "FEB-1", datetime(2027, 2, 3, tzinfo=UTC))
     waiting.status = Message.Status.ERROR
     waiting.save()
+    for message, code in ((january[0], "AA"), (waiting, "AE")):
+        ApplicationAck.objects.create(
+            message=message,
+            channel=channel,
+            code=code,
+            control_id=f"MMA{message.pk}{code}",
+            text="",
+        )
+    # These rows were stored in this test's own transaction; in a real archive they were
+    # committed months before. Check their deferred foreign keys now, as that commit did, or
+    # PostgreSQL refuses to drop a partition with checks still pending.
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
     done = archive.logs_archive(actor=None, now=datetime(2027, 6, 2, tzinfo=UTC))
 
@@ -221,6 +234,8 @@ def test_months_past_the_hl7_retention_are_archived_once_all_their_messages_are_
         sql("SELECT control_id FROM integration_messagecontrol WHERE control_id LIKE 'JAN-%%'")
         == []
     )
+    # Their application ACKs went with them; the kept message keeps its own.
+    assert list(ApplicationAck.objects.values_list("message_id", flat=True)) == [waiting.pk]
     assert store(channel, "JAN-1", datetime(2027, 3, 1, tzinfo=UTC)).pk
     with pytest.raises(IntegrityError), transaction.atomic():
         store(channel, "FEB-1", datetime(2027, 3, 1, tzinfo=UTC))

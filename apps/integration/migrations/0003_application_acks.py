@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('created', models.DateTimeField(auto_now_add=True)),
                 ('sent_at', models.DateTimeField(blank=True, null=True)),
                 ('channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='app_acks', to='integration.channel')),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='app_acks', to='integration.message')),
+                ('message', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='app_acks', to='integration.message')),
             ],
             options={
                 'ordering': ['channel', 'id'],

@@ -93,7 +93,7 @@ class Migration(migrations.Migration):
 
     atomic = False
     dependencies = [
-        ("integration", "0002_mapping_tested"),
+        ("integration", "0003_application_acks"),
         ("eventstore", "0006_partitioned_by_month"),
     ]
 
