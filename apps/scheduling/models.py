@@ -245,17 +245,16 @@ class Patient(EventSourcedModel):
 class PatientNameToken(models.Model):
     """One prefix of a word of a patient's name, as a keyed hash (`apps.scheduling.names`):
     the name index that a search by name asks instead of opening every sealed name. Holds no
-    text; a read model of the `patient-names` projection, rebuilt by replay."""
+    text; a read model of the `patient-names` projection, rebuilt by replay (keyed by its
+    content, no serial id, so a rebuild has exactly the same rows)."""
 
-    patient_id = models.BigIntegerField()
+    pk = models.CompositePrimaryKey("digest", "patient_id")
     # The first 8 bytes of HMAC-SHA256(name-index key of `key_version`, folded prefix).
     digest = models.BigIntegerField()
+    patient_id = models.BigIntegerField()
     key_version = models.PositiveSmallIntegerField()
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["digest", "patient_id"], name="patientname_digest")
-        ]
         indexes = [models.Index(fields=["patient_id"], name="patientname_patient")]
 
     def __str__(self) -> str:

@@ -4,9 +4,11 @@ name; no name in clear in it, another tenant's hashes meaningless here, rebuilt 
 re-keyed by a key rotation and useless once the tenant key is destroyed."""
 
 from collections.abc import Iterator
+from io import StringIO
 
 import pytest
 from cryptography.exceptions import InvalidTag
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django_tenants.utils import schema_context
 
@@ -142,6 +144,38 @@ def test_a_replay_rebuilds_the_index_row_for_row(people: dict[str, Patient]) -> 
     assert found("asha") == [people["asha"].pk]
     state = ProjectionState.objects.get(name=patient_names.name)
     assert state.position == position
+
+
+def test_the_replay_command_backfills_the_index_with_a_progress_bar_and_checks_it(
+    people: dict[str, Patient], tenant: Tenant
+) -> None:
+    built = index_rows()
+    patient_names.reset()  # patients registered before the index existed
+    ProjectionState.objects.filter(name=patient_names.name).update(position=0)
+    out, bar = StringIO(), StringIO()
+
+    call_command(
+        "replay",
+        "--tenant",
+        tenant.slug,
+        "--projection",
+        patient_names.name,
+        stdout=out,
+        stderr=bar,
+    )
+
+    assert f"{tenant.slug}/patient-names: rebuilt to position" in out.getvalue()
+    assert f"{tenant.slug}/patient-names" in bar.getvalue() and "ev/s" in bar.getvalue()
+    assert index_rows() == built
+    checked = StringIO()
+    call_command("replay", "--tenant", tenant.slug, "--check", stdout=checked, stderr=StringIO())
+    assert "Every read model matches" in checked.getvalue()
+    PatientNameToken.objects.filter(patient_id=people["asha"].pk).delete()
+    with pytest.raises(CommandError, match="differ"):
+        call_command(
+            "replay", "--tenant", tenant.slug, "--projection", patient_names.name, "--check",
+            stdout=StringIO(), stderr=StringIO(),
+        )  # fmt: skip
 
 
 def test_a_key_rotation_rekeys_the_index_and_searches_go_on_throughout(
