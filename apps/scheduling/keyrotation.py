@@ -82,6 +82,8 @@ def rewrap_patients(
         if progress:
             progress(len(patients))
     with transaction.atomic():
+        names.reindex(names.behind(version))  # rows a concurrent projection run left behind
+    with transaction.atomic():
         record("keys.rotated", detail={"version": version, "patients": done})
     return done
 

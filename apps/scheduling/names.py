@@ -134,15 +134,17 @@ def tokens_of(patient: Patient, index_key: bytes) -> list[PatientNameToken]:
 
 
 def reindex(patient_ids: Iterable[int]) -> int:
-    """Replaces the index rows of these patients with their names as they stand now (the
-    rows locked, so a key rotation's batch waits or is waited for). Returns the rows made."""
+    """Replaces the index rows of these patients with their names as they stand now, under
+    each patient's key version. Takes no lock, so a replay never holds up the desk; a run
+    that read a patient just before a rotation re-wrapped it leaves rows of the old version,
+    which searches still find, `retire` keeps the version for, and `rewrap_patients` re-keys
+    at its end. Returns the rows made."""
     ids = sorted(set(patient_ids))
     if not ids:
         return 0
     with keys.remembered():
         patients = list(
-            Patient.objects.select_for_update()
-            .filter(pk__in=ids)
+            Patient.objects.filter(pk__in=ids)
             .only("pk", "uid", "sealed", "wrapped_key", "key_version", "erased")
             .order_by("pk")
         )
@@ -153,13 +155,28 @@ def reindex(patient_ids: Iterable[int]) -> int:
             for row in tokens_of(patient, index_keys[patient.key_version])
         ]
     PatientNameToken.objects.filter(patient_id__in=ids).delete()
-    PatientNameToken.objects.bulk_create(rows, batch_size=5000)
+    # Another run re-indexing the patient at the same moment made the same rows, or will.
+    PatientNameToken.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
     return len(rows)
+
+
+def behind(version: int) -> list[int]:
+    """The patients re-wrapped under `version` whose index rows are of an older one."""
+    return sorted(
+        PatientNameToken.objects.filter(
+            key_version__lt=version,
+            patient_id__in=Patient.objects.filter(key_version=version).values("pk"),
+        )
+        .values_list("patient_id", flat=True)
+        .distinct()
+    )
 
 
 def rekey(patients: list[Patient], index_key: bytes) -> None:
     """Re-keys these (locked, re-wrapped) patients' rows under their new key version."""
     PatientNameToken.objects.filter(patient_id__in=[p.pk for p in patients]).delete()
     PatientNameToken.objects.bulk_create(
-        [row for patient in patients for row in tokens_of(patient, index_key)], batch_size=5000
+        [row for patient in patients for row in tokens_of(patient, index_key)],
+        batch_size=5000,
+        ignore_conflicts=True,
     )

@@ -195,6 +195,26 @@ def test_a_key_rotation_rekeys_the_index_and_searches_go_on_throughout(
     assert found("प्रिया") == [people["priya"].pk]
 
 
+def test_rows_a_projection_run_left_under_the_old_key_keep_it_until_a_rewrap_rekeys_them(
+    people: dict[str, Patient],
+) -> None:
+    asha = people["asha"].pk
+    old_rows = list(PatientNameToken.objects.filter(patient_id=asha))
+    rotation = keyrotation.rotate_tenant_key()
+    # A projection run that read Asha before her re-wrap and wrote after it.
+    PatientNameToken.objects.filter(patient_id=asha).delete()
+    PatientNameToken.objects.bulk_create(old_rows)
+
+    assert found("asha") == [asha]  # old-version rows are still searched
+    assert keyrotation.retire() == ([], [1])
+
+    keyrotation.rewrap_patients(rotation.version)
+
+    assert set(PatientNameToken.objects.values_list("key_version", flat=True)) == {2}
+    assert keyrotation.retire() == ([1], [])
+    assert found("asha rao") == [asha]
+
+
 def test_a_destroyed_tenant_key_leaves_the_index_without_meaning(
     people: dict[str, Patient], tenant: Tenant
 ) -> None:
