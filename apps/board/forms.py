@@ -7,12 +7,14 @@ from django import forms
 from django.http import QueryDict
 from django.utils.translation import pgettext_lazy
 
-from apps.board.selectors import BoardFilter, SummaryFilter, departments
+from apps.board.selectors import NUMBER, BoardFilter, SummaryFilter, departments
 from apps.board.wording import STATUS_LABELS
 from apps.clinic.models import Branch
 from apps.scheduling.models import Doctor
+from apps.scheduling.names import name_query
 
 MOST_PAGES = 10_000
+TOO_SHORT = pgettext_lazy("board", "Type a token, a reference or two letters of a name.")
 
 
 class BoardFilterForm(forms.Form):
@@ -50,6 +52,14 @@ class BoardFilterForm(forms.Form):
         if department and department not in departments(self.branch):
             raise forms.ValidationError(pgettext_lazy("board", "Choose a department."))
         return department
+
+    def clean_q(self) -> str:
+        """A token, a reference, or a name with a word of at least two letters
+        (`names.MIN_PREFIX`; a single letter would match most of the day)."""
+        text: str = (self.cleaned_data.get("q") or "").strip()
+        if text and not NUMBER.match(text) and not name_query(text).searchable:
+            raise forms.ValidationError(TOO_SHORT)
+        return text
 
     def wanted(self) -> BoardFilter:
         """The filters asked for; a field with an error counts as not asked."""

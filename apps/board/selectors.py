@@ -2,14 +2,14 @@
 department (the doctor's specialty), status and a search, with the counts per status; and the
 per-doctor summary of the day.
 
-Both read the read models only (appointments, queue) through their indexes and fetch one
-page of rows: a page costs about the same whether the day has 100 visits or 10,000. The
-patients' names are opened only for the page shown, and for a name search (below).
+Both read the read models only (appointments, queue, the name index) through their indexes
+and fetch one page of rows: a page costs about the same whether the day has 100 visits or
+10,000, and so does a search by name. The patients' names are opened only for the page shown.
 """
 
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +24,7 @@ from apps.eventstore.readcache import cached
 from apps.queue.models import QueueEntry
 from apps.queue.read import SERVING
 from apps.scheduling.models import Appointment, AppointmentView, Doctor, Patient
+from apps.scheduling.names import name_query, named, starts_words
 from apps.scheduling.read import board_projections, board_sections, positions_of
 
 PAGE_SIZE = 50
@@ -127,38 +128,35 @@ def open_names(patient_ids: list[int]) -> dict[int, str | None]:
         return {patient.pk: patient.name for patient in rows}
 
 
-def _starts_words(name: str | None, words: list[str]) -> bool:
-    """Every word searched for starts a word of the name ("asha r" finds "Asha Rao")."""
-    if not name:
-        return False
-    parts = name.casefold().replace(".", " ").split()
-    return all(any(part.startswith(word) for part in parts) for word in words)
-
-
 @dataclass
 class Searched:
     visits: QuerySet[AppointmentView]
-    # The patients whose names were opened to match a name (None: no name was searched).
-    opened: list[int] | None = None
-    matched: list[int] = field(default_factory=list)
+    # The patients a name search matched (None: no name was searched).
+    matched: list[int] | None = None
 
 
 def _search(visits: QuerySet[AppointmentView], text: str) -> Searched:
     """A number is a token or a reference (the appointment's id); anything else is a name.
 
-    Names are sealed, so there is no index to ask: a name search opens the names of the
-    patients on the visits the other filters leave (the board shows those names anyway) and
-    keeps the visits of those it matches. Narrowing by doctor or department first makes it
-    cheaper; docs/QUEUE.md has the figures."""
+    Names are sealed, so a name search asks the name index (`apps.scheduling.names`): the
+    patients of the visits the other filters leave who have a word starting with each word
+    typed, in one statement, whatever the day holds. A one-letter word ("asha r") is beyond
+    the index: the names the other words found are opened and checked."""
     number = NUMBER.match(text)
     if number:
         n = int(number.group(1))
         return Searched(visits.filter(Q(token=n) | Q(appointment_id=n)))
-    words = text.casefold().replace(".", " ").split()
-    candidates = sorted(set(visits.order_by().values_list("patient_id", flat=True)))
-    names = open_names(candidates)
-    matched = [pk for pk in candidates if _starts_words(names.get(pk), words)]
-    return Searched(visits.filter(patient_id__in=matched), opened=candidates, matched=matched)
+    query = name_query(text)
+    if not query.searchable:
+        return Searched(visits.none(), matched=[])
+    on_the_day = visits.order_by().values("patient_id")
+    with keys.remembered():
+        found = named(Patient.objects.filter(pk__in=on_the_day), query)
+        matched = sorted(found.order_by().values_list("pk", flat=True))
+        if query.needs_opening and matched:
+            names = open_names(matched)
+            matched = [pk for pk in matched if starts_words(names.get(pk), query.words)]
+    return Searched(visits.filter(patient_id__in=matched), matched=matched)
 
 
 def minutes_between(since: datetime | None, until: datetime | None) -> int | None:
@@ -174,8 +172,8 @@ def board_page(branch: Branch, day: date, wanted: BoardFilter) -> dict[str, Any]
 
     Kept in the read cache under the branch's generation (`apps.eventstore.readcache`), one
     value per filter, so a warm page asks PostgreSQL nothing; a search by name is built
-    afresh each time (it opens patients' names, which are never kept). The doctors' names
-    and departments come from a copy kept at most a second (`doctor_cards`)."""
+    afresh each time (what it matched is audited at each read, and a name is never a key).
+    The doctors' names and departments come from a copy kept at most a second (`doctor_cards`)."""
     if wanted.search and not NUMBER.match(wanted.search):
         page = _board_page(branch, day, wanted)
     else:
@@ -266,8 +264,8 @@ def _board_page(branch: Branch, day: date, wanted: BoardFilter) -> dict[str, Any
         **{key: section(branch, day) for key, (_, section) in board_sections.items()},
         "rows": rows,
         "paging": paging,
-        "searched_names": searched.opened is not None,
-        "matched_patients": searched.matched,
+        "searched_names": searched.matched is not None,
+        "matched_patients": searched.matched or [],
     }
 
 

@@ -7,7 +7,9 @@ tenant key ─wraps→ patient key (row of the patient) ─encrypts→ the patie
 Destroying a patient's wrapped key makes that patient's fields unreadable for good, while
 every id, event and audit entry that refers to the patient stays as it was. Phone search
 uses a keyed hash of the normalized number (a blind index), so the number itself is never
-stored in clear.
+stored in clear; name search likewise uses keyed hashes of the folded name's word prefixes
+(`apps.scheduling.names`), under a key of their own derived from the tenant key, so
+destroying the tenant key leaves both indexes without meaning.
 """
 
 import base64
@@ -121,6 +123,18 @@ def blind_index(tenant_key: bytes, value: str) -> str:
     return hmac.new(
         derive(tenant_key, "blind-index:phone"), value.encode(), hashlib.sha256
     ).hexdigest()
+
+
+def name_index_key(tenant_key: bytes) -> bytes:
+    """The key of the name index, derived from the tenant key (never the phone index's)."""
+    return derive(tenant_key, "blind-index:name")
+
+
+def name_digest(index_key: bytes, token: str) -> int:
+    """The blind index of one folded name prefix: the first 8 bytes of its HMAC-SHA256 as a
+    signed 64-bit integer (a compact column; a rare collision only adds a candidate)."""
+    mac = hmac.new(index_key, token.encode(), hashlib.sha256).digest()
+    return int.from_bytes(mac[:8], "big", signed=True)
 
 
 def seal_fields(data_key: bytes, fields: dict[str, Any], context: str) -> bytes:

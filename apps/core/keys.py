@@ -58,11 +58,11 @@ _remembered: ContextVar[dict[str, list[tuple[int, bytes]]] | None] = ContextVar(
 
 @contextmanager
 def remembered() -> Iterator[None]:
-    """Within the block, `tenant_key`, `active_tenant_key` and `phone_indexes` ask
-    PostgreSQL once (one query for every version) instead of once per call: for work that
-    opens or seals many patients in a row (a search of sealed fields, an export, a batch of
-    HL7 messages in one transaction). Outside it every call reads the keys afresh, as
-    rotation expects."""
+    """Within the block, `tenant_key`, `active_tenant_key`, `phone_indexes` and
+    `name_index_keys` ask PostgreSQL once (one query for every version) instead of once per
+    call: for work that opens or seals many patients in a row (a search of sealed fields, an
+    export, a batch of HL7 messages in one transaction). Outside it every call reads the keys
+    afresh, as rotation expects."""
     token = _remembered.set({})
     try:
         yield
@@ -108,6 +108,21 @@ def phone_indexes(phone: str) -> list[str]:
     return [
         crypto.blind_index(crypto.unwrap_tenant_key(bytes(row), connection.schema_name), phone)
         for row in rows
+    ]
+
+
+def name_index_keys() -> list[tuple[int, bytes]]:
+    """(version, name-index key) of every live tenant key version, newest first: a name
+    search looks under each (a rotation re-keys patients' name tokens in batches)."""
+    if (kept := _kept()) is not None:
+        return [(version, crypto.name_index_key(key)) for version, key in kept]
+    rows = TenantKey.objects.order_by("-id").values_list("id", "wrapped")
+    return [
+        (
+            version,
+            crypto.name_index_key(crypto.unwrap_tenant_key(bytes(w), connection.schema_name)),
+        )
+        for version, w in rows
     ]
 
 

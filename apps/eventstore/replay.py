@@ -115,8 +115,11 @@ def check(projection: Projection, progress: Progress | None = None) -> list[Diff
     """Rebuilds into a scratch schema, up to the live position, and compares table by table.
 
     The scratch schema holds empty copies of the read-model tables and a view of the
-    tenant's event log; running the projection there leaves everything live untouched, and
-    the whole schema is rolled back at the end.
+    tenant's event log, and comes first in the search path, before the tenant's own schema:
+    the projection writes its copies while whatever else it reads (the patients a name index
+    is built from) is the tenant's, still under the tenant's name (sealed values and keys
+    name their schema). Nothing live is written, and the whole schema is rolled back at the
+    end.
     """
     schema = connection.schema_name
     scratch = f"replaycheck_{schema}"[:63]
@@ -143,7 +146,9 @@ def check(projection: Projection, progress: Progress | None = None) -> list[Diff
                     f"CREATE VIEW {quote(scratch)}.{view} AS "  # noqa: S608
                     f"SELECT * FROM {quote(schema)}.{view}"
                 )
-            connection.set_schema(scratch)
+            # The connection stays the tenant's; django-tenants sets its search path once a
+            # schema (TENANT_LIMIT_SET_CALLS), so this one holds until the schema is set again.
+            cursor.execute(f"SET LOCAL search_path = {quote(scratch)}, {quote(schema)}, public")
             rebuild(projection, until=live_position, progress=progress)
             for table in tables[:-1]:
                 live = f"{quote(schema)}.{quote(table)}"

@@ -3,9 +3,9 @@
 1. A new tenant key version becomes active: everything sealed from now on uses it.
 2. Patients are re-wrapped in small batches, each its own transaction: the patient's data
    key is unwrapped with the old version and wrapped with the new one, and the phone index
-   re-keyed. The sealed fields themselves are not touched. Reads and searches work
-   throughout, since a patient row says which version wraps it and searches look under
-   every live version.
+   and the patient's name-index rows (`apps.scheduling.names`) re-keyed. The sealed fields
+   themselves are not touched. Reads and searches work throughout, since a patient row (and
+   a name-index row) says which version keys it and searches look under every live version.
 3. `retire` drops old versions once nothing uses them any more (kept idempotency responses
    expire within a day).
 
@@ -20,9 +20,10 @@ from django.db import connection as db
 from django.db import transaction
 
 from apps.audit.trail import record
-from apps.core import keys
+from apps.core import crypto, keys
 from apps.core.models import IdempotencyRecord, TenantKey
-from apps.scheduling.models import Patient
+from apps.scheduling import names
+from apps.scheduling.models import Patient, PatientNameToken
 
 BATCH = 500
 
@@ -52,6 +53,7 @@ def rewrap_patients(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     new_key = keys.tenant_key(version)
+    name_key = crypto.name_index_key(new_key)
     done = 0
     while limit is None or done < limit:
         size = batch if limit is None else min(batch, limit - done)
@@ -75,9 +77,12 @@ def rewrap_patients(
                     "phone_index = %s WHERE id = %s",
                     rows,
                 )
+            names.rekey(patients, name_key)
         done += len(patients)
         if progress:
             progress(len(patients))
+    with transaction.atomic():
+        names.reindex(names.behind(version))  # rows a concurrent projection run left behind
     with transaction.atomic():
         record("keys.rotated", detail={"version": version, "patients": done})
     return done
@@ -118,6 +123,7 @@ def retire() -> tuple[list[int], list[int]]:
             used = (
                 Patient.objects.filter(key_version=version, wrapped_key__isnull=False).exists()
                 or IdempotencyRecord.objects.filter(key_version=version).exists()
+                or PatientNameToken.objects.filter(key_version=version).exists()
             )
             if used:
                 in_use.append(version)

@@ -242,6 +242,25 @@ class Patient(EventSourcedModel):
         self._phi = {}
 
 
+class PatientNameToken(models.Model):
+    """One prefix of a word of a patient's name, as a keyed hash (`apps.scheduling.names`):
+    the name index that a search by name asks instead of opening every sealed name. Holds no
+    text; a read model of the `patient-names` projection, rebuilt by replay (keyed by its
+    content, no serial id, so a rebuild has exactly the same rows)."""
+
+    pk = models.CompositePrimaryKey("digest", "patient_id")
+    # The first 8 bytes of HMAC-SHA256(name-index key of `key_version`, folded prefix).
+    digest = models.BigIntegerField()
+    patient_id = models.BigIntegerField()
+    key_version = models.PositiveSmallIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["patient_id"], name="patientname_patient")]
+
+    def __str__(self) -> str:
+        return f"Name token of patient {self.patient_id}"
+
+
 class NoShowPolicy(SingletonSettings, EventSourcedModel):
     """One row per tenant: when a patient counts as a repeat no-show (off by default).
 

@@ -1,11 +1,19 @@
-"""The appointments projection: the read side of scheduling, built only from events."""
+"""Scheduling's projections: the appointments read model, built only from events, and the
+patients' name index (`apps.scheduling.names`), built from the patients' events and the
+patients' sealed names (events carry no PHI)."""
 
 from django.db import connection
 
 from apps.eventstore.models import Event
 from apps.eventstore.projections import Projection, Touched, register
-from apps.scheduling.events import APPOINTMENT_ROW_EVENTS
-from apps.scheduling.models import AppointmentView
+from apps.scheduling import names
+from apps.scheduling.events import (
+    APPOINTMENT_ROW_EVENTS,
+    PATIENT_ERASED,
+    PATIENT_REGISTERED,
+    PATIENT_UPDATED,
+)
+from apps.scheduling.models import AppointmentView, PatientNameToken
 
 COLUMNS = [
     "appointment_id", "branch_id", "doctor_id", "patient_id", "date", "start", "end",
@@ -51,3 +59,26 @@ class AppointmentsProjection(Projection):
 
 
 appointments = register(AppointmentsProjection())
+
+
+class PatientNamesProjection(Projection):
+    """The name index: a patient's rows follow its registration, a change of its name and
+    its erasure. Each event re-indexes the patient as it stands now, so a replay (which
+    applies them all again) ends with the same rows as the live run."""
+
+    name = "patient-names"
+    handles = frozenset({PATIENT_REGISTERED, PATIENT_UPDATED, PATIENT_ERASED})
+    read_models = (PatientNameToken,)
+
+    def apply(self, event: Event, touched: Touched) -> None:
+        self.apply_batch([event], touched)
+
+    def apply_batch(self, events: list[Event], touched: Touched) -> None:
+        names.reindex(
+            event.data["id"]
+            for event in events
+            if event.type != PATIENT_UPDATED or "name" in event.data.get("changed", [])
+        )
+
+
+patient_names = register(PatientNamesProjection())

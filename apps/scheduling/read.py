@@ -15,6 +15,7 @@ from apps.eventstore.readcache import cached, cached_json
 from apps.scheduling.formats import local_iso
 from apps.scheduling.models import Appointment, AppointmentView, Doctor
 from apps.scheduling.projections import appointments as appointments_projection
+from apps.scheduling.projections import patient_names
 
 
 def projection_position() -> int:
@@ -84,8 +85,11 @@ def board_section(key: str, projection: str) -> Callable[[BoardSection], BoardSe
 
 
 def board_projections() -> set[str]:
-    """The projections the board reads: its rows and every section's."""
-    return {appointments_projection.name} | {p for p, _ in board_sections.values()}
+    """The projections the board reads: its rows, the name index its search asks, and every
+    section's."""
+    return {appointments_projection.name, patient_names.name} | {
+        p for p, _ in board_sections.values()
+    }
 
 
 def positions_of(names: set[str]) -> int:

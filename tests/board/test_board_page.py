@@ -17,8 +17,10 @@ from apps.audit.models import AuditEntry
 from apps.bench.opdday import OpdDay, patient_name, seed_opd_day
 from apps.board.selectors import PAGE_SIZE
 from apps.clinic.models import Branch, Role
+from apps.eventstore.projections import catch_up
 from apps.queue.models import QueueEntry
-from apps.scheduling.models import AppointmentView, Doctor
+from apps.scheduling import commands
+from apps.scheduling.models import AppointmentView, Doctor, Patient
 from tests.clinic.factories import UserFactory
 from tests.conftest import HostClient
 
@@ -287,3 +289,58 @@ def test_a_page_costs_the_same_queries_whatever_the_day_holds(
         q["sql"] for q in large.captured_queries if "scheduling_appointmentview" in q["sql"]
     ]
     assert all("LIMIT" in sql or "COUNT(" in sql for sql in selected)
+
+
+def test_a_name_search_asks_the_same_queries_whatever_the_day_holds(
+    desk: HostClient, main_branch: Branch
+) -> None:
+    wanted = patient_name(3).replace(" ", "+")  # a namesake more in the second, larger day
+    seed_opd_day(main_branch, doctors=4, visits=60, departments=2)
+    board(desk, main_branch)
+    with CaptureQueriesContext(connection) as small:
+        few = board(desk, main_branch, f"q={wanted}")
+    seed_opd_day(main_branch, doctors=8, visits=400, departments=2)
+    board(desk, main_branch)
+    with CaptureQueriesContext(connection) as large:
+        more = board(desk, main_branch, f"q={wanted}")
+
+    assert (len(row_ids(few)), len(row_ids(more))) == (1, 2)
+    assert len(large.captured_queries) == len(small.captured_queries)
+    sealed = [q["sql"] for q in large.captured_queries if '"sealed"' in q["sql"]]
+    assert len(sealed) == 1  # only the page's own names are opened, not the day's
+
+
+def test_a_name_search_finds_a_hindi_name_and_a_word_begun_with_one_letter(
+    desk: HostClient, main_branch: Branch, day: OpdDay
+) -> None:
+    visits = day_rows(main_branch)
+    hindi, roman = visits[10], visits[20]
+    patients = {p.pk: p for p in Patient.objects.filter(pk__in=[hindi.patient_id])}
+    commands.patient_update(actor=None, patient=patients[hindi.patient_id], name="सुनीता देवी")
+    catch_up()
+    given, family = patient_name(
+        sorted({v.patient_id for v in visits}).index(roman.patient_id)
+    ).split()
+
+    by_hindi = board(desk, main_branch, urlencode({"q": "देवी सुनी"}))
+    by_initial = board(desk, main_branch, urlencode({"q": f"{given} {family[0].lower()}"}))
+
+    assert row_ids(by_hindi) == [hindi.appointment_id]
+    assert "सुनीता देवी" in by_hindi
+    assert roman.appointment_id in row_ids(by_initial)
+    assert all(
+        f"{given} {family}" in name
+        for name in re.findall(
+            r'<a href="/reception/branches/\d+/appointments/\d+/">([^<]+)</a>', by_initial
+        )
+    )
+
+
+def test_a_one_letter_search_is_a_form_error_and_shows_the_whole_day(
+    desk: HostClient, main_branch: Branch, day: OpdDay
+) -> None:
+    page = board(desk, main_branch, "q=a")
+
+    assert "Type a token, a reference or two letters of a name." in page
+    assert row_ids(page) == [v.appointment_id for v in day_rows(main_branch)[:PAGE_SIZE]]
+    assert not AuditEntry.objects.filter(action="patient.search").exists()
