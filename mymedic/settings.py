@@ -406,8 +406,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "apps.plans.gate.PlanGateMiddleware",
+    # Before the plan's gate: its "not in your plan" page is in the member's language.
     "apps.clinic.language.StaffLanguageMiddleware",
+    "apps.plans.gate.PlanGateMiddleware",
     "apps.core.clinictime.ClinicTimeMiddleware",
     "apps.eventstore.context.RequestOriginMiddleware",
     "apps.core.idempotency.IdempotencyMiddleware",
