@@ -419,8 +419,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "apps.core.consoleonly.ConsoleAuthenticationMiddleware",
-    "apps.plans.gate.PlanGateMiddleware",
+    # Before the plan's gate: its "not in your plan" page is in the member's language.
     "apps.clinic.language.StaffLanguageMiddleware",
+    "apps.plans.gate.PlanGateMiddleware",
     "apps.core.clinictime.ClinicTimeMiddleware",
     "apps.eventstore.context.RequestOriginMiddleware",
     "apps.core.idempotency.IdempotencyMiddleware",

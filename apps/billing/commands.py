@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings as project
 from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 from django_tenants.utils import get_tenant_model
 
 from apps.billing import documents, events, gst, ledger
@@ -129,7 +130,9 @@ def receptionist_discount_cap_update(*, actor: User | None, percent: Decimal) ->
         or not ZERO <= percent <= Decimal("100")
         or percent != percent.quantize(PAISA)
     ):
-        raise InvalidInput("A cap is a percent from 0 to 100.", field="receptionist_discount_cap")
+        raise InvalidInput(
+            gettext_noop("A cap is a percent from 0 to 100."), field="receptionist_discount_cap"
+        )
     settings = BillingSettings.for_update()
     settings.receptionist_discount_cap = percent
     settings.record(
@@ -167,9 +170,11 @@ def tax_rule_add(
     if branch is not None:
         require_branch(actor, branch.pk, "Branch not found.")
     if not name.strip():
-        raise InvalidInput("Name the tax, e.g. CGST.", field="name")
+        raise InvalidInput(gettext_noop("Name the tax, e.g. CGST."), field="name")
     if not isinstance(rate, Decimal) or not Decimal("0") < rate <= Decimal("100"):
-        raise InvalidInput("A tax rate is more than 0 and at most 100 percent.", field="rate")
+        raise InvalidInput(
+            gettext_noop("A tax rate is more than 0 and at most 100 percent."), field="rate"
+        )
     rule = TaxRule(name=name.strip(), rate=rate, branch=branch)
     rule.record(
         events.TAX_RULE_ADDED,
@@ -242,22 +247,26 @@ def payment_take(
     appointment = _locked_appointment(appointment)
     require_branch(actor, appointment.branch_id, "Appointment not found.")
     if kind not in Payment.Kind.values:
-        raise InvalidInput("Kind is deposit or balance.", field="kind")
+        raise InvalidInput(gettext_noop("Kind is deposit or balance."), field="kind")
     if method not in Method.values:
         raise InvalidInput(f"Method is one of: {', '.join(Method.values)}.", field="method")
     amount = check_amount(amount)
     if appointment.status not in PAYABLE:
-        raise Conflict(f"A {appointment.status_word()} appointment takes no payment.")
+        raise Conflict(
+            gettext_noop("A %(status)s appointment takes no payment."),
+            params={"status": appointment.status_label()},
+        )
     invoice = Invoice.objects.filter(appointment=appointment).first() or _issue_invoice(
         appointment, actor
     )
     due = ledger.balance_of(invoice).balance_due
     if amount > due:
         raise Conflict(
-            f"That is more than the balance due ({format_money(due, invoice.currency)})."
+            gettext_noop("That is more than the balance due (%(due)s)."),
+            params={"due": format_money(due, invoice.currency)},
         )
     if method == Method.CREDIT and amount > ledger.credit_of(appointment.patient_id):
-        raise Conflict("The patient does not have that much credit.")
+        raise Conflict(gettext_noop("The patient does not have that much credit."))
     payment = Payment(
         appointment=appointment,
         invoice=invoice,
@@ -300,7 +309,8 @@ def _refund(
     left = ledger.refundable(payment)
     if amount > left:
         raise Conflict(
-            f"Only {format_money(left, payment.invoice.currency)} of this payment can be refunded."
+            gettext_noop("Only %(left)s of this payment can be refunded."),
+            params={"left": format_money(left, payment.invoice.currency)},
         )
     refund = Refund(
         payment=payment,
@@ -343,7 +353,7 @@ def payment_refund(*, actor: User | None, payment: Payment, amount: Decimal, rea
     require_branch(actor, payment.branch_id, "Payment not found.")
     amount = check_amount(amount)
     if not reason.strip():
-        raise InvalidInput("Give a reason for the refund.", field="reason")
+        raise InvalidInput(gettext_noop("Give a reason for the refund."), field="reason")
     return _refund(
         actor=actor,
         payment=payment,
@@ -363,9 +373,18 @@ def _locked_payment(actor: User | None, payment: Payment) -> Payment:
     return payment
 
 
+# What an empty reason is refused with, by what the reason is for.
+REASON_NEEDED = {
+    "refund": gettext_noop("Give a reason for the refund."),
+    "concession": gettext_noop("Give a reason for the concession."),
+    "discount": gettext_noop("Give a reason for the discount."),
+    "credit note": gettext_noop("Give a reason for the credit note."),
+}
+
+
 def _reason(reason: str, what: str) -> str:
     if not reason.strip():
-        raise InvalidInput(f"Give a reason for the {what}.", field="reason")
+        raise InvalidInput(REASON_NEEDED[what], field="reason")
     return reason.strip()[:200]
 
 
@@ -383,8 +402,11 @@ def payment_refund_overpayment(
     overpaid = ledger.balance_of(invoice).overpaid
     if amount > overpaid:
         raise Conflict(
-            f"Only {format_money(overpaid, invoice.currency)} was paid beyond the bill; a refund "
-            "of more would leave the patient owing it. Give a discount or concession instead."
+            gettext_noop(
+                "Only %(overpaid)s was paid beyond the bill; a refund of more would leave the "
+                "patient owing it. Give a discount or concession instead."
+            ),
+            params={"overpaid": format_money(overpaid, invoice.currency)},
         )
     return _refund(
         actor=actor,
@@ -417,8 +439,10 @@ def payment_refund_concession(
     back = min(overpaid, adjustment.total_reduction)
     if back <= ZERO:
         raise Conflict(
-            "Nothing was paid beyond the reduced bill, so there is no money to give back: "
-            "give the concession as a discount instead."
+            gettext_noop(
+                "Nothing was paid beyond the reduced bill, so there is no money to give back: "
+                "give the concession as a discount instead."
+            )
         )
     return _refund(
         actor=actor,
@@ -458,12 +482,15 @@ def _invoice_for(actor: User | None, appointment: Appointment) -> Invoice:
     appointment = _locked_appointment(appointment)
     require_branch(actor, appointment.branch_id, "Appointment not found.")
     if appointment.status not in PAYABLE:
-        raise Conflict(f"A {appointment.status_word()} appointment has no bill to change.")
+        raise Conflict(
+            gettext_noop("A %(status)s appointment has no bill to change."),
+            params={"status": appointment.status_label()},
+        )
     invoice = Invoice.objects.select_for_update().filter(appointment=appointment).first()
     if invoice is None:
         invoice = _issue_invoice(appointment, actor)
     if invoice.status != Invoice.Status.ISSUED:
-        raise Conflict("Only an issued invoice can be changed.")
+        raise Conflict(gettext_noop("Only an issued invoice can be changed."))
     return invoice
 
 
@@ -554,14 +581,16 @@ def _discount(
         raise InvalidInput(f"Kind is one of: {choices}.", field="category")
     require_role(actor, DISCOUNT_ROLES)
     if (amount is None) == (percent is None):
-        raise InvalidInput("Give either an amount or a percent.", field="amount")
+        raise InvalidInput(gettext_noop("Give either an amount or a percent."), field="amount")
     if percent is not None and (
         not isinstance(percent, Decimal)
         or not percent.is_finite()
         or not ZERO < percent <= Decimal("100")
         or percent != percent.quantize(PAISA)
     ):
-        raise InvalidInput("A percent is more than 0 and at most 100.", field="percent")
+        raise InvalidInput(
+            gettext_noop("A percent is more than 0 and at most 100."), field="percent"
+        )
     invoice = _invoice_for(actor, appointment)
     charges = charges_of(invoice.lines)
     discounted = -sum(
@@ -573,20 +602,25 @@ def _discount(
     else:
         amount = money(billable * (percent or ZERO) / 100)
     if amount <= ZERO:
-        raise Conflict("Nothing is left on this bill to discount.")
+        raise Conflict(gettext_noop("Nothing is left on this bill to discount."))
     if amount > billable:
         raise Conflict(
-            f"That is more than is left to bill "
-            f"({format_money(billable, invoice.currency)} before tax)."
+            gettext_noop("That is more than is left to bill (%(billable)s before tax)."),
+            params={"billable": format_money(billable, invoice.currency)},
         )
     limit_of_actor = discount_limit(actor, invoice.lines)
     if limit_of_actor is not None and discounted + amount > limit_of_actor[1]:
         cap, limit = limit_of_actor
         raise Conflict(
-            f"A receptionist may take at most {cap.normalize():f}% off a bill: "
-            f"{format_money(limit, invoice.currency)} on this one, of which "
-            f"{format_money(max(limit - discounted, ZERO), invoice.currency)} is left. "
-            "Ask a manager for more."
+            gettext_noop(
+                "A receptionist may take at most %(cap)s%% off a bill: %(limit)s on this one, "
+                "of which %(left)s is left. Ask a manager for more."
+            ),
+            params={
+                "cap": f"{cap.normalize():f}",
+                "limit": format_money(limit, invoice.currency),
+                "left": format_money(max(limit - discounted, ZERO), invoice.currency),
+            },
         )
     adjustment = InvoiceAdjustment(
         invoice=invoice,
@@ -642,14 +676,17 @@ def invoice_line_withdraw(
     reason = _reason(reason, "credit note")
     invoice = _invoice_for(actor, invoice.appointment)
     if not 0 <= line < len(invoice.lines):
-        raise InvalidInput("No such line on this invoice.", field="line")
+        raise InvalidInput(gettext_noop("No such line on this invoice."), field="line")
     target = invoice.lines[line]
     if target["kind"] in NOT_CHARGES:
-        raise Conflict("Only a charge can be withdrawn; tax and discounts follow it.")
+        raise Conflict(gettext_noop("Only a charge can be withdrawn; tax and discounts follow it."))
     if target.get("withdrawn"):
-        raise Conflict(f"This line was already withdrawn by credit note {target['withdrawn']}.")
+        raise Conflict(
+            gettext_noop("This line was already withdrawn by credit note %(number)s."),
+            params={"number": target["withdrawn"]},
+        )
     if Decimal(target["amount"]) <= ZERO:
-        raise Conflict("This line charges nothing: there is nothing to credit.")
+        raise Conflict(gettext_noop("This line charges nothing: there is nothing to credit."))
     counter, _ = CreditNoteCounter.objects.get_or_create(branch_id=invoice.branch_id)
     counter = CreditNoteCounter.objects.select_for_update().get(pk=counter.pk)
     counter.last_number += 1
@@ -756,7 +793,9 @@ def invoice_item_add(
     if category not in gst.CATEGORIES:
         raise InvalidInput(f"Category is one of: {', '.join(gst.CATEGORIES)}.", field="category")
     if not description.strip():
-        raise InvalidInput("Describe the item, e.g. Paracetamol 500 mg x 10.", field="description")
+        raise InvalidInput(
+            gettext_noop("Describe the item, e.g. Paracetamol 500 mg x 10."), field="description"
+        )
     if not isinstance(quantity, int) or not 0 < quantity <= MAX_QUANTITY:
         raise InvalidInput(f"A quantity is from 1 to {MAX_QUANTITY}.", field="quantity")
     unit_price = check_amount(unit_price, field="unit_price")
@@ -814,9 +853,11 @@ def gst_supplier_set(
     if problem:
         raise InvalidInput(problem, field="gstin")
     if not legal_name.strip():
-        raise InvalidInput("Give the legal name on the GST registration.", field="legal_name")
+        raise InvalidInput(
+            gettext_noop("Give the legal name on the GST registration."), field="legal_name"
+        )
     if not address.strip():
-        raise InvalidInput("Give the registered address.", field="address")
+        raise InvalidInput(gettext_noop("Give the registered address."), field="address")
     supplier = (
         GstSupplier.objects.select_for_update()
         .filter(branch_id=branch.pk if branch else None)
@@ -854,7 +895,7 @@ def gst_rate_add(
     if taxable_above is not None and taxable_above != ZERO:
         taxable_above = check_amount(taxable_above, field="taxable_above")
     if effective_from < gst.GST_START:
-        raise InvalidInput("GST began on 1 July 2017.", field="effective_from")
+        raise InvalidInput(gettext_noop("GST began on 1 July 2017."), field="effective_from")
     latest = GstDocument.objects.order_by("-date").values_list("date", flat=True).first()
     if latest is not None and effective_from <= latest:
         raise Conflict(
@@ -862,7 +903,7 @@ def gst_rate_add(
             "a new rate starts on a later date."
         )
     if GstRate.objects.filter(category=category, effective_from=effective_from).exists():
-        raise Conflict("This kind of supply already has a rate from that date.")
+        raise Conflict(gettext_noop("This kind of supply already has a rate from that date."))
     row = GstRate(
         category=category,
         rate=rate,
@@ -910,7 +951,8 @@ def gst_documents_issue(
             raise InvalidInput(problem, field="recipient_gstin")
     if place_of_supply and place_of_supply not in gst.STATES:
         raise InvalidInput(
-            "Give the place of supply as a state code, e.g. 27.", field="place_of_supply"
+            gettext_noop("Give the place of supply as a state code, e.g. 27."),
+            field="place_of_supply",
         )
     name = recipient_name.strip()[:200] or invoice.appointment.patient.name
     return documents.issue(

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from apps.billing import events, gst
 from apps.billing.models import GstDocument, GstRate, GstSupplier, Invoice
@@ -62,8 +63,10 @@ def supplies_of(lines: list[dict[str, str]]) -> list[Supply]:
     consultation first, as `apps.billing.money.reprice` takes them."""
     if any(line["kind"] == "tax" for line in lines):
         raise Conflict(
-            "This bill carries the clinic's own consultation tax (tax rules), which GST "
-            "documents do not use: issue GST documents for bills without tax rules."
+            gettext_noop(
+                "This bill carries the clinic's own consultation tax (tax rules), which GST "
+                "documents do not use: issue GST documents for bills without tax rules."
+            )
         )
     discount = -sum((Decimal(line["amount"]) for line in lines if line["kind"] == "discount"), ZERO)
     charges = [(index, line) for index, line in enumerate(lines) if line["kind"] not in NOT_CHARGES]
@@ -103,8 +106,10 @@ def supplier_for(branch_id: int) -> GstSupplier:
     supplier = suppliers.get(branch_id) or GstSupplier.objects.filter(branch__isnull=True).first()
     if supplier is None:
         raise Conflict(
-            "Enter the clinic's GST registration (legal name, GSTIN, address) before issuing "
-            "GST documents."
+            gettext_noop(
+                "Enter the clinic's GST registration (legal name, GSTIN, address) before issuing "
+                "GST documents."
+            )
         )
     return supplier
 
@@ -228,7 +233,7 @@ def issue(
     ones, at the rates in force today, for every charge no document holds yet. Later
     documents of a bill keep the recipient and place of supply of its first."""
     if invoice.status == Invoice.Status.VOID:
-        raise Conflict("A void bill gets no GST documents.")
+        raise Conflict(gettext_noop("A void bill gets no GST documents."))
     first = invoice.gst_documents.filter(kind__in=SALES).order_by("id").first()
     if first is not None:
         recipient_name, recipient_gstin = first.recipient_name, first.recipient_gstin
@@ -244,7 +249,7 @@ def issue(
         if supply.line not in documented and supply.value > ZERO
     ]
     if not supplies:
-        raise Conflict("Every charge on this bill is already on a GST document.")
+        raise Conflict(gettext_noop("Every charge on this bill is already on a GST document."))
     registration = supplier_for(invoice.branch_id)
     supplier = {
         "legal_name": registration.legal_name,

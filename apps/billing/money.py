@@ -2,12 +2,17 @@
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.translation import gettext_noop
+
 from apps.core.errors import InvalidInput
 
 PAISA = Decimal("0.01")
 ZERO = Decimal("0.00")
 # The largest amount one payment or refund may carry (₹1 crore); anything above is a typo.
 MAX_AMOUNT = Decimal("10000000.00")
+# The consultation line's description, stored in English on every bill; pages show it in their
+# language (`apps.billing.templatetags.billing.line_label`).
+CONSULTATION = gettext_noop("Consultation")
 
 
 def money(value: Decimal) -> Decimal:
@@ -18,19 +23,23 @@ def money(value: Decimal) -> Decimal:
 def check_amount(amount: Decimal, field: str = "amount") -> Decimal:
     """A positive amount with at most two decimal places and at most MAX_AMOUNT."""
     if not isinstance(amount, Decimal) or not amount.is_finite():
-        raise InvalidInput("Enter an amount such as 500.00.", field=field)
+        raise InvalidInput(gettext_noop("Enter an amount such as 500.00."), field=field)
     if amount <= 0:
-        raise InvalidInput("The amount must be more than zero.", field=field)
+        raise InvalidInput(gettext_noop("The amount must be more than zero."), field=field)
     if amount != amount.quantize(PAISA):
-        raise InvalidInput("Use at most two decimal places.", field=field)
+        raise InvalidInput(gettext_noop("Use at most two decimal places."), field=field)
     if amount > MAX_AMOUNT:
-        raise InvalidInput(f"The amount cannot exceed {MAX_AMOUNT:,}.", field=field)
+        raise InvalidInput(
+            gettext_noop("The amount cannot exceed %(most)s."),
+            field=field,
+            params={"most": f"{MAX_AMOUNT:,}"},
+        )
     return amount.quantize(PAISA)
 
 
 def invoice_lines(fee: Decimal, taxes: list[tuple[str, Decimal]]) -> list[dict[str, str]]:
     """The consultation line and one line per tax, each tax computed on the fee and rounded."""
-    lines = [{"kind": "fee", "description": "Consultation", "rate": "", "amount": str(money(fee))}]
+    lines = [{"kind": "fee", "description": CONSULTATION, "rate": "", "amount": str(money(fee))}]
     for name, rate in taxes:
         lines.append(
             {

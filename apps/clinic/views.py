@@ -24,7 +24,8 @@ def password_change(request: HttpRequest) -> HttpResponse:
                 keep_session=request.session.session_key,
             )
         except InvalidInput as exc:
-            for field, errors in (exc.errors or {exc.field or "__all__": [exc.message]}).items():
+            refusals = exc.errors or {exc.field or "__all__": [exc.translated()]}
+            for field, errors in refusals.items():
                 for error in errors:
                     form.add_error(field if field in form.fields else None, error)
         else:

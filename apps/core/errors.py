@@ -1,6 +1,16 @@
-"""The one domain error type that commands raise; `apps.core.api` maps it to HTTP."""
+"""The one domain error type that commands raise; `apps.core.api` maps it to HTTP.
+
+A refusal's `message` is English (en-IN) whatever page or client asked: the API's `detail`,
+logs and stored text never depend on who was signed in. A command marks a refusal for the
+console's languages by giving its wording with `gettext_noop` and the changing parts as
+`params` (`Conflict(gettext_noop("Only %(left)s can be refunded."), params={...})`); the
+console shows `translated()`, the same sentence in the page's language.
+"""
 
 from collections.abc import Mapping, Sequence
+
+from django.conf import settings
+from django.utils import translation
 
 
 class DomainError(Exception):
@@ -11,10 +21,31 @@ class DomainError(Exception):
     # Seconds after which the same request may succeed (the Retry-After header), if known.
     retry_after: int | None = None
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        self.wording = message
+        self.params = dict(params or {})
+        # Lazy parts (a status's label) are put in the English of the API and the logs.
+        with translation.override(settings.LANGUAGE_CODE):
+            english = self._fill(message)
+        super().__init__(english)
+        self.message = english
         self.field = field
+
+    def _fill(self, wording: str) -> str:
+        if not self.params:
+            return wording
+        return wording % {key: str(value) for key, value in self.params.items()}
+
+    def translated(self) -> str:
+        """The refusal in the active language (a console page's); unmarked wording, or wording
+        the catalogue has no translation of, stays English."""
+        return self._fill(translation.gettext(self.wording))
 
     def as_dict(self) -> dict[str, object]:
         if self.field:
@@ -34,8 +65,9 @@ class InvalidInput(DomainError):
         *,
         field: str | None = None,
         errors: Mapping[str, Sequence[str]] | None = None,
+        params: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(message, field=field)
+        super().__init__(message, field=field, params=params)
         self.errors = {key: list(value) for key, value in (errors or {}).items()}
 
     def as_dict(self) -> dict[str, object]:

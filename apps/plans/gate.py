@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from apps.core.db import connection
 from apps.eventstore.models import Event, event_appended
 from apps.plans.errors import ModuleNotInPlan, PlanLimitReached, SubscriptionSuspended
+from apps.plans.labels import plan_label
 from apps.plans.modules import module_of
 from apps.plans.selectors import allowance, module_named, plans_with
 
@@ -52,7 +53,7 @@ class PlanGateMiddleware:
             {
                 "module": found,
                 "module_code": module,
-                "plan_name": allowed.plan_name,
+                "plan_name": plan_label(allowed.plan_slug, allowed.plan_name),
                 "plans": plans_with(module),
             },
             status=error.status_code,

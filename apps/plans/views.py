@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from apps.clinic.models import Role
 from apps.core.db import connection
@@ -12,11 +13,11 @@ from apps.plans.models import Module
 from apps.plans.summary import subscription_summary
 
 USAGE_LABELS = {
-    "doctors": "Active doctors (the month's highest)",
-    "branches": "Branches",
-    "bookings": "Bookings",
-    "messages": "Patient messages sent",
-    "hl7_messages": "HL7 messages",
+    "doctors": _("Active doctors (the month's highest)"),
+    "branches": _("Branches"),
+    "bookings": _("Bookings"),
+    "messages": _("Patient messages sent"),
+    "hl7_messages": _("HL7 messages"),
 }
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.core import signing
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from apps.clinic.access import require_branch, require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
@@ -38,7 +38,7 @@ def _locked_visit(actor: User | None, appointment: Appointment) -> Appointment:
     _require_visit_access(actor, appointment)
     require_role(actor, VISIT_STAFF)
     if appointment.status != Appointment.Status.CHECKED_IN:
-        raise Conflict(_("Only a checked-in patient is in the queue."))
+        raise Conflict(gettext_noop("Only a checked-in patient is in the queue."))
     return appointment
 
 
@@ -62,7 +62,7 @@ def patient_call(*, actor: User | None, appointment: Appointment) -> Consultatio
     appointment = _locked_visit(actor, appointment)
     consultation = _consultation(appointment)
     if consultation.stage != Consultation.Stage.CALLED:
-        raise Conflict(_("This consultation has already started."))
+        raise Conflict(gettext_noop("This consultation has already started."))
     consultation.calls += 1
     consultation.called_at = timezone.now()
     return _save(consultation, events.PATIENT_CALLED, actor)
@@ -97,7 +97,7 @@ def queue_call_next(*, actor: User | None, doctor: Doctor) -> Consultation:
         .first()
     )
     if waiting is None:
-        raise Conflict(_("Nobody is waiting."))
+        raise Conflict(gettext_noop("Nobody is waiting."))
     return patient_call(actor=actor, appointment=waiting)
 
 
@@ -107,7 +107,7 @@ def consultation_start(*, actor: User | None, appointment: Appointment) -> Consu
     appointment = _locked_visit(actor, appointment)
     consultation = _consultation(appointment)
     if consultation.stage != Consultation.Stage.CALLED:
-        raise Conflict(_("This consultation has already started."))
+        raise Conflict(gettext_noop("This consultation has already started."))
     now = timezone.now()
     consultation.called_at = consultation.called_at or now
     consultation.started_at = now
@@ -122,7 +122,7 @@ def consultation_end(*, actor: User | None, appointment: Appointment) -> Consult
     appointment = _locked_visit(actor, appointment)
     consultation = _consultation(appointment)
     if consultation.stage != Consultation.Stage.STARTED:
-        raise Conflict(_("Start the consultation first."))
+        raise Conflict(gettext_noop("Start the consultation first."))
     consultation.ended_at = timezone.now()
     consultation.stage = Consultation.Stage.ENDED
     _save(consultation, events.CONSULTATION_ENDED, actor)
@@ -136,7 +136,7 @@ def doctor_room_set(*, actor: User | None, doctor: Doctor, room: str) -> DoctorR
     require_branch(actor, doctor.branch_id, "Doctor not found.")
     room = room.strip()
     if not room or len(room) > 40:
-        raise InvalidInput(_("Name the room in 1 to 40 characters."), field="room")
+        raise InvalidInput(gettext_noop("Name the room in 1 to 40 characters."), field="room")
     found = DoctorRoom.objects.select_for_update().filter(doctor=doctor).first()
     kept = found or DoctorRoom(doctor=doctor)
     if found is not None and found.room == room:
@@ -172,9 +172,9 @@ def display_link_create(
     require_branch(actor, branch.pk, "Branch not found.")
     name = name.strip()
     if not name or len(name) > 80:
-        raise InvalidInput(_("Name the screen in 1 to 80 characters."), field="name")
+        raise InvalidInput(gettext_noop("Name the screen in 1 to 80 characters."), field="name")
     if language not in DisplayLink.Language.values:
-        raise InvalidInput(_("Choose English or Hindi."), field="language")
+        raise InvalidInput(gettext_noop("Choose English or Hindi."), field="language")
     secret = secrets.token_urlsafe(32)
     link = DisplayLink(
         branch=branch, name=name, language=language, digest=key_digest(secret), created_by=actor

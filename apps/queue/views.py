@@ -121,7 +121,7 @@ def display_links(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             link, key = commands.display_link_create(actor=user, branch=branch, **form.cleaned_data)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            form.add_error(exc.field if exc.field in form.fields else None, exc.translated())
         else:
             path = reverse("queue-display", args=[branch.pk])
             created_url = request.build_absolute_uri(f"{path}?key={key}")
@@ -142,7 +142,7 @@ def display_links(request: HttpRequest, pk: int) -> HttpResponse:
                     actor=user, doctor=doctor, room=room_form.cleaned_data["room"]
                 )
             except DomainError as exc:
-                room_form.add_error("room", exc.message)
+                room_form.add_error("room", exc.translated())
             else:
                 catch_up(board_projections())
                 messages.success(request, _("Room saved."))
@@ -272,7 +272,7 @@ def doctor_queue_action(request: HttpRequest, action: str, aid: int | None = Non
                 % token
             }
     except DomainError as exc:
-        said = {"error": exc.message}
+        said = {"error": exc.translated()}
     else:
         catch_up(board_projections())
     if request.headers.get("HX-Request"):

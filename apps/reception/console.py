@@ -238,7 +238,7 @@ def appointment_action(request: HttpRequest, pk: int, aid: int, action: str) -> 
         else:
             raise PermissionDenied
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, exc.translated())
         return _board_or_back(request, user, branch, back)
     return _after_change(request, user, branch, said, back)
 
@@ -268,12 +268,14 @@ def patients(request: HttpRequest, pk: int) -> HttpResponse:
                 detail={"patients": [p.pk for p in found]},
             )
         except DomainError as exc:
-            search.add_error("phone", exc.message)
+            search.add_error("phone", exc.translated())
     if register.is_bound and register.is_valid():
         try:
             patient = commands.patient_register(actor=user, branch=branch, **register.cleaned_data)
         except DomainError as exc:
-            register.add_error(exc.field if exc.field in register.fields else None, exc.message)
+            register.add_error(
+                exc.field if exc.field in register.fields else None, exc.translated()
+            )
         else:
             messages.success(request, gettext("Patient registered."))
             return redirect(f"/reception/branches/{branch.pk}/book/?patient={patient.pk}")
@@ -341,7 +343,7 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
         except DuplicateVisit as exc:
             # Ask again, on purpose: the same slot with a confirm button.
             duplicate = {
-                "message": exc.message,
+                "message": exc.translated(),
                 "start": request.POST.get("start", ""),
                 "when": human_when(datetime.fromisoformat(request.POST["start"]), branch.timezone),
                 "doctor": doctor,
@@ -385,8 +387,10 @@ def _slot_choices(doctor: Doctor, day: date, patient: Patient) -> list[dict[str,
 
 
 def _slot_problem(exc: Exception) -> str:
-    if isinstance(exc, DomainError | OutOfRange):
-        return str(getattr(exc, "message", exc))
+    if isinstance(exc, DomainError):
+        return exc.translated()
+    if isinstance(exc, OutOfRange):
+        return str(exc)
     return gettext("Choose a free slot.")
 
 
@@ -475,11 +479,11 @@ def _domain_error(form: django_forms.Form, exc: DomainError) -> None:
     """Shows a command's refusal next to the field it concerns (a conflict of amounts next
     to the amount), so the desk sees it where it typed."""
     if exc.field in form.fields:
-        form.add_error(exc.field, exc.message)
+        form.add_error(exc.field, exc.translated())
     elif exc.status_code == 409 and "amount" in form.fields:
-        form.add_error("amount", exc.message)
+        form.add_error("amount", exc.translated())
     else:
-        form.add_error(None, exc.message)
+        form.add_error(None, exc.translated())
 
 
 @login_required
@@ -637,7 +641,7 @@ def declare(request: HttpRequest, pk: int) -> HttpResponse:
                     )
                     declared.append(f"{method_label(method)} {clinictime.format_money(amount)}")
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            form.add_error(exc.field if exc.field in form.fields else None, exc.translated())
         else:
             messages.success(
                 request,

@@ -16,6 +16,7 @@ from apps.billing import commands as billing
 from apps.billing.documents import document_view, supplies_of
 from apps.billing.models import Invoice
 from apps.billing.selectors import gst_documents_for, invoice_view
+from apps.billing.templatetags.billing import gst_title
 from apps.clinic.scoping import staff_of
 from apps.core.clinictime import format_money
 from apps.core.errors import Conflict, DomainError
@@ -52,7 +53,7 @@ def visit_gst(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
             )
         made = billing.gst_documents_issue(actor=user, invoice=invoice, **cleaned)
         return gettext("Issued %(documents)s.") % {
-            "documents": gettext(" and ").join(f"{d.get_kind_display()} {d.number}" for d in made)
+            "documents": gettext(" and ").join(f"{gst_title(d.kind)} {d.number}" for d in made)
         }
 
     actions: dict[str, tuple[django_forms.Form, Callable[[dict[str, Any]], str]]] = {

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from apps.clinic.access import require_branch, require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, Role, User
@@ -86,7 +87,9 @@ MAX_FEE = Decimal("1000000.00")
 
 def _validate_fee(fee: Decimal) -> Decimal:
     if not isinstance(fee, Decimal) or not fee.is_finite() or fee < 0 or fee >= MAX_FEE:
-        raise InvalidInput("Give a fee from 0 to 999999.99.", field="consultation_fee")
+        raise InvalidInput(
+            gettext_noop("Give a fee from 0 to 999999.99."), field="consultation_fee"
+        )
     return fee.quantize(Decimal("0.01"))
 
 
@@ -105,14 +108,18 @@ def doctor_add(
     require_role(actor, DOCTOR_ADMINS)
     require_branch(actor, branch.pk, "Branch not found.")
     if not name.strip():
-        raise InvalidInput("A doctor needs a name.", field="name")
+        raise InvalidInput(gettext_noop("A doctor needs a name."), field="name")
     if not 5 <= slot_minutes <= 240:
-        raise InvalidInput("Slots last 5 to 240 minutes.", field="slot_minutes")
+        raise InvalidInput(gettext_noop("Slots last 5 to 240 minutes."), field="slot_minutes")
     if user is not None:
         if user.role != Role.DOCTOR:
-            raise InvalidInput("Link a staff member whose role is doctor.", field="user")
+            raise InvalidInput(
+                gettext_noop("Link a staff member whose role is doctor."), field="user"
+            )
         if Doctor.objects.filter(user=user).exists():
-            raise InvalidInput("This staff member is already linked to a doctor.", field="user")
+            raise InvalidInput(
+                gettext_noop("This staff member is already linked to a doctor."), field="user"
+            )
     require_room(limit="doctors", in_use=Doctor.objects.filter(active=True).count(), actor=actor)
     doctor = Doctor(
         branch=branch,
@@ -158,7 +165,7 @@ def doctor_update(
     wanted: dict[str, Any] = {}
     if name is not None:
         if not name.strip():
-            raise InvalidInput("A doctor needs a name.", field="name")
+            raise InvalidInput(gettext_noop("A doctor needs a name."), field="name")
         wanted["name"] = name.strip()
     if specialty is not None:
         wanted["specialty"] = specialty.strip()
@@ -166,7 +173,7 @@ def doctor_update(
         wanted["weekly_hours"] = normalize_weekly_hours(weekly_hours)
     if slot_minutes is not None:
         if not 5 <= slot_minutes <= 240:
-            raise InvalidInput("Slots last 5 to 240 minutes.", field="slot_minutes")
+            raise InvalidInput(gettext_noop("Slots last 5 to 240 minutes."), field="slot_minutes")
         wanted["slot_minutes"] = slot_minutes
     if consultation_fee is not None:
         wanted["consultation_fee"] = _validate_fee(consultation_fee)
@@ -198,7 +205,9 @@ def doctor_leave_grant(
     require_role(actor, DOCTOR_ADMINS)
     require_branch(actor, doctor.branch_id, "Doctor not found.")
     if end_date < start_date:
-        raise InvalidInput("Leave ends on or after the day it starts.", field="end_date")
+        raise InvalidInput(
+            gettext_noop("Leave ends on or after the day it starts."), field="end_date"
+        )
     leave = DoctorLeave(doctor=doctor, start_date=start_date, end_date=end_date, reason=reason)
     leave.record(
         events.DOCTOR_LEAVE_GRANTED,
@@ -216,7 +225,7 @@ def branch_closure_add(
     require_role(actor, DOCTOR_ADMINS)
     require_branch(actor, branch.pk, "Branch not found.")
     if BranchClosure.objects.filter(branch=branch, date=day, removed=False).exists():
-        raise Conflict("The branch is already closed that day.")
+        raise Conflict(gettext_noop("The branch is already closed that day."))
     closure = BranchClosure(branch=branch, date=day, reason=reason)
     closure.record(events.BRANCH_CLOSED, {"branch_id": branch.pk, "date": day}, actor=actor)
     closure.save()
@@ -271,11 +280,13 @@ def patient_register(
     if branch is not None:
         require_branch(actor, branch.pk, "Branch not found.")
     if not name.strip():
-        raise InvalidInput("A patient needs a name.", field="name")
+        raise InvalidInput(gettext_noop("A patient needs a name."), field="name")
     if date_of_birth is not None and not date(1900, 1, 1) <= date_of_birth <= timezone.now().date():
-        raise InvalidInput("Date of birth must be a real past date.", field="date_of_birth")
+        raise InvalidInput(
+            gettext_noop("Date of birth must be a real past date."), field="date_of_birth"
+        )
     if language not in dict(Patient.LANGUAGES):
-        raise InvalidInput("Choose a language we send messages in.", field="language")
+        raise InvalidInput(gettext_noop("Choose a language we send messages in."), field="language")
     patient = Patient(registered_branch=branch, language=language)
     patient.name = name.strip()
     patient.phone = normalize_phone(phone)
@@ -309,17 +320,19 @@ def patient_update(
     require_role(actor, FRONT_DESK)
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     if patient.erased is not None:
-        raise Conflict("This patient's data has been erased.")
+        raise Conflict(gettext_noop("This patient's data has been erased."))
     wanted: dict[str, Any] = {}
     if name is not None:
         if not name.strip():
-            raise InvalidInput("A patient needs a name.", field="name")
+            raise InvalidInput(gettext_noop("A patient needs a name."), field="name")
         wanted["name"] = name.strip()
     if phone is not None:
         wanted["phone"] = normalize_phone(phone)
     if date_of_birth is not None:
         if not date(1900, 1, 1) <= date_of_birth <= timezone.now().date():
-            raise InvalidInput("Date of birth must be a real past date.", field="date_of_birth")
+            raise InvalidInput(
+                gettext_noop("Date of birth must be a real past date."), field="date_of_birth"
+            )
         wanted["date_of_birth"] = date_of_birth
     changed = sorted(key for key, value in wanted.items() if getattr(patient, key) != value)
     if not changed:
@@ -339,7 +352,9 @@ def patient_merge(*, actor: User | None, survivor: Patient, duplicate: Patient) 
     Merging the same pair twice is a no-op."""
     require_role(actor, FRONT_DESK)
     if survivor.pk == duplicate.pk:
-        raise InvalidInput("A patient cannot be merged into itself.", field="duplicate")
+        raise InvalidInput(
+            gettext_noop("A patient cannot be merged into itself."), field="duplicate"
+        )
     locked = {
         row.pk: row
         for row in Patient.objects.select_for_update().filter(pk__in=[survivor.pk, duplicate.pk])
@@ -348,7 +363,7 @@ def patient_merge(*, actor: User | None, survivor: Patient, duplicate: Patient) 
     if duplicate.merged_into_id == survivor.pk:
         return duplicate
     if duplicate.merged_into_id is not None or survivor.merged_into_id is not None:
-        raise Conflict("One of these patients was already merged into another.")
+        raise Conflict(gettext_noop("One of these patients was already merged into another."))
     duplicate.merged_into = survivor
     duplicate.record(
         events.PATIENT_MERGED,
@@ -369,7 +384,7 @@ def patient_erase(*, actor: User | None, patient: Patient) -> Patient:
     require_role(actor, WHOLE_TENANT_ROLES)
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     if patient.erased is not None:
-        raise Conflict("This patient's data has already been erased.")
+        raise Conflict(gettext_noop("This patient's data has already been erased."))
     patient.erase()
     patient.record(events.PATIENT_ERASED, {}, actor=actor)
     patient.save()
@@ -381,9 +396,9 @@ def patient_erase(*, actor: User | None, patient: Patient) -> Patient:
 def no_show_policy_update(*, actor: User | None, threshold: int, window_days: int) -> NoShowPolicy:
     require_role(actor, WHOLE_TENANT_ROLES)
     if not 0 <= threshold <= 100:
-        raise InvalidInput("Give a threshold from 0 (off) to 100.", field="threshold")
+        raise InvalidInput(gettext_noop("Give a threshold from 0 (off) to 100."), field="threshold")
     if not 1 <= window_days <= 3650:
-        raise InvalidInput("Give a window of 1 to 3650 days.", field="window_days")
+        raise InvalidInput(gettext_noop("Give a window of 1 to 3650 days."), field="window_days")
     policy = NoShowPolicy.for_update()
     policy.threshold, policy.window_days = threshold, window_days
     policy.record(
@@ -408,10 +423,12 @@ def scheduling_settings_update(
     require_role(actor, WHOLE_TENANT_ROLES)
     if not 0 <= check_in_opens_minutes <= 1440:
         raise InvalidInput(
-            "Give 0 to 1440 minutes before the start.", field="check_in_opens_minutes"
+            gettext_noop("Give 0 to 1440 minutes before the start."), field="check_in_opens_minutes"
         )
     if not 0 <= no_show_grace_minutes <= 1440:
-        raise InvalidInput("Give 0 to 1440 minutes after the start.", field="no_show_grace_minutes")
+        raise InvalidInput(
+            gettext_noop("Give 0 to 1440 minutes after the start."), field="no_show_grace_minutes"
+        )
     settings_row = SchedulingSettings.for_update()
     if booking_horizon_days is not None:
         if not HORIZON_FLOOR_DAYS <= booking_horizon_days <= 3650:
@@ -421,7 +438,7 @@ def scheduling_settings_update(
         settings_row.booking_horizon_days = booking_horizon_days
     if patient_open_bookings is not None:
         if not 1 <= patient_open_bookings <= 100:
-            raise InvalidInput("Give 1 to 100 visits.", field="patient_open_bookings")
+            raise InvalidInput(gettext_noop("Give 1 to 100 visits."), field="patient_open_bookings")
         settings_row.patient_open_bookings = patient_open_bookings
     settings_row.check_in_opens_minutes = check_in_opens_minutes
     settings_row.no_show_grace_minutes = no_show_grace_minutes
@@ -449,7 +466,10 @@ def _check_horizon(start: datetime, now: datetime) -> None:
         return
     horizon = SchedulingSettings.current().booking_horizon_days
     if start - now > timedelta(days=horizon):
-        raise Conflict(f"Visits can be booked at most {horizon} days ahead.")
+        raise Conflict(
+            gettext_noop("Visits can be booked at most %(days)s days ahead."),
+            params={"days": horizon},
+        )
 
 
 def _check_patient_open_bookings(patient: Patient, now: datetime) -> None:
@@ -473,8 +493,11 @@ class DuplicateVisit(Conflict):
     def __init__(self, existing: Appointment) -> None:
         zone = existing.doctor.branch.timezone
         super().__init__(
-            f"This patient already has a visit with {existing.doctor.name} that day at "
-            f"{human_time(existing.start, zone)}. Confirm to book a second one."
+            gettext_noop(
+                "This patient already has a visit with %(doctor)s that day at %(time)s. "
+                "Confirm to book a second one."
+            ),
+            params={"doctor": existing.doctor.name, "time": human_time(existing.start, zone)},
         )
         self.existing = existing
 
@@ -519,12 +542,12 @@ def _check_slot(
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(doctor))
     if start <= now:
-        raise Conflict("This time has already passed.")
+        raise Conflict(gettext_noop("This time has already passed."))
     found = check_slot_at(doctor, start, now)
     if found.slot is None:
-        raise Conflict("The doctor has no slot starting at this time.")
+        raise Conflict(gettext_noop("The doctor has no slot starting at this time."))
     if found.holders - {patient.pk}:
-        raise Conflict("This slot is held for a patient on the waitlist.")
+        raise Conflict(gettext_noop("This slot is held for a patient on the waitlist."))
     return found.slot.end, patient.pk in found.holders
 
 
@@ -535,7 +558,7 @@ def _save_holding_time(appointment: Appointment) -> None:
             appointment.save()
     except IntegrityError as exc:
         if "appointment_no_overlap" in str(exc):
-            raise Conflict("This slot is already taken.") from exc
+            raise Conflict(gettext_noop("This slot is already taken.")) from exc
         raise
 
 
@@ -556,7 +579,7 @@ def _book(
         require_role(actor, FRONT_DESK)
         require_branch(actor, doctor.branch_id, "Doctor not found.")
     if not doctor.active:
-        raise Conflict("This doctor is not taking appointments.")
+        raise Conflict(gettext_noop("This doctor is not taking appointments."))
     now = now or timezone.now()
     if timezone.is_naive(start):
         start = timezone.make_aware(start, branch_zone(doctor))
@@ -625,7 +648,7 @@ def appointment_follow_up(
     original = _locked(appointment)
     _require_visit_access(actor, original)
     if original.status != Appointment.Status.COMPLETED:
-        raise Conflict("A follow-up is booked only after a completed visit.")
+        raise Conflict(gettext_noop("A follow-up is booked only after a completed visit."))
     return _book(
         actor=actor,
         doctor=original.doctor,
@@ -680,7 +703,7 @@ def appointment_cancel(
         "cancel", start=appointment.start, zone=appointment.doctor.branch.timezone, now=now
     )
     if refusal is not None:
-        raise Conflict(refusal)
+        raise refusal
     appointment.cancel_reason = reason.strip()[:200]
     # Higher apps (billing) settle what they hold for the appointment in this transaction
     # and say what they did; the cancellation event records it. The reason is free text and
@@ -731,7 +754,7 @@ def _transition(
         now=now or timezone.now(),
     )
     if refusal is not None:
-        raise Conflict(refusal)
+        raise refusal
     if action == "check_in" and appointment.token is None:
         appointment.token = next_token(appointment)
     appointment.take(action, actor=actor)

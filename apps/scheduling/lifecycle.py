@@ -6,6 +6,9 @@ API show what `allowed_actions` allows. One home for both, so they never disagre
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_noop
+
+from apps.core.errors import Conflict
 from apps.scheduling.formats import human_time
 from apps.scheduling.models import Appointment, SchedulingSettings
 
@@ -31,21 +34,28 @@ def clock_refusal(
     zone: str,
     now: datetime,
     rules: SchedulingSettings | None = None,
-) -> str | None:
-    """Why the clock does not let a visit starting at `start` take `action` now, or None."""
+) -> Conflict | None:
+    """Why the clock does not let a visit starting at `start` take `action` now (the refusal
+    the command raises), or None."""
     tz = ZoneInfo(zone)
     if action in SAME_DAY and now.astimezone(tz).date() != start.astimezone(tz).date():
-        return "This can be done only on the day of the appointment."
+        return Conflict(gettext_noop("This can be done only on the day of the appointment."))
     if action == "check_in":
         opens = check_in_opens_at(start, rules)
         if now < opens:
-            return f"Check-in opens at {human_time(opens, zone)}."
+            return Conflict(
+                gettext_noop("Check-in opens at %(time)s."),
+                params={"time": human_time(opens, zone)},
+            )
     if action == "no_show":
         allowed = no_show_allowed_from(start, rules)
         if now < allowed:
-            return f"A no-show can be marked from {human_time(allowed, zone)}."
+            return Conflict(
+                gettext_noop("A no-show can be marked from %(time)s."),
+                params={"time": human_time(allowed, zone)},
+            )
     if action == "cancel" and now >= start:
-        return "An appointment can be cancelled only before it starts."
+        return Conflict(gettext_noop("An appointment can be cancelled only before it starts."))
     return None
 
 

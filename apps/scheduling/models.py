@@ -9,13 +9,14 @@ from datetime import date, timedelta
 from typing import Any, ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.models import Func, Q
-from django.utils import timezone, translation
+from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from apps.clinic.models import Branch, User
 from apps.core import crypto, keys
@@ -340,7 +341,7 @@ class Transition(NamedTuple):
     source: str
     target: str
     event_type: str
-    refusal: str  # what a refused step says after "A <state> appointment …"
+    refusal: str  # what a refused step says, with the state as %(status)s (marked for Hindi)
 
 
 class Appointment(EventSourcedModel):
@@ -368,31 +369,37 @@ class Appointment(EventSourcedModel):
             Status.BOOKED,
             Status.CHECKED_IN,
             events.APPOINTMENT_CHECKED_IN,
-            "cannot become checked in",
+            gettext_noop("A %(status)s appointment cannot become checked in."),
         ),
         "complete": Transition(
             Status.CHECKED_IN,
             Status.COMPLETED,
             events.APPOINTMENT_COMPLETED,
-            "cannot become completed",
+            gettext_noop("A %(status)s appointment cannot become completed."),
         ),
         "no_show": Transition(
             Status.BOOKED,
             Status.NO_SHOW,
             events.APPOINTMENT_MARKED_NO_SHOW,
-            "cannot become no-show",
+            gettext_noop("A %(status)s appointment cannot become no-show."),
         ),
         "undo_no_show": Transition(
             Status.NO_SHOW,
             Status.BOOKED,
             events.APPOINTMENT_NO_SHOW_UNDONE,
-            "cannot become booked",
+            gettext_noop("A %(status)s appointment cannot become booked."),
         ),
         "cancel": Transition(
-            Status.BOOKED, Status.CANCELLED, events.APPOINTMENT_CANCELLED, "cannot be cancelled"
+            Status.BOOKED,
+            Status.CANCELLED,
+            events.APPOINTMENT_CANCELLED,
+            gettext_noop("A %(status)s appointment cannot be cancelled."),
         ),
         "reschedule": Transition(
-            Status.BOOKED, Status.BOOKED, events.APPOINTMENT_RESCHEDULED, "cannot move"
+            Status.BOOKED,
+            Status.BOOKED,
+            events.APPOINTMENT_RESCHEDULED,
+            gettext_noop("A %(status)s appointment cannot move."),
         ),
     }
 
@@ -447,17 +454,17 @@ class Appointment(EventSourcedModel):
         step = cls.TRANSITIONS.get(action)
         return step is not None and step.source == status
 
-    def status_word(self) -> str:
-        """ "booked", "checked in"…: the status inside the commands' English refusals, whatever
-        language the page asking is in (its labels are translated for display)."""
-        with translation.override(settings.LANGUAGE_CODE):
-            return str(self.get_status_display()).lower()
+    def status_label(self) -> str:
+        """The status inside a refusal's `params`, lazily: "booked" in the API's English,
+        "बुक" on a Hindi page (`DomainError.translated`)."""
+        label = self.Status(self.status).label
+        return lazy(lambda: str(label).lower(), str)()
 
     def require(self, action: str) -> Transition:
         """The step `action` takes from the visit's state; a 409 from any other state."""
         step = self.TRANSITIONS[action]
         if self.status != step.source:
-            raise Conflict(f"A {self.status_word()} appointment {step.refusal}.")
+            raise Conflict(step.refusal, params={"status": self.status_label()})
         return step
 
     def take(self, action: str, *, actor: Any, **extra: Any) -> None:

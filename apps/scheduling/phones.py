@@ -2,6 +2,8 @@
 
 import re
 
+from django.utils.translation import gettext_noop
+
 from apps.core.errors import InvalidInput
 
 _SEPARATORS = re.compile(r"[\s\-().]")
@@ -22,6 +24,7 @@ def normalize_phone(raw: str, *, default_country_code: str = "91") -> str:
         digits = ""
     if not digits.isdigit() or not 8 <= len(digits) <= 15:
         raise InvalidInput(
-            "Enter a phone number with its country code, e.g. +91 98123 45678.", field="phone"
+            gettext_noop("Enter a phone number with its country code, e.g. +91 98123 45678."),
+            field="phone",
         )
     return "+" + digits

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from apps.clinic.access import require_branch, require_role
 from apps.clinic.models import Role, User
@@ -71,22 +72,28 @@ def waitlist_join(
         raise NotFound("Patient not found.")
     _require_waitlist_access(actor, patient.pk, doctor.branch_id, "Doctor not found.")
     if not doctor.active:
-        raise Conflict("This doctor is not taking appointments.")
+        raise Conflict(gettext_noop("This doctor is not taking appointments."))
     if patient.erased is not None:
-        raise Conflict("This patient's data has been erased.")
+        raise Conflict(gettext_noop("This patient's data has been erased."))
     if day < local_date(now or timezone.now(), branch_zone(doctor)):
-        raise InvalidInput("Join the waitlist for today or a later day.", field="date")
+        raise InvalidInput(
+            gettext_noop("Join the waitlist for today or a later day."), field="date"
+        )
     if WaitlistEntry.objects.filter(
         doctor=doctor, patient=patient, date=day, status__in=WaitlistEntry.OPEN
     ).exists():
-        raise Conflict("The patient is already on this doctor's waitlist for that day.")
+        raise Conflict(
+            gettext_noop("The patient is already on this doctor's waitlist for that day.")
+        )
     entry = WaitlistEntry(doctor=doctor, patient=patient, branch_id=doctor.branch_id, date=day)
     entry.record(events.WAITLIST_JOINED, _entry_data(entry), actor=actor)
     try:
         with transaction.atomic():
             entry.save()
     except IntegrityError as exc:
-        raise Conflict("The patient is already on this doctor's waitlist for that day.") from exc
+        raise Conflict(
+            gettext_noop("The patient is already on this doctor's waitlist for that day.")
+        ) from exc
     return entry
 
 

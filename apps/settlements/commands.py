@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 
 from apps.billing import commands as billing
 from apps.billing.commands import local_date_of
@@ -66,7 +67,7 @@ def settlement_settings_update(
 ) -> SettlementSettings:
     require_role(actor, SETTLEMENT_MANAGERS)
     if not 1 <= unsettled_after_days <= 60:
-        raise InvalidInput("Give 1 to 60 days.", field="unsettled_after_days")
+        raise InvalidInput(gettext_noop("Give 1 to 60 days."), field="unsettled_after_days")
     settings = SettlementSettings.for_update()
     settings.unsettled_after_days = unsettled_after_days
     settings.record(
@@ -85,7 +86,7 @@ def webhook_secret_set(*, actor: User | None, secret: str) -> SettlementSettings
     require_role(actor, SETTLEMENT_MANAGERS)
     secret = secret.strip()
     if not 8 <= len(secret) <= 200:
-        raise InvalidInput("A webhook secret is 8 to 200 characters.", field="secret")
+        raise InvalidInput(gettext_noop("A webhook secret is 8 to 200 characters."), field="secret")
     settings = SettlementSettings.for_update()
     signing.seal_secret(settings, secret)
     settings.record(
@@ -173,9 +174,9 @@ def exception_resolve(*, actor: User | None, item: ExceptionItem, note: str) -> 
         require_branch(actor, item.branch_id, "Exception not found.")
     note = " ".join(note.split())
     if not note:
-        raise InvalidInput("Say what was done about it.", field="note")
+        raise InvalidInput(gettext_noop("Say what was done about it."), field="note")
     if item.status == ExceptionItem.Status.RESOLVED:
-        raise Conflict("This was already resolved.")
+        raise Conflict(gettext_noop("This was already resolved."))
     _close(item, actor=actor, note=note[:500], by_system=False)
     return item
 
@@ -731,7 +732,7 @@ def payment_webhook_receive(
     billing; one that cannot be recorded goes to the exception queue."""
     event_id = event_id.strip()[:80]
     if not event_id:
-        raise InvalidInput("The webhook carries no event id.", field="event_id")
+        raise InvalidInput(gettext_noop("The webhook carries no event id."), field="event_id")
     earlier = WebhookDelivery.objects.filter(event_id=event_id).first()
     if earlier is not None:
         return WebhookResult(delivery=earlier, replayed=True)

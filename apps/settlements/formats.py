@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_noop
+
 from apps.billing.money import MAX_AMOUNT, PAISA
 from apps.core.dates import parse_date, parse_instant
 from apps.core.errors import InvalidInput
@@ -83,7 +85,7 @@ def decode(raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInput("The file must be UTF-8 text.", field="file") from exc
+        raise InvalidInput(gettext_noop("The file must be UTF-8 text."), field="file") from exc
 
 
 def file_digest(raw: bytes) -> str:
@@ -95,9 +97,14 @@ def _reader(text: str, required: tuple[str, ...]) -> "csv.DictReader[str]":
     names = [name.strip().lower() for name in reader.fieldnames or []]
     missing = [column for column in required if column not in names]
     if not names or missing:
+        if not missing:
+            raise InvalidInput(
+                gettext_noop("The first line must name the columns; missing: all."), field="file"
+            )
         raise InvalidInput(
-            f"The first line must name the columns; missing: {', '.join(missing) or 'all'}.",
+            gettext_noop("The first line must name the columns; missing: %(missing)s."),
             field="file",
+            params={"missing": ", ".join(missing)},
         )
     reader.fieldnames = names
     return reader
@@ -142,9 +149,13 @@ def _rows(reader: "csv.DictReader[str]") -> list[tuple[int, dict[str, str]]]:
             continue
         rows.append((number, {k: (v or "").strip() for k, v in row.items() if k}))
         if len(rows) > MAX_ROWS:
-            raise InvalidInput(f"A file holds at most {MAX_ROWS:,} rows.", field="file")
+            raise InvalidInput(
+                gettext_noop("A file holds at most %(most)s rows."),
+                field="file",
+                params={"most": f"{MAX_ROWS:,}"},
+            )
     if not rows:
-        raise InvalidInput("The file has no rows.", field="file")
+        raise InvalidInput(gettext_noop("The file has no rows."), field="file")
     return rows
 
 

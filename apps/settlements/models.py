@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from apps.billing.models import Payment
 from apps.clinic.models import Branch, User
@@ -267,13 +268,13 @@ class ExceptionItem(EventSourcedModel):
     stream_type = "settlement-exception"
 
     class Kind(models.TextChoices):
-        UNMATCHED_ROW = "unmatched_row", "Gateway row matches no payment"
-        UNSETTLED_PAYMENT = "unsettled_payment", "Payment never settled"
-        SHORT_SETTLEMENT = "short_settlement", "Short settlement"
-        DUPLICATE_ROW = "duplicate_row", "Duplicate gateway row"
-        UNBANKED_LINE = "unbanked_line", "Bank credit with no settlement"
-        BANK_MISMATCH = "bank_mismatch", "Bank credit differs from the settlement"
-        WEBHOOK_REFUSED = "webhook_refused", "Gateway payment not recorded"
+        UNMATCHED_ROW = "unmatched_row", _("Gateway row matches no payment")
+        UNSETTLED_PAYMENT = "unsettled_payment", _("Payment never settled")
+        SHORT_SETTLEMENT = "short_settlement", _("Short settlement")
+        DUPLICATE_ROW = "duplicate_row", _("Duplicate gateway row")
+        UNBANKED_LINE = "unbanked_line", _("Bank credit with no settlement")
+        BANK_MISMATCH = "bank_mismatch", _("Bank credit differs from the settlement")
+        WEBHOOK_REFUSED = "webhook_refused", _("Gateway payment not recorded")
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -7,6 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from apps.clinic.models import User
@@ -22,15 +24,16 @@ RESOLVED_SHOWN = 20
 
 class UploadForm(forms.Form):
     kind = forms.ChoiceField(
-        choices=[("gateway", "Razorpay settlement report"), ("bank", "Bank statement")],
+        label=_("Kind of file"),
+        choices=[("gateway", _("Razorpay settlement report")), ("bank", _("Bank statement"))],
         widget=forms.RadioSelect,
         initial="gateway",
     )
-    file = forms.FileField(label="CSV file")
+    file = forms.FileField(label=_("CSV file"))
 
 
 class ResolveForm(forms.Form):
-    note = forms.CharField(max_length=500, label="What was done")
+    note = forms.CharField(max_length=500, label=_("What was done"))
 
 
 def _manager(request: HttpRequest) -> User:
@@ -44,11 +47,18 @@ def _import(user: User, kind: str, raw: bytes, name: str) -> str:
     run = commands.gateway_file_import if kind == "gateway" else commands.bank_statement_import
     result = run(actor=user, raw=raw, name=name)
     if result.already_imported:
-        return f"{name or 'This file'} was imported before; nothing changed."
-    return (
-        f"Imported {result.new_rows} new row(s) of {result.rows}; {result.skipped} already "
-        f"known or not yet settled; {result.exceptions} new exception(s)."
-    )
+        if name:
+            return gettext("%(name)s was imported before; nothing changed.") % {"name": name}
+        return gettext("This file was imported before; nothing changed.")
+    return gettext(
+        "Imported %(new)s new row(s) of %(rows)s; %(skipped)s already known or not yet "
+        "settled; %(exceptions)s new exception(s)."
+    ) % {
+        "new": result.new_rows,
+        "rows": result.rows,
+        "skipped": result.skipped,
+        "exceptions": result.exceptions,
+    }
 
 
 @login_required
@@ -60,7 +70,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         try:
             message = _import(user, form.cleaned_data["kind"], upload.read(), upload.name or "")
         except DomainError as exc:
-            form.add_error("file", getattr(exc, "errors", {}).get("rows", [exc.message])[0])
+            form.add_error("file", getattr(exc, "errors", {}).get("rows", [exc.translated()])[0])
         else:
             messages.success(request, message)
             return redirect("settlements")
@@ -86,12 +96,14 @@ def resolve(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_visible(exceptions_for(user), pk, "Exception")
     form = ResolveForm(request.POST, prefix=f"i{item.pk}")
     if not form.is_valid():
-        messages.error(request, "Say what was done about it before resolving.")
+        messages.error(request, gettext("Say what was done about it before resolving."))
         return redirect("settlements")
     try:
         commands.exception_resolve(actor=user, item=item, note=form.cleaned_data["note"])
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, exc.translated())
     else:
-        messages.success(request, f"Resolved: {ExceptionItem.Kind(item.kind).label}.")
+        messages.success(
+            request, gettext("Resolved: %(what)s.") % {"what": ExceptionItem.Kind(item.kind).label}
+        )
     return redirect("settlements")

@@ -53,7 +53,7 @@ def setup_view(view: View) -> View:
 
 def _show(exc: DomainError, form: forms.Form) -> None:
     """A command's refusal, shown next to its field when the form has one."""
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    form.add_error(exc.field if exc.field in form.fields else None, exc.translated())
 
 
 def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
@@ -169,7 +169,7 @@ class DatedList:
                 if self.error_field is None:
                     _show(exc, form)
                 else:
-                    form.add_error(self.error_field, exc.message)
+                    form.add_error(self.error_field, exc.translated())
             else:
                 messages.success(request, done)
                 return redirect(self.url, pk=owner.pk)
@@ -270,7 +270,7 @@ def doctor_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 messages.success(request, f"{doctor.name} saved.")
         except DomainError as exc:
             if exc.field == "weekly_hours":
-                hours.add_error(None, exc.message)
+                hours.add_error(None, exc.translated())
             else:
                 _show(exc, form)
         else:
@@ -355,7 +355,7 @@ def staff_resend(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=staff_of(request), user=person, site_url=_site_url(request)
             )
         except DomainError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, exc.translated())
         else:
             messages.success(request, f"Invitation sent again to {person.email}.")
     return redirect("setup-staff")

@@ -20,8 +20,14 @@ from apps.eventstore.projections import catch_up
 from apps.plans.models import Plan, Subscription
 from apps.scheduling import commands
 from apps.tenants.models import Tenant
-from tests.browser.chromium import needs_chromium, tenant_site
+from tests.browser.chromium import SHOTS, needs_chromium, tenant_site
 from tests.browser.desk import open_all_day_doctor
+from tests.browser.test_accessibility import (
+    HTML_LANG,
+    choose_language,
+    serious_violations,
+    sign_in,
+)
 from tests.browser.test_reception_day import shot
 from tests.conftest import OWNER_PASSWORD
 
@@ -85,3 +91,36 @@ def test_the_not_in_your_plan_page_and_the_subscription_page(
             "Reconciliation and analytics — not in your plan"
         )
         shot(page, "plans-subscription")
+
+
+def test_the_not_in_your_plan_page_in_hindi_and_english_has_no_serious_violation(
+    committed_tenant: Tenant, clinic_on_its_plan: int, django_db_blocker: Any
+) -> None:
+    """The 402 page is no URL of its own (the sweep of `tests/browser/pages.py` never meets
+    it): the owner reads it in both languages, switching with the page's own switch, and
+    axe-core finds nothing serious. Screenshots: console-not-in-plan-<en|hi>.png."""
+    with tenant_site(committed_tenant, django_db_blocker) as (chromium, base):
+        context = chromium.new_context(viewport={"width": 1366, "height": 768}, bypass_csp=True)
+        page = context.new_page()
+        sign_in(page, base, f"owner@{committed_tenant.slug}.example.com", OWNER_PASSWORD)
+        seen: dict[str, list[str]] = {}
+        for language, heading in (
+            ("en", "Reconciliation and analytics is not in your plan"),
+            ("hi", "मिलान और विश्लेषण आपके प्लान में नहीं है"),
+        ):
+            response = page.goto(f"{base}/reception/branches/{clinic_on_its_plan}/declare/")
+            assert response is not None and response.status == 402
+            if page.locator("html").get_attribute("lang") != HTML_LANG[language]:
+                choose_language(page, language)
+            expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+            page.screenshot(path=str(SHOTS / f"console-not-in-plan-{language}.png"), full_page=True)
+            seen[language] = serious_violations(page)
+        expect(page.locator(".not-in-plan")).to_contain_text("इनमें शामिल: चेन, अस्पताल.")
+        expect(page.locator(".not-in-plan")).to_contain_text("दिन के अंत में नकद")
+        page.get_by_role("link", name="अपनी सदस्यता").click()
+        expect(page.get_by_role("heading", name="क्लिनिक प्लान")).to_be_visible()
+        expect(page.locator(".plain-list")).to_contain_text("मिलान और विश्लेषण — आपके प्लान में नहीं")
+        page.screenshot(path=str(SHOTS / "console-subscription-plan-hi.png"), full_page=True)
+        context.close()
+
+    assert seen == {"en": [], "hi": []}

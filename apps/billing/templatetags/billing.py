@@ -1,8 +1,13 @@
-"""Payment methods spelled one way everywhere: the model's labels."""
+"""Payment methods and bill lines spelled one way everywhere: the model's labels, and the
+consultation line in the page's language (the bill stores it in English)."""
+
+from typing import Any
 
 from django import template
+from django.utils.translation import gettext, pgettext
 
-from apps.billing.models import Method
+from apps.billing.models import Method, Payment
+from apps.billing.money import CONSULTATION
 
 register = template.Library()
 
@@ -15,4 +20,36 @@ def method_label(code: str) -> str:
         return str(code)
 
 
+def payment_kind_label(code: str) -> str:
+    """ "deposit" → "Deposit" (in the page's language); an unknown code as it is."""
+    try:
+        return str(Payment.Kind(code).label)
+    except ValueError:
+        return str(code)
+
+
+def line_label(line: dict[str, Any]) -> str:
+    """What a bill line (or a GST document's line, which has no kind) is called on a page: the
+    consultation fee in the page's language, every other line (taxes, items, discounts) as the
+    bill stored it."""
+    description = str(line.get("description", ""))
+    if line.get("kind", "fee") == "fee" and description == CONSULTATION:
+        return gettext(CONSULTATION)
+    return description
+
+
+def gst_title(kind: str) -> str:
+    """A GST document's title as printed: the words GST law uses, in English; a Hindi page
+    puts the Hindi before them ("कर बीजक / Tax Invoice")."""
+    titles = {
+        "tax_invoice": pgettext("GST document title", "Tax Invoice"),
+        "bill_of_supply": pgettext("GST document title", "Bill of Supply"),
+        "credit_note": pgettext("GST document title", "Credit Note"),
+    }
+    return titles.get(kind, str(kind))
+
+
 register.filter("method_label", method_label)
+register.filter("payment_kind_label", payment_kind_label)
+register.filter("line_label", line_label)
+register.filter("gst_title", gst_title)
