@@ -205,6 +205,22 @@ def _take_channel(channel: Channel) -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def _send_one(channel: Channel, row: OutboundMessage | ApplicationAck, raw: str) -> str | None:
+    """Sends `raw` to the channel's peer for an owed `row` (an outbound message or an
+    application ACK) and counts the attempt; a `CA`/`AA` answer marks the row sent (saved).
+    Returns None when accepted, else what went wrong (the peer's code and text, or ours)."""
+    code, text = deliver(channel.host, channel.port or 0, raw, _timeout())
+    row.attempts += 1
+    if code not in ("AA", "CA"):
+        return f"{code}: {text}" if code else text
+    row.status = row.Status.SENT
+    row.sent_at = timezone.now()
+    row.error = ""
+    row.next_attempt_at = None
+    row.save()
+    return None
+
+
 def _send_app_acks(channel: Channel, now: datetime | None) -> int:
     """The channel's owed application ACKs, oldest first; one that is not accepted waits
     (backoff) and holds the later ones, as the peer is the same."""
@@ -222,17 +238,11 @@ def _send_app_acks(channel: Channel, now: datetime | None) -> int:
             at = now or timezone.now()
             if owed is None or (owed.next_attempt_at and owed.next_attempt_at > at):
                 return sent
-            code, text = deliver(channel.host, channel.port or 0, owed.text, _timeout())
-            owed.attempts += 1
-            if code in ("AA", "CA"):
-                owed.status = ApplicationAck.Status.SENT
-                owed.sent_at = timezone.now()
-                owed.error = ""
-                owed.next_attempt_at = None
-                owed.save()
+            error = _send_one(channel, owed, owed.text)
+            if error is None:
                 sent += 1
                 continue
-            owed.error = (f"{code}: {text}" if code else text)[:200]
+            owed.error = error[:200]
             if owed.attempts >= APP_ACK_ATTEMPTS:
                 owed.status = ApplicationAck.Status.FAILED
                 owed.next_attempt_at = None
@@ -263,10 +273,8 @@ def _send_channel(channel: Channel, now: datetime | None) -> int:
     sent = 0
     while True:
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [SEND_LOCK, channel.pk])
-                if not cursor.fetchone()[0]:
-                    return sent  # another sender has this channel
+            if not _take_channel(channel):
+                return sent  # another sender has this channel
             message = (
                 OutboundMessage.objects.filter(
                     channel=channel, status=OutboundMessage.Status.PENDING
@@ -277,17 +285,11 @@ def _send_channel(channel: Channel, now: datetime | None) -> int:
             at = now or timezone.now()
             if message is None or (message.next_attempt_at and message.next_attempt_at > at):
                 return sent
-            code, text = deliver(channel.host, channel.port or 0, message.raw, _timeout())
-            message.attempts += 1
-            if code in ("AA", "CA"):
-                message.status = OutboundMessage.Status.SENT
-                message.sent_at = timezone.now()
-                message.error = ""
-                message.next_attempt_at = None
-                message.save()
+            error = _send_one(channel, message, message.raw)
+            if error is None:
                 sent += 1
                 continue
-            _failed(channel, message, f"{code}: {text}" if code else text, at)
+            _failed(channel, message, error, at)
             if message.status != OutboundMessage.Status.DEAD:
                 return sent
 
