@@ -165,10 +165,14 @@ def _board_response(request: HttpRequest, user: User, branch: Branch) -> HttpRes
         context["doctor_options"] = doctor_options(branch)
         context["departments"] = departments(branch)
     response = render(request, template, context)
-    if fragment and request.method == "GET" and request.headers.get("HX-Trigger") != "board":
+    if fragment and request.method == "GET":
         # A filter or a page the desk chose goes into the address bar and history, without a
-        # name searched for (PHI stays out of URLs); the live re-reads (from #board) push none.
-        response["HX-Push-Url"] = context["here"]
+        # name searched for (PHI stays out of URLs). A live re-read (from #board) adds no
+        # history entry but replaces the address with what it shows: it reads the form as it
+        # stands, and it may have overtaken (aborted) the desk's own filter request, whose
+        # push then never comes.
+        live = request.headers.get("HX-Trigger") == "board"
+        response["HX-Replace-Url" if live else "HX-Push-Url"] = context["here"]
     return response
 
 

@@ -193,7 +193,8 @@ def test_a_chosen_filter_goes_into_the_address_bar_but_a_searched_name_never_doe
 
     assert by_token["HX-Push-Url"] == f"{path}?status=checked_in&q=%233"
     assert by_name["HX-Push-Url"] == f"{path}?status=checked_in"
-    assert "HX-Push-Url" not in live
+    assert "HX-Push-Url" not in live  # no history entry for a live re-read
+    assert live["HX-Replace-Url"] == f"{path}?status=checked_in"
 
 
 def test_an_action_during_a_name_search_answers_with_the_searched_page(
