@@ -11,6 +11,8 @@ else (console pages, the API signed in by cookie, calls without a token) goes th
 exactly as before. The security headers come from other middleware and are unchanged.
 """
 
+from collections.abc import Callable
+
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -29,22 +31,24 @@ def token_api_request(request: HttpRequest) -> bool:
     return bool(scheme) and scheme[0].lower() == TOKEN_SCHEME
 
 
-class ConsoleSessionMiddleware(SessionMiddleware):
+class PassedByForTokenCalls:
+    """Mixed in before a middleware class: a token API call goes straight on."""
+
+    get_response: Callable[[HttpRequest], HttpResponse]
+
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if token_api_request(request):
-            return self.get_response(request)  # type: ignore[return-value]
-        return super().__call__(request)  # type: ignore[return-value]
+            return self.get_response(request)
+        return super().__call__(request)  # type: ignore[misc]
 
 
-class ConsoleAuthenticationMiddleware(AuthenticationMiddleware):
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if token_api_request(request):
-            return self.get_response(request)  # type: ignore[return-value]
-        return super().__call__(request)  # type: ignore[return-value]
+class ConsoleSessionMiddleware(PassedByForTokenCalls, SessionMiddleware):  # type: ignore[misc]
+    pass
 
 
-class ConsoleMessageMiddleware(MessageMiddleware):
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if token_api_request(request):
-            return self.get_response(request)  # type: ignore[return-value]
-        return super().__call__(request)  # type: ignore[return-value]
+class ConsoleAuthenticationMiddleware(PassedByForTokenCalls, AuthenticationMiddleware):  # type: ignore[misc]
+    pass
+
+
+class ConsoleMessageMiddleware(PassedByForTokenCalls, MessageMiddleware):  # type: ignore[misc]
+    pass
