@@ -3,8 +3,11 @@
 name; no name in clear in it, another tenant's hashes meaningless here, rebuilt by replay,
 re-keyed by a key rotation and useless once the tenant key is destroyed."""
 
+import shutil
 from collections.abc import Iterator
 from io import StringIO
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidTag
@@ -216,10 +219,14 @@ def test_rows_a_projection_run_left_under_the_old_key_keep_it_until_a_rewrap_rek
 
 
 def test_a_destroyed_tenant_key_leaves_the_index_without_meaning(
-    people: dict[str, Patient], tenant: Tenant
+    people: dict[str, Patient], tenant: Tenant, tmp_path: Path, settings: Any
 ) -> None:
     schema = connection.schema_name
-    kept = keystore.path_of(schema).read_bytes()
+    # The suite's key store is shared by every xdist worker, whose copies of this tenant are
+    # all wrapped with its secret: destroy a copy of the store, never the store itself.
+    shared = settings.MYMEDIC_KEYSTORE_DIR
+    shutil.copytree(keystore.folder(), tmp_path / "keystore")
+    settings.MYMEDIC_KEYSTORE_DIR = str(tmp_path / "keystore")
     rows = index_rows()
     try:
         keystore.destroy(schema)
@@ -229,6 +236,6 @@ def test_a_destroyed_tenant_key_leaves_the_index_without_meaning(
             found("asha")  # no key, no number to look for
         assert index_rows() == rows  # what is left is numbers nobody can compute again
     finally:
-        keystore.path_of(schema).write_bytes(kept)
+        settings.MYMEDIC_KEYSTORE_DIR = shared
         crypto.unwrap_tenant_key.cache_clear()
-    assert found("asha") == [people["asha"].pk]
+    assert found("asha") == [people["asha"].pk]  # the shared store was never touched
