@@ -66,6 +66,40 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (a supervised listener's children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _tree_cpu(pid: int, children: list[int]) -> float:
+    """CPU of the listener process and of its children (the listener processes when it
+    supervises several)."""
+    total = _cpu_seconds(pid)
+    for child in children:
+        try:
+            total += _cpu_seconds(child)
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    return total
+
+
+def _idle(pid: int, children: list[int]) -> bool:
+    """Whether the listener processes used (almost) no CPU over half a second."""
+    before = _tree_cpu(pid, children)
+    time.sleep(0.5)
+    return _tree_cpu(pid, children) - before < 0.03
+
+
 def _backends() -> list[int]:
     """The PostgreSQL backends of the bench's listener (they name it, see below)."""
     with connection.cursor() as cursor:
@@ -93,19 +127,29 @@ def run_mode(
     channels: list[str],
     per_connection: int,
     tag: str,
+    processes: int = 1,
 ) -> dict[str, Any]:
     """One run: `connections` senders spread over `channels`, each registering patients
-    (A04) and updating each once (A08), each waiting for its ACK."""
+    (A04) and updating each once (A08), each waiting for its ACK; `processes` listener
+    processes share the port."""
     port = free_port()
     env = {**os.environ, "PGAPPNAME": LISTENER_NAME}
     listener = subprocess.Popen(  # noqa: S603  (our own command)
-        [sys.executable, "manage.py", "mllp_listen", "--port", str(port)],
+        [sys.executable, "manage.py", "mllp_listen", "--port", str(port),
+         "--processes", str(processes)],
         stdout=subprocess.DEVNULL,
         env=env,
-    )
+    )  # fmt: skip
     try:
         if not wait_for(lambda: _accepts(port), 60):
             raise RuntimeError("the MLLP listener did not start")
+        children: list[int] = []
+        if processes > 1:
+            # Every child started and idle (its start-up done), so none of the run's CPU
+            # is a child starting.
+            wait_for(lambda: len(_children(listener.pid)) == processes, 60)
+            children = _children(listener.pid)
+            wait_for(lambda: _idle(listener.pid, children), 60)
         batches = []
         for c in range(connections):
             facility = channels[c % len(channels)]
@@ -121,7 +165,7 @@ def run_mode(
             threading.Thread(target=sender, args=(port, texts, latencies, codes))
             for texts in batches
         ]
-        cpu_before = _cpu_seconds(listener.pid)
+        cpu_before = _tree_cpu(listener.pid, children)
         started = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -137,7 +181,7 @@ def run_mode(
                 )
         applied_after = time.perf_counter() - started
         backends = _backends()
-        listener_cpu = _cpu_seconds(listener.pid) - cpu_before
+        listener_cpu = _tree_cpu(listener.pid, children) - cpu_before
         database_cpu = _backend_cpu(backends)
     finally:
         listener.terminate()
@@ -148,6 +192,7 @@ def run_mode(
         "messages": total,
         "connections": connections,
         "channels": len(channels),
+        "processes": processes,
         "seconds": round(elapsed, 2),
         "per_s": round(total / elapsed, 1),
         "applied_per_s": round(total / applied_after, 1),
@@ -162,7 +207,7 @@ def run_mode(
 
 
 def bench_hl7(
-    tenant: Tenant, *, connections: int, per_connection: int, channels: int = 1
+    tenant: Tenant, *, connections: int, per_connection: int, channels: int = 1, processes: int = 1
 ) -> dict[str, Any]:
     """Both acknowledgment modes over `connections` connections and `channels` channels."""
     facilities = [f"BENCH{k}" for k in range(channels)]
@@ -177,6 +222,7 @@ def bench_hl7(
             channels=facilities,
             per_connection=per_connection,
             tag=tag,
+            processes=processes,
         )  # fmt: skip
         for mode, tag in (("", "O"), ("AL", "E"))
     ]
@@ -185,6 +231,7 @@ def bench_hl7(
     return {
         "connections": connections,
         "channels": channels,
+        "processes": processes,
         "runs": runs,
         "sender_cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
     }

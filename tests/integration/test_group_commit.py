@@ -17,7 +17,7 @@ from apps.integration.parsing import parse
 from apps.scheduling.models import Patient
 from apps.tenants.models import Tenant
 from tests.integration.conftest import inbound
-from tests.integration.traffic import MllpClient, adt
+from tests.integration.traffic import MllpClient, adt, enhanced
 
 
 def a_phone() -> str:
@@ -31,14 +31,6 @@ def an_identifier() -> str:
 def register(tenant: Tenant, channel: Channel, **fields: str) -> str:
     values = {"identifier": an_identifier(), "phone": a_phone(), **fields}
     return adt("A04", tenant=tenant.slug, facility=channel.sending_facility, **values)
-
-
-def enhanced(text: str) -> str:
-    """The same message asking for the enhanced mode: MSH-15 (accept ACK) = AL."""
-    msh, _, rest = text.partition("\r")
-    fields = msh.split("|") + [""] * 16
-    fields[14] = "AL"
-    return "|".join(fields[:16]).rstrip("|") + "\r" + rest
 
 
 def statements(captured: CaptureQueriesContext) -> list[str]:

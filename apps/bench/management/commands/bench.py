@@ -215,6 +215,9 @@ class Command(BaseCommand):
         parser.add_argument("--hl7-messages", type=int, default=4000, help="inbound ADT in all")
         parser.add_argument("--hl7-connections", type=int, default=8)
         parser.add_argument("--hl7-channels", type=int, default=2)
+        parser.add_argument(
+            "--hl7-processes", type=int, default=1, help="listener processes on the port"
+        )
         parser.add_argument("--tenants", type=int, default=2000, help="tenants to grow to")
         parser.add_argument("--tenants-step", type=int, default=100, help="sign-ups per point")
         parser.add_argument("--idle-seconds", type=float, default=60.0)
@@ -301,7 +304,10 @@ class Command(BaseCommand):
             results["costs"]["segments"] = segments(results["costs"])
         if "hl7" in parts:
             results["hl7"] = self.bench_hl7(
-                options["hl7_messages"], options["hl7_connections"], options["hl7_channels"]
+                options["hl7_messages"],
+                options["hl7_connections"],
+                options["hl7_channels"],
+                options["hl7_processes"],
             )
         if "move" in parts:
             results["move"] = [
@@ -1177,7 +1183,9 @@ class Command(BaseCommand):
             "analytics_rows": len(analytics),
         }
 
-    def bench_hl7(self, messages: int, connections: int, channels: int) -> dict[str, Any]:
+    def bench_hl7(
+        self, messages: int, connections: int, channels: int, processes: int
+    ) -> dict[str, Any]:
         """Sustained inbound ADT over MLLP (apps/bench/hl7.py), in a tenant of its own."""
         tenant = make_tenant()
         try:
@@ -1186,6 +1194,7 @@ class Command(BaseCommand):
                 connections=connections,
                 per_connection=messages // connections,
                 channels=channels,
+                processes=processes,
             )
         finally:
             drop_tenant(tenant)
@@ -1247,7 +1256,8 @@ class Command(BaseCommand):
                 rows.append(
                     (
                         f"inbound HL7 ADT over MLLP, {run['mode']} ACK ({run['connections']} "
-                        f"connections, {run['channels']} channels)",
+                        f"connections, {run['channels']} channels, {run['processes']} "
+                        "listener processes)",
                         f"{run['per_s']}/s (applied {run['applied_per_s']}/s), ACK p50 "
                         f"{run['ack_ms']['p50_ms']} ms, p95 {run['ack_ms']['p95_ms']} ms, p99 "
                         f"{run['ack_ms']['p99_ms']} ms, {run['codes']}; CPU a message: "
