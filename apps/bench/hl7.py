@@ -160,10 +160,11 @@ def run_mode(
                 texts.append(adt(tenant.slug, facility, "A08", f"{tag}U{n}", f"{tag}B{n}", n, mode))
             batches.append(texts)
         latencies: list[float] = []
-        codes: dict[str, int] = {}
+        # One count a sender thread (a shared dict's read-modify-write loses counts).
+        counts: list[dict[str, int]] = [{} for _ in batches]
         threads = [
-            threading.Thread(target=sender, args=(port, texts, latencies, codes))
-            for texts in batches
+            threading.Thread(target=sender, args=(port, texts, latencies, count))
+            for texts, count in zip(batches, counts, strict=True)
         ]
         cpu_before = _tree_cpu(listener.pid, children)
         started = time.perf_counter()
@@ -197,7 +198,10 @@ def run_mode(
         "per_s": round(total / elapsed, 1),
         "applied_per_s": round(total / applied_after, 1),
         "ack_ms": summary_ms(latencies),
-        "codes": codes,
+        "codes": {
+            code: sum(count.get(code, 0) for count in counts)
+            for code in sorted({code for count in counts for code in count})
+        },
         "cpu_ms_per_message": {
             "listener": round(listener_cpu / total * 1000, 2),
             "postgres": round(database_cpu / total * 1000, 2),

@@ -30,7 +30,7 @@ from django_tenants.utils import schema_context
 
 from apps.integration.commands import APPLY_BATCH, apply_pending, inbound_channel, messages_store
 from apps.integration.models import Channel, Message
-from apps.integration.parsing import Header, Unparseable, ack, parse
+from apps.integration.parsing import Header, Unparseable, ack, header_of
 from apps.tenants.models import Tenant
 
 log = logging.getLogger("mymedic.integration")
@@ -225,7 +225,7 @@ class Listener:
         answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         text = _decode(data)
         try:
-            _, header = parse(text)
+            header = header_of(text)
         except Unparseable as exc:
             answer.set_result(ack(None, "AR", str(exc)))
             return answer
