@@ -15,13 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from django.db import connection
 from django_tenants.utils import schema_context
 
 from apps.bench.load import free_port
 from apps.bench.measure import summary_ms, wait_for
-from apps.integration.commands import channel_add
+from apps.core.db import connection
+from apps.integration.commands import APPLY_BATCH, apply_pending, channel_add
+from apps.integration.listener import store_batch
 from apps.integration.models import Message
+from apps.integration.parsing import header_of
 from apps.tenants.models import Tenant
 
 START, END = b"\x0b", b"\x1c\x0d"
@@ -238,4 +240,73 @@ def bench_hl7(
         "processes": processes,
         "runs": runs,
         "sender_cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+    }
+
+
+class _Counter:
+    """Counts the statements sent (but the connection's schema switches) and the savepoints
+    among them, keeping none (Django's query log keeps only the last 9,000)."""
+
+    def __init__(self) -> None:
+        self.statements = self.savepoints = 0
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if not sql.startswith("SET "):
+            self.statements += 1
+            self.savepoints += sql.startswith("SAVEPOINT")
+        return execute(sql, params, many, context)
+
+
+def bench_hl7_in_process(tenant: Tenant, *, messages: int) -> dict[str, Any]:
+    """The store path (what an enhanced-mode ACK waits for: the header read, the routing
+    and the batch's insert, as the listener's `store_batch`) and the apply path
+    (`apply_pending`, batches of `APPLY_BATCH`) of `messages` A04 registrations, in this
+    process, without sockets or threads: CPU a message (this process's user + system time;
+    PostgreSQL's is not in it), then statements and savepoints a message counted over as
+    many other registrations (counting slows a pass, so it is a pass of its own)."""
+    with schema_context(tenant.schema_name):
+        channel = channel_add(
+            actor=None, name="in-process", sending_facility="INPROC", direction="inbound"
+        )
+    connection.set_schema_to_public()
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def store(texts: list[str]) -> None:
+        for first in range(0, len(texts), APPLY_BATCH):
+            chunk = texts[first : first + APPLY_BATCH]
+            store_batch(tenant.slug, "INPROC", [header_of(text) for text in chunk], chunk)
+
+    def apply() -> None:
+        with schema_context(tenant.schema_name):
+            apply_pending(channel)
+
+    def registrations(tag: str) -> list[str]:
+        return [
+            adt(tenant.slug, "INPROC", "A04", f"{tag}R{n}", f"{tag}B{n}", n, "AL")
+            for n in range(messages)
+        ]
+
+    texts = registrations("T")
+    started = cpu()
+    store(texts)
+    stored = cpu()
+    apply()
+    applied = cpu()
+    texts = registrations("C")
+    storing, applying = _Counter(), _Counter()
+    with connection.execute_wrapper(storing):
+        store(texts)
+    with connection.execute_wrapper(applying):
+        apply()
+    return {
+        "messages": messages,
+        "store_cpu_ms": round((stored - started) / messages * 1000, 3),
+        "apply_cpu_ms": round((applied - stored) / messages * 1000, 3),
+        "store_statements": round(storing.statements / messages, 3),
+        "apply_statements": round(applying.statements / messages, 2),
+        "apply_savepoints": round(applying.savepoints / messages, 3),
+        "load_average": os.getloadavg()[0],
     }

@@ -39,7 +39,7 @@ from apps.bench.board import bench_board, board_rows
 from apps.bench.costs import bench_costs, segments
 from apps.bench.cpu import cpu_per_request, profile_requests
 from apps.bench.fhir import bench_fhir, fhir_rows
-from apps.bench.hl7 import bench_hl7
+from apps.bench.hl7 import bench_hl7, bench_hl7_in_process
 from apps.bench.hospital import synthesize_month
 from apps.bench.load import (
     SERVER_ENV,
@@ -302,6 +302,14 @@ class Command(BaseCommand):
                 make_tenant, drop_tenant, options["cost_visits"], self.stderr.write
             )
             results["costs"]["segments"] = segments(results["costs"])
+        if "hl7-in-process" in parts:
+            tenant = make_tenant()
+            try:
+                results["hl7_in_process"] = bench_hl7_in_process(
+                    tenant, messages=options["hl7_messages"]
+                )
+            finally:
+                drop_tenant(tenant)
         if "hl7" in parts:
             results["hl7"] = self.bench_hl7(
                 options["hl7_messages"],
@@ -1248,6 +1256,17 @@ class Command(BaseCommand):
                     "booking via commands vs INSERT+COMMIT floor",
                     f"{write['booking_command_per_s']}/s vs {write['insert_commit_per_s']}/s "
                     f"= {write['booking_cost_x_floor']}x the floor",
+                )
+            )
+        if inproc := results.get("hl7_in_process"):
+            rows.append(
+                (
+                    f"inbound HL7 in-process, {inproc['messages']} A04 (CPU and statements a "
+                    "message)",
+                    f"store {inproc['store_cpu_ms']} ms, {inproc['store_statements']} "
+                    f"statements; apply {inproc['apply_cpu_ms']} ms, "
+                    f"{inproc['apply_statements']} statements, {inproc['apply_savepoints']} "
+                    "savepoints",
                 )
             )
         if hl7 := results.get("hl7"):
