@@ -79,8 +79,18 @@ def two_processes() -> Iterator[tuple[int, list[int]]]:
         wait_until(lambda: len(children_of(process.pid)) == 2, 30, "two listener processes")
         yield port, children_of(process.pid)
     finally:
+        children = children_of(process.pid)
         stop_listener(process)
-    assert not [pid for pid in children_of(process.pid) if Path(f"/proc/{pid}").exists()]
+    # Stopping the supervisor stops its processes.
+    wait_until(lambda: not any(alive(pid) for pid in children), 15, "the processes to stop")
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
 
 
 def one_connection_each(port: int, processes: list[int]) -> tuple[MllpClient, MllpClient]:
