@@ -15,13 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from django.db import connection
 from django_tenants.utils import schema_context
 
 from apps.bench.load import free_port
 from apps.bench.measure import summary_ms, wait_for
-from apps.integration.commands import channel_add
+from apps.core.db import connection
+from apps.integration.commands import APPLY_BATCH, apply_pending, channel_add
+from apps.integration.listener import store_batch
 from apps.integration.models import Message
+from apps.integration.parsing import header_of
 from apps.tenants.models import Tenant
 
 START, END = b"\x0b", b"\x1c\x0d"
@@ -66,6 +68,40 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (a supervised listener's children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _tree_cpu(pid: int, children: list[int]) -> float:
+    """CPU of the listener process and of its children (the listener processes when it
+    supervises several)."""
+    total = _cpu_seconds(pid)
+    for child in children:
+        try:
+            total += _cpu_seconds(child)
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    return total
+
+
+def _idle(pid: int, children: list[int]) -> bool:
+    """Whether the listener processes used (almost) no CPU over half a second."""
+    before = _tree_cpu(pid, children)
+    time.sleep(0.5)
+    return _tree_cpu(pid, children) - before < 0.03
+
+
 def _backends() -> list[int]:
     """The PostgreSQL backends of the bench's listener (they name it, see below)."""
     with connection.cursor() as cursor:
@@ -93,19 +129,29 @@ def run_mode(
     channels: list[str],
     per_connection: int,
     tag: str,
+    processes: int = 1,
 ) -> dict[str, Any]:
     """One run: `connections` senders spread over `channels`, each registering patients
-    (A04) and updating each once (A08), each waiting for its ACK."""
+    (A04) and updating each once (A08), each waiting for its ACK; `processes` listener
+    processes share the port."""
     port = free_port()
     env = {**os.environ, "PGAPPNAME": LISTENER_NAME}
     listener = subprocess.Popen(  # noqa: S603  (our own command)
-        [sys.executable, "manage.py", "mllp_listen", "--port", str(port)],
+        [sys.executable, "manage.py", "mllp_listen", "--port", str(port),
+         "--processes", str(processes)],
         stdout=subprocess.DEVNULL,
         env=env,
-    )
+    )  # fmt: skip
     try:
         if not wait_for(lambda: _accepts(port), 60):
             raise RuntimeError("the MLLP listener did not start")
+        children: list[int] = []
+        if processes > 1:
+            # Every child started and idle (its start-up done), so none of the run's CPU
+            # is a child starting.
+            wait_for(lambda: len(_children(listener.pid)) == processes, 60)
+            children = _children(listener.pid)
+            wait_for(lambda: _idle(listener.pid, children), 60)
         batches = []
         for c in range(connections):
             facility = channels[c % len(channels)]
@@ -116,12 +162,13 @@ def run_mode(
                 texts.append(adt(tenant.slug, facility, "A08", f"{tag}U{n}", f"{tag}B{n}", n, mode))
             batches.append(texts)
         latencies: list[float] = []
-        codes: dict[str, int] = {}
+        # One count a sender thread (a shared dict's read-modify-write loses counts).
+        counts: list[dict[str, int]] = [{} for _ in batches]
         threads = [
-            threading.Thread(target=sender, args=(port, texts, latencies, codes))
-            for texts in batches
+            threading.Thread(target=sender, args=(port, texts, latencies, count))
+            for texts, count in zip(batches, counts, strict=True)
         ]
-        cpu_before = _cpu_seconds(listener.pid)
+        cpu_before = _tree_cpu(listener.pid, children)
         started = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -137,7 +184,7 @@ def run_mode(
                 )
         applied_after = time.perf_counter() - started
         backends = _backends()
-        listener_cpu = _cpu_seconds(listener.pid) - cpu_before
+        listener_cpu = _tree_cpu(listener.pid, children) - cpu_before
         database_cpu = _backend_cpu(backends)
     finally:
         listener.terminate()
@@ -148,11 +195,15 @@ def run_mode(
         "messages": total,
         "connections": connections,
         "channels": len(channels),
+        "processes": processes,
         "seconds": round(elapsed, 2),
         "per_s": round(total / elapsed, 1),
         "applied_per_s": round(total / applied_after, 1),
         "ack_ms": summary_ms(latencies),
-        "codes": codes,
+        "codes": {
+            code: sum(count.get(code, 0) for count in counts)
+            for code in sorted({code for count in counts for code in count})
+        },
         "cpu_ms_per_message": {
             "listener": round(listener_cpu / total * 1000, 2),
             "postgres": round(database_cpu / total * 1000, 2),
@@ -162,7 +213,7 @@ def run_mode(
 
 
 def bench_hl7(
-    tenant: Tenant, *, connections: int, per_connection: int, channels: int = 1
+    tenant: Tenant, *, connections: int, per_connection: int, channels: int = 1, processes: int = 1
 ) -> dict[str, Any]:
     """Both acknowledgment modes over `connections` connections and `channels` channels."""
     facilities = [f"BENCH{k}" for k in range(channels)]
@@ -177,6 +228,7 @@ def bench_hl7(
             channels=facilities,
             per_connection=per_connection,
             tag=tag,
+            processes=processes,
         )  # fmt: skip
         for mode, tag in (("", "O"), ("AL", "E"))
     ]
@@ -185,6 +237,76 @@ def bench_hl7(
     return {
         "connections": connections,
         "channels": channels,
+        "processes": processes,
         "runs": runs,
         "sender_cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+    }
+
+
+class _Counter:
+    """Counts the statements sent (but the connection's schema switches) and the savepoints
+    among them, keeping none (Django's query log keeps only the last 9,000)."""
+
+    def __init__(self) -> None:
+        self.statements = self.savepoints = 0
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if not sql.startswith("SET "):
+            self.statements += 1
+            self.savepoints += sql.startswith("SAVEPOINT")
+        return execute(sql, params, many, context)
+
+
+def bench_hl7_in_process(tenant: Tenant, *, messages: int) -> dict[str, Any]:
+    """The store path (what an enhanced-mode ACK waits for: the header read, the routing
+    and the batch's insert, as the listener's `store_batch`) and the apply path
+    (`apply_pending`, batches of `APPLY_BATCH`) of `messages` A04 registrations, in this
+    process, without sockets or threads: CPU a message (this process's user + system time;
+    PostgreSQL's is not in it), then statements and savepoints a message counted over as
+    many other registrations (counting slows a pass, so it is a pass of its own)."""
+    with schema_context(tenant.schema_name):
+        channel = channel_add(
+            actor=None, name="in-process", sending_facility="INPROC", direction="inbound"
+        )
+    connection.set_schema_to_public()
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def store(texts: list[str]) -> None:
+        for first in range(0, len(texts), APPLY_BATCH):
+            chunk = texts[first : first + APPLY_BATCH]
+            store_batch(tenant.slug, "INPROC", [header_of(text) for text in chunk], chunk)
+
+    def apply() -> None:
+        with schema_context(tenant.schema_name):
+            apply_pending(channel)
+
+    def registrations(tag: str) -> list[str]:
+        return [
+            adt(tenant.slug, "INPROC", "A04", f"{tag}R{n}", f"{tag}B{n}", n, "AL")
+            for n in range(messages)
+        ]
+
+    texts = registrations("T")
+    started = cpu()
+    store(texts)
+    stored = cpu()
+    apply()
+    applied = cpu()
+    texts = registrations("C")
+    storing, applying = _Counter(), _Counter()
+    with connection.execute_wrapper(storing):
+        store(texts)
+    with connection.execute_wrapper(applying):
+        apply()
+    return {
+        "messages": messages,
+        "store_cpu_ms": round((stored - started) / messages * 1000, 3),
+        "apply_cpu_ms": round((applied - stored) / messages * 1000, 3),
+        "store_statements": round(storing.statements / messages, 3),
+        "apply_statements": round(applying.statements / messages, 2),
+        "apply_savepoints": round(applying.savepoints / messages, 3),
+        "load_average": os.getloadavg()[0],
     }

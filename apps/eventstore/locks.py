@@ -22,6 +22,9 @@ LOCK_AND_ASK = (
 
 # (database connection, schema) whose append lock the running command holds.
 _held: ContextVar[tuple[int, str] | None] = ContextVar("append_lock_held", default=None)
+# (database connection, schema) where the caller's savepoint is the unit of failure of the
+# commands it runs (`callers_savepoint`).
+_unit: ContextVar[tuple[int, str] | None] = ContextVar("callers_savepoint", default=None)
 
 
 def _holder() -> tuple[int, str]:
@@ -35,6 +38,30 @@ def in_command() -> bool:
     it back, so the steps inside need no savepoints of their own.
     """
     return connection.in_atomic_block and _held.get() == _holder()
+
+
+def in_callers_savepoint() -> bool:
+    """True inside `callers_savepoint()` on this connection and tenant, within the append
+    lock: a command run there takes no savepoint of its own."""
+    return in_command() and _unit.get() == _holder()
+
+
+@contextmanager
+def callers_savepoint() -> Iterator[None]:
+    """Marks the block as inside a savepoint (or transaction) of the caller's that is the
+    unit of failure of every command run in it: an error in one of them rolls back to that
+    savepoint, which the caller handles as one failure (the HL7 batch apply: the whole batch,
+    or one message, into the error queue). So a command there takes no savepoint of its
+    own, two statements it would otherwise send. Only inside `holding_append_lock()`; a
+    caller that must recover from a command's error and go on inside the same savepoint
+    must not use it."""
+    if not in_command():
+        raise RuntimeError("A caller's savepoint is the unit of failure only under the lock.")
+    token = _unit.set(_holder())
+    try:
+        yield
+    finally:
+        _unit.reset(token)
 
 
 def append_lock() -> None:

@@ -6,7 +6,7 @@ from typing import ParamSpec, TypeVar
 
 from django.db import transaction
 
-from apps.eventstore.locks import holding_append_lock
+from apps.eventstore.locks import holding_append_lock, in_callers_savepoint
 from apps.eventstore.models import Event
 
 P = ParamSpec("P")
@@ -19,12 +19,16 @@ def command(func: Callable[P, R]) -> Callable[P, R]:
     Taking it before any row lock keeps lock order the same in every command (no deadlock
     between a command waiting for the append lock and one waiting for its rows). The command's
     transaction is also its unit of failure: saves and audit entries inside it skip their own
-    savepoints and lock calls (see `locks.in_command`).
+    savepoints and lock calls (see `locks.in_command`); and inside a caller's savepoint
+    that is the unit of failure the command takes no savepoint either
+    (`locks.callers_savepoint`).
     """
 
     @functools.wraps(func)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        with transaction.atomic(), holding_append_lock():
+        # Inside a caller's savepoint that is the unit of failure (`locks.callers_savepoint`)
+        # a savepoint of the command's own would undo nothing more.
+        with transaction.atomic(savepoint=not in_callers_savepoint()), holding_append_lock():
             return func(*args, **kwargs)
 
     return run

@@ -22,7 +22,7 @@ from apps.core import keys
 from apps.core.db import connection
 from apps.core.errors import Conflict, DomainError, InvalidInput
 from apps.core.tenancy import note_due
-from apps.eventstore.locks import holding_append_lock
+from apps.eventstore.locks import callers_savepoint, holding_append_lock
 from apps.eventstore.store import command, head_position
 from apps.integration import events
 from apps.integration.mapping import (
@@ -316,17 +316,21 @@ def _apply_whole(
     channel: Channel, batch: list[Message], mapping: dict[str, Any]
 ) -> list[tuple[Header, Patient | None]] | None:
     """Applies the whole batch inside one savepoint: the usual case, where every message
-    applies, costs no savepoint a message (two statements of about a dozen). When one
-    fails, the savepoint undoes the batch and None says to apply it again a message at a
-    time (`_apply_one`, a savepoint each), which puts only the failing ones in the queue.
-    Returns each message's header and patient, in order."""
+    applies, costs no savepoint a message, and the commands inside take none of their own
+    (the batch's savepoint is their unit of failure); the patient links the batch names are
+    read in one query. When one fails, the savepoint undoes the batch and None says to apply
+    it again a message at a time (`_apply_one`, a savepoint each), which puts only the
+    failing ones in the queue. Returns each message's header and patient, in order."""
     done: list[tuple[Header, Patient | None]] = []
     try:
-        with transaction.atomic():
+        with transaction.atomic(), callers_savepoint():
+            read = []
             for message in batch:
                 parsed, header = parse(message.raw)
-                done.append((header, apply_parsed(channel=channel, parsed=parsed,
-                                                  header=header, mapping=mapping)))  # fmt: skip
+                read.append((header, _extracted(parsed, header, mapping)))
+            links = BatchLinks(channel, [extracted for _, extracted in read])
+            for header, extracted in read:
+                done.append((header, apply_extracted(channel, extracted, links)))
     except (DomainError, MappingError, Unparseable):
         return None
     return done
@@ -352,7 +356,7 @@ def _apply_one(
     header = None
     try:
         parsed, header = parse(message.raw)
-        with transaction.atomic():
+        with transaction.atomic(), callers_savepoint():
             patient = apply_parsed(channel=channel, parsed=parsed, header=header, mapping=mapping)
     except (DomainError, MappingError, Unparseable) as exc:
         _fail(channel, message, _wording(exc))
@@ -434,9 +438,14 @@ def apply_parsed(
     *, channel: Channel, parsed: Any, header: Header, mapping: dict[str, Any] | None = None
 ) -> Patient | None:
     """`apply_message` for a message already parsed."""
+    return apply_extracted(channel, _extracted(parsed, header, mapping or mapping_of(channel)))
+
+
+def _extracted(parsed: Any, header: Header, mapping: dict[str, Any]) -> Extracted:
+    """What the message says to do, through `mapping`; only ADT is handled."""
     if header.message_code != "ADT":
         raise NotHandled(f"Message type {header.message_code[:10]} is not handled.")
-    return apply_extracted(channel, extract(parsed, header.trigger, mapping or mapping_of(channel)))
+    return extract(parsed, header.trigger, mapping)
 
 
 def mapping_of(channel: Channel) -> dict[str, Any]:
@@ -571,34 +580,85 @@ def mapping_test(
     return results
 
 
-def _linked(channel: Channel, identifier: str) -> Patient | None:
-    link = (
-        PatientLink.objects.filter(
-            channel=channel, identifier_index__in=link_indexes(channel.pk, identifier)
+class BatchLinks:
+    """The channel's patient links that a batch of messages names (PID-3 and MRG-1), read
+    in one query at the start of the batch instead of one a message, and the links the batch
+    makes added as it goes. Valid only under the channel's apply lock (nothing else links on
+    the channel meanwhile) and inside the batch's savepoint (if it rolls back, so is this
+    forgotten). A merge in the batch makes it ask the database again for the rest of it
+    (a merged patient resolves to another one)."""
+
+    def __init__(self, channel: Channel, batch: list[Extracted]) -> None:
+        identifiers = {
+            value
+            for extracted in batch
+            for value in (
+                extracted.values.get("identifier"),
+                extracted.values.get("prior_identifier"),
+            )
+            if value
+        }
+        indexes = {identifier: link_indexes(channel.pk, identifier) for identifier in identifiers}
+        found = {
+            link.identifier_index: link.patient
+            for link in PatientLink.objects.filter(
+                channel=channel,
+                identifier_index__in=[index for each in indexes.values() for index in each],
+            ).select_related("patient")
+        }
+        self.patients: dict[str, Patient | None] | None = {
+            identifier: next((found[i] for i in each if i in found), None)
+            for identifier, each in indexes.items()
+        }
+
+    def lookup(self, identifier: str) -> tuple[bool, Patient | None]:
+        """Whether the batch's read answers for `identifier`, and the patient linked."""
+        if self.patients is None or identifier not in self.patients:
+            return False, None
+        return True, self.patients[identifier]
+
+    def add(self, identifier: str, patient: Patient) -> None:
+        if self.patients is not None:
+            self.patients[identifier] = patient
+
+    def forget(self) -> None:
+        self.patients = None
+
+
+def _linked(channel: Channel, identifier: str, links: BatchLinks | None = None) -> Patient | None:
+    known, patient = links.lookup(identifier) if links is not None else (False, None)
+    if not known:
+        link = (
+            PatientLink.objects.filter(
+                channel=channel, identifier_index__in=link_indexes(channel.pk, identifier)
+            )
+            .select_related("patient")
+            .first()
         )
-        .select_related("patient")
-        .first()
-    )
-    if link is None:
+        patient = link.patient if link is not None else None
+    if patient is None:
         return None
-    patient = link.patient
     while patient.merged_into_id is not None:
         patient = Patient.objects.get(pk=patient.merged_into_id)
     return patient
 
 
-def _known(channel: Channel, identifier: str) -> Patient:
-    patient = _linked(channel, identifier)
+def _known(channel: Channel, identifier: str, links: BatchLinks | None = None) -> Patient:
+    patient = _linked(channel, identifier, links)
     if patient is None:
         raise MappingError("The patient identifier (PID-3) is not known on this channel.")
     return patient
 
 
-def apply_extracted(channel: Channel, extracted: Extracted) -> Patient:
+def apply_extracted(
+    channel: Channel, extracted: Extracted, links: BatchLinks | None = None
+) -> Patient:
+    """Runs one message's action through the commands; `links`, when given, answers the
+    lookups of the channel's identifiers (a batch's, read at once)."""
     values = extracted.values
     identifier = values["identifier"]
     if extracted.action in ("register", "admit"):
-        patient = _linked(channel, identifier)
+        patient = _linked(channel, identifier, links)
         if patient is None:
             patient = patient_register(
                 actor=None,
@@ -617,12 +677,14 @@ def apply_extracted(channel: Channel, extracted: Extracted) -> Patient:
                 actor=None,
             )
             link.save()
+            if links is not None:
+                links.add(identifier, patient)
         else:
             patient = _update(patient, values)
         if extracted.action == "admit":
             _admit(channel, patient)
         return patient
-    patient = _known(channel, identifier)
+    patient = _known(channel, identifier, links)
     if extracted.action == "update":
         return _update(patient, values)
     if extracted.action == "discharge":
@@ -631,9 +693,11 @@ def apply_extracted(channel: Channel, extracted: Extracted) -> Patient:
     prior = values.get("prior_identifier")
     if not prior:
         raise MappingError("prior_identifier (MRG-1) is empty.")
-    duplicate = _known(channel, prior)
+    duplicate = _known(channel, prior, links)
     if duplicate.pk != patient.pk:
         patient_merge(actor=None, survivor=patient, duplicate=duplicate)
+        if links is not None:
+            links.forget()
     return patient
 
 

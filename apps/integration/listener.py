@@ -18,6 +18,7 @@ commit ACK (`CA`) as soon as its batch is stored, before it is applied.
 
 import asyncio
 import logging
+import socket
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,7 @@ from django_tenants.utils import schema_context
 
 from apps.integration.commands import APPLY_BATCH, apply_pending, inbound_channel, messages_store
 from apps.integration.models import Channel, Message
-from apps.integration.parsing import Header, Unparseable, ack, parse
+from apps.integration.parsing import Header, Unparseable, ack, header_of
 from apps.tenants.models import Tenant
 
 log = logging.getLogger("mymedic.integration")
@@ -56,6 +57,9 @@ class ListenerSettings:
     workers: int = 8
     # Most messages of a channel stored (and applied) in one transaction.
     batch: int = APPLY_BATCH
+    # A listening socket inherited from the supervisor (apps.integration.supervisor), by
+    # number; None: bind host and port here.
+    listen_fd: int | None = None
 
 
 def frame(text: str) -> bytes:
@@ -200,11 +204,13 @@ class Listener:
         self.ack_seconds: deque[float] = deque(maxlen=100_000)
 
     async def start(self) -> None:
+        limit = self.settings.max_bytes + len(END)
+        if self.settings.listen_fd is not None:
+            shared = socket.socket(fileno=self.settings.listen_fd)
+            self.server = await asyncio.start_server(self._serve, sock=shared, limit=limit)
+            return
         self.server = await asyncio.start_server(
-            self._serve,
-            self.settings.host,
-            self.settings.port,
-            limit=self.settings.max_bytes + len(END),
+            self._serve, self.settings.host, self.settings.port, limit=limit
         )
 
     async def serve_forever(self) -> None:
@@ -219,7 +225,7 @@ class Listener:
         answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         text = _decode(data)
         try:
-            _, header = parse(text)
+            header = header_of(text)
         except Unparseable as exc:
             answer.set_result(ack(None, "AR", str(exc)))
             return answer

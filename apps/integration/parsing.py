@@ -73,11 +73,59 @@ def parse(raw: str) -> tuple[hl7.Message, Header]:
             accept_ack_type=field(message, "MSH.F15"),
             application_ack_type=field(message, "MSH.F16"),
         )
-    except (ValueError, KeyError, IndexError, hl7.ParseException) as exc:
+    except (ValueError, KeyError, IndexError, hl7.ParseException, AssertionError) as exc:
+        # python-hl7 asserts its parse plan: a repeated encoding character (`MSH|^^\&|`)
+        # fails that assertion, which is bad input like the rest.
         raise Unparseable("The message cannot be parsed as HL7 v2.") from exc
     if not header.control_id or not header.message_code:
         raise Unparseable("MSH-10 (control id) and MSH-9 (message type) are required.")
     return message, header
+
+
+# Later segments that python-hl7 parses as headers of their own (and may refuse).
+_HEADER_SEGMENTS = ("\rMSH", "\rBHS", "\rFHS")
+
+
+def header_of(raw: str) -> Header:
+    """The header alone, for routing and storing (what an ACK waits for): `parse(raw)[1]`
+    without parsing the rest of the message into python-hl7's tree, about half of the
+    store path's CPU. Only the MSH segment is split, by the same rules as python-hl7's
+    accessor (first repetition, first subcomponent, absent parts empty). A header that is
+    not the plain case (the encoding characters not five distinct ones, an escape sequence
+    in a value read, a later MSH/BHS/FHS segment) goes through `parse`, so the answer is
+    always the same as `parse`'s, refusals included (the tests compare the two)."""
+    text = normalize(raw)
+    if not text.startswith("MSH") or len(text) < 8:
+        raise Unparseable("The message does not start with an MSH segment.")
+    msh = text.partition("\r")[0]
+    separators = msh[3:8]
+    plain = (
+        len(msh) > 8
+        and msh[8] == msh[3]
+        and len(set(separators)) == 5
+        and not any(segment in text for segment in _HEADER_SEGMENTS)
+    )
+    if not plain:
+        return parse(raw)[1]
+    field_separator, component, repetition, escape_character, subcomponent = list(separators)
+    fields = ["MSH", field_separator, separators[1:], *msh[9:].split(field_separator)]
+
+    def value(number: int, component_number: int = 1) -> str:
+        if number >= len(fields):
+            return ""
+        parts = fields[number].split(repetition)[0].split(component)
+        if component_number > len(parts):
+            return ""
+        return parts[component_number - 1].split(subcomponent)[0]
+
+    values = [value(3), value(4), value(5), value(6), value(10), value(9, 1), value(9, 2),
+              value(15), value(16)]  # fmt: skip
+    if any(escape_character in v for v in values):
+        return parse(raw)[1]
+    header = Header(*(v.strip() for v in values))
+    if not header.control_id or not header.message_code:
+        raise Unparseable("MSH-10 (control id) and MSH-9 (message type) are required.")
+    return header
 
 
 def field(message: hl7.Message, path: str) -> str:

@@ -8,7 +8,12 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.audit.models import AuditEntry
 from apps.core.errors import Conflict
-from apps.eventstore.locks import in_command
+from apps.eventstore.locks import (
+    callers_savepoint,
+    holding_append_lock,
+    in_callers_savepoint,
+    in_command,
+)
 from apps.eventstore.store import command
 from apps.scheduling import commands
 from apps.scheduling.models import Appointment, Doctor, Patient
@@ -94,3 +99,36 @@ def test_a_command_inside_a_command_does_not_lock_again(
     assert sum("pg_advisory_xact_lock" in s for s in statements(captured)) == 1
     assert not in_command()
     assert Appointment.objects.count() == 2
+
+
+def test_commands_inside_a_callers_savepoint_take_none_and_a_failure_undoes_the_savepoint(
+    tenant: Tenant, doctor: Doctor, patient: Patient
+) -> None:
+    # Outside the append lock it would mean nothing: refused.
+    with transaction.atomic(), pytest.raises(RuntimeError), callers_savepoint():
+        pass
+    with transaction.atomic(), holding_append_lock():
+        with CaptureQueriesContext(connection) as inside, transaction.atomic(), callers_savepoint():
+            assert in_callers_savepoint()
+            commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 9))
+            commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 10))
+        assert not in_callers_savepoint()
+        # The caller's savepoint only: neither booking took one of its own.
+        assert sum(s.startswith("SAVEPOINT") for s in statements(inside)) == 1
+        booked = Appointment.objects.count()
+        audited = AuditEntry.objects.count()
+        with (
+            pytest.raises(Conflict, match="already taken"),
+            transaction.atomic(),
+            callers_savepoint(),
+        ):
+            commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 11))
+            commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 9))
+        # The failure undid the caller's savepoint, the good booking in it too, and the
+        # transaction goes on.
+        assert Appointment.objects.count() == booked == 2
+        assert AuditEntry.objects.count() == audited
+    with CaptureQueriesContext(connection) as outside:
+        commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 12))
+    # Without it a command keeps its own (here inside the test's transaction).
+    assert sum(s.startswith("SAVEPOINT") for s in statements(outside)) == 1

@@ -17,7 +17,7 @@ from apps.integration.parsing import parse
 from apps.scheduling.models import Patient
 from apps.tenants.models import Tenant
 from tests.integration.conftest import inbound
-from tests.integration.traffic import MllpClient, adt
+from tests.integration.traffic import MllpClient, adt, enhanced, merge
 
 
 def a_phone() -> str:
@@ -31,14 +31,6 @@ def an_identifier() -> str:
 def register(tenant: Tenant, channel: Channel, **fields: str) -> str:
     values = {"identifier": an_identifier(), "phone": a_phone(), **fields}
     return adt("A04", tenant=tenant.slug, facility=channel.sending_facility, **values)
-
-
-def enhanced(text: str) -> str:
-    """The same message asking for the enhanced mode: MSH-15 (accept ACK) = AL."""
-    msh, _, rest = text.partition("\r")
-    fields = msh.split("|") + [""] * 16
-    fields[14] = "AL"
-    return "|".join(fields[:16]).rstrip("|") + "\r" + rest
 
 
 def statements(captured: CaptureQueriesContext) -> list[str]:
@@ -180,8 +172,51 @@ def test_a_batch_that_applies_whole_takes_no_savepoint_of_its_own_a_message(
         done = apply_pending(channel)
     assert [m.status for m in done.values()] == [Message.Status.APPLIED] * 10
     assert PatientLink.objects.filter(channel=channel).count() == 10
-    savepoints = [s for s in statements(applying) if s.startswith("SAVEPOINT")]
-    # apply_pending's transaction (a savepoint inside the test's), one around the batch and
-    # each registration command's own: none of a message's own (a batch with a failure, as
-    # above, is applied again with one a message).
-    assert len(savepoints) == 2 + 10
+    sql = statements(applying)
+    savepoints = [s for s in sql if s.startswith("SAVEPOINT")]
+    # apply_pending's transaction (a savepoint inside the test's) and one around the batch:
+    # none of a message's own (a batch with a failure, as above, is applied again with one a
+    # message), and none of the registration commands' own (the batch's is their unit of
+    # failure).
+    assert len(savepoints) == 2
+    # The batch's identifiers are looked up in one query, not one a message.
+    assert sum(1 for s in sql if s.startswith("SELECT") and "integration_patientlink" in s) == 1
+
+
+def test_a_batch_that_registers_updates_and_merges_reads_its_links_once_and_stays_right(
+    tenant: Tenant,
+) -> None:
+    """Links made earlier in the same batch are found by its later messages, and a merge in
+    the batch sends the later ones to the survivor."""
+    channel = inbound(tenant)
+    facility = channel.sending_facility
+    first, second, known = an_identifier(), an_identifier(), an_identifier()
+    earlier = [register(tenant, channel, identifier=known)]
+    messages_store(channel=channel, incoming=[(parse(t)[1], t) for t in earlier])
+    apply_pending(channel)
+    texts = [
+        register(tenant, channel, identifier=first, name="Dev^Asha"),
+        register(tenant, channel, identifier=second, name="Rao^Asha"),
+        adt("A08", tenant=tenant.slug, facility=facility, identifier=first, name="Devi^Asha",
+            phone=a_phone()),
+        adt("A08", tenant=tenant.slug, facility=facility, identifier=known, name="Known^Ravi",
+            phone=a_phone()),
+        merge(tenant=tenant.slug, facility=facility, survivor=first, duplicate=second),
+        adt("A08", tenant=tenant.slug, facility=facility, identifier=second, name="Merged^Asha",
+            phone=a_phone()),
+    ]  # fmt: skip
+    messages_store(channel=channel, incoming=[(parse(t)[1], t) for t in texts])
+    with CaptureQueriesContext(connection) as applying:
+        done = apply_pending(channel)
+    assert [m.status for m in done.values()] == [Message.Status.APPLIED] * len(texts)
+    links = [s for s in statements(applying) if s.startswith("SELECT") and "patientlink" in s]
+    # One read for the batch, then one for the message after the merge.
+    assert len(links) == 2
+    rows = list(Message.objects.filter(channel=channel).order_by("id"))
+    survivor = Patient.objects.get(pk=rows[1].patient_id)
+    assert rows[3].patient_id == survivor.pk
+    assert rows[6].patient_id == survivor.pk  # the merged identifier reaches the survivor
+    assert survivor.name == "Asha Merged"
+    assert Patient.objects.get(pk=rows[2].patient_id).merged_into_id == survivor.pk
+    assert Patient.objects.get(pk=rows[4].patient_id).name == "Ravi Known"
+    assert rows[4].patient_id == rows[0].patient_id

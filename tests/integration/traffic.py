@@ -49,6 +49,14 @@ def adt(
     return str(message.to_er7())
 
 
+def enhanced(text: str) -> str:
+    """The same message asking for the enhanced mode: MSH-15 (accept ACK) = AL."""
+    msh, _, rest = text.partition("\r")
+    fields = msh.split("|") + [""] * 16
+    fields[14] = "AL"
+    return "|".join(fields[:16]).rstrip("|") + "\r" + rest
+
+
 def merge(*, tenant: str, facility: str, survivor: str, duplicate: str) -> str:
     """ADT A40: PID-3 the identifier that stays, MRG-1 the one merged into it."""
     message = Message("ADT_A39", version="2.5")

@@ -39,7 +39,7 @@ from apps.bench.board import bench_board, board_rows
 from apps.bench.costs import bench_costs, segments
 from apps.bench.cpu import cpu_per_request, profile_requests
 from apps.bench.fhir import bench_fhir, fhir_rows
-from apps.bench.hl7 import bench_hl7
+from apps.bench.hl7 import bench_hl7, bench_hl7_in_process
 from apps.bench.hospital import synthesize_month
 from apps.bench.load import (
     SERVER_ENV,
@@ -215,6 +215,9 @@ class Command(BaseCommand):
         parser.add_argument("--hl7-messages", type=int, default=4000, help="inbound ADT in all")
         parser.add_argument("--hl7-connections", type=int, default=8)
         parser.add_argument("--hl7-channels", type=int, default=2)
+        parser.add_argument(
+            "--hl7-processes", type=int, default=1, help="listener processes on the port"
+        )
         parser.add_argument("--tenants", type=int, default=2000, help="tenants to grow to")
         parser.add_argument("--tenants-step", type=int, default=100, help="sign-ups per point")
         parser.add_argument("--idle-seconds", type=float, default=60.0)
@@ -299,9 +302,20 @@ class Command(BaseCommand):
                 make_tenant, drop_tenant, options["cost_visits"], self.stderr.write
             )
             results["costs"]["segments"] = segments(results["costs"])
+        if "hl7-in-process" in parts:
+            tenant = make_tenant()
+            try:
+                results["hl7_in_process"] = bench_hl7_in_process(
+                    tenant, messages=options["hl7_messages"]
+                )
+            finally:
+                drop_tenant(tenant)
         if "hl7" in parts:
             results["hl7"] = self.bench_hl7(
-                options["hl7_messages"], options["hl7_connections"], options["hl7_channels"]
+                options["hl7_messages"],
+                options["hl7_connections"],
+                options["hl7_channels"],
+                options["hl7_processes"],
             )
         if "move" in parts:
             results["move"] = [
@@ -1177,7 +1191,9 @@ class Command(BaseCommand):
             "analytics_rows": len(analytics),
         }
 
-    def bench_hl7(self, messages: int, connections: int, channels: int) -> dict[str, Any]:
+    def bench_hl7(
+        self, messages: int, connections: int, channels: int, processes: int
+    ) -> dict[str, Any]:
         """Sustained inbound ADT over MLLP (apps/bench/hl7.py), in a tenant of its own."""
         tenant = make_tenant()
         try:
@@ -1186,6 +1202,7 @@ class Command(BaseCommand):
                 connections=connections,
                 per_connection=messages // connections,
                 channels=channels,
+                processes=processes,
             )
         finally:
             drop_tenant(tenant)
@@ -1241,13 +1258,25 @@ class Command(BaseCommand):
                     f"= {write['booking_cost_x_floor']}x the floor",
                 )
             )
+        if inproc := results.get("hl7_in_process"):
+            rows.append(
+                (
+                    f"inbound HL7 in-process, {inproc['messages']} A04 (CPU and statements a "
+                    "message)",
+                    f"store {inproc['store_cpu_ms']} ms, {inproc['store_statements']} "
+                    f"statements; apply {inproc['apply_cpu_ms']} ms, "
+                    f"{inproc['apply_statements']} statements, {inproc['apply_savepoints']} "
+                    "savepoints",
+                )
+            )
         if hl7 := results.get("hl7"):
             for run in hl7["runs"]:
                 cpu = run["cpu_ms_per_message"]
                 rows.append(
                     (
                         f"inbound HL7 ADT over MLLP, {run['mode']} ACK ({run['connections']} "
-                        f"connections, {run['channels']} channels)",
+                        f"connections, {run['channels']} channels, {run['processes']} "
+                        "listener processes)",
                         f"{run['per_s']}/s (applied {run['applied_per_s']}/s), ACK p50 "
                         f"{run['ack_ms']['p50_ms']} ms, p95 {run['ack_ms']['p95_ms']} ms, p99 "
                         f"{run['ack_ms']['p99_ms']} ms, {run['codes']}; CPU a message: "

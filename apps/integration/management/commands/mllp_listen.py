@@ -1,13 +1,18 @@
 """`manage.py mllp_listen`: the integration process (HL7 v2 over MLLP, see docs/INTEGRATION.md)."""
 
+import argparse
 import asyncio
 import os
+from dataclasses import replace
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from apps.integration.commands import APPLY_BATCH
 from apps.integration.listener import Listener, ListenerSettings
+from apps.integration.supervisor import Supervisor
+
+MAX_PROCESSES = 64
 
 
 def settings_from_environment() -> ListenerSettings:
@@ -28,14 +33,35 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--port", type=int, help="overrides MYMEDIC_MLLP_PORT")
+        parser.add_argument(
+            "--processes",
+            type=int,
+            help="listener processes sharing the port (overrides MYMEDIC_MLLP_PROCESSES, "
+            "default 1)",
+        )
+        # Set by the supervisor for its children: the listening socket they inherit.
+        parser.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         settings = settings_from_environment()
         if options.get("port"):
-            settings = ListenerSettings(**{**settings.__dict__, "port": options["port"]})
+            settings = replace(settings, port=options["port"])
+        processes = options.get("processes") or int(os.environ.get("MYMEDIC_MLLP_PROCESSES", "1"))
+        if not 1 <= processes <= MAX_PROCESSES:
+            raise CommandError(f"--processes is 1 to {MAX_PROCESSES}.")
+        if processes > 1 and options.get("listen_fd") is None:
+            self.stdout.write(
+                f"mllp listening on {settings.host}:{settings.port} ({processes} processes)"
+            )
+            self.stdout.flush()
+            Supervisor(host=settings.host, port=settings.port, processes=processes).run()
+            return
+        if options.get("listen_fd") is not None:
+            settings = replace(settings, listen_fd=options["listen_fd"])
         listener = Listener(settings)
-        self.stdout.write(f"mllp listening on {settings.host}:{settings.port}", ending="\n")
-        self.stdout.flush()
+        if settings.listen_fd is None:
+            self.stdout.write(f"mllp listening on {settings.host}:{settings.port}")
+            self.stdout.flush()
         try:
             asyncio.run(listener.serve_forever())
         except KeyboardInterrupt:
