@@ -44,6 +44,13 @@ def line_label(line: dict[str, Any]) -> str:
     return description
 
 
+def line_in_sentence(line: dict[str, Any]) -> str:
+    """A bill line named inside a sentence ("Withdraw consultation"): our own labels in lower
+    case, what the desk typed as typed ("Paracetamol 650 mg")."""
+    label = line_label(line)
+    return label if line.get("kind") == gst.ITEM else label.lower()
+
+
 def gst_title(kind: str) -> str:
     """A GST document's title as printed: the words GST law uses, in English; a Hindi page
     puts the Hindi before them ("कर बीजक / Tax Invoice")."""
@@ -64,6 +71,7 @@ def in_words(amount: Decimal) -> str:
 register.filter("method_label", method_label)
 register.filter("payment_kind_label", payment_kind_label)
 register.filter("line_label", line_label)
+register.filter("line_in_sentence", line_in_sentence)
 register.filter("gst_title", gst_title)
 register.filter("in_words", in_words)
 register.filter("state_name", gst.state_name)
