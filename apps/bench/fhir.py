@@ -1,8 +1,9 @@
 """The FHIR part of `make bench`: what the facade's reads of sealed patient data cost.
 
-A name or ABHA search opens every patient in the caller's reach (the fields are sealed, so
-there is no index to ask); a bulk export opens each once and seals its file in frames. This
-part times both against a tenant of `patients` patients, in process (no HTTP).
+An ABHA search opens every patient in the caller's reach (the field is sealed and has no
+index); a name search asks the keyed name index (`apps.scheduling.names`), caught up first as
+the worker keeps it; a bulk export opens each patient once and seals its file in frames. This
+part times them against a tenant of `patients` patients, in process (no HTTP).
 """
 
 import time
@@ -14,11 +15,13 @@ from tqdm import tqdm
 
 from apps.clinic.models import Role, User
 from apps.core import keys
+from apps.eventstore.projections import catch_up
 from apps.fhir import export
 from apps.fhir.models import BulkExport
 from apps.fhir.resources import current_tenant
 from apps.fhir.search import search
 from apps.scheduling import commands
+from apps.scheduling.projections import patient_names
 from apps.tenants.models import Tenant
 
 
@@ -49,12 +52,14 @@ def bench_fhir(
                     phone=f"+9197{n:08d}",
                     abha_number=f"{n:014d}",
                 )
+            catch_up([patient_names.name])
             here = current_tenant()
 
             def by(parameter: str, value: str) -> Callable[[], object]:
                 return lambda: search("Patient", owner, {parameter: [value]}, here).total()
 
             name_s = _best_of(3, by("name", "nobody"))
+            name_all_s = _best_of(3, by("name", "bench"))  # every patient matches: counted
             abha_s = _best_of(3, by("identifier", "99-9999-9999-9999"))
             phone_s = _best_of(3, by("phone", "+919700000007"))
             job = BulkExport(requested_by=owner, types=["Patient"], request_url="bench")
@@ -72,9 +77,10 @@ def bench_fhir(
     return {
         "patients": patients,
         "name_search_ms": round(name_s * 1000, 1),
+        "name_search_all_match_ms": round(name_all_s * 1000, 1),
         "abha_search_ms": round(abha_s * 1000, 1),
         "phone_search_ms": round(phone_s * 1000, 1),
-        "per_patient_opened_us": round(name_s / patients * 1e6, 1),
+        "per_patient_opened_us": round(abha_s / patients * 1e6, 1),
         "export_patients_per_s": round(count / write_s),
         "export_file_kib": round(size / 1024),
         "download_mib_per_s": round(read_bytes / read_s / 2**20, 1),
@@ -88,7 +94,8 @@ def fhir_rows(result: dict[str, Any] | None) -> list[tuple[str, str]]:
     return [
         (
             f"FHIR patient search over {n} sealed patients",
-            f"name {result['name_search_ms']} ms, ABHA {result['abha_search_ms']} ms "
+            f"name {result['name_search_ms']} ms (name index; every patient matching: "
+            f"{result['name_search_all_match_ms']} ms), ABHA {result['abha_search_ms']} ms "
             f"({result['per_patient_opened_us']} µs a patient), phone "
             f"{result['phone_search_ms']} ms (blind index)",
         ),

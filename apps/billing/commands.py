@@ -507,6 +507,15 @@ def _discount_label(category: str) -> str:
         return f"{InvoiceAdjustment.Category(category).label} discount"
 
 
+def discount_category(description: str) -> InvoiceAdjustment.Category | None:
+    """The kind of discount a stored discount line names ("Senior citizen discount"), so a
+    page can say it in its own language; None for a line this code did not write."""
+    for category in InvoiceAdjustment.Category:
+        if _discount_label(category) == description:
+            return category
+    return None
+
+
 def _apply(
     *,
     actor: User | None,

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.utils.translation import gettext, gettext_noop
+
 from apps.billing.money import ZERO, money
 
 # GST Rules 2017, rule 46(b) and 49(b): at most 16 characters, consecutive, unique for a
@@ -26,14 +28,21 @@ class Category:
     goods: bool
 
 
+# Labels in English (the API's choices); `category_label` gives them in the page's language.
 CATEGORIES: dict[str, Category] = {
-    "consultation": Category("Consultation", "999312", goods=False),
-    "diagnostics": Category("Diagnostics and laboratory", "999316", goods=False),
-    "room_rent": Category("Room rent (non-ICU)", "999311", goods=False),
-    "pharmacy": Category("Medicines", "3004", goods=True),
+    "consultation": Category(gettext_noop("Consultation"), "999312", goods=False),
+    "diagnostics": Category(gettext_noop("Diagnostics and laboratory"), "999316", goods=False),
+    "room_rent": Category(gettext_noop("Room rent (non-ICU)"), "999311", goods=False),
+    "pharmacy": Category(gettext_noop("Medicines"), "3004", goods=True),
 }
 
 CATEGORY_CHOICES = [(key, category.label) for key, category in CATEGORIES.items()]
+
+
+def category_label(key: str) -> str:
+    """A kind of charge as a page shows it, in the page's language."""
+    return gettext(CATEGORIES[key].label)
+
 
 # The bill's own charge kinds: a consultation, a no-show fee and a cancellation fee are all
 # consideration for the clinic's health care service (a no-show or cancellation charge is
@@ -93,19 +102,54 @@ def rate_on(category: str, day: date, tenant_rates: list[Rate]) -> Rate:
     return max(candidates, key=lambda entry: (entry[0], entry[1]))[2]
 
 
-# State and union territory codes (the first two digits of a GSTIN; CBIC's list).
+# State and union territory codes (the first two digits of a GSTIN; CBIC's list), names in
+# English (the API's and the documents' stored form); `state_name` gives the page's language.
 STATES = {
-    "01": "Jammu and Kashmir", "02": "Himachal Pradesh", "03": "Punjab", "04": "Chandigarh",
-    "05": "Uttarakhand", "06": "Haryana", "07": "Delhi", "08": "Rajasthan",
-    "09": "Uttar Pradesh", "10": "Bihar", "11": "Sikkim", "12": "Arunachal Pradesh",
-    "13": "Nagaland", "14": "Manipur", "15": "Mizoram", "16": "Tripura", "17": "Meghalaya",
-    "18": "Assam", "19": "West Bengal", "20": "Jharkhand", "21": "Odisha",
-    "22": "Chhattisgarh", "23": "Madhya Pradesh", "24": "Gujarat",
-    "26": "Dadra and Nagar Haveli and Daman and Diu", "27": "Maharashtra", "29": "Karnataka",
-    "30": "Goa", "31": "Lakshadweep", "32": "Kerala", "33": "Tamil Nadu", "34": "Puducherry",
-    "35": "Andaman and Nicobar Islands", "36": "Telangana", "37": "Andhra Pradesh",
-    "38": "Ladakh", "97": "Other Territory",
-}  # fmt: skip
+    "01": gettext_noop("Jammu and Kashmir"),
+    "02": gettext_noop("Himachal Pradesh"),
+    "03": gettext_noop("Punjab"),
+    "04": gettext_noop("Chandigarh"),
+    "05": gettext_noop("Uttarakhand"),
+    "06": gettext_noop("Haryana"),
+    "07": gettext_noop("Delhi"),
+    "08": gettext_noop("Rajasthan"),
+    "09": gettext_noop("Uttar Pradesh"),
+    "10": gettext_noop("Bihar"),
+    "11": gettext_noop("Sikkim"),
+    "12": gettext_noop("Arunachal Pradesh"),
+    "13": gettext_noop("Nagaland"),
+    "14": gettext_noop("Manipur"),
+    "15": gettext_noop("Mizoram"),
+    "16": gettext_noop("Tripura"),
+    "17": gettext_noop("Meghalaya"),
+    "18": gettext_noop("Assam"),
+    "19": gettext_noop("West Bengal"),
+    "20": gettext_noop("Jharkhand"),
+    "21": gettext_noop("Odisha"),
+    "22": gettext_noop("Chhattisgarh"),
+    "23": gettext_noop("Madhya Pradesh"),
+    "24": gettext_noop("Gujarat"),
+    "26": gettext_noop("Dadra and Nagar Haveli and Daman and Diu"),
+    "27": gettext_noop("Maharashtra"),
+    "29": gettext_noop("Karnataka"),
+    "30": gettext_noop("Goa"),
+    "31": gettext_noop("Lakshadweep"),
+    "32": gettext_noop("Kerala"),
+    "33": gettext_noop("Tamil Nadu"),
+    "34": gettext_noop("Puducherry"),
+    "35": gettext_noop("Andaman and Nicobar Islands"),
+    "36": gettext_noop("Telangana"),
+    "37": gettext_noop("Andhra Pradesh"),
+    "38": gettext_noop("Ladakh"),
+    "97": gettext_noop("Other Territory"),
+}
+
+
+def state_name(code: str) -> str:
+    """A state's name as a page shows it, in the page's language ("27" → "महाराष्ट्र")."""
+    return gettext(STATES[code]) if code in STATES else code
+
+
 # Union territories without a legislature levy UTGST in place of SGST.
 UTGST_STATES = frozenset({"04", "26", "31", "35", "38"})
 
@@ -248,10 +292,54 @@ def _indian(n: int) -> str:
     return " ".join(words)
 
 
-def amount_in_words(amount: Decimal) -> str:
-    """`Rupees Seven Hundred Ten and Fifty Paise only`, as Indian invoices write totals."""
+def amount_in_words(amount: Decimal, language: str = "en") -> str:
+    """`Rupees Seven Hundred Ten and Fifty Paise only`, as Indian invoices write totals; in
+    Hindi (`language="hi"`) `सात सौ दस रुपये और पचास पैसे मात्र`. The stored documents and the
+    API keep the English; a page in Hindi shows the Hindi."""
     rupees, paise = divmod(int(money(amount) * 100), 100)
+    if language == "hi":
+        return _in_words_hindi(rupees, paise)
     words = f"Rupees {_indian(rupees)}"
     if paise:
         words += f" and {_below_hundred(paise)} Paise"
     return f"{words} only"
+
+
+# 0 to 99 in Hindi: each number has its own word (इक्कीस, not "बीस एक").
+HINDI_BELOW_HUNDRED = [
+    "शून्य", "एक", "दो", "तीन", "चार", "पाँच", "छह", "सात", "आठ", "नौ",
+    "दस", "ग्यारह", "बारह", "तेरह", "चौदह", "पंद्रह", "सोलह", "सत्रह", "अठारह", "उन्नीस",
+    "बीस", "इक्कीस", "बाईस", "तेईस", "चौबीस", "पच्चीस", "छब्बीस", "सत्ताईस", "अट्ठाईस", "उनतीस",
+    "तीस", "इकतीस", "बत्तीस", "तैंतीस", "चौंतीस", "पैंतीस", "छत्तीस", "सैंतीस", "अड़तीस", "उनतालीस",
+    "चालीस", "इकतालीस", "बयालीस", "तैंतालीस", "चवालीस",
+    "पैंतालीस", "छियालीस", "सैंतालीस", "अड़तालीस", "उनचास",
+    "पचास", "इक्यावन", "बावन", "तिरपन", "चौवन", "पचपन", "छप्पन", "सत्तावन", "अट्ठावन", "उनसठ",
+    "साठ", "इकसठ", "बासठ", "तिरसठ", "चौंसठ", "पैंसठ", "छियासठ", "सड़सठ", "अड़सठ", "उनहत्तर",
+    "सत्तर", "इकहत्तर", "बहत्तर", "तिहत्तर", "चौहत्तर", "पचहत्तर", "छिहत्तर", "सतहत्तर", "अठहत्तर", "उन्यासी",
+    "अस्सी", "इक्यासी", "बयासी", "तिरासी", "चौरासी", "पचासी", "छियासी", "सत्तासी", "अट्ठासी", "नवासी",
+    "नब्बे", "इक्यानबे", "बानबे", "तिरानबे", "चौरानबे", "पचानबे", "छियानबे", "सत्तानबे", "अट्ठानबे", "निन्यानबे",
+]  # fmt: skip
+
+
+def _indian_hindi(n: int) -> str:
+    """An integer in Hindi words, grouped as India counts: करोड़, लाख, हज़ार, सौ."""
+    if n == 0:
+        return HINDI_BELOW_HUNDRED[0]
+    words = []
+    crores, n = divmod(n, 10_000_000)
+    if crores:
+        words.append(f"{_indian_hindi(crores)} करोड़")
+    for size, name in ((100_000, "लाख"), (1_000, "हज़ार"), (100, "सौ")):
+        count, n = divmod(n, size)
+        if count:
+            words.append(f"{HINDI_BELOW_HUNDRED[count]} {name}")
+    if n:
+        words.append(HINDI_BELOW_HUNDRED[n])
+    return " ".join(words)
+
+
+def _in_words_hindi(rupees: int, paise: int) -> str:
+    words = f"{_indian_hindi(rupees)} {'रुपया' if rupees == 1 else 'रुपये'}"
+    if paise:
+        words += f" और {HINDI_BELOW_HUNDRED[paise]} {'पैसा' if paise == 1 else 'पैसे'}"
+    return f"{words} मात्र"

@@ -38,9 +38,9 @@ class BillingSettings(SingletonSettings, EventSourcedModel):
     stream_type = "billing-settings"
 
     class CancellationPolicy(models.TextChoices):
-        REFUND = "refund", "Refund the deposit"
-        CREDIT = "credit", "Keep it as the patient's credit"
-        FEE = "fee", "Keep it as a cancellation fee"
+        REFUND = "refund", _("Refund the deposit")
+        CREDIT = "credit", _("Keep it as the patient's credit")
+        FEE = "fee", _("Keep it as a cancellation fee")
 
     cancellation_policy = models.CharField(
         max_length=8, choices=CancellationPolicy.choices, default=CancellationPolicy.REFUND

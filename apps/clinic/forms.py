@@ -44,7 +44,7 @@ class PasswordChangeForm(forms.Form):
     new_password = forms.CharField(
         label=_("New password"),
         strip=False,
-        help_text="At least 10 characters, not a common one.",
+        help_text=_("At least 10 characters, not a common one."),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     new_password_again = forms.CharField(

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.clinic.models import Branch, User
@@ -29,6 +29,7 @@ from apps.fhir.params import (
 )
 from apps.scheduling.identifiers import normalize_abha_number
 from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling.names import MIN_PREFIX, name_query, named_as_of_now, starts_words
 from apps.scheduling.phones import normalize_phone
 from apps.scheduling.selectors import (
     appointments_for,
@@ -44,7 +45,11 @@ SEARCH_PARAMETERS: dict[str, dict[str, tuple[str, str]]] = {
     "Patient": {
         "identifier": ("token", "The clinic's MRN (our id) or the ABHA number: `system|value`."),
         "phone": ("token", "A phone number; found anywhere in the clinic, like the API."),
-        "name": ("string", "Start of any word of the name, case-insensitive."),
+        "name": (
+            "string",
+            "Each word given starts a word of the name (at least 2 letters of one word); "
+            "case and accents are ignored.",
+        ),
     },
     "Practitioner": {"name": ("string", "Part of the doctor's name.")},
     "Location": {"name": ("string", "Part of the branch's name.")},
@@ -103,13 +108,6 @@ def search(resource_type: str, user: User, params: Params, tenant: Tenant) -> Fo
 # Patients
 
 
-def _starts_a_word(name: str | None, wanted: str) -> bool:
-    if not name:
-        return False
-    folded = name.casefold()
-    return folded.startswith(wanted) or any(word.startswith(wanted) for word in folded.split())
-
-
 def _patients(user: User, params: Params, tenant: Tenant) -> Found:
     phone, name, identifier = (single(params, key) for key in ("phone", "name", "identifier"))
     asked = any(value is not None for value in (phone, name, identifier))
@@ -124,11 +122,10 @@ def _patients(user: User, params: Params, tenant: Tenant) -> Found:
         if check is not None:
             checks.append(check)
     if name is not None:
-        wanted = name.strip().casefold()
-        if not wanted:
-            raise bad("`name` needs some text.", "name")
-        checks.append(lambda row: _starts_a_word(row.name, wanted))
-    rows = rows.filter(erased__isnull=True) if checks else rows
+        rows, check = _by_name(rows, name)
+        if check is not None:
+            checks.append(check)
+    rows = rows.filter(erased__isnull=True) if checks or name is not None else rows
     matches: QuerySet[Patient] | list[Patient] = rows.order_by("pk")
     if checks:  # sealed fields: opened one by one, in the caller's reach only
         matches = [row for row in rows.order_by("pk").iterator(2000) if all(c(row) for c in checks)]
@@ -137,6 +134,37 @@ def _patients(user: User, params: Params, tenant: Tenant) -> Found:
         lambda page: [resources.patient(row, tenant) for row in page],
         audit="patient.search" if asked else "patient.list",
     )
+
+
+def _by_name(
+    rows: QuerySet[Patient], raw: str
+) -> tuple[QuerySet[Patient], Callable[[Patient], bool] | None]:
+    """Patients with a word of their name starting with each word of `raw` (case, Latin
+    accents, apostrophes folded; Devanagari as written), from the keyed name index
+    (`apps.scheduling.names`): one SQL statement over the caller's reach, no name opened.
+    Names are opened only for what the index cannot answer: patients whose name changed after
+    the index's position (it is a projection) and, when a word is one letter or longer than
+    the index keeps, the few the other words found."""
+    query = name_query(raw)
+    if not query.words:
+        raise bad("`name` needs letters or digits.", "name")
+    if not query.searchable:
+        raise bad(
+            f"`name` needs at least {MIN_PREFIX} letters of a word: one letter would match "
+            "most patients (e.g. `name=as` or `name=asha r`).",
+            "name",
+        )
+    found = named_as_of_now(rows, query)
+    rows = rows.filter(Q(pk__in=found.indexed.values("pk")) | Q(pk__in=found.unindexed))
+    if not (found.unindexed or query.needs_opening):
+        return rows, None
+
+    def check(row: Patient) -> bool:
+        if row.pk not in found.unindexed and not query.needs_opening:
+            return True  # the index's answer is exact for this one
+        return starts_words(row.name, query.words)
+
+    return rows, check
 
 
 def _by_identifier(

@@ -9,6 +9,7 @@ transaction. Events name tokens, doctors, rooms and times, never a patient.
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from apps.clinic.models import Branch, User
 from apps.eventstore.models import EventSourcedModel
@@ -80,8 +81,8 @@ class DisplayLink(EventSourcedModel):
     stream_type = "display-link"
 
     class Language(models.TextChoices):
-        ENGLISH = "en", "English"
-        HINDI = "hi", "हिन्दी (Hindi)"
+        ENGLISH = "en", _("English")
+        HINDI = "hi", _("हिन्दी (Hindi)")
 
     branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="display_links")
     name = models.CharField(max_length=80)

@@ -28,7 +28,7 @@ from apps.billing import commands as billing
 from apps.billing.models import Invoice, Method, Payment, Refund
 from apps.billing.money import NOT_CHARGES
 from apps.billing.selectors import invoice_view
-from apps.billing.templatetags.billing import method_label
+from apps.billing.templatetags.billing import line_in_sentence, method_label
 from apps.board.forms import BoardFilterForm
 from apps.board.selectors import (
     board_page,
@@ -582,7 +582,7 @@ def pay(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
             "number": note.number,
             "patient": patient,
             "off": money(note.total_reduction),
-            "what": invoice["lines"][index]["description"].lower(),
+            "what": line_in_sentence(invoice["lines"][index]),
         }
 
     # Each form of the page by its name in the POST, with the change it makes and says.

@@ -3,6 +3,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -32,7 +33,7 @@ class RegisterForm(forms.Form):
     # Reminders, confirmations and cancellations go out in this language (apps.notifications).
     language = forms.TypedChoiceField(
         label=_("Messages in"),
-        choices=[("en", "English"), ("hi", "हिन्दी")],
+        choices=[("en", _("English")), ("hi", _("Hindi"))],
         initial="en",
         required=False,
         empty_value="en",
@@ -195,7 +196,7 @@ class ItemForm(forms.Form):
 
     category = forms.ChoiceField(
         label=_("Kind"),
-        choices=gst.CATEGORY_CHOICES,
+        choices=[(key, _(category.label)) for key, category in gst.CATEGORIES.items()],
         initial="pharmacy",
     )
     description = forms.CharField(label=_("Description"), max_length=120)
@@ -215,6 +216,6 @@ class GstIssueForm(forms.Form):
     place_of_supply = forms.ChoiceField(
         label=_("Place of supply"),
         choices=[("", _("The recipient's GSTIN state, else the clinic's"))]
-        + [(code, f"{code} {name}") for code, name in gst.STATES.items()],
+        + [(code, format_lazy("{} {}", code, _(name))) for code, name in gst.STATES.items()],
         required=False,
     )

@@ -18,17 +18,25 @@ another tenant.
 The index is a read model: the `patient-names` projection (`apps.scheduling.projections`)
 keeps it from the patients' events (registered, name changed, erased), and a replay rebuilds
 it. A key rotation re-keys a patient's tokens in the batch that re-wraps the patient
-(`apps.scheduling.keyrotation`).
+(`apps.scheduling.keyrotation`). Being a projection, it may lag the event log; a reader that
+must not lag (FHIR, which has no "as of" to show) asks `named_as_of_now`, which checks the
+patients of the events the index has not applied yet by opening their names.
 """
 
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apps.core import crypto, keys
+from apps.eventstore.models import Event, ProjectionState
+from apps.scheduling.events import PATIENT_ERASED, PATIENT_REGISTERED, PATIENT_UPDATED
 from apps.scheduling.models import Patient, PatientNameToken
+
+# The projection that keeps the index, and the events it follows.
+PROJECTION = "patient-names"
+NAME_EVENTS = frozenset({PATIENT_REGISTERED, PATIENT_UPDATED, PATIENT_ERASED})
 
 # A receptionist types at least two letters of a word; one letter would match most names.
 MIN_PREFIX = 2
@@ -117,6 +125,40 @@ def named(patients: QuerySet[Patient], query: NameQuery) -> QuerySet[Patient]:
             pk__in=PatientNameToken.objects.filter(digest__in=digests).values("patient_id")
         )
     return patients.filter(erased__isnull=True)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What `named_as_of_now` found: the index's answer, and the patients it cannot answer
+    for yet (their names must be opened and checked with `starts_words`)."""
+
+    indexed: QuerySet[Patient]
+    unindexed: frozenset[int]
+
+
+def named_as_of_now(patients: QuerySet[Patient], query: NameQuery) -> Candidates:
+    """`named`, current with the event log. The index is as of its projection's position;
+    the patients of the name events after it (normally none, or the last second's; more while
+    the worker is down or the projection is parked) are left out of its answer and handed
+    back in `unindexed`, so a patient registered or renamed a moment ago is found by the new
+    name and never by the old one. Reads the position first: rows the projection writes
+    meanwhile are at least that new. The cost grows with the lag, and at most it opens every
+    patient in reach, as a search without the index did."""
+    position = (
+        ProjectionState.objects.filter(name=PROJECTION).values_list("position", flat=True).first()
+    ) or 0
+    renamed = Q(type=PATIENT_UPDATED, data__changed__contains=["name"])
+    changed = set(
+        Event.objects.filter(position__gt=position)
+        .filter(Q(type__in=NAME_EVENTS - {PATIENT_UPDATED}) | renamed)
+        .values_list("data__id", flat=True)
+    )
+    unindexed = (
+        patients.filter(pk__in=changed, erased__isnull=True).values_list("pk", flat=True)
+        if changed
+        else []
+    )
+    return Candidates(named(patients.exclude(pk__in=changed), query), frozenset(unindexed))
 
 
 def tokens_of(patient: Patient, index_key: bytes) -> list[PatientNameToken]:

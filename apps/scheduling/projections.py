@@ -9,8 +9,6 @@ from apps.eventstore.projections import Projection, Touched, register
 from apps.scheduling import names
 from apps.scheduling.events import (
     APPOINTMENT_ROW_EVENTS,
-    PATIENT_ERASED,
-    PATIENT_REGISTERED,
     PATIENT_UPDATED,
 )
 from apps.scheduling.models import AppointmentView, PatientNameToken
@@ -66,8 +64,8 @@ class PatientNamesProjection(Projection):
     its erasure. Each event re-indexes the patient as it stands now, so a replay (which
     applies them all again) ends with the same rows as the live run."""
 
-    name = "patient-names"
-    handles = frozenset({PATIENT_REGISTERED, PATIENT_UPDATED, PATIENT_ERASED})
+    name = names.PROJECTION
+    handles = names.NAME_EVENTS
     read_models = (PatientNameToken,)
 
     def apply(self, event: Event, touched: Touched) -> None:

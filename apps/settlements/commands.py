@@ -22,11 +22,11 @@ from apps.billing.models import Method, Payment
 from apps.billing.money import ZERO, money
 from apps.clinic.access import require_branch, require_role
 from apps.clinic.models import WHOLE_TENANT_ROLES, Branch, User
-from apps.core.clinictime import format_date, format_money
+from apps.core.clinictime import format_date
 from apps.core.errors import Conflict, DomainError, InvalidInput
 from apps.eventstore.store import command
 from apps.scheduling.models import Appointment
-from apps.settlements import events, formats, signing, upi
+from apps.settlements import details, events, formats, signing, upi
 from apps.settlements.models import (
     BankLine,
     BranchUpi,
@@ -378,16 +378,14 @@ def _check_short(settlement: Settlement, actor: User | None) -> int:
     figures = settlement_figures(settlement)
     if figures["short"] == ZERO:
         return 0
-    shown = {name: format_money(amount) for name, amount in figures.items()}
     return int(
         _raise(
             kind=ExceptionItem.Kind.SHORT_SETTLEMENT,
             key=f"short_settlement:{settlement.settlement_id}:{figures['net']}",
-            detail=(
-                f"Settlement {settlement.settlement_id} paid out {shown['net']}; gross "
-                f"{shown['gross']} less refunds {shown['refunds']}, fees {shown['fees']} and "
-                f"GST {shown['gst']}, plus adjustments {shown['adjustments']}, is "
-                f"{shown['expected']}."
+            detail=details.stored(
+                details.SHORT_SETTLEMENT,
+                settlement=settlement.settlement_id,
+                **{name: figures[name] for name in details.SHORT_FIGURES},
             ),
             reference=settlement.settlement_id,
             amount=figures["short"],
@@ -458,9 +456,12 @@ def _row_exceptions(row: GatewayRow, actor: User | None) -> int:
             _raise(
                 kind=ExceptionItem.Kind.DUPLICATE_ROW,
                 key=f"duplicate_row:{row.pk}",
-                detail=f"The gateway lists {row.type} {row.entity_id} again "
-                f"(settlement {row.settlement.settlement_id if row.settlement else '-'}); "
-                "it was not booked twice.",
+                detail=details.stored(
+                    details.DUPLICATE_ROW,
+                    type=row.type,
+                    entity=row.entity_id,
+                    settlement=row.settlement.settlement_id if row.settlement else "-",
+                ),
                 reference=row.entity_id,
                 amount=row.amount,
                 actor=actor,
@@ -471,8 +472,13 @@ def _row_exceptions(row: GatewayRow, actor: User | None) -> int:
             _raise(
                 kind=ExceptionItem.Kind.UNMATCHED_ROW,
                 key=f"unmatched_row:{row.row_key}",
-                detail=f"The gateway's {row.type} {row.entity_id} (order {row.order_id or '-'}, "
-                f"receipt {row.order_receipt or '-'}) matches no payment of ours.",
+                detail=details.stored(
+                    details.UNMATCHED_ROW,
+                    type=row.type,
+                    entity=row.entity_id,
+                    order=row.order_id or "-",
+                    receipt=row.order_receipt or "-",
+                ),
                 reference=row.entity_id,
                 amount=row.amount,
                 actor=actor,
@@ -502,10 +508,12 @@ def _flag_unsettled(actor: User | None) -> int:
         if payment.refunded is not None and payment.refunded >= payment.amount:
             continue
         with translation.override(settings.LANGUAGE_CODE):  # stored: one language for all
-            detail = (
-                f"{Method(payment.method).label} payment {payment.pk} of "
-                f"{format_date(payment.received, payment.branch.timezone)} is in no settlement "
-                f"after {days} days."
+            detail = details.stored(
+                details.UNSETTLED_PAYMENT,
+                method=Method(payment.method).label,
+                payment=payment.pk,
+                day=format_date(payment.received, payment.branch.timezone),
+                days=days,
             )
         raised += _raise(
             kind=ExceptionItem.Kind.UNSETTLED_PAYMENT,
@@ -623,9 +631,14 @@ def _match_bank(actor: User | None) -> int:
             raised += _raise(
                 kind=ExceptionItem.Kind.BANK_MISMATCH,
                 key=f"bank_mismatch:{settlement.settlement_id}:{line.pk}",
-                detail=f"The bank credited {format_money(line.credit)} on {format_date(line.date)} "
-                f"with UTR {settlement.utr}; settlement {settlement.settlement_id} paid out "
-                f"{format_money(net)}.",
+                detail=details.stored(
+                    details.BANK_MISMATCH,
+                    credit=line.credit,
+                    day=line.date,
+                    utr=settlement.utr,
+                    settlement=settlement.settlement_id,
+                    net=net,
+                ),
                 reference=settlement.utr,
                 amount=money(net - line.credit),
                 actor=actor,
@@ -652,8 +665,12 @@ def _match_bank(actor: User | None) -> int:
             raised += _raise(
                 kind=ExceptionItem.Kind.UNBANKED_LINE,
                 key=f"unbanked_line:{line.pk}",
-                detail=f"The bank credited {format_money(line.credit)} on {format_date(line.date)} "
-                f"(reference {line.reference or '-'}) and no imported settlement has that UTR.",
+                detail=details.stored(
+                    details.UNBANKED_LINE,
+                    credit=line.credit,
+                    day=line.date,
+                    reference=line.reference or "-",
+                ),
                 reference=line.reference,
                 amount=line.credit,
                 actor=actor,

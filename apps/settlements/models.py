@@ -16,6 +16,7 @@ from apps.billing.models import Payment
 from apps.clinic.models import Branch, User
 from apps.core.models import SingletonSettings
 from apps.eventstore.models import EventSourcedModel
+from apps.settlements import details
 
 
 def money_field(**options: Any) -> models.DecimalField:
@@ -303,3 +304,8 @@ class ExceptionItem(EventSourcedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.reference}"
+
+    @property
+    def shown_detail(self) -> str:
+        """The detail in the page's language (stored in English: `apps.settlements.details`)."""
+        return details.shown(self.detail)

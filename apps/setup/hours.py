@@ -7,15 +7,16 @@ from typing import Any
 
 from django import forms
 from django.forms.boundfield import BoundField
+from django.utils.translation import gettext, gettext_lazy
 
 WEEKDAYS = [
-    (0, "mon", "Monday"),
-    (1, "tue", "Tuesday"),
-    (2, "wed", "Wednesday"),
-    (3, "thu", "Thursday"),
-    (4, "fri", "Friday"),
-    (5, "sat", "Saturday"),
-    (6, "sun", "Sunday"),
+    (0, "mon", gettext_lazy("Monday")),
+    (1, "tue", gettext_lazy("Tuesday")),
+    (2, "wed", gettext_lazy("Wednesday")),
+    (3, "thu", gettext_lazy("Thursday")),
+    (4, "fri", gettext_lazy("Friday")),
+    (5, "sat", gettext_lazy("Saturday")),
+    (6, "sun", gettext_lazy("Sunday")),
 ]
 INTERVALS_PER_DAY = 3
 # Copy Monday's intervals to these days ("copy" buttons of the grid).
@@ -59,11 +60,13 @@ class WeeklyHoursForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Made per request, so in the member's language ("Monday from", "सोमवार से").
+        edges = (("start", gettext("%(day)s from")), ("end", gettext("%(day)s to")))
         for _, day, label in WEEKDAYS:
             for n in range(1, INTERVALS_PER_DAY + 1):
-                for edge, word in (("start", "from"), ("end", "to")):
+                for edge, word in edges:
                     self.fields[_name(day, n, edge)] = forms.TimeField(
-                        label=f"{label} {word}" + (f" ({n})" if n > 1 else ""),
+                        label=word % {"day": label} + (f" ({n})" if n > 1 else ""),
                         required=False,
                         input_formats=["%H:%M", "%H:%M:%S"],
                         widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}),
@@ -75,7 +78,7 @@ class WeeklyHoursForm(forms.Form):
                 (self[_name(day, n, "start")], self[_name(day, n, "end")])
                 for n in range(1, INTERVALS_PER_DAY + 1)
             ]
-            yield day, label, pairs
+            yield day, str(label), pairs
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -90,18 +93,22 @@ class WeeklyHoursForm(forms.Form):
                 if start is None and end is None:
                     continue
                 if start is None:
-                    self.add_error(start_name, f"{label}: give the time this interval starts.")
+                    problem = gettext("%(day)s: give the time this interval starts.")
+                    self.add_error(start_name, problem % {"day": label})
                 elif end is None:
-                    self.add_error(end_name, f"{label}: give the time this interval ends.")
+                    problem = gettext("%(day)s: give the time this interval ends.")
+                    self.add_error(end_name, problem % {"day": label})
                 elif end <= start:
-                    self.add_error(end_name, f"{label}: the end must be after the start.")
+                    problem = gettext("%(day)s: the end must be after the start.")
+                    self.add_error(end_name, problem % {"day": label})
                 else:
                     intervals.append((start, end, n))
             intervals.sort()
             for (_, end_a, _), (start_b, _, n) in zip(intervals, intervals[1:], strict=False):
                 if start_b < end_a:
                     self.add_error(
-                        _name(day, n, "start"), f"{label}: this interval overlaps another one."
+                        _name(day, n, "start"),
+                        gettext("%(day)s: this interval overlaps another one.") % {"day": label},
                     )
             hours.extend(
                 {"weekday": weekday, "start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}

@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext
 
 from apps.audit.trail import record
 from apps.billing import commands as billing
@@ -26,6 +27,7 @@ from apps.clinic.handoff import LinkRefused, redeem_sign_in_link
 from apps.clinic.models import Branch, Role, User
 from apps.clinic.scoping import staff_of
 from apps.clinic.signin import forget_failures, reset_email_allowed
+from apps.core.clinictime import format_date
 from apps.core.errors import DomainError
 from apps.core.hosts import host_url
 from apps.scheduling import commands as scheduling
@@ -77,7 +79,7 @@ def welcome(request: HttpRequest, token: str) -> HttpResponse:
     except LinkRefused:
         return render(request, "setup/link_refused.html", status=400)
     login(request, user, backend="apps.clinic.signin.LockoutBackend")
-    messages.success(request, "Welcome! A few steps and your clinic is ready to book.")
+    messages.success(request, gettext("Welcome! A few steps and your clinic is ready to book."))
     return redirect("setup")
 
 
@@ -108,7 +110,9 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
         site = host_url(request, settings.BASE_DOMAIN)
         send_verification(request.tenant, owner.email, site)  # type: ignore[attr-defined]
         record("tenant.verification_resent", actor=staff_of(request), target=f"user:{owner.pk}")
-        messages.success(request, f"Confirmation email sent again to {owner.email}.")
+        messages.success(
+            request, gettext("Confirmation email sent again to %(email)s.") % {"email": owner.email}
+        )
     return redirect("setup")
 
 
@@ -134,10 +138,10 @@ def branch_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         try:
             if branch is None:
                 branch = clinic.branch_create(actor=user, **form.cleaned_data)
-                messages.success(request, f"Branch {branch.name} added.")
+                messages.success(request, gettext("Branch %(name)s added.") % {"name": branch.name})
             else:
                 branch = clinic.branch_update(actor=user, branch=branch, **form.cleaned_data)
-                messages.success(request, f"Branch {branch.name} saved.")
+                messages.success(request, gettext("Branch %(name)s saved.") % {"name": branch.name})
         except DomainError as exc:
             _show(exc, form)
         else:
@@ -210,7 +214,10 @@ def closures(request: HttpRequest, pk: int) -> HttpResponse:
         scheduling.branch_closure_add(
             actor=staff_of(request), branch=branch, day=data["day"], reason=data["reason"]
         )
-        return f"{branch.name} is closed on {data['day']}."
+        return gettext("%(branch)s is closed on %(day)s.") % {
+            "branch": branch.name,
+            "day": format_date(data["day"]),
+        }
 
     return CLOSURES.show(request, branch, add)
 
@@ -222,7 +229,10 @@ def closure_remove(request: HttpRequest, pk: int, cid: int) -> HttpResponse:
 
     def remove() -> str:
         scheduling.branch_closure_remove(actor=staff_of(request), closure=closure)
-        return f"{branch.name} is open again on {closure.date}."
+        return gettext("%(branch)s is open again on %(day)s.") % {
+            "branch": branch.name,
+            "day": format_date(closure.date),
+        }
 
     return CLOSURES.remove(request, branch, remove)
 
@@ -256,7 +266,9 @@ def doctor_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         # "Copy Monday to …": show the grid again with the copies, nothing saved yet.
         initial, data = copy_monday(data, data["copy"]), None
     form = setup_forms.DoctorForm(data, initial=initial, editing=doctor is not None)
-    form.fields["consultation_fee"].label = f"Consultation fee ({billing.tenant_currency()})"
+    form.fields["consultation_fee"].label = gettext("Consultation fee (%(currency)s)") % {
+        "currency": billing.tenant_currency()
+    }
     hours = WeeklyHoursForm(data, initial=initial)
     if data is not None and form.is_valid() and hours.is_valid():
         fields = {**form.cleaned_data, "weekly_hours": hours.cleaned_data["weekly_hours"]}
@@ -264,10 +276,10 @@ def doctor_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             if doctor is None:
                 branch = get_object_or_404(Branch, pk=fields.pop("branch"))
                 doctor = scheduling.doctor_add(actor=user, branch=branch, **fields)
-                messages.success(request, f"{doctor.name} added.")
+                messages.success(request, gettext("%(name)s added.") % {"name": doctor.name})
             else:
                 doctor = scheduling.doctor_update(actor=user, doctor=doctor, **fields)
-                messages.success(request, f"{doctor.name} saved.")
+                messages.success(request, gettext("%(name)s saved.") % {"name": doctor.name})
         except DomainError as exc:
             if exc.field == "weekly_hours":
                 hours.add_error(None, exc.translated())
@@ -300,7 +312,7 @@ def leave(request: HttpRequest, pk: int) -> HttpResponse:
 
     def add(data: dict[str, Any]) -> str:
         scheduling.doctor_leave_grant(actor=staff_of(request), doctor=doctor, **data)
-        return f"Leave added for {doctor.name}."
+        return gettext("Leave added for %(name)s.") % {"name": doctor.name}
 
     return LEAVE.show(request, doctor, add)
 
@@ -312,7 +324,7 @@ def leave_remove(request: HttpRequest, pk: int, lid: int) -> HttpResponse:
 
     def remove() -> str:
         scheduling.doctor_leave_remove(actor=staff_of(request), leave=taken)
-        return f"Leave from {taken.start_date} removed."
+        return gettext("Leave from %(day)s removed.") % {"day": format_date(taken.start_date)}
 
     return LEAVE.remove(request, doctor, remove)
 
@@ -337,7 +349,9 @@ def staff(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             _show(exc, form)
         else:
-            messages.success(request, f"Invitation sent to {invited.email}.")
+            messages.success(
+                request, gettext("Invitation sent to %(email)s.") % {"email": invited.email}
+            )
             return redirect("setup-staff")
     people = [
         {"user": person, "pending": clinic.invitation_pending(person)}
@@ -357,7 +371,9 @@ def staff_resend(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.translated())
         else:
-            messages.success(request, f"Invitation sent again to {person.email}.")
+            messages.success(
+                request, gettext("Invitation sent again to %(email)s.") % {"email": person.email}
+            )
     return redirect("setup-staff")
 
 
@@ -395,13 +411,14 @@ def billing_settings(request: HttpRequest) -> HttpResponse:
                     no_show_fee=data["no_show_fee"],
                     no_show_deposit=data["no_show_deposit"],
                 )
-            messages.success(request, "Billing settings saved.")
+            messages.success(request, gettext("Billing settings saved."))
             return redirect("setup-billing")
         if posted == "tax" and tax_form.is_valid():
             data = tax_form.cleaned_data
             branch = get_object_or_404(Branch, pk=data["branch"]) if data["branch"] else None
             billing.tax_rule_add(actor=user, name=data["name"], rate=data["rate"], branch=branch)
-            messages.success(request, f"{data['name']} {data['rate']}% added.")
+            added = gettext("%(name)s %(rate)s%% added.")
+            messages.success(request, added % {"name": data["name"], "rate": data["rate"]})
             return redirect("setup-billing")
     except DomainError as exc:
         _show(exc, settings_form if posted == "settings" else tax_form)
@@ -432,7 +449,7 @@ class InvitationAcceptView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
         record("staff.invitation_accepted", actor=form.user, target=f"user:{form.user.pk}")
-        messages.success(self.request, "Your password is set. Welcome!")
+        messages.success(self.request, gettext("Your password is set. Welcome!"))
         return response
 
 

@@ -445,3 +445,32 @@ def test_an_item_counts_in_the_days_expected_revenue(visit: Appointment) -> None
 )
 def test_totals_are_written_in_words_the_indian_way(amount: str, words: str) -> None:
     assert gst.amount_in_words(Decimal(amount)) == words
+
+
+@pytest.mark.parametrize(
+    ("amount", "words"),
+    [
+        ("0.00", "शून्य रुपये मात्र"),
+        ("5.00", "पाँच रुपये मात्र"),
+        ("21.00", "इक्कीस रुपये मात्र"),
+        ("100.00", "एक सौ रुपये मात्र"),
+        ("105000.00", "एक लाख पाँच हज़ार रुपये मात्र"),
+        ("1234567.50", "बारह लाख चौंतीस हज़ार पाँच सौ सड़सठ रुपये और पचास पैसे मात्र"),
+        ("1.01", "एक रुपया और एक पैसा मात्र"),
+        ("99.99", "निन्यानबे रुपये और निन्यानबे पैसे मात्र"),
+        ("710.00", "सात सौ दस रुपये मात्र"),
+        ("123456789.00", "बारह करोड़ चौंतीस लाख छप्पन हज़ार सात सौ नवासी रुपये मात्र"),
+    ],
+)
+def test_totals_are_written_in_hindi_words_the_indian_way(amount: str, words: str) -> None:
+    """Hand-checked: Hindi names each number below a hundred with its own word (इक्कीस,
+    सड़सठ), and counts in सौ, हज़ार, लाख and करोड़."""
+    assert gst.amount_in_words(Decimal(amount), "hi") == words
+    assert gst.amount_in_words(Decimal(amount)) == gst.amount_in_words(Decimal(amount), "en")
+
+
+def test_every_number_below_a_hundred_has_its_own_hindi_word() -> None:
+    assert len(gst.HINDI_BELOW_HUNDRED) == len(set(gst.HINDI_BELOW_HUNDRED)) == 100
+    assert gst.HINDI_BELOW_HUNDRED[0] == "शून्य"
+    picked = [gst.HINDI_BELOW_HUNDRED[n] for n in (10, 19, 20, 50, 67, 79, 90)]
+    assert picked == ["दस", "उन्नीस", "बीस", "पचास", "सड़सठ", "उन्यासी", "नब्बे"]

@@ -152,6 +152,32 @@ def test_the_gst_documents_read_in_hindi_beside_the_words_gst_law_prints(
     assert "Value of exempt supplies" not in supply and "Consultation" not in supply
 
 
+def test_the_gst_document_writes_its_total_in_hindi_words_and_keeps_english_for_the_api(
+    desk: HostClient, owner: User, tenant: Tenant, gst_documents: dict[str, GstDocument]
+) -> None:
+    """₹1,23,456.00, hand-checked: एक लाख तेईस हज़ार चार सौ छप्पन रुपये मात्र."""
+    document = gst_documents["tax_invoice"]
+    url = f"/reception/gst-documents/{document.pk}/"
+    english = desk.get(url).content.decode()
+    switch_to_hindi(desk, url)
+
+    hindi = desk.get(url).content.decode()
+    api = client_for(owner, tenant).get(f"/api/v1/gst-documents/{document.pk}/")
+
+    words = "एक लाख तेईस हज़ार चार सौ छप्पन रुपये मात्र"
+    assert f'<p class="gst-words" lang="hi" data-testid="gst-words">{words}</p>' in hindi
+    assert "Rupees One Lakh Twenty-Three Thousand Four Hundred Fifty-Six only" not in hindi
+    assert (
+        'lang="en-IN" data-testid="gst-words">Rupees One Lakh Twenty-Three Thousand Four '
+        "Hundred Fifty-Six only</p>" in english
+    )
+    assert api.status_code == 200
+    assert api.json()["total_in_words"] == (
+        "Rupees One Lakh Twenty-Three Thousand Four Hundred Fifty-Six only"
+    )
+    assert "महाराष्ट्र (27)" in text_of(hindi) and "Maharashtra" not in text_of(hindi)
+
+
 def test_the_gst_page_names_the_documents_in_hindi(
     desk: HostClient, gst_documents: dict[str, GstDocument]
 ) -> None:

@@ -3,11 +3,16 @@ labels and choices, its refusals and its confirmation, and the exception queue's
 Hindi with lakh grouping."""
 
 import re
+from datetime import date
+from decimal import Decimal
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import translation
 
 from apps.clinic.models import User
+from apps.settlements import details
+from apps.settlements.models import ExceptionItem
 from apps.tenants.models import Tenant
 from tests.settlements.conftest import payment_row, report
 
@@ -55,3 +60,70 @@ def test_the_upload_form_and_its_answers_read_in_hindi(tenant: Tenant, owner: Us
     assert "1 में से 1 नई पंक्तियाँ आयात हुईं; 0 पहले से ज्ञात या अभी सेटल नहीं; 1 नए अपवाद।" in after
     assert "गेटवे की पंक्ति किसी भुगतान से नहीं मिलती" in after and "₹1,23,456.00" in after
     assert "Gateway row matches no payment" not in after and "Imported" not in after
+
+
+def test_an_exceptions_detail_is_stored_in_english_and_shown_in_hindi(
+    tenant: Tenant, owner: User
+) -> None:
+    browser = hindi_manager(tenant, owner)
+    stranger = payment_row("pay_ZZunknown0043", "1500.00", "0.00", "0.00", "1500.00")
+    browser.post(
+        "/reception/settlements/",
+        {"kind": "gateway", "file": SimpleUploadedFile("r.csv", report(stranger))},
+    )
+
+    page = text_of(browser.get("/reception/settlements/").content.decode())
+    item = ExceptionItem.objects.get(reference="pay_ZZunknown0043")
+
+    assert item.detail == (
+        "The gateway's payment pay_ZZunknown0043 (order -, receipt -) matches no payment of ours."
+    )
+    assert "गेटवे का भुगतान pay_ZZunknown0043 (ऑर्डर -, रसीद -) हमारे किसी भुगतान से नहीं मिलता।" in page
+    assert "matches no payment of ours" not in page
+
+
+def test_every_wording_of_an_exception_reads_back_in_hindi_and_unknown_text_stays() -> None:
+    english = {
+        details.DUPLICATE_ROW: {"type": "refund", "entity": "rfnd_1", "settlement": "setl_9"},
+        details.SHORT_SETTLEMENT: {
+            "settlement": "setl_9",
+            **{name: Decimal("1234567.50") for name in details.SHORT_FIGURES},
+        },
+        details.UNSETTLED_PAYMENT: {"method": "Card", "payment": 7, "day": "4 Jan 2027", "days": 3},
+        details.BANK_MISMATCH: {
+            "credit": Decimal("1500"),
+            "day": date(2027, 1, 4),
+            "utr": "UTR0001",
+            "settlement": "setl_9",
+            "net": Decimal("1450.50"),
+        },
+        details.UNBANKED_LINE: {
+            "credit": Decimal("99.99"),
+            "day": date(2027, 1, 4),
+            "reference": "-",
+        },
+    }
+    stored = {wording: details.stored(wording, **parts) for wording, parts in english.items()}
+    with translation.override("hi"):
+        shown = {wording: details.shown(text) for wording, text in stored.items()}
+        unknown = details.shown("Gateway payment pay_1 was not recorded: no such visit")
+        cut = details.shown(stored[details.BANK_MISMATCH][:40])
+
+    assert stored[details.BANK_MISMATCH] == (
+        "The bank credited ₹1,500.00 on 4 Jan 2027 with UTR UTR0001; settlement setl_9 paid "
+        "out ₹1,450.50."
+    )
+    assert shown[details.BANK_MISMATCH] == (
+        "बैंक में 4 जनवरी 2027 को UTR UTR0001 के साथ ₹1,500.00 जमा हुए; सेटलमेंट setl_9 में "
+        "₹1,450.50 दिए गए थे।"
+    )
+    assert shown[details.DUPLICATE_ROW].startswith("गेटवे ने रिफ़ंड rfnd_1 फिर से दिखाया")
+    assert shown[details.UNSETTLED_PAYMENT] == (
+        "4 जनवरी 2027 का कार्ड भुगतान 7, 3 दिन बाद भी किसी सेटलमेंट में नहीं है।"
+    )
+    assert shown[details.SHORT_SETTLEMENT].startswith("सेटलमेंट setl_9 में ₹12,34,567.50 मिले;")
+    assert shown[details.UNBANKED_LINE] == (
+        "बैंक में 4 जनवरी 2027 को ₹99.99 जमा हुए (संदर्भ -), और किसी आयात किए गए सेटलमेंट में वह UTR नहीं है।"
+    )
+    assert unknown == "Gateway payment pay_1 was not recorded: no such visit"
+    assert cut == stored[details.BANK_MISMATCH][:40]

@@ -1,11 +1,14 @@
 """Payment methods and bill lines spelled one way everywhere: the model's labels, and the
 consultation line in the page's language (the bill stores it in English)."""
 
+from decimal import Decimal
 from typing import Any
 
 from django import template
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import get_language, gettext, pgettext
 
+from apps.billing import gst
+from apps.billing.commands import discount_category
 from apps.billing.models import Method, Payment
 from apps.billing.money import CONSULTATION
 
@@ -30,12 +33,22 @@ def payment_kind_label(code: str) -> str:
 
 def line_label(line: dict[str, Any]) -> str:
     """What a bill line (or a GST document's line, which has no kind) is called on a page: the
-    consultation fee in the page's language, every other line (taxes, items, discounts) as the
-    bill stored it."""
+    consultation fee and a discount of a known kind in the page's language; taxes ("CGST @
+    9%") and items (what the desk typed) as the bill stored them."""
     description = str(line.get("description", ""))
-    if line.get("kind", "fee") == "fee" and description == CONSULTATION:
+    kind = line.get("kind", "fee")
+    if kind == "fee" and description == CONSULTATION:
         return gettext(CONSULTATION)
+    if kind == "discount" and (category := discount_category(description)) is not None:
+        return gettext("%(category)s discount") % {"category": category.label}
     return description
+
+
+def line_in_sentence(line: dict[str, Any]) -> str:
+    """A bill line named inside a sentence ("Withdraw consultation"): our own labels in lower
+    case, what the desk typed as typed ("Paracetamol 650 mg")."""
+    label = line_label(line)
+    return label if line.get("kind") == gst.ITEM else label.lower()
 
 
 def gst_title(kind: str) -> str:
@@ -49,7 +62,16 @@ def gst_title(kind: str) -> str:
     return titles.get(kind, str(kind))
 
 
+def in_words(amount: Decimal) -> str:
+    """A document's total in words in the page's language: Hindi on a Hindi page ("पाँच सौ
+    रुपये मात्र"), English otherwise (as the API and the stored document give it)."""
+    return gst.amount_in_words(abs(amount), "hi" if get_language() == "hi" else "en")
+
+
 register.filter("method_label", method_label)
 register.filter("payment_kind_label", payment_kind_label)
 register.filter("line_label", line_label)
+register.filter("line_in_sentence", line_in_sentence)
 register.filter("gst_title", gst_title)
+register.filter("in_words", in_words)
+register.filter("state_name", gst.state_name)
