@@ -29,9 +29,9 @@ from apps.core.shortlived import forget_all
 from apps.core.throttling import user_counts
 from apps.notifications.backends import CHANNELS, FileBackend
 from apps.scheduling.models import Doctor, Patient
+from apps.tenants import spares
 from apps.tenants.commands import tenant_onboard
 from apps.tenants.models import Tenant
-from apps.tenants import spares
 from apps.tenants.schemas import ensure_template_schema
 from tests import testdb
 from tests.clock import ist
@@ -78,8 +78,8 @@ def _onboard(slug: str, kind: str = "clinic") -> Tenant:
 
 def _build_test_database() -> None:
     ensure_template_schema()
-    # As upkeep does after migrating (apps.tenants.schemas.migrate_all): the template's recipe stored, so
-    # the spares that a sign-up's top-up makes are replayed (as in production), not migrated.
+    # As upkeep does after migrating (apps.tenants.schemas.migrate_all): the template's recipe
+    # stored, so a sign-up's top-up replays its spares (as in production) instead of migrating.
     spares.recipe()
     _onboard("acme", "chain")
     _onboard("globex")
