@@ -29,7 +29,7 @@ from apps.fhir.params import (
 )
 from apps.scheduling.identifiers import normalize_abha_number
 from apps.scheduling.models import Appointment, Doctor, Patient
-from apps.scheduling.names import MIN_PREFIX, name_query, named_as_of_now, starts_words
+from apps.scheduling.names import name_query, named_as_of_now, starts_words
 from apps.scheduling.phones import normalize_phone
 from apps.scheduling.selectors import (
     appointments_for,
