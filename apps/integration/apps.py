@@ -7,3 +7,6 @@ class IntegrationConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.integration import receivers  # noqa: F401  (connects the outbox)
+        from apps.integration.logs import withhold_hl7_values
+
+        withhold_hl7_values()
