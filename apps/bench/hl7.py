@@ -86,13 +86,7 @@ def _children(pid: int) -> list[int]:
 def _tree_cpu(pid: int, children: list[int]) -> float:
     """CPU of the listener process and of its children (the listener processes when it
     supervises several)."""
-    total = _cpu_seconds(pid)
-    for child in children:
-        try:
-            total += _cpu_seconds(child)
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            continue
-    return total
+    return _cpu_seconds(pid) + _summed_cpu(children)
 
 
 def _idle(pid: int, children: list[int]) -> bool:
@@ -111,12 +105,13 @@ def _backends() -> list[int]:
         return [pid for (pid,) in cursor.fetchall()]
 
 
-def _backend_cpu(pids: list[int]) -> float:
+def _summed_cpu(pids: list[int]) -> float:
+    """CPU of the processes `pids`, leaving out any that ended or cannot be read."""
     total = 0.0
     for pid in pids:
         try:
             total += _cpu_seconds(pid)
-        except (FileNotFoundError, PermissionError, IndexError):
+        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
             continue
     return total
 
@@ -185,7 +180,7 @@ def run_mode(
         applied_after = time.perf_counter() - started
         backends = _backends()
         listener_cpu = _tree_cpu(listener.pid, children) - cpu_before
-        database_cpu = _backend_cpu(backends)
+        database_cpu = _summed_cpu(backends)
     finally:
         listener.terminate()
         listener.wait(10)
