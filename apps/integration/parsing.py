@@ -92,8 +92,8 @@ def header_of(raw: str) -> Header:
     store path's CPU. Only the MSH segment is split, by the same rules as python-hl7's
     accessor (first repetition, first subcomponent, absent parts empty). A header that is
     not the plain case (the encoding characters not five distinct ones, an escape sequence
-    in a value read, a later MSH/BHS/FHS segment) goes through `parse`, so the answer is
-    always the same as `parse`'s, refusals included (the tests compare the two)."""
+    in a value read, a later MSH/BHS/FHS segment, an empty segment) goes through `parse`, so
+    the answer is always the same as `parse`'s, refusals included (the tests compare the two)."""
     text = normalize(raw)
     if not text.startswith("MSH") or len(text) < 8:
         raise Unparseable("The message does not start with an MSH segment.")
@@ -104,6 +104,7 @@ def header_of(raw: str) -> Header:
         and msh[8] == msh[3]
         and len(set(separators)) == 5
         and not any(segment in text for segment in _HEADER_SEGMENTS)
+        and "\r\r" not in text  # an empty segment: python-hl7's accessor then reads nothing
     )
     if not plain:
         return parse(raw)[1]

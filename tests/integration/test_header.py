@@ -60,6 +60,7 @@ def outcome(read: object, text: str) -> Header | tuple[str, str]:
 @example("MSH|^~\\&|HIS|F||acme||x|ADT|C1\rMSH")
 @example("MSH|^~\\&|HIS|F||acme||x|^A04|C1")
 @example("MSH|^^\\&|HIS|F||acme||x|ADT^A04|C1")
+@example("MSH|^~\\&|||||||0|0\r\rPID|||1^^^X^MR||A^B")  # an empty segment
 def test_the_header_alone_reads_as_the_full_parse(text: str) -> None:
     assert outcome(header_of, text) == outcome(lambda t: parse(t)[1], text)
 
