@@ -29,10 +29,15 @@ def _accepts(port: int) -> bool:
         return False
 
 
+def listener_log(port: int) -> Path:
+    """Where the listener on `port` writes its standard error."""
+    return Path(tempfile.gettempdir()) / f"mllp-{port}.log"
+
+
 def start_listener(**env: str) -> tuple[subprocess.Popen[bytes], int]:
     """`manage.py mllp_listen` on a free port; stop it with `stop_listener`."""
     port = free_port()
-    log = Path(tempfile.gettempdir()) / f"mllp-{port}.log"
+    log = listener_log(port)
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "mllp_listen"],

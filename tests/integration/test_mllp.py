@@ -250,7 +250,9 @@ def test_an_a40_merges_the_duplicate_with_its_visits_into_the_survivor(
 
 
 def book_a_visit(patient: Patient) -> int:
-    from datetime import timedelta
+    """A visit at 10:00 clinic time the day after tomorrow, whatever the hour now."""
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
 
     from django.utils import timezone
 
@@ -258,11 +260,15 @@ def book_a_visit(patient: Patient) -> int:
     from apps.scheduling.commands import appointment_book
     from tests.scheduling.factories import DoctorFactory
 
+    branch = Branch.objects.first()
+    assert branch is not None
+    zone = ZoneInfo(branch.timezone)
     doctor = DoctorFactory(
-        branch=Branch.objects.first(),
-        weekly_hours=[{"weekday": d, "start": "00:00", "end": "23:45"} for d in range(7)],
+        branch=branch,
+        weekly_hours=[{"weekday": d, "start": "08:00", "end": "20:00"} for d in range(7)],
     )
-    start = (timezone.now() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    day = timezone.now().astimezone(zone).date() + timedelta(days=2)
+    start = datetime.combine(day, time(10), tzinfo=zone)
     return appointment_book(actor=None, doctor=doctor, patient=patient, start=start).pk
 
 

@@ -17,7 +17,7 @@ from apps.integration.models import Message, PatientLink
 from apps.scheduling import events
 from apps.scheduling.models import Patient
 from apps.tenants.models import Tenant
-from tests.integration.conftest import inbound, start_listener, stop_listener
+from tests.integration.conftest import inbound, listener_log, start_listener, stop_listener
 from tests.integration.traffic import MllpClient, adt, enhanced
 from tests.servers import wait_until
 
@@ -37,22 +37,33 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def _socket_inode(server_port: int, client_port: int) -> str | None:
-    """The inode of the server's end of a loopback connection (from /proc/net/tcp)."""
+ESTABLISHED = "01"
+
+
+def _socket_inodes(server_port: int, client_port: int) -> set[str]:
+    """The inodes of the server's ends of established loopback connections between these
+    ports (from /proc/net/tcp). A connection not yet accepted has inode 0, and an earlier
+    connection between the same ports may linger in another state (TIME_WAIT): neither
+    counts."""
+    found = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        local, remote = fields[1], fields[2]
-        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == (
-            client_port
+        local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+        if (
+            int(local.split(":")[1], 16) == server_port
+            and int(remote.split(":")[1], 16) == client_port
+            and state == ESTABLISHED
+            and inode != "0"
         ):
-            return fields[9]
-    return None
+            found.add(inode)
+    return found
 
 
-def _holds(pid: int, inode: str) -> bool:
+def _holds(pid: int, inodes: set[str]) -> bool:
     fds = Path(f"/proc/{pid}/fd")
+    wanted = {f"socket:[{inode}]" for inode in inodes}
     try:
-        return any(os.readlink(fd) == f"socket:[{inode}]" for fd in fds.iterdir())
+        return any(os.readlink(fd) in wanted for fd in fds.iterdir())
     except (FileNotFoundError, ProcessLookupError):
         return False
 
@@ -63,11 +74,19 @@ def served_by(client: MllpClient, server_port: int, processes: list[int]) -> int
     found: list[int] = []
 
     def accepted() -> bool:
-        inode = _socket_inode(server_port, client_port)
-        found[:] = [pid for pid in processes if inode and _holds(pid, inode)]
+        inodes = _socket_inodes(server_port, client_port)
+        found[:] = [pid for pid in processes if inodes and _holds(pid, inodes)]
         return len(found) == 1
 
-    wait_until(accepted, 10, "a listener process to accept the connection")
+    try:
+        wait_until(accepted, 30, "a listener process to accept the connection")
+    except AssertionError as error:
+        log = listener_log(server_port)
+        raise AssertionError(
+            f"{error}: server ends {_socket_inodes(server_port, client_port)}, processes "
+            f"{[(pid, alive(pid)) for pid in processes]}, listener log "
+            f"{log.read_text()[-2000:] if log.exists() else '(none)'}"
+        ) from None
     return found[0]
 
 
@@ -102,7 +121,11 @@ def one_connection_each(port: int, processes: list[int]) -> tuple[MllpClient, Ml
         while len(by_process) < 2:
             assert time.monotonic() < deadline, "every connection went to one listener process"
             client = MllpClient(port)
-            pid = served_by(client, port, processes)
+            try:
+                pid = served_by(client, port, processes)
+            except BaseException:
+                client.close()
+                raise
             if pid in by_process:
                 client.close()
                 time.sleep(0.05)
