@@ -17,6 +17,7 @@ from typing import Any
 
 from apps.bench.load import worker_command
 from mymedic.proxy import ProxyConfig, write
+from tests.clocked import SHIFT
 from tests.conftest import subprocess_env
 
 
@@ -33,6 +34,15 @@ def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def clocked(command: list[str], env: dict[str, str]) -> list[str]:
+    """`python -m MODULE …` on the clock of `env` when it carries one (tests.clocked)."""
+    if SHIFT not in env:
+        return command
+    python, m, *rest = command
+    assert m == "-m", command
+    return [python, "-m", "tests.clocked", *rest]
 
 
 def healthz(port: int) -> int:
@@ -137,16 +147,19 @@ def asgi_server(**env: str) -> Iterator[int]:
     """daphne serving the project on a free port, against the test database."""
     port = free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "mymedic.asgi:application",
-        ],
+        clocked(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "mymedic.asgi:application",
+            ],
+            env,
+        ),  # fmt: skip
         env=subprocess_env(**env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -176,7 +189,7 @@ def celery_worker(**env: str) -> Iterator[None]:
     server queues work (emails leave from tasks). It first drops what earlier tests left in
     the queue (their tenants are gone). Stopped by its PID."""
     worker = subprocess.Popen(
-        worker_command(loglevel="info", purge=True),
+        clocked(worker_command(loglevel="info", purge=True), env),
         env=subprocess_env(**env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

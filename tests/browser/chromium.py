@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ from playwright.sync_api import Browser, sync_playwright
 
 from apps.tenants.models import Tenant
 from tests import servers
+from tests.clock import IST
+from tests.clocked import clinic_time
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -28,6 +31,16 @@ needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs D
 
 
 @contextmanager
+def clinic_morning() -> Iterator[dict[str, str]]:
+    """10:00 tomorrow in Mumbai, ticking on, in this process: a whole clinic day ahead,
+    whatever the hour the test runs. Yields the environment that puts a server started
+    meanwhile (`chromium_and_server(**env)`) on the same clock."""
+    tomorrow = datetime.now(IST).date() + timedelta(days=1)
+    with clinic_time(datetime.combine(tomorrow, time(10), tzinfo=IST)) as env:
+        yield env
+
+
+@contextmanager
 def chromium_and_server(**env: str) -> Iterator[tuple[Browser, int]]:
     """Chromium and a daphne serving the project on the test database (its port).
 
@@ -43,8 +56,10 @@ def chromium_and_server(**env: str) -> Iterator[tuple[Browser, int]]:
 
 
 @contextmanager
-def tenant_site(tenant: Tenant, django_db_blocker: Any) -> Iterator[tuple[Browser, str]]:
+def tenant_site(
+    tenant: Tenant, django_db_blocker: Any, **env: str
+) -> Iterator[tuple[Browser, str]]:
     """Chromium and the tenant's site on a real server (its base URL)."""
     # Playwright runs an event loop in this thread: every database call happens before it.
-    with django_db_blocker.unblock(), chromium_and_server() as (chromium, port):
+    with django_db_blocker.unblock(), chromium_and_server(**env) as (chromium, port):
         yield chromium, f"http://{tenant.slug}.localhost:{port}"

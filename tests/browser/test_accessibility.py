@@ -48,7 +48,9 @@ STAFF = ("desk", "doctor", "owner")
 
 
 @pytest.fixture(scope="module")
-def seed(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
+def seed(
+    ten_oclock: dict[str, str], committed_tenant: Tenant, django_db_blocker: Any
+) -> dict[str, Any]:
     """One branch with a doctor who signs in, a receptionist, a patient booked tomorrow (with
     a medicine on the bill and its GST documents issued), a visit checked in today (a token),
     and a display link in each language."""
@@ -127,11 +129,14 @@ def seed(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def site(
-    committed_tenant: Tenant, seed: dict[str, Any], django_db_blocker: Any
+    committed_tenant: Tenant,
+    seed: dict[str, Any],
+    ten_oclock: dict[str, str],
+    django_db_blocker: Any,
 ) -> Iterator[tuple[Browser, str]]:
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: `scripts/local.sh setup` installs axe-core (npm ci)")
-    with tenant_site(committed_tenant, django_db_blocker) as opened:
+    with tenant_site(committed_tenant, django_db_blocker, **ten_oclock) as opened:
         yield opened
 
 

@@ -44,7 +44,9 @@ def counts_of(views: list[AppointmentView]) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def opd(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
+def opd(
+    ten_oclock: dict[str, str], committed_tenant: Tenant, django_db_blocker: Any
+) -> dict[str, Any]:
     """The day, the desk (English and Hindi), an API token, and what each view must show."""
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
@@ -101,12 +103,15 @@ def opd(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def site(
-    committed_tenant: Tenant, opd: dict[str, Any], django_db_blocker: Any
+    committed_tenant: Tenant,
+    opd: dict[str, Any],
+    ten_oclock: dict[str, str],
+    django_db_blocker: Any,
 ) -> Iterator[tuple[Browser, str]]:
     with (
         django_db_blocker.unblock(),
-        servers.celery_worker(),
-        tenant_site(committed_tenant, django_db_blocker) as browser_and_base,
+        servers.celery_worker(**ten_oclock),
+        tenant_site(committed_tenant, django_db_blocker, **ten_oclock) as browser_and_base,
     ):
         yield browser_and_base
 

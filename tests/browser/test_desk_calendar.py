@@ -30,7 +30,9 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def clinic(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
+def clinic(
+    ten_oclock: dict[str, str], committed_tenant: Tenant, django_db_blocker: Any
+) -> dict[str, Any]:
     """Meera Iyer has visits tomorrow and next week; today two others are due soon."""
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
@@ -67,9 +69,12 @@ def clinic(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def browser(
-    committed_tenant: Tenant, clinic: dict[str, Any], django_db_blocker: Any
+    committed_tenant: Tenant,
+    clinic: dict[str, Any],
+    ten_oclock: dict[str, str],
+    django_db_blocker: Any,
 ) -> Iterator[tuple[Browser, str]]:
-    with tenant_site(committed_tenant, django_db_blocker) as site:
+    with tenant_site(committed_tenant, django_db_blocker, **ten_oclock) as site:
         yield site
 
 

@@ -42,7 +42,9 @@ FOCUS_RING = """([target]) => {
 
 
 @pytest.fixture(scope="module")
-def day(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
+def day(
+    ten_oclock: dict[str, str], committed_tenant: Tenant, django_db_blocker: Any
+) -> dict[str, Any]:
     """A doctor who signs in, seeing all day; a receptionist; a patient booked twice later
     today (one visit to move, one to cancel)."""
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
@@ -75,9 +77,12 @@ def day(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def site(
-    committed_tenant: Tenant, day: dict[str, Any], django_db_blocker: Any
+    committed_tenant: Tenant,
+    day: dict[str, Any],
+    ten_oclock: dict[str, str],
+    django_db_blocker: Any,
 ) -> Iterator[tuple[Browser, str]]:
-    with tenant_site(committed_tenant, django_db_blocker) as opened:
+    with tenant_site(committed_tenant, django_db_blocker, **ten_oclock) as opened:
         yield opened
 
 

@@ -33,7 +33,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240), needs_chromium]
 
 
 @pytest.fixture(scope="module")
-def morning(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
+def morning(
+    ten_oclock: dict[str, str], committed_tenant: Tenant, django_db_blocker: Any
+) -> dict[str, Any]:
     """Yesterday and today of a branch: visits, money, a short cash count; a manager."""
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
         branch = Branch.objects.get()
@@ -84,9 +86,12 @@ def morning(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def browser(
-    committed_tenant: Tenant, morning: dict[str, Any], django_db_blocker: Any
+    committed_tenant: Tenant,
+    morning: dict[str, Any],
+    ten_oclock: dict[str, str],
+    django_db_blocker: Any,
 ) -> Iterator[tuple[Browser, str]]:
-    with tenant_site(committed_tenant, django_db_blocker) as site:
+    with tenant_site(committed_tenant, django_db_blocker, **ten_oclock) as site:
         yield site
 
 

@@ -92,7 +92,9 @@ class Relay:
 
 
 @pytest.fixture(scope="module")
-def waiting_room(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, Any]:
+def waiting_room(
+    ten_oclock: dict[str, str], committed_tenant: Tenant, django_db_blocker: Any
+) -> dict[str, Any]:
     """A doctor who signs in, in room 4, three patients due within the hour, a receptionist,
     a branch manager, and an English and a Hindi display link."""
     with django_db_blocker.unblock(), schema_context(committed_tenant.schema_name):
@@ -143,9 +145,12 @@ def waiting_room(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, 
 
 @pytest.fixture(scope="module")
 def site(
-    committed_tenant: Tenant, waiting_room: dict[str, Any], django_db_blocker: Any
+    committed_tenant: Tenant,
+    waiting_room: dict[str, Any],
+    ten_oclock: dict[str, str],
+    django_db_blocker: Any,
 ) -> Iterator[tuple[Browser, str]]:
-    with tenant_site(committed_tenant, django_db_blocker) as browser_and_base:
+    with tenant_site(committed_tenant, django_db_blocker, **ten_oclock) as browser_and_base:
         yield browser_and_base
 
 
