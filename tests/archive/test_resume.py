@@ -4,6 +4,7 @@ exactly the rows of the month, in order, once, and the partition is dropped only
 
 import gzip
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -15,13 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import transaction
 from django_tenants.utils import schema_context
 
 from apps.archive import commands as archive
 from apps.archive.models import ArchiveProgress
+from apps.archive.tasks import archive_tenant_partitions
 from apps.core.db import connection
+from apps.core.errors import Conflict
 from apps.core.partitions import EVENT_LOG, ensure_months, partitions
 from apps.eventstore import archivefiles
 from apps.eventstore.models import ArchivedPartition
@@ -41,13 +45,13 @@ FROM generate_series(%(start)s, %(stop)s) AS g
 """
 
 
-def fill_month(rows: int) -> list[str]:
-    """`rows` events in January 2020 (past any retention); returns them as the archive must
-    hold them: row_to_json lines in position order."""
+def fill_month(rows: int, start: int = 0) -> list[str]:
+    """`rows` events in January 2020 (past any retention), the minutes from `start` on;
+    returns the month as the archive must hold it: row_to_json lines in position order."""
     ensure_months(EVENT_LOG, [MONTH])
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = replica")
-        cursor.execute(FILL.format(table=NAME), {"start": 0, "stop": rows - 1})
+        cursor.execute(FILL.format(table=NAME), {"start": start, "stop": start + rows - 1})
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT row_to_json(t)::text FROM {NAME} AS t ORDER BY position"  # noqa: S608
@@ -99,6 +103,84 @@ def test_each_step_stops_at_its_deadline_and_the_next_goes_on(settings: Any) -> 
     assert record.sha256 == archivefiles.file_sha256(Path(record.path))
     assert NAME not in live_partitions()
     assert not ArchiveProgress.objects.exists()
+
+
+def queued_archive_steps() -> list[str]:
+    """The schemas of the archive steps waiting in the `reports` queue (taken off it)."""
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    messages = [json.loads(raw) for raw in broker.lrange("reports", 0, -1)]
+    broker.delete("reports")
+    return [
+        m["headers"]["_schema_name"]
+        for m in messages
+        if m["headers"]["task"] == archive_tenant_partitions.name
+    ]
+
+
+@pytest.mark.usefixtures("monday_morning")
+def test_a_step_that_stops_short_sends_itself_again_until_the_month_is_archived(
+    tenant: Tenant, settings: Any
+) -> None:
+    """The beat task's step ends at its share of the `reports` time limit (here none: one
+    chunk a step) and queues the next step for its tenant, until the month is archived."""
+    settings.MYMEDIC_ARCHIVE_CHUNK_ROWS = 40
+    settings.MYMEDIC_TASK_TIME_LIMITS = {**settings.MYMEDIC_TASK_TIME_LIMITS, "reports": (0, 1)}
+    expected = fill_month(150)
+    queued_archive_steps()
+
+    sent_after = []
+    for _ in range(10):
+        # What a worker does with the step the queue hands it.
+        result = archive_tenant_partitions.apply(headers={"_schema_name": tenant.schema_name})
+        assert result.successful() and result.result == 1
+        sent_after.append(queued_archive_steps())
+        if not sent_after[-1]:
+            break
+
+    # 40 + 40 + 40 + 30 rows: three steps send the next, the fourth finishes the month.
+    assert sent_after == [[tenant.schema_name]] * 3 + [[]]
+    record = ArchivedPartition.objects.get(partition=NAME)
+    assert record.rows == 150
+    assert archived_lines(record.path) == expected
+    assert NAME not in live_partitions()
+
+
+@pytest.mark.usefixtures("tenant", "monday_morning")
+def test_a_month_written_to_after_its_export_is_kept_then_archived_again_whole(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A late row of the month lands after its last chunk was exported, before the drop: the
+    drop refuses (nothing lost), the checkpoint is forgotten, and the next run archives the
+    month again from its first row, the late one included."""
+    settings.MYMEDIC_ARCHIVE_CHUNK_ROWS = 40
+    fill_month(100)
+    record_file = archive._record
+
+    def late_write_then_record(*args: Any, **kwargs: Any) -> ArchivedPartition:
+        fill_month(1, start=100)
+        return record_file(*args, **kwargs)
+
+    monkeypatch.setattr(archive, "_record", late_write_then_record)
+    with pytest.raises(Conflict, match="changed while it was archived; nothing was dropped"):
+        archive.logs_archive(actor=None)
+    assert NAME in live_partitions()
+    assert not ArchivedPartition.objects.filter(partition=NAME).exists()
+    assert not ArchiveProgress.objects.filter(partition=NAME).exists()
+
+    monkeypatch.setattr(archive, "_record", record_file)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT row_to_json(t)::text FROM {NAME} AS t ORDER BY position"  # noqa: S608
+        )
+        expected = [line for (line,) in cursor.fetchall()]
+    assert len(expected) == 101
+    done = archive.logs_archive(actor=None)
+
+    assert [(a.partition, a.rows, a.finished) for a in done] == [(NAME, 101, True)]
+    record = ArchivedPartition.objects.get(partition=NAME)
+    assert archived_lines(record.path) == expected
+    assert record.sha256 == archivefiles.file_sha256(Path(record.path))
+    assert NAME not in live_partitions()
 
 
 def test_a_member_written_again_after_a_torn_write_gives_the_same_bytes(tmp_path: Path) -> None:
