@@ -19,7 +19,8 @@ from tests.conftest import subprocess_env
 from tests.servers import free_port, stop, wait_until
 
 
-def _accepts(port: int) -> bool:
+def accepts(port: int) -> bool:
+    """Whether something accepts connections on the loopback `port`."""
     import socket
 
     try:
@@ -27,6 +28,20 @@ def _accepts(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def children_of(pid: int) -> list[int]:
+    """The ids of the processes whose parent is `pid` (zombies included)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
 
 
 def listener_log(port: int) -> Path:
@@ -46,7 +61,7 @@ def start_listener(**env: str) -> tuple[subprocess.Popen[bytes], int]:
             stderr=output,
         )
     try:
-        wait_until(lambda: _accepts(port) or process.poll() is not None, 30, "the MLLP listener")
+        wait_until(lambda: accepts(port) or process.poll() is not None, 30, "the MLLP listener")
         assert process.poll() is None, log.read_text()[-2000:]
     except AssertionError:
         stop_listener(process)

@@ -17,24 +17,17 @@ from apps.integration.models import Message, PatientLink
 from apps.scheduling import events
 from apps.scheduling.models import Patient
 from apps.tenants.models import Tenant
-from tests.integration.conftest import inbound, listener_log, start_listener, stop_listener
+from tests.integration.conftest import (
+    children_of,
+    inbound,
+    listener_log,
+    start_listener,
+    stop_listener,
+)
 from tests.integration.traffic import MllpClient, adt, enhanced
 from tests.servers import wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 ESTABLISHED = "01"
