@@ -85,6 +85,13 @@ def test_an_unknown_choice_changes_nothing_and_is_no_error(api: HostClient, lang
     assert page_language(api.get("/login/")) == "en-IN"
 
 
+@pytest.mark.parametrize("header", ["zz;q=abc," * 2000, "hi-" + "x" * 5000, "\u0939\u093f"])
+def test_an_odd_accept_language_is_no_error(api: HostClient, header: str) -> None:
+    response = api.get("/login/", HTTP_ACCEPT_LANGUAGE=header)
+
+    assert response.status_code == 200 and page_language(response) in ("hi", "en-IN")
+
+
 def test_a_bogus_cookie_is_english_not_an_error(api: HostClient) -> None:
     api.cookies[COOKIE] = "zz-<script>"
 
