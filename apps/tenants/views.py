@@ -104,6 +104,7 @@ def _site(request: HttpRequest) -> str:
     return f"{request.scheme}://{request.get_host()}"
 
 
+@in_visitors_language
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     """The link in the sign-up email: the clinic goes live (in its own cell: the public site's
     cell asks the cell that the link names)."""

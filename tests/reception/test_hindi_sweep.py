@@ -35,6 +35,7 @@ from apps.queue import commands as queue
 from apps.scheduling import commands
 from apps.tenants.models import Tenant
 from apps.tenants.rules import SUPPORTED_CURRENCIES
+from apps.tenants.verification import verification_token
 from tests.browser import pages
 from tests.browser.desk import PASSWORD, signing_in_doctor
 from tests.clock import ist
@@ -359,8 +360,9 @@ HINDI_BROWSER = "hi-IN,hi;q=0.9,en;q=0.8"
 def test_every_signed_out_page_for_a_hindi_browser_shows_no_english(
     tenant: Tenant, main_branch: Branch, owner: User
 ) -> None:
-    """The sign-in, password-reset and sign-up pages, and what they answer to wrong input, for
-    a visitor whose browser asks for Hindi first."""
+    """The sign-in, password-reset and sign-up pages, and what they answer to wrong input, and
+    the sign-up e-mail's confirmation link (used and refused), for a visitor whose browser asks
+    for Hindi first."""
     site = HostClient(f"{tenant.slug}.localhost", HTTP_ACCEPT_LANGUAGE=HINDI_BROWSER)
     public = HostClient("localhost", HTTP_ACCEPT_LANGUAGE=HINDI_BROWSER)
     uid, token = (
@@ -400,6 +402,10 @@ def test_every_signed_out_page_for_a_hindi_browser_shows_no_english(
             "currency": "INR",
         },
     )
+    answers["clinic open"] = public.get(f"/verify-email/{verification_token(tenant)}/")
+    assert answers["clinic open"].status_code == 200
+    answers["confirmation link refused"] = public.get("/verify-email/not-a-token/")
+    typed |= {tenant.name}
     left: dict[str, list[str]] = {}
     for name, answer in answers.items():
         html = answer.content.decode()
@@ -408,7 +414,7 @@ def test_every_signed_out_page_for_a_hindi_browser_shows_no_english(
         if runs := english_runs(html, typed):
             left[name] = runs
 
-    assert len(answers) == 11
+    assert len(answers) == 13
     total = sum(len(runs) for runs in left.values())
     assert left == {}, f"{total} English runs on {len(left)} pages:\n" + "\n".join(
         f"{name}: {runs}" for name, runs in left.items()
