@@ -4,6 +4,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
+from apps.clinic.language import visitor_language_choose
 from apps.core.schemaview import SchemaApi
 from apps.directory.views import DirectoryApi
 from apps.plans.admin import operator_site
@@ -19,6 +20,7 @@ from mymedic.metrics import metrics
 urlpatterns = [
     path("", RedirectView.as_view(url="/signup/"), name="home"),
     path("signup/", signup, name="signup"),
+    path("language/", visitor_language_choose, name="visitor-language"),
     path("verify-email/<str:token>/", verify_email, name="verify-email"),
     path("api/v1/onboarding/", OnboardingApi.as_view(), name="api-onboarding"),
     path("api/v1/directory/<str:slug>/", DirectoryApi.as_view(), name="api-directory"),

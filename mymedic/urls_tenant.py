@@ -6,7 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from apps.audit.api import AuditVerifyApi
-from apps.clinic.language import language_choose
+from apps.clinic.language import language_choose, visitor_language_choose
 from apps.clinic.models import Role
 from apps.clinic.permissions import ManagersOnly, roles
 from apps.clinic.views import password_change
@@ -49,6 +49,7 @@ urlpatterns = [
     path("account/password/", password_change, name="account-password"),
     path("account/subscription/", subscription_page, name="account-subscription"),
     path("account/language/", language_choose, name="account-language"),
+    path("language/", visitor_language_choose, name="visitor-language"),
     path("", include("apps.reception.urls")),
     path("", include("apps.setup.urls")),
     path("", include("apps.queue.urls")),

@@ -1,5 +1,6 @@
 """Money arithmetic: two-place `Decimal`s, GST-style tax lines rounded as Indian invoices are."""
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.translation import gettext_noop
@@ -13,6 +14,20 @@ MAX_AMOUNT = Decimal("10000000.00")
 # The consultation line's description, stored in English on every bill; pages show it in their
 # language (`apps.billing.templatetags.billing.line_label`).
 CONSULTATION = gettext_noop("Consultation")
+# A tax line's description ("CGST @ 9%"), stored in English on the bill; pages show it in
+# their language by reading the parts back (`tax_line_parts`).
+TAX_LINE = gettext_noop("%(tax)s @ %(rate)s%%")
+_TAX_LINE_READ = re.compile(r"(?P<tax>.+) @ (?P<rate>\d+(?:\.\d+)?)%")
+
+
+def tax_line_description(name: str, rate: Decimal) -> str:
+    return TAX_LINE % {"tax": name, "rate": f"{rate.normalize():f}"}
+
+
+def tax_line_parts(description: str) -> dict[str, str] | None:
+    """The tax's name and rate of a description `tax_line_description` wrote, else None."""
+    found = _TAX_LINE_READ.fullmatch(description)
+    return found.groupdict() if found else None
 
 
 def money(value: Decimal) -> Decimal:
@@ -44,7 +59,7 @@ def invoice_lines(fee: Decimal, taxes: list[tuple[str, Decimal]]) -> list[dict[s
         lines.append(
             {
                 "kind": "tax",
-                "description": f"{name} @ {rate.normalize():f}%",
+                "description": tax_line_description(name, rate),
                 "rate": str(rate),
                 "amount": str(money(fee * rate / 100)),
             }

@@ -18,7 +18,7 @@ class LockoutLoginMixin(AuthenticationForm):
             try:
                 self.user_cache = sign_in(self.request, username, password)  # type: ignore[arg-type]
             except LockedOut as exc:
-                raise forms.ValidationError(str(exc), code="locked") from exc
+                raise forms.ValidationError(exc.translated(), code="locked") from exc
             if self.user_cache is None:
                 raise self.get_invalid_login_error()
             self.confirm_login_allowed(self.user_cache)
@@ -26,7 +26,20 @@ class LockoutLoginMixin(AuthenticationForm):
 
 
 class StaffLoginForm(LockoutLoginMixin):
-    """The staff sign-in page (/login/)."""
+    """The staff sign-in page (/login/), in the visitor's language: the e-mail field's label and
+    the wrong-password refusal name the field in the page's language (Django names it by the
+    model field's untranslated name)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = _("Email")
+
+    def get_invalid_login_error(self) -> forms.ValidationError:
+        return forms.ValidationError(
+            self.error_messages["invalid_login"],
+            code="invalid_login",
+            params={"username": _("email")},
+        )
 
 
 class AdminLoginForm(LockoutLoginMixin, AdminAuthenticationForm):

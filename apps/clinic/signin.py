@@ -21,6 +21,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils.translation import gettext, gettext_noop
 
 from apps.clinic.models import User
 from apps.core.clientip import client_address
@@ -30,11 +31,16 @@ from apps.core.shortlived import ShortLived
 
 
 class LockedOut(Exception):
+    WORDING = gettext_noop("Too many failed sign-ins. Try again in %(minutes)s minute(s).")
+
     def __init__(self, seconds: int) -> None:
-        super().__init__(
-            f"Too many failed sign-ins. Try again in {max(1, (seconds + 59) // 60)} minute(s)."
-        )
         self.seconds = seconds
+        self.minutes = max(1, (seconds + 59) // 60)
+        super().__init__(self.WORDING % {"minutes": self.minutes})
+
+    def translated(self) -> str:
+        """The refusal in the active language (the sign-in page's)."""
+        return gettext(self.WORDING) % {"minutes": self.minutes}
 
 
 def _account_key(account: str) -> str:

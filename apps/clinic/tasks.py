@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -50,10 +51,15 @@ def send_invitation(user_id: int, site_url: str) -> None:
 
 @shared_task(**MAIL_RETRY)
 def send_password_reset(
-    user_id: int, site: dict[str, str], subject_template: str, body_template: str
+    user_id: int,
+    site: dict[str, str],
+    subject_template: str,
+    body_template: str,
+    language: str = settings.LANGUAGE_CODE,
 ) -> None:
     """Django's password-reset email for this user, with a token made now. `site` holds the
-    request's `domain`, `site_name` and `protocol`."""
+    request's `domain`, `site_name` and `protocol`; `language` is the one the request page was
+    shown in (English, or Hindi for a visitor who reads the signed-out pages in Hindi)."""
     user = User.objects.get(pk=user_id)
     context = {
         **site,
@@ -62,10 +68,12 @@ def send_password_reset(
         "user": user,
         "token": default_token_generator.make_token(user),
     }
-    subject = "".join(render_to_string(subject_template, context).splitlines())
+    with translation.override(language):
+        subject = "".join(render_to_string(subject_template, context).splitlines())
+        message = render_to_string(body_template, context)
     send_mail(
         subject=subject,
-        message=render_to_string(body_template, context),
+        message=message,
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[user.email],
     )

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_noop
 from rest_framework import serializers
 
 EARLIEST = date(1900, 1, 1)
@@ -21,7 +22,14 @@ LATEST = date(2200, 12, 31)
 LARGEST_AMOUNT = Decimal("9999999999.99")
 T = TypeVar("T", date, datetime)
 
-OUT_OF_RANGE = f"Give a date between {EARLIEST.isoformat()} and {LATEST.isoformat()}."
+# Wordings with their parts named, so a page can show them in its language (the settlements
+# file's per-line problems, `apps.settlements.problems`); the text given here is English.
+OUT_OF_RANGE_WORDING = gettext_noop("Give a date between %(earliest)s and %(latest)s.")
+OUT_OF_RANGE = OUT_OF_RANGE_WORDING % {
+    "earliest": EARLIEST.isoformat(),
+    "latest": LATEST.isoformat(),
+}
+FORMAT_WORDING = gettext_noop("Use the format %(shape)s.")
 AMOUNT_TOO_LARGE = f"Give an amount of at most {LARGEST_AMOUNT}."
 
 
@@ -46,7 +54,7 @@ def _parse(
     try:
         parsed = fromisoformat(str(value).strip())
     except ValueError as exc:
-        raise ValueError(f"Use the format {shape}.") from exc
+        raise ValueError(FORMAT_WORDING % {"shape": shape}) from exc
     if problem := problem_of(parsed):
         raise OutOfRange(problem)
     return parsed

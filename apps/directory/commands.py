@@ -6,13 +6,14 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
+from django.utils.translation import gettext_noop
 
 from apps.core.errors import InvalidInput, NotFound
 from apps.directory.cells import RegionFull, cell_named
 from apps.directory.models import TenantLocation
 from apps.directory.router import directory_alias
 
-TAKEN = "This address is already taken."
+TAKEN = gettext_noop("This address is already taken.")
 
 
 @contextmanager

@@ -3,13 +3,16 @@ from django.urls import path
 
 from apps.board import views as board
 from apps.clinic.forms import StaffLoginForm
+from apps.clinic.language import in_visitors_language
 from apps.reception import console, desk, gst, live, views
 
 urlpatterns = [
     path(
         "login/",
-        auth_views.LoginView.as_view(
-            authentication_form=StaffLoginForm, redirect_authenticated_user=True
+        in_visitors_language(
+            auth_views.LoginView.as_view(
+                authentication_form=StaffLoginForm, redirect_authenticated_user=True
+            )
         ),
         name="login",
     ),

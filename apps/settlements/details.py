@@ -78,7 +78,8 @@ def stored(wording: str, **parts: object) -> str:
 
 
 @cache
-def _pattern(wording: str) -> re.Pattern[str]:
+def wording_pattern(wording: str) -> re.Pattern[str]:
+    """A regular expression that reads a filled-in wording back, one group per named part."""
     pieces = re.split(r"%\((\w+)\)s", wording)
     regex = "".join(
         re.escape(piece) if n % 2 == 0 else f"(?P<{piece}>.+?)" for n, piece in enumerate(pieces)
@@ -106,7 +107,7 @@ def _shown_part(name: str, value: str) -> str:
 def shown(detail: str) -> str:
     """The stored detail in the page's language, or as stored when no wording fits it."""
     for wording in WORDINGS:
-        found = _pattern(wording).fullmatch(detail)
+        found = wording_pattern(wording).fullmatch(detail)
         if found is not None:
             parts = {name: _shown_part(name, value) for name, value in found.groupdict().items()}
             return gettext(wording) % parts

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_noop
 from apps.billing.money import MAX_AMOUNT, PAISA
 from apps.core.dates import parse_date, parse_instant
 from apps.core.errors import InvalidInput
+from apps.settlements import problems
 
 MAX_ROWS = 50_000
 GATEWAY_TIME_ZONE = ZoneInfo("Asia/Kolkata")
@@ -117,11 +118,11 @@ def _amount(value: str, *, signed: bool = False) -> Decimal:
     try:
         amount = Decimal(text)
     except InvalidOperation as exc:
-        raise ValueError("not an amount such as 500.00") from exc
+        raise ValueError(problems.NOT_AN_AMOUNT) from exc
     if not amount.is_finite() or amount != amount.quantize(PAISA):
-        raise ValueError("not an amount with at most two decimals")
+        raise ValueError(problems.TOO_MANY_DECIMALS)
     if abs(amount) > MAX_AMOUNT * 100 or (amount < 0 and not signed):
-        raise ValueError("out of range")
+        raise ValueError(problems.AMOUNT_OUT_OF_RANGE)
     return amount.quantize(PAISA)
 
 
@@ -161,17 +162,18 @@ def _rows(reader: "csv.DictReader[str]") -> list[tuple[int, dict[str, str]]]:
 
 def parse_razorpay(text: str) -> list[GatewayLine]:
     """Rows of Razorpay's settlement reconciliation report (amounts in rupees)."""
-    lines, problems = [], []
+    lines: list[GatewayLine] = []
+    refused: list[str] = []
     for number, row in _rows(_reader(text, RAZORPAY_REQUIRED)):
         try:
             kind = row["type"].lower()
             if kind not in ROW_TYPES:
-                raise ValueError(f"type is one of {', '.join(ROW_TYPES)}")
+                raise ValueError(problems.TYPE_NOT_KNOWN % {"types": ", ".join(ROW_TYPES)})
             if not row["entity_id"]:
-                raise ValueError("entity_id is empty")
+                raise ValueError(problems.ENTITY_EMPTY)
             currency = row["currency"].upper() or "INR"
             if len(currency) != 3 or not currency.isalpha():
-                raise ValueError("currency is a three-letter code")
+                raise ValueError(problems.CURRENCY_NOT_A_CODE)
             lines.append(
                 GatewayLine(
                     line=number, entity_id=row["entity_id"][:60], type=kind,
@@ -188,21 +190,22 @@ def parse_razorpay(text: str) -> list[GatewayLine]:
                 )
             )  # fmt: skip
         except (ValueError, InvalidInput) as exc:
-            problems.append(f"line {number}: {getattr(exc, 'message', exc)}")
-    if problems:
-        raise InvalidInput(errors={"rows": problems[:50]})
+            refused.append(problems.on_line(number, getattr(exc, "message", exc)))
+    if refused:
+        raise InvalidInput(errors={"rows": refused[:50]})
     return lines
 
 
 def parse_bank(text: str) -> list[BankEntry]:
     """Lines of a bank statement: date,narration,reference,credit,debit,balance."""
-    entries, problems = [], []
+    entries: list[BankEntry] = []
+    refused: list[str] = []
     for number, row in _rows(_reader(text, BANK_COLUMNS)):
         try:
             day = parse_date(row["date"])
             credit, debit = _amount(row["credit"]), _amount(row["debit"])
             if (credit > 0) == (debit > 0):
-                raise ValueError("a line is either a credit or a debit")
+                raise ValueError(problems.CREDIT_OR_DEBIT)
             entries.append(
                 BankEntry(
                     line=number, date=day, narration=row["narration"][:200],
@@ -211,7 +214,7 @@ def parse_bank(text: str) -> list[BankEntry]:
                 )
             )  # fmt: skip
         except (ValueError, InvalidInput) as exc:
-            problems.append(f"line {number}: {getattr(exc, 'message', exc)}")
-    if problems:
-        raise InvalidInput(errors={"rows": problems[:50]})
+            refused.append(problems.on_line(number, getattr(exc, "message", exc)))
+    if refused:
+        raise InvalidInput(errors={"rows": refused[:50]})
     return entries

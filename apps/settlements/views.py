@@ -15,7 +15,7 @@ from apps.clinic.models import User
 from apps.clinic.scoping import staff_of
 from apps.core.api import get_visible
 from apps.core.errors import DomainError
-from apps.settlements import commands
+from apps.settlements import commands, problems
 from apps.settlements.models import ExceptionItem
 from apps.settlements.selectors import exceptions_for, settlements_with_figures
 
@@ -70,7 +70,8 @@ def queue(request: HttpRequest) -> HttpResponse:
         try:
             message = _import(user, form.cleaned_data["kind"], upload.read(), upload.name or "")
         except DomainError as exc:
-            form.add_error("file", getattr(exc, "errors", {}).get("rows", [exc.translated()])[0])
+            rows = getattr(exc, "errors", {}).get("rows")
+            form.add_error("file", problems.shown(rows[0]) if rows else exc.translated())
         else:
             messages.success(request, message)
             return redirect("settlements")

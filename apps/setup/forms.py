@@ -4,7 +4,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
+from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context
@@ -189,9 +191,12 @@ class QueuedPasswordResetForm(PasswordResetForm):
     ) -> None:
         site = {key: str(context[key]) for key in ("domain", "site_name", "protocol")}
         schema, user_id = connection.schema_name, context["user"].pk
+        language = translation.get_language() or settings.LANGUAGE_CODE  # the page's
 
         def queue() -> None:
             with schema_context(schema):
-                send_password_reset.delay(user_id, site, subject_template_name, email_template_name)
+                send_password_reset.delay(
+                    user_id, site, subject_template_name, email_template_name, language
+                )
 
         guarded(queue, what="password reset email")

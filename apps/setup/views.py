@@ -24,6 +24,7 @@ from apps.billing import commands as billing
 from apps.billing.models import BillingSettings, TaxRule
 from apps.clinic import commands as clinic
 from apps.clinic.handoff import LinkRefused, redeem_sign_in_link
+from apps.clinic.language import in_visitors_language
 from apps.clinic.models import Branch, Role, User
 from apps.clinic.scoping import staff_of
 from apps.clinic.signin import forget_failures, reset_email_allowed
@@ -481,11 +482,13 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         return response
 
 
-password_reset = PasswordResetView.as_view()
-password_reset_done = auth_views.PasswordResetDoneView.as_view(
-    template_name="registration/password_reset_done.html"
+password_reset = in_visitors_language(PasswordResetView.as_view())
+password_reset_done = in_visitors_language(
+    auth_views.PasswordResetDoneView.as_view(template_name="registration/password_reset_done.html")
 )
-password_reset_confirm = PasswordResetConfirmView.as_view()
-password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
-    template_name="registration/password_reset_complete.html"
+password_reset_confirm = in_visitors_language(PasswordResetConfirmView.as_view())
+password_reset_complete = in_visitors_language(
+    auth_views.PasswordResetCompleteView.as_view(
+        template_name="registration/password_reset_complete.html"
+    )
 )

@@ -28,7 +28,7 @@ from apps.core.partitions import copy_partitioned_foreign_keys, ensure_ahead
 from apps.core.timezones import timezone_problem
 from apps.core.wakeups import after_commit
 from apps.directory.cells import place, region_problem, this_cell
-from apps.directory.commands import location_register, location_reserve
+from apps.directory.commands import TAKEN, location_register, location_reserve
 from apps.directory.forward import call_cell
 from apps.directory.models import TenantLocation
 from apps.directory.selectors import location_of
@@ -75,7 +75,7 @@ def onboarding_problems(
         problems["slug"] = [problem]
     elif Tenant.objects.filter(slug=slug).exists() or location_of(slug) is not None:
         # The directory knows the slugs of every cell: an address is unique across regions.
-        problems["slug"] = ["This address is already taken."]
+        problems["slug"] = [TAKEN]
     if problem := region_problem(region):
         problems["region"] = [problem]
     if kind not in Tenant.Kind.values:
@@ -169,7 +169,7 @@ def tenant_onboard(
     except DatabaseError as exc:
         if isinstance(exc, IntegrityError) and not tenant_committed:
             # Two sign-ups raced for the same address; the unique index let one through.
-            raise InvalidInput(errors={"slug": ["This address is already taken."]}) from exc
+            raise InvalidInput(errors={"slug": [TAKEN]}) from exc
         if not tenant_committed or settings.MYMEDIC_DIRECTORY_SHARED:
             raise
         # The tenant is whole here; only its place in the separate directory database was

@@ -3,6 +3,7 @@
 import re
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{2,30}$")
 
@@ -88,15 +89,15 @@ def schema_name_for(slug: str) -> str:
 def slug_problem(slug: str) -> str | None:
     """Why `slug` cannot name a new tenant, or None. Availability is checked separately."""
     if not SLUG_PATTERN.fullmatch(slug):
-        return (
+        return gettext_noop(
             "Use 3 to 31 characters: lowercase letters, digits and hyphens, starting with a letter."
         )
     if slug.endswith("-"):
-        return "An address cannot end with a hyphen."
+        return gettext_noop("An address cannot end with a hyphen.")
     if slug in RESERVED_SLUGS or slug.startswith("pg-"):
-        return "This address is reserved. Please choose another."
+        return gettext_noop("This address is reserved. Please choose another.")
     if schema_name_for(slug) == settings.TENANT_BASE_SCHEMA:
-        return "This address is reserved. Please choose another."
+        return gettext_noop("This address is reserved. Please choose another.")
     return None
 
 

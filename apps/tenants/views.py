@@ -2,6 +2,7 @@
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext, gettext_noop
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -10,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.clinic.handoff import sign_in_link_token
+from apps.clinic.language import in_visitors_language
 from apps.core.clientip import client_address
 from apps.core.errors import DomainError, InvalidInput
 from apps.core.hosts import host_url
@@ -92,7 +94,9 @@ class CellOnboardingApi(CellInternalApi):
         return Response(body.data, status=status.HTTP_201_CREATED)
 
 
-TOO_MANY = "Too many sign-ups from this address or email domain; please try again later."
+TOO_MANY = gettext_noop(
+    "Too many sign-ups from this address or email domain; please try again later."
+)
 
 
 def _site(request: HttpRequest) -> str:
@@ -100,6 +104,7 @@ def _site(request: HttpRequest) -> str:
     return f"{request.scheme}://{request.get_host()}"
 
 
+@in_visitors_language
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     """The link in the sign-up email: the clinic goes live (in its own cell: the public site's
     cell asks the cell that the link names)."""
@@ -130,20 +135,22 @@ class CellVerifyEmailApi(CellInternalApi):
         return Response({"name": tenant.name, "slug": tenant.slug})
 
 
+@in_visitors_language
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if not signup_allowed(client_address(request), form.cleaned_data["owner_email"]):
-            form.add_error(None, TOO_MANY)
+            form.add_error(None, gettext(TOO_MANY))
             return render(request, "tenants/signup.html", {"form": form}, status=429)
         try:
             signed_up = tenant_sign_up(site_url=_site(request), **form.cleaned_data)
         except InvalidInput as exc:
             for field, messages in exc.as_dict().items():
                 for message in messages:  # type: ignore[attr-defined]
-                    form.add_error(field if field in form.fields else None, message)
+                    # The command's problems are English; the page shows them in its language.
+                    form.add_error(field if field in form.fields else None, gettext(message))
         except DomainError as exc:  # the region is full or its cell unreachable
-            form.add_error(None, exc.message)
+            form.add_error(None, exc.translated())
             return render(request, "tenants/signup.html", {"form": form}, status=exc.status_code)
         else:
             # The tenant's host has its own cookies: a single-use signed link signs the

@@ -83,6 +83,7 @@ NOT_SWEPT = {
     "home": "a redirect to /reception/",
     "logout": "a POST",
     "account-language": "a POST",
+    "visitor-language": "a POST (the signed-out pages' language choice)",
     "reception-action": "a POST (its answer is the board)",
     "branch-events": "a Server-Sent Events stream",
     "queue-display-state": "JSON",

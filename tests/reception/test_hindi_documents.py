@@ -273,3 +273,40 @@ def test_a_refusal_keeps_its_english_for_the_api_and_the_logs_whatever_the_langu
     assert shown == "“चेक-इन” अपॉइंटमेंट रद्द नहीं किया जा सकता।"
     with translation.override("en-in"):
         assert refusal.translated() == refusal.message
+
+
+def test_tax_lines_read_in_hindi_on_a_hindi_page_and_stay_english_on_the_bill_and_the_api(
+    desk: HostClient, owner: User, tenant: Tenant, main_branch: Branch, patient: Patient
+) -> None:
+    """A ₹1,000.00 consultation with CGST 9% and SGST 9% of the clinic's tax rules, and an
+    IGST 18% rule named by the clinic as it likes ("IGST (inter-state)")."""
+    for name, rate in (("CGST", "9"), ("SGST", "9"), ("IGST (inter-state)", "18.00")):
+        billing.tax_rule_add(actor=None, name=name, rate=Decimal(rate))
+    doctor = DoctorFactory(branch=main_branch, consultation_fee=Decimal("1000.00"))
+    visit = commands.appointment_check_in(
+        actor=None,
+        appointment=commands.appointment_book(
+            actor=None, doctor=doctor, patient=patient, start=ist(4, 10)
+        ),
+    )
+    billing.payment_take(
+        actor=None, appointment=visit, kind="deposit", amount=Decimal("500.00"), method="upi"
+    )
+    receipt = f"/reception/appointments/{visit.pk}/invoice/"
+    pay = f"/reception/branches/{main_branch.pk}/appointments/{visit.pk}/pay/"
+    english = text_of(desk.get(receipt).content.decode())
+    switch_to_hindi(desk, receipt)
+
+    hindi = {url: text_of(desk.get(url).content.decode()) for url in (receipt, pay)}
+    stored = [line["description"] for line in Invoice.objects.get(appointment=visit).lines]
+    api = client_for(owner, tenant).get(f"/api/v1/appointments/{visit.pk}/invoice/")
+
+    assert "CGST @ 9% ₹90.00" in english and "IGST (inter-state) @ 18% ₹180.00" in english
+    for url, words in hindi.items():
+        assert "CGST 9% की दर से ₹90.00" in words, url
+        assert "SGST 9% की दर से ₹90.00" in words, url
+        assert "IGST (inter-state) 18% की दर से ₹180.00" in words, url
+        assert " @ " not in words, url
+    assert stored == ["Consultation", "CGST @ 9%", "IGST (inter-state) @ 18%", "SGST @ 9%"]
+    assert api.status_code == 200
+    assert [line["description"] for line in api.json()["lines"]] == stored

@@ -1,5 +1,7 @@
 """Every staff page of the console (`tests/browser/pages.py`), and the set-up's confirmations,
-for members who read Hindi, with a clinic's day on them: no English words left on screen.
+for members who read Hindi, with a clinic's day on them; and the signed-out pages (sign-in,
+password reset, sign-up, with their refusals) for a browser that asks for Hindi: no English
+words left on screen.
 
 The visible text (text nodes, the page title, placeholders, alt, title and aria-label; not
 scripts or styles) is scanned for runs of Latin-script words. What may stay Latin is ignored:
@@ -19,8 +21,11 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from django.contrib.auth.tokens import default_token_generator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from apps.billing import commands as billing
 from apps.billing.models import Invoice
@@ -29,9 +34,12 @@ from apps.clinic.models import Branch, User
 from apps.queue import commands as queue
 from apps.scheduling import commands
 from apps.tenants.models import Tenant
+from apps.tenants.rules import SUPPORTED_CURRENCIES
+from apps.tenants.verification import verification_token
 from tests.browser import pages
 from tests.browser.desk import PASSWORD, signing_in_doctor
 from tests.clock import ist
+from tests.conftest import HostClient
 from tests.settlements.conftest import payment_row, report
 
 pytestmark = pytest.mark.usefixtures("monday_morning")
@@ -59,6 +67,8 @@ LATIN_TERMS = {
 LEGAL_TITLES = ("Tax Invoice", "Bill of Supply", "Credit Note")
 # Time zones are shown as their IANA codes ("Asia/Kolkata"), the value the form sends.
 ZONES = zoneinfo.available_timezones()
+# Currencies are shown as their ISO codes ("INR", "EUR"), the value the sign-up form sends.
+CODES = ZONES | SUPPORTED_CURRENCIES
 ZONE = re.compile(r"[A-Za-z_]+(?:/[A-Za-z_+-]+)+")
 WORD = r"[A-Za-z][A-Za-z'’]*"
 RUN = re.compile(rf"{WORD}(?:[ \t.,;:/&()–—-]+{WORD})*")
@@ -116,7 +126,7 @@ def english_runs(html: str, data: set[str]) -> list[str]:
     for chunk in parser.chunks:
         for value in (*sorted(filter(None, data), key=len, reverse=True), *LEGAL_TITLES):
             chunk = re.sub(re.escape(value), " ", chunk, flags=re.IGNORECASE)
-        if chunk.strip() in ZONES:  # an option of the time-zone list ("UTC", "Asia/Kolkata")
+        if chunk.strip() in CODES:  # an option of the time-zone or currency list ("Asia/Kolkata")
             continue
         chunk = ZONE.sub(lambda m: " " if m.group() in ZONES else m.group(), chunk)
         chunk = WITH_DIGIT.sub(" ", EMAIL_OR_URL.sub(" ", chunk))
@@ -340,5 +350,72 @@ def test_the_set_up_confirmations_read_in_hindi(clinic: Clinic, main_branch: Bra
 
     total = sum(len(runs) for runs in left.values())
     assert left == {}, f"{total} English runs after {len(left)} steps:\n" + "\n".join(
+        f"{name}: {runs}" for name, runs in left.items()
+    )
+
+
+HINDI_BROWSER = "hi-IN,hi;q=0.9,en;q=0.8"
+
+
+def test_every_signed_out_page_for_a_hindi_browser_shows_no_english(
+    tenant: Tenant, main_branch: Branch, owner: User
+) -> None:
+    """The sign-in, password-reset and sign-up pages, and what they answer to wrong input, and
+    the sign-up e-mail's confirmation link (used and refused), for a visitor whose browser asks
+    for Hindi first."""
+    site = HostClient(f"{tenant.slug}.localhost", HTTP_ACCEPT_LANGUAGE=HINDI_BROWSER)
+    public = HostClient("localhost", HTTP_ACCEPT_LANGUAGE=HINDI_BROWSER)
+    uid, token = (
+        urlsafe_base64_encode(force_bytes(owner.pk)),
+        default_token_generator.make_token(owner),
+    )
+    link = f"/password-reset/{uid}/{token}/"
+    # The web address's example in the sign-up form: an address is written in Latin letters.
+    # (What the visitor typed comes back only in the fields' values, which are not read.)
+    typed = {"sunrise-clinic"}
+    answers = {
+        page.name: site.get(page.path({}), follow=True)
+        for page in pages.PAGES
+        if page.who == "anyone"
+    }
+    answers["sign-in refused"] = site.post(
+        "/login/", {"username": owner.email, "password": "wrong-guess-00"}
+    )
+    answers["reset address refused"] = site.post("/password-reset/", {"email": "not an email"})
+    answers["reset link used"] = site.get("/password-reset/MQ/not-a-token/", follow=True)
+    chosen = site.get(link, follow=True)
+    answers["new password"] = chosen
+    answers["new password refused"] = site.post(
+        chosen.redirect_chain[-1][0], {"new_password1": "12345", "new_password2": "12346"}
+    )
+    answers["sign-up"] = public.get("/signup/")
+    answers["sign-up refused"] = public.post(
+        "/signup/",
+        {
+            "clinic_name": "Sunrise Clinic",
+            "slug": "admin",
+            "kind": "clinic",
+            "owner_name": "Nisha Verma",
+            "owner_email": "nisha@sunrise",
+            "owner_password": "12345",
+            "timezone": "Asia/Kolkata",
+            "currency": "INR",
+        },
+    )
+    answers["clinic open"] = public.get(f"/verify-email/{verification_token(tenant)}/")
+    assert answers["clinic open"].status_code == 200
+    answers["confirmation link refused"] = public.get("/verify-email/not-a-token/")
+    typed |= {tenant.name}
+    left: dict[str, list[str]] = {}
+    for name, answer in answers.items():
+        html = answer.content.decode()
+        assert answer.status_code in (200, 400), (name, answer.status_code)
+        assert '<html lang="hi"' in html, name
+        if runs := english_runs(html, typed):
+            left[name] = runs
+
+    assert len(answers) == 13
+    total = sum(len(runs) for runs in left.values())
+    assert left == {}, f"{total} English runs on {len(left)} pages:\n" + "\n".join(
         f"{name}: {runs}" for name, runs in left.items()
     )

@@ -6,12 +6,15 @@ import re
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import translation
 
 from apps.clinic.models import User
-from apps.settlements import details
+from apps.core import dates
+from apps.core.errors import InvalidInput
+from apps.settlements import details, formats, problems
 from apps.settlements.models import ExceptionItem
 from apps.tenants.models import Tenant
 from tests.settlements.conftest import payment_row, report
@@ -127,3 +130,55 @@ def test_every_wording_of_an_exception_reads_back_in_hindi_and_unknown_text_stay
     )
     assert unknown == "Gateway payment pay_1 was not recorded: no such visit"
     assert cut == stored[details.BANK_MISMATCH][:40]
+
+
+def test_a_files_line_problem_is_shown_in_hindi_and_the_import_keeps_english(
+    tenant: Tenant, owner: User
+) -> None:
+    browser = hindi_manager(tenant, owner)
+    bad_amount = payment_row("pay_ZZbad0001", "1234.5x", "0.00", "0.00", "1234.50")
+    bank = b"date,narration,reference,credit,debit,balance\n04/01/2027,NEFT,UTR0001,1500.00,,\n"
+
+    gateway_page = browser.post(
+        "/reception/settlements/",
+        {"kind": "gateway", "file": SimpleUploadedFile("r.csv", report(bad_amount))},
+    )
+    bank_page = browser.post(
+        "/reception/settlements/",
+        {"kind": "bank", "file": SimpleUploadedFile("b.csv", bank)},
+    )
+    with pytest.raises(InvalidInput) as refused:
+        formats.parse_bank(bank.decode())
+
+    gateway_words = text_of(gateway_page.content.decode())
+    bank_words = text_of(bank_page.content.decode())
+    assert gateway_page.status_code == bank_page.status_code == 200
+    assert "पंक्ति 2: 500.00 जैसी राशि नहीं है" in gateway_words
+    assert "पंक्ति 2: YYYY-MM-DD फ़ॉर्मैट में लिखें।" in bank_words
+    assert "line 2" not in gateway_words + bank_words
+    assert "not an amount" not in gateway_words and "Use the format" not in bank_words
+    assert refused.value.errors == {"rows": ["line 2: Use the format YYYY-MM-DD."]}
+
+
+def test_every_line_problem_reads_back_in_hindi_and_unknown_text_stays() -> None:
+    english = {
+        problems.NOT_AN_AMOUNT: "500.00 जैसी राशि नहीं है",
+        problems.TOO_MANY_DECIMALS: "राशि में दशमलव के बाद दो से ज़्यादा अंक हैं",
+        problems.AMOUNT_OUT_OF_RANGE: "राशि मान्य सीमा से बाहर है",
+        problems.TYPE_NOT_KNOWN % {"types": "payment, refund, adjustment"}: (
+            "type इनमें से एक होना चाहिए: payment, refund, adjustment"
+        ),
+        problems.ENTITY_EMPTY: "entity_id ख़ाली है",
+        problems.CURRENCY_NOT_A_CODE: "currency तीन अक्षरों का कोड होना चाहिए",
+        problems.CREDIT_OR_DEBIT: "हर पंक्ति में credit या debit में से कोई एक ही राशि होनी चाहिए",
+        dates.OUT_OF_RANGE: "1900-01-01 से 2200-12-31 के बीच की तारीख़ दें।",
+    }
+    with translation.override("hi"):
+        shown = {problem: problems.shown(problems.on_line(7, problem)) for problem in english}
+        unknown = problems.shown("line 7: the bank's own words")
+        other = problems.shown("Something else entirely")
+
+    assert shown == {problem: f"पंक्ति 7: {hindi}" for problem, hindi in english.items()}
+    assert unknown == "पंक्ति 7: the bank's own words"
+    assert other == "Something else entirely"
+    assert problems.on_line(7, problems.NOT_AN_AMOUNT) == "line 7: not an amount such as 500.00"

@@ -1,5 +1,6 @@
 """Payment methods and bill lines spelled one way everywhere: the model's labels, and the
-consultation line in the page's language (the bill stores it in English)."""
+consultation, tax and discount lines in the page's language (the bill stores them in
+English)."""
 
 from decimal import Decimal
 from typing import Any
@@ -10,7 +11,7 @@ from django.utils.translation import get_language, gettext, pgettext
 from apps.billing import gst
 from apps.billing.commands import discount_category
 from apps.billing.models import Method, Payment
-from apps.billing.money import CONSULTATION
+from apps.billing.money import CONSULTATION, TAX_LINE, tax_line_parts
 
 register = template.Library()
 
@@ -33,12 +34,15 @@ def payment_kind_label(code: str) -> str:
 
 def line_label(line: dict[str, Any]) -> str:
     """What a bill line (or a GST document's line, which has no kind) is called on a page: the
-    consultation fee and a discount of a known kind in the page's language; taxes ("CGST @
-    9%") and items (what the desk typed) as the bill stored them."""
+    consultation fee, a tax ("CGST @ 9%", the tax's name as the clinic named it) and a
+    discount of a known kind in the page's language; items (what the desk typed) as the bill
+    stored them."""
     description = str(line.get("description", ""))
     kind = line.get("kind", "fee")
     if kind == "fee" and description == CONSULTATION:
         return gettext(CONSULTATION)
+    if kind == "tax" and (parts := tax_line_parts(description)) is not None:
+        return gettext(TAX_LINE) % parts
     if kind == "discount" and (category := discount_category(description)) is not None:
         return gettext("%(category)s discount") % {"category": category.label}
     return description

@@ -1,0 +1,59 @@
+"""What is wrong with a line of an uploaded settlements file ("line 3: not an amount such as
+500.00"): each wording once, with the parts that change named, as `details` does for the
+exceptions.
+
+The import refuses the file with the problems in English (en-IN), the API's `rows` errors; the
+upload page shows them in its language (`shown`) by reading the line number and the parts
+back out of the English text. Column names and the codes a column takes (`entity_id`,
+`payment`, `YYYY-MM-DD`) stay as the file writes them. A text no wording fits is shown as it
+is.
+"""
+
+from django.utils.translation import gettext, gettext_noop
+
+from apps.core.dates import FORMAT_WORDING, OUT_OF_RANGE_WORDING
+from apps.settlements.details import wording_pattern
+
+LINE = gettext_noop("line %(line)s: %(problem)s")
+NOT_AN_AMOUNT = gettext_noop("not an amount such as 500.00")
+TOO_MANY_DECIMALS = gettext_noop("not an amount with at most two decimals")
+AMOUNT_OUT_OF_RANGE = gettext_noop("out of range")
+TYPE_NOT_KNOWN = gettext_noop("type is one of %(types)s")
+ENTITY_EMPTY = gettext_noop("entity_id is empty")
+CURRENCY_NOT_A_CODE = gettext_noop("currency is a three-letter code")
+CREDIT_OR_DEBIT = gettext_noop("a line is either a credit or a debit")
+WORDINGS = (
+    NOT_AN_AMOUNT,
+    TOO_MANY_DECIMALS,
+    AMOUNT_OUT_OF_RANGE,
+    TYPE_NOT_KNOWN,
+    ENTITY_EMPTY,
+    CURRENCY_NOT_A_CODE,
+    CREDIT_OR_DEBIT,
+    FORMAT_WORDING,
+    OUT_OF_RANGE_WORDING,
+)
+
+
+def on_line(number: int, problem: object) -> str:
+    """The English problem of one line, as the import lists it."""
+    return LINE % {"line": number, "problem": problem}
+
+
+def _problem_shown(problem: str) -> str:
+    for wording in WORDINGS:
+        found = wording_pattern(wording).fullmatch(problem)
+        if found is not None:
+            return gettext(wording) % found.groupdict()
+    return problem
+
+
+def shown(text: str) -> str:
+    """A line's problem in the page's language, or as given when no wording fits it."""
+    found = wording_pattern(LINE).fullmatch(text)
+    if found is None:
+        return text
+    return gettext(LINE) % {
+        "line": found["line"],
+        "problem": _problem_shown(found["problem"]),
+    }
