@@ -7,7 +7,7 @@ the expected status of every combination follows from that, the contract's rules
 that is rolled back, so every call sees the same world.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import transaction
-from django.test import override_settings
 from django_tenants.utils import schema_context
 
 from apps.billing import commands as billing
@@ -36,9 +35,7 @@ from tests.conftest import HostClient, client_for
 from tests.integration.traffic import adt, receive
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
-# Every test runs in the module's world (below), at its time; and in the test tenant's schema.
-pytestmark = pytest.mark.usefixtures("tenant")
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = pytest.mark.usefixtures("monday_morning")
 
 
 OWNER, MANAGER, LEAD, DESK, DOCTOR = (
@@ -203,30 +200,14 @@ def expected(route: Route, role: str, side: str) -> int:
     return route.ok
 
 
-@pytest.fixture(scope="module")
-def world(django_db_setup: dict[str, Tenant], django_db_blocker: Any) -> Iterator[dict[str, Any]]:
-    """The clinic every call of the module runs against, built once: in a transaction that is
-    rolled back after the module's last test, while each test (and each call) runs in a
-    savepoint of it, as Django's `setUpTestData` does. The clock stands at 09:20 on Monday
-    4 January 2027 in Mumbai throughout."""
-    tenant, other_tenant = django_db_setup["acme"], django_db_setup["globex"]
-    with (
-        time_machine.travel(ist(4, 8), tick=False) as clock,
-        override_settings(PASSWORD_HASHERS=FAST_HASHERS),
-        django_db_blocker.unblock(),
-        transaction.atomic(),
-    ):
-        with schema_context(tenant.schema_name):
-            built = _build_world(tenant, other_tenant, clock)
-        yield built
-        transaction.set_rollback(True)
-
-
-def _build_world(
-    tenant: Tenant, other_tenant: Tenant, clock: time_machine.Coordinates
+@pytest.fixture
+def world(
+    tenant: Tenant,
+    owner: User,
+    main_branch: Branch,
+    other_tenant: Tenant,
+    monday_morning: time_machine.Coordinates,
 ) -> dict[str, Any]:
-    owner = User.objects.get(email=f"owner@{tenant.slug}.example.com")
-    main_branch = Branch.objects.get(name="Main branch")
     other_branch = BranchFactory(name="Other branch")
     doctor_login = UserFactory(role=DOCTOR, branches=[main_branch])
     users = {
@@ -294,7 +275,7 @@ def _build_world(
     hl7_ids = hl7_message_in_error(tenant)
     for side_ids in ids.values():
         side_ids.update(hl7_ids)
-    clock.move_to(ist(4, 9, 20))
+    monday_morning.move_to(ist(4, 9, 20))
     with schema_context(other_tenant.schema_name):
         foreign = client_for(User.objects.get(role=OWNER), other_tenant)
     return {
