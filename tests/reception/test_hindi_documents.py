@@ -58,14 +58,19 @@ def costly_doctor(main_branch: Branch) -> Doctor:
 @pytest.fixture
 def paid_visit(costly_doctor: Doctor, patient: Patient) -> Appointment:
     """Checked in (token 1) with ₹1,00,000.00 of the ₹1,23,456.00 fee paid by UPI."""
+    return checked_in_and_paid(costly_doctor, patient, Decimal("100000.00"))
+
+
+def checked_in_and_paid(doctor: Doctor, patient: Patient, deposit: Decimal) -> Appointment:
+    """Booked at 10:00 on the 4th, checked in, and `deposit` taken by UPI."""
     visit = commands.appointment_check_in(
         actor=None,
         appointment=commands.appointment_book(
-            actor=None, doctor=costly_doctor, patient=patient, start=ist(4, 10)
+            actor=None, doctor=doctor, patient=patient, start=ist(4, 10)
         ),
     )
     billing.payment_take(
-        actor=None, appointment=visit, kind="deposit", amount=Decimal("100000.00"), method="upi"
+        actor=None, appointment=visit, kind="deposit", amount=deposit, method="upi"
     )
     return visit
 
@@ -283,15 +288,7 @@ def test_tax_lines_read_in_hindi_on_a_hindi_page_and_stay_english_on_the_bill_an
     for name, rate in (("CGST", "9"), ("SGST", "9"), ("IGST (inter-state)", "18.00")):
         billing.tax_rule_add(actor=None, name=name, rate=Decimal(rate))
     doctor = DoctorFactory(branch=main_branch, consultation_fee=Decimal("1000.00"))
-    visit = commands.appointment_check_in(
-        actor=None,
-        appointment=commands.appointment_book(
-            actor=None, doctor=doctor, patient=patient, start=ist(4, 10)
-        ),
-    )
-    billing.payment_take(
-        actor=None, appointment=visit, kind="deposit", amount=Decimal("500.00"), method="upi"
-    )
+    visit = checked_in_and_paid(doctor, patient, Decimal("500.00"))
     receipt = f"/reception/appointments/{visit.pk}/invoice/"
     pay = f"/reception/branches/{main_branch.pk}/appointments/{visit.pk}/pay/"
     english = text_of(desk.get(receipt).content.decode())
