@@ -53,10 +53,13 @@ def language_choose(request: HttpRequest) -> HttpResponse:
     """Saves the signed-in member's language and goes back to the page they were on."""
     with contextlib.suppress(InvalidInput):  # an unknown choice: the page keeps its language
         staff_language_set(actor=staff_of(request), language=request.POST.get("language", ""))
+    return redirect(_back(request))
+
+
+def _back(request: HttpRequest) -> str:
+    """The page the choice was made on (`next`), when it is on this site; else the start."""
     back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = "/"
-    return redirect(back)
+    return back if url_has_allowed_host_and_scheme(back, {request.get_host()}) else "/"
 
 
 # The languages a signed-out visitor may read the signed-out pages in: the console's.
@@ -115,10 +118,7 @@ def visitor_language_choose(request: HttpRequest) -> HttpResponse:
     Without a CSRF token: all another site could make a browser do here is show the signed-out
     pages in the other language, and a token in the form would make each page's HTML unique
     (the password-reset answers must read the same whoever's address was given)."""
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = "/"
-    response = redirect(back)
+    response = redirect(_back(request))
     language = request.POST.get("language", "")
     if language in VISITOR_LANGUAGES:
         response.set_cookie(

@@ -10,6 +10,7 @@ stored.
 """
 
 import re
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -104,11 +105,22 @@ def _shown_part(name: str, value: str) -> str:
     return value
 
 
+def in_page_language(
+    wordings: Iterable[str],
+    text: str,
+    part: Callable[[str, str], str] = lambda name, value: value,
+) -> str:
+    """`text` in the page's language: read back by the first of `wordings` that fits it,
+    each named part passed through `part`, and filled into that wording's translation; as
+    given when none fits."""
+    for wording in wordings:
+        found = wording_pattern(wording).fullmatch(text)
+        if found is not None:
+            parts = {name: part(name, value) for name, value in found.groupdict().items()}
+            return gettext(wording) % parts
+    return text
+
+
 def shown(detail: str) -> str:
     """The stored detail in the page's language, or as stored when no wording fits it."""
-    for wording in WORDINGS:
-        found = wording_pattern(wording).fullmatch(detail)
-        if found is not None:
-            parts = {name: _shown_part(name, value) for name, value in found.groupdict().items()}
-            return gettext(wording) % parts
-    return detail
+    return in_page_language(WORDINGS, detail, _shown_part)

@@ -9,10 +9,10 @@ back out of the English text. Column names and the codes a column takes (`entity
 is.
 """
 
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_noop
 
 from apps.core.dates import FORMAT_WORDING, OUT_OF_RANGE_WORDING
-from apps.settlements.details import wording_pattern
+from apps.settlements.details import in_page_language
 
 LINE = gettext_noop("line %(line)s: %(problem)s")
 NOT_AN_AMOUNT = gettext_noop("not an amount such as 500.00")
@@ -40,20 +40,10 @@ def on_line(number: int, problem: object) -> str:
     return LINE % {"line": number, "problem": problem}
 
 
-def _problem_shown(problem: str) -> str:
-    for wording in WORDINGS:
-        found = wording_pattern(wording).fullmatch(problem)
-        if found is not None:
-            return gettext(wording) % found.groupdict()
-    return problem
-
-
 def shown(text: str) -> str:
     """A line's problem in the page's language, or as given when no wording fits it."""
-    found = wording_pattern(LINE).fullmatch(text)
-    if found is None:
-        return text
-    return gettext(LINE) % {
-        "line": found["line"],
-        "problem": _problem_shown(found["problem"]),
-    }
+
+    def part(name: str, value: str) -> str:
+        return in_page_language(WORDINGS, value) if name == "problem" else value
+
+    return in_page_language([LINE], text, part)
