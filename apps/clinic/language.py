@@ -30,6 +30,18 @@ from apps.clinic.scoping import staff_of
 from apps.core.errors import InvalidInput
 
 
+def page_language(choice: str) -> str:
+    """The language code pages and emails use for a staff choice (`User.language`)."""
+    return settings.LANGUAGE_CODE if choice == "en" else choice
+
+
+def staff_choice(language: str | None = None) -> str:
+    """The staff choice matching a page language (the active one by default): a signed-out
+    page read in Hindi signs its owner up with a Hindi console."""
+    code = (language or translation.get_language() or "").split("-")[0]
+    return code if code in dict(STAFF_LANGUAGES) else "en"
+
+
 class StaffLanguageMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -37,7 +49,7 @@ class StaffLanguageMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         chosen = getattr(user, "language", "en") if user is not None else "en"
-        language = settings.LANGUAGE_CODE if chosen == "en" else chosen
+        language = page_language(chosen)
         request.LANGUAGE_CODE = language
         if language == translation.get_language():
             # Already the request's language (the API's and most pages' en-IN): switching to

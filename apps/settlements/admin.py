@@ -177,7 +177,8 @@ class ImportedFileAdmin(NoAddOrDelete, RoleAdmin):
             try:
                 result = run(actor=user, raw=upload.read(), name=upload.name or "")
             except DomainError as exc:
-                form.add_error("file", getattr(exc, "errors", {}).get("rows", [exc.message])[0])
+                for problem in getattr(exc, "errors", {}).get("rows", [exc.message]):
+                    form.add_error("file", problem)
             else:
                 messages.success(
                     request,

@@ -192,7 +192,7 @@ def parse_razorpay(text: str) -> list[GatewayLine]:
         except (ValueError, InvalidInput) as exc:
             refused.append(problems.on_line(number, getattr(exc, "message", exc)))
     if refused:
-        raise InvalidInput(errors={"rows": refused[:50]})
+        raise InvalidInput(errors={"rows": problems.listed(refused)})
     return lines
 
 
@@ -216,5 +216,5 @@ def parse_bank(text: str) -> list[BankEntry]:
         except (ValueError, InvalidInput) as exc:
             refused.append(problems.on_line(number, getattr(exc, "message", exc)))
     if refused:
-        raise InvalidInput(errors={"rows": refused[:50]})
+        raise InvalidInput(errors={"rows": problems.listed(refused)})
     return entries

@@ -15,6 +15,9 @@ from apps.core.dates import FORMAT_WORDING, OUT_OF_RANGE_WORDING
 from apps.settlements.details import in_page_language
 
 LINE = gettext_noop("line %(line)s: %(problem)s")
+# A file refused for more lines than the import lists: the last entry says how many more.
+LISTED = 50
+NOT_LISTED = gettext_noop("%(count)s more line(s) with a problem, not listed")
 NOT_AN_AMOUNT = gettext_noop("not an amount such as 500.00")
 TOO_MANY_DECIMALS = gettext_noop("not an amount with at most two decimals")
 AMOUNT_OUT_OF_RANGE = gettext_noop("out of range")
@@ -40,10 +43,17 @@ def on_line(number: int, problem: object) -> str:
     return LINE % {"line": number, "problem": problem}
 
 
+def listed(refused: list[str]) -> list[str]:
+    """The problems an import refuses a file with: the first LISTED lines, and how many more."""
+    if len(refused) <= LISTED:
+        return refused
+    return [*refused[:LISTED], NOT_LISTED % {"count": len(refused) - LISTED}]
+
+
 def shown(text: str) -> str:
     """A line's problem in the page's language, or as given when no wording fits it."""
 
     def part(name: str, value: str) -> str:
         return in_page_language(WORDINGS, value) if name == "problem" else value
 
-    return in_page_language([LINE], text, part)
+    return in_page_language([LINE, NOT_LISTED], text, part)

@@ -65,13 +65,22 @@ def _import(user: User, kind: str, raw: bytes, name: str) -> str:
 def queue(request: HttpRequest) -> HttpResponse:
     user = _manager(request)
     form = UploadForm(request.POST or None, request.FILES or None)
+    line_problems: list[str] = []
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             message = _import(user, form.cleaned_data["kind"], upload.read(), upload.name or "")
         except DomainError as exc:
-            rows = getattr(exc, "errors", {}).get("rows")
-            form.add_error("file", problems.shown(rows[0]) if rows else exc.translated())
+            # Every refused line at once (one alert, then the list), so a file is fixed in
+            # one go rather than one line per upload.
+            rows = getattr(exc, "errors", {}).get("rows", [])
+            line_problems = [problems.shown(row) for row in rows]
+            form.add_error(
+                "file",
+                gettext("Nothing was imported: fix the lines below and upload the file again.")
+                if line_problems
+                else exc.translated(),
+            )
         else:
             messages.success(request, message)
             return redirect("settlements")
@@ -81,6 +90,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "settlements/queue.html",
         {
             "form": form,
+            "line_problems": line_problems,
             "open_items": [
                 (item, ResolveForm(prefix=f"i{item.pk}")) for item in items.filter(status="open")
             ],

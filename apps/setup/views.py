@@ -109,7 +109,7 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
     owner = User.objects.filter(role=Role.OWNER).order_by("id").first()
     if request.method == "POST" and owner is not None and not is_live():
         site = host_url(request, settings.BASE_DOMAIN)
-        send_verification(request.tenant, owner.email, site)  # type: ignore[attr-defined]
+        send_verification(request.tenant, owner.email, site, owner.language)  # type: ignore[attr-defined]
         record("tenant.verification_resent", actor=staff_of(request), target=f"user:{owner.pk}")
         messages.success(
             request, gettext("Confirmation email sent again to %(email)s.") % {"email": owner.email}

@@ -18,7 +18,7 @@ from django.utils import timezone as dj_timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from apps.audit.trail import record
-from apps.clinic.commands import branch_create, staff_create
+from apps.clinic.commands import branch_create, staff_create, staff_language_set
 from apps.clinic.models import Branch, Role, User
 from apps.core import idempotency, keys
 from apps.core.db import connection
@@ -103,6 +103,7 @@ def tenant_onboard(
     currency: str = "INR",
     region: str | None = None,
     verified: bool = False,
+    owner_language: str = "en",
 ) -> Onboarded:
     """Creates the tenant whole, or nothing, in this cell: schema, domain, owner and branch in
     one transaction, and its place in the directory (`region`: this cell's by default; a
@@ -113,7 +114,8 @@ def tenant_onboard(
     way the tenant's key is made here, under its own schema's name.
 
     A self-service sign-up is not `verified` until its owner opens the emailed link
-    (`apps.tenants.verification`); tenants an operator makes (demo, workloads) are."""
+    (`apps.tenants.verification`); tenants an operator makes (demo, workloads) are.
+    `owner_language`: the owner's console language, the one the sign-up page spoke."""
     started = time.perf_counter()
     region = region or this_cell().region
     problems = onboarding_problems(
@@ -164,6 +166,8 @@ def tenant_onboard(
                         password=owner_password,
                         role=Role.OWNER,
                     )
+                    if owner_language != owner.language:
+                        staff_language_set(actor=owner, language=owner_language)
                 subscription_start_trial(actor="sign-up", tenant=tenant)
             tenant_committed = True
     except DatabaseError as exc:
@@ -231,13 +235,16 @@ def tenant_sign_up(*, site_url: str, region: str, **fields: Any) -> SignedUp:
     """A self-service sign-up in `region`: onboarded in the region's cell that has room (400 for
     a region not served, 503 when every cell of it is full), here or, when that cell is
     another, by that cell's internal onboarding over loopback (`apps.directory.forward`). The
-    cell that makes the tenant also queues its confirmation email (site_url: the public site)."""
+    cell that makes the tenant also queues its confirmation email (site_url: the public site),
+    in the owner's language."""
     cell = place(region)
     if not cell.is_here:
         body = call_cell(cell, "onboarding/", {**fields, "region": region, "site_url": site_url})
         return SignedUp(**{key: body[key] for key in SignedUp.__dataclass_fields__})
     onboarded = tenant_onboard(region=region, **fields)
-    send_verification(onboarded.tenant, fields["owner_email"], site_url)
+    send_verification(
+        onboarded.tenant, fields["owner_email"], site_url, fields.get("owner_language", "en")
+    )
     return SignedUp(
         slug=onboarded.tenant.slug,
         domain=onboarded.domain,

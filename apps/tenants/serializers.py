@@ -3,6 +3,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.clinic.models import STAFF_LANGUAGES
 from apps.clinic.serializers import NewPasswordField, TimezoneField
 from apps.directory.cells import regions
 from apps.tenants.models import Tenant
@@ -50,6 +51,8 @@ class CellOnboardingSerializer(OnboardingSerializer):
     address for the confirmation email."""
 
     site_url = serializers.URLField()
+    # The language the sign-up page spoke: the owner's console and confirmation email.
+    owner_language = serializers.ChoiceField(choices=STAFF_LANGUAGES, default="en")
 
 
 class CellOnboardedSerializer(OnboardedSerializer):

@@ -44,12 +44,14 @@ def reap_tenant(slug: str) -> list[str]:
 
 
 @shared_task(**MAIL_RETRY)
-def send_verification_email(tenant_id: int, owner_email: str, site_url: str) -> None:
-    """The sign-up's confirmation link, from the public schema; a tenant removed meanwhile
-    gets nothing."""
+def send_verification_email(
+    tenant_id: int, owner_email: str, site_url: str, language: str = "en"
+) -> None:
+    """The sign-up's confirmation link, from the public schema, in the owner's language; a
+    tenant removed meanwhile gets nothing."""
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is not None:
-        verification_email(tenant, owner_email, site_url)
+        verification_email(tenant, owner_email, site_url, language)
 
 
 @shared_task(acks_late=True)

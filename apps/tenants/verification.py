@@ -15,8 +15,10 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
+from apps.clinic.language import page_language
 from apps.core.counters import take
 from apps.core.db import connection
 from apps.core.wakeups import guarded
@@ -45,29 +47,44 @@ def verification_cell(token: str) -> str:
     return str(data.get("cell") or settings.MYMEDIC_CELL)
 
 
-def send_verification(tenant: Tenant, owner_email: str, site_url: str) -> None:
-    """Queues the email with the link that makes the clinic live (site_url: the public site).
-    The page answers whether or not the broker takes it; the owner can ask again in set-up."""
+def send_verification(
+    tenant: Tenant, owner_email: str, site_url: str, language: str = "en"
+) -> None:
+    """Queues the email with the link that makes the clinic live (site_url: the public site;
+    language: the owner's, a `User.language` choice). The page answers whether or not the
+    broker takes it; the owner can ask again in set-up."""
     from apps.tenants.tasks import send_verification_email  # the task renders with this module
 
     guarded(
-        lambda: send_verification_email.delay(tenant.pk, owner_email, site_url),
+        lambda: send_verification_email.delay(tenant.pk, owner_email, site_url, language),
         what="verification email",
     )
 
 
-def verification_email(tenant: Tenant, owner_email: str, site_url: str) -> None:
-    """Emails the owner the link that makes the clinic live."""
-    link = f"{site_url}/verify-email/{verification_token(tenant)}/"
-    days = settings.MYMEDIC_VERIFY_LINK_DAYS
+def verification_email(
+    tenant: Tenant, owner_email: str, site_url: str, language: str = "en"
+) -> None:
+    """Emails the owner the link that makes the clinic live, in the owner's language."""
+    values = {
+        "clinic": tenant.name,
+        "link": f"{site_url}/verify-email/{verification_token(tenant)}/",
+        "days": settings.MYMEDIC_VERIFY_LINK_DAYS,
+        "removed_after": settings.MYMEDIC_UNVERIFIED_TENANT_DAYS,
+    }
+    with translation.override(page_language(language)):
+        subject = gettext("Confirm your email to open %(clinic)s on MyMedic") % values
+        message = (
+            gettext(
+                "Welcome to MyMedic.\n\nOpen this link to confirm your email address and open "
+                "%(clinic)s to patients (until then no message is sent to them):\n\n%(link)s\n\n"
+                "The link works for %(days)s days. A clinic not confirmed within "
+                "%(removed_after)s days is removed.\n"
+            )
+            % values
+        )
     send_mail(
-        subject=f"Confirm your email to open {tenant.name} on MyMedic",
-        message=(
-            f"Welcome to MyMedic.\n\nOpen this link to confirm your email address and open "
-            f"{tenant.name} to patients (until then no message is sent to them):\n\n{link}\n\n"
-            f"The link works for {days} days. A clinic not confirmed within "
-            f"{settings.MYMEDIC_UNVERIFIED_TENANT_DAYS} days is removed.\n"
-        ),
+        subject=subject,
+        message=message,
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[owner_email],
     )

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.clinic.handoff import sign_in_link_token
-from apps.clinic.language import in_visitors_language
+from apps.clinic.language import in_visitors_language, staff_choice
 from apps.core.clientip import client_address
 from apps.core.errors import DomainError, InvalidInput
 from apps.core.hosts import host_url
@@ -81,7 +81,9 @@ class CellOnboardingApi(CellInternalApi):
         fields = dict(serializer.validated_data)
         site_url = fields.pop("site_url")
         onboarded = tenant_onboard(**fields)
-        send_verification(onboarded.tenant, fields["owner_email"], site_url)
+        send_verification(
+            onboarded.tenant, fields["owner_email"], site_url, fields["owner_language"]
+        )
         body = CellOnboardedSerializer(
             {
                 "slug": onboarded.tenant.slug,
@@ -143,7 +145,9 @@ def signup(request: HttpRequest) -> HttpResponse:
             form.add_error(None, gettext(TOO_MANY))
             return render(request, "tenants/signup.html", {"form": form}, status=429)
         try:
-            signed_up = tenant_sign_up(site_url=_site(request), **form.cleaned_data)
+            signed_up = tenant_sign_up(
+                site_url=_site(request), owner_language=staff_choice(), **form.cleaned_data
+            )
         except InvalidInput as exc:
             for field, messages in exc.as_dict().items():
                 for message in messages:  # type: ignore[attr-defined]

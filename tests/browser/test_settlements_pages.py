@@ -23,6 +23,7 @@ from apps.settlements import commands as settlements
 from apps.tenants.models import Tenant
 from tests.browser.chromium import needs_chromium, tenant_site
 from tests.browser.desk import PASSWORD, sign_in
+from tests.browser.test_accessibility import AXE, serious_violations
 from tests.browser.test_reception_day import shot
 from tests.settlements.conftest import payment_row, report
 
@@ -129,3 +130,40 @@ def test_a_manager_works_the_exception_queue(
     expect(manager.get_by_test_id("exception-unbanked_line")).to_have_count(0)
     expect(manager.get_by_text("Payout of 6 Jan")).to_be_visible()
     shot(manager, "settlements-exception-resolved")
+
+
+def test_a_refused_file_lists_every_line_to_fix_in_the_managers_language(
+    browser: tuple[Browser, str],
+) -> None:
+    """A statement with three bad dates: one alert, then all three lines, in English and in
+    Hindi, with nothing serious for axe (the list scrolls and takes the keyboard's focus)."""
+    assert AXE.exists(), "`scripts/local.sh setup` installs axe-core (npm ci)"
+    chromium, base = browser
+    context = chromium.new_context(viewport={"width": 1366, "height": 768}, bypass_csp=True)
+    manager: Page = context.new_page()
+    sign_in(manager, base, "mgr@example.com")
+    bad = b"".join(f"0{day}/01/2027,NEFT,UTR{day},1500.00,,\n".encode() for day in (6, 7, 8))
+    statement = {"name": "statement.csv", "mimeType": "text/csv", "buffer": STATEMENT[:46] + bad}
+
+    for language, alert, line in (
+        ("en", "Nothing was imported", "line 3: Use the format YYYY-MM-DD."),
+        ("hi", "कुछ भी आयात नहीं हुआ", "पंक्ति 3: YYYY-MM-DD फ़ॉर्मैट में लिखें।"),
+    ):
+        manager.goto(f"{base}/reception/settlements/")
+        if language == "hi":
+            choice = manager.get_by_test_id("language-choice")
+            choice.get_by_role("combobox").select_option("hi")
+            choice.get_by_role("button").click()
+            expect(manager.locator("html")).to_have_attribute("lang", "hi")
+        upload = manager.get_by_test_id("settlement-upload")
+        upload.locator("input[value=bank]").check()
+        upload.locator("input[type=file]").set_input_files(statement)
+        upload.locator("button[type=submit]").click()
+
+        expect(manager.get_by_role("alert")).to_contain_text(alert)
+        problems = manager.get_by_test_id("line-problems").locator("li")
+        expect(problems).to_have_count(3)
+        expect(problems.nth(1)).to_have_text(line)
+        assert serious_violations(manager) == []
+        shot(manager, f"settlements-file-refused-{language}")
+    context.close()

@@ -9,11 +9,13 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.test import Client
+from django_tenants.utils import schema_context
 
-from apps.clinic.models import Branch, Role
+from apps.clinic.models import Branch, Role, User
 from apps.tenants.models import Tenant
 from tests.clinic.factories import UserFactory
 from tests.conftest import HostClient
+from tests.tenants.factories import TenantFactory
 
 pytestmark = pytest.mark.usefixtures("celery_in_process")
 
@@ -263,3 +265,45 @@ def test_the_public_site_remembers_the_choice_too(db: None) -> None:
 
     assert chosen.status_code == 302 and chosen["Location"] == "/signup/"
     assert page_language(visitor.get("/signup/", HTTP_ACCEPT_LANGUAGE="en")) == "hi"
+
+
+def owner_of(slug: str) -> User:
+    with schema_context(Tenant.objects.get(slug=slug).schema_name):
+        return User.objects.get(role=Role.OWNER)
+
+
+def test_a_sign_up_made_in_hindi_opens_a_hindi_console_and_sends_a_hindi_email(
+    public_api: HostClient,
+) -> None:
+    valid = {**SIGNUP, "owner_password": "a-long-unusual-passphrase"}
+    public_api.post("/signup/", {**valid, "slug": "sunrise"}, HTTP_ACCEPT_LANGUAGE=HINDI)
+    public_api.post(
+        "/signup/",
+        {**valid, "slug": "lotus", "owner_email": "nisha@lotus.example.com"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    hindi_mail, english_mail = mail.outbox
+    assert hindi_mail.subject == "MyMedic पर Sunrise Clinic खोलने के लिए अपना ईमेल पक्का करें"
+    assert "MyMedic में आपका स्वागत है।" in str(hindi_mail.body)
+    assert "यह लिंक 7 दिन तक काम करता है।" in str(hindi_mail.body)
+    assert "http://localhost/verify-email/" in str(hindi_mail.body)
+    assert "Welcome" not in str(hindi_mail.body)
+    assert english_mail.subject == "Confirm your email to open Sunrise Clinic on MyMedic"
+    assert "The link works for 7 days." in str(english_mail.body)
+    assert [owner_of("sunrise").language, owner_of("lotus").language] == ["hi", "en"]
+
+
+def test_the_confirmation_sent_again_is_in_the_owners_language(db: None) -> None:
+    tenant = TenantFactory(slug="pending")
+    client = HostClient("pending.localhost")
+    with schema_context(tenant.schema_name):
+        owner = User.objects.get(role=Role.OWNER)
+        owner.language = "hi"
+        owner.save(update_fields=["language"])
+        client.force_login(owner)
+
+    client.post("/setup/verify-email/")
+
+    assert mail.outbox[-1].subject == "MyMedic पर Pending Clinic खोलने के लिए अपना ईमेल पक्का करें"
+    assert "/verify-email/" in str(mail.outbox[-1].body)

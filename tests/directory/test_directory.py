@@ -5,8 +5,11 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core import mail
 from django.test import override_settings
+from django_tenants.utils import schema_context
 
+from apps.clinic.models import Role, User
 from apps.core.errors import InvalidInput, NotFound
 from apps.directory.cells import all_cells, place
 from apps.directory.commands import relocate
@@ -307,3 +310,18 @@ def test_a_tenant_the_directory_lost_is_counted_then_recorded_by_the_repair(
     assert TenantLocation.objects.get(slug=tenant.slug).hosts == [f"{tenant.slug}.localhost"]
     after = public_api.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").content.decode()
     assert "mymedic_tenants_unrouted 0\n" in after
+
+
+@pytest.mark.usefixtures("celery_in_process")
+def test_a_sign_up_another_cell_forwards_keeps_the_owners_language(public_api: Any) -> None:
+    response = public_api.post(
+        "/internal/cells/onboarding/",
+        {**SIGNUP, "site_url": "http://localhost", "owner_language": "hi"},
+        format="json",
+        **{f"HTTP_{SECRET_HEADER.upper().replace('-', '_')}": settings.MYMEDIC_CELL_SECRET},
+    )
+
+    assert response.status_code == 201, response.content
+    with schema_context(Tenant.objects.get(slug="lotus").schema_name):
+        assert User.objects.get(role=Role.OWNER).language == "hi"
+    assert mail.outbox[-1].subject.startswith("MyMedic पर ")

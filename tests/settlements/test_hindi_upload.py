@@ -160,6 +160,35 @@ def test_a_files_line_problem_is_shown_in_hindi_and_the_import_keeps_english(
     assert refused.value.errors == {"rows": ["line 2: Use the format YYYY-MM-DD."]}
 
 
+def test_every_refused_line_is_listed_at_once_and_a_long_list_says_how_many_more(
+    tenant: Tenant, owner: User
+) -> None:
+    browser = hindi_manager(tenant, owner)
+    bad = b"".join(f"0{day}/01/2027,NEFT,UTR{day},1500.00,,\n".encode() for day in range(1, 4))
+    many = b"".join(f"x{n},NEFT,UTR{n},1500.00,,\n".encode() for n in range(53))
+    header = b"date,narration,reference,credit,debit,balance\n"
+
+    page = browser.post(
+        "/reception/settlements/",
+        {"kind": "bank", "file": SimpleUploadedFile("b.csv", header + bad)},
+    )
+    with pytest.raises(InvalidInput) as refused:
+        formats.parse_bank((header + many).decode())
+
+    words = text_of(page.content.decode())
+    assert "कुछ भी आयात नहीं हुआ: नीचे की पंक्तियाँ ठीक करें" in words
+    assert [f"पंक्ति {line}: YYYY-MM-DD फ़ॉर्मैट में लिखें।" in words for line in (2, 3, 4)] == [
+        True,
+        True,
+        True,
+    ]
+    rows = refused.value.errors["rows"]
+    assert len(rows) == problems.LISTED + 1 == 51
+    assert rows[-1] == "3 more line(s) with a problem, not listed"
+    with translation.override("hi"):
+        assert problems.shown(rows[-1]) == "3 और पंक्तियों में समस्या है, जो यहाँ नहीं दिखाई गईं"
+
+
 def test_every_line_problem_reads_back_in_hindi_and_unknown_text_stays() -> None:
     english = {
         problems.NOT_AN_AMOUNT: "500.00 जैसी राशि नहीं है",
