@@ -23,8 +23,8 @@ from tests.integration.test_outbound_partitions import make, sql
 
 pytestmark = pytest.mark.usefixtures("tenant")
 
-# March 1st is then the HL7 stores' cutoff (90 days). The archive runs then, after the rows
-# were last changed (the test's rows are dated in 2027, their changes now).
+# March 1st is then the HL7 stores' cutoff (90 days). The archive runs then, after every
+# row was last changed.
 JUNE = datetime(2027, 6, 2, tzinfo=UTC)
 
 
@@ -44,10 +44,14 @@ def channel() -> Channel:
 
 
 def made(channel: Channel, position: int, day: date, status: str) -> OutboundMessage:
-    message = make(channel, position, datetime(day.year, day.month, day.day, 9, tzinfo=UTC))
+    """A message made at 09:00 UTC on `day` and given `status` an hour later (so every row is
+    last changed long before the archive runs, whatever the date the suite runs on)."""
+    at = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+    message = make(channel, position, at)
     if status != OutboundMessage.Status.PENDING:
-        message.status = status
-        message.save()
+        with time_machine.travel(at + timedelta(hours=1), tick=False):
+            message.status = status
+            message.save()
     return message
 
 
@@ -63,7 +67,7 @@ def live() -> set[str]:
         return {p.name for p in partitions(cursor, HL7_OUTBOUND)}
 
 
-def test_a_month_past_retention_leaves_for_a_checked_file_and_a_month_with_a_pending_message_stays(  # noqa: E501
+def test_an_old_month_leaves_for_a_checked_file_and_one_with_a_pending_message_stays(
     channel: Channel, archive_dir: Path
 ) -> None:
     january = [
