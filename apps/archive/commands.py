@@ -1,24 +1,25 @@
-"""Archive and retention of a tenant's event log, audit trail and HL7 message store (run in
+"""Archive and retention of a tenant's event log, audit trail and HL7 message stores (run in
 its schema).
 
 `logs_archive` moves every month older than the tenant's retention out of the database (for
-the HL7 store: older than MYMEDIC_HL7_RETENTION_DAYS, and only once all its messages are
-applied):
+the HL7 stores: older than MYMEDIC_HL7_RETENTION_DAYS, and only once all its messages are
+settled: inbound ones applied, outbound ones sent or dead-lettered):
 
 1. the read models are brought to the head and snapshotted (`replay.snapshot`), so a rebuild
    starts from the snapshots and reads only the live months;
-2. per partition, oldest first, events, then audit entries, then HL7 messages: its rows are
-   exported in id order to gzip NDJSON under `MYMEDIC_ARCHIVE_DIR` in chunks of
-   MYMEDIC_ARCHIVE_CHUNK_ROWS, each a gzip member that is re-read (count, ids in order, for
-   the audit trail the chain from the previous checkpoint) before the checkpoint
-   (`ArchiveProgress`) moves past it. A run with a deadline stops after a chunk and the next
-   goes on from the checkpoint; so does a run that was killed (what it wrote past the
-   checkpoint is cut off and written again, to the same bytes);
+2. per partition, oldest first, events, then audit entries, then inbound HL7 messages, then
+   outbound ones: its rows are exported in id order to gzip NDJSON under
+   `MYMEDIC_ARCHIVE_DIR` in chunks of MYMEDIC_ARCHIVE_CHUNK_ROWS, each a gzip member that
+   is re-read (count, ids in order, for the audit trail the chain from the previous
+   checkpoint) before the checkpoint (`ArchiveProgress`) moves past it. A run with a
+   deadline stops after a chunk and the next goes on from the checkpoint; so does a run
+   that was killed (what it wrote past the checkpoint is cut off and written again, to the
+   same bytes);
 3. then, in one short transaction under the tenant's append lock: DETACH the partition,
    check it holds no row past the exported ones (and, for a store whose rows change, none
-   changed since the export began), record it (`ArchivedPartition`, signed with the anchor
-   key: for the audit trail the chain head at the boundary, the checkpoint `verify_audit`
-   goes on from), write an audit entry, DROP the detached table.
+   changed since the export began and none unsettled), record it (`ArchivedPartition`,
+   signed with the anchor key: for the audit trail the chain head at the boundary, the
+   checkpoint `verify_audit` goes on from), write an audit entry, DROP the detached table.
 
 The rows leave the database only after every chunk of their file is verified, and only whole
 partitions leave.
@@ -48,6 +49,7 @@ from apps.core.partitions import (
     AUDIT_TRAIL,
     EVENT_LOG,
     HL7_MESSAGES,
+    HL7_OUTBOUND,
     MonthlyLog,
     Partition,
     add_months,
@@ -60,19 +62,34 @@ from apps.core.partitions import (
 from apps.eventstore import archivefiles, replay
 from apps.eventstore.models import ArchivedPartition, ProjectionState, archived_through
 from apps.eventstore.projections import catch_up, projections
-from apps.integration.models import Message
+from apps.integration.models import Message, OutboundMessage
 
 logger = logging.getLogger(__name__)
 
 EXPORT_BATCH = 10_000
-LOGS = (EVENT_LOG, AUDIT_TRAIL, HL7_MESSAGES)
-# An HL7 month leaves only once every message of it is applied: the error queue and the dead
-# letters stay where a person can reprocess them (as `hl7_purge` keeps them).
-HL7_SETTLED = f"status = '{Message.Status.APPLIED}'"
-# Archived messages release their control ids, as a purged message does (its row's trigger).
+LOGS = (EVENT_LOG, AUDIT_TRAIL, HL7_MESSAGES, HL7_OUTBOUND)
+HL7_STORES = (HL7_MESSAGES, HL7_OUTBOUND)
+# A month of an HL7 store leaves only once every message of it is settled (SQL over its rows).
+SETTLED = {
+    # Inbound: applied. The error queue and the dead letters stay where a person can
+    # reprocess them (as `hl7_purge` keeps them): reprocessing still changes patients' rows.
+    HL7_MESSAGES.table: f"status = '{Message.Status.APPLIED}'",
+    # Outbound: sent, or dead (the peer refused it past the channel's retries; its month is
+    # past the retention and the file keeps it). A pending message keeps its month: it holds
+    # its channel's later messages, and it can be sent only from this table.
+    HL7_OUTBOUND.table: (
+        f"status IN ('{OutboundMessage.Status.SENT}', '{OutboundMessage.Status.DEAD}')"
+    ),
+}
+# Archived messages release their control ids (outbound: their positions), as a purged
+# message does (its row's trigger).
 RELEASE_CONTROL_IDS = (
     "DELETE FROM integration_messagecontrol AS c USING {partition} AS m "
     "WHERE c.channel_id = m.channel_id AND c.control_id = m.control_id"
+)
+RELEASE_POSITIONS = (
+    "DELETE FROM integration_outboundposition AS c USING {partition} AS m "
+    "WHERE c.channel_id = m.channel_id AND c.position = m.position"
 )
 # And their application ACKs go with them (`ApplicationAck.message` has no database constraint).
 DELETE_APPLICATION_ACKS = (
@@ -105,17 +122,17 @@ def archive_cutoff(now: datetime | None = None) -> datetime:
 
 
 def next_archive_due(now: datetime | None = None) -> datetime | None:
-    """When the oldest live month of the event log or of the HL7 store passes its retention
+    """When the oldest live month of the event log or of an HL7 store passes its retention
     (None: nothing to wait for)."""
     with connection.cursor() as cursor:
         events = [p.upper for p in partitions(cursor, EVENT_LOG) if p.upper is not None]
-        messages = [p.upper for p in partitions(cursor, HL7_MESSAGES) if p.upper is not None]
+        messages = [p.upper for store in HL7_STORES for p in partitions(cursor, store) if p.upper]
     due = []
     if events:
         keep = retention_months(connection.schema_name)
         due.append(instant(add_months(month_start(events[0]), keep)))
     if messages:
-        due.append(messages[0] + timedelta(days=settings.MYMEDIC_HL7_RETENTION_DAYS))
+        due.append(min(messages) + timedelta(days=settings.MYMEDIC_HL7_RETENTION_DAYS))
     return min(due, default=None)
 
 
@@ -132,19 +149,22 @@ class Archived:
 def logs_archive(
     *, actor: Any, now: datetime | None = None, deadline: float | None = None
 ) -> list[Archived]:
-    """Archives every partition past retention (events, then audit entries, then HL7
-    messages). With a `deadline` (time.monotonic()) it stops after the chunk that passes it:
-    the last item is then not `finished`, and the next call goes on where this one stopped."""
+    """Archives every partition past retention (events, then audit entries, then inbound
+    and outbound HL7 messages). With a `deadline` (time.monotonic()) it stops after the
+    chunk that passes it: the last item is then not `finished`, and the next call goes on
+    where this one stopped."""
     cutoffs = {log.table: archive_cutoff(now) for log in (EVENT_LOG, AUDIT_TRAIL)}
-    cutoffs[HL7_MESSAGES.table] = hl7_cutoff(now)
+    for store in HL7_STORES:
+        cutoffs[store.table] = hl7_cutoff(now)
     with connection.cursor() as cursor:
         due = {
             log.table: [p for p in partitions(cursor, log) if _past(p, cutoffs[log.table])]
             for log in LOGS
         }
-        due[HL7_MESSAGES.table] = [
-            p for p in due[HL7_MESSAGES.table] if _settled(cursor, p, HL7_SETTLED)
-        ]
+        for store in HL7_STORES:
+            due[store.table] = [
+                p for p in due[store.table] if _settled(cursor, p, SETTLED[store.table])
+            ]
     if not any(due.values()):
         return []
     # A snapshot taken when the first chunk of the events began covers them still (archived
@@ -162,8 +182,8 @@ def logs_archive(
 
 
 def hl7_cutoff(now: datetime | None = None) -> datetime:
-    """HL7 message partitions that end at or before this instant hold only messages older
-    than MYMEDIC_HL7_RETENTION_DAYS."""
+    """HL7 message partitions (inbound and outbound) that end at or before this instant hold
+    only messages older than MYMEDIC_HL7_RETENTION_DAYS."""
     days = timedelta(days=settings.MYMEDIC_HL7_RETENTION_DAYS)
     return instant(month_start((now or timezone.now()) - days))
 
@@ -346,11 +366,14 @@ def _detach_and_drop(
         if cursor.fetchone()[0]:
             raise Conflict(f"{partition.name} changed while it was archived; nothing was dropped.")
         if log.changed_at:
-            # Its rows change (a message reprocessed): none may have changed since the first
-            # chunk was exported, or the file would hold an older state of it.
+            # Its rows change (a message reprocessed, a dead letter sent again): none may have
+            # changed since the first chunk was exported, or the file would hold an older
+            # state of it; and none may be unsettled, which a change between the check that
+            # chose the month and the export's start would leave (one scan for both).
+            unsettled = f" OR NOT ({SETTLED[log.table]})" if log.table in SETTLED else ""
             cursor.execute(
                 f"SELECT EXISTS (SELECT 1 FROM {quote(partition.name)} "  # noqa: S608
-                f"WHERE {quote(log.changed_at)} >= %s)",
+                f"WHERE {quote(log.changed_at)} >= %s{unsettled})",
                 [progress.started],
             )
             if cursor.fetchone()[0]:
@@ -360,6 +383,8 @@ def _detach_and_drop(
         if log is HL7_MESSAGES:
             cursor.execute(RELEASE_CONTROL_IDS.format(partition=quote(partition.name)))
             cursor.execute(DELETE_APPLICATION_ACKS.format(partition=quote(partition.name)))
+        if log is HL7_OUTBOUND:
+            cursor.execute(RELEASE_POSITIONS.format(partition=quote(partition.name)))
         record.mac = anchors.sign(record.signed_facts(schema))
         record.save(force_insert=True)
         archivefiles.write_manifest(Path(record.path), _manifest(record, schema))

@@ -1,11 +1,13 @@
 """Logs RANGE-partitioned by calendar month (UTC), one definition for each.
 
-A log (the event log, the audit trail, and the HL7 message store, whose rows change status
-but never month) is a partitioned table whose partition key is its timestamp column.
+A log (the event log, the audit trail, and the HL7 message stores, inbound and outbound,
+whose rows change status but never month) is a partitioned table whose partition key is its
+timestamp column.
 PostgreSQL wants the key in every unique index, so the primary key is (id, key); the id
 still comes from one sequence owned by the parent, so ids stay one global order across
 partitions. Unique rules that do not contain the key are kept elsewhere (the event log's
-stream heads, `eventstore.0006`; the HL7 store's control ids, `integration.0003`).
+stream heads, `eventstore.0006`; the HL7 store's control ids, `integration.0004`; the
+outbound store's (channel, position) claims, `integration.0005`).
 
 - **Months ahead.** `ensure_months` makes the partitions of the given months; a DEFAULT
   partition takes any row whose month has none yet, so an insert never fails. A month made
@@ -90,7 +92,7 @@ EVENT_LOG = MonthlyLog(
     insert_check="public.mymedic_event_stream_head",
 )
 # The inbound HL7 v2 message store (apps.integration): its (channel, control_id) uniqueness is
-# kept by `integration_messagecontrol` (`integration.0003`), as the event log's stream heads.
+# kept by `integration_messagecontrol` (`integration.0004`), as the event log's stream heads.
 HL7_MESSAGES = MonthlyLog(
     table="integration_message",
     id="id",
@@ -100,6 +102,20 @@ HL7_MESSAGES = MonthlyLog(
     append_only=False,
     fixed=("received_at", "channel_id", "control_id"),
     after_delete="public.mymedic_hl7_message_release",
+    changed_at="updated",
+)
+# The outbound SIU outbox (apps.integration.outbound), by the month a message was made: its
+# (channel, position) uniqueness, which makes a message once per event and channel, is kept
+# by `integration_outboundposition` (`integration.0005`).
+HL7_OUTBOUND = MonthlyLog(
+    table="integration_outboundmessage",
+    id="id",
+    key="created",
+    trigger_prefix="hl7_outbound",
+    insert_check="public.mymedic_hl7_outbound_claim",
+    append_only=False,
+    fixed=("created", "channel_id", "position"),
+    after_delete="public.mymedic_hl7_outbound_release",
     changed_at="updated",
 )
 AUDIT_TRAIL = MonthlyLog(
@@ -112,7 +128,7 @@ AUDIT_TRAIL = MonthlyLog(
 )
 
 
-MONTHLY_LOGS = (EVENT_LOG, AUDIT_TRAIL, HL7_MESSAGES)
+MONTHLY_LOGS = (EVENT_LOG, AUDIT_TRAIL, HL7_MESSAGES, HL7_OUTBOUND)
 
 
 @dataclass(frozen=True)

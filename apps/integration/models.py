@@ -4,7 +4,9 @@ Invariant of the store: a message is a committed row before the sender gets any 
 a channel's messages are numbered (`id`) in the order they were stored, which is the order
 they are applied in. The raw text is sealed under the tenant's key (it names patients).
 The store is partitioned by the month a message was received (`apps.core.partitions.
-HL7_MESSAGES`); a (channel, control id) is stored once, whatever the month.
+HL7_MESSAGES`); a (channel, control id) is stored once, whatever the month. The outbound
+store is partitioned by the month a message was made (`HL7_OUTBOUND`); a (channel, position)
+is made once, whatever the month.
 """
 
 from typing import Any
@@ -88,7 +90,7 @@ class Message(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            # Unique through `integration_messagecontrol` (migration 0003): the table is
+            # Unique through `integration_messagecontrol` (migration 0004): the table is
             # partitioned by `received_at`, which a unique index would have to contain.
             models.Index(fields=["channel", "control_id"], name="hl7_message_control"),
             models.Index(fields=["received_at"], name="hl7_message_received"),
@@ -213,7 +215,8 @@ class MappingVersion(EventSourcedModel):
 class OutboundMessage(models.Model):
     """An SIU message for an outbound channel, made from one appointment event (keyed by the
     channel and the event's position, so a repeated or rebuilt run makes it once) and sent in
-    position order. An operational outbox, like the inbound store."""
+    position order. An operational outbox, like the inbound store, and like it partitioned by
+    month (`apps.core.partitions.HL7_OUTBOUND`, by `created`)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting to be sent"
@@ -234,18 +237,38 @@ class OutboundMessage(models.Model):
     error = models.CharField(max_length=200, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Stamped at each save: the archive drops a month only if no message of it changed (a
+    # dead letter sent again) after its export began.
+    updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["channel", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["channel", "position"], name="hl7_outbound_position")
-        ]
         indexes = [
-            models.Index(fields=["status", "channel", "position"], name="hl7_outbound_pending")
+            # Unique through `integration_outboundposition` (migration 0005): the table is
+            # partitioned by `created`, which a unique index would have to contain.
+            models.Index(fields=["channel", "position"], name="hl7_outbound_position"),
+            models.Index(fields=["status", "channel", "position"], name="hl7_outbound_pending"),
         ]
 
     def __str__(self) -> str:
         return f"Outbound {self.message_type} {self.pk} ({self.status})"
+
+    def _do_update(
+        self,
+        base_qs: Any,
+        using: Any,
+        pk_val: Any,
+        values: Any,
+        update_fields: Any,
+        forced_update: bool,
+    ) -> bool:
+        # The partition key in the WHERE: the UPDATE is planned on this message's month
+        # only, not probed in every month's index (`created` never changes).
+        if self.created is not None:
+            base_qs = base_qs.filter(created=self.created)
+        return bool(
+            super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
+        )
 
     def _context(self) -> str:
         return f"hl7-out:{connection.schema_name}:{self.channel_id}:{self.position}"

@@ -12,6 +12,7 @@ from apps.core.partitions import (
     AUDIT_TRAIL,
     EVENT_LOG,
     HL7_MESSAGES,
+    HL7_OUTBOUND,
     add_months,
     instant,
     partitions,
@@ -35,20 +36,25 @@ def test_a_tenant_whose_log_grew_gets_its_months_ahead_and_its_archive_a_due_tim
     make_tenant_partitions()
 
     with connection.cursor() as cursor:
-        for log in (EVENT_LOG, AUDIT_TRAIL, HL7_MESSAGES):
+        for log in (EVENT_LOG, AUDIT_TRAIL, HL7_MESSAGES, HL7_OUTBOUND):
             names = {p.name for p in partitions(cursor, log)}
             assert {log.partition_name(m.date()) for m in _months(now)} <= names
         oldest = next(p for p in partitions(cursor, EVENT_LOG) if p.upper is not None)
-        messages = next(p for p in partitions(cursor, HL7_MESSAGES) if p.upper is not None)
+        messages = min(
+            p.upper
+            for store in (HL7_MESSAGES, HL7_OUTBOUND)
+            for p in partitions(cursor, store)
+            if p.upper is not None
+        )
     assert tenant.schema_name not in tenants_with_work(MAKE, now)
-    assert oldest.upper is not None and messages.upper is not None
-    # Due when the first of the two passes its retention: the event log's 36 months, the
-    # HL7 store's 90 days.
+    assert oldest.upper is not None
+    # Due when the first of them passes its retention: the event log's 36 months, the HL7
+    # stores' (inbound and outbound) 90 days.
     due = min(
         instant(add_months(oldest.upper.date(), 36)),
-        messages.upper + timedelta(days=settings.MYMEDIC_HL7_RETENTION_DAYS),
+        messages + timedelta(days=settings.MYMEDIC_HL7_RETENTION_DAYS),
     )
-    assert due == messages.upper + timedelta(days=90)
+    assert due == messages + timedelta(days=90)
     assert tenant.schema_name not in tenants_with_work(ARCHIVE, due - timedelta(seconds=1))
     assert tenant.schema_name in tenants_with_work(ARCHIVE, due)
 
