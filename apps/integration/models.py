@@ -9,7 +9,7 @@ store is partitioned by the month a message was made (`HL7_OUTBOUND`); a (channe
 is made once, whatever the month.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import models
 
@@ -56,9 +56,38 @@ class Channel(EventSourcedModel):
         return f"{self.name} ({self.direction})"
 
 
-class Message(models.Model):
+class MonthPartitioned(models.Model):
+    """A row of a store partitioned by month on `partition_key`, a column that never changes
+    (a trigger refuses it): a save names the month in its UPDATE, so PostgreSQL plans it on
+    that month's partition only, not by probing every month's index."""
+
+    partition_key: ClassVar[str]
+
+    class Meta:
+        abstract = True
+
+    def _do_update(
+        self,
+        base_qs: Any,
+        using: Any,
+        pk_val: Any,
+        values: Any,
+        update_fields: Any,
+        forced_update: bool,
+    ) -> bool:
+        month = getattr(self, self.partition_key)
+        if month is not None:
+            base_qs = base_qs.filter(**{self.partition_key: month})
+        return bool(
+            super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
+        )
+
+
+class Message(MonthPartitioned):
     """One HL7 v2 message as received. An operational store like the notification outbox:
     its effects (patients registered, merged, discharged) append their own events."""
+
+    partition_key = "received_at"
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received, not applied yet"
@@ -99,23 +128,6 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"HL7 message {self.pk} ({self.message_type}, {self.status})"
-
-    def _do_update(
-        self,
-        base_qs: Any,
-        using: Any,
-        pk_val: Any,
-        values: Any,
-        update_fields: Any,
-        forced_update: bool,
-    ) -> bool:
-        # The partition key in the WHERE: the UPDATE is planned on this message's month
-        # only, not probed in every month's index (`received_at` never changes).
-        if self.received_at is not None:
-            base_qs = base_qs.filter(received_at=self.received_at)
-        return bool(
-            super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
-        )
 
     def _context(self) -> str:
         return f"hl7:{connection.schema_name}:{self.channel_id}:{self.control_id}"
@@ -212,11 +224,13 @@ class MappingVersion(EventSourcedModel):
         return f"Mapping {self.number} of channel {self.channel_id} ({self.status})"
 
 
-class OutboundMessage(models.Model):
+class OutboundMessage(MonthPartitioned):
     """An SIU message for an outbound channel, made from one appointment event (keyed by the
     channel and the event's position, so a repeated or rebuilt run makes it once) and sent in
     position order. An operational outbox, like the inbound store, and like it partitioned by
     month (`apps.core.partitions.HL7_OUTBOUND`, by `created`)."""
+
+    partition_key = "created"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting to be sent"
@@ -252,23 +266,6 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"Outbound {self.message_type} {self.pk} ({self.status})"
-
-    def _do_update(
-        self,
-        base_qs: Any,
-        using: Any,
-        pk_val: Any,
-        values: Any,
-        update_fields: Any,
-        forced_update: bool,
-    ) -> bool:
-        # The partition key in the WHERE: the UPDATE is planned on this message's month
-        # only, not probed in every month's index (`created` never changes).
-        if self.created is not None:
-            base_qs = base_qs.filter(created=self.created)
-        return bool(
-            super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
-        )
 
     def _context(self) -> str:
         return f"hl7-out:{connection.schema_name}:{self.channel_id}:{self.position}"

@@ -6,7 +6,6 @@ releases the position, and an existing store is partitioned in place."""
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from importlib import import_module
-from typing import Any
 
 import pytest
 import time_machine
@@ -14,7 +13,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.test.utils import CaptureQueriesContext
 
 from apps.core.db import connection
-from apps.core.partitions import HL7_OUTBOUND, ensure_months, partitions
+from apps.core.partitions import HL7_OUTBOUND, ensure_months
 from apps.eventstore.models import Event
 from apps.integration.commands import channel_add
 from apps.integration.models import Channel, OutboundMessage
@@ -24,29 +23,11 @@ from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clock import ist
 from tests.integration.fake_his import fake_his
+from tests.integration.partitioned import home_of, months_an_update_scans, partitions_of, sql
 
 pytestmark = pytest.mark.usefixtures("tenant")
 
 JANUARY, FEBRUARY, MARCH = date(2027, 1, 1), date(2027, 2, 1), date(2027, 3, 1)
-
-
-def sql(statement: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return cursor.fetchall() if cursor.description else []
-
-
-def home_of(message: OutboundMessage) -> str:
-    rows = sql(
-        "SELECT tableoid::regclass::text FROM integration_outboundmessage WHERE id = %s",
-        [message.pk],
-    )
-    return str(rows[0][0])
-
-
-def partitions_of() -> list[Any]:
-    with connection.cursor() as cursor:
-        return partitions(cursor, HL7_OUTBOUND)
 
 
 def make(channel: Channel, position: int, at: datetime) -> OutboundMessage:
@@ -80,7 +61,7 @@ def test_the_outbox_is_partitioned_by_the_month_a_message_was_made() -> None:
         "WHERE c.oid = 'integration_outboundmessage'::regclass"
     )
     assert (kind, key) == ("p", "RANGE (created)")
-    names = {p.name for p in partitions_of()}
+    names = {p.name for p in partitions_of(HL7_OUTBOUND)}
     assert "integration_outboundmessage_default" in names
 
 
@@ -91,8 +72,8 @@ def test_a_position_is_made_once_whatever_the_month(channel: Channel) -> None:
         make(channel, 7, datetime(2027, 3, 2, tzinfo=UTC))
     later = make(channel, 8, datetime(2027, 3, 2, tzinfo=UTC))
 
-    assert home_of(first) == "integration_outboundmessage_p202701"
-    assert home_of(later) == "integration_outboundmessage_p202703"
+    assert home_of(HL7_OUTBOUND, first) == "integration_outboundmessage_p202701"
+    assert home_of(HL7_OUTBOUND, later) == "integration_outboundmessage_p202703"
     assert OutboundMessage.objects.filter(channel=channel, position=7).count() == 1
 
 
@@ -112,7 +93,7 @@ def test_an_event_planned_again_in_a_later_month_makes_no_second_message(
     assert plan(event.type, event.position, event.data) == 0
 
     assert list(OutboundMessage.objects.filter(position=event.position)) == [made]
-    assert home_of(made) == "integration_outboundmessage_p202701"
+    assert home_of(HL7_OUTBOUND, made) == "integration_outboundmessage_p202701"
 
 
 def test_the_outbox_sends_in_position_order_across_a_month_boundary() -> None:
@@ -126,7 +107,7 @@ def test_the_outbox_sends_in_position_order_across_a_month_boundary() -> None:
         february = make(channel, 20, datetime(2027, 2, 1, 0, 0, 5, tzinfo=UTC))
         january = make(channel, 10, datetime(2027, 1, 31, 23, 59, 55, tzinfo=UTC))
         assert february.pk < january.pk
-        assert home_of(january) != home_of(february)
+        assert home_of(HL7_OUTBOUND, january) != home_of(HL7_OUTBOUND, february)
         now = datetime(2027, 2, 1, 0, 1, tzinfo=UTC)
         with time_machine.travel(now, tick=False):
             assert send_pending() == 0  # January's is refused and holds February's
@@ -154,15 +135,7 @@ def test_a_status_change_is_written_in_the_messages_month_and_never_moves_it(
     [update] = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
     # The month in the WHERE (the SET names every column, `created` among them).
     assert '"created" =' in update.split(" WHERE ", 1)[1]
-    plan_text = sql(
-        "EXPLAIN UPDATE integration_outboundmessage SET status = 'sent' "
-        "WHERE id = %s AND created = %s",
-        [message.pk, message.created],
-    )
-    scanned = {p.name for p in partitions_of()} & {
-        word for (line,) in plan_text for word in line.split()
-    }
-    assert scanned == {"integration_outboundmessage_p202702"}
+    assert months_an_update_scans(HL7_OUTBOUND, message) == {"integration_outboundmessage_p202702"}
     assert OutboundMessage.objects.get(pk=message.pk).status == OutboundMessage.Status.SENT
     for column, value in (("created", "now()"), ("position", "31"), ("channel_id", "-1")):
         with pytest.raises(DatabaseError, match="never changes"), transaction.atomic():
@@ -170,7 +143,7 @@ def test_a_status_change_is_written_in_the_messages_month_and_never_moves_it(
                 f"UPDATE integration_outboundmessage SET {column} = {value} WHERE id = %s",  # noqa: S608
                 [message.pk],
             )
-    assert home_of(message) == "integration_outboundmessage_p202702"
+    assert home_of(HL7_OUTBOUND, message) == "integration_outboundmessage_p202702"
 
 
 def test_a_purged_message_releases_its_position(channel: Channel) -> None:
@@ -179,7 +152,7 @@ def test_a_purged_message_releases_its_position(channel: Channel) -> None:
     OutboundMessage.objects.filter(pk=message.pk).delete()
     again = make(channel, 40, datetime(2027, 2, 5, tzinfo=UTC))
 
-    assert home_of(again) == "integration_outboundmessage_p202702"
+    assert home_of(HL7_OUTBOUND, again) == "integration_outboundmessage_p202702"
 
 
 SCRATCH = "hl7_outbound_conversion"
@@ -235,7 +208,7 @@ def test_an_existing_outbox_is_partitioned_in_place_keeping_rows_and_positions(
     with connection.schema_editor() as editor:
         migration.partition(None, editor)
 
-    found = {p.name: p for p in partitions_of()}
+    found = {p.name: p for p in partitions_of(HL7_OUTBOUND)}
     assert found["integration_outboundmessage_legacy"].lower is None
     assert "integration_outboundmessage_default" in found
     assert sql(f"SELECT {columns} FROM integration_outboundmessage ORDER BY id") == before  # noqa: S608

@@ -14,25 +14,13 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.test.utils import CaptureQueriesContext
 
 from apps.core.db import connection
-from apps.core.partitions import HL7_MESSAGES, ensure_months, partitions
+from apps.core.partitions import HL7_MESSAGES, ensure_months
 from apps.integration.commands import channel_add
 from apps.integration.models import ApplicationAck, Channel, Message
 from apps.tenants.models import Tenant
+from tests.integration.partitioned import home_of, months_an_update_scans, partitions_of, sql
 
 pytestmark = pytest.mark.usefixtures("tenant")
-
-
-def sql(statement: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return cursor.fetchall() if cursor.description else []
-
-
-def home_of(message: Message) -> str:
-    rows = sql(
-        "SELECT tableoid::regclass::text FROM integration_message WHERE id = %s", [message.pk]
-    )
-    return str(rows[0][0])
 
 
 def store(channel: Channel, control_id: str, at: datetime) -> Message:
@@ -56,8 +44,8 @@ def test_a_control_id_is_stored_once_whatever_the_month(channel: Channel) -> Non
         store(channel, "MSG-1", datetime(2027, 3, 2, tzinfo=UTC))
     later = store(channel, "MSG-2", datetime(2027, 3, 2, tzinfo=UTC))
 
-    assert home_of(first) == "integration_message_p202701"
-    assert home_of(later) == "integration_message_p202703"
+    assert home_of(HL7_MESSAGES, first) == "integration_message_p202701"
+    assert home_of(HL7_MESSAGES, later) == "integration_message_p202703"
     assert Message.objects.filter(control_id="MSG-1").count() == 1
 
 
@@ -72,25 +60,12 @@ def test_a_status_change_is_written_in_the_messages_month_and_never_moves_it(
 
     [update] = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
     assert '"received_at" =' in update
-    plan = sql(
-        "EXPLAIN UPDATE integration_message SET status = 'applied' "
-        "WHERE id = %s AND received_at = %s",
-        [message.pk, message.received_at],
-    )
-    scanned = {p.name for p in partitions_of()} & {
-        word for (line,) in plan for word in line.split()
-    }
-    assert scanned == {"integration_message_p202702"}
+    assert months_an_update_scans(HL7_MESSAGES, message) == {"integration_message_p202702"}
     assert Message.objects.get(pk=message.pk).status == Message.Status.APPLIED
     for column, value in (("received_at", "now()"), ("control_id", "'MSG-4'")):
         with pytest.raises(DatabaseError, match="never changes"), transaction.atomic():
             sql(f"UPDATE integration_message SET {column} = {value} WHERE id = %s", [message.pk])  # noqa: S608
-    assert home_of(message) == "integration_message_p202702"
-
-
-def partitions_of() -> list[Any]:
-    with connection.cursor() as cursor:
-        return partitions(cursor, HL7_MESSAGES)
+    assert home_of(HL7_MESSAGES, message) == "integration_message_p202702"
 
 
 def test_a_purged_message_releases_its_control_id(channel: Channel) -> None:
@@ -99,7 +74,7 @@ def test_a_purged_message_releases_its_control_id(channel: Channel) -> None:
     Message.objects.filter(pk=message.pk).delete()
     again = store(channel, "MSG-5", datetime(2027, 2, 5, tzinfo=UTC))
 
-    assert home_of(again) == "integration_message_p202702"
+    assert home_of(HL7_MESSAGES, again) == "integration_message_p202702"
 
 
 SCRATCH = "hl7_store_conversion"
@@ -153,7 +128,7 @@ def test_an_existing_store_is_partitioned_in_place_keeping_rows_and_control_ids(
     with connection.schema_editor() as editor:
         migration.partition(None, editor)
 
-    found = {p.name: p for p in partitions_of()}
+    found = {p.name: p for p in partitions_of(HL7_MESSAGES)}
     assert found["integration_message_legacy"].lower is None
     assert sql("SELECT id, control_id, received_at FROM integration_message ORDER BY id") == before
     assert sql("SELECT count(*) FROM integration_messagecontrol") == [(300,)]
@@ -218,7 +193,7 @@ def test_months_past_the_hl7_retention_are_archived_once_all_their_messages_are_
     archived = {a.partition: a.rows for a in done}
     assert archived["integration_message_p202701"] == 3
     assert "integration_message_p202702" not in archived  # its message is in the error queue
-    names = {p.name for p in partitions_of()}
+    names = {p.name for p in partitions_of(HL7_MESSAGES)}
     assert "integration_message_p202701" not in names
     assert "integration_message_p202702" in names
     record = ArchivedPartition.objects.get(partition="integration_message_p202701")
