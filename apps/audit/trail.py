@@ -77,10 +77,12 @@ def _hashed_fields(entry: AuditEntry) -> dict[str, Any]:
 # of the last block that are not used.
 MAX_IDS_AHEAD = 64
 
-_TABLE = AuditEntry._meta.db_table
+# Quoted as Django quotes it, so the statement reads as the ORM's insert did.
+_TABLE = f'"{AuditEntry._meta.db_table}"'
 _HEAD = f"SELECT hash FROM {_TABLE} ORDER BY id DESC LIMIT 1"  # noqa: S608  (our table)
 _TAKE = (
-    f"SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('{_TABLE}', 'id'))"  # noqa: S608
+    "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence("  # noqa: S608
+    f"'{AuditEntry._meta.db_table}', 'id'))"
     f" FROM generate_series(1, %s)), ({_HEAD})"
 )
 # Inserts the entry only if the chain's head is still the one it was hashed on (so a head

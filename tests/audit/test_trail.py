@@ -138,8 +138,8 @@ def test_entries_in_one_hold_of_the_lock_read_the_head_once_and_take_ids_in_bloc
 
     # Ids 2 + 4 + 8 at a time, each take reading the head with them; no other head read.
     assert sum(1 for s in sent if "nextval" in s) == 3
-    assert sum(1 for s in sent if s.startswith("INSERT INTO audit_auditentry")) == 14
-    assert not [s for s in sent if s.startswith("SELECT hash FROM audit_auditentry")]
+    assert sum(1 for s in sent if s.startswith('INSERT INTO "audit_auditentry"')) == 14
+    assert not [s for s in sent if s.startswith('SELECT hash FROM "audit_auditentry"')]
     assert [e.id for e in entries] == sorted(e.id for e in entries)
     assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
     assert verify().ok
