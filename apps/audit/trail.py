@@ -9,13 +9,14 @@ event of the log against the digest its entry recorded.
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from apps.audit import anchors
@@ -23,7 +24,7 @@ from apps.audit.models import AuditEntry
 from apps.core.db import connection
 from apps.eventstore import archivefiles
 from apps.eventstore.context import current_origin
-from apps.eventstore.locks import append_lock, in_command
+from apps.eventstore.locks import append_lock, in_command, kept_while_held
 from apps.eventstore.models import ArchivedPartition, Event, archived_through
 
 GENESIS = "0" * 64
@@ -70,6 +71,84 @@ def _hashed_fields(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
+# Ids taken from the sequence at once, doubling from the first to this many, while a hold of
+# the append lock goes on (an HL7 batch writes two entries a message): one round trip for
+# many entries, at the cost of a gap in the ids (as a rolled-back entry leaves) for the ids
+# of the last block that are not used.
+MAX_IDS_AHEAD = 64
+
+# Quoted as Django quotes it, so the statement reads as the ORM's insert did.
+_TABLE = f'"{AuditEntry._meta.db_table}"'
+_HEAD = f"SELECT hash FROM {_TABLE} ORDER BY id DESC LIMIT 1"  # noqa: S608  (our table)
+_TAKE = (
+    "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence("  # noqa: S608
+    f"'{AuditEntry._meta.db_table}', 'id'))"
+    f" FROM generate_series(1, %s)), ({_HEAD})"
+)
+# Inserts the entry only if the chain's head is still the one it was hashed on (so a head
+# kept past a savepoint that was rolled back can never be written into the chain).
+_INSERT = (
+    f"INSERT INTO {_TABLE} (id, at, actor_id, actor_role, branch_id, action, target,"  # noqa: S608
+    " detail, request_id, ip, prev_hash, hash)"
+    " SELECT %s::bigint, %s::timestamptz, %s::bigint, %s::varchar, %s::bigint, %s::varchar,"
+    " %s::varchar, %s::jsonb, %s::varchar, %s::inet, %s::varchar, %s::varchar"
+    f" WHERE ({_HEAD}) IS NOT DISTINCT FROM %s::varchar"
+)
+_INSERTED = [
+    cast(Field, AuditEntry._meta.get_field(name))
+    for name in (
+        "id", "at", "actor_id", "actor_role", "branch_id", "action", "target", "detail",
+        "request_id", "ip", "prev_hash", "hash",
+    )
+]  # fmt: skip
+
+
+@dataclass
+class _ChainEnd:
+    """The trail's head as this transaction has it (the hash of its last entry; None while
+    the trail is empty) and ids taken from the sequence ahead, in order."""
+
+    head: str | None = None
+    ids: list[int] = field(default_factory=list)
+    # How many ids the next take asks for.
+    block: int = 1
+
+    def next_id(self, cursor: Any) -> int:
+        """The next id, under the append lock (so id order is commit order). A take reads
+        the head too, the database's (which knows what was rolled back)."""
+        if not self.ids:
+            cursor.execute(_TAKE, [self.block])
+            ids, self.head = cursor.fetchone()
+            self.ids = sorted(ids, reverse=True)
+            self.block = min(self.block * 2, MAX_IDS_AHEAD)
+        return self.ids.pop()
+
+
+def _chain_end() -> _ChainEnd:
+    """The chain's end kept for the running command's hold of the append lock (an HL7 batch:
+    the head read once, not once an entry), or a new one for this entry alone."""
+    kept = kept_while_held()
+    if kept is None:
+        return _ChainEnd()
+    chain = kept.get("audit_chain")
+    if chain is None:
+        # Two: a registration (the patient and its link) takes its ids at once.
+        chain = kept["audit_chain"] = _ChainEnd(block=2)
+    return chain
+
+
+def _insert(cursor: Any, entry: AuditEntry, head: str | None) -> bool:
+    """Chains `entry` to `head` (None: the trail is empty) and inserts it if `head` is still
+    the trail's head; False (nothing written) if not."""
+    entry.prev_hash = head or GENESIS
+    entry.hash = entry_hash(entry.prev_hash, _hashed_fields(entry))
+    params = [
+        column.get_db_prep_save(getattr(entry, column.attname), connection) for column in _INSERTED
+    ]
+    cursor.execute(_INSERT, [*params, head])
+    return cursor.rowcount == 1
+
+
 def record(
     action: str,
     *,
@@ -88,27 +167,30 @@ def record(
     origin = current_origin()
     with transaction.atomic(savepoint=not in_command()):
         append_lock()
+        chain = _chain_end()
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence('audit_auditentry', 'id')),"
-                " (SELECT hash FROM audit_auditentry ORDER BY id DESC LIMIT 1)"
+            entry = AuditEntry(
+                id=chain.next_id(cursor),
+                at=timezone.now(),
+                actor_id=actor.pk if actor is not None else actor_id,
+                actor_role=(actor.role if actor is not None else actor_role) or "system",
+                branch_id=branch_id,
+                action=action,
+                target=target,
+                detail=json.loads(_canonical(detail or {})),
+                request_id=origin.request_id or "",
+                ip=origin.client_ip,
             )
-            entry_id, previous = cursor.fetchone()
-        entry = AuditEntry(
-            id=entry_id,
-            at=timezone.now(),
-            actor_id=actor.pk if actor is not None else actor_id,
-            actor_role=(actor.role if actor is not None else actor_role) or "system",
-            branch_id=branch_id,
-            action=action,
-            target=target,
-            detail=json.loads(_canonical(detail or {})),
-            request_id=origin.request_id or "",
-            ip=origin.client_ip,
-            prev_hash=previous or GENESIS,
-        )
-        entry.hash = entry_hash(entry.prev_hash, _hashed_fields(entry))
-        entry.save(force_insert=True)
+            if not _insert(cursor, entry, chain.head):
+                # The kept head was undone since (a savepoint rolled back): the database's.
+                cursor.execute(_HEAD)
+                row = cursor.fetchone()
+                chain.head = row[0] if row else None
+                if not _insert(cursor, entry, chain.head):
+                    raise RuntimeError("The audit trail's head moved under the append lock.")
+        chain.head = entry.hash
+    entry._state.adding = False
+    entry._state.db = connection.alias
     return entry
 
 

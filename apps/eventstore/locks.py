@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from apps.core.db import connection
 from apps.core.errors import TenantMoving
@@ -25,6 +26,10 @@ _held: ContextVar[tuple[int, str] | None] = ContextVar("append_lock_held", defau
 # (database connection, schema) where the caller's savepoint is the unit of failure of the
 # commands it runs (`callers_savepoint`).
 _unit: ContextVar[tuple[int, str] | None] = ContextVar("callers_savepoint", default=None)
+# (database connection, schema) and what is kept for the length of its hold (`kept_while_held`).
+_kept: ContextVar[tuple[tuple[int, str], dict[str, Any]] | None] = ContextVar(
+    "kept_while_held", default=None
+)
 
 
 def _holder() -> tuple[int, str]:
@@ -88,11 +93,30 @@ def holding_append_lock() -> Iterator[None]:
     """Takes the append lock for the rest of the enclosing atomic block and remembers it.
 
     The lock was taken at the start of that block, so no savepoint rolled back inside the
-    block can release it; the marker is dropped when the block is left.
+    block can release it; the marker is dropped when the block is left. The outermost hold
+    on this connection and tenant starts what `kept_while_held` keeps; a nested one (a
+    command inside the HL7 batch's hold) shares it.
     """
+    outermost = not in_command()
     append_lock()
     token = _held.set(_holder())
+    kept = _kept.set((_holder(), {})) if outermost else None
     try:
         yield
     finally:
+        if kept is not None:
+            _kept.reset(kept)
         _held.reset(token)
+
+
+def kept_while_held() -> dict[str, Any] | None:
+    """A dict that lives as long as the running command's hold of this tenant's append lock
+    on this connection (the outermost `holding_append_lock`, so within one transaction), for
+    what only the lock's holder can change (the audit trail's head); None outside a hold.
+
+    A savepoint rolled back inside the hold does not clear it: whoever keeps something here
+    checks it against the database whenever it is used to write."""
+    if not in_command():
+        return None
+    kept = _kept.get()
+    return kept[1] if kept is not None and kept[0] == _holder() else None

@@ -5,10 +5,13 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
+from apps.audit import trail
 from apps.audit.models import AuditEntry
 from apps.audit.trail import GENESIS, verify
 from apps.clinic.models import Branch, Role, User
+from apps.eventstore.locks import holding_append_lock
 from apps.eventstore.models import Event
 from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
@@ -124,6 +127,43 @@ def test_the_chain_links_every_entry_to_the_one_before(doctor: Doctor, patient: 
     assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
     result = verify()
     assert result.ok and result.entries == len(entries) and result.head == entries[-1].hash
+
+
+def test_entries_in_one_hold_of_the_lock_read_the_head_once_and_take_ids_in_blocks(
+    doctor: Doctor,
+) -> None:
+    with CaptureQueriesContext(connection) as captured, transaction.atomic(), holding_append_lock():
+        entries = [trail.record("test.many", target=f"n:{n}") for n in range(14)]
+    sent = [q["sql"] for q in captured.captured_queries]
+
+    # Ids 2 + 4 + 8 at a time, each take reading the head with them; no other head read.
+    assert sum(1 for s in sent if "nextval" in s) == 3
+    assert sum(1 for s in sent if s.startswith('INSERT INTO "audit_auditentry"')) == 14
+    assert not [s for s in sent if s.startswith('SELECT hash FROM "audit_auditentry"')]
+    assert [e.id for e in entries] == sorted(e.id for e in entries)
+    assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    assert verify().ok
+
+
+def test_a_head_kept_past_a_rolled_back_savepoint_never_enters_the_chain(doctor: Doctor) -> None:
+    """The head kept for a hold of the append lock still names an entry that a savepoint
+    inside the hold undid; the next entry must follow the entry that stayed."""
+    with transaction.atomic(), holding_append_lock():
+        trail.record("test.kept")
+        kept = trail.record("test.kept")
+        with pytest.raises(RuntimeError, match="undone"), transaction.atomic():
+            trail.record("test.undone")
+            raise RuntimeError("undone")
+        with CaptureQueriesContext(connection) as writing_after:
+            after = trail.record("test.after")
+
+    # Its id was taken ahead with the undone entry's (no take, which would read the head):
+    # only the kept head, checked by the insert, stood between it and the undone entry.
+    assert not [q for q in writing_after.captured_queries if "nextval" in q["sql"]]
+    assert after.prev_hash == kept.hash
+    assert actions()[-3:] == ["test.kept", "test.kept", "test.after"]
+    result = verify()
+    assert result.ok and result.head == after.hash
 
 
 @pytest.mark.parametrize(

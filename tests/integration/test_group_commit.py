@@ -6,11 +6,15 @@ tenant's key and the live mapping looked up once a batch; the enhanced acknowled
 import random
 import time
 import uuid
+from io import StringIO
 
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
+from apps.audit.models import AuditEntry
+from apps.eventstore.models import Event
 from apps.integration.commands import apply_pending, messages_store
 from apps.integration.models import Channel, Message, PatientLink
 from apps.integration.parsing import parse
@@ -85,6 +89,31 @@ def test_a_batch_is_applied_in_one_transaction_and_a_failure_undoes_only_its_mes
     assert sum(1 for s in sql if s.startswith("SAVEPOINT")) >= 10
     assert sum(1 for s in sql if "core_tenantkey" in s) == 1
     assert sum(1 for s in sql if "integration_mappingversion" in s) == 1
+
+
+def test_a_batch_undone_by_a_failing_message_leaves_the_audit_chain_whole(
+    tenant: Tenant,
+) -> None:
+    """The whole-batch attempt writes the first two registrations' audit entries (the
+    trail's head kept for the batch, and ids taken ahead), then its savepoint undoes them
+    when the third message fails; the entries written again, a savepoint a message, with the
+    ids left over, must follow the head that stayed, not the undone one."""
+    channel = inbound(tenant)
+    texts = [register(tenant, channel) for _ in range(6)]
+    texts.insert(2, register(tenant, channel, phone=""))  # cannot be applied: no phone
+    messages_store(channel=channel, incoming=[(parse(text)[1], text) for text in texts])
+
+    apply_pending(channel)
+
+    statuses = [m.status for m in Message.objects.filter(channel=channel).order_by("id")]
+    assert (
+        statuses
+        == [Message.Status.APPLIED] * 2 + [Message.Status.ERROR] + [Message.Status.APPLIED] * 4
+    )
+    assert AuditEntry.objects.filter(action="event.appended").count() == Event.objects.count()
+    out = StringIO()
+    call_command("verify_audit", "--tenant", tenant.slug, stdout=out)
+    assert f"{tenant.slug}: ok" in out.getvalue()
 
 
 def test_pipelined_messages_of_several_connections_each_get_their_own_code(
