@@ -11,8 +11,12 @@ from csp.constants import HEADER, HEADER_REPORT_ONLY
 from csp.utils import build_policy
 from django.http import HttpResponse
 from django.test import RequestFactory
+from django_tenants.utils import schema_context
+from rest_framework.request import Request
 
+from apps.clinic import tokens
 from apps.clinic.models import Branch, Role, User
+from apps.clinic.tokens import StaffTokenAuthentication
 from apps.core.consoleonly import token_api_request
 from apps.core.shortlived import ShortLived
 from apps.scheduling.models import Doctor
@@ -170,3 +174,34 @@ def test_a_kept_row_is_handed_out_as_a_copy_of_its_own() -> None:
     assert second.branch is branch  # the related row loaded with it, without a query
     second._state.fields_cache.clear()
     assert first._state.fields_cache["branch"] is branch
+
+
+def test_a_shared_value_is_the_kept_value_itself() -> None:
+    kept: ShortLived[Doctor] = ShortLived("test doctors")
+    row = Doctor(pk=3, name="Dr. Kept")
+
+    assert kept.shared("k", lambda: row) is row
+    assert kept.shared("k", lambda: None) is row
+    assert kept.get("k", lambda: None) is not row
+
+
+def test_a_kept_token_is_handed_out_itself_and_its_user_as_each_requests_own(
+    owner: User, tenant: Tenant
+) -> None:
+    with schema_context(tenant.schema_name):
+        key = tokens.mint(owner)
+        header = {"HTTP_AUTHORIZATION": f"Token {key}"}
+        authenticator = StaffTokenAuthentication()
+
+        first = authenticator.authenticate(Request(RequestFactory().get("/", **header)))
+        second = authenticator.authenticate(Request(RequestFactory().get("/", **header)))
+        assert first is not None and second is not None
+        (user, token), (other_user, other_token) = first, second
+        user.name = "Changed by one request"
+        user.note_for_this_request = "x"  # type: ignore[attr-defined]
+
+    assert other_token is token  # read only: not copied for each request
+    assert other_user is not user
+    assert (other_user.pk, other_user.name) == (owner.pk, owner.name)
+    assert not hasattr(other_user, "note_for_this_request")
+    assert token.user.name == owner.name

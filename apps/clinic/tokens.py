@@ -1,7 +1,6 @@
 """Staff API tokens: `Authorization: Token <key>`, stored as a digest, with sliding and
 absolute expiry. Issued and revoked by the commands in apps/clinic/commands.py."""
 
-import copy
 import secrets
 from datetime import datetime, timedelta
 
@@ -11,7 +10,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from apps.clinic.models import StaffToken, User
 from apps.core.db import connection
-from apps.core.shortlived import ShortLived
+from apps.core.shortlived import ShortLived, copy_of
 from apps.core.tokens import DigestTokenAuthentication, key_hash
 
 # Refreshing `last_used` on every request would write on every read; a minute is precise
@@ -40,7 +39,9 @@ def mint(user: User, *, now: datetime | None = None) -> str:
 
 # Token → staff member (with their role and branches), kept at most a second per process
 # (apps/core/shortlived.py): a revoked token, a deactivated member or a changed role or
-# branch is refused or seen by every process within that second.
+# branch is refused or seen by every process within that second. The kept token is handed
+# out itself (a request only reads it: `request.auth`); the user, whom commands may change
+# (`staff_change`, a language choice), is each request's own copy.
 _principals: ShortLived[StaffToken] = ShortLived("staff tokens")
 
 
@@ -59,7 +60,7 @@ class StaffTokenAuthentication(DigestTokenAuthentication):
     def authenticate_digest(self, digest: str) -> tuple[User, StaffToken]:
         now = timezone.now()
         key = (connection.schema_name, digest)
-        token = _principals.get(key, lambda: _token_with_principal(digest))
+        token = _principals.shared(key, lambda: _token_with_principal(digest))
         if (
             token is None
             or token.expires <= now
@@ -70,5 +71,4 @@ class StaffTokenAuthentication(DigestTokenAuthentication):
         if now - token.last_used >= TOUCH_EVERY:
             StaffToken.objects.filter(pk=token.pk).update(last_used=now)
             _principals.discard(key)
-        # The kept token's copy shares its user; each request gets a user of its own.
-        return copy.copy(token.user), token
+        return copy_of(token.user), token

@@ -12,7 +12,8 @@ busy key does not notice; a key asked for less than once a second gains nothing.
 
 Only found rows are kept (a guessed token or host is looked up every time and fills
 nothing), at most `size` keys per cache, each handed out as a copy so that a request that
-sets an attribute on its row cannot leak it into another request.
+sets an attribute on its row cannot leak it into another request; `shared` hands out the
+kept value itself, for a value no request changes.
 """
 
 import copy
@@ -46,11 +47,18 @@ class ShortLived(Generic[V]):
 
     def get(self, key: Hashable, load: Callable[[], V | None]) -> V | None:
         """A copy of the kept value, or `load()`'s (kept only when it found something)."""
+        value = self.shared(key, load)
+        return None if value is None else copy_of(value)
+
+    def shared(self, key: Hashable, load: Callable[[], V | None]) -> V | None:
+        """The kept value itself, not a copy, or `load()`'s (kept only when it found
+        something): for a value that every request only reads, so that a warm request pays
+        for no copy. A caller hands out a copy of any part a request may change."""
         now = time.monotonic()
         entry = self._entries.get(key)
         # A clock that went back (tests travel in time) makes an entry as good as expired.
         if entry is not None and 0 <= now - entry[0] < self.seconds:
-            return _copy(entry[1])
+            return entry[1]
         value = load()
         if value is None:
             self._entries.pop(key, None)
@@ -59,7 +67,7 @@ class ShortLived(Generic[V]):
             if len(self._entries) >= self.size:
                 self._entries.pop(next(iter(self._entries)), None)
             self._entries[key] = (now, value)
-        return _copy(value)
+        return value
 
     def discard(self, key: Hashable) -> None:
         self._entries.pop(key, None)
@@ -69,7 +77,7 @@ class ShortLived(Generic[V]):
             self._entries.clear()
 
 
-def _copy(value: V) -> V:
+def copy_of(value: V) -> V:
     """`copy.copy`, without its detour through pickling for a model row: the row's fields and
     its state (with the cache of related rows loaded with it) copied, the related rows
     themselves shared, as Django's own `Model.__reduce__` copies them."""
