@@ -105,7 +105,7 @@ def database_from_url(url: str, **options: Any) -> dict[str, Any]:
 DATABASES = {
     "default": database_from_url(
         os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mymedic"),
-        engine="django_tenants.postgresql_backend",
+        engine="mymedic.postgres",
         conn_max_age=0 if DB_POOL else int(os.environ.get("MYMEDIC_DB_CONN_MAX_AGE", "60")),
         # With the pool this makes Django give psycopg_pool `check=check_connection`: a pooled
         # connection is tried before it is handed out, so after a PostgreSQL restart the first
@@ -161,7 +161,7 @@ DATABASES["directory"] = (
     if MYMEDIC_DIRECTORY_SHARED
     else database_from_url(
         os.environ["MYMEDIC_DIRECTORY_DATABASE_URL"],
-        engine="django_tenants.postgresql_backend",
+        engine="mymedic.postgres",
         conn_max_age=0,
         conn_health_checks=True,
     )
@@ -174,7 +174,7 @@ MYMEDIC_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("MYMEDIC_REPLICA_MAX_LAG_
 if MYMEDIC_REPLICA_URL:
     DATABASES["replica"] = database_from_url(
         MYMEDIC_REPLICA_URL,
-        engine="django_tenants.postgresql_backend",
+        engine="mymedic.postgres",
         conn_max_age=int(os.environ.get("MYMEDIC_DB_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
