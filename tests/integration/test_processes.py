@@ -243,12 +243,15 @@ def test_a_listener_process_that_dies_is_replaced_and_the_port_keeps_answering(
         for line in Path(f"/proc/{processes[1]}/status").read_text().splitlines()
         if line.startswith("PPid:")
     )
-    wait_until(
-        lambda: len(children_of(supervisor)) == 2 and victim not in children_of(supervisor),
-        30,
-        "a new listener process",
-    )
-    replaced = children_of(supervisor)
+    replaced: list[int] = []
+
+    def restarted() -> bool:
+        # One look at the children: two looks could see the dead process still there the
+        # first time and already reaped, its successor not yet started, the second.
+        replaced[:] = children_of(supervisor)
+        return len(replaced) == 2 and victim not in replaced
+
+    wait_until(restarted, 30, "a new listener process")
     processes[:] = replaced
     text = adt("A04", tenant=node.slug, facility=channel.sending_facility, identifier="AFTER",
                phone="+919830000001")  # fmt: skip
