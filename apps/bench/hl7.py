@@ -12,13 +12,14 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from django_tenants.utils import schema_context
 
 from apps.bench.load import free_port
 from apps.bench.measure import summary_ms, wait_for
+from apps.bench.procs import children as children_of
+from apps.bench.procs import cpu_seconds
 from apps.core.db import connection
 from apps.integration.commands import APPLY_BATCH, apply_pending, channel_add
 from apps.integration.listener import store_batch
@@ -62,31 +63,10 @@ def sender(port: int, texts: list[str], latencies: list[float], codes: dict[str,
             codes[code] = codes.get(code, 0) + 1
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a running process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (a supervised listener's children)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except (FileNotFoundError, PermissionError, ProcessLookupError):
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
-
-
 def _tree_cpu(pid: int, children: list[int]) -> float:
     """CPU of the listener process and of its children (the listener processes when it
     supervises several)."""
-    return _cpu_seconds(pid) + _summed_cpu(children)
+    return cpu_seconds(pid) + _summed_cpu(children)
 
 
 def _idle(pid: int, children: list[int]) -> bool:
@@ -110,7 +90,7 @@ def _summed_cpu(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
         try:
-            total += _cpu_seconds(pid)
+            total += cpu_seconds(pid)
         except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
             continue
     return total
@@ -144,8 +124,8 @@ def run_mode(
         if processes > 1:
             # Every child started and idle (its start-up done), so none of the run's CPU
             # is a child starting.
-            wait_for(lambda: len(_children(listener.pid)) == processes, 60)
-            children = _children(listener.pid)
+            wait_for(lambda: len(children_of(listener.pid)) == processes, 60)
+            children = children_of(listener.pid)
             wait_for(lambda: _idle(listener.pid, children), 60)
         batches = []
         for c in range(connections):

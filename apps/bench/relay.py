@@ -9,7 +9,6 @@
 
 import asyncio
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from django.db import transaction
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from apps.bench.measure import summary_ms, timed, wait_for
+from apps.bench.procs import cpu_seconds
 from apps.core.db import connection
 from apps.eventbus import relay
 from apps.eventbus.messages import STREAM, SUBJECT_PREFIX
@@ -48,12 +48,6 @@ FROM generate_series(1000000, 1000000 + %(count)s - 1) AS g
 
 def _pending_of(tenant: Tenant) -> relay.Pending | None:
     return next((p for p in relay.pending() if p.schema == tenant.schema_name), None)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds a process has used so far (Linux's /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu_seconds() -> float:

@@ -57,6 +57,7 @@ from apps.bench.load import (
 from apps.bench.measure import summary_ms, timed, wait_for
 from apps.bench.migration_probe import copy_template, drop_copies
 from apps.bench.partitions import bench_partitions
+from apps.bench.procs import cpu_split, idle, postgres_pid, redis_pid
 from apps.bench.relay import bench_relay
 from apps.bench.waits import shares, wait_profile
 from apps.billing import commands as billing_commands
@@ -519,6 +520,7 @@ class Command(BaseCommand):
         the command layer's rate on one thread; a Celery worker projects as deployed."""
         counts = (1, 4, 16)
         made = [make_tenant() for _ in range(max(counts))]
+        servers = {"postgres": postgres_pid(), "redis": redis_pid()}
         try:
             seeded = []
             for tenant in made:
@@ -533,12 +535,25 @@ class Command(BaseCommand):
                         actor=None, doctor=doctor, patient=patient, start=start
                     )
             command_rate = (bookings // 2) / in_process.seconds
+            with schema_context(made[0].schema_name), cpu_split(servers, bookings // 2) as spent:
+                for _ in range(bookings // 2):
+                    doctor, start = feed.next()
+                    commands.appointment_book(
+                        actor=None, doctor=doctor, patient=patient, start=start
+                    )
+            command_cpu = spent
             over_http: dict[str, Any] = {}
-            with proxied_web(os.cpu_count() or 1) as web, celery_worker():
+            with proxied_web(os.cpu_count() or 1) as web, celery_worker() as worker:
+                trees = {
+                    **servers,
+                    "web": web.web.popen.pid,
+                    "nginx": web.nginx.popen.pid,
+                    "worker": worker.popen.pid,
+                }
                 for count in counts:
                     self.stderr.write(f"writes: {bookings} bookings over {count} tenant(s)…")
                     over_http[str(count)] = self._book_in_parallel(
-                        seeded[:count], web.port, bookings, connections
+                        seeded[:count], web.port, bookings, connections, trees
                     )
                 memory = web.memory()
         finally:
@@ -547,6 +562,9 @@ class Command(BaseCommand):
         one = over_http["1"]["per_s"]
         return {
             "command_layer_per_s": round(command_rate),
+            # A second pass of the same bookings, for the CPU each took (the first pass is
+            # the rate: this one pays for reading /proc).
+            "command_layer_cpu": command_cpu,
             "over_http": over_http,
             "http_share_of_command_layer": round(one / command_rate, 2),
             "sixteen_tenants_x_one": round(over_http["16"]["per_s"] / one, 2),
@@ -560,6 +578,7 @@ class Command(BaseCommand):
         port: int,
         bookings: int,
         connections: int,
+        trees: dict[str, int],
     ) -> dict[str, Any]:
         per_tenant, clients = bookings // len(seeded), max(1, connections // len(seeded))
         jobs = []
@@ -578,12 +597,18 @@ class Command(BaseCommand):
             outcomes.append(post_all(target, port, bodies, clients=clients))
 
         threads = [threading.Thread(target=book, args=job) for job in jobs]
-        with wait_profile() as waits, timed() as wall:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+        with cpu_split(trees, per_tenant * len(seeded)) as spent:
+            with wait_profile() as waits, timed() as wall:
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+            # The worker's projections of these bookings count too: until it is idle.
+            with timed() as drain:
+                wait_for(lambda: idle(trees["worker"]), 60)
         return {
+            "cpu": spent,
+            "worker_drain_s": round(drain.seconds, 2),
             "postgresql_waits": shares(waits),
             "tenants": len(seeded),
             "bookings": per_tenant * len(seeded),
@@ -1331,6 +1356,14 @@ class Command(BaseCommand):
                         + ", ".join(f"{k} {v:.0%}" for k, v in run["postgresql_waits"].items()),
                     )
                 )
+            rows.append(("CPU a booking, command layer", cpu_shares(writes["command_layer_cpu"])))
+            for count, run in writes["over_http"].items():
+                rows.append(
+                    (
+                        f"CPU a booking over HTTP, {count} tenant(s)",
+                        f"{cpu_shares(run['cpu'])}; worker drained in {run['worker_drain_s']} s",
+                    )
+                )
             rows.append(
                 (
                     "bookings: HTTP / command layer; 16 tenants / 1",
@@ -1472,6 +1505,19 @@ class Command(BaseCommand):
 
 def _goal(met: bool) -> str:
     return "met" if met else "MISSED"
+
+
+def cpu_shares(split: dict[str, float]) -> str:
+    """A `procs.cpu_split` a unit: the whole, then each process tree that spent any."""
+    parts = [
+        f"{name} {split[f'{name}_ms']}"
+        for name in ("web", "nginx", "worker", "postgres", "redis", "bench")
+        if split.get(f"{name}_ms")
+    ]
+    return (
+        f"{split['all_ms']} ms ({', '.join(parts)}; 'bench' is the load generator or the "
+        f"in-process caller); {split['cores_busy']} cores busy"
+    )
 
 
 def serving_rows(serving: dict[str, Any]) -> list[tuple[str, str]]:
