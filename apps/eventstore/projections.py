@@ -114,38 +114,47 @@ class RunResult:
 def run_batch(projection: Projection, batch_size: int = DEFAULT_BATCH) -> RunResult:
     """Applies the next batch of events to one projection, in one transaction."""
     result = RunResult()
-    ProjectionState.objects.get_or_create(name=projection.name)
-    with transaction.atomic():
-        state = (
-            ProjectionState.objects.select_for_update(skip_locked=True)
-            .filter(name=projection.name)
-            .first()
-        )
-        if state is None:  # another worker holds it; that run will catch up
+    locked = ProjectionState.objects.select_for_update(skip_locked=True)
+    while True:
+        with transaction.atomic():
+            state = locked.filter(name=projection.name).first()
+            if state is not None:
+                return _run_locked(projection, state, batch_size, result)
+            missing = not ProjectionState.objects.filter(name=projection.name).exists()
+        if not missing:  # another worker holds it; that run will catch up
             return result
-        result.held = True
-        result.position = state.position
-        if state.status == ProjectionState.Status.PARKED:
-            result.parked = True
-            return result
-        batch = list(
-            Event.objects.filter(position__gt=state.position)
-            .defer("metadata")
-            .order_by("position")[:batch_size]
-        )
-        handled = [event for event in batch if event.type in projection.handles]
-        try:
-            with transaction.atomic():
-                projection.apply_batch(handled, result.touched)
-            result.applied = len(handled)
-            if batch:
-                state.position = batch[-1].position
-        except Exception:  # noqa: BLE001  (find the failing event, one at a time)
-            result.touched = Touched()
-            _apply_one_by_one(projection, state, batch, result)
-        result.position = state.position
-        result.more = len(batch) == batch_size and not result.parked
-        state.save()
+        # The projection's first run in this schema (or its row was removed): the row is
+        # made on its own, so a run that dies leaves it there; then it is locked as usual.
+        ProjectionState.objects.get_or_create(name=projection.name)
+
+
+def _run_locked(
+    projection: Projection, state: ProjectionState, batch_size: int, result: RunResult
+) -> RunResult:
+    """The run itself, inside the transaction that holds the projection's state row."""
+    result.held = True
+    result.position = state.position
+    if state.status == ProjectionState.Status.PARKED:
+        result.parked = True
+        return result
+    batch = list(
+        Event.objects.filter(position__gt=state.position)
+        .defer("metadata")
+        .order_by("position")[:batch_size]
+    )
+    handled = [event for event in batch if event.type in projection.handles]
+    try:
+        with transaction.atomic():
+            projection.apply_batch(handled, result.touched)
+        result.applied = len(handled)
+        if batch:
+            state.position = batch[-1].position
+    except Exception:  # noqa: BLE001  (find the failing event, one at a time)
+        result.touched = Touched()
+        _apply_one_by_one(projection, state, batch, result)
+    result.position = state.position
+    result.more = len(batch) == batch_size and not result.parked
+    state.save()
     return result
 
 
@@ -187,7 +196,9 @@ def catch_up(
     results = {}
     touched = Touched()
     head = 0
-    left_behind = False
+    # The positions of the projections that found themselves held by another run: that run
+    # may have let go before seeing what was committed since (looked for once, below).
+    held_at: list[int] = []
     for projection in projections(names):
         total = RunResult()
         while True:
@@ -200,13 +211,16 @@ def catch_up(
                 break
         # A run that found this projection held while this one had it returned at once,
         # counting on this one: look for what was committed before it let go.
-        left_behind |= step.held and not step.parked and _has_events_after(step.position)
+        if step.held and not step.parked:
+            held_at.append(step.position)
         head = max(head, total.position)
         results[projection.name] = total
     if touched.branches:
         for hook in (*_after_run_hooks, *_announce_hooks):
             hook(touched, head)
-    if left_behind:
+    # One look for all of them, made after the last one let go: an event after the lowest
+    # position is an event after one of them.
+    if held_at and _has_events_after(min(held_at)):
         for behind_hook in _left_behind_hooks:
             behind_hook()
     return results

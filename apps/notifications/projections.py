@@ -52,20 +52,39 @@ class NotificationsProjection(Projection):
     def __init__(self) -> None:
         self._zones: dict[int, ZoneInfo] = {}
         self._earliest: datetime | None = None
+        # The rows planned and not yet written, and the reminder offsets in force, for the
+        # events being applied now (forgotten after each batch or event).
+        self._planned: list[Notification] = []
+        self._offsets: list[int] | None = None
 
     def apply_batch(self, events: list[Event], touched: Touched) -> None:
         self._zones = {}
         planned_now = False
-        for event in events:
-            planned_now |= self.plan(event)
+        try:
+            for event in events:
+                planned_now |= self.plan(event)
+            self._write_planned()
+        finally:
+            self._planned, self._offsets = [], None
         self._note_earliest()
         if planned_now:
             # The commit may happen after the schema was switched back: name it here.
             after_commit(partial(_request_dispatch, connection.schema_name), what="dispatch")
 
     def apply(self, event: Event, touched: Touched) -> None:
-        self.plan(event)
+        try:
+            self.plan(event)
+            self._write_planned()
+        finally:
+            self._planned, self._offsets = [], None
         self._note_earliest()
+
+    def _write_planned(self) -> None:
+        """Writes the rows planned so far at once; a row whose key is there already stays as
+        it is (a re-run or a replay plans the same keys)."""
+        if self._planned:
+            Notification.objects.bulk_create(self._planned, ignore_conflicts=True)
+            self._planned = []
 
     def _note_earliest(self) -> None:
         """Beat's dispatch finds this tenant when its earliest new message falls due."""
@@ -81,6 +100,7 @@ class NotificationsProjection(Projection):
                 pk=1,
                 defaults={"reminder_offsets": data["reminder_offsets"], "position": event.position},
             )
+            self._offsets = None
             return False
         if event.type == scheduling_events.SLOT_HELD:
             self._add(
@@ -96,6 +116,12 @@ class NotificationsProjection(Projection):
         planned_before = Notification.objects.filter(
             appointment_id=appointment_id, version__lt=event.version, voided=False
         )
+        if event.type in (
+            scheduling_events.APPOINTMENT_RESCHEDULED,
+            scheduling_events.APPOINTMENT_CANCELLED,
+        ):
+            # What earlier events of this batch planned is voided too: written first.
+            self._write_planned()
         if event.type == scheduling_events.APPOINTMENT_RESCHEDULED:
             planned_before.filter(kind=Kind.REMINDER).update(voided=True)
         elif event.type == scheduling_events.APPOINTMENT_CANCELLED:
@@ -116,7 +142,9 @@ class NotificationsProjection(Projection):
     def _plan_reminders(self, event: Event) -> None:
         start = datetime.fromisoformat(event.data["start"])
         zone = self._zone(event.data)
-        for offset in ReminderPolicy.current().reminder_offsets:
+        if self._offsets is None:
+            self._offsets = list(ReminderPolicy.current().reminder_offsets)
+        for offset in self._offsets:
             due = reminder_due(start, int(offset), zone)
             if due <= event.occurred_at:
                 continue  # booked too late for this reminder
@@ -148,19 +176,19 @@ class NotificationsProjection(Projection):
         due_at: datetime,
     ) -> None:
         self._earliest = due_at if self._earliest is None else min(self._earliest, due_at)
-        Notification.objects.get_or_create(
-            key=key,
-            defaults={
-                "kind": kind,
-                "appointment_id": appointment_id,
-                "hold_id": hold_id,
-                "patient_id": event.data["patient_id"],
-                "branch_id": event.data["branch_id"],
-                "starts_at": datetime.fromisoformat(event.data["start"]),
-                "due_at": due_at,
-                "version": event.version,
-                "position": event.position,
-            },
+        self._planned.append(
+            Notification(
+                key=key,
+                kind=kind,
+                appointment_id=appointment_id,
+                hold_id=hold_id,
+                patient_id=event.data["patient_id"],
+                branch_id=event.data["branch_id"],
+                starts_at=datetime.fromisoformat(event.data["start"]),
+                due_at=due_at,
+                version=event.version,
+                position=event.position,
+            )
         )
 
 

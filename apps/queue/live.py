@@ -33,7 +33,15 @@ def display_channel(schema: str, branch_id: int) -> str:
 @announce
 def push_display_changes(touched: Touched, position: int) -> None:
     schema = connection.schema_name
-    for branch in Branch.objects.filter(pk__in=sorted(touched.branches)):
+    # Only branches with a live display link can have a screen open (a screen opens with the
+    # whole state, and a revoked link's screens were told to stop): the others' state is not
+    # worked out for nobody.
+    shown = Branch.objects.filter(
+        pk__in=DisplayLink.objects.filter(
+            branch_id__in=sorted(touched.branches), revoked_at__isnull=True
+        ).values("branch_id")
+    )
+    for branch in shown:
         try:
             send_event(display_channel(schema, branch.pk), STATE_EVENT, display_state(branch))
         except Exception:  # noqa: BLE001  (a failed push must not undo a committed projection)

@@ -176,3 +176,40 @@ def test_replaying_the_plan_gives_the_same_rows_and_sends_nothing_again(
     assert list(Notification.objects.order_by("key").values()) == before
     # The first confirmation was overtaken by the reschedule notice (skipped, not sent).
     assert len(sent_keys(outbox)) == len(set(sent_keys(outbox))) == 2
+
+
+def test_one_batch_voids_what_it_planned_itself_and_follows_a_settings_change_inside_it(
+    doctor: Doctor, patient: Patient
+) -> None:
+    # All of it in the log before the projection runs: one batch plans, voids and re-plans.
+    moved = commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 10))
+    commands.appointment_reschedule(actor=None, appointment=moved, start=ist(6, 11))
+    dropped = commands.appointment_book(
+        actor=None, doctor=doctor, patient=patient, start=ist(5, 12)
+    )
+    commands.appointment_cancel(actor=None, appointment=dropped, reason="travelling")
+    notify.notification_settings_update(
+        actor=None, reminder_offsets=[60], enabled_channels=["sms"], default_channel="sms"
+    )
+    later = commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(7, 10))
+    catch_up()
+
+    voided = set(Notification.objects.filter(voided=True).values_list("key", flat=True))
+    live = set(Notification.objects.filter(voided=False).values_list("key", flat=True))
+
+    assert voided == {
+        f"appointment-{moved.pk}:reminder-1440:v1",
+        f"appointment-{moved.pk}:reminder-120:v1",
+        f"appointment-{dropped.pk}:confirmation:v1",
+        f"appointment-{dropped.pk}:reminder-1440:v1",
+        f"appointment-{dropped.pk}:reminder-120:v1",
+    }
+    assert live == {
+        f"appointment-{moved.pk}:confirmation:v1",
+        f"appointment-{moved.pk}:rescheduled:v2",
+        f"appointment-{moved.pk}:reminder-1440:v2",
+        f"appointment-{moved.pk}:reminder-120:v2",
+        f"appointment-{dropped.pk}:cancelled:v2",
+        f"appointment-{later.pk}:confirmation:v1",
+        f"appointment-{later.pk}:reminder-60:v1",
+    }
