@@ -111,3 +111,17 @@ def test_the_owner_reads_the_plan_and_this_months_usage(
     assert body["limits"] == {"doctors": 300, "branches": 50, "bookings": None}
     assert body["messages_by_channel"] == {"sms": 3}
     assert "integration" in body["modules"]  # a trial opens every module
+
+
+def test_counts_of_runs_one_after_another_add_up(doctor: Doctor, patient: Patient) -> None:
+    # One booking a run, then two in one run: each run adds to the month's row.
+    commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 10))
+    catch_up()
+    commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 11))
+    catch_up()
+    for hour in (9, 12):
+        commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, hour))
+    catch_up()
+
+    assert usage_of(JANUARY)["bookings"] == count(APPOINTMENT_BOOKED, JANUARY) == 4
+    assert UsageMonth.objects.filter(metric="bookings").count() == 1
