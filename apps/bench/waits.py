@@ -7,10 +7,12 @@ on one thing name what serializes the work; all of them running means the work i
 """
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 from django.db import connection
 
 _SAMPLE = """
@@ -51,3 +53,38 @@ def shares(counts: Counter[str], top: int = 6) -> dict[str, float]:
     """The most frequent states as shares of every sample."""
     total = sum(counts.values()) or 1
     return {what: round(count / total, 3) for what, count in counts.most_common(top)}
+
+
+_COMMITS = """
+SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()),
+       wal_records, wal_write, wal_sync
+FROM pg_stat_wal
+"""
+
+
+@contextmanager
+def commits(units: int, settle: float = 11.0) -> Iterator[dict[str, float]]:
+    """Over the block, per unit: the database's committed transactions, and the cluster's WAL
+    records, writes and flushes (`pg_stat_wal`, the whole cluster: anything else running
+    counts too, and each look is a commit). Filled in when the block ends, the last look
+    after `settle` seconds: a backend that stays connected and idle hands in its counts
+    within ten seconds (one that ends, at once)."""
+
+    def read() -> tuple[int, ...]:
+        # A connection of its own, outside any transaction of the caller's: inside one, the
+        # statistics read are those of its start.
+        params = connection.get_connection_params()
+        with psycopg.connect(**params, autocommit=True) as own:
+            row = own.execute(_COMMITS).fetchone()
+        return tuple(row or ())
+
+    counted: dict[str, float] = {}
+    before = read()
+    try:
+        yield counted
+    finally:
+        time.sleep(settle)
+        after = read()
+        for name, old, new in zip(("commits", "wal_records", "wal_writes", "wal_flushes"),
+                                  before, after, strict=True):  # fmt: skip
+            counted[f"{name}_per_unit"] = round((new - old) / units, 2)

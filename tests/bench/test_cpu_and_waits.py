@@ -3,11 +3,12 @@ the streams' push summary (apps/bench)."""
 
 import threading
 
+import psycopg
 from django.db import connection
 
 from apps.bench.cpu import cpu_per_request
 from apps.bench.management.commands.bench import push_summary
-from apps.bench.waits import shares, wait_profile
+from apps.bench.waits import commits, shares, wait_profile
 from apps.clinic.models import User
 from apps.tenants.models import Tenant
 from tests.conftest import client_for
@@ -59,3 +60,19 @@ def test_a_push_summary_counts_streams_and_times_from_the_commit() -> None:
     assert summary["within_1_s"] == 2
     assert summary["push_max_ms"] == 1500.0
     assert summary["push"]["n"] == 3
+
+
+def test_commits_counts_the_transactions_committed_meanwhile(db: None) -> None:
+    # Another connection commits (the test's own runs inside one transaction).
+    params = connection.get_connection_params()
+    # The connection closes first (its backend hands in its counts as it ends), then the
+    # block's last look.
+    with (
+        commits(units=2, settle=0.5) as counted,
+        psycopg.connect(**params, autocommit=True) as other,
+    ):
+        for _ in range(6):
+            other.execute("SELECT txid_current()")  # an id: a commit record in the WAL
+
+    assert counted["commits_per_unit"] >= 3
+    assert counted["wal_records_per_unit"] >= 3

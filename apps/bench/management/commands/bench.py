@@ -59,7 +59,7 @@ from apps.bench.migration_probe import copy_template, drop_copies
 from apps.bench.partitions import bench_partitions
 from apps.bench.procs import cpu_split, idle, postgres_pid, redis_pid
 from apps.bench.relay import bench_relay
-from apps.bench.waits import shares, wait_profile
+from apps.bench.waits import commits, shares, wait_profile
 from apps.billing import commands as billing_commands
 from apps.billing import gstr1
 from apps.clinic import commands as commands_clinic
@@ -597,7 +597,10 @@ class Command(BaseCommand):
             outcomes.append(post_all(target, port, bodies, clients=clients))
 
         threads = [threading.Thread(target=book, args=job) for job in jobs]
-        with cpu_split(trees, per_tenant * len(seeded)) as spent:
+        with (
+            cpu_split(trees, per_tenant * len(seeded)) as spent,
+            commits(per_tenant * len(seeded)) as committed,
+        ):
             with wait_profile() as waits, timed() as wall:
                 for thread in threads:
                     thread.start()
@@ -608,6 +611,7 @@ class Command(BaseCommand):
                 wait_for(lambda: idle(trees["worker"]), 60)
         return {
             "cpu": spent,
+            "database": committed,
             "worker_drain_s": round(drain.seconds, 2),
             "postgresql_waits": shares(waits),
             "tenants": len(seeded),
@@ -1361,7 +1365,9 @@ class Command(BaseCommand):
                 rows.append(
                     (
                         f"CPU a booking over HTTP, {count} tenant(s)",
-                        f"{cpu_shares(run['cpu'])}; worker drained in {run['worker_drain_s']} s",
+                        f"{cpu_shares(run['cpu'])}; worker drained in {run['worker_drain_s']} s;"
+                        f" a booking: {run['database']['commits_per_unit']} commits, "
+                        f"{run['database']['wal_flushes_per_unit']} WAL flushes",
                     )
                 )
             rows.append(
