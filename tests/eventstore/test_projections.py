@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from django_tenants.utils import schema_context
 
+import apps.eventstore.projections as projections_module
 from apps.eventstore import live, replay
 from apps.eventstore.models import Event, ProjectionState
 from apps.eventstore.projections import (
@@ -259,3 +260,36 @@ def test_a_live_push_goes_out_only_after_the_read_cache_moved_on(
     catch_up()
 
     assert [[row["id"] for row in board["appointments"]] for board in boards_heard] == [[booked.pk]]
+
+
+def test_a_run_asks_for_another_when_events_came_after_what_it_applied(
+    doctor: Doctor, patient: Patient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # While this run holds the projections, a booking commits: its own run would find them
+    # held and count on this one, so this one must ask for another when it lets go.
+    asked: list[str] = []
+    monkeypatch.setattr(projections_module, "_left_behind_hooks", [lambda: asked.append("run")])
+    commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 9))
+    catch_up()
+    assert asked == []  # nothing came after: no second run
+
+    real_apply_batch = type(appointments).apply_batch
+    booked_meanwhile: list[Appointment] = []
+
+    def a_booking_meanwhile(self: Projection, events: list[Event], touched: Touched) -> None:
+        real_apply_batch(self, events, touched)
+        if not booked_meanwhile:
+            booked_meanwhile.append(
+                commands.appointment_book(
+                    actor=None, doctor=doctor, patient=patient, start=ist(5, 10)
+                )
+            )
+
+    monkeypatch.setattr(type(appointments), "apply_batch", a_booking_meanwhile)
+    commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 11))
+    catch_up()
+
+    assert booked_meanwhile and asked == ["run"]
+    monkeypatch.setattr(type(appointments), "apply_batch", real_apply_batch)
+    catch_up()
+    assert AppointmentView.objects.filter(pk=booked_meanwhile[0].pk).exists()
