@@ -19,7 +19,7 @@ from django_tenants.utils import schema_context
 from apps.bench.load import free_port
 from apps.bench.measure import summary_ms, wait_for
 from apps.bench.procs import children as children_of
-from apps.bench.procs import cpu_seconds
+from apps.bench.procs import cpu_seconds, idle
 from apps.core.db import connection
 from apps.integration.commands import APPLY_BATCH, apply_pending, channel_add
 from apps.integration.listener import store_batch
@@ -67,13 +67,6 @@ def _tree_cpu(pid: int, children: list[int]) -> float:
     """CPU of the listener process and of its children (the listener processes when it
     supervises several)."""
     return cpu_seconds(pid) + _summed_cpu(children)
-
-
-def _idle(pid: int, children: list[int]) -> bool:
-    """Whether the listener processes used (almost) no CPU over half a second."""
-    before = _tree_cpu(pid, children)
-    time.sleep(0.5)
-    return _tree_cpu(pid, children) - before < 0.03
 
 
 def _backends() -> list[int]:
@@ -126,7 +119,7 @@ def run_mode(
             # is a child starting.
             wait_for(lambda: len(children_of(listener.pid)) == processes, 60)
             children = children_of(listener.pid)
-            wait_for(lambda: _idle(listener.pid, children), 60)
+            wait_for(lambda: idle(listener.pid), 60)
         batches = []
         for c in range(connections):
             facility = channels[c % len(channels)]

@@ -59,25 +59,26 @@ class NotificationsProjection(Projection):
 
     def apply_batch(self, events: list[Event], touched: Touched) -> None:
         self._zones = {}
-        planned_now = False
-        try:
-            for event in events:
-                planned_now |= self.plan(event)
-            self._write_planned()
-        finally:
-            self._planned, self._offsets = [], None
+        planned_now = self._plan_all(events)
         self._note_earliest()
         if planned_now:
             # The commit may happen after the schema was switched back: name it here.
             after_commit(partial(_request_dispatch, connection.schema_name), what="dispatch")
 
     def apply(self, event: Event, touched: Touched) -> None:
+        self._plan_all([event])
+        self._note_earliest()
+
+    def _plan_all(self, events: list[Event]) -> bool:
+        """Plans the events' messages and writes them; True when one is due at once."""
         try:
-            self.plan(event)
+            planned_now = False
+            for event in events:
+                planned_now |= self.plan(event)
             self._write_planned()
+            return planned_now
         finally:
             self._planned, self._offsets = [], None
-        self._note_earliest()
 
     def _write_planned(self) -> None:
         """Writes the rows planned so far at once; a row whose key is there already stays as
