@@ -1,9 +1,10 @@
 """The `hl7` bench part: sustained inbound ADT over MLLP through the real listener process,
 measured at the sender (messages per second, ACK latency from the last byte sent to the
 whole ACK read), in both acknowledgment modes (original: `AA` once applied; enhanced,
-MSH-15 = AL: `CA` once stored), over several connections and channels; and the CPU it
-took: the listener process's and the PostgreSQL backends' serving it (from /proc), per
-message, which does not depend on how loaded the machine is."""
+MSH-15 = AL: `CA` once stored, applied by the applier process), over several connections
+and channels; and the CPU it took: the listener processes', the applier's and the
+PostgreSQL backends' serving them (from /proc), per message, which does not depend on how
+loaded the machine is."""
 
 import os
 import resource
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from django_tenants.utils import schema_context
@@ -63,9 +65,13 @@ def sender(port: int, texts: list[str], latencies: list[float], codes: dict[str,
             codes[code] = codes.get(code, 0) + 1
 
 
+def _is_applier(pid: int) -> bool:
+    """Whether the supervisor's child `pid` is its applier (`manage.py hl7_apply`)."""
+    return b"hl7_apply" in Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
 def _tree_cpu(pid: int, children: list[int]) -> float:
-    """CPU of the listener process and of its children (the listener processes when it
-    supervises several)."""
+    """CPU of the supervisor and of its listener processes."""
     return cpu_seconds(pid) + _summed_cpu(children)
 
 
@@ -113,13 +119,13 @@ def run_mode(
     try:
         if not wait_for(lambda: _accepts(port), 60):
             raise RuntimeError("the MLLP listener did not start")
-        children: list[int] = []
-        if processes > 1:
-            # Every child started and idle (its start-up done), so none of the run's CPU
-            # is a child starting.
-            wait_for(lambda: len(children_of(listener.pid)) == processes, 60)
-            children = children_of(listener.pid)
-            wait_for(lambda: idle(listener.pid), 60)
+        # Every child (the listener processes and the applier) started and idle, its
+        # start-up done, so none of the run's CPU is a child starting.
+        wait_for(lambda: len(children_of(listener.pid)) == processes + 1, 60)
+        children = children_of(listener.pid)
+        wait_for(lambda: idle(listener.pid), 60)
+        appliers = [pid for pid in children if _is_applier(pid)]
+        listeners = [pid for pid in children if pid not in appliers]
         batches = []
         for c in range(connections):
             facility = channels[c % len(channels)]
@@ -136,7 +142,8 @@ def run_mode(
             threading.Thread(target=sender, args=(port, texts, latencies, count))
             for texts, count in zip(batches, counts, strict=True)
         ]
-        cpu_before = _tree_cpu(listener.pid, children)
+        cpu_before = _tree_cpu(listener.pid, listeners)
+        applier_before = _summed_cpu(appliers)
         started = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -152,7 +159,8 @@ def run_mode(
                 )
         applied_after = time.perf_counter() - started
         backends = _backends()
-        listener_cpu = _tree_cpu(listener.pid, children) - cpu_before
+        listener_cpu = _tree_cpu(listener.pid, listeners) - cpu_before
+        applier_cpu = _summed_cpu(appliers) - applier_before
         database_cpu = _summed_cpu(backends)
     finally:
         listener.terminate()
@@ -174,6 +182,7 @@ def run_mode(
         },
         "cpu_ms_per_message": {
             "listener": round(listener_cpu / total * 1000, 2),
+            "applier": round(applier_cpu / total * 1000, 2),
             "postgres": round(database_cpu / total * 1000, 2),
         },
         "load_average": os.getloadavg()[0],

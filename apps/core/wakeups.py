@@ -25,6 +25,35 @@ def after_commit(callback: Callable[[], object], *, what: str) -> None:
     transaction.on_commit(partial(guarded, callback, what))
 
 
+class _Once:
+    """A wake-up that `after_commit_once` recognises among those already waiting."""
+
+    def __init__(self, key: str, callback: Callable[[], object], what: str) -> None:
+        self.key, self.callback, self.what = key, callback, what
+        self.ran = False
+
+    def __call__(self) -> None:
+        self.ran = True
+        guarded(self.callback, self.what)
+
+
+def after_commit_once(key: str, callback: Callable[[], object], *, what: str) -> None:
+    """`after_commit`, unless a wake-up under `key` already waits for this transaction's
+    commit from under the same savepoints (a command that saves a hundred rows, or a batch
+    of commands in one savepoint, asks once). Sound through savepoints: a rollback of any of
+    them undoes both the work that asked first and the work asking now. One that ran
+    already (a test's capture of the callbacks runs them without emptying the list) does
+    not count."""
+    connection = transaction.get_connection()
+    here = set(connection.savepoint_ids)
+    if connection.in_atomic_block and any(
+        isinstance(waiting, _Once) and waiting.key == key and not waiting.ran and sids == here
+        for sids, waiting, _ in connection.run_on_commit
+    ):
+        return
+    transaction.on_commit(_Once(key, callback, what))
+
+
 def guarded(callback: Callable[[], object], what: str) -> None:
     """Runs `callback` now (e.g. queueing an email from a request that wrote nothing); an
     exception it raises is logged under `what` and goes no further."""

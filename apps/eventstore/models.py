@@ -17,7 +17,7 @@ from django_tenants.utils import schema_context
 
 from apps.core.db import connection
 from apps.core.errors import Conflict
-from apps.core.wakeups import after_commit
+from apps.core.wakeups import after_commit_once
 from apps.eventstore.context import current_origin
 from apps.eventstore.locks import append_lock, in_command
 
@@ -144,8 +144,12 @@ class EventSourcedModel(models.Model):
             event_appended.send(sender=type(self), event=self.last_event)
             # The callback runs at the outermost commit, maybe after the schema was switched
             # back (onboarding, tasks): it must name this tenant's schema itself.
-            after_commit(
-                partial(_request_projection_run, connection.schema_name), what="projection run"
+            # Once a transaction: a batch that saves a hundred rows asks for one run.
+            schema = connection.schema_name
+            after_commit_once(
+                f"projection run {schema}",
+                partial(_request_projection_run, schema),
+                what="projection run",
             )
         del self._pending_event
 

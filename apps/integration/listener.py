@@ -13,7 +13,9 @@ being applied. Storing and applying run in a thread pool, each thread on its own
 connection, in the tenant's schema that the message names (MSH-6).
 
 A message that asks for the enhanced acknowledgment mode (MSH-15 set) is answered with a
-commit ACK (`CA`) as soon as its batch is stored, before it is applied.
+commit ACK (`CA`) as soon as its batch is stored, before it is applied; when an applier
+process runs beside the listener (`defer_enhanced`, the default under `mllp_listen`), the
+listener leaves such messages to it and only stores and answers them.
 """
 
 import asyncio
@@ -28,6 +30,7 @@ from typing import TypeAlias
 from django.db import close_old_connections
 from django_tenants.utils import schema_context
 
+from apps.integration import applier
 from apps.integration.commands import APPLY_BATCH, apply_pending, inbound_channel, messages_store
 from apps.integration.models import Channel, Message
 from apps.integration.parsing import Header, Unparseable, ack, header_of
@@ -60,6 +63,9 @@ class ListenerSettings:
     # A listening socket inherited from the supervisor (apps.integration.supervisor), by
     # number; None: bind host and port here.
     listen_fd: int | None = None
+    # An applier process runs beside this listener (apps.integration.applier): a message
+    # answered with a commit ACK is left to it, named in a notification, not applied here.
+    defer_enhanced: bool = False
 
 
 def frame(text: str) -> bytes:
@@ -105,9 +111,12 @@ class Stored:
     message_ids: list[int | None]
 
 
-def store_batch(receiving: str, sending: str, headers: list[Header], texts: list[str]) -> Stored:
+def store_batch(
+    receiving: str, sending: str, headers: list[Header], texts: list[str], notify: bool = False
+) -> Stored:
     """Routes and stores a batch of messages that share MSH-6 and MSH-4 (in a worker thread):
-    one transaction for all of them."""
+    one transaction for all of them. With `notify`, a batch that holds a message in the
+    enhanced mode names its channel to the applier once stored."""
     close_old_connections()
     schema = _schema_of(receiving)
     if schema is None:
@@ -120,6 +129,8 @@ def store_batch(receiving: str, sending: str, headers: list[Header], texts: list
             refused = [_refused(h, UNKNOWN_SENDER) for h in headers]
             return Stored(schema, None, list(refused), [None] * len(headers))
         stored = messages_store(channel=channel, incoming=list(zip(headers, texts, strict=True)))
+        if notify and any(header.enhanced for header in headers):
+            applier.notify(schema, channel.pk)
     return Stored(
         schema,
         channel,
@@ -245,7 +256,12 @@ class Listener:
                 headers = [waiting.header for waiting in batch]
                 try:
                     stored = await loop.run_in_executor(
-                        self.pool, store_batch, *route.key, headers, [w.text for w in batch]
+                        self.pool,
+                        store_batch,
+                        *route.key,
+                        headers,
+                        [w.text for w in batch],
+                        self.settings.defer_enhanced,
                     )
                 except Exception as exc:  # noqa: BLE001  (not stored: no ACK, the sender resends)
                     log.exception("hl7 messages not stored; their connections are closed")
@@ -257,7 +273,8 @@ class Listener:
                 ):
                     if answer is not None:
                         _settle(waiting.answer, answer)
-                    if pk is not None and stored.schema and stored.channel:
+                    deferred = self.settings.defer_enhanced and waiting.header.enhanced
+                    if pk is not None and stored.schema and stored.channel and not deferred:
                         route.stored.append(
                             _Applying(
                                 stored.schema,

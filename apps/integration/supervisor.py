@@ -1,5 +1,7 @@
 """Several listener processes on one MLLP port: a supervisor binds the port once and starts
-`processes` children of `mllp_listen`, each accepting connections on that inherited socket.
+`processes` children of `mllp_listen`, each accepting connections on that inherited socket,
+and (unless told not to) one applier, `hl7_apply` (apps.integration.applier), which applies
+what the listeners stored and answered with a commit ACK.
 
 Why a shared socket rather than SO_REUSEPORT: connections wait in the one accept queue while
 a child starts or is restarted (with SO_REUSEPORT a dying child's queued connections are
@@ -46,26 +48,27 @@ def _die_with_parent() -> None:
 
 
 class Supervisor:
-    def __init__(self, *, host: str, port: int, processes: int):
+    def __init__(self, *, host: str, port: int, processes: int, applier: bool = True):
         self.host, self.port, self.processes = host, port, processes
-        self.children: list[subprocess.Popen[bytes] | None] = [None] * processes
-        self.started_at = [0.0] * processes
+        self.applier = applier
+        # The listeners' slots, then the applier's.
+        slots = processes + int(applier)
+        self.children: list[subprocess.Popen[bytes] | None] = [None] * slots
+        self.started_at = [0.0] * slots
         self.stopping = False
 
-    def _child(self, sock: socket.socket) -> subprocess.Popen[bytes]:
+    def _child(self, slot: int, sock: socket.socket) -> subprocess.Popen[bytes]:
         manage = Path(settings.BASE_DIR) / "manage.py"
         fd = sock.fileno()
+        if slot >= self.processes:
+            command = ["hl7_apply"]
+        else:
+            command = ["mllp_listen", "--processes", "1", "--listen-fd", str(fd)]
+            # The listener leaves commit-ACKed messages to the applier.
+            command += ["--applier-running"] if self.applier else ["--no-applier"]
         return subprocess.Popen(  # noqa: S603  (our own command)
-            [
-                sys.executable,
-                str(manage),
-                "mllp_listen",
-                "--processes",
-                "1",
-                "--listen-fd",
-                str(fd),
-            ],
-            pass_fds=(fd,),
+            [sys.executable, str(manage), *command],
+            pass_fds=(fd,) if slot < self.processes else (),
             preexec_fn=_die_with_parent,  # noqa: PLW1509  (the supervisor has no threads)
         )
 
@@ -81,7 +84,8 @@ class Supervisor:
                 for slot, child in enumerate(self.children):
                     if child is not None and child.poll() is not None:
                         log.warning(
-                            "mllp listener process exited pid=%s status=%s; starting another",
+                            "mllp %s process exited pid=%s status=%s; starting another",
+                            "applier" if slot >= self.processes else "listener",
                             child.pid, child.returncode,
                         )  # fmt: skip
                         self.children[slot] = child = None
@@ -90,7 +94,7 @@ class Supervisor:
                         and time.monotonic() - self.started_at[slot] >= RESTART_SECONDS
                     ):
                         self.started_at[slot] = time.monotonic()
-                        self.children[slot] = self._child(sock)
+                        self.children[slot] = self._child(slot, sock)
                 time.sleep(0.2)
         finally:
             sock.close()

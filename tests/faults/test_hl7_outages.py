@@ -1,8 +1,9 @@
 """The HL7 listener with two processes (`mllp_listen --processes 2`) on a real stack while
 PostgreSQL, then Redis, go away under it. A message the listener could not store gets no ACK
 (the sender keeps it and sends it again); the resend after the database is back is stored and
-applied once; Redis is not on the path of a message at all. The same two processes serve
-throughout: an outage is not a crash."""
+applied once, and the applier applies a commit-ACKed message once the database is back;
+Redis is not on the path of a message at all. The same two listener processes and the same
+applier serve throughout: an outage is not a crash."""
 
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from tests.faults.clusters import ROOT, MigratedImage
 from tests.faults.stack import Stack, free_port, running_stack, wait_until
 from tests.integration.conftest import accepts, children_of
-from tests.integration.traffic import MllpClient, adt
+from tests.integration.traffic import MllpClient, adt, enhanced
 from tests.servers import stop
 
 # No wall-clock bound is asserted (only generous waits), and only the stack's own services
@@ -51,8 +52,9 @@ def listener(stack: Stack) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
             cwd=ROOT, env={**stack.env, "MYMEDIC_MLLP_PORT": str(port)}, stdout=log, stderr=log,
         )  # fmt: skip
     try:
-        wait_until(lambda: accepts(port) and len(children_of(supervisor.pid)) == 2, 60,
-                   "the listener's two processes")  # fmt: skip
+        # Two listener processes and the applier.
+        wait_until(lambda: accepts(port) and len(children_of(supervisor.pid)) == 3, 60,
+                   "the listener's two processes and its applier")  # fmt: skip
         yield port, supervisor
     finally:
         stop(supervisor, 15)
@@ -93,9 +95,12 @@ def test_a_message_not_stored_while_postgres_is_away_is_resent_and_applied_once(
     # The sender's resends until one is acknowledged: stored and applied once.
     wait_until(lambda: send(port, during) == "AA", 60, "a resend to be acknowledged")
     assert send(port, during) == "AA"  # a late duplicate is answered, not applied again
-    assert stack.count("integration_message") == 2
-    assert stack.count("integration_message", "status = 'applied'") == 2
-    assert stack.count("integration_patientlink") == 2
+    # The applier came through the outage as well: what it is left is applied.
+    assert send(port, enhanced(registration(stack, "COMMITTED"))) == "CA"
+    wait_until(lambda: stack.count("integration_message", "status = 'applied'") == 3, 30,
+               "the applier to apply the commit-ACKed message")  # fmt: skip
+    assert stack.count("integration_message") == 3
+    assert stack.count("integration_patientlink") == 3
     assert sorted(children_of(supervisor.pid)) == processes
 
 

@@ -44,6 +44,24 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def is_applier(pid: int) -> bool:
+    """Whether the supervisor's child `pid` is its applier (`manage.py hl7_apply`)."""
+    try:
+        return b"hl7_apply" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def listeners_of(pid: int) -> list[int]:
+    """The listener processes the supervisor `pid` runs (its children but the applier)."""
+    return [child for child in children_of(pid) if not is_applier(child)]
+
+
+def applier_of(pid: int) -> int | None:
+    """The applier process the supervisor `pid` runs, if one runs."""
+    return next((child for child in children_of(pid) if is_applier(child)), None)
+
+
 def listener_log(port: int) -> Path:
     """Where the listener on `port` writes its standard error."""
     return Path(tempfile.gettempdir()) / f"mllp-{port}.log"

@@ -18,9 +18,11 @@ from apps.scheduling import events
 from apps.scheduling.models import Patient
 from apps.tenants.models import Tenant
 from tests.integration.conftest import (
+    applier_of,
     children_of,
     inbound,
     listener_log,
+    listeners_of,
     start_listener,
     stop_listener,
 )
@@ -88,8 +90,9 @@ def two_processes() -> Iterator[tuple[int, list[int]]]:
     """A supervised listener with two processes: its port and the two processes' ids."""
     process, port = start_listener(MYMEDIC_MLLP_PROCESSES="2")
     try:
-        wait_until(lambda: len(children_of(process.pid)) == 2, 30, "two listener processes")
-        yield port, children_of(process.pid)
+        wait_until(lambda: len(listeners_of(process.pid)) == 2, 30, "two listener processes")
+        wait_until(lambda: applier_of(process.pid) is not None, 30, "the applier")
+        yield port, listeners_of(process.pid)
     finally:
         children = children_of(process.pid)
         stop_listener(process)
@@ -248,7 +251,7 @@ def test_a_listener_process_that_dies_is_replaced_and_the_port_keeps_answering(
     def restarted() -> bool:
         # One look at the children: two looks could see the dead process still there the
         # first time and already reaped, its successor not yet started, the second.
-        replaced[:] = children_of(supervisor)
+        replaced[:] = listeners_of(supervisor)
         return len(replaced) == 2 and victim not in replaced
 
     wait_until(restarted, 30, "a new listener process")

@@ -1309,7 +1309,8 @@ class Command(BaseCommand):
                         f"{run['per_s']}/s (applied {run['applied_per_s']}/s), ACK p50 "
                         f"{run['ack_ms']['p50_ms']} ms, p95 {run['ack_ms']['p95_ms']} ms, p99 "
                         f"{run['ack_ms']['p99_ms']} ms, {run['codes']}; CPU a message: "
-                        f"listener {cpu['listener']} ms + PostgreSQL {cpu['postgres']} ms",
+                        f"listener {cpu['listener']} ms + applier {cpu['applier']} ms + "
+                        f"PostgreSQL {cpu['postgres']} ms",
                     )
                 )
         if http := results.get("http"):

@@ -39,8 +39,16 @@ class Command(BaseCommand):
             help="listener processes sharing the port (overrides MYMEDIC_MLLP_PROCESSES, "
             "default 1)",
         )
-        # Set by the supervisor for its children: the listening socket they inherit.
+        parser.add_argument(
+            "--no-applier",
+            action="store_true",
+            help="no applier process: the listeners apply commit-ACKed messages themselves "
+            "(as MYMEDIC_MLLP_APPLIER=0)",
+        )
+        # Set by the supervisor for its children: the listening socket they inherit, and
+        # whether an applier runs beside them.
         parser.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+        parser.add_argument("--applier-running", action="store_true", help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         settings = settings_from_environment()
@@ -49,15 +57,23 @@ class Command(BaseCommand):
         processes = options.get("processes") or int(os.environ.get("MYMEDIC_MLLP_PROCESSES", "1"))
         if not 1 <= processes <= MAX_PROCESSES:
             raise CommandError(f"--processes is 1 to {MAX_PROCESSES}.")
-        if processes > 1 and options.get("listen_fd") is None:
+        applier = not options.get("no_applier") and os.environ.get("MYMEDIC_MLLP_APPLIER") != "0"
+        if (processes > 1 or applier) and options.get("listen_fd") is None:
             self.stdout.write(
-                f"mllp listening on {settings.host}:{settings.port} ({processes} processes)"
+                f"mllp listening on {settings.host}:{settings.port} ({processes} processes"
+                f"{', with an applier' if applier else ''})"
             )
             self.stdout.flush()
-            Supervisor(host=settings.host, port=settings.port, processes=processes).run()
+            Supervisor(
+                host=settings.host, port=settings.port, processes=processes, applier=applier
+            ).run()
             return
         if options.get("listen_fd") is not None:
-            settings = replace(settings, listen_fd=options["listen_fd"])
+            settings = replace(
+                settings,
+                listen_fd=options["listen_fd"],
+                defer_enhanced=bool(options.get("applier_running")),
+            )
         listener = Listener(settings)
         if settings.listen_fd is None:
             self.stdout.write(f"mllp listening on {settings.host}:{settings.port}")
