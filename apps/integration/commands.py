@@ -176,10 +176,30 @@ def _lock(lock_class: int, channel_id: int) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [lock_class, channel_id])
 
 
+# The listener asks the two queries below once a batch, and a batch is often one or two
+# messages (each sender waits for its ACK): written in SQL, as the ORM's compiling of them
+# cost several times the round trip (docs/PERFORMANCE.md, "the store path in SQL").
+_CHANNEL_FIELDS = Channel._meta.concrete_fields
+_CHANNEL_SQL = (
+    f"SELECT {', '.join(connection.ops.quote_name(f.column) for f in _CHANNEL_FIELDS)} "  # noqa: S608  (our table and columns)
+    f"FROM {Channel._meta.db_table} WHERE sending_facility = %s AND direction = %s AND active"
+)
+_MESSAGE_FIELDS = Message._meta.concrete_fields
+_KNOWN_SQL = (
+    f"SELECT {', '.join(connection.ops.quote_name(f.column) for f in _MESSAGE_FIELDS)} "  # noqa: S608  (our table and columns)
+    f"FROM {Message._meta.db_table} WHERE channel_id = %s AND control_id = ANY(%s)"
+)
+
+
 def inbound_channel(sending_facility: str) -> Channel | None:
-    return Channel.objects.filter(
-        sending_facility=sending_facility, direction=Channel.Direction.INBOUND, active=True
-    ).first()
+    """The active inbound channel of `sending_facility` (MSH-4), if there is one (one at
+    most: facility and direction are unique)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CHANNEL_SQL, [sending_facility, Channel.Direction.INBOUND.value])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Channel.from_db(connection.alias, [f.attname for f in _CHANNEL_FIELDS], row)
 
 
 def message_store(*, channel: Channel, header: Header, raw: str) -> tuple[Message, bool]:
@@ -197,10 +217,14 @@ def messages_store(
     repeated within the batch, is answered by the row stored first (no second row)."""
     with transaction.atomic():
         _lock(STORE_LOCK, channel.pk)
-        wanted = {header.control_id for header, _ in incoming}
+        wanted = sorted({header.control_id for header, _ in incoming})
+        with connection.cursor() as cursor:
+            cursor.execute(_KNOWN_SQL, [channel.pk, wanted])
+            rows = cursor.fetchall()
+        names = [f.attname for f in _MESSAGE_FIELDS]
         known = {
             message.control_id: message
-            for message in Message.objects.filter(channel=channel, control_id__in=wanted)
+            for message in (Message.from_db(connection.alias, names, row) for row in rows)
         }
         version, key = keys.active_tenant_key()
         stored: list[tuple[Message, bool]] = []

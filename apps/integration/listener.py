@@ -34,6 +34,7 @@ from apps.integration import applier
 from apps.integration.commands import APPLY_BATCH, apply_pending, inbound_channel, messages_store
 from apps.integration.models import Channel, Message
 from apps.integration.parsing import Header, Unparseable, ack, header_of
+from apps.integration.supervisor import BACKLOG
 from apps.tenants.models import Tenant
 
 log = logging.getLogger("mymedic.integration")
@@ -218,7 +219,10 @@ class Listener:
         limit = self.settings.max_bytes + len(END)
         if self.settings.listen_fd is not None:
             shared = socket.socket(fileno=self.settings.listen_fd)
-            self.server = await asyncio.start_server(self._serve, sock=shared, limit=limit)
+            # Listening starts here (the supervisor only bound it), or goes on.
+            self.server = await asyncio.start_server(
+                self._serve, sock=shared, limit=limit, backlog=BACKLOG
+            )
             return
         self.server = await asyncio.start_server(
             self._serve, self.settings.host, self.settings.port, limit=limit

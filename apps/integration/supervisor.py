@@ -4,7 +4,7 @@ and (unless told not to) one applier, `hl7_apply` (apps.integration.applier), wh
 what the listeners stored and answered with a commit ACK.
 
 Why a shared socket rather than SO_REUSEPORT: connections wait in the one accept queue while
-a child starts or is restarted (with SO_REUSEPORT a dying child's queued connections are
+a child is restarted (with SO_REUSEPORT a dying child's queued connections are
 reset), and no other process can bind the port beside us.
 
 Nothing about a channel's order or its duplicates depends on which process a connection
@@ -33,9 +33,21 @@ RESTART_SECONDS = 1.0
 PR_SET_PDEATHSIG = 1
 
 
+# Connections the port queues while no listener process takes them (one restarting).
+BACKLOG = 512
+
+
 def bind(host: str, port: int) -> socket.socket:
-    """The listening socket the children share (inheritable: passed to them by number)."""
-    sock = socket.create_server((host, port), backlog=512)
+    """The socket the children share (inheritable: passed to them by number), bound and not
+    listening yet: the first listener process to serve calls listen() on it (asyncio does),
+    so the port takes connections only once a process can answer them, not while the first
+    ones are still starting. From then on it listens whatever happens to the children."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
     sock.set_inheritable(True)
     return sock
 
