@@ -372,7 +372,15 @@ def open_backup(path: Path) -> Iterator[Opened]:
                 names = tar.getnames()
                 if names[:1] != ["manifest.json"] or not set(names) <= {"manifest.json", *MEMBERS}:
                     raise InvalidInput(f"{path} is not a tenant backup.")
-                tar.extractall(folder, filter="data")
+                # Regular files only, each written by its name (one of the fixed names
+                # above, so none reaches outside the folder). Not `extractall(filter=...)`:
+                # Python 3.11 has that argument only from 3.11.4 (Debian 12 ships 3.11.2).
+                for member in tar.getmembers():
+                    source = tar.extractfile(member) if member.isfile() else None
+                    if source is None:
+                        raise InvalidInput(f"{path} is not a tenant backup.")
+                    with source, (folder / member.name).open("wb") as target:
+                        shutil.copyfileobj(source, target)
             manifest = json.loads((folder / "manifest.json").read_text())
         except (tarfile.TarError, ValueError, OSError) as exc:
             raise InvalidInput(f"{path} is not a readable tenant backup: {exc}") from exc
