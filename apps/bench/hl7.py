@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from django_tenants.utils import schema_context
@@ -27,6 +26,7 @@ from apps.integration.commands import APPLY_BATCH, apply_pending, channel_add
 from apps.integration.listener import store_batch
 from apps.integration.models import Message
 from apps.integration.parsing import header_of
+from apps.integration.supervisor import is_applier
 from apps.tenants.models import Tenant
 
 START, END = b"\x0b", b"\x1c\x0d"
@@ -63,11 +63,6 @@ def sender(port: int, texts: list[str], latencies: list[float], codes: dict[str,
             latencies.append(time.perf_counter() - started)
             code = received.decode().split("MSA|")[1][:2]
             codes[code] = codes.get(code, 0) + 1
-
-
-def _is_applier(pid: int) -> bool:
-    """Whether the supervisor's child `pid` is its applier (`manage.py hl7_apply`)."""
-    return b"hl7_apply" in Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
 def _tree_cpu(pid: int, children: list[int]) -> float:
@@ -127,7 +122,7 @@ def run_mode(
         wait_for(lambda: len(children_of(listener.pid)) == expected, 60)
         children = children_of(listener.pid)
         wait_for(lambda: idle(listener.pid), 60)
-        appliers = [pid for pid in children if _is_applier(pid)]
+        appliers = [pid for pid in children if is_applier(pid)]
         listeners = [pid for pid in children if pid not in appliers]
         batches = []
         for c in range(connections):

@@ -37,7 +37,7 @@ from apps.integration.models import Channel, Message
 log = logging.getLogger("mymedic.integration")
 
 NOTIFY_CHANNEL = "mymedic_hl7_apply"
-# How long one wait for notifications lasts before the applier looks whether it must stop.
+# How long one wait for notifications lasts (SIGTERM ends a wait at once).
 WAIT_SECONDS = 1.0
 # After the database went away, the wait before connecting again.
 RECONNECT_SECONDS = 1.0

@@ -180,11 +180,13 @@ def _lock(lock_class: int, channel_id: int) -> None:
 # messages (each sender waits for its ACK): written in SQL, as the ORM's compiling of them
 # cost several times the round trip (docs/PERFORMANCE.md, "the store path in SQL").
 _CHANNEL_FIELDS = Channel._meta.concrete_fields
+_CHANNEL_NAMES = [f.attname for f in _CHANNEL_FIELDS]
 _CHANNEL_SQL = (
     f"SELECT {', '.join(connection.ops.quote_name(f.column) for f in _CHANNEL_FIELDS)} "  # noqa: S608  (our table and columns)
     f"FROM {Channel._meta.db_table} WHERE sending_facility = %s AND direction = %s AND active"
 )
 _MESSAGE_FIELDS = Message._meta.concrete_fields
+_MESSAGE_NAMES = [f.attname for f in _MESSAGE_FIELDS]
 _KNOWN_SQL = (
     f"SELECT {', '.join(connection.ops.quote_name(f.column) for f in _MESSAGE_FIELDS)} "  # noqa: S608  (our table and columns)
     f"FROM {Message._meta.db_table} WHERE channel_id = %s AND control_id = ANY(%s)"
@@ -199,7 +201,7 @@ def inbound_channel(sending_facility: str) -> Channel | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    return Channel.from_db(connection.alias, [f.attname for f in _CHANNEL_FIELDS], row)
+    return Channel.from_db(connection.alias, _CHANNEL_NAMES, row)
 
 
 def message_store(*, channel: Channel, header: Header, raw: str) -> tuple[Message, bool]:
@@ -221,10 +223,9 @@ def messages_store(
         with connection.cursor() as cursor:
             cursor.execute(_KNOWN_SQL, [channel.pk, wanted])
             rows = cursor.fetchall()
-        names = [f.attname for f in _MESSAGE_FIELDS]
         known = {
             message.control_id: message
-            for message in (Message.from_db(connection.alias, names, row) for row in rows)
+            for message in (Message.from_db(connection.alias, _MESSAGE_NAMES, row) for row in rows)
         }
         version, key = keys.active_tenant_key()
         stored: list[tuple[Message, bool]] = []

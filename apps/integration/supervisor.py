@@ -35,6 +35,16 @@ PR_SET_PDEATHSIG = 1
 
 # Connections the port queues while no listener process takes them (one restarting).
 BACKLOG = 512
+# The management command of the applier child.
+APPLIER_COMMAND = "hl7_apply"
+
+
+def is_applier(pid: int) -> bool:
+    """Whether the process `pid` (a supervisor's child) is an applier."""
+    try:
+        return APPLIER_COMMAND.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -73,7 +83,7 @@ class Supervisor:
         manage = Path(settings.BASE_DIR) / "manage.py"
         fd = sock.fileno()
         if slot >= self.processes:
-            command = ["hl7_apply"]
+            command = [APPLIER_COMMAND]
         else:
             command = ["mllp_listen", "--processes", "1", "--listen-fd", str(fd)]
             # The listener leaves commit-ACKed messages to the applier.

@@ -14,6 +14,7 @@ from django_tenants.utils import schema_context
 
 from apps.integration.commands import channel_add
 from apps.integration.models import Channel
+from apps.integration.supervisor import is_applier
 from apps.tenants.models import Tenant
 from tests.conftest import subprocess_env
 from tests.servers import free_port, stop, wait_until
@@ -42,14 +43,6 @@ def children_of(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry.name))
     return found
-
-
-def is_applier(pid: int) -> bool:
-    """Whether the supervisor's child `pid` is its applier (`manage.py hl7_apply`)."""
-    try:
-        return b"hl7_apply" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
 
 
 def listeners_of(pid: int) -> list[int]:
