@@ -24,7 +24,7 @@ from apps.audit.models import AuditEntry
 from apps.core.db import connection
 from apps.eventstore import archivefiles
 from apps.eventstore.context import current_origin
-from apps.eventstore.locks import append_lock, in_command, kept_while_held
+from apps.eventstore.locks import append_lock, deferred, in_command, kept_while_held
 from apps.eventstore.models import ArchivedPartition, Event, archived_through
 
 GENESIS = "0" * 64
@@ -85,15 +85,25 @@ _TAKE = (
     f"'{AuditEntry._meta.db_table}', 'id'))"
     f" FROM generate_series(1, %s)), ({_HEAD})"
 )
-# Inserts the entry only if the chain's head is still the one it was hashed on (so a head
-# kept past a savepoint that was rolled back can never be written into the chain).
-_INSERT = (
-    f"INSERT INTO {_TABLE} (id, at, actor_id, actor_role, branch_id, action, target,"  # noqa: S608
-    " detail, request_id, ip, prev_hash, hash)"
-    " SELECT %s::bigint, %s::timestamptz, %s::bigint, %s::varchar, %s::bigint, %s::varchar,"
-    " %s::varchar, %s::jsonb, %s::varchar, %s::inet, %s::varchar, %s::varchar"
-    f" WHERE ({_HEAD}) IS NOT DISTINCT FROM %s::varchar"
+# Inserts the entries only if the chain's head is still the one they were hashed on (so a
+# head kept past a savepoint that was rolled back can never be written into the chain).
+_COLUMNS = (
+    "id, at, actor_id, actor_role, branch_id, action, target, detail, request_id, ip,"
+    " prev_hash, hash"
 )
+_ROW = (
+    "(%s::bigint, %s::timestamptz, %s::bigint, %s::varchar, %s::bigint, %s::varchar,"
+    " %s::varchar, %s::jsonb, %s::varchar, %s::inet, %s::varchar, %s::varchar)"
+)
+
+
+def _insert_statement(rows: int) -> str:
+    return (
+        f"INSERT INTO {_TABLE} ({_COLUMNS}) SELECT * FROM (VALUES {', '.join([_ROW] * rows)})"  # noqa: S608  (our table, placeholders)
+        f" AS v({_COLUMNS}) WHERE ({_HEAD}) IS NOT DISTINCT FROM %s::varchar"
+    )
+
+
 _INSERTED = [
     cast(Field, AuditEntry._meta.get_field(name))
     for name in (
@@ -123,6 +133,15 @@ class _ChainEnd:
             self.block = min(self.block * 2, MAX_IDS_AHEAD)
         return self.ids.pop()
 
+    def take(self, cursor: Any, count: int) -> list[int]:
+        """The next `count` ids: those taken ahead first, the rest in one take."""
+        if len(self.ids) < count:
+            cursor.execute(_TAKE, [count - len(self.ids)])
+            ids, self.head = cursor.fetchone()
+            # Above those kept: kept last, so they are used first.
+            self.ids = sorted(ids, reverse=True) + self.ids
+        return [self.ids.pop() for _ in range(count)]
+
 
 def _chain_end() -> _ChainEnd:
     """The chain's end kept for the running command's hold of the append lock (an HL7 batch:
@@ -137,16 +156,19 @@ def _chain_end() -> _ChainEnd:
     return chain
 
 
-def _insert(cursor: Any, entry: AuditEntry, head: str | None) -> bool:
-    """Chains `entry` to `head` (None: the trail is empty) and inserts it if `head` is still
-    the trail's head; False (nothing written) if not."""
-    entry.prev_hash = head or GENESIS
-    entry.hash = entry_hash(entry.prev_hash, _hashed_fields(entry))
-    params = [
-        column.get_db_prep_save(getattr(entry, column.attname), connection) for column in _INSERTED
-    ]
-    cursor.execute(_INSERT, [*params, head])
-    return cursor.rowcount == 1
+def _insert(cursor: Any, entries: list[AuditEntry], head: str | None) -> bool:
+    """Chains `entries` in order to `head` (None: the trail is empty) and inserts them, in
+    one statement, if `head` is still the trail's head; False (nothing written) if not."""
+    expected, params = head, []
+    for entry in entries:
+        entry.prev_hash = head or GENESIS
+        entry.hash = head = entry_hash(entry.prev_hash, _hashed_fields(entry))
+        params += [
+            column.get_db_prep_save(getattr(entry, column.attname), connection)
+            for column in _INSERTED
+        ]
+    cursor.execute(_insert_statement(len(entries)), [*params, expected])
+    return cursor.rowcount == len(entries)
 
 
 def record(
@@ -162,36 +184,64 @@ def record(
     """Appends an entry in the caller's transaction.
 
     `actor` is a user (with `pk` and `role`); without one, `actor_id`/`actor_role` may name
-    who acted, and an entry with neither is the system's.
+    who acted, and an entry with neither is the system's. Inside `locks.deferring()` the
+    entry is written with the others of the block when it ends, in the order recorded: its
+    id and hash are set then.
     """
     origin = current_origin()
+    entry = AuditEntry(
+        actor_id=actor.pk if actor is not None else actor_id,
+        actor_role=(actor.role if actor is not None else actor_role) or "system",
+        branch_id=branch_id,
+        action=action,
+        target=target,
+        detail=json.loads(_canonical(detail or {})),
+        request_id=origin.request_id or "",
+        ip=origin.client_ip,
+    )
+    pending = deferred("audit entries", _write_deferred)
+    if pending is not None:
+        # Under the lock already: its id is taken, and it is chained and written, with the
+        # others of the block when it ends.
+        entry.at = timezone.now()
+        pending.append(entry)
+        return entry
     with transaction.atomic(savepoint=not in_command()):
         append_lock()
+        entry.at = timezone.now()
         chain = _chain_end()
         with connection.cursor() as cursor:
-            entry = AuditEntry(
-                id=chain.next_id(cursor),
-                at=timezone.now(),
-                actor_id=actor.pk if actor is not None else actor_id,
-                actor_role=(actor.role if actor is not None else actor_role) or "system",
-                branch_id=branch_id,
-                action=action,
-                target=target,
-                detail=json.loads(_canonical(detail or {})),
-                request_id=origin.request_id or "",
-                ip=origin.client_ip,
-            )
-            if not _insert(cursor, entry, chain.head):
-                # The kept head was undone since (a savepoint rolled back): the database's.
-                cursor.execute(_HEAD)
-                row = cursor.fetchone()
-                chain.head = row[0] if row else None
-                if not _insert(cursor, entry, chain.head):
-                    raise RuntimeError("The audit trail's head moved under the append lock.")
-        chain.head = entry.hash
-    entry._state.adding = False
-    entry._state.db = connection.alias
+            entry.id = chain.next_id(cursor)
+            _write(cursor, chain, [entry])
     return entry
+
+
+def _write(cursor: Any, chain: _ChainEnd, entries: list[AuditEntry]) -> None:
+    """Chains `entries` to the trail's head and inserts them; the chain's end moves on."""
+    if not _insert(cursor, entries, chain.head):
+        # The kept head was undone since (a savepoint rolled back): the database's.
+        cursor.execute(_HEAD)
+        row = cursor.fetchone()
+        chain.head = row[0] if row else None
+        if not _insert(cursor, entries, chain.head):
+            raise RuntimeError("The audit trail's head moved under the append lock.")
+    chain.head = entries[-1].hash
+    for entry in entries:
+        entry._state.adding = False
+        entry._state.db = connection.alias
+
+
+def _write_deferred(entries: list[AuditEntry]) -> None:
+    """The entries recorded inside `locks.deferring()`, at its end: their ids in one take
+    (or from those taken ahead) in the order they were recorded, then one insert. Nothing
+    else writes to the trail in between: the block is inside the same hold of the lock."""
+    if not entries:
+        return
+    chain = _chain_end()
+    with connection.cursor() as cursor:
+        for entry, taken in zip(entries, chain.take(cursor, len(entries)), strict=True):
+            entry.id = taken
+        _write(cursor, chain, entries)
 
 
 @dataclass(frozen=True)

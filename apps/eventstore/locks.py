@@ -1,6 +1,6 @@
 """The per-tenant lock that keeps event positions in commit order."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -120,3 +120,42 @@ def kept_while_held() -> dict[str, Any] | None:
         return None
     kept = _kept.get()
     return kept[1] if kept is not None and kept[0] == _holder() else None
+
+
+# Where `deferring` keeps what is deferred, in the dict `kept_while_held` gives.
+_DEFERRED = "deferred"
+
+
+@contextmanager
+def deferring() -> Iterator[None]:
+    """Inside the hold of the append lock: what a writer defers in the block (`deferred`) is
+    written when the block ends, a statement per writer for all of it, in the order the
+    writers first deferred; an error inside the block drops it (it was part of what failed).
+    For many appends at once (`append_all`): their audit entries go in one insert. Nested,
+    the outermost block writes."""
+    kept = kept_while_held()
+    if kept is None:
+        raise RuntimeError("Writes are deferred only under the append lock.")
+    if _DEFERRED in kept:
+        yield
+        return
+    pending: dict[str, tuple[Callable[[list[Any]], None], list[Any]]] = {}
+    kept[_DEFERRED] = pending
+    try:
+        yield
+    finally:
+        del kept[_DEFERRED]
+    for write, items in pending.values():
+        write(items)
+
+
+def deferred(key: str, write: Callable[[list[Any]], None]) -> list[Any] | None:
+    """Inside `deferring()`, the list a writer adds what it defers under `key` to, written by
+    `write(items)` when the block ends; None outside one (the writer writes at once)."""
+    kept = kept_while_held()
+    pending = kept.get(_DEFERRED) if kept is not None else None
+    if pending is None:
+        return None
+    if key not in pending:
+        pending[key] = (write, [])
+    return pending[key][1]

@@ -5,7 +5,7 @@ schema, so positions are handed out and committed in the same order. A reader th
 position N can never later find a committed event below N (see `store.append_lock`).
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ClassVar, Protocol, Self
@@ -19,7 +19,7 @@ from apps.core.db import connection
 from apps.core.errors import Conflict
 from apps.core.wakeups import after_commit_once
 from apps.eventstore.context import current_origin
-from apps.eventstore.locks import append_lock, in_command
+from apps.eventstore.locks import append_lock, deferring, holding_append_lock, in_command
 
 
 class Actor(Protocol):
@@ -121,6 +121,7 @@ class EventSourcedModel(models.Model):
             raise AppendOnlyError(
                 f"{type(self).__name__}.save() needs an event: call record() first."
             )
+        self.before_write()
         # Outside a command, savepoints let a caller recover from a refused save.
         own_savepoints = not in_command()
         with transaction.atomic(savepoint=own_savepoints):
@@ -142,15 +143,7 @@ class EventSourcedModel(models.Model):
                 self.version -= 1
                 raise Conflict("This was changed meanwhile; reload it and try again.") from exc
             event_appended.send(sender=type(self), event=self.last_event)
-            # The callback runs at the outermost commit, maybe after the schema was switched
-            # back (onboarding, tasks): it must name this tenant's schema itself.
-            # Once a transaction: a batch that saves a hundred rows asks for one run.
-            schema = connection.schema_name
-            after_commit_once(
-                f"projection run {schema}",
-                partial(_request_projection_run, schema),
-                what="projection run",
-            )
+            _project_after_commit()
         del self._pending_event
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
@@ -159,6 +152,10 @@ class EventSourcedModel(models.Model):
     def event_branch_id(self) -> int | None:
         """The branch an event of this row belongs to, for metadata and branch channels."""
         return getattr(self, "branch_id", None)
+
+    def before_write(self) -> None:
+        """What the row does to itself before it is written (a patient seals its personal
+        fields); by `save()` and by `append_all`."""
 
     def record(
         self,
@@ -189,6 +186,64 @@ class EventSourcedModel(models.Model):
 
     def history(self) -> models.QuerySet[Event]:
         return Event.objects.filter(stream=self.stream).order_by("version")
+
+
+def append_all(rows: Sequence[EventSourcedModel]) -> None:
+    """Saves new rows, each with its recorded event, in a few multi-row inserts instead of
+    three statements a row: the rows of each model in one (models in the order they first
+    appear, so a row may point at a row of a model that appears before it), then all their
+    events in one, in the order given. The outcome is that of saving each row in turn:
+    version 1, positions in that order (the append lock is held), `event_appended` sent for
+    each event in order, inside `locks.deferring()` (so the audit trail writes their entries
+    in one insert). For new rows only: a change to a row goes through `save()`."""
+    if not rows:
+        return
+    with transaction.atomic(savepoint=not in_command()), holding_append_lock(), deferring():
+        pending: list[PendingEvent] = []
+        by_model: dict[type[EventSourcedModel], list[EventSourcedModel]] = {}
+        for row in rows:
+            event = getattr(row, "_pending_event", None)
+            if event is None or not row._state.adding:
+                raise AppendOnlyError("append_all saves new rows, each with an event recorded.")
+            pending.append(event)
+            row.before_write()
+            row.version = 1
+            by_model.setdefault(type(row), []).append(row)
+        for model, group in by_model.items():
+            # The plain manager: the model's own refuses bulk writes, which skip events.
+            model._base_manager.bulk_create(group)
+        appended = Event.objects.bulk_create(
+            [
+                Event(
+                    stream=row.stream,
+                    version=1,
+                    type=event.type,
+                    schema_version=event.schema_version,
+                    data={"id": row.pk, **event.data},
+                    metadata=_metadata(event, event.branch_id or row.event_branch_id()),
+                )
+                for row, event in zip(rows, pending, strict=True)
+            ]
+        )
+        positions = [event.position for event in appended]
+        if positions != sorted(positions):
+            raise RuntimeError("The events' positions are not in the order they were given.")
+        for row, event in zip(rows, appended, strict=True):
+            row.last_event = event
+            del row._pending_event
+            event_appended.send(sender=type(row), event=event)
+        _project_after_commit()
+
+
+def _project_after_commit() -> None:
+    """Asks for a projection run once the transaction commits. The callback runs at the
+    outermost commit, maybe after the schema was switched back (onboarding, tasks): it must
+    name this tenant's schema itself. Once a transaction: a batch that saves a hundred rows
+    asks for one run."""
+    schema = connection.schema_name
+    after_commit_once(
+        f"projection run {schema}", partial(_request_projection_run, schema), what="projection run"
+    )
 
 
 def _request_projection_run(schema: str) -> None:

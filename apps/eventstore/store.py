@@ -4,8 +4,9 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from django.db import transaction
+from django.db import models, transaction
 
+from apps.core.db import connection
 from apps.eventstore.locks import holding_append_lock, in_callers_savepoint
 from apps.eventstore.models import Event
 
@@ -38,3 +39,19 @@ def head_position() -> int:
     """The latest committed position in this tenant's log (0 when empty)."""
     last = Event.objects.order_by("-position").values_list("position", flat=True).first()
     return last or 0
+
+
+def take_ids(model: type[models.Model], count: int) -> list[int]:
+    """`count` ids from `model`'s id sequence in one statement, in ascending order, for rows
+    that must be named before they are written (`append_all`). One not used leaves a gap, as
+    a rolled-back insert does."""
+    if count == 0:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence(%s, %s))"
+            " FROM generate_series(1, %s))",
+            [model._meta.db_table, model._meta.pk.column, count],
+        )
+        (ids,) = cursor.fetchone()
+    return sorted(ids)

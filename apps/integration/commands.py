@@ -23,7 +23,8 @@ from apps.core.db import connection
 from apps.core.errors import Conflict, DomainError, InvalidInput
 from apps.core.tenancy import note_due
 from apps.eventstore.locks import callers_savepoint, holding_append_lock
-from apps.eventstore.store import command, head_position
+from apps.eventstore.models import EventSourcedModel, append_all
+from apps.eventstore.store import command, head_position, take_ids
 from apps.integration import events
 from apps.integration.mapping import (
     DEFAULT_MAPPING,
@@ -47,7 +48,12 @@ from apps.integration.models import (
 )
 from apps.integration.outbound import SEND_JOB, wake_sender
 from apps.integration.parsing import Header, Unparseable, application_ack, parse
-from apps.scheduling.commands import patient_merge, patient_register, patient_update
+from apps.scheduling.commands import (
+    patient_merge,
+    patient_prepared,
+    patient_register,
+    patient_update,
+)
 from apps.scheduling.models import Patient
 
 log = logging.getLogger("mymedic.integration")
@@ -343,9 +349,10 @@ def _apply_whole(
     """Applies the whole batch inside one savepoint: the usual case, where every message
     applies, costs no savepoint a message, and the commands inside take none of their own
     (the batch's savepoint is their unit of failure); the patient links the batch names are
-    read in one query. When one fails, the savepoint undoes the batch and None says to apply
-    it again a message at a time (`_apply_one`, a savepoint each), which puts only the
-    failing ones in the queue. Returns each message's header and patient, in order."""
+    read in one query, and its runs of new patients written together (`NewPatients`). When
+    one fails, the savepoint undoes the batch and None says to apply it again a message at
+    a time (`_apply_one`, a savepoint each), which puts only the failing ones in the queue.
+    Returns each message's header and patient, in order."""
     done: list[tuple[Header, Patient | None]] = []
     try:
         with transaction.atomic(), callers_savepoint():
@@ -354,8 +361,15 @@ def _apply_whole(
                 parsed, header = parse(message.raw)
                 read.append((header, _extracted(parsed, header, mapping)))
             links = BatchLinks(channel, [extracted for _, extracted in read])
+            registrations = NewPatients(channel, [extracted for _, extracted in read], links)
             for header, extracted in read:
-                done.append((header, apply_extracted(channel, extracted, links)))
+                patient = registrations.add(extracted)
+                if patient is None:
+                    # Written first: the command may read what the run made.
+                    registrations.write()
+                    patient = apply_extracted(channel, extracted, links)
+                done.append((header, patient))
+            registrations.write()
     except (DomainError, MappingError, Unparseable):
         return None
     return done
@@ -650,6 +664,54 @@ class BatchLinks:
         self.patients = None
 
 
+class NewPatients:
+    """The registrations and admissions of patients the channel does not know yet, in a run
+    of a batch's messages, written together (`append_all`): a few inserts for the run where
+    the commands send six statements a message, with the same rows, events (in message
+    order) and audit entries. Each is checked as `patient_register` checks one, and its ids
+    come from a block taken from the sequence at the start of the batch (so the link and
+    the events can name the patient before it is written). A message that is anything else
+    (an update, a patient registered earlier in the batch) goes through the commands, after
+    `write()` has written the run before it. Inside the batch's savepoint and `BatchLinks`."""
+
+    def __init__(self, channel: Channel, batch: list[Extracted], links: BatchLinks) -> None:
+        self.channel, self.links = channel, links
+        self.rows: list[EventSourcedModel] = []
+        new = {
+            extracted.values["identifier"]
+            for extracted in batch
+            if extracted.action in ("register", "admit")
+            and links.lookup(extracted.values["identifier"]) == (True, None)
+        }
+        self.ids = take_ids(Patient, len(new))
+
+    def add(self, extracted: Extracted) -> Patient | None:
+        """The new patient `extracted` registers or admits, put in the run; None if it is
+        not a new patient's registration or admission."""
+        if extracted.action not in ("register", "admit"):
+            return None
+        values = extracted.values
+        identifier = values["identifier"]
+        if self.links.lookup(identifier) != (True, None) or not self.ids:
+            return None
+        patient = patient_prepared(
+            actor=None,
+            name=values.get("name", ""),
+            phone=values.get("phone", ""),
+            date_of_birth=values.get("date_of_birth"),
+        )
+        patient.pk = self.ids.pop(0)
+        self.rows += [patient, _link(self.channel, identifier, patient)]
+        if extracted.action == "admit":
+            self.rows.append(_stay(self.channel, patient))
+        self.links.add(identifier, patient)
+        return patient
+
+    def write(self) -> None:
+        append_all(self.rows)
+        self.rows = []
+
+
 def _linked(channel: Channel, identifier: str, links: BatchLinks | None = None) -> Patient | None:
     known, patient = links.lookup(identifier) if links is not None else (False, None)
     if not known:
@@ -691,17 +753,7 @@ def apply_extracted(
                 phone=values.get("phone", ""),
                 date_of_birth=values.get("date_of_birth"),
             )
-            link = PatientLink(
-                channel=channel,
-                identifier_index=link_index(channel.pk, identifier),
-                patient=patient,
-            )
-            link.record(
-                events.HL7_PATIENT_LINKED,
-                {"channel_id": channel.pk, "patient_id": patient.pk},
-                actor=None,
-            )
-            link.save()
+            _link(channel, identifier, patient).save()
             if links is not None:
                 links.add(identifier, patient)
         else:
@@ -736,12 +788,27 @@ def _update(patient: Patient, values: dict[str, Any]) -> Patient:
     )
 
 
-@command
-def _admit(channel: Channel, patient: Patient) -> Admission:
+def _link(channel: Channel, identifier: str, patient: Patient) -> PatientLink:
+    """A new link of the channel's `identifier` to `patient`, its event recorded (unsaved)."""
+    link = PatientLink(
+        channel=channel, identifier_index=link_index(channel.pk, identifier), patient=patient
+    )
+    return link.record(
+        events.HL7_PATIENT_LINKED, {"channel_id": channel.pk, "patient_id": patient.pk}, actor=None
+    )
+
+
+def _stay(channel: Channel, patient: Patient) -> Admission:
+    """A new stay of `patient`, its admission recorded (unsaved)."""
     admission = Admission(channel=channel, patient=patient)
-    admission.record(
+    return admission.record(
         events.PATIENT_ADMITTED, {"patient_id": patient.pk, "channel_id": channel.pk}, actor=None
     )
+
+
+@command
+def _admit(channel: Channel, patient: Patient) -> Admission:
+    admission = _stay(channel, patient)
     admission.save()
     return admission
 

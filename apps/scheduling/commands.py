@@ -279,6 +279,38 @@ def patient_register(
     require_role(actor, FRONT_DESK)
     if branch is not None:
         require_branch(actor, branch.pk, "Branch not found.")
+    patient = patient_prepared(
+        actor=actor,
+        name=name,
+        phone=phone,
+        date_of_birth=date_of_birth,
+        address=address,
+        notes=notes,
+        branch=branch,
+        email=email,
+        language=language,
+        abha_number=abha_number,
+    )
+    patient.save()
+    return patient
+
+
+def patient_prepared(
+    *,
+    actor: User | None,
+    name: str,
+    phone: str,
+    date_of_birth: date | None = None,
+    address: str = "",
+    notes: str = "",
+    branch: Branch | None = None,
+    email: str = "",
+    language: str = "en",
+    abha_number: str = "",
+) -> Patient:
+    """A new patient checked as `patient_register` checks one, its registration recorded,
+    not yet saved: `patient_register` saves it, and the HL7 batch apply saves a batch's new
+    patients together (`append_all`). The caller has checked the actor's role and branch."""
     if not name.strip():
         raise InvalidInput(gettext_noop("A patient needs a name."), field="name")
     if date_of_birth is not None and not date(1900, 1, 1) <= date_of_birth <= timezone.now().date():
@@ -297,13 +329,11 @@ def patient_register(
     if abha_number.strip():
         patient.abha_number = normalize_abha_number(abha_number)
     # No PHI in events: the patient's name, phone and birth date stay in the row.
-    patient.record(
+    return patient.record(
         events.PATIENT_REGISTERED,
         {"branch_id": branch.pk if branch else None, "language": language},
         actor=actor,
     )
-    patient.save()
-    return patient
 
 
 @command

@@ -173,10 +173,9 @@ class Patient(EventSourcedModel):
     def __str__(self) -> str:
         return f"Patient {self.pk}"  # never the name: this ends up in logs
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
+    def before_write(self) -> None:
         if self._phi is not None and self.erased is None:
             self._seal()
-        super().save(*args, **kwargs)
 
     def event_branch_id(self) -> int | None:
         return self.registered_branch_id

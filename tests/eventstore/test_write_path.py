@@ -6,17 +6,20 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from apps.audit import trail
 from apps.audit.models import AuditEntry
 from apps.core.errors import Conflict
 from apps.eventstore.locks import (
     callers_savepoint,
+    deferring,
     holding_append_lock,
     in_callers_savepoint,
     in_command,
 )
+from apps.eventstore.models import AppendOnlyError, Event, append_all, event_appended
 from apps.eventstore.store import command
-from apps.scheduling import commands
-from apps.scheduling.models import Appointment, Doctor, Patient
+from apps.scheduling import commands, events
+from apps.scheduling.models import Appointment, Doctor, DoctorLeave, Patient
 from apps.tenants.models import Tenant
 from tests.clock import ist
 
@@ -132,3 +135,79 @@ def test_commands_inside_a_callers_savepoint_take_none_and_a_failure_undoes_the_
         commands.appointment_book(actor=None, doctor=doctor, patient=patient, start=ist(5, 12))
     # Without it a command keeps its own (here inside the test's transaction).
     assert sum(s.startswith("SAVEPOINT") for s in statements(outside)) == 1
+
+
+def test_append_all_writes_the_rows_then_their_events_in_order_each_one_audited(
+    tenant: Tenant, doctor: Doctor
+) -> None:
+    seen: list[int] = []
+
+    def heard(sender: Any, event: Event, **kwargs: Any) -> None:
+        seen.append(event.position)
+
+    patients = [
+        commands.patient_prepared(actor=None, name=f"Asha {n}", phone=f"+91981234567{n}")
+        for n in range(3)
+    ]
+    day = ist(5, 9).date()
+    leave = DoctorLeave(doctor=doctor, start_date=day, end_date=day, reason="conference")
+    leave.record(events.DOCTOR_LEAVE_GRANTED, {"doctor_id": doctor.pk}, actor=None)
+    rows = [patients[0], leave, patients[1], patients[2]]
+    event_appended.connect(heard, dispatch_uid="test-append-all")
+    try:
+        with CaptureQueriesContext(connection) as captured:
+            append_all(rows)
+    finally:
+        event_appended.disconnect(dispatch_uid="test-append-all")
+
+    sql = statements(captured)
+    inserts = [s.split('"')[1] for s in sql if s.startswith("INSERT")]
+    # A model's rows in one insert, the models in the order they first appear.
+    assert inserts == [
+        "scheduling_patient", "scheduling_doctorleave", "eventstore_event", "audit_auditentry"
+    ]  # fmt: skip
+    assert sum("pg_advisory_xact_lock" in s for s in sql) == 1
+    assert [row.last_event.stream for row in rows] == [row.stream for row in rows]
+    assert seen == [row.position for row in rows] == sorted(seen)
+    assert all(row.version == 1 and row.last_event.version == 1 for row in rows)
+    assert rows[0].last_event.data == {"id": patients[0].pk, "branch_id": None, "language": "en"}
+    # The personal fields were sealed as a save seals them.
+    assert Patient.objects.get(pk=patients[2].pk).name == "Asha 2"
+    entries = AuditEntry.objects.filter(action="event.appended").order_by("-id")[:4]
+    assert [e.target for e in reversed(entries)] == [f"event:{p}" for p in seen]
+    assert trail.verify().ok
+
+
+def test_append_all_saves_only_new_rows_with_their_events(tenant: Tenant) -> None:
+    unrecorded = Patient(language="en")
+    unrecorded.name = "Asha"
+    with pytest.raises(AppendOnlyError):
+        append_all([unrecorded])
+    saved = commands.patient_register(actor=None, name="Ravi", phone="+919812345678")
+    saved.record(events.PATIENT_UPDATED, {"fields": ["name"]}, actor=None)
+    with pytest.raises(AppendOnlyError):
+        append_all([saved])
+    assert Patient.objects.count() == 1
+
+
+def test_writes_deferred_in_a_block_that_fails_are_dropped_and_the_trail_goes_on(
+    tenant: Tenant,
+) -> None:
+    commands.patient_register(actor=None, name="Ravi", phone="+919812345678")
+    entries = AuditEntry.objects.count()
+    # Only under the append lock.
+    with transaction.atomic(), pytest.raises(RuntimeError), deferring():
+        pass
+    with transaction.atomic(), holding_append_lock():
+        with pytest.raises(ZeroDivisionError), transaction.atomic(), deferring():
+            deferred_entry = trail.record("test.deferred", target="patient:1")
+            assert deferred_entry.id is None  # written when the block ends
+            1 / 0  # noqa: B018
+        assert AuditEntry.objects.count() == entries
+        with CaptureQueriesContext(connection) as captured, deferring():
+            first = trail.record("test.deferred", target="patient:2")
+            second = trail.record("test.deferred", target="patient:3")
+        assert second.id > first.id and second.prev_hash == first.hash
+        assert sum(s.startswith("INSERT") for s in statements(captured)) == 1
+    assert AuditEntry.objects.count() == entries + 2
+    assert trail.verify().ok
