@@ -5,7 +5,7 @@ schema, so positions are handed out and committed in the same order. A reader th
 position N can never later find a committed event below N (see `store.append_lock`).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ClassVar, Protocol, Self
@@ -188,51 +188,101 @@ class EventSourcedModel(models.Model):
         return Event.objects.filter(stream=self.stream).order_by("version")
 
 
-def append_all(rows: Sequence[EventSourcedModel]) -> None:
-    """Saves new rows, each with its recorded event, in a few multi-row inserts instead of
-    three statements a row: the rows of each model in one (models in the order they first
-    appear, so a row may point at a row of a model that appears before it), then all their
-    events in one, in the order given. The outcome is that of saving each row in turn:
-    version 1, positions in that order (the append lock is held), `event_appended` sent for
+class AppendBatch:
+    """Saves of event-sourced rows gathered, then written together in a few statements
+    instead of three a save: the new rows of each model in one insert and the changed rows
+    of each model in one update (models in the order they first appear, so a row may point
+    at a row of a model that appears before it), then all the events in one insert, in the
+    order the saves were made. The outcome is that of saving each in turn: the same
+    versions, positions in that order (under the append lock), `event_appended` sent for
     each event in order, inside `locks.deferring()` (so the audit trail writes their entries
-    in one insert). For new rows only: a change to a row goes through `save()`."""
-    if not rows:
-        return
-    with transaction.atomic(savepoint=not in_command()), holding_append_lock(), deferring():
-        pending: list[PendingEvent] = []
-        by_model: dict[type[EventSourcedModel], list[EventSourcedModel]] = {}
-        for row in rows:
-            event = getattr(row, "_pending_event", None)
-            if event is None or not row._state.adding:
-                raise AppendOnlyError("append_all saves new rows, each with an event recorded.")
-            pending.append(event)
-            row.before_write()
-            row.version = 1
-            by_model.setdefault(type(row), []).append(row)
-        for model, group in by_model.items():
-            # The plain manager: the model's own refuses bulk writes, which skip events.
-            model._base_manager.bulk_create(group)
-        appended = Event.objects.bulk_create(
-            [
+    in one insert); a row saved twice is written once, as it ended, with both its events.
+
+    For a caller that makes many changes under the append lock and reads none of them back
+    from the database before `write()` (the HL7 batch apply). A row changed meanwhile by
+    someone else is caught as `save()` catches it: its event's version is taken (Conflict)."""
+
+    def __init__(self) -> None:
+        # Each save: the row, its event, and the version the event has.
+        self.saves: list[tuple[EventSourcedModel, PendingEvent, int]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.saves)
+
+    def save(self, row: EventSourcedModel) -> None:
+        """`row.save()`, written at `write()`: takes the event recorded on the row."""
+        event = getattr(row, "_pending_event", None)
+        if event is None:
+            raise AppendOnlyError(f"{type(row).__name__} is saved with an event: call record().")
+        del row._pending_event
+        row.version += 1
+        self.saves.append((row, event, row.version))
+
+    def write(self) -> None:
+        if not self.saves:
+            return
+        saves, self.saves = self.saves, []
+        with transaction.atomic(savepoint=not in_command()), holding_append_lock(), deferring():
+            new: dict[type[EventSourcedModel], list[EventSourcedModel]] = {}
+            changed: dict[type[EventSourcedModel], list[EventSourcedModel]] = {}
+            for row in {id(row): row for row, _, _ in saves}.values():
+                row.before_write()
+                (new if row._state.adding else changed).setdefault(type(row), []).append(row)
+            for model, group in new.items():
+                # The plain manager: the model's own refuses bulk writes, which skip events.
+                model._base_manager.bulk_create(group)
+            for model, group in changed.items():
+                _update_rows(model, group)
+            events = [
                 Event(
                     stream=row.stream,
-                    version=1,
+                    version=version,
                     type=event.type,
                     schema_version=event.schema_version,
                     data={"id": row.pk, **event.data},
                     metadata=_metadata(event, event.branch_id or row.event_branch_id()),
                 )
-                for row, event in zip(rows, pending, strict=True)
+                for row, event, version in saves
             ]
+            try:
+                with transaction.atomic(savepoint=not in_command()):
+                    Event.objects.bulk_create(events)
+            except IntegrityError as exc:
+                # Another save took one of these versions first (see `save()`).
+                raise Conflict("This was changed meanwhile; reload it and try again.") from exc
+            positions = [event.position for event in events]
+            if positions != sorted(positions):
+                raise RuntimeError("The events' positions are not in the order they were given.")
+            for (row, _, _), event in zip(saves, events, strict=True):
+                row.last_event = event
+                event_appended.send(sender=type(row), event=event)
+            _project_after_commit()
+
+
+def _update_rows(model: type[EventSourcedModel], rows: list[EventSourcedModel]) -> None:
+    """The rows' columns written in one UPDATE from a VALUES list (Django's bulk_update
+    writes a CASE a field over every row)."""
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(f"%s::{field.db_type(connection)}" for field in [pk, *fields])
+    values: list[Any] = []
+    for row in rows:
+        values.append(row.pk)
+        values += [
+            field.get_db_prep_save(field.pre_save(row, False), connection) for field in fields
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(model._meta.db_table)} AS t"  # noqa: S608  (our table, placeholders)
+            f" SET {', '.join(f'{quote(f.column)} = v.{quote(f.column)}' for f in fields)}"
+            f" FROM (VALUES {', '.join([f'({placeholders})'] * len(rows))}) AS v(_pk, {columns})"
+            f" WHERE t.{quote(pk.column)} = v._pk",
+            values,
         )
-        positions = [event.position for event in appended]
-        if positions != sorted(positions):
-            raise RuntimeError("The events' positions are not in the order they were given.")
-        for row, event in zip(rows, appended, strict=True):
-            row.last_event = event
-            del row._pending_event
-            event_appended.send(sender=type(row), event=event)
-        _project_after_commit()
+        if cursor.rowcount != len(rows):
+            raise RuntimeError(f"{model.__name__}: {len(rows) - cursor.rowcount} rows are gone.")
 
 
 def _project_after_commit() -> None:

@@ -23,7 +23,7 @@ from apps.core.db import connection
 from apps.core.errors import Conflict, DomainError, InvalidInput
 from apps.core.tenancy import note_due
 from apps.eventstore.locks import callers_savepoint, holding_append_lock
-from apps.eventstore.models import EventSourcedModel, append_all
+from apps.eventstore.models import AppendBatch
 from apps.eventstore.store import command, head_position, take_ids
 from apps.integration import events
 from apps.integration.mapping import (
@@ -49,6 +49,7 @@ from apps.integration.models import (
 from apps.integration.outbound import SEND_JOB, wake_sender
 from apps.integration.parsing import Header, Unparseable, application_ack, parse
 from apps.scheduling.commands import (
+    patient_changes,
     patient_merge,
     patient_prepared,
     patient_register,
@@ -349,9 +350,10 @@ def _apply_whole(
     """Applies the whole batch inside one savepoint: the usual case, where every message
     applies, costs no savepoint a message, and the commands inside take none of their own
     (the batch's savepoint is their unit of failure); the patient links the batch names are
-    read in one query, and its runs of new patients written together (`NewPatients`). When
-    one fails, the savepoint undoes the batch and None says to apply it again a message at
-    a time (`_apply_one`, a savepoint each), which puts only the failing ones in the queue.
+    read in one query, and its registrations and updates written together (`BatchWrites`).
+    When one fails, the savepoint undoes the batch and None says to apply it again a message
+    at a time (`_apply_one`, a savepoint each), which puts only the failing ones in the
+    queue.
     Returns each message's header and patient, in order."""
     done: list[tuple[Header, Patient | None]] = []
     try:
@@ -361,15 +363,15 @@ def _apply_whole(
                 parsed, header = parse(message.raw)
                 read.append((header, _extracted(parsed, header, mapping)))
             links = BatchLinks(channel, [extracted for _, extracted in read])
-            registrations = NewPatients(channel, [extracted for _, extracted in read], links)
+            writes = BatchWrites(channel, [extracted for _, extracted in read], links)
             for header, extracted in read:
-                patient = registrations.add(extracted)
+                patient = writes.add(extracted)
                 if patient is None:
-                    # Written first: the command may read what the run made.
-                    registrations.write()
+                    # Written first: the command may read what came before.
+                    writes.write()
                     patient = apply_extracted(channel, extracted, links)
                 done.append((header, patient))
-            registrations.write()
+            writes.write()
     except (DomainError, MappingError, Unparseable):
         return None
     return done
@@ -638,12 +640,19 @@ class BatchLinks:
             if value
         }
         indexes = {identifier: link_indexes(channel.pk, identifier) for identifier in identifiers}
+        # One instance a patient, however many of its identifiers the batch names.
+        patients: dict[int, Patient] = {}
         found = {
-            link.identifier_index: link.patient
+            link.identifier_index: patients.setdefault(link.patient_id, link.patient)
             for link in PatientLink.objects.filter(
                 channel=channel,
                 identifier_index__in=[index for each in indexes.values() for index in each],
-            ).select_related("patient")
+            )
+            .select_related("patient")
+            # The batch may change them (`BatchWrites`): locked as `patient_update` locks
+            # one, in one order.
+            .select_for_update(of=("patient",))
+            .order_by("patient_id")
         }
         self.patients: dict[str, Patient | None] | None = {
             identifier: next((found[i] for i in each if i in found), None)
@@ -664,19 +673,20 @@ class BatchLinks:
         self.patients = None
 
 
-class NewPatients:
-    """The registrations and admissions of patients the channel does not know yet, in a run
-    of a batch's messages, written together (`append_all`): a few inserts for the run where
-    the commands send six statements a message, with the same rows, events (in message
-    order) and audit entries. Each is checked as `patient_register` checks one, and its ids
-    come from a block taken from the sequence at the start of the batch (so the link and
-    the events can name the patient before it is written). A message that is anything else
-    (an update, a patient registered earlier in the batch) goes through the commands, after
-    `write()` has written the run before it. Inside the batch's savepoint and `BatchLinks`."""
+class BatchWrites:
+    """What a batch's registrations, admissions and updates change, saved together
+    (`AppendBatch`): a few statements for a run of them where the commands send four to
+    six a message, with the same rows, events (in message order) and audit entries. Each is
+    checked as the commands check it (`patient_prepared`, `patient_changes`); a new
+    patient's id comes from a block taken from the sequence at the start of the batch (so
+    its link and events can name it before it is written); a patient changed is the row
+    `BatchLinks` read and locked. A message that is anything else (a discharge, a merge, a
+    patient merged into another, an identifier not known) goes through the commands, after
+    `write()` has written what came before it. Inside the batch's savepoint."""
 
     def __init__(self, channel: Channel, batch: list[Extracted], links: BatchLinks) -> None:
         self.channel, self.links = channel, links
-        self.rows: list[EventSourcedModel] = []
+        self.saves = AppendBatch()
         new = {
             extracted.values["identifier"]
             for extracted in batch
@@ -686,30 +696,42 @@ class NewPatients:
         self.ids = take_ids(Patient, len(new))
 
     def add(self, extracted: Extracted) -> Patient | None:
-        """The new patient `extracted` registers or admits, put in the run; None if it is
-        not a new patient's registration or admission."""
-        if extracted.action not in ("register", "admit"):
+        """Puts what `extracted` says in the batch and returns its patient; None if the
+        commands must apply it."""
+        if extracted.action not in ("register", "admit", "update"):
             return None
         values = extracted.values
         identifier = values["identifier"]
-        if self.links.lookup(identifier) != (True, None) or not self.ids:
+        known, patient = self.links.lookup(identifier)
+        if not known or (patient is None and (extracted.action == "update" or not self.ids)):
             return None
-        patient = patient_prepared(
+        if patient is None:
+            patient = patient_prepared(
+                actor=None,
+                name=values.get("name", ""),
+                phone=values.get("phone", ""),
+                date_of_birth=values.get("date_of_birth"),
+            )
+            patient.pk = self.ids.pop(0)
+            self.saves.save(patient)
+            self.saves.save(_link(self.channel, identifier, patient))
+            self.links.add(identifier, patient)
+        elif patient.merged_into_id is not None:
+            return None
+        elif patient_changes(
             actor=None,
-            name=values.get("name", ""),
-            phone=values.get("phone", ""),
+            patient=patient,
+            name=values.get("name"),
+            phone=values.get("phone"),
             date_of_birth=values.get("date_of_birth"),
-        )
-        patient.pk = self.ids.pop(0)
-        self.rows += [patient, _link(self.channel, identifier, patient)]
+        ):
+            self.saves.save(patient)
         if extracted.action == "admit":
-            self.rows.append(_stay(self.channel, patient))
-        self.links.add(identifier, patient)
+            self.saves.save(_stay(self.channel, patient))
         return patient
 
     def write(self) -> None:
-        append_all(self.rows)
-        self.rows = []
+        self.saves.write()
 
 
 def _linked(channel: Channel, identifier: str, links: BatchLinks | None = None) -> Patient | None:

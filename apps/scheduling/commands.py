@@ -310,7 +310,7 @@ def patient_prepared(
 ) -> Patient:
     """A new patient checked as `patient_register` checks one, its registration recorded,
     not yet saved: `patient_register` saves it, and the HL7 batch apply saves a batch's new
-    patients together (`append_all`). The caller has checked the actor's role and branch."""
+    patients together (`AppendBatch`). The caller has checked the actor's role and branch."""
     if not name.strip():
         raise InvalidInput(gettext_noop("A patient needs a name."), field="name")
     if date_of_birth is not None and not date(1900, 1, 1) <= date_of_birth <= timezone.now().date():
@@ -349,6 +349,25 @@ def patient_update(
     really changed, naming the fields and never their values."""
     require_role(actor, FRONT_DESK)
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient_changes(
+        actor=actor, patient=patient, name=name, phone=phone, date_of_birth=date_of_birth
+    ):
+        patient.save()
+    return patient
+
+
+def patient_changes(
+    *,
+    actor: User | None,
+    patient: Patient,
+    name: str | None = None,
+    phone: str | None = None,
+    date_of_birth: date | None = None,
+) -> bool:
+    """Checks a correction as `patient_update` does and makes it on `patient`, its event
+    recorded (naming the fields, never their values), unsaved; False when nothing really
+    changes (nothing recorded). `patient_update` saves it; the HL7 batch apply saves a
+    batch's changes together (`AppendBatch`). The caller has the patient's current row."""
     if patient.erased is not None:
         raise Conflict(gettext_noop("This patient's data has been erased."))
     wanted: dict[str, Any] = {}
@@ -366,12 +385,11 @@ def patient_update(
         wanted["date_of_birth"] = date_of_birth
     changed = sorted(key for key, value in wanted.items() if getattr(patient, key) != value)
     if not changed:
-        return patient
+        return False
     for key in changed:
         setattr(patient, key, wanted[key])
     patient.record(events.PATIENT_UPDATED, {"changed": changed}, actor=actor)
-    patient.save()
-    return patient
+    return True
 
 
 @command

@@ -16,7 +16,7 @@ from apps.eventstore.locks import (
     in_callers_savepoint,
     in_command,
 )
-from apps.eventstore.models import AppendOnlyError, Event, append_all, event_appended
+from apps.eventstore.models import AppendBatch, AppendOnlyError, Event, event_appended
 from apps.eventstore.store import command
 from apps.scheduling import commands, events
 from apps.scheduling.models import Appointment, Doctor, DoctorLeave, Patient
@@ -137,7 +137,7 @@ def test_commands_inside_a_callers_savepoint_take_none_and_a_failure_undoes_the_
     assert sum(s.startswith("SAVEPOINT") for s in statements(outside)) == 1
 
 
-def test_append_all_writes_the_rows_then_their_events_in_order_each_one_audited(
+def test_a_batch_of_saves_writes_its_rows_then_their_events_in_order_each_one_audited(
     tenant: Tenant, doctor: Doctor
 ) -> None:
     seen: list[int] = []
@@ -145,6 +145,7 @@ def test_append_all_writes_the_rows_then_their_events_in_order_each_one_audited(
     def heard(sender: Any, event: Event, **kwargs: Any) -> None:
         seen.append(event.position)
 
+    known = commands.patient_register(actor=None, name="Ravi", phone="+919812345678")
     patients = [
         commands.patient_prepared(actor=None, name=f"Asha {n}", phone=f"+91981234567{n}")
         for n in range(3)
@@ -152,42 +153,69 @@ def test_append_all_writes_the_rows_then_their_events_in_order_each_one_audited(
     day = ist(5, 9).date()
     leave = DoctorLeave(doctor=doctor, start_date=day, end_date=day, reason="conference")
     leave.record(events.DOCTOR_LEAVE_GRANTED, {"doctor_id": doctor.pk}, actor=None)
-    rows = [patients[0], leave, patients[1], patients[2]]
-    event_appended.connect(heard, dispatch_uid="test-append-all")
+    batch = AppendBatch()
+    event_appended.connect(heard, dispatch_uid="test-append-batch")
     try:
         with CaptureQueriesContext(connection) as captured:
-            append_all(rows)
+            batch.save(patients[0])
+            batch.save(leave)
+            assert commands.patient_changes(actor=None, patient=known, name="Ravi Kumar")
+            batch.save(known)
+            batch.save(patients[1])
+            # Saved twice: written once, as it ended, with both events.
+            assert commands.patient_changes(actor=None, patient=patients[1], name="Asha Rani")
+            batch.save(patients[1])
+            batch.save(patients[2])
+            batch.write()
     finally:
-        event_appended.disconnect(dispatch_uid="test-append-all")
+        event_appended.disconnect(dispatch_uid="test-append-batch")
 
     sql = statements(captured)
-    inserts = [s.split('"')[1] for s in sql if s.startswith("INSERT")]
-    # A model's rows in one insert, the models in the order they first appear.
-    assert inserts == [
-        "scheduling_patient", "scheduling_doctorleave", "eventstore_event", "audit_auditentry"
+    writes = [s.split('"')[1] for s in sql if s.startswith(("INSERT", "UPDATE"))]
+    # A model's new rows in one insert, its changed rows in one update, the models in the
+    # order they first appear; then the events, then their audit entries.
+    assert writes == [
+        "scheduling_patient", "scheduling_doctorleave", "scheduling_patient",
+        "eventstore_event", "audit_auditentry",
     ]  # fmt: skip
     assert sum("pg_advisory_xact_lock" in s for s in sql) == 1
-    assert [row.last_event.stream for row in rows] == [row.stream for row in rows]
-    assert seen == [row.position for row in rows] == sorted(seen)
-    assert all(row.version == 1 and row.last_event.version == 1 for row in rows)
-    assert rows[0].last_event.data == {"id": patients[0].pk, "branch_id": None, "language": "en"}
-    # The personal fields were sealed as a save seals them.
-    assert Patient.objects.get(pk=patients[2].pk).name == "Asha 2"
-    entries = AuditEntry.objects.filter(action="event.appended").order_by("-id")[:4]
+    appended = list(Event.objects.filter(position__in=seen).order_by("position"))
+    assert seen == sorted(seen) and len(seen) == 6
+    assert [(e.stream, e.version, e.type) for e in appended] == [
+        (patients[0].stream, 1, "PatientRegistered"),
+        (leave.stream, 1, "DoctorLeaveGranted"),
+        (known.stream, 2, "PatientUpdated"),
+        (patients[1].stream, 1, "PatientRegistered"),
+        (patients[1].stream, 2, "PatientUpdated"),
+        (patients[2].stream, 1, "PatientRegistered"),
+    ]
+    assert appended[0].data == {"id": patients[0].pk, "branch_id": None, "language": "en"}
+    assert patients[1].last_event == appended[4]
+    # The personal fields were sealed as a save seals them, the last change included.
+    assert Patient.objects.get(pk=patients[1].pk).name == "Asha Rani"
+    assert Patient.objects.get(pk=patients[1].pk).version == 2
+    assert Patient.objects.get(pk=known.pk).name == "Ravi Kumar"
+    entries = AuditEntry.objects.filter(action="event.appended").order_by("-id")[:6]
     assert [e.target for e in reversed(entries)] == [f"event:{p}" for p in seen]
     assert trail.verify().ok
 
 
-def test_append_all_saves_only_new_rows_with_their_events(tenant: Tenant) -> None:
+def test_a_batch_saves_only_rows_with_an_event_and_catches_a_row_changed_meanwhile(
+    tenant: Tenant,
+) -> None:
     unrecorded = Patient(language="en")
     unrecorded.name = "Asha"
     with pytest.raises(AppendOnlyError):
-        append_all([unrecorded])
+        AppendBatch().save(unrecorded)
     saved = commands.patient_register(actor=None, name="Ravi", phone="+919812345678")
-    saved.record(events.PATIENT_UPDATED, {"fields": ["name"]}, actor=None)
-    with pytest.raises(AppendOnlyError):
-        append_all([saved])
-    assert Patient.objects.count() == 1
+    stale = Patient.objects.get(pk=saved.pk)
+    commands.patient_update(actor=None, patient=saved, name="Ravi Kumar")
+    batch = AppendBatch()
+    assert commands.patient_changes(actor=None, patient=stale, name="Ravi K")
+    batch.save(stale)
+    with pytest.raises(Conflict), transaction.atomic():
+        batch.write()
+    assert Patient.objects.get(pk=saved.pk).name == "Ravi Kumar"
 
 
 def test_writes_deferred_in_a_block_that_fails_are_dropped_and_the_trail_goes_on(

@@ -1,6 +1,6 @@
-"""A batch's new patients written together (`NewPatients`, `append_all`): the same rows,
-events and audit entries as the commands make one message at a time, in a number of
-statements that does not grow with the batch."""
+"""A batch's registrations, admissions and updates written together (`BatchWrites`,
+`AppendBatch`): the same rows, events and audit entries as the commands make one message
+at a time, in a number of statements that does not grow with the batch."""
 
 import random
 from datetime import timedelta
@@ -126,32 +126,40 @@ def test_new_patients_written_together_are_what_the_commands_make_one_at_a_time(
     assert report.patients_live == report.patients_scratch == 5
 
 
-def test_a_batch_of_new_patients_takes_as_many_statements_whatever_its_size(
-    tenant: Tenant,
-) -> None:
+def test_a_batch_takes_as_many_statements_whatever_its_size(tenant: Tenant) -> None:
     def applying(count: int) -> list[str]:
         channel = inbound(tenant)
         sent = {"tenant": tenant.slug, "facility": channel.sending_facility}
         store(
-            channel,
-            [
-                adt("A01" if n % 3 == 0 else "A04", identifier=f"N{n}", phone=a_phone(), **sent)
-                for n in range(count)
-            ],
+            channel, [adt("A04", identifier=f"K{n}", phone=a_phone(), **sent) for n in range(count)]
         )
+        apply_pending(channel)
+        texts = []
+        for n in range(count):
+            texts += [
+                # Known before the batch, new in it (an admission every third), and updated
+                # after it was registered in the batch.
+                adt("A08", identifier=f"K{n}", name="Devi^Asha", phone=a_phone(), **sent),
+                adt("A01" if n % 3 == 0 else "A04", identifier=f"N{n}", phone=a_phone(), **sent),
+                adt("A08", identifier=f"N{n}", name="Rao^Ravi", phone=a_phone(), **sent),
+            ]
+        store(channel, texts)
         with CaptureQueriesContext(connection) as captured:
             done = apply_pending(channel)
-        assert [m.status for m in done.values()] == [Message.Status.APPLIED] * count
-        assert PatientLink.objects.filter(channel=channel).count() == count
+        assert [m.status for m in done.values()] == [Message.Status.APPLIED] * len(texts)
+        assert PatientLink.objects.filter(channel=channel).count() == 2 * count
+        made = Patient.objects.filter(pk__in=[m.patient_id for m in done.values()])
+        assert {patient.name for patient in made} == {"Asha Devi", "Ravi Rao"}
         return statements(captured)
 
-    small, large = applying(6), applying(60)
+    small, large = applying(3), applying(30)
     assert len(large) == len(small)
-    inserts = [s.split('"')[1] for s in large if s.startswith("INSERT")]
-    assert inserts == [
+    writes = [s.split('"')[1] for s in large if s.startswith(("INSERT", 'UPDATE "'))]
+    assert writes == [
         "scheduling_patient",
         "integration_patientlink",
         "integration_admission",
+        "scheduling_patient",
         "eventstore_event",
         "audit_auditentry",
     ]
