@@ -187,10 +187,22 @@ def run_mode(
     }
 
 
+# The acknowledgment modes a run can take: MSH-15 empty (`AA` once applied), and `AL`
+# (`CA` once stored, applied by the applier).
+MODES = {"original": "", "enhanced": "AL"}
+
+
 def bench_hl7(
-    tenant: Tenant, *, connections: int, per_connection: int, channels: int = 1, processes: int = 1
+    tenant: Tenant,
+    *,
+    connections: int,
+    per_connection: int,
+    channels: int = 1,
+    processes: int = 1,
+    modes: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Both acknowledgment modes over `connections` connections and `channels` channels."""
+    """The acknowledgment `modes` (both unless given) over `connections` connections and
+    `channels` channels."""
     facilities = [f"BENCH{k}" for k in range(channels)]
     with schema_context(tenant.schema_name):
         for facility in facilities:
@@ -205,7 +217,8 @@ def bench_hl7(
             tag=tag,
             processes=processes,
         )  # fmt: skip
-        for mode, tag in (("", "O"), ("AL", "E"))
+        for name, (mode, tag) in (("original", ("", "O")), ("enhanced", ("AL", "E")))
+        if name in (modes or MODES)
     ]
     # The bench process's own CPU is the senders': reported apart from the node's.
     usage = resource.getrusage(resource.RUSAGE_SELF)

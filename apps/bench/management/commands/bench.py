@@ -39,6 +39,7 @@ from apps.bench.board import bench_board, board_rows
 from apps.bench.costs import bench_costs, segments
 from apps.bench.cpu import cpu_per_request, profile_requests
 from apps.bench.fhir import bench_fhir, fhir_rows
+from apps.bench.hl7 import MODES as HL7_MODES
 from apps.bench.hl7 import bench_hl7, bench_hl7_in_process
 from apps.bench.hospital import synthesize_month
 from apps.bench.load import (
@@ -219,6 +220,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--hl7-processes", type=int, default=1, help="listener processes on the port"
         )
+        parser.add_argument(
+            "--hl7-modes",
+            default="original,enhanced",
+            help="acknowledgment modes run, of original and enhanced (MSH-15 AL)",
+        )
         parser.add_argument("--tenants", type=int, default=2000, help="tenants to grow to")
         parser.add_argument("--tenants-step", type=int, default=100, help="sign-ups per point")
         parser.add_argument("--idle-seconds", type=float, default=60.0)
@@ -262,6 +268,7 @@ class Command(BaseCommand):
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         parts = set(options["only"].split(","))
+        hl7_modes = _hl7_modes(options["hl7_modes"])  # refused before any part runs
         if "write" in parts:
             results["write"] = self.bench_write()
         if "http" in parts:
@@ -317,6 +324,7 @@ class Command(BaseCommand):
                 options["hl7_connections"],
                 options["hl7_channels"],
                 options["hl7_processes"],
+                hl7_modes,
             )
         if "move" in parts:
             results["move"] = [
@@ -1221,7 +1229,7 @@ class Command(BaseCommand):
         }
 
     def bench_hl7(
-        self, messages: int, connections: int, channels: int, processes: int
+        self, messages: int, connections: int, channels: int, processes: int, modes: list[str]
     ) -> dict[str, Any]:
         """Sustained inbound ADT over MLLP (apps/bench/hl7.py), in a tenant of its own."""
         tenant = make_tenant()
@@ -1232,6 +1240,7 @@ class Command(BaseCommand):
                 per_connection=messages // connections,
                 channels=channels,
                 processes=processes,
+                modes=modes,
             )
         finally:
             drop_tenant(tenant)
@@ -1813,3 +1822,14 @@ def _position() -> int:
         .first()
         or 0
     )
+
+
+def _hl7_modes(given: str) -> list[str]:
+    """`--hl7-modes`, checked: a misspelt mode is refused, not skipped quietly."""
+    modes = [mode.strip() for mode in given.split(",") if mode.strip()]
+    unknown = sorted(set(modes) - set(HL7_MODES))
+    if unknown or not modes:
+        raise CommandError(
+            f"--hl7-modes takes {' and '.join(HL7_MODES)}, comma-separated; not {given!r}."
+        )
+    return modes
