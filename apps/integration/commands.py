@@ -706,12 +706,7 @@ class BatchWrites:
         if not known or (patient is None and (extracted.action == "update" or not self.ids)):
             return None
         if patient is None:
-            patient = patient_prepared(
-                actor=None,
-                name=values.get("name", ""),
-                phone=values.get("phone", ""),
-                date_of_birth=values.get("date_of_birth"),
-            )
+            patient = patient_prepared(actor=None, **_registered(values))
             patient.pk = self.ids.pop(0)
             self.saves.save(patient)
             self.saves.save(_link(self.channel, identifier, patient))
@@ -769,12 +764,7 @@ def apply_extracted(
     if extracted.action in ("register", "admit"):
         patient = _linked(channel, identifier, links)
         if patient is None:
-            patient = patient_register(
-                actor=None,
-                name=values.get("name", ""),
-                phone=values.get("phone", ""),
-                date_of_birth=values.get("date_of_birth"),
-            )
+            patient = patient_register(actor=None, **_registered(values))
             _link(channel, identifier, patient).save()
             if links is not None:
                 links.add(identifier, patient)
@@ -798,6 +788,15 @@ def apply_extracted(
         if links is not None:
             links.forget()
     return patient
+
+
+def _registered(values: dict[str, Any]) -> dict[str, Any]:
+    """What a message's values give a new patient (a registration or an admission)."""
+    return {
+        "name": values.get("name", ""),
+        "phone": values.get("phone", ""),
+        "date_of_birth": values.get("date_of_birth"),
+    }
 
 
 def _update(patient: Patient, values: dict[str, Any]) -> Patient:

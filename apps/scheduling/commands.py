@@ -7,7 +7,7 @@ role, branch and business rules, and appends its event by saving an event-source
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
@@ -262,35 +262,30 @@ def branch_closure_remove(*, actor: User | None, closure: BranchClosure) -> Bran
     return closure
 
 
+class PatientDetails(TypedDict, total=False):
+    """What a registration may give besides the name and phone (`patient_prepared`)."""
+
+    date_of_birth: date | None
+    address: str
+    notes: str
+    email: str
+    language: str
+    abha_number: str
+
+
 @command
 def patient_register(
     *,
     actor: User | None,
     name: str,
     phone: str,
-    date_of_birth: date | None = None,
-    address: str = "",
-    notes: str = "",
     branch: Branch | None = None,
-    email: str = "",
-    language: str = "en",
-    abha_number: str = "",
+    **details: Unpack[PatientDetails],
 ) -> Patient:
     require_role(actor, FRONT_DESK)
     if branch is not None:
         require_branch(actor, branch.pk, "Branch not found.")
-    patient = patient_prepared(
-        actor=actor,
-        name=name,
-        phone=phone,
-        date_of_birth=date_of_birth,
-        address=address,
-        notes=notes,
-        branch=branch,
-        email=email,
-        language=language,
-        abha_number=abha_number,
-    )
+    patient = patient_prepared(actor=actor, name=name, phone=phone, branch=branch, **details)
     patient.save()
     return patient
 
