@@ -713,13 +713,7 @@ class BatchWrites:
             self.links.add(identifier, patient)
         elif patient.merged_into_id is not None:
             return None
-        elif patient_changes(
-            actor=None,
-            patient=patient,
-            name=values.get("name"),
-            phone=values.get("phone"),
-            date_of_birth=values.get("date_of_birth"),
-        ):
+        elif patient_changes(actor=None, patient=patient, **_corrected(values)):
             self.saves.save(patient)
         if extracted.action == "admit":
             self.saves.save(_stay(self.channel, patient))
@@ -799,14 +793,17 @@ def _registered(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _corrected(values: dict[str, Any]) -> dict[str, Any]:
+    """What a message's values correct of a known patient (what they leave out stays)."""
+    return {
+        "name": values.get("name"),
+        "phone": values.get("phone"),
+        "date_of_birth": values.get("date_of_birth"),
+    }
+
+
 def _update(patient: Patient, values: dict[str, Any]) -> Patient:
-    return patient_update(
-        actor=None,
-        patient=patient,
-        name=values.get("name"),
-        phone=values.get("phone"),
-        date_of_birth=values.get("date_of_birth"),
-    )
+    return patient_update(actor=None, patient=patient, **_corrected(values))
 
 
 def _link(channel: Channel, identifier: str, patient: Patient) -> PatientLink:
