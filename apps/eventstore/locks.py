@@ -131,7 +131,7 @@ def deferring() -> Iterator[None]:
     """Inside the hold of the append lock: what a writer defers in the block (`deferred`) is
     written when the block ends, a statement per writer for all of it, in the order the
     writers first deferred; an error inside the block drops it (it was part of what failed).
-    For many appends at once (`append_all`): their audit entries go in one insert. Nested,
+    For many appends at once (`AppendBatch`): their audit entries go in one insert. Nested,
     the outermost block writes."""
     kept = kept_while_held()
     if kept is None:

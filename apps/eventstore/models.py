@@ -155,7 +155,7 @@ class EventSourcedModel(models.Model):
 
     def before_write(self) -> None:
         """What the row does to itself before it is written (a patient seals its personal
-        fields); by `save()` and by `append_all`."""
+        fields); by `save()` and by `AppendBatch`."""
 
     def record(
         self,
@@ -200,14 +200,13 @@ class AppendBatch:
 
     For a caller that makes many changes under the append lock and reads none of them back
     from the database before `write()` (the HL7 batch apply). A row changed meanwhile by
-    someone else is caught as `save()` catches it: its event's version is taken (Conflict)."""
+    someone else is caught as `save()` catches it: its event's version is taken (Conflict).
+    A write that fails leaves its rows as the batch made them (versions counted on, events
+    taken): the caller rolls back and reads them again."""
 
     def __init__(self) -> None:
         # Each save: the row, its event, and the version the event has.
         self.saves: list[tuple[EventSourcedModel, PendingEvent, int]] = []
-
-    def __bool__(self) -> bool:
-        return bool(self.saves)
 
     def save(self, row: EventSourcedModel) -> None:
         """`row.save()`, written at `write()`: takes the event recorded on the row."""

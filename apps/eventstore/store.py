@@ -43,7 +43,7 @@ def head_position() -> int:
 
 def take_ids(model: type[models.Model], count: int) -> list[int]:
     """`count` ids from `model`'s id sequence in one statement, in ascending order, for rows
-    that must be named before they are written (`append_all`). One not used leaves a gap, as
+    that must be named before they are written (`AppendBatch`). One not used leaves a gap, as
     a rolled-back insert does."""
     if count == 0:
         return []
