@@ -7,14 +7,19 @@ from datetime import timedelta
 from io import StringIO
 from typing import Any
 
+import psycopg
+import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from apps.audit.models import AuditEntry
+from apps.eventstore.locks import holding_append_lock
 from apps.eventstore.models import Event
-from apps.integration.commands import apply_message, apply_pending, messages_store
+from apps.integration.commands import BatchLinks, apply_message, apply_pending, messages_store
+from apps.integration.mapping import Extracted
 from apps.integration.models import Admission, Channel, Message, PatientLink
 from apps.integration.parsing import parse
 from apps.integration.replay import replay_check
@@ -198,3 +203,28 @@ def test_a_batch_undone_after_its_new_patients_were_written_leaves_the_trail_who
     out = StringIO()
     call_command("verify_audit", "--tenant", tenant.slug, stdout=out)
     assert f"{tenant.slug}: ok" in out.getvalue()
+
+
+def test_the_patients_a_batch_may_change_are_locked_until_it_commits(node: Tenant) -> None:
+    """A batch changes the patients its links read without a command's own row lock: the
+    read takes it. Another writer of the row (a key rotation, the front desk) waits for the
+    batch, so neither overwrites what the other wrote."""
+    with schema_context(node.schema_name):
+        channel = inbound(node)
+        sent = {"tenant": node.slug, "facility": channel.sending_facility}
+        store(channel, [adt("A04", identifier="L1", phone=a_phone(), **sent)])
+        apply_pending(channel)
+        patient_id = Message.objects.get(channel=channel).patient_id
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        with psycopg.connect(**params, autocommit=True) as other:
+            other.execute(f'SET search_path TO "{node.schema_name}", public')
+            lock = "SELECT id FROM scheduling_patient WHERE id = %s FOR UPDATE NOWAIT"
+            with transaction.atomic(), holding_append_lock():
+                links = BatchLinks(channel, [Extracted("update", "A08", {"identifier": "L1"})])
+                assert links.lookup("L1")[1].pk == patient_id
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    other.execute(lock, [patient_id])
+            # Once the batch's transaction ends, the row is free again.
+            assert other.execute(lock, [patient_id]).fetchone() == (patient_id,)
