@@ -201,8 +201,8 @@ def record(
     )
     pending = deferred("audit entries", _write_deferred)
     if pending is not None:
-        # Under the lock already: its id is taken, and it is chained and written, with the
-        # others of the block when it ends.
+        # Under the lock already; its id is taken, and it is chained and written, with the
+        # others of the block when the block ends (`_write_deferred`).
         entry.at = timezone.now()
         pending.append(entry)
         return entry

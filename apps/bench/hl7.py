@@ -187,8 +187,8 @@ def run_mode(
     }
 
 
-# The acknowledgment modes a run can take: MSH-15 empty (`AA` once applied), and `AL`
-# (`CA` once stored, applied by the applier).
+# The acknowledgment modes a run can take, in the order they run, each with its MSH-15:
+# empty (`AA` once applied), and `AL` (`CA` once stored, applied by the applier).
 MODES = {"original": "", "enhanced": "AL"}
 
 
@@ -214,10 +214,11 @@ def bench_hl7(
             connections=connections,
             channels=facilities,
             per_connection=per_connection,
-            tag=tag,
+            # Control ids and identifiers of a run start with its mode's letter (O, E).
+            tag=name[0].upper(),
             processes=processes,
         )  # fmt: skip
-        for name, (mode, tag) in (("original", ("", "O")), ("enhanced", ("AL", "E")))
+        for name, mode in MODES.items()
         if name in (modes or MODES)
     ]
     # The bench process's own CPU is the senders': reported apart from the node's.
