@@ -9,6 +9,8 @@ postmaster's PID after the module, also on failure."""
 import os
 import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -65,6 +67,60 @@ def caught_up(standby: Cluster) -> None:
     wait_until(lambda: replayed(standby, lsn), 60, "the standby to replay the primary's WAL")
 
 
+# Relations with lower OIDs are the system catalogs (FirstNormalObjectId).
+FIRST_NORMAL_OID = 16384
+
+
+def locks_in_the_way(standby: Cluster, schemas: tuple[str, ...]) -> list[int]:
+    """The relations, of the catalogs or of `schemas`, that the paused standby holds
+    replayed ACCESS EXCLUSIVE locks on. The OIDs are the primary's: a physical standby has
+    the same ones, and reading its catalogs could itself wait on such a lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT oid FROM pg_database WHERE datname = current_database()),"
+            " array(SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            "       WHERE n.nspname = ANY(%s))",
+            [list(schemas)],
+        )
+        database, ours = cursor.fetchone()
+    held = standby.query(
+        "SELECT relation::bigint, database::bigint FROM pg_locks"
+        " WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND granted",
+        connection.settings_dict["NAME"],
+    )
+    return sorted(
+        relation
+        for relation, on in held
+        if on in (0, database) and (relation < FIRST_NORMAL_OID or relation in ours)
+    )
+
+
+def pause_replay(standby: Cluster, *tenants: Tenant) -> None:
+    """Pauses the standby's replay where it holds no lock that the tenants' reads would wait on.
+
+    Replay pauses wherever it is in the WAL, which carries the writes of every worker of the
+    suite: between a transaction's ACCESS EXCLUSIVE lock (a TRUNCATE, a DDL, autovacuum cutting
+    a catalog's empty tail) and its commit, the paused standby keeps that lock, and a read of
+    the relation, or one that has to load a relation's catalog rows, waits for it for ever.
+    Such a pause is undone and tried again a moment later, once the holder has committed."""
+    schemas = ("public", *(tenant.schema_name for tenant in tenants))
+    deadline = time.monotonic() + 60
+    while True:
+        standby.query("SELECT pg_wal_replay_pause()", "postgres")
+        wait_until(
+            lambda: standby.query("SELECT pg_get_wal_replay_pause_state()", "postgres")[0][0]
+            == "paused",
+            30,
+            "the standby's replay to pause",
+        )
+        held = locks_in_the_way(standby, schemas)
+        if not held:
+            return
+        standby.query("SELECT pg_wal_replay_resume()", "postgres")
+        assert time.monotonic() < deadline, f"the standby kept locks on {held} for a minute"
+        time.sleep(0.05)
+
+
 # A hot standby needs these at least as high as its primary has them.
 HOT_STANDBY_MINIMUMS = (
     "max_connections",
@@ -119,7 +175,8 @@ def replica(standby: Cluster, django_db_blocker: Any) -> Iterator[Cluster]:
             "HOST": "127.0.0.1",
             "PORT": str(standby.port),
             "CONN_MAX_AGE": 0,
-            "OPTIONS": {"options": READ_ONLY_OPTIONS},
+            # A read waiting on a lock the paused standby keeps fails within the test's time.
+            "OPTIONS": {"options": f"{READ_ONLY_OPTIONS} -c lock_timeout=30s"},
         }
         try:
             yield standby
@@ -146,6 +203,7 @@ def two_tenants(
         finally:
             with suppress(psycopg.Error):  # the last test stops the standby
                 replica.query("SELECT pg_wal_replay_resume()", "postgres")
+            connections[REPLICA].close()  # a read a test left half-done ends with it
             for tenant in (committed_tenant, second_tenant):
                 with schema_context(tenant.schema_name):
                     WebhookCursor.objects.all().delete()
@@ -180,7 +238,7 @@ def test_reads_in_the_block_see_the_standby_not_the_primary(
 ) -> None:
     tenant, _ = two_tenants
     settings.MYMEDIC_REPLICA_MAX_LAG_SECONDS = 600
-    replica.query("SELECT pg_wal_replay_pause()", "postgres")
+    pause_replay(replica, tenant)
     with schema_context(tenant.schema_name):
         head = head_position()
         WebhookCursor.objects.create(channel="written-after-the-pause")
@@ -192,6 +250,36 @@ def test_reads_in_the_block_see_the_standby_not_the_primary(
     assert "written-after-the-pause" in on_primary
     assert "written-after-the-pause" not in on_standby
     assert on_standby == {f"only-{tenant.slug}"}
+    assert standby_head == head
+
+
+def test_a_pause_waits_out_a_lock_that_the_standby_replayed(
+    two_tenants: tuple[Tenant, Tenant], replica: Cluster
+) -> None:
+    """What `pause_replay` guards against, made certain: when the standby is to pause, it
+    holds a lock on the tenant's events that another connection took on the primary."""
+    tenant, _ = two_tenants
+    db = connection.settings_dict
+    holder = psycopg.connect(host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=db["USER"])
+    holder.execute(f'LOCK TABLE "{tenant.schema_name}".eventstore_event IN ACCESS EXCLUSIVE MODE')
+    caught_up(replica)
+    held_before = locks_in_the_way(replica, (tenant.schema_name,))
+    release = threading.Timer(1.0, holder.commit)
+    release.start()
+    try:
+        started = time.monotonic()
+        pause_replay(replica, tenant)
+        waited = time.monotonic() - started
+    finally:
+        release.join()
+        holder.close()
+    with schema_context(tenant.schema_name):
+        head = head_position()
+        with reading_from_replica() as alias:
+            standby_head = head_position()
+    assert held_before, "the standby did not replay the lock"
+    assert waited >= 0.9
+    assert alias == REPLICA
     assert standby_head == head
 
 
@@ -223,7 +311,7 @@ def test_a_standby_too_far_behind_is_not_read_and_the_fallback_is_counted(
 ) -> None:
     tenant, _ = two_tenants
     settings.MYMEDIC_REPLICA_MAX_LAG_SECONDS = 1
-    replica.query("SELECT pg_wal_replay_pause()", "postgres")
+    pause_replay(replica, tenant)
     before = fallback_counts().get("lag", 0)
     with schema_context(tenant.schema_name):
         WebhookCursor.objects.create(channel="while-behind")
@@ -272,7 +360,7 @@ def test_the_warehouse_export_reads_its_facts_from_the_standby_up_to_the_standby
     with schema_context(tenant.schema_name):
         book(2, 8)
         caught_up(replica)
-        replica.query("SELECT pg_wal_replay_pause()", "postgres")
+        pause_replay(replica, tenant)
         standby_head = head_position()
         book(2, 10)  # committed on the primary only, for now
         primary_head = head_position()
