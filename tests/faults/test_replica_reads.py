@@ -71,10 +71,10 @@ def caught_up(standby: Cluster) -> None:
 FIRST_NORMAL_OID = 16384
 
 
-def locks_in_the_way(standby: Cluster, schemas: tuple[str, ...]) -> list[int]:
-    """The relations, of the catalogs or of `schemas`, that the paused standby holds
-    replayed ACCESS EXCLUSIVE locks on. The OIDs are the primary's: a physical standby has
-    the same ones, and reading its catalogs could itself wait on such a lock."""
+def watched(schemas: tuple[str, ...]) -> tuple[int, set[int]]:
+    """The test database's OID and those of the relations in `schemas`, read on the primary:
+    a physical standby has the same ones, and reading its catalogs while paused could itself
+    wait on a replayed lock."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT oid FROM pg_database WHERE datname = current_database()),"
@@ -82,16 +82,23 @@ def locks_in_the_way(standby: Cluster, schemas: tuple[str, ...]) -> list[int]:
             "       WHERE n.nspname = ANY(%s))",
             [list(schemas)],
         )
-        database, ours = cursor.fetchone()
+        database, relations = cursor.fetchone()
+    return database, set(relations)
+
+
+def locks_in_the_way(standby: Cluster, watching: tuple[int, set[int]]) -> list[int]:
+    """The relations, of the catalogs or `watched`, that the paused standby holds replayed
+    ACCESS EXCLUSIVE locks on."""
+    database, relations = watching
     held = standby.query(
         "SELECT relation::bigint, database::bigint FROM pg_locks"
         " WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND granted",
-        connection.settings_dict["NAME"],
+        "postgres",
     )
     return sorted(
         relation
         for relation, on in held
-        if on in (0, database) and (relation < FIRST_NORMAL_OID or relation in ours)
+        if on in (0, database) and (relation < FIRST_NORMAL_OID or relation in relations)
     )
 
 
@@ -103,7 +110,7 @@ def pause_replay(standby: Cluster, *tenants: Tenant) -> None:
     a catalog's empty tail) and its commit, the paused standby keeps that lock, and a read of
     the relation, or one that has to load a relation's catalog rows, waits for it for ever.
     Such a pause is undone and tried again a moment later, once the holder has committed."""
-    schemas = ("public", *(tenant.schema_name for tenant in tenants))
+    watching = watched(("public", *(tenant.schema_name for tenant in tenants)))
     deadline = time.monotonic() + 60
     while True:
         standby.query("SELECT pg_wal_replay_pause()", "postgres")
@@ -113,7 +120,7 @@ def pause_replay(standby: Cluster, *tenants: Tenant) -> None:
             30,
             "the standby's replay to pause",
         )
-        held = locks_in_the_way(standby, schemas)
+        held = locks_in_the_way(standby, watching)
         if not held:
             return
         standby.query("SELECT pg_wal_replay_resume()", "postgres")
@@ -263,7 +270,7 @@ def test_a_pause_waits_out_a_lock_that_the_standby_replayed(
     holder = psycopg.connect(host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=db["USER"])
     holder.execute(f'LOCK TABLE "{tenant.schema_name}".eventstore_event IN ACCESS EXCLUSIVE MODE')
     caught_up(replica)
-    held_before = locks_in_the_way(replica, (tenant.schema_name,))
+    held_before = locks_in_the_way(replica, watched((tenant.schema_name,)))
     release = threading.Timer(1.0, holder.commit)
     release.start()
     try:
