@@ -35,9 +35,14 @@ def desk_setup(committed_tenant: Tenant, django_db_blocker: Any) -> dict[str, An
 
 @pytest.fixture(scope="module")
 def browser(
-    committed_tenant: Tenant, desk_setup: dict[str, Any], django_db_blocker: Any
+    ten_oclock: dict[str, str],
+    committed_tenant: Tenant,
+    desk_setup: dict[str, Any],
+    django_db_blocker: Any,
 ) -> Iterator[tuple[Browser, str]]:
-    with tenant_site(committed_tenant, django_db_blocker) as site:
+    """The desk's site at 10:00 tomorrow: the day's first free slot is ahead, whatever the
+    hour the test runs (in Mumbai none is left after 23:50)."""
+    with tenant_site(committed_tenant, django_db_blocker, **ten_oclock) as site:
         yield site
 
 
