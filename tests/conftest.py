@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import time_machine
 from django.conf import settings
@@ -21,6 +22,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.forms.models import model_to_dict
 from django_tenants.utils import schema_context
+from psycopg import sql
 from rest_framework.test import APIClient
 
 from apps.clinic import tokens
@@ -254,6 +256,18 @@ def committed_tenant(
         yield tenant
         connection.set_schema_to_public()
         tenant.delete(force_drop=True)
+
+
+def own_connection(*, schema: str = "", autocommit: bool = False) -> psycopg.Connection[Any]:
+    """A psycopg connection of its own to the test database (a second session that takes or
+    meets locks, listens, or commits while the test's stays open), on `schema` if given."""
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)  # Django's own cursor and adapters stay Django's
+    params.pop("context", None)
+    other = psycopg.connect(**params, autocommit=autocommit)
+    if schema:
+        other.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+    return other
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

@@ -3,7 +3,6 @@ the streams' push summary (apps/bench)."""
 
 import threading
 
-import psycopg
 from django.db import connection
 
 from apps.bench.cpu import cpu_per_request
@@ -11,7 +10,7 @@ from apps.bench.management.commands.bench import push_summary
 from apps.bench.waits import commits, shares, wait_profile
 from apps.clinic.models import User
 from apps.tenants.models import Tenant
-from tests.conftest import client_for
+from tests.conftest import client_for, own_connection
 
 
 def test_each_path_is_charged_its_cpu_against_the_first(owner: User, tenant: Tenant) -> None:
@@ -64,12 +63,11 @@ def test_a_push_summary_counts_streams_and_times_from_the_commit() -> None:
 
 def test_commits_counts_the_transactions_committed_meanwhile(db: None) -> None:
     # Another connection commits (the test's own runs inside one transaction).
-    params = connection.get_connection_params()
     # The connection closes first (its backend hands in its counts as it ends), then the
     # block's last look.
     with (
         commits(units=2, settle=0.5) as counted,
-        psycopg.connect(**params, autocommit=True) as other,
+        own_connection(autocommit=True) as other,
     ):
         for _ in range(6):
             other.execute("SELECT txid_current()")  # an id: a commit record in the WAL

@@ -20,7 +20,7 @@ from apps.eventstore.models import Event
 from apps.scheduling import commands
 from apps.tenants.models import Tenant
 from tests.clock import ist
-from tests.conftest import client_for
+from tests.conftest import client_for, own_connection
 from tests.eventbus.conftest import read_stream
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
@@ -232,8 +232,6 @@ def test_an_append_waiting_behind_an_open_one_is_published_after_it_never_before
 ) -> None:
     """Positions are handed out under the append lock, so a later append waits for the open
     one: the relay, passing meanwhile, publishes neither, then both in order."""
-    import psycopg
-    from django.db import connections
 
     from apps.eventstore.locks import APPEND_LOCK_CLASS
 
@@ -245,11 +243,7 @@ def test_an_append_waiting_behind_an_open_one_is_published_after_it_never_before
                 book_some(1)
             relay.relay_pending(publisher)
             before = relay.relayed_position(schema)
-            params = connections["default"].get_connection_params()
-            params.pop("cursor_factory", None)
-            params.pop("context", None)
-            with psycopg.connect(**params) as first:
-                first.execute(f'SET search_path TO "{schema}", public')
+            with own_connection(schema=schema) as first:
                 first.execute(
                     "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))",
                     [APPEND_LOCK_CLASS],

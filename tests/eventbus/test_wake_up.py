@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django_tenants.utils import schema_context
 from psycopg import sql
 
@@ -21,7 +21,7 @@ from apps.scheduling import commands
 from apps.scheduling.models import Doctor, Patient
 from apps.tenants.models import Tenant
 from tests.clock import ist
-from tests.conftest import subprocess_env
+from tests.conftest import own_connection, subprocess_env
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 
 
@@ -51,10 +51,7 @@ def _seed() -> tuple[Doctor, Patient]:
 
 def _listener() -> psycopg.Connection[tuple[Any, ...]]:
     """A connection of its own to the test database, LISTENing on the relay's channel."""
-    params = connections["default"].get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    listener = psycopg.connect(**params, autocommit=True)
+    listener = own_connection(autocommit=True)
     listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(relay.APPENDED_CHANNEL)))
     return listener
 

@@ -41,6 +41,7 @@ from apps.scheduling import commands
 from apps.tenants.backups import pg_tool
 from apps.tenants.models import Tenant
 from tests.clock import ist
+from tests.conftest import own_connection
 from tests.faults.clusters import Cluster, as_postgres, run
 from tests.scheduling.factories import DoctorFactory, PatientFactory
 from tests.servers import free_port, wait_until
@@ -266,8 +267,7 @@ def test_a_pause_waits_out_a_lock_that_the_standby_replayed(
     """What `pause_replay` guards against, made certain: when the standby is to pause, it
     holds a lock on the tenant's events that another connection took on the primary."""
     tenant, _ = two_tenants
-    db = connection.settings_dict
-    holder = psycopg.connect(host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=db["USER"])
+    holder = own_connection()
     holder.execute(f'LOCK TABLE "{tenant.schema_name}".eventstore_event IN ACCESS EXCLUSIVE MODE')
     caught_up(replica)
     held_before = locks_in_the_way(replica, watched((tenant.schema_name,)))

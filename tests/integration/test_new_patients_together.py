@@ -25,6 +25,7 @@ from apps.integration.parsing import parse
 from apps.integration.replay import replay_check
 from apps.scheduling.models import Patient
 from apps.tenants.models import Tenant
+from tests.conftest import own_connection
 from tests.integration.conftest import inbound
 from tests.integration.traffic import adt, merge
 
@@ -215,11 +216,7 @@ def test_the_patients_a_batch_may_change_are_locked_until_it_commits(node: Tenan
         store(channel, [adt("A04", identifier="L1", phone=a_phone(), **sent)])
         apply_pending(channel)
         patient_id = Message.objects.get(channel=channel).patient_id
-        params = connection.get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        with psycopg.connect(**params, autocommit=True) as other:
-            other.execute(f'SET search_path TO "{node.schema_name}", public')
+        with own_connection(schema=node.schema_name, autocommit=True) as other:
             lock = "SELECT id FROM scheduling_patient WHERE id = %s FOR UPDATE NOWAIT"
             with transaction.atomic(), holding_append_lock():
                 links = BatchLinks(channel, [Extracted("update", "A08", {"identifier": "L1"})])

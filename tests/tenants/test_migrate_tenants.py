@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
@@ -25,7 +24,7 @@ from apps.clinic.models import User
 from apps.tenants import migrator
 from apps.tenants.models import SchemaMigration, Tenant
 from apps.tenants.schemas import migrate_all
-from tests.conftest import HostClient, subprocess_env
+from tests.conftest import HostClient, own_connection, subprocess_env
 
 
 @dataclass
@@ -194,10 +193,7 @@ def test_a_schema_another_runner_holds_is_left_to_it_and_taken_up_by_the_next_ru
     probe: Probe,
 ) -> None:
     held, free = probe.tenants[0], probe.tenants[1]
-    db = connection.settings_dict
-    other = psycopg.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=True
-    )
+    other = own_connection(autocommit=True)
     try:
         other.execute(
             "SELECT pg_advisory_lock(%s, hashtext(%s))", [migrator.MIGRATION_LOCK_CLASS, held]
